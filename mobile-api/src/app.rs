@@ -1,0 +1,206 @@
+//! Starting a process: the modules of its targets, each once, behind one listener. `main` is
+//! thin; tests start the same `App` on port 0.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use platform::http::{Readiness, ops_routes, with_service_layers};
+use platform::local_postgres::{self, LocatedDatabase};
+use platform::{Config, Metrics, ServiceDb};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::gateway;
+use crate::modules::{self, Module};
+use crate::upstream::{self, HttpSettings, Upstream};
+
+/// A running process: its address, and a way to stop it gracefully.
+pub struct App {
+    addr: SocketAddr,
+    modules: Vec<Module>,
+    database_source: Option<String>,
+    shutdown: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl App {
+    /// Starts the modules of `targets` (a comma list such as `all` or `mobile-api`) on
+    /// `listener`: connects and migrates their databases, seeds, and serves.
+    pub async fn start(
+        config: Config,
+        targets: &str,
+        listener: TcpListener,
+    ) -> anyhow::Result<App> {
+        let modules = modules::expand(targets)?;
+        let metrics = Metrics::default();
+        let mut database: Option<LocatedDatabase> = None;
+        let mut databases = Vec::new();
+        let mut services: BTreeMap<&'static str, Router> = BTreeMap::new();
+
+        for module in &modules {
+            match module {
+                Module::Database => database = Some(local_postgres::locate(&config).await?),
+                Module::Catalogue => {
+                    let db = connect(
+                        database.as_ref(),
+                        catalogue::SCHEMA,
+                        &catalogue::MIGRATOR,
+                        &config,
+                    )
+                    .await?;
+                    catalogue::seed(db.pool(), &catalogue_files(&config)?).await?;
+                    let state = catalogue::CatalogueState::new(
+                        db.pool().clone(),
+                        config.catalogue.default_jurisdiction.clone(),
+                    );
+                    let routes =
+                        with_service_layers(catalogue::router(state), "catalogue", &metrics);
+                    services.insert("catalogue", routes);
+                    databases.push(db);
+                }
+                // Started last, once every in-process service is known.
+                Module::MobileApi => {}
+            }
+        }
+
+        let router = if modules.contains(&Module::MobileApi) {
+            let upstreams = upstreams(&config, &services)?;
+            gateway::router(upstreams, &config.gateway, &metrics)
+        } else {
+            services.into_values().fold(Router::new(), Router::merge)
+        };
+        let router = router.merge(ops_routes(Readiness::new(databases), metrics));
+
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let stopping = shutdown.clone();
+        let private_cluster = database.as_mut().and_then(|d| d.private_cluster.take());
+        let server = tokio::spawn(async move {
+            let served = platform::http::serve(listener, router, stopping.cancelled_owned()).await;
+            // The private cluster, if any, outlives every request.
+            drop(private_cluster);
+            served
+        });
+        Ok(App {
+            addr,
+            modules,
+            database_source: database.map(|d| d.source),
+            shutdown,
+            server,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn modules(&self) -> &[Module] {
+        &self.modules
+    }
+
+    /// Where the database came from, when this process uses one.
+    pub fn database_source(&self) -> Option<&str> {
+        self.database_source.as_deref()
+    }
+
+    /// Stops accepting connections and waits for in-flight requests to finish.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.server.await.context("server task failed")??;
+        Ok(())
+    }
+}
+
+async fn connect(
+    database: Option<&LocatedDatabase>,
+    schema: &'static str,
+    migrator: &'static sqlx::migrate::Migrator,
+    config: &Config,
+) -> anyhow::Result<ServiceDb> {
+    let database = database.context("the database module was not started")?;
+    ServiceDb::connect(&database.url, schema, migrator, &config.database).await
+}
+
+fn catalogue_files(config: &Config) -> anyhow::Result<Vec<(String, String)>> {
+    if config.catalogue.seed_files.is_empty() {
+        return Ok(catalogue::BUILT_IN
+            .iter()
+            .map(|(name, text)| ((*name).to_owned(), (*text).to_owned()))
+            .collect());
+    }
+    config
+        .catalogue
+        .seed_files
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read catalogue file {}", path.display()))?;
+            Ok((path.display().to_string(), text))
+        })
+        .collect()
+}
+
+/// One upstream per service: in-process when the service runs here, else the configured URL.
+fn upstreams(
+    config: &Config,
+    in_process: &BTreeMap<&'static str, Router>,
+) -> anyhow::Result<BTreeMap<&'static str, Upstream>> {
+    for name in config.upstreams.keys() {
+        if !gateway::SERVICES.iter().any(|(known, _)| known == name) {
+            anyhow::bail!(
+                "unknown key `upstreams.{name}`: known services are {}",
+                gateway::SERVICES
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    let settings = HttpSettings {
+        connect_timeout: Duration::from_millis(config.gateway.upstream_connect_timeout_ms),
+        response_timeout: Duration::from_millis(config.gateway.upstream_timeout_ms),
+    };
+    let mut upstreams = BTreeMap::new();
+    for (name, _) in gateway::SERVICES {
+        let upstream = match (in_process.get(name), config.upstreams.get(*name)) {
+            (Some(router), _) => upstream::in_process(router.clone()),
+            (None, Some(url)) => upstream::remote(name, url, &settings)?,
+            (None, None) => anyhow::bail!(
+                "the gateway needs {name}: run it here (--target mobile-api,{name}) \
+                 or say where it runs (CITIZEN_UPSTREAMS__{}=http://host:port)",
+                name.to_uppercase()
+            ),
+        };
+        upstreams.insert(*name, upstream);
+    }
+    Ok(upstreams)
+}
+
+/// Applies the migrations of the modules of `targets`, then returns.
+pub async fn migrate(config: &Config, targets: &str) -> anyhow::Result<Vec<&'static str>> {
+    let modules = modules::expand(targets)?;
+    let mut migrated = Vec::new();
+    let mut database = None;
+    for module in &modules {
+        match module {
+            Module::Database => database = Some(local_postgres::locate(config).await?),
+            Module::Catalogue => {
+                connect(
+                    database.as_ref(),
+                    catalogue::SCHEMA,
+                    &catalogue::MIGRATOR,
+                    config,
+                )
+                .await?;
+                migrated.push(catalogue::SCHEMA);
+            }
+            Module::MobileApi => {}
+        }
+    }
+    Ok(migrated)
+}

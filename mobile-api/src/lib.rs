@@ -1,0 +1,8 @@
+//! The mobile API gateway and the composition of a `citizen` process from its targets.
+
+pub mod app;
+pub mod gateway;
+pub mod modules;
+pub mod upstream;
+
+pub use app::App;

@@ -1,0 +1,343 @@
+//! The catalogue's HTTP surface: `/v1/catalogue/...`.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Router};
+use platform::conditional::localized_json;
+use platform::{ApiError, Lang, RequestContext};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::CatalogueState;
+use crate::search::{MAX_QUERY_CHARS, like_patterns};
+
+/// The catalogue changes only when it is re-seeded; clients may reuse it briefly and then
+/// revalidate cheaply with `If-None-Match`.
+const CACHE_CONTROL: &str = "public, max-age=300, stale-while-revalidate=60";
+
+pub fn routes(state: CatalogueState) -> Router {
+    Router::new()
+        .route("/v1/catalogue/services", get(list_services))
+        .route("/v1/catalogue/services/{id}", get(get_service))
+        .route("/v1/catalogue/categories", get(list_categories))
+        .layer(Extension(state))
+}
+
+/// How a service opens in the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A screen built into the app.
+    Native,
+    /// A search form over an agency's records.
+    Lookup,
+    /// A government web page shown inside the app.
+    Webview,
+    /// A link opened outside the app (a phone number, a website).
+    Link,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Native => "native",
+            Kind::Lookup => "lookup",
+            Kind::Webview => "webview",
+            Kind::Link => "link",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only services of this category.
+    category: Option<String>,
+    /// Only services of this kind.
+    kind: Option<Kind>,
+    /// Search words, without or with Vietnamese diacritics (`phan anh`); at most 100 characters.
+    q: Option<String>,
+    /// The jurisdiction; the deployment's default when omitted.
+    jurisdiction: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JurisdictionParam {
+    /// The jurisdiction; the deployment's default when omitted.
+    jurisdiction: Option<String>,
+}
+
+/// A city service as the app shows it, in the language the request asked for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Service {
+    #[schema(example = "field-reports")]
+    id: String,
+    category: String,
+    kind: String,
+    #[schema(example = "Phản ánh hiện trường")]
+    name: String,
+    description: String,
+    icon: String,
+    /// Sign-in needed: `anonymous`, `basic` (phone account) or `verified` (identity verified).
+    assurance: String,
+    /// The agency that runs the service.
+    agency: String,
+    keywords: Vec<String>,
+    order: i32,
+    /// Where a `webview` or `link` service opens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceList {
+    jurisdiction: String,
+    services: Vec<Service>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Category {
+    id: String,
+    name: String,
+    icon: String,
+    order: i32,
+    /// Published services in the category.
+    service_count: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryList {
+    jurisdiction: String,
+    categories: Vec<Category>,
+}
+
+struct ServiceRow {
+    id: String,
+    category: String,
+    kind: String,
+    name_vi: String,
+    name_en: String,
+    description_vi: String,
+    description_en: String,
+    icon: String,
+    assurance: String,
+    agency_vi: String,
+    agency_en: String,
+    keywords: Vec<String>,
+    sort_order: i32,
+    url: Option<String>,
+}
+
+impl ServiceRow {
+    fn localize(self, lang: Lang) -> Service {
+        let pick = |vi: String, en: String| if lang == Lang::En { en } else { vi };
+        Service {
+            id: self.id,
+            category: self.category,
+            kind: self.kind,
+            name: pick(self.name_vi, self.name_en),
+            description: pick(self.description_vi, self.description_en),
+            icon: self.icon,
+            assurance: self.assurance,
+            agency: pick(self.agency_vi, self.agency_en),
+            keywords: self.keywords,
+            order: self.sort_order,
+            url: self.url,
+        }
+    }
+}
+
+fn request_lang() -> Lang {
+    RequestContext::current()
+        .map(|c| c.lang)
+        .unwrap_or_default()
+}
+
+fn invalid_query(rejection: QueryRejection) -> ApiError {
+    ApiError::bad_request(
+        "invalid_query",
+        format!("Tham số truy vấn không hợp lệ: {}", rejection.body_text()),
+        format!("Invalid query parameters: {}", rejection.body_text()),
+    )
+}
+
+impl CatalogueState {
+    /// The requested jurisdiction, checked to exist, so an unknown one is a 404 rather than an
+    /// empty list.
+    async fn jurisdiction(&self, requested: Option<String>) -> Result<String, ApiError> {
+        let id = requested.unwrap_or_else(|| self.default_jurisdiction.clone());
+        let exists = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM jurisdictions WHERE id = $1) AS "exists!""#,
+            id
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if !exists {
+            return Err(ApiError::not_found(
+                "jurisdiction_not_found",
+                format!("Không có địa phương '{id}'."),
+                format!("There is no jurisdiction '{id}'."),
+            ));
+        }
+        Ok(id)
+    }
+}
+
+/// Lists the published services, in category order.
+#[utoipa::path(
+    get,
+    path = "/v1/catalogue/services",
+    tag = "catalogue",
+    params(ListParams, ("Accept-Language" = Option<String>, Header, description = "`vi` (default) or `en`")),
+    responses(
+        (status = 200, description = "Published services", body = ServiceList),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 400, description = "Invalid query", content_type = "application/problem+json"),
+        (status = 404, description = "Unknown jurisdiction", content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn list_services(
+    Extension(state): Extension<CatalogueState>,
+    headers: HeaderMap,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(invalid_query)?;
+    let q = params.q.unwrap_or_default();
+    if q.chars().count() > MAX_QUERY_CHARS {
+        return Err(ApiError::bad_request(
+            "query_too_long",
+            format!("Từ khóa tìm kiếm dài tối đa {MAX_QUERY_CHARS} ký tự."),
+            format!("The search text may be at most {MAX_QUERY_CHARS} characters."),
+        ));
+    }
+    let jurisdiction = state.jurisdiction(params.jurisdiction).await?;
+    let patterns = like_patterns(&q);
+    let rows = sqlx::query_as!(
+        ServiceRow,
+        r#"SELECT s.id, s.category, s.kind, s.name_vi, s.name_en, s.description_vi,
+                  s.description_en, s.icon, s.assurance, s.agency_vi, s.agency_en, s.keywords,
+                  s.sort_order, s.url
+           FROM services s
+           JOIN categories c ON c.jurisdiction = s.jurisdiction AND c.id = s.category
+           WHERE s.jurisdiction = $1
+             AND s.status = 'published'
+             AND ($2::text IS NULL OR s.category = $2)
+             AND ($3::text IS NULL OR s.kind = $3)
+             AND s.search_text LIKE ALL($4::text[])
+           ORDER BY (cardinality($4::text[]) > 0 AND s.search_name LIKE ALL($4::text[])) DESC,
+                    c.sort_order, s.sort_order, s.id"#,
+        jurisdiction,
+        params.category,
+        params.kind.map(Kind::as_str),
+        &patterns
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let lang = request_lang();
+    let list = ServiceList {
+        jurisdiction,
+        services: rows.into_iter().map(|r| r.localize(lang)).collect(),
+    };
+    localized_json(&headers, lang, CACHE_CONTROL, &list)
+}
+
+/// One published service.
+#[utoipa::path(
+    get,
+    path = "/v1/catalogue/services/{id}",
+    tag = "catalogue",
+    params(("id" = String, Path, description = "Service id, e.g. `field-reports`"), JurisdictionParam),
+    responses(
+        (status = 200, description = "The service", body = Service),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 404, description = "No such published service", content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all, fields(id = %id))]
+pub async fn get_service(
+    Extension(state): Extension<CatalogueState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    params: Result<Query<JurisdictionParam>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(invalid_query)?;
+    let jurisdiction = state.jurisdiction(params.jurisdiction).await?;
+    let row = sqlx::query_as!(
+        ServiceRow,
+        r#"SELECT id, category, kind, name_vi, name_en, description_vi, description_en, icon,
+                  assurance, agency_vi, agency_en, keywords, sort_order, url
+           FROM services
+           WHERE jurisdiction = $1 AND id = $2 AND status = 'published'"#,
+        jurisdiction,
+        id
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(|| {
+        ApiError::not_found(
+            "service_not_found",
+            format!("Không có dịch vụ '{id}'."),
+            format!("There is no service '{id}'."),
+        )
+    })?;
+    let lang = request_lang();
+    localized_json(&headers, lang, CACHE_CONTROL, &row.localize(lang))
+}
+
+/// Lists the categories with their number of published services.
+#[utoipa::path(
+    get,
+    path = "/v1/catalogue/categories",
+    tag = "catalogue",
+    params(JurisdictionParam),
+    responses(
+        (status = 200, description = "Categories in display order", body = CategoryList),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 404, description = "Unknown jurisdiction", content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn list_categories(
+    Extension(state): Extension<CatalogueState>,
+    headers: HeaderMap,
+    params: Result<Query<JurisdictionParam>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(invalid_query)?;
+    let jurisdiction = state.jurisdiction(params.jurisdiction).await?;
+    let rows = sqlx::query!(
+        r#"SELECT c.id, c.name_vi, c.name_en, c.icon, c.sort_order,
+                  count(s.id) FILTER (WHERE s.status = 'published') AS "service_count!"
+           FROM categories c
+           LEFT JOIN services s ON s.jurisdiction = c.jurisdiction AND s.category = c.id
+           WHERE c.jurisdiction = $1
+           GROUP BY c.jurisdiction, c.id
+           ORDER BY c.sort_order, c.id"#,
+        jurisdiction
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let lang = request_lang();
+    let list = CategoryList {
+        jurisdiction,
+        categories: rows
+            .into_iter()
+            .map(|r| Category {
+                name: if lang == Lang::En {
+                    r.name_en
+                } else {
+                    r.name_vi
+                },
+                id: r.id,
+                icon: r.icon,
+                order: r.sort_order,
+                service_count: r.service_count,
+            })
+            .collect(),
+    };
+    localized_json(&headers, lang, CACHE_CONTROL, &list)
+}

@@ -1,0 +1,157 @@
+//! HTTP plumbing every service shares: the layers around a service's routes, the operational
+//! endpoints, and serving with graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::database::ServiceDb;
+use crate::error::problem_for_bare_errors;
+use crate::metrics::{self, Metrics};
+use crate::request::{REQUEST_ID, context_middleware};
+
+/// Wraps a service's routes in the layers every service has: request context and id, access
+/// log, metrics, and problem+json for bare framework errors. The gateway wraps its own routes
+/// the same way, so a request is handled alike whether the service is in-process or remote.
+pub fn with_service_layers(routes: Router, service: &'static str, metrics: &Metrics) -> Router {
+    routes
+        .route_layer(middleware::from_fn_with_state(
+            (metrics.clone(), service),
+            metrics::record,
+        ))
+        .layer(middleware::from_fn(problem_for_bare_errors))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(move |request: &Request| {
+                    let request_id = request
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        service,
+                        method = %request.method(),
+                        path = request.uri().path(),
+                        request_id,
+                    )
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(middleware::from_fn(context_middleware))
+}
+
+/// What `/readyz` checks: every service database this process uses.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    databases: Arc<Vec<ServiceDb>>,
+}
+
+impl Readiness {
+    pub fn new(databases: Vec<ServiceDb>) -> Self {
+        Self {
+            databases: Arc::new(databases),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct OpsState {
+    readiness: Readiness,
+    metrics: Metrics,
+}
+
+/// `/healthz` (the process answers), `/readyz` (its databases answer and are migrated) and
+/// `/metrics` (Prometheus text format).
+pub fn ops_routes(readiness: Readiness, metrics: Metrics) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(render_metrics))
+        .with_state(OpsState { readiness, metrics })
+}
+
+async fn readyz(State(state): State<OpsState>) -> Response {
+    let mut failures = Vec::new();
+    for db in state.readiness.databases.iter() {
+        let check = tokio::time::timeout(Duration::from_secs(2), db.check_ready()).await;
+        match check {
+            Ok(Ok(())) => {}
+            Ok(Err(reason)) => failures.push(format!("{}: {reason}", db.schema())),
+            Err(_) => failures.push(format!("{}: database did not answer in time", db.schema())),
+        }
+    }
+    if failures.is_empty() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        tracing::warn!(?failures, "not ready");
+        let mut response = (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "status": "not_ready", "failures": failures })),
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+async fn render_metrics(State(state): State<OpsState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Serves until `shutdown` completes, then stops accepting and lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received, draining in-flight requests");
+}

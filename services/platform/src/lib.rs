@@ -1,0 +1,21 @@
+//! What every Citizen service shares: layered configuration, telemetry, the problem+json error
+//! type, the per-service database, and the HTTP plumbing around a service's routes.
+
+pub mod conditional;
+pub mod config;
+pub mod database;
+pub mod error;
+pub mod http;
+pub mod lang;
+pub mod local_postgres;
+pub mod metrics;
+pub mod request;
+pub mod telemetry;
+pub mod trace_context;
+
+pub use config::Config;
+pub use database::ServiceDb;
+pub use error::ApiError;
+pub use lang::Lang;
+pub use metrics::Metrics;
+pub use request::RequestContext;
