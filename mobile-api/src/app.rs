@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use platform::http::{Readiness, ops_routes, with_service_layers};
+use platform::http::{Readiness, ops_routes, with_not_found_fallback, with_service_layers};
 use platform::local_postgres::{self, LocatedDatabase};
 use platform::{Config, Metrics, ServiceDb};
 use tokio::net::TcpListener;
@@ -73,7 +73,8 @@ impl App {
         } else {
             services.into_values().fold(Router::new(), Router::merge)
         };
-        let router = router.merge(ops_routes(Readiness::new(databases), metrics));
+        let router =
+            with_not_found_fallback(router.merge(ops_routes(Readiness::new(databases), metrics)));
 
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();

@@ -191,7 +191,8 @@ impl Config {
             .filter(|(key, _)| key.starts_with(ENV_PREFIX))
             .collect();
         figment = figment.merge(EnvValues::read(&env)?);
-        figment.extract().map_err(|error| {
+        // Lossy: an environment string becomes a number or boolean where the field wants one.
+        figment.extract_lossy().map_err(|error| {
             // figment reports every problem; the first one names the key and where it came from.
             let message = error
                 .into_iter()
@@ -217,8 +218,11 @@ fn describe(error: &figment::Error) -> String {
         .unwrap_or_default();
     match (&error.kind, key.is_empty()) {
         (figment::error::Kind::UnknownField(field, _), _) => {
+            // The path ends with the unknown field when figment knows where it was.
             let full = if key.is_empty() {
                 field.clone()
+            } else if error.path.last() == Some(field) {
+                key
             } else {
                 format!("{key}.{field}")
             };
@@ -299,5 +303,104 @@ impl Provider for EnvValues {
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
         Ok(Profile::Default.collect(self.values.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_listen_on_localhost_8080() {
+        let config = Config::load(None, env(&[])).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("citizen.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\n[gateway]\nbody_limit_bytes = 10\nrequest_timeout_ms = 5\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&file),
+            env(&[
+                ("CITIZEN_GATEWAY__BODY_LIMIT_BYTES", "20"),
+                ("CITIZEN_UPSTREAMS__CATALOGUE", "http://catalogue:8080"),
+                (
+                    "CITIZEN_GATEWAY__CORS_ALLOWED_ORIGINS",
+                    r#"["https://app.example"]"#,
+                ),
+                ("UNRELATED", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(config.gateway.body_limit_bytes, 20);
+        assert_eq!(config.gateway.request_timeout_ms, 5);
+        assert_eq!(config.upstreams["catalogue"], "http://catalogue:8080");
+        assert_eq!(config.gateway.cors_allowed_origins, ["https://app.example"]);
+    }
+
+    #[test]
+    fn a_secret_can_come_from_a_file_and_stays_a_string() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("url");
+        std::fs::write(&secret, "postgres://u:12345@db/citizen\n").unwrap();
+        let config = Config::load(
+            None,
+            env(&[("CITIZEN_DATABASE__URL_FILE", secret.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.database.url.unwrap().expose_secret(),
+            "postgres://u:12345@db/citizen"
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name() {
+        let error = Config::load(None, env(&[("CITIZEN_GATEWAY__BODY_LIMT", "1")])).unwrap_err();
+        assert!(error.to_string().contains("`gateway.body_limt`"), "{error}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("citizen.toml");
+        std::fs::write(&file, "lissten = \"0.0.0.0:1\"\n").unwrap();
+        let error = Config::load(Some(&file), env(&[])).unwrap_err();
+        assert!(error.to_string().contains("`lissten`"), "{error}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_key() {
+        let error =
+            Config::load(None, env(&[("CITIZEN_GATEWAY__BODY_LIMIT_BYTES", "lots")])).unwrap_err();
+        assert!(
+            error.to_string().contains("gateway.body_limit_bytes"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_missing_secret_file_is_reported() {
+        let error = Config::load(
+            None,
+            env(&[("CITIZEN_DATABASE__URL_FILE", "/nonexistent/secret")]),
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("CITIZEN_DATABASE__URL_FILE"),
+            "{error}"
+        );
     }
 }

@@ -17,7 +17,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::database::ServiceDb;
-use crate::error::problem_for_bare_errors;
+use crate::error::{ApiError, problem_for_bare_errors};
 use crate::metrics::{self, Metrics};
 use crate::request::{REQUEST_ID, context_middleware};
 
@@ -50,6 +50,19 @@ pub fn with_service_layers(routes: Router, service: &'static str, metrics: &Metr
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        .layer(middleware::from_fn(context_middleware))
+}
+
+/// The answer to a path no route claims, as a problem with the request's id.
+pub fn with_not_found_fallback(router: Router) -> Router {
+    router
+        .fallback(|| async {
+            ApiError::not_found(
+                "route_not_found",
+                "Không có đường dẫn này.",
+                "There is no such route.",
+            )
+        })
         .layer(middleware::from_fn(context_middleware))
 }
 

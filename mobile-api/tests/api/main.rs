@@ -1,0 +1,11 @@
+//! Black-box tests: the real `citizen` app on port 0, against a fresh PostgreSQL database per
+//! test, in both deployment shapes (all-in-one, and gateway + catalogue as two servers).
+
+// Tests fail loudly: unwrapping is how they assert.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod catalogue;
+mod config;
+mod gateway;
+mod helpers;
+mod operations;
