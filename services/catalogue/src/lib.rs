@@ -41,7 +41,7 @@ pub fn router(state: CatalogueState) -> Router {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(routes::list_services, routes::get_service, routes::list_categories),
-    components(schemas(Service, ServiceList, Category, CategoryList, Kind)),
+    components(schemas(Service, ServiceList, Category, CategoryList, Kind, platform::error::Problem)),
     tags((name = "catalogue", description = "Danh mục dịch vụ đô thị / The catalogue of city services"))
 )]
 pub struct CatalogueApi;

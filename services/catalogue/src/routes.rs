@@ -7,6 +7,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 use platform::conditional::localized_json;
+use platform::error::Problem;
 use platform::{ApiError, Lang, RequestContext};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -196,8 +197,8 @@ impl CatalogueState {
     responses(
         (status = 200, description = "Published services", body = ServiceList),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 400, description = "Invalid query", content_type = "application/problem+json"),
-        (status = 404, description = "Unknown jurisdiction", content_type = "application/problem+json"),
+        (status = 400, description = "Invalid query", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown jurisdiction", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -255,7 +256,7 @@ pub async fn list_services(
     responses(
         (status = 200, description = "The service", body = Service),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 404, description = "No such published service", content_type = "application/problem+json"),
+        (status = 404, description = "No such published service", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip_all, fields(id = %id))]
@@ -298,7 +299,7 @@ pub async fn get_service(
     responses(
         (status = 200, description = "Categories in display order", body = CategoryList),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 404, description = "Unknown jurisdiction", content_type = "application/problem+json"),
+        (status = 404, description = "Unknown jurisdiction", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip_all)]

@@ -102,14 +102,22 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ProblemBody<'a> {
+/// An error, as RFC 9457 `application/problem+json`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `urn:citizen:problem:<code>`.
     #[serde(rename = "type")]
+    #[schema(example = "urn:citizen:problem:service_not_found")]
     kind: String,
-    title: &'a str,
+    /// Short summary of the status, in the resident's language.
+    title: String,
     status: u16,
-    detail: &'a str,
-    code: &'a str,
+    /// What went wrong with this request, in the resident's language.
+    detail: String,
+    /// Stable snake_case identifier to key the app's own messages on.
+    #[schema(example = "service_not_found")]
+    code: String,
+    /// `urn:citizen:request:<request id>`, to quote to support.
     #[serde(skip_serializing_if = "Option::is_none")]
     instance: Option<String>,
 }
@@ -148,12 +156,12 @@ impl IntoResponse for ApiError {
                 None => tracing::warn!(code = self.code, "request failed"),
             }
         }
-        let body = ProblemBody {
+        let body = Problem {
             kind: format!("urn:citizen:problem:{}", self.code),
-            title: title(self.status, lang),
+            title: title(self.status, lang).to_owned(),
             status: self.status.as_u16(),
-            detail: lang.pick(&self.detail_vi, &self.detail_en),
-            code: self.code,
+            detail: lang.pick(&self.detail_vi, &self.detail_en).to_owned(),
+            code: self.code.to_owned(),
             instance: context.map(|c| format!("urn:citizen:request:{}", c.request_id)),
         };
         let mut response = (self.status, Json(body)).into_response();
