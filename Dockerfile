@@ -1,0 +1,14 @@
+# The `citizen` image the k8s/ manifests run. Build: docker build -t citizen:latest .
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --bin citizen
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* && useradd --uid 10001 --no-create-home citizen
+COPY --from=build /src/target/release/citizen /usr/local/bin/citizen
+USER 10001
+EXPOSE 8080
+ENTRYPOINT ["citizen"]
+CMD ["serve", "--target", "all", "--listen", "0.0.0.0:8080"]
