@@ -53,7 +53,7 @@ impl App {
                     )
                     .await?;
                     catalogue::seed(db.pool(), &catalogue_files(&config)?).await?;
-                    let state = catalogue::CatalogueState::new(
+                    let state = catalogue::CatalogueState::start(
                         db.pool().clone(),
                         config.catalogue.default_jurisdiction.clone(),
                     );

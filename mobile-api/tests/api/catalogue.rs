@@ -250,3 +250,47 @@ async fn seeding_twice_changes_nothing() {
     second.stop().await.unwrap();
     app.stop().await;
 }
+
+/// Running servers keep rendered responses in memory; a re-seed by any process must reach them.
+async fn a_reseeded_catalogue_reaches_running_servers(mode: Mode) {
+    let app = TestApp::spawn(mode).await;
+    let path = "/v1/catalogue/services/field-reports";
+    let before: Value = app.get(path).await.json().await.unwrap();
+    assert_eq!(before["name"], "Phản ánh hiện trường");
+    let etag = app.get(path).await.headers()["etag"].clone();
+
+    let (_, hue) = catalogue::BUILT_IN[0];
+    let edited = hue.replacen(
+        "name_vi = \"Phản ánh hiện trường\"",
+        "name_vi = \"Phản ánh hiện trường và góp ý\"",
+        1,
+    );
+    assert_ne!(edited, hue);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hue.toml");
+    std::fs::write(&file, edited).unwrap();
+    let mut config = crate::helpers::test_config(&app.database);
+    config.catalogue.seed_files = vec![file];
+    let reseeder = crate::helpers::start(config, "catalogue").await;
+
+    // The change arrives by NOTIFY, asynchronously: wait for it, within reason.
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        let response = app
+            .client
+            .get(app.url(path))
+            .header("if-none-match", etag.clone())
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            seen = response.json().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen["name"], "Phản ánh hiện trường và góp ý");
+    reseeder.stop().await.unwrap();
+    app.stop().await;
+}
+in_both_modes!(a_reseeded_catalogue_reaches_running_servers);

@@ -1,9 +1,12 @@
 //! The catalogue of city services per jurisdiction: what the app's home screen shows, with
 //! accent-insensitive Vietnamese search, language negotiation and conditional GET.
 
+mod cache;
 mod routes;
 mod search;
 mod seed;
+
+use std::sync::Arc;
 
 use axum::Router;
 use sqlx::PgPool;
@@ -21,13 +24,19 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/catalogue");
 pub struct CatalogueState {
     pool: PgPool,
     default_jurisdiction: String,
+    cache: Arc<cache::ResponseCache>,
 }
 
 impl CatalogueState {
-    pub fn new(pool: PgPool, default_jurisdiction: String) -> Self {
+    /// The catalogue's state, and a background task that keeps its response cache in step
+    /// with the database (see `cache`). Call within the runtime that serves it.
+    pub fn start(pool: PgPool, default_jurisdiction: String) -> Self {
+        let cache = Arc::new(cache::ResponseCache::default());
+        tokio::spawn(cache::follow_changes(pool.clone(), cache.clone()));
         Self {
             pool,
             default_jurisdiction,
+            cache,
         }
     }
 }

@@ -6,14 +6,15 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
-use platform::conditional::localized_json;
+use platform::conditional::Representation;
 use platform::error::Problem;
 use platform::{ApiError, Lang, RequestContext};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::CatalogueState;
-use crate::search::{MAX_QUERY_CHARS, like_patterns};
+use crate::cache::CacheKey;
+use crate::search::{MAX_QUERY_CHARS, fold, like_patterns};
 
 /// The catalogue changes only when it is re-seeded; clients may reuse it briefly and then
 /// revalidate cheaply with `If-None-Match`.
@@ -167,10 +168,12 @@ fn invalid_query(rejection: QueryRejection) -> ApiError {
 }
 
 impl CatalogueState {
-    /// The requested jurisdiction, checked to exist, so an unknown one is a 404 rather than an
-    /// empty list.
-    async fn jurisdiction(&self, requested: Option<String>) -> Result<String, ApiError> {
-        let id = requested.unwrap_or_else(|| self.default_jurisdiction.clone());
+    fn jurisdiction_or_default(&self, requested: Option<String>) -> String {
+        requested.unwrap_or_else(|| self.default_jurisdiction.clone())
+    }
+
+    /// Fails with 404 for a jurisdiction that does not exist, rather than an empty list.
+    async fn check_jurisdiction(&self, id: &str) -> Result<(), ApiError> {
         let exists = sqlx::query_scalar!(
             r#"SELECT EXISTS (SELECT 1 FROM jurisdictions WHERE id = $1) AS "exists!""#,
             id
@@ -184,7 +187,25 @@ impl CatalogueState {
                 format!("There is no jurisdiction '{id}'."),
             ));
         }
-        Ok(id)
+        Ok(())
+    }
+
+    /// Answers from the response cache, or renders with `load` and caches the result.
+    async fn cached<T: Serialize>(
+        &self,
+        key: CacheKey,
+        headers: &HeaderMap,
+        lang: Lang,
+        load: impl Future<Output = Result<T, ApiError>>,
+    ) -> Result<Response, ApiError> {
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(hit.respond(headers, lang, CACHE_CONTROL));
+        }
+        let generation = self.cache.generation();
+        let representation = Representation::json(&load.await?)?;
+        let response = representation.respond(headers, lang, CACHE_CONTROL);
+        self.cache.insert(key, representation, generation);
+        Ok(response)
     }
 }
 
@@ -216,35 +237,44 @@ pub async fn list_services(
             format!("The search text may be at most {MAX_QUERY_CHARS} characters."),
         ));
     }
-    let jurisdiction = state.jurisdiction(params.jurisdiction).await?;
-    let patterns = like_patterns(&q);
-    let rows = sqlx::query_as!(
-        ServiceRow,
-        r#"SELECT s.id, s.category, s.kind, s.name_vi, s.name_en, s.description_vi,
-                  s.description_en, s.icon, s.assurance, s.agency_vi, s.agency_en, s.keywords,
-                  s.sort_order, s.url
-           FROM services s
-           JOIN categories c ON c.jurisdiction = s.jurisdiction AND c.id = s.category
-           WHERE s.jurisdiction = $1
-             AND s.status = 'published'
-             AND ($2::text IS NULL OR s.category = $2)
-             AND ($3::text IS NULL OR s.kind = $3)
-             AND s.search_text LIKE ALL($4::text[])
-           ORDER BY (cardinality($4::text[]) > 0 AND s.search_name LIKE ALL($4::text[])) DESC,
-                    c.sort_order, s.sort_order, s.id"#,
-        jurisdiction,
-        params.category,
-        params.kind.map(Kind::as_str),
-        &patterns
-    )
-    .fetch_all(&state.pool)
-    .await?;
+    let jurisdiction = state.jurisdiction_or_default(params.jurisdiction);
     let lang = request_lang();
-    let list = ServiceList {
-        jurisdiction,
-        services: rows.into_iter().map(|r| r.localize(lang)).collect(),
+    let key = CacheKey::List {
+        jurisdiction: jurisdiction.clone(),
+        lang,
+        category: params.category.clone(),
+        kind: params.kind.map(Kind::as_str),
+        query: fold(&q),
     };
-    localized_json(&headers, lang, CACHE_CONTROL, &list)
+    let load = async {
+        state.check_jurisdiction(&jurisdiction).await?;
+        let rows = sqlx::query_as!(
+            ServiceRow,
+            r#"SELECT s.id, s.category, s.kind, s.name_vi, s.name_en, s.description_vi,
+                      s.description_en, s.icon, s.assurance, s.agency_vi, s.agency_en,
+                      s.keywords, s.sort_order, s.url
+               FROM services s
+               JOIN categories c ON c.jurisdiction = s.jurisdiction AND c.id = s.category
+               WHERE s.jurisdiction = $1
+                 AND s.status = 'published'
+                 AND ($2::text IS NULL OR s.category = $2)
+                 AND ($3::text IS NULL OR s.kind = $3)
+                 AND s.search_text LIKE ALL($4::text[])
+               ORDER BY (cardinality($4::text[]) > 0 AND s.search_name LIKE ALL($4::text[])) DESC,
+                        c.sort_order, s.sort_order, s.id"#,
+            jurisdiction,
+            params.category,
+            params.kind.map(Kind::as_str),
+            &like_patterns(&q)
+        )
+        .fetch_all(&state.pool)
+        .await?;
+        Ok(ServiceList {
+            jurisdiction: jurisdiction.clone(),
+            services: rows.into_iter().map(|r| r.localize(lang)).collect(),
+        })
+    };
+    state.cached(key, &headers, lang, load).await
 }
 
 /// One published service.
@@ -267,27 +297,36 @@ pub async fn get_service(
     params: Result<Query<JurisdictionParam>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(invalid_query)?;
-    let jurisdiction = state.jurisdiction(params.jurisdiction).await?;
-    let row = sqlx::query_as!(
-        ServiceRow,
-        r#"SELECT id, category, kind, name_vi, name_en, description_vi, description_en, icon,
-                  assurance, agency_vi, agency_en, keywords, sort_order, url
-           FROM services
-           WHERE jurisdiction = $1 AND id = $2 AND status = 'published'"#,
-        jurisdiction,
-        id
-    )
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or_else(|| {
-        ApiError::not_found(
-            "service_not_found",
-            format!("Không có dịch vụ '{id}'."),
-            format!("There is no service '{id}'."),
-        )
-    })?;
+    let jurisdiction = state.jurisdiction_or_default(params.jurisdiction);
     let lang = request_lang();
-    localized_json(&headers, lang, CACHE_CONTROL, &row.localize(lang))
+    let key = CacheKey::Service {
+        jurisdiction: jurisdiction.clone(),
+        lang,
+        id: id.clone(),
+    };
+    let load = async {
+        state.check_jurisdiction(&jurisdiction).await?;
+        let row = sqlx::query_as!(
+            ServiceRow,
+            r#"SELECT id, category, kind, name_vi, name_en, description_vi, description_en, icon,
+                      assurance, agency_vi, agency_en, keywords, sort_order, url
+               FROM services
+               WHERE jurisdiction = $1 AND id = $2 AND status = 'published'"#,
+            jurisdiction,
+            id
+        )
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "service_not_found",
+                format!("Không có dịch vụ '{id}'."),
+                format!("There is no service '{id}'."),
+            )
+        })?;
+        Ok(row.localize(lang))
+    };
+    state.cached(key, &headers, lang, load).await
 }
 
 /// Lists the categories with their number of published services.
@@ -309,36 +348,43 @@ pub async fn list_categories(
     params: Result<Query<JurisdictionParam>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(invalid_query)?;
-    let jurisdiction = state.jurisdiction(params.jurisdiction).await?;
-    let rows = sqlx::query!(
-        r#"SELECT c.id, c.name_vi, c.name_en, c.icon, c.sort_order,
-                  count(s.id) FILTER (WHERE s.status = 'published') AS "service_count!"
-           FROM categories c
-           LEFT JOIN services s ON s.jurisdiction = c.jurisdiction AND s.category = c.id
-           WHERE c.jurisdiction = $1
-           GROUP BY c.jurisdiction, c.id
-           ORDER BY c.sort_order, c.id"#,
-        jurisdiction
-    )
-    .fetch_all(&state.pool)
-    .await?;
+    let jurisdiction = state.jurisdiction_or_default(params.jurisdiction);
     let lang = request_lang();
-    let list = CategoryList {
-        jurisdiction,
-        categories: rows
-            .into_iter()
-            .map(|r| Category {
-                name: if lang == Lang::En {
-                    r.name_en
-                } else {
-                    r.name_vi
-                },
-                id: r.id,
-                icon: r.icon,
-                order: r.sort_order,
-                service_count: r.service_count,
-            })
-            .collect(),
+    let key = CacheKey::Categories {
+        jurisdiction: jurisdiction.clone(),
+        lang,
     };
-    localized_json(&headers, lang, CACHE_CONTROL, &list)
+    let load = async {
+        state.check_jurisdiction(&jurisdiction).await?;
+        let rows = sqlx::query!(
+            r#"SELECT c.id, c.name_vi, c.name_en, c.icon, c.sort_order,
+                      count(s.id) FILTER (WHERE s.status = 'published') AS "service_count!"
+               FROM categories c
+               LEFT JOIN services s ON s.jurisdiction = c.jurisdiction AND s.category = c.id
+               WHERE c.jurisdiction = $1
+               GROUP BY c.jurisdiction, c.id
+               ORDER BY c.sort_order, c.id"#,
+            jurisdiction
+        )
+        .fetch_all(&state.pool)
+        .await?;
+        Ok(CategoryList {
+            jurisdiction: jurisdiction.clone(),
+            categories: rows
+                .into_iter()
+                .map(|r| Category {
+                    name: if lang == Lang::En {
+                        r.name_en
+                    } else {
+                        r.name_vi
+                    },
+                    id: r.id,
+                    icon: r.icon,
+                    order: r.sort_order,
+                    service_count: r.service_count,
+                })
+                .collect(),
+        })
+    };
+    state.cached(key, &headers, lang, load).await
 }

@@ -199,6 +199,14 @@ async fn seed_one(pool: &PgPool, file: &CatalogueFile, hash: &str) -> anyhow::Re
     )
     .execute(&mut *tx)
     .await?;
+    // Delivered at commit: every catalogue process drops its cached responses.
+    sqlx::query!(
+        "SELECT pg_notify($1, $2)",
+        crate::cache::CHANGED_CHANNEL,
+        file.jurisdiction
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
     tracing::info!(
         services = file.services.len(),
