@@ -42,18 +42,13 @@ pub async fn locate(config: &Config) -> anyhow::Result<LocatedDatabase> {
             private_cluster: None,
         });
     }
+    // (place, server URL without a database name)
     let candidates = [
-        (
-            "postgres:///postgres?host=/var/run/postgresql",
-            "the local socket",
-        ),
-        (
-            "postgres://postgres@127.0.0.1:5432/postgres",
-            "127.0.0.1:5432",
-        ),
+        ("the local socket", "postgres://?host=/var/run/postgresql"),
+        ("127.0.0.1:5432", "postgres://postgres@127.0.0.1:5432"),
     ];
-    for (admin_url, place) in candidates {
-        if let Ok(url) = ensure_database(admin_url).await {
+    for (place, server) in candidates {
+        if let Ok(url) = ensure_database(server).await {
             return Ok(LocatedDatabase {
                 url,
                 source: format!("PostgreSQL on {place}, database {DATABASE_NAME}"),
@@ -62,7 +57,7 @@ pub async fn locate(config: &Config) -> anyhow::Result<LocatedDatabase> {
         }
     }
     let cluster = PrivateCluster::start(&config.data_dir.join("postgres"))?;
-    let url = ensure_database(&cluster.admin_url()).await?;
+    let url = ensure_database(&cluster.server_url()).await?;
     Ok(LocatedDatabase {
         url,
         source: format!("private cluster in {}", cluster.dir.display()),
@@ -71,10 +66,15 @@ pub async fn locate(config: &Config) -> anyhow::Result<LocatedDatabase> {
 }
 
 /// Connects to a server's maintenance database, creates `citizen` if it is missing, and
-/// returns the URL of `citizen`.
-async fn ensure_database(admin_url: &str) -> anyhow::Result<SecretString> {
-    let admin = PgConnectOptions::from_str(admin_url)?;
-    let mut connection = admin.connect().await?;
+/// returns the URL of `citizen`. `server` is a URL without a database name.
+async fn ensure_database(server: &str) -> anyhow::Result<SecretString> {
+    let on_database = |name: &str| match server.split_once('?') {
+        Some((base, query)) => format!("{base}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    };
+    let mut connection = PgConnectOptions::from_str(&on_database("postgres"))?
+        .connect()
+        .await?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
             .bind(DATABASE_NAME)
@@ -86,11 +86,7 @@ async fn ensure_database(admin_url: &str) -> anyhow::Result<SecretString> {
             .await?;
     }
     connection.close().await.ok();
-    Ok(SecretString::from(admin_url.replacen(
-        "/postgres",
-        &format!("/{DATABASE_NAME}"),
-        1,
-    )))
+    Ok(SecretString::from(on_database(DATABASE_NAME)))
 }
 
 /// A PostgreSQL cluster owned by this process, listening only on a socket in its directory.
@@ -147,11 +143,9 @@ impl PrivateCluster {
         })
     }
 
-    fn admin_url(&self) -> String {
-        format!(
-            "postgres://postgres@localhost/postgres?host={}",
-            self.dir.display()
-        )
+    /// The cluster's URL without a database name.
+    fn server_url(&self) -> String {
+        format!("postgres://postgres@localhost?host={}", self.dir.display())
     }
 
     /// Stops the cluster, waiting for it to shut down.
