@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use platform::auth::{LocalKeys, SharedVerifier, TokenVerifier};
 use platform::http::{Readiness, ops_routes, with_not_found_fallback, with_service_layers};
 use platform::local_postgres::{self, LocatedDatabase};
 use platform::{Config, Metrics, ServiceDb};
@@ -40,6 +42,7 @@ impl App {
         let mut database: Option<LocatedDatabase> = None;
         let mut databases = Vec::new();
         let mut services: BTreeMap<&'static str, Router> = BTreeMap::new();
+        let mut local_keys = None;
 
         for module in &modules {
             match module {
@@ -57,9 +60,26 @@ impl App {
                         db.pool().clone(),
                         config.catalogue.default_jurisdiction.clone(),
                     );
-                    let routes =
-                        with_service_layers(catalogue::router(state), "catalogue", &metrics);
-                    services.insert("catalogue", routes);
+                    services.insert("catalogue", catalogue::router(state));
+                    databases.push(db);
+                }
+                Module::Identity => {
+                    let db = connect(
+                        database.as_ref(),
+                        identity::SCHEMA,
+                        &identity::MIGRATOR,
+                        &config,
+                    )
+                    .await?;
+                    let state = identity::IdentityState::start(
+                        db.pool().clone(),
+                        &config.auth,
+                        &config.identity,
+                        &config.data_dir,
+                    )?;
+                    state.seed_dev_staff().await?;
+                    local_keys = Some(state.local_keys());
+                    services.insert("identity", identity::router(state));
                     databases.push(db);
                 }
                 // Started last, once every in-process service is known.
@@ -67,9 +87,20 @@ impl App {
             }
         }
 
+        let verifier = token_verifier(&config, local_keys)?;
+        let services: BTreeMap<&'static str, Router> = services
+            .into_iter()
+            .map(|(name, routes)| {
+                (
+                    name,
+                    with_service_layers(routes, name, &metrics, verifier.as_ref()),
+                )
+            })
+            .collect();
         let router = if modules.contains(&Module::MobileApi) {
             let upstreams = upstreams(&config, &services)?;
-            gateway::router(upstreams, &config.gateway, &metrics)
+            let verifier = verifier.context("the gateway needs identity's keys")?;
+            gateway::router(upstreams, &config.gateway, &metrics, &verifier)
         } else {
             services.into_values().fold(Router::new(), Router::merge)
         };
@@ -145,6 +176,27 @@ fn catalogue_files(config: &Config) -> anyhow::Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// Verifies tokens with identity's keys in this process, else with its JWKS over HTTP; `None`
+/// when this process can reach neither (a catalogue alone needs no tokens).
+fn token_verifier(
+    config: &Config,
+    local_keys: Option<Arc<dyn LocalKeys>>,
+) -> anyhow::Result<Option<SharedVerifier>> {
+    let (issuer, audience) = (config.auth.issuer.clone(), config.auth.audience.clone());
+    if let Some(keys) = local_keys {
+        return Ok(Some(Arc::new(TokenVerifier::local(issuer, audience, keys))));
+    }
+    let Some(identity) = config.upstreams.get("identity") else {
+        return Ok(None);
+    };
+    let jwks = format!("{}/.well-known/jwks.json", identity.trim_end_matches('/'))
+        .parse()
+        .with_context(|| format!("upstreams.identity: {identity} is not a URL"))?;
+    Ok(Some(Arc::new(TokenVerifier::remote(
+        issuer, audience, jwks,
+    ))))
+}
+
 /// One upstream per service: in-process when the service runs here, else the configured URL.
 fn upstreams(
     config: &Config,
@@ -200,8 +252,36 @@ pub async fn migrate(config: &Config, targets: &str) -> anyhow::Result<Vec<&'sta
                 .await?;
                 migrated.push(catalogue::SCHEMA);
             }
+            Module::Identity => {
+                connect(
+                    database.as_ref(),
+                    identity::SCHEMA,
+                    &identity::MIGRATOR,
+                    config,
+                )
+                .await?;
+                migrated.push(identity::SCHEMA);
+            }
             Module::MobileApi => {}
         }
     }
     Ok(migrated)
+}
+
+/// Creates a staff account directly in the database (`citizen staff create`).
+pub async fn create_staff(
+    config: &Config,
+    staff: &identity::NewStaff,
+) -> anyhow::Result<uuid::Uuid> {
+    let database = local_postgres::locate(config).await?;
+    let db = ServiceDb::connect(
+        &database.url,
+        identity::SCHEMA,
+        &identity::MIGRATOR,
+        &config.database,
+    )
+    .await?;
+    identity::create_staff(db.pool(), staff)
+        .await
+        .map_err(|error| anyhow::anyhow!("{}", error.describe()))
 }

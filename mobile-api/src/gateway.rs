@@ -4,10 +4,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use std::net::SocketAddr;
+
 use axum::Router;
-use axum::http::{HeaderName, Method, StatusCode, header};
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::get;
 use platform::Metrics;
+use platform::auth::{SharedVerifier, reject_invalid_tokens};
 use platform::config::GatewayConfig;
 use platform::http::with_service_layers;
 use tower_http::compression::CompressionLayer;
@@ -19,8 +25,20 @@ use utoipa_scalar::Servable;
 
 use crate::upstream::Upstream;
 
-/// Every service the gateway may forward to, with the path prefix it owns.
-pub const SERVICES: &[(&str, &str)] = &[("catalogue", "/v1/catalogue")];
+/// Every service the gateway may forward to, with the path prefixes it owns.
+pub const SERVICES: &[(&str, &[&str])] = &[
+    ("catalogue", &["/v1/catalogue"]),
+    (
+        "identity",
+        &[
+            "/.well-known/jwks.json",
+            "/v1/auth",
+            "/v1/me",
+            "/v1/admin/staff",
+            "/v1/dev/sms",
+        ],
+    ),
+];
 
 /// The public OpenAPI document of the gateway.
 #[derive(OpenApi)]
@@ -34,6 +52,7 @@ struct GatewayApi;
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = GatewayApi::openapi();
     doc.merge(catalogue::CatalogueApi::openapi());
+    doc.merge(identity::IdentityApi::openapi());
     doc
 }
 
@@ -42,10 +61,14 @@ pub fn router(
     upstreams: BTreeMap<&'static str, Upstream>,
     config: &GatewayConfig,
     metrics: &Metrics,
+    verifier: &SharedVerifier,
 ) -> Router {
     let mut routes = Router::new();
-    for (name, prefix) in SERVICES {
-        if let Some(upstream) = upstreams.get(name) {
+    for (name, prefixes) in SERVICES {
+        let Some(upstream) = upstreams.get(name) else {
+            continue;
+        };
+        for prefix in *prefixes {
             routes = routes
                 .route_service(prefix, upstream.clone())
                 .route_service(&format!("{prefix}/{{*rest}}"), upstream.clone());
@@ -63,6 +86,12 @@ pub fn router(
         .merge(utoipa_scalar::Scalar::with_url("/v1/docs", self::openapi()));
 
     let routes = routes
+        // A bad token stops here, before any upstream is called; services check again.
+        .layer(middleware::from_fn_with_state(
+            verifier.clone(),
+            reject_invalid_tokens,
+        ))
+        .layer(middleware::from_fn(forwarded_for))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
@@ -70,8 +99,25 @@ pub fn router(
         ))
         .layer(CompressionLayer::new().gzip(true).br(true))
         .layer(cors(config));
-    with_service_layers(routes, "mobile-api", metrics)
+    with_service_layers(routes, "mobile-api", metrics, Some(verifier))
 }
+
+/// Appends the address the request came from to `X-Forwarded-For`, so services behind the
+/// gateway (in-process or remote) can trust its last entry.
+async fn forwarded_for(mut request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    if let Some(ip) = peer
+        && let Ok(value) = HeaderValue::from_str(&ip.to_string())
+    {
+        request.headers_mut().append(X_FORWARDED_FOR.clone(), value);
+    }
+    next.run(request).await
+}
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 fn cors(config: &GatewayConfig) -> CorsLayer {
     let origins = config

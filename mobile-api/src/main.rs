@@ -42,11 +42,42 @@ enum Command {
         #[arg(long, default_value = "all")]
         target: String,
     },
+    /// Manages staff accounts (the first admin of a new deployment is made here).
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
     /// Writes the gateway's OpenAPI document (YAML) to a file, or to stdout.
     Openapi {
         /// Where to write it, e.g. openapi/mobile-api.yaml.
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Creates a staff account. The password is read from --password-file, else from the first
+    /// line of standard input.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// ward_officer, department_staff, jurisdiction_admin or platform_admin; repeatable.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// The jurisdiction the staff member works in (all roles but platform_admin).
+        #[arg(long)]
+        jurisdiction: Option<String>,
+        /// A ward id in scope; repeatable.
+        #[arg(long = "ward")]
+        wards: Vec<String>,
+        /// A department id in scope; repeatable.
+        #[arg(long = "department")]
+        departments: Vec<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
     },
 }
 
@@ -76,6 +107,50 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(path) => std::fs::write(&path, yaml)?,
                 None => print!("{yaml}"),
             }
+            Ok(())
+        }
+        Command::Staff {
+            command:
+                StaffCommand::Create {
+                    username,
+                    roles,
+                    jurisdiction,
+                    wards,
+                    departments,
+                    display_name,
+                    password_file,
+                },
+        } => {
+            let config = Config::from_process(cli.config.as_deref())?;
+            platform::telemetry::init(&config.log);
+            let roles = roles
+                .iter()
+                .map(|r| {
+                    platform::auth::Role::parse(r)
+                        .ok_or_else(|| anyhow::anyhow!("unknown role `{r}`"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let password = match password_file {
+                Some(path) => std::fs::read_to_string(path)?,
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line
+                }
+            };
+            let staff = identity::NewStaff {
+                username,
+                password: password.trim_end_matches(['\r', '\n']).to_owned(),
+                display_name,
+                roles,
+                scope: platform::auth::Scope {
+                    jurisdiction,
+                    wards,
+                    departments,
+                },
+            };
+            let id = mobile_api::app::create_staff(&config, &staff).await?;
+            println!("created staff {} ({id})", staff.username);
             Ok(())
         }
         Command::Migrate { target } => {

@@ -10,6 +10,8 @@ pub enum Module {
     Database,
     /// The catalogue of city services.
     Catalogue,
+    /// Accounts, sign-in, tokens and keys.
+    Identity,
     /// The gateway the app talks to.
     MobileApi,
 }
@@ -36,6 +38,12 @@ const MODULES: &[ModuleSpec] = &[
         needs: &[Module::Database],
     },
     ModuleSpec {
+        module: Module::Identity,
+        name: "identity",
+        targetable: true,
+        needs: &[Module::Database],
+    },
+    ModuleSpec {
         module: Module::MobileApi,
         name: "mobile-api",
         targetable: true,
@@ -44,7 +52,10 @@ const MODULES: &[ModuleSpec] = &[
 ];
 
 /// Groups of modules a target may name.
-const GROUPS: &[(&str, &[Module])] = &[("all", &[Module::MobileApi, Module::Catalogue])];
+const GROUPS: &[(&str, &[Module])] = &[(
+    "all",
+    &[Module::MobileApi, Module::Identity, Module::Catalogue],
+)];
 
 fn spec(module: Module) -> &'static ModuleSpec {
     // Every variant has a row; the test below keeps it so.
@@ -120,7 +131,12 @@ mod tests {
 
     #[test]
     fn every_module_has_a_spec() {
-        for module in [Module::Database, Module::Catalogue, Module::MobileApi] {
+        for module in [
+            Module::Database,
+            Module::Catalogue,
+            Module::Identity,
+            Module::MobileApi,
+        ] {
             assert_eq!(spec(module).module, module);
         }
     }
@@ -130,9 +146,14 @@ mod tests {
         let modules = expand("all").unwrap();
         assert_eq!(
             modules,
-            vec![Module::MobileApi, Module::Database, Module::Catalogue]
+            vec![
+                Module::MobileApi,
+                Module::Database,
+                Module::Identity,
+                Module::Catalogue
+            ]
         );
-        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 3);
+        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 4);
     }
 
     #[test]
@@ -148,7 +169,10 @@ mod tests {
     fn unknown_and_internal_targets_are_refused_with_the_known_ones() {
         let error = expand("catalog").unwrap_err().to_string();
         assert!(error.contains("unknown target `catalog`"), "{error}");
-        assert!(error.contains("all, catalogue, mobile-api"), "{error}");
+        assert!(
+            error.contains("all, catalogue, identity, mobile-api"),
+            "{error}"
+        );
         assert!(expand("database").is_err());
     }
 }

@@ -11,9 +11,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::uri::{Authority, Scheme};
-use axum::http::{
-    HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, header,
-};
+use axum::http::{HeaderMap, HeaderName, Method, Request, Response, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
@@ -159,11 +157,6 @@ impl RemoteService {
         headers.remove(header::HOST);
         let trace = TraceParent::from_headers(&headers).unwrap_or_else(TraceParent::start);
         headers.insert(TRACEPARENT.clone(), trace.child().header_value());
-        if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>()
-            && let Ok(value) = HeaderValue::from_str(&peer.ip().to_string())
-        {
-            headers.append(HeaderName::from_static("x-forwarded-for"), value);
-        }
 
         // Only a request with no body and a method that may be repeated is retried, and only
         // when the connection could not be opened, so the upstream never saw it.

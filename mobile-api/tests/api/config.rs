@@ -48,7 +48,10 @@ fn an_unknown_target_is_refused_with_the_known_ones() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown target `catalog`"), "{stderr}");
-    assert!(stderr.contains("all, catalogue, mobile-api"), "{stderr}");
+    assert!(
+        stderr.contains("all, catalogue, identity, mobile-api"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -18,6 +18,10 @@ async fn gateway_for(catalogue: SocketAddr, adjust: impl Fn(&mut Config)) -> mob
     config
         .upstreams
         .insert("catalogue".to_owned(), format!("http://{catalogue}"));
+    // No request here carries a token, so identity is never called.
+    config
+        .upstreams
+        .insert("identity".to_owned(), format!("http://{catalogue}"));
     adjust(&mut config);
     start(config, "mobile-api").await
 }

@@ -92,6 +92,8 @@ pub fn test_config(database: &TestDatabase) -> Config {
     let mut config = Config::default();
     config.database.url = Some(SecretString::from(database.url.clone()));
     config.database.max_connections = 4;
+    // Development keys are generated here, one set per test.
+    config.data_dir = std::env::temp_dir().join(format!("citizen-test-{}", database.name));
     config
 }
 
@@ -114,13 +116,15 @@ impl TestApp {
             Mode::AllInOne => vec![start(config, "all").await],
             Mode::Split => {
                 let catalogue = start(config.clone(), "catalogue").await;
-                config.upstreams.insert(
-                    "catalogue".to_owned(),
-                    format!("http://{}", catalogue.addr()),
-                );
+                let identity = start(config.clone(), "identity").await;
+                for (name, app) in [("catalogue", &catalogue), ("identity", &identity)] {
+                    config
+                        .upstreams
+                        .insert(name.to_owned(), format!("http://{}", app.addr()));
+                }
                 config.database.url = None;
                 let gateway = start(config, "mobile-api").await;
-                vec![gateway, catalogue]
+                vec![gateway, catalogue, identity]
             }
         };
         TestApp {

@@ -1,13 +1,13 @@
 //! The catalogue's HTTP surface: `/v1/catalogue/...`.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query};
+use axum::extract::Path;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 use platform::conditional::Representation;
 use platform::error::Problem;
+use platform::extract::QueryParams;
 use platform::{ApiError, Lang, RequestContext};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -159,14 +159,6 @@ fn request_lang() -> Lang {
         .unwrap_or_default()
 }
 
-fn invalid_query(rejection: QueryRejection) -> ApiError {
-    ApiError::bad_request(
-        "invalid_query",
-        format!("Tham số truy vấn không hợp lệ: {}", rejection.body_text()),
-        format!("Invalid query parameters: {}", rejection.body_text()),
-    )
-}
-
 impl CatalogueState {
     fn jurisdiction_or_default(&self, requested: Option<String>) -> String {
         requested.unwrap_or_else(|| self.default_jurisdiction.clone())
@@ -226,9 +218,8 @@ impl CatalogueState {
 pub async fn list_services(
     Extension(state): Extension<CatalogueState>,
     headers: HeaderMap,
-    params: Result<Query<ListParams>, QueryRejection>,
+    QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Response, ApiError> {
-    let Query(params) = params.map_err(invalid_query)?;
     let q = params.q.unwrap_or_default();
     if q.chars().count() > MAX_QUERY_CHARS {
         return Err(ApiError::bad_request(
@@ -294,9 +285,8 @@ pub async fn get_service(
     Extension(state): Extension<CatalogueState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    params: Result<Query<JurisdictionParam>, QueryRejection>,
+    QueryParams(params): QueryParams<JurisdictionParam>,
 ) -> Result<Response, ApiError> {
-    let Query(params) = params.map_err(invalid_query)?;
     let jurisdiction = state.jurisdiction_or_default(params.jurisdiction);
     let lang = request_lang();
     let key = CacheKey::Service {
@@ -345,9 +335,8 @@ pub async fn get_service(
 pub async fn list_categories(
     Extension(state): Extension<CatalogueState>,
     headers: HeaderMap,
-    params: Result<Query<JurisdictionParam>, QueryRejection>,
+    QueryParams(params): QueryParams<JurisdictionParam>,
 ) -> Result<Response, ApiError> {
-    let Query(params) = params.map_err(invalid_query)?;
     let jurisdiction = state.jurisdiction_or_default(params.jurisdiction);
     let lang = request_lang();
     let key = CacheKey::Categories {

@@ -31,6 +31,8 @@ pub struct Config {
     /// runs in this process is called in-process and needs no entry.
     pub upstreams: BTreeMap<String, String>,
     pub catalogue: CatalogueConfig,
+    pub auth: AuthConfig,
+    pub identity: IdentityConfig,
 }
 
 impl Default for Config {
@@ -43,6 +45,8 @@ impl Default for Config {
             gateway: GatewayConfig::default(),
             upstreams: BTreeMap::new(),
             catalogue: CatalogueConfig::default(),
+            auth: AuthConfig::default(),
+            identity: IdentityConfig::default(),
         }
     }
 }
@@ -138,6 +142,147 @@ impl Default for CatalogueConfig {
         Self {
             default_jurisdiction: "hue".to_owned(),
             seed_files: Vec::new(),
+        }
+    }
+}
+
+/// What access tokens say and how long they live; the same for issuer and verifiers.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub issuer: String,
+    pub audience: String,
+    /// At most 900 (15 minutes).
+    pub access_token_ttl_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "citizen".to_owned(),
+            audience: "citizen-app".to_owned(),
+            access_token_ttl_secs: 900,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// Token signing keys. Empty: a development key is generated into `data_dir`.
+    pub signing_keys: Vec<SigningKeyConfig>,
+    /// Key for hashing one-time codes (HMAC). Unset: generated into `data_dir`. Replicas must
+    /// share it.
+    #[serde(serialize_with = "serialize_secret")]
+    pub otp_secret: Option<SecretString>,
+    pub refresh_token_ttl_days: u32,
+    /// A rotated refresh token used again within this window (two requests of one app racing)
+    /// still works; later, it revokes its whole family.
+    pub refresh_reuse_grace_secs: u64,
+    pub otp: OtpConfig,
+    pub sms: SmsConfig,
+    /// Creates the demo staff of `hue` at start. Never in production.
+    pub dev_seed_staff: bool,
+    /// Days between an erasure request and the erasure.
+    pub erasure_grace_days: u32,
+    /// How often due erasures run.
+    pub erasure_interval_secs: u64,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            signing_keys: Vec::new(),
+            otp_secret: None,
+            refresh_token_ttl_days: 30,
+            refresh_reuse_grace_secs: 10,
+            otp: OtpConfig::default(),
+            sms: SmsConfig::default(),
+            dev_seed_staff: false,
+            erasure_grace_days: 30,
+            erasure_interval_secs: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningKeyConfig {
+    /// Key id; defaults to the key's RFC 7638 thumbprint.
+    #[serde(default)]
+    pub kid: Option<String>,
+    /// PKCS#8 PEM of an Ed25519 (EdDSA) or P-256 (ES256) private key, or a file holding it.
+    #[serde(default, serialize_with = "serialize_secret")]
+    pub private_key: Option<SecretString>,
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
+    /// When the key starts signing (RFC 3339). Before that it is only published, so verifiers
+    /// learn it first. Unset: it has always signed.
+    #[serde(default)]
+    pub signs_from: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtpConfig {
+    pub ttl_secs: u64,
+    pub max_attempts: i32,
+    pub resend_cooldown_secs: u64,
+    /// Codes sent per hour, against SMS pumping.
+    pub per_phone_per_hour: i64,
+    pub per_ip_per_hour: i64,
+    pub per_device_per_hour: i64,
+}
+
+impl Default for OtpConfig {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 300,
+            max_attempts: 5,
+            resend_cooldown_secs: 60,
+            per_phone_per_hour: 5,
+            per_ip_per_hour: 20,
+            per_device_per_hour: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmsProvider {
+    /// Keeps the last messages in memory, readable at `/v1/dev/sms`: development only.
+    DevSink,
+    /// An HTTP SMS gateway.
+    Http,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    pub provider: SmsProvider,
+    /// The gateway's send URL (HTTP provider).
+    pub url: Option<String>,
+    pub username: Option<String>,
+    #[serde(serialize_with = "serialize_secret")]
+    pub password: Option<SecretString>,
+    /// Registered sender name (brandname).
+    pub sender: Option<String>,
+    /// The message; `{code}` and `{minutes}` are replaced. SMS in Vietnam is sent without
+    /// diacritics so it fits one GSM-7 segment.
+    pub template: String,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            provider: SmsProvider::DevSink,
+            url: None,
+            username: None,
+            password: None,
+            sender: None,
+            template: "Ma xac thuc Citizen cua ban la {code}, hieu luc {minutes} phut. \
+                       Khong chia se ma nay cho bat ky ai."
+                .to_owned(),
         }
     }
 }

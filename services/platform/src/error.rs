@@ -22,6 +22,8 @@ pub struct ApiError {
     detail_vi: String,
     detail_en: String,
     retry_after: Option<Duration>,
+    /// Extra response headers, such as `WWW-Authenticate`.
+    headers: Vec<(header::HeaderName, HeaderValue)>,
     /// What went wrong inside, for the log only.
     cause: Option<anyhow::Error>,
 }
@@ -40,6 +42,7 @@ impl ApiError {
             detail_vi: detail_vi.into(),
             detail_en: detail_en.into(),
             retry_after: None,
+            headers: Vec::new(),
             cause: None,
         }
     }
@@ -78,12 +81,22 @@ impl ApiError {
         self
     }
 
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }
 
     pub fn code(&self) -> &'static str {
         self.code
+    }
+
+    /// `code: detail` in English, for a command line.
+    pub fn describe(&self) -> String {
+        format!("{}: {}", self.code, self.detail_en)
     }
 }
 
@@ -171,6 +184,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_LANGUAGE,
             HeaderValue::from_static(lang.as_str()),
         );
+        for (name, value) in self.headers {
+            headers.insert(name, value);
+        }
         if let Some(after) = self.retry_after {
             headers.insert(
                 header::RETRY_AFTER,

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::auth::SharedVerifier;
 use crate::database::ServiceDb;
 use crate::error::{ApiError, problem_for_bare_errors};
 use crate::metrics::{self, Metrics};
@@ -24,7 +25,16 @@ use crate::request::{REQUEST_ID, context_middleware};
 /// Wraps a service's routes in the layers every service has: request context and id, access
 /// log, metrics, and problem+json for bare framework errors. The gateway wraps its own routes
 /// the same way, so a request is handled alike whether the service is in-process or remote.
-pub fn with_service_layers(routes: Router, service: &'static str, metrics: &Metrics) -> Router {
+pub fn with_service_layers(
+    routes: Router,
+    service: &'static str,
+    metrics: &Metrics,
+    verifier: Option<&SharedVerifier>,
+) -> Router {
+    let routes = match verifier {
+        Some(verifier) => routes.layer(axum::Extension(verifier.clone())),
+        None => routes,
+    };
     routes
         .route_layer(middleware::from_fn_with_state(
             (metrics.clone(), service),

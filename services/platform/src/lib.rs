@@ -1,10 +1,12 @@
 //! What every Citizen service shares: layered configuration, telemetry, the problem+json error
 //! type, the per-service database, and the HTTP plumbing around a service's routes.
 
+pub mod auth;
 pub mod conditional;
 pub mod config;
 pub mod database;
 pub mod error;
+pub mod extract;
 pub mod http;
 pub mod lang;
 pub mod local_postgres;

@@ -1,0 +1,288 @@
+//! Who people are and what they may do: residents sign in by phone code, staff by password
+//! (and TOTP), both get short-lived access tokens signed by keys published as a JWKS, and
+//! refresh tokens rotated on every use.
+
+mod audit;
+mod keys;
+mod me;
+mod otp;
+mod phone;
+mod sessions;
+mod sms;
+mod staff;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use platform::ApiError;
+use platform::auth::{LocalKeys, Principal};
+use platform::config::{AuthConfig, IdentityConfig};
+use platform::extract::{JsonBody, QueryParams};
+use serde::Deserialize;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+
+pub use keys::KeyRing;
+pub use sessions::TokenResponse;
+pub use staff::{NewStaff, create_staff};
+
+use crate::audit::ClientInfo;
+use crate::phone::PhoneNumber;
+
+/// The PostgreSQL schema this service owns.
+pub const SCHEMA: &str = "identity";
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/identity");
+
+#[derive(Clone)]
+pub struct IdentityState {
+    pool: PgPool,
+    keys: Arc<KeyRing>,
+    auth: Arc<AuthConfig>,
+    config: Arc<IdentityConfig>,
+    otp_key: Arc<Vec<u8>>,
+    sms: Arc<sms::SmsSender>,
+}
+
+impl IdentityState {
+    /// Loads keys and secrets, and starts the background jobs (due erasures). Call within the
+    /// runtime that serves it.
+    pub fn start(
+        pool: PgPool,
+        auth: &AuthConfig,
+        config: &IdentityConfig,
+        data_dir: &Path,
+    ) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            auth.access_token_ttl_secs > 0
+                && Duration::from_secs(auth.access_token_ttl_secs)
+                    <= platform::auth::MAX_ACCESS_TOKEN_TTL,
+            "auth.access_token_ttl_secs must be between 1 and 900"
+        );
+        let keys = KeyRing::load(
+            &config.signing_keys,
+            data_dir,
+            Duration::from_secs(auth.access_token_ttl_secs),
+        )?;
+        let state = Self {
+            pool,
+            keys: Arc::new(keys),
+            auth: Arc::new(auth.clone()),
+            config: Arc::new(config.clone()),
+            otp_key: Arc::new(otp_key(config, data_dir)?),
+            sms: Arc::new(sms::SmsSender::from_config(&config.sms)?),
+        };
+        tokio::spawn(me::run_erasures(state.clone()));
+        Ok(state)
+    }
+
+    /// The keys tokens are verified with, for a verifier in this process.
+    pub fn local_keys(&self) -> Arc<dyn LocalKeys> {
+        self.keys.clone()
+    }
+
+    /// Creates the demo staff of `hue` when `identity.dev_seed_staff` asks for it.
+    pub async fn seed_dev_staff(&self) -> anyhow::Result<()> {
+        if self.config.dev_seed_staff {
+            staff::seed_dev_staff(&self.pool).await?;
+        }
+        Ok(())
+    }
+}
+
+fn otp_key(config: &IdentityConfig, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    use secrecy::ExposeSecret;
+    if let Some(secret) = &config.otp_secret {
+        anyhow::ensure!(
+            secret.expose_secret().len() >= 32,
+            "identity.otp_secret needs at least 32 characters"
+        );
+        return Ok(secret.expose_secret().as_bytes().to_vec());
+    }
+    let path = data_dir.join("identity").join("dev-otp-key");
+    if let Ok(key) = std::fs::read(&path) {
+        return Ok(key);
+    }
+    let key: [u8; 32] = rand::random();
+    keys::write_private(&path, &key).context("cannot keep the development OTP key")?;
+    Ok(std::fs::read(&path)?)
+}
+
+/// Identity's routes, without the shared service layers (the caller adds them).
+pub fn router(state: IdentityState) -> Router {
+    let mut router = Router::new()
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/v1/auth/otp", post(otp::send_code))
+        .route("/v1/auth/otp/verify", post(otp::verify_code))
+        .route("/v1/auth/staff/login", post(staff::login))
+        .route("/v1/auth/refresh", post(refresh))
+        .route("/v1/auth/logout", post(logout))
+        .route("/v1/auth/logout-all", post(logout_all))
+        .route(
+            "/v1/me",
+            get(me::get_profile)
+                .patch(me::update_profile)
+                .delete(me::request_erasure),
+        )
+        .route("/v1/me/export", get(me::export))
+        .route(
+            "/v1/me/devices",
+            get(me::list_devices).post(me::register_device),
+        )
+        .route("/v1/me/devices/{id}", delete(me::remove_device))
+        .route("/v1/me/totp", post(staff::enrol_totp))
+        .route("/v1/me/totp/confirm", post(staff::confirm_totp))
+        .route(
+            "/v1/admin/staff",
+            get(staff::list_staff).post(staff::create_staff_route),
+        )
+        .route("/v1/admin/staff/{id}", patch(staff::update_staff));
+    if state.sms.dev_sink().is_some() {
+        router = router.route("/v1/dev/sms", get(dev_sms));
+    }
+    router.with_state(state)
+}
+
+/// The public keys that verify access tokens (RFC 7517).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
+    responses((status = 200, description = "JSON Web Key Set", content_type = "application/jwk-set+json")))]
+async fn jwks(State(state): State<IdentityState>) -> Response {
+    let mut response = Json(state.keys.jwks(Utc::now())).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/jwk-set+json"),
+    );
+    // Short, so a newly published key reaches verifiers well before it signs.
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// New tokens for a refresh token, which is used up.
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = TokenResponse),
+        (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = platform::error::Problem, content_type = "application/problem+json"),
+    ))]
+async fn refresh(
+    State(state): State<IdentityState>,
+    client: ClientInfo,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    if body.refresh_token.len() > 128 {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "Mã làm mới không hợp lệ.",
+            "The refresh token is not valid.",
+        ));
+    }
+    Ok(Json(state.refresh(&body.refresh_token, &client).await?))
+}
+
+/// Signs out of this session.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "Signed out")))]
+async fn logout(
+    State(state): State<IdentityState>,
+    principal: Principal,
+    client: ClientInfo,
+) -> Result<axum::http::StatusCode, ApiError> {
+    state
+        .revoke_sessions(principal.account_id, Some(principal.session_id), &client)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Signs out of every session of the account, on every device.
+#[utoipa::path(post, path = "/v1/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "Signed out everywhere")))]
+async fn logout_all(
+    State(state): State<IdentityState>,
+    principal: Principal,
+    client: ClientInfo,
+) -> Result<axum::http::StatusCode, ApiError> {
+    state
+        .revoke_sessions(principal.account_id, None, &client)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct DevSmsQuery {
+    phone: String,
+}
+
+/// Development only: the last messages sent to a phone.
+async fn dev_sms(
+    State(state): State<IdentityState>,
+    QueryParams(query): QueryParams<DevSmsQuery>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    let phone = PhoneNumber::parse(&query.phone).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_phone",
+            "Số điện thoại không hợp lệ.",
+            "Invalid phone number.",
+        )
+    })?;
+    let sink = state.sms.dev_sink().ok_or_else(|| {
+        ApiError::not_found(
+            "route_not_found",
+            "Không có đường dẫn này.",
+            "There is no such route.",
+        )
+    })?;
+    Ok(Json(sink.messages(&phone)))
+}
+
+/// Identity's part of the public OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        jwks, otp::send_code, otp::verify_code, staff::login, refresh, logout, logout_all,
+        me::get_profile, me::update_profile, me::request_erasure, me::export,
+        me::list_devices, me::register_device, me::remove_device,
+        staff::enrol_totp, staff::confirm_totp, staff::list_staff, staff::create_staff_route, staff::update_staff,
+    ),
+    tags(
+        (name = "auth", description = "Đăng nhập và phiên / Sign-in and sessions"),
+        (name = "me", description = "Tài khoản của tôi / My account"),
+        (name = "staff", description = "Quản lý cán bộ / Staff administration"),
+    ),
+    modifiers(&BearerAuth)
+)]
+pub struct IdentityApi;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}

@@ -1,0 +1,622 @@
+//! The signed-in person's own account: profile, push devices, a copy of everything held about
+//! them, and erasure (Vietnam's Decree 13/2023 on personal data protection).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use platform::ApiError;
+use platform::auth::{Acr, Principal, Role, Scope};
+use platform::extract::JsonBody;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::IdentityState;
+use crate::audit::{self, ClientInfo};
+
+/// Which notifications the person wants; urgent alerts ignore quiet hours.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationPreferences {
+    pub report_updates: bool,
+    pub alerts: bool,
+    pub payments: bool,
+    pub announcements: bool,
+    pub quiet_hours: Option<QuietHours>,
+}
+
+impl Default for NotificationPreferences {
+    fn default() -> Self {
+        Self {
+            report_updates: true,
+            alerts: true,
+            payments: true,
+            announcements: true,
+            quiet_hours: None,
+        }
+    }
+}
+
+/// Local time (Asia/Ho_Chi_Minh), `HH:MM`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHours {
+    #[schema(example = "22:00")]
+    pub from: String,
+    #[schema(example = "06:30")]
+    pub to: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Profile {
+    id: Uuid,
+    /// `resident` or `staff`.
+    kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    display_name: Option<String>,
+    /// `vi` or `en`.
+    language: String,
+    home_ward: Option<String>,
+    notification_preferences: NotificationPreferences,
+    roles: Vec<Role>,
+    scope: Scope,
+    acr: Acr,
+    totp_enabled: bool,
+    /// Set when erasure was asked for: the account is erased after this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    erase_after: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+/// What a person may change about themselves; roles, scope and assurance are not among it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    home_ward: Option<String>,
+    #[serde(default)]
+    notification_preferences: Option<NotificationPreferences>,
+}
+
+fn account_not_found() -> ApiError {
+    ApiError::not_found(
+        "account_not_found",
+        "Không tìm thấy tài khoản.",
+        "The account does not exist.",
+    )
+}
+
+fn invalid_field(field: &str, vi: &str, en: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        format!("{field}: {vi}"),
+        format!("{field}: {en}"),
+    )
+}
+
+fn valid_time(text: &str) -> bool {
+    chrono::NaiveTime::parse_from_str(text, "%H:%M").is_ok() && text.len() == 5
+}
+
+impl ProfileUpdate {
+    fn validate(&self) -> Result<(), ApiError> {
+        if let Some(name) = &self.display_name
+            && (name.trim().is_empty() || name.chars().count() > 100)
+        {
+            return Err(invalid_field(
+                "display_name",
+                "từ 1 đến 100 ký tự",
+                "1 to 100 characters",
+            ));
+        }
+        if let Some(language) = &self.language
+            && !matches!(language.as_str(), "vi" | "en")
+        {
+            return Err(invalid_field("language", "chỉ nhận vi hoặc en", "vi or en"));
+        }
+        if let Some(ward) = &self.home_ward
+            && (ward.is_empty()
+                || ward.len() > 64
+                || !ward
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+        {
+            return Err(invalid_field(
+                "home_ward",
+                "mã phường không hợp lệ",
+                "not a ward id",
+            ));
+        }
+        if let Some(quiet) = self
+            .notification_preferences
+            .as_ref()
+            .and_then(|p| p.quiet_hours.as_ref())
+            && !(valid_time(&quiet.from) && valid_time(&quiet.to))
+        {
+            return Err(invalid_field(
+                "quiet_hours",
+                "giờ dạng HH:MM",
+                "times as HH:MM",
+            ));
+        }
+        Ok(())
+    }
+}
+
+async fn load_profile(state: &IdentityState, account_id: Uuid) -> Result<Profile, ApiError> {
+    let row = sqlx::query!(
+        r#"SELECT id, kind, phone, username, display_name, language, home_ward,
+                  notification_preferences, roles, jurisdiction, ward_ids, department_ids, acr,
+                  totp_enabled, erasure_requested_at, created_at
+           FROM accounts WHERE id = $1"#,
+        account_id
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(account_not_found)?;
+    let grace = chrono::Duration::days(i64::from(state.config.erasure_grace_days));
+    Ok(Profile {
+        id: row.id,
+        kind: row.kind,
+        phone: row.phone,
+        username: row.username,
+        display_name: row.display_name,
+        language: row.language,
+        home_ward: row.home_ward,
+        notification_preferences: serde_json::from_value(row.notification_preferences)
+            .unwrap_or_default(),
+        roles: row.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+        scope: Scope {
+            jurisdiction: row.jurisdiction,
+            wards: row.ward_ids,
+            departments: row.department_ids,
+        },
+        acr: Acr::parse(&row.acr).unwrap_or(Acr::Basic),
+        totp_enabled: row.totp_enabled,
+        erase_after: row.erasure_requested_at.map(|at| at + grace),
+        created_at: row.created_at,
+    })
+}
+
+/// My account.
+#[utoipa::path(get, path = "/v1/me", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = Profile), (status = 401, body = platform::error::Problem, content_type = "application/problem+json")))]
+pub async fn get_profile(
+    State(state): State<IdentityState>,
+    principal: Principal,
+) -> Result<Json<Profile>, ApiError> {
+    Ok(Json(load_profile(&state, principal.account_id).await?))
+}
+
+/// Changes my display name, language, home ward or notification preferences.
+#[utoipa::path(patch, path = "/v1/me", tag = "me", security(("bearer" = [])), request_body = ProfileUpdate,
+    responses(
+        (status = 200, body = Profile),
+        (status = 400, description = "Unknown or read-only field (role, scope, acr...)", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid value", body = platform::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_profile(
+    State(state): State<IdentityState>,
+    principal: Principal,
+    JsonBody(update): JsonBody<ProfileUpdate>,
+) -> Result<Json<Profile>, ApiError> {
+    update.validate()?;
+    let preferences = update
+        .notification_preferences
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(ApiError::internal)?;
+    let updated = sqlx::query!(
+        r#"UPDATE accounts SET
+             display_name = COALESCE($2, display_name),
+             language = COALESCE($3, language),
+             home_ward = COALESCE($4, home_ward),
+             notification_preferences = COALESCE($5, notification_preferences),
+             updated_at = now()
+           WHERE id = $1"#,
+        principal.account_id,
+        update.display_name.map(|n| n.trim().to_owned()),
+        update.language,
+        update.home_ward,
+        preferences
+    )
+    .execute(&state.pool)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(account_not_found());
+    }
+    Ok(Json(load_profile(&state, principal.account_id).await?))
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DevicePlatform {
+    Android,
+    Ios,
+    Web,
+}
+
+impl DevicePlatform {
+    fn as_str(self) -> &'static str {
+        match self {
+            DevicePlatform::Android => "android",
+            DevicePlatform::Ios => "ios",
+            DevicePlatform::Web => "web",
+        }
+    }
+}
+
+/// Web Push subscription keys (from `PushSubscription.toJSON().keys`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebPushKeys {
+    pub p256dh: String,
+    pub auth: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterDevice {
+    platform: DevicePlatform,
+    /// The FCM registration token (android, ios) or the Web Push endpoint URL (web).
+    push_token: String,
+    /// Web only.
+    #[serde(default)]
+    web_push_keys: Option<WebPushKeys>,
+    #[serde(default)]
+    app_version: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Device {
+    id: Uuid,
+    platform: String,
+    push_token: String,
+    app_version: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// Devices per account; registering one more forgets the oldest.
+const MAX_DEVICES: i64 = 20;
+
+impl RegisterDevice {
+    fn validate(&self) -> Result<(), ApiError> {
+        if self.push_token.is_empty() || self.push_token.len() > 4096 {
+            return Err(invalid_field(
+                "push_token",
+                "từ 1 đến 4096 ký tự",
+                "1 to 4096 characters",
+            ));
+        }
+        match (self.platform, &self.web_push_keys) {
+            (DevicePlatform::Web, Some(keys)) => {
+                if !self.push_token.starts_with("https://") {
+                    return Err(invalid_field(
+                        "push_token",
+                        "phải là địa chỉ https của Web Push",
+                        "must be the https Web Push endpoint",
+                    ));
+                }
+                if keys.p256dh.len() > 256 || keys.auth.len() > 64 {
+                    return Err(invalid_field(
+                        "web_push_keys",
+                        "khóa không hợp lệ",
+                        "invalid keys",
+                    ));
+                }
+            }
+            (DevicePlatform::Web, None) => {
+                return Err(invalid_field(
+                    "web_push_keys",
+                    "bắt buộc với web",
+                    "required for web",
+                ));
+            }
+            (_, Some(_)) => {
+                return Err(invalid_field(
+                    "web_push_keys",
+                    "chỉ dùng cho web",
+                    "only for web",
+                ));
+            }
+            (_, None) => {}
+        }
+        if self.app_version.as_ref().is_some_and(|v| v.len() > 32) {
+            return Err(invalid_field(
+                "app_version",
+                "tối đa 32 ký tự",
+                "at most 32 characters",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Registers this device for push notifications (or moves it to this account).
+#[utoipa::path(post, path = "/v1/me/devices", tag = "me", security(("bearer" = [])), request_body = RegisterDevice,
+    responses((status = 201, body = Device), (status = 422, body = platform::error::Problem, content_type = "application/problem+json")))]
+pub async fn register_device(
+    State(state): State<IdentityState>,
+    principal: Principal,
+    JsonBody(device): JsonBody<RegisterDevice>,
+) -> Result<(StatusCode, Json<Device>), ApiError> {
+    device.validate()?;
+    let keys = device
+        .web_push_keys
+        .as_ref()
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(ApiError::internal)?;
+    let mut tx = state.pool.begin().await?;
+    // A token identifies one app installation: it belongs to whoever registered it last.
+    let row = sqlx::query_as!(
+        Device,
+        r#"INSERT INTO devices (id, account_id, platform, push_token, web_push_keys, app_version)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (push_token) DO UPDATE
+           SET account_id = EXCLUDED.account_id, platform = EXCLUDED.platform,
+               web_push_keys = EXCLUDED.web_push_keys, app_version = EXCLUDED.app_version,
+               updated_at = now()
+           RETURNING id, platform, push_token, app_version, created_at, updated_at"#,
+        Uuid::now_v7(),
+        principal.account_id,
+        device.platform.as_str(),
+        device.push_token,
+        keys,
+        device.app_version
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query!(
+        r#"DELETE FROM devices WHERE account_id = $1 AND id NOT IN
+             (SELECT id FROM devices WHERE account_id = $1 ORDER BY updated_at DESC LIMIT $2)"#,
+        principal.account_id,
+        MAX_DEVICES
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(row)))
+}
+
+/// My registered devices.
+#[utoipa::path(get, path = "/v1/me/devices", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = [Device])))]
+pub async fn list_devices(
+    State(state): State<IdentityState>,
+    principal: Principal,
+) -> Result<Json<Vec<Device>>, ApiError> {
+    let devices = sqlx::query_as!(
+        Device,
+        r#"SELECT id, platform, push_token, app_version, created_at, updated_at
+           FROM devices WHERE account_id = $1 ORDER BY updated_at DESC"#,
+        principal.account_id
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(devices))
+}
+
+/// Forgets one of my devices.
+#[utoipa::path(delete, path = "/v1/me/devices/{id}", tag = "me", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, description = "No such device of mine", body = platform::error::Problem, content_type = "application/problem+json")))]
+pub async fn remove_device(
+    State(state): State<IdentityState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    let deleted = sqlx::query!(
+        "DELETE FROM devices WHERE id = $1 AND account_id = $2",
+        id,
+        principal.account_id
+    )
+    .execute(&state.pool)
+    .await?;
+    if deleted.rows_affected() == 0 {
+        return Err(ApiError::not_found(
+            "device_not_found",
+            "Không tìm thấy thiết bị.",
+            "There is no such device.",
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Everything held about me, as one JSON document.
+#[utoipa::path(get, path = "/v1/me/export", tag = "me", security(("bearer" = [])),
+    responses((status = 200, description = "Account, devices, sessions, sign-in codes and security events")))]
+pub async fn export(
+    State(state): State<IdentityState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    let account = load_profile(&state, principal.account_id).await?;
+    let id = principal.account_id;
+    let devices = sqlx::query!(
+        r#"SELECT COALESCE(jsonb_agg(jsonb_build_object(
+                 'id', id, 'platform', platform, 'push_token', push_token, 'app_version', app_version,
+                 'created_at', created_at, 'updated_at', updated_at) ORDER BY created_at), '[]') AS "devices!"
+           FROM devices WHERE account_id = $1"#,
+        id
+    )
+    .fetch_one(&state.pool)
+    .await?
+    .devices;
+    let sessions = sqlx::query!(
+        r#"SELECT COALESCE(jsonb_agg(jsonb_build_object(
+                 'session', family_id, 'started_at', started_at, 'last_used_at', last_used_at,
+                 'revoked_at', revoked_at) ORDER BY started_at), '[]') AS "sessions!"
+           FROM (SELECT family_id, min(created_at) AS started_at, max(created_at) AS last_used_at,
+                        max(revoked_at) AS revoked_at
+                 FROM refresh_tokens WHERE account_id = $1 GROUP BY family_id) s"#,
+        id
+    )
+    .fetch_one(&state.pool)
+    .await?
+    .sessions;
+    let codes = sqlx::query!(
+        r#"SELECT COALESCE(jsonb_agg(jsonb_build_object(
+                 'sent_at', c.created_at, 'ip', host(c.ip), 'device_id', c.device_id,
+                 'used_at', c.consumed_at) ORDER BY c.created_at), '[]') AS "codes!"
+           FROM otp_challenges c JOIN accounts a ON a.phone = c.phone WHERE a.id = $1"#,
+        id
+    )
+    .fetch_one(&state.pool)
+    .await?
+    .codes;
+    let events = sqlx::query!(
+        r#"SELECT COALESCE(jsonb_agg(jsonb_build_object(
+                 'at', at, 'event', event, 'ip', host(ip), 'user_agent', user_agent, 'details', details)
+                 ORDER BY at), '[]') AS "events!"
+           FROM audit_log WHERE account_id = $1"#,
+        id
+    )
+    .fetch_one(&state.pool)
+    .await?
+    .events;
+    let document = serde_json::json!({
+        "exported_at": Utc::now(),
+        "account": account,
+        "devices": devices,
+        "sessions": sessions,
+        "sign_in_codes": codes,
+        "security_events": events,
+    });
+    let mut response = Json(document).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"citizen-export.json\""),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasureScheduled {
+    /// The account and its data are erased after this time; signing in before cancels it.
+    erase_after: DateTime<Utc>,
+}
+
+/// Asks for my account to be erased after the grace period; signs out everywhere now.
+#[utoipa::path(delete, path = "/v1/me", tag = "me", security(("bearer" = [])),
+    responses((status = 202, body = ErasureScheduled)))]
+pub async fn request_erasure(
+    State(state): State<IdentityState>,
+    principal: Principal,
+    client: ClientInfo,
+) -> Result<(StatusCode, Json<ErasureScheduled>), ApiError> {
+    let id = principal.account_id;
+    let mut tx = state.pool.begin().await?;
+    let requested_at = sqlx::query_scalar!(
+        r#"UPDATE accounts SET erasure_requested_at = COALESCE(erasure_requested_at, now())
+           WHERE id = $1 RETURNING erasure_requested_at AS "requested_at!""#,
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(account_not_found)?;
+    let erase_after =
+        requested_at + chrono::Duration::days(i64::from(state.config.erasure_grace_days));
+    sqlx::query!(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL",
+        id
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        r#"INSERT INTO outbox (id, aggregate_id, event_type, payload)
+           VALUES ($1, $2, 'account.erasure_requested', $3)"#,
+        Uuid::now_v7(),
+        id,
+        serde_json::json!({ "account_id": id, "erase_after": erase_after })
+    )
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        "erasure_requested",
+        Some(id),
+        Some(id),
+        &client,
+        serde_json::json!({ "erase_after": erase_after }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::ACCEPTED, Json(ErasureScheduled { erase_after })))
+}
+
+/// Erases accounts whose grace period is over, for as long as the process runs.
+pub async fn run_erasures(state: IdentityState) {
+    let interval = Duration::from_secs(state.config.erasure_interval_secs.max(1));
+    loop {
+        tokio::time::sleep(interval).await;
+        match erase_due_accounts(&state).await {
+            Ok(0) => {}
+            Ok(erased) => tracing::info!(erased, "accounts erased"),
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "erasure run failed; will retry")
+            }
+        }
+    }
+}
+
+/// One erasure run: removes the accounts (devices and sessions go with them), their sign-in
+/// codes, and the addresses in their security events; tells other services through the outbox.
+async fn erase_due_accounts(state: &IdentityState) -> anyhow::Result<usize> {
+    let mut tx = state.pool.begin().await?;
+    let erased = sqlx::query!(
+        r#"DELETE FROM accounts
+           WHERE id IN (SELECT id FROM accounts
+                        WHERE erasure_requested_at <= now() - make_interval(days => $1)
+                        ORDER BY erasure_requested_at LIMIT 500 FOR UPDATE SKIP LOCKED)
+           RETURNING id, phone"#,
+        state.config.erasure_grace_days as i32
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if erased.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = erased.iter().map(|r| r.id).collect();
+    let phones: Vec<String> = erased.iter().filter_map(|r| r.phone.clone()).collect();
+    sqlx::query!("DELETE FROM otp_challenges WHERE phone = ANY($1)", &phones)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!(
+        "UPDATE audit_log SET ip = NULL, user_agent = NULL, details = '{}' WHERE account_id = ANY($1)",
+        &ids
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        r#"INSERT INTO outbox (id, aggregate_id, event_type, payload)
+           SELECT gen_random_uuid(), id, 'account.erased', jsonb_build_object('account_id', id)
+           FROM unnest($1::uuid[]) AS id"#,
+        &ids
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        r#"INSERT INTO audit_log (event, account_id) SELECT 'account_erased', id FROM unnest($1::uuid[]) AS id"#,
+        &ids
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(ids.len())
+}

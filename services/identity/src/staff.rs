@@ -1,0 +1,784 @@
+//! Staff: ward officers, department staff, jurisdiction and platform admins. They sign in with
+//! a username and password (argon2id, OWASP parameters) and, once enrolled, a TOTP code.
+//! Admins create, disable and re-scope staff within their own reach.
+
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::Utc;
+use platform::ApiError;
+use platform::auth::{Principal, Role, Scope};
+use platform::extract::{JsonBody, QueryParams};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use totp_rs::{Secret, TOTP};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::IdentityState;
+use crate::audit::{self, ClientInfo};
+use crate::sessions::{TokenResponse, TokenSubject};
+
+/// Wrong passwords in a row before the account is locked, and for how long.
+const MAX_FAILED_LOGINS: i32 = 5;
+const LOCKOUT: Duration = Duration::from_secs(15 * 60);
+const MIN_PASSWORD_CHARS: usize = 12;
+const TOTP_STEP: u64 = 30;
+
+/// OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane.
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt_bytes: [u8; 16] = rand::random();
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .to_string())
+}
+
+/// Checks a password off the async threads: hashing takes tens of milliseconds on purpose.
+async fn password_matches(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        // With no account, hash anyway, so timing does not reveal which usernames exist.
+        let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_owned());
+        PasswordHash::new(&hash).is_ok_and(|parsed| {
+            argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// The hash of a random password, for usernames that do not exist.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$yMpxFLuF0rpnOpHgiQEIaMz3UDS6cMFRH1XQOSLkH2c";
+
+fn totp(secret_base32: &str, account: &str) -> Option<TOTP> {
+    let secret = Secret::Encoded(secret_base32.to_owned()).to_bytes().ok()?;
+    TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        TOTP_STEP,
+        secret,
+        Some("Citizen".to_owned()),
+        account.to_owned(),
+    )
+    .ok()
+}
+
+/// The time step a code belongs to (this one, or one either side for clock drift), if any.
+fn totp_step_matching(totp: &TOTP, code: &str) -> Option<i64> {
+    let now = Utc::now().timestamp().max(0) as u64;
+    [now.saturating_sub(TOTP_STEP), now, now + TOTP_STEP]
+        .into_iter()
+        .find_map(|time| {
+            let expected = totp.generate(time);
+            let same = expected.len() == code.len()
+                && expected
+                    .bytes()
+                    .zip(code.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0;
+            same.then_some((time / TOTP_STEP) as i64)
+        })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffLogin {
+    username: String,
+    password: String,
+    /// Required once TOTP is enrolled.
+    #[serde(default)]
+    totp_code: Option<String>,
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "Tên đăng nhập hoặc mật khẩu không đúng.",
+        "The username or password is not correct.",
+    )
+}
+
+/// Staff sign-in.
+#[utoipa::path(post, path = "/v1/auth/staff/login", tag = "auth", request_body = StaffLogin,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, description = "Wrong credentials, or a TOTP code is needed (`totp_required`)", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Locked after too many failures", body = platform::error::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    State(state): State<IdentityState>,
+    client: ClientInfo,
+    JsonBody(body): JsonBody<StaffLogin>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let username = body.username.trim().to_lowercase();
+    if username.len() > 64 || body.password.len() > 1024 {
+        return Err(invalid_credentials());
+    }
+    let account = sqlx::query!(
+        r#"SELECT id, password_hash, totp_secret, totp_enabled, totp_last_step, locked_until, disabled_at
+           FROM accounts WHERE username = $1 AND kind = 'staff'"#,
+        username
+    )
+    .fetch_optional(&state.pool)
+    .await?;
+    let matches = password_matches(
+        body.password,
+        account.as_ref().and_then(|a| a.password_hash.clone()),
+    )
+    .await;
+    let Some(account) = account else {
+        return Err(invalid_credentials());
+    };
+    if let Some(until) = account.locked_until.filter(|until| *until > Utc::now()) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "account_locked",
+            "Tài khoản tạm khóa do đăng nhập sai nhiều lần.",
+            "The account is locked after too many failed sign-ins.",
+        )
+        .with_retry_after((until - Utc::now()).to_std().unwrap_or(LOCKOUT)));
+    }
+    let mut second_factor_step = None;
+    let failure = if !matches {
+        Some(("password", invalid_credentials()))
+    } else if account.totp_enabled {
+        let checked = body
+            .totp_code
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|code| {
+                account
+                    .totp_secret
+                    .as_deref()
+                    .and_then(|secret| totp(secret, &username))
+                    .and_then(|totp| totp_step_matching(&totp, code))
+                    .filter(|step| account.totp_last_step.is_none_or(|last| *step > last))
+            });
+        match checked {
+            None => Some((
+                "totp_missing",
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "totp_required",
+                    "Vui lòng nhập mã xác thực từ ứng dụng Authenticator.",
+                    "Please enter the code from your authenticator app.",
+                ),
+            )),
+            Some(None) => Some((
+                "totp",
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "totp_incorrect",
+                    "Mã xác thực không đúng hoặc đã dùng.",
+                    "The authenticator code is not correct or was already used.",
+                ),
+            )),
+            Some(Some(step)) => {
+                second_factor_step = Some(step);
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    let mut tx = state.pool.begin().await?;
+    if let Some((factor, error)) = failure {
+        // Asking for the TOTP code is not a failure; a wrong password or code is.
+        if factor != "totp_missing" {
+            let locked = sqlx::query_scalar!(
+                r#"UPDATE accounts SET
+                     failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
+                     locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(secs => $3) ELSE locked_until END
+                   WHERE id = $1 RETURNING locked_until > now() AS "locked!""#,
+                account.id,
+                MAX_FAILED_LOGINS,
+                LOCKOUT.as_secs_f64()
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            audit::record(
+                &mut tx,
+                "sign_in_failed",
+                Some(account.id),
+                None,
+                &client,
+                serde_json::json!({ "factor": factor }),
+            )
+            .await?;
+            if locked {
+                audit::record(
+                    &mut tx,
+                    "lockout",
+                    Some(account.id),
+                    None,
+                    &client,
+                    serde_json::json!({ "minutes": LOCKOUT.as_secs() / 60 }),
+                )
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        return Err(error);
+    }
+    if account.disabled_at.is_some() {
+        return Err(crate::sessions::account_disabled());
+    }
+    sqlx::query!(
+        "UPDATE accounts SET failed_logins = 0, locked_until = NULL, totp_last_step = COALESCE($2, totp_last_step) WHERE id = $1",
+        account.id,
+        second_factor_step
+    )
+    .execute(&mut *tx)
+    .await?;
+    let subject = TokenSubject::load(&mut tx, account.id).await?;
+    let tokens = state.start_session(&mut tx, &subject).await?;
+    audit::record(&mut tx, "sign_in", Some(account.id), Some(account.id), &client,
+        serde_json::json!({ "method": if second_factor_step.is_some() { "password+totp" } else { "password" } })).await?;
+    tx.commit().await?;
+    Ok(Json(tokens))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TotpEnrolment {
+    /// Base32 secret, for typing into an authenticator app.
+    secret: String,
+    /// `otpauth://` URI, for a QR code.
+    otpauth_uri: String,
+}
+
+fn staff_only(principal: &Principal) -> Result<(), ApiError> {
+    if principal.roles.iter().any(|r| *r != Role::Resident) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "staff_only",
+        "Chức năng dành cho cán bộ.",
+        "This is for staff only.",
+    ))
+}
+
+/// Starts TOTP enrolment: returns a new secret to confirm with a code.
+#[utoipa::path(post, path = "/v1/me/totp", tag = "staff", security(("bearer" = [])),
+    responses((status = 200, body = TotpEnrolment), (status = 409, body = platform::error::Problem, content_type = "application/problem+json")))]
+pub async fn enrol_totp(
+    State(state): State<IdentityState>,
+    principal: Principal,
+) -> Result<Json<TotpEnrolment>, ApiError> {
+    staff_only(&principal)?;
+    let account = sqlx::query!(
+        "SELECT username, totp_enabled FROM accounts WHERE id = $1",
+        principal.account_id
+    )
+    .fetch_one(&state.pool)
+    .await?;
+    if account.totp_enabled {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "totp_already_enabled",
+            "Đã bật xác thực hai lớp.",
+            "Two-factor sign-in is already on.",
+        ));
+    }
+    let secret = Secret::generate_secret().to_encoded().to_string();
+    let username = account.username.unwrap_or_default();
+    let totp = totp(&secret, &username)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("TOTP secret rejected")))?;
+    sqlx::query!(
+        "UPDATE accounts SET totp_secret = $2 WHERE id = $1",
+        principal.account_id,
+        secret
+    )
+    .execute(&state.pool)
+    .await?;
+    Ok(Json(TotpEnrolment {
+        otpauth_uri: totp.get_url(),
+        secret,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpConfirmation {
+    code: String,
+}
+
+/// Turns TOTP on, given a code from the enrolled secret.
+#[utoipa::path(post, path = "/v1/me/totp/confirm", tag = "staff", security(("bearer" = [])), request_body = TotpConfirmation,
+    responses((status = 204), (status = 400, body = platform::error::Problem, content_type = "application/problem+json")))]
+pub async fn confirm_totp(
+    State(state): State<IdentityState>,
+    principal: Principal,
+    client: ClientInfo,
+    JsonBody(body): JsonBody<TotpConfirmation>,
+) -> Result<StatusCode, ApiError> {
+    staff_only(&principal)?;
+    let account = sqlx::query!(
+        "SELECT username, totp_secret, totp_enabled FROM accounts WHERE id = $1",
+        principal.account_id
+    )
+    .fetch_one(&state.pool)
+    .await?;
+    let step = account
+        .totp_secret
+        .as_deref()
+        .filter(|_| !account.totp_enabled)
+        .and_then(|secret| totp(secret, account.username.as_deref().unwrap_or_default()))
+        .and_then(|totp| totp_step_matching(&totp, body.code.trim()))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "totp_incorrect",
+                "Mã xác thực không đúng.",
+                "The code is not correct.",
+            )
+        })?;
+    let mut tx = state.pool.begin().await?;
+    sqlx::query!(
+        "UPDATE accounts SET totp_enabled = true, totp_last_step = $2 WHERE id = $1",
+        principal.account_id,
+        step
+    )
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        "totp_enabled",
+        Some(principal.account_id),
+        Some(principal.account_id),
+        &client,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A staff account to create.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewStaff {
+    pub username: String,
+    /// At least 12 characters.
+    pub password: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    pub roles: Vec<Role>,
+    #[serde(default)]
+    pub scope: Scope,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffMember {
+    id: Uuid,
+    username: String,
+    display_name: Option<String>,
+    roles: Vec<Role>,
+    scope: Scope,
+    totp_enabled: bool,
+    disabled: bool,
+}
+
+fn validation(vi: &str, en: &str) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_staff", vi, en)
+}
+
+fn validate_roles_and_scope(roles: &[Role], scope: &Scope) -> Result<(), ApiError> {
+    if roles.is_empty() || roles.contains(&Role::Resident) {
+        return Err(validation(
+            "Cần ít nhất một vai trò cán bộ.",
+            "At least one staff role is needed.",
+        ));
+    }
+    let only_platform = roles.iter().all(|r| *r == Role::PlatformAdmin);
+    if !only_platform && scope.jurisdiction.is_none() {
+        return Err(validation(
+            "Cán bộ địa phương cần có địa phương.",
+            "Staff of a jurisdiction need one.",
+        ));
+    }
+    let ids_ok =
+        |ids: &[String]| ids.len() <= 100 && ids.iter().all(|id| !id.is_empty() && id.len() <= 64);
+    if !ids_ok(&scope.wards) || !ids_ok(&scope.departments) {
+        return Err(validation(
+            "Mã phường hoặc phòng ban không hợp lệ.",
+            "Invalid ward or department ids.",
+        ));
+    }
+    Ok(())
+}
+
+impl NewStaff {
+    fn validate(&self) -> Result<(), ApiError> {
+        let username_ok = (3..=64).contains(&self.username.len())
+            && self.username.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+            });
+        if !username_ok {
+            return Err(validation(
+                "Tên đăng nhập gồm 3-64 ký tự a-z, 0-9, dấu chấm, gạch dưới, gạch ngang.",
+                "Usernames are 3-64 characters of a-z, 0-9, dot, underscore, dash.",
+            ));
+        }
+        if self.password.chars().count() < MIN_PASSWORD_CHARS || self.password.len() > 1024 {
+            return Err(validation(
+                "Mật khẩu cần ít nhất 12 ký tự.",
+                "Passwords need at least 12 characters.",
+            ));
+        }
+        validate_roles_and_scope(&self.roles, &self.scope)
+    }
+}
+
+/// Creates a staff account. Used by the admin endpoint, `citizen staff create` and the demo seed.
+pub async fn create_staff(pool: &PgPool, staff: &NewStaff) -> Result<Uuid, ApiError> {
+    staff.validate()?;
+    let password = staff.password.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let roles: Vec<String> = staff.roles.iter().map(|r| r.as_str().to_owned()).collect();
+    let id = sqlx::query_scalar!(
+        r#"INSERT INTO accounts (id, kind, username, password_hash, display_name, roles, jurisdiction, ward_ids, department_ids)
+           VALUES ($1, 'staff', $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (username) DO NOTHING RETURNING id"#,
+        Uuid::now_v7(),
+        staff.username,
+        hash,
+        staff.display_name,
+        &roles,
+        staff.scope.jurisdiction,
+        &staff.scope.wards,
+        &staff.scope.departments
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "username_taken", "Tên đăng nhập đã tồn tại.", "The username is taken."))?;
+    Ok(id)
+}
+
+/// May `actor` manage staff with these roles in this jurisdiction? Platform admins manage
+/// everyone; jurisdiction admins manage officers and department staff of their jurisdiction.
+fn may_manage(actor: &Principal, roles: &[Role], jurisdiction: Option<&str>) -> bool {
+    if actor.has_role(Role::PlatformAdmin) {
+        return true;
+    }
+    actor.has_role(Role::JurisdictionAdmin)
+        && jurisdiction.is_some()
+        && actor.scope.jurisdiction.as_deref() == jurisdiction
+        && roles
+            .iter()
+            .all(|r| matches!(r, Role::WardOfficer | Role::DepartmentStaff))
+}
+
+fn admins_only(actor: &Principal) -> Result<(), ApiError> {
+    if actor.has_role(Role::PlatformAdmin) || actor.has_role(Role::JurisdictionAdmin) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "admin_only",
+        "Chức năng dành cho quản trị viên.",
+        "This is for administrators only.",
+    ))
+}
+
+fn forbidden_scope() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "outside_your_scope",
+        "Bạn không được quản lý cán bộ với vai trò hoặc địa phương này.",
+        "You may not manage staff with these roles or in this jurisdiction.",
+    )
+}
+
+/// Creates a staff member.
+#[utoipa::path(post, path = "/v1/admin/staff", tag = "staff", security(("bearer" = [])), request_body = NewStaff,
+    responses((status = 201, body = StaffMember), (status = 403, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = platform::error::Problem, content_type = "application/problem+json"), (status = 422, body = platform::error::Problem, content_type = "application/problem+json")))]
+pub async fn create_staff_route(
+    State(state): State<IdentityState>,
+    actor: Principal,
+    client: ClientInfo,
+    JsonBody(staff): JsonBody<NewStaff>,
+) -> Result<(StatusCode, Json<StaffMember>), ApiError> {
+    admins_only(&actor)?;
+    if !may_manage(&actor, &staff.roles, staff.scope.jurisdiction.as_deref()) {
+        return Err(forbidden_scope());
+    }
+    let id = create_staff(&state.pool, &staff).await?;
+    let mut connection = state.pool.acquire().await?;
+    audit::record(
+        &mut connection,
+        "staff_created",
+        Some(id),
+        Some(actor.account_id),
+        &client,
+        serde_json::json!({ "roles": staff.roles, "scope": staff.scope }),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            load_staff(&state.pool, id)
+                .await?
+                .ok_or_else(staff_not_found)?,
+        ),
+    ))
+}
+
+fn staff_not_found() -> ApiError {
+    ApiError::not_found(
+        "staff_not_found",
+        "Không tìm thấy cán bộ.",
+        "There is no such staff member.",
+    )
+}
+
+async fn load_staff(pool: &PgPool, id: Uuid) -> Result<Option<StaffMember>, ApiError> {
+    let row = sqlx::query!(
+        r#"SELECT id, username, display_name, roles, jurisdiction, ward_ids, department_ids, totp_enabled, disabled_at
+           FROM accounts WHERE id = $1 AND kind = 'staff'"#,
+        id
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| StaffMember {
+        id: r.id,
+        username: r.username.unwrap_or_default(),
+        display_name: r.display_name,
+        roles: r
+            .roles
+            .iter()
+            .filter_map(|role| Role::parse(role))
+            .collect(),
+        scope: Scope {
+            jurisdiction: r.jurisdiction,
+            wards: r.ward_ids,
+            departments: r.department_ids,
+        },
+        totp_enabled: r.totp_enabled,
+        disabled: r.disabled_at.is_some(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffUpdate {
+    #[serde(default)]
+    disabled: Option<bool>,
+    #[serde(default)]
+    roles: Option<Vec<Role>>,
+    #[serde(default)]
+    scope: Option<Scope>,
+}
+
+/// Disables, enables or re-scopes a staff member.
+#[utoipa::path(patch, path = "/v1/admin/staff/{id}", tag = "staff", security(("bearer" = [])), request_body = StaffUpdate,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = StaffMember), (status = 404, description = "No such staff member within your reach", body = platform::error::Problem, content_type = "application/problem+json")))]
+pub async fn update_staff(
+    State(state): State<IdentityState>,
+    actor: Principal,
+    client: ClientInfo,
+    Path(id): Path<Uuid>,
+    JsonBody(update): JsonBody<StaffUpdate>,
+) -> Result<Json<StaffMember>, ApiError> {
+    admins_only(&actor)?;
+    let current = load_staff(&state.pool, id)
+        .await?
+        .ok_or_else(staff_not_found)?;
+    // Staff out of reach are not shown to exist.
+    if !may_manage(
+        &actor,
+        &current.roles,
+        current.scope.jurisdiction.as_deref(),
+    ) {
+        return Err(staff_not_found());
+    }
+    let roles = update
+        .roles
+        .clone()
+        .unwrap_or_else(|| current.roles.clone());
+    let scope = update
+        .scope
+        .clone()
+        .unwrap_or_else(|| current.scope.clone());
+    validate_roles_and_scope(&roles, &scope)?;
+    if !may_manage(&actor, &roles, scope.jurisdiction.as_deref()) {
+        return Err(forbidden_scope());
+    }
+    if id == actor.account_id && update.disabled == Some(true) {
+        return Err(validation(
+            "Không thể tự khóa tài khoản của mình.",
+            "You cannot disable yourself.",
+        ));
+    }
+    let role_names: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
+    let mut tx = state.pool.begin().await?;
+    sqlx::query!(
+        r#"UPDATE accounts SET roles = $2, jurisdiction = $3, ward_ids = $4, department_ids = $5,
+             disabled_at = CASE WHEN $6::bool IS NULL THEN disabled_at
+                                WHEN $6 THEN COALESCE(disabled_at, now()) ELSE NULL END,
+             updated_at = now()
+           WHERE id = $1"#,
+        id,
+        &role_names,
+        scope.jurisdiction,
+        &scope.wards,
+        &scope.departments,
+        update.disabled
+    )
+    .execute(&mut *tx)
+    .await?;
+    if update.disabled == Some(true) || update.roles.is_some() || update.scope.is_some() {
+        // New roles or scope take effect at the next sign-in; old sessions end now.
+        sqlx::query!("UPDATE refresh_tokens SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL", id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    audit::record(&mut tx, "staff_updated", Some(id), Some(actor.account_id), &client, serde_json::json!({
+        "before": { "roles": current.roles, "scope": current.scope, "disabled": current.disabled },
+        "after": { "roles": roles, "scope": scope, "disabled": update.disabled.unwrap_or(current.disabled) },
+    }))
+    .await?;
+    tx.commit().await?;
+    Ok(Json(
+        load_staff(&state.pool, id)
+            .await?
+            .ok_or_else(staff_not_found)?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StaffQuery {
+    jurisdiction: Option<String>,
+}
+
+/// Staff within my reach.
+#[utoipa::path(get, path = "/v1/admin/staff", tag = "staff", security(("bearer" = [])),
+    params(("jurisdiction" = Option<String>, Query)),
+    responses((status = 200, body = [StaffMember])))]
+pub async fn list_staff(
+    State(state): State<IdentityState>,
+    actor: Principal,
+    QueryParams(query): QueryParams<StaffQuery>,
+) -> Result<Json<Vec<StaffMember>>, ApiError> {
+    admins_only(&actor)?;
+    let jurisdiction = if actor.has_role(Role::PlatformAdmin) {
+        query.jurisdiction
+    } else {
+        actor.scope.jurisdiction.clone()
+    };
+    let rows = sqlx::query!(
+        r#"SELECT id, username, display_name, roles, jurisdiction, ward_ids, department_ids, totp_enabled, disabled_at
+           FROM accounts WHERE kind = 'staff' AND ($1::text IS NULL OR jurisdiction = $1)
+           ORDER BY username LIMIT 1000"#,
+        jurisdiction
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| StaffMember {
+                id: r.id,
+                username: r.username.unwrap_or_default(),
+                display_name: r.display_name,
+                roles: r
+                    .roles
+                    .iter()
+                    .filter_map(|role| Role::parse(role))
+                    .collect(),
+                scope: Scope {
+                    jurisdiction: r.jurisdiction,
+                    wards: r.ward_ids,
+                    departments: r.department_ids,
+                },
+                totp_enabled: r.totp_enabled,
+                disabled: r.disabled_at.is_some(),
+            })
+            .collect(),
+    ))
+}
+
+/// The password of the demo staff (dev seed only).
+pub const DEV_STAFF_PASSWORD: &str = "hue-demo-password";
+
+/// Demo staff of `hue`: an admin, ward officers and department staff.
+pub async fn seed_dev_staff(pool: &PgPool) -> anyhow::Result<()> {
+    let hue = |wards: &[&str], departments: &[&str]| Scope {
+        jurisdiction: Some("hue".to_owned()),
+        wards: wards.iter().map(|w| (*w).to_owned()).collect(),
+        departments: departments.iter().map(|d| (*d).to_owned()).collect(),
+    };
+    let staff = [
+        (
+            "hue.admin",
+            "Quản trị Huế",
+            vec![Role::JurisdictionAdmin],
+            hue(&[], &[]),
+        ),
+        (
+            "phuxuan.officer",
+            "Cán bộ phường Phú Xuân",
+            vec![Role::WardOfficer],
+            hue(&["phu-xuan"], &[]),
+        ),
+        (
+            "thuanhoa.officer",
+            "Cán bộ phường Thuận Hóa",
+            vec![Role::WardOfficer],
+            hue(&["thuan-hoa"], &[]),
+        ),
+        (
+            "vyda.officer",
+            "Cán bộ phường Vỹ Dạ",
+            vec![Role::WardOfficer],
+            hue(&["vy-da"], &[]),
+        ),
+        (
+            "environment.staff",
+            "Cán bộ môi trường đô thị",
+            vec![Role::DepartmentStaff],
+            hue(&[], &["urban-environment"]),
+        ),
+        (
+            "construction.staff",
+            "Cán bộ Sở Xây dựng",
+            vec![Role::DepartmentStaff],
+            hue(&[], &["construction"]),
+        ),
+    ];
+    for (username, name, roles, scope) in staff {
+        let member = NewStaff {
+            username: username.to_owned(),
+            password: DEV_STAFF_PASSWORD.to_owned(),
+            display_name: Some(name.to_owned()),
+            roles,
+            scope,
+        };
+        match create_staff(pool, &member).await {
+            Ok(_) => tracing::warn!(username, "created demo staff (identity.dev_seed_staff)"),
+            Err(error) if error.code() == "username_taken" => {}
+            Err(error) => anyhow::bail!("cannot create demo staff {username}: {}", error.code()),
+        }
+    }
+    Ok(())
+}

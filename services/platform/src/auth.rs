@@ -1,0 +1,438 @@
+//! Who is calling: access-token verification shared by the gateway and every service, and the
+//! typed `Principal` handlers receive.
+//!
+//! Access tokens are JWTs (`typ: at+jwt`) signed by identity with EdDSA or ES256. The algorithm
+//! is pinned by the key (the JWK's `alg`), never taken from the token's header, so `alg: none`
+//! or an HS256 token "signed" with a public key cannot pass. Keys come from identity itself when
+//! it runs in this process, or from its JWKS over HTTP, cached and refetched on an unknown `kid`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, RwLock};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+/// No access token lives longer than this.
+pub const MAX_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+/// Clock difference tolerated between the issuer and a verifier.
+const LEEWAY_SECS: u64 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Resident,
+    WardOfficer,
+    DepartmentStaff,
+    JurisdictionAdmin,
+    PlatformAdmin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Resident => "resident",
+            Role::WardOfficer => "ward_officer",
+            Role::DepartmentStaff => "department_staff",
+            Role::JurisdictionAdmin => "jurisdiction_admin",
+            Role::PlatformAdmin => "platform_admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        [
+            Role::Resident,
+            Role::WardOfficer,
+            Role::DepartmentStaff,
+            Role::JurisdictionAdmin,
+            Role::PlatformAdmin,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
+    }
+}
+
+/// Assurance level: how sure we are who the person is.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Acr {
+    /// Signed in with a phone code or a staff password.
+    Basic,
+    /// Linked to the national e-ID (VNeID level 2).
+    Verified,
+}
+
+impl Acr {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Acr::Basic => "basic",
+            Acr::Verified => "verified",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Acr> {
+        match text {
+            "basic" => Some(Acr::Basic),
+            "verified" => Some(Acr::Verified),
+            _ => None,
+        }
+    }
+}
+
+/// Where a staff member may act.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Scope {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jurisdiction: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wards: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub departments: Vec<String>,
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: Uuid,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: Uuid,
+    /// The session (refresh-token family) the token was issued in.
+    pub sid: Uuid,
+    pub roles: Vec<Role>,
+    #[serde(default)]
+    pub scope: Scope,
+    pub acr: Acr,
+}
+
+/// The verified caller, as handlers see it.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub account_id: Uuid,
+    pub session_id: Uuid,
+    pub token_id: Uuid,
+    pub roles: Vec<Role>,
+    pub scope: Scope,
+    pub acr: Acr,
+}
+
+impl Principal {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// Refuses with 403 `assurance_too_low` unless the caller reached `needed`.
+    pub fn require_acr(&self, needed: Acr) -> Result<(), ApiError> {
+        if self.acr >= needed {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "assurance_too_low",
+            "Dịch vụ này yêu cầu tài khoản đã định danh điện tử (VNeID).",
+            "This service needs an account verified with the national e-ID (VNeID).",
+        ))
+    }
+}
+
+/// Why a token was refused (logged; the client only learns that it was invalid).
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("malformed token: {0}")]
+    Malformed(jsonwebtoken::errors::Error),
+    #[error("token type is not at+jwt")]
+    WrongType,
+    #[error("token has no kid")]
+    NoKeyId,
+    #[error("unknown key {0}")]
+    UnknownKey(String),
+    #[error("token rejected: {0}")]
+    Rejected(jsonwebtoken::errors::Error),
+    #[error("token lives longer than allowed")]
+    TooLong,
+}
+
+/// A public key pinned to its algorithm.
+#[derive(Clone)]
+pub struct VerificationKey {
+    algorithm: Algorithm,
+    key: DecodingKey,
+}
+
+impl VerificationKey {
+    /// Only keys that name their algorithm, and only EdDSA and ES256, are accepted.
+    pub fn from_jwk(jwk: &Jwk) -> Option<VerificationKey> {
+        let algorithm = match jwk.common.key_algorithm? {
+            KeyAlgorithm::EdDSA => Algorithm::EdDSA,
+            KeyAlgorithm::ES256 => Algorithm::ES256,
+            _ => return None,
+        };
+        let key = DecodingKey::from_jwk(jwk).ok()?;
+        Some(VerificationKey { algorithm, key })
+    }
+}
+
+/// Looks up a verification key by `kid` among the keys identity publishes right now.
+pub trait LocalKeys: Send + Sync {
+    fn key(&self, kid: &str) -> Option<VerificationKey>;
+}
+
+enum KeySource {
+    /// Identity runs in this process.
+    Local(Arc<dyn LocalKeys>),
+    /// Identity runs elsewhere: its JWKS over HTTP.
+    Remote(Box<RemoteJwks>),
+}
+
+pub struct TokenVerifier {
+    issuer: String,
+    audience: String,
+    source: KeySource,
+}
+
+impl TokenVerifier {
+    pub fn local(issuer: String, audience: String, keys: Arc<dyn LocalKeys>) -> Self {
+        Self {
+            issuer,
+            audience,
+            source: KeySource::Local(keys),
+        }
+    }
+
+    /// Verifies with the JWKS at `jwks_url` (identity's `/.well-known/jwks.json`).
+    pub fn remote(issuer: String, audience: String, jwks_url: http::Uri) -> Self {
+        Self {
+            issuer,
+            audience,
+            source: KeySource::Remote(Box::new(RemoteJwks::new(jwks_url))),
+        }
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(TokenError::Malformed)?;
+        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+            return Err(TokenError::WrongType);
+        }
+        let kid = header.kid.ok_or(TokenError::NoKeyId)?;
+        let key = match &self.source {
+            KeySource::Local(keys) => keys.key(&kid),
+            KeySource::Remote(jwks) => jwks.key(&kid).await,
+        }
+        .ok_or_else(|| TokenError::UnknownKey(kid.clone()))?;
+
+        let mut validation = Validation::new(key.algorithm);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = LEEWAY_SECS;
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.key, &validation)
+            .map_err(TokenError::Rejected)?
+            .claims;
+        let lifetime = claims.exp.saturating_sub(claims.iat);
+        if lifetime <= 0 || lifetime.unsigned_abs() > MAX_ACCESS_TOKEN_TTL.as_secs() {
+            return Err(TokenError::TooLong);
+        }
+        Ok(Principal {
+            account_id: claims.sub,
+            session_id: claims.sid,
+            token_id: claims.jti,
+            roles: claims.roles,
+            scope: claims.scope,
+            acr: claims.acr,
+        })
+    }
+
+    /// Verifies the bearer token of a request: `Ok(None)` when there is none.
+    pub async fn verify_request(&self, headers: &HeaderMap) -> Result<Option<Principal>, ApiError> {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Ok(None);
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 8 * 1024)
+            .ok_or_else(invalid_token)?;
+        match self.verify(token).await {
+            Ok(principal) => Ok(Some(principal)),
+            Err(error) => {
+                tracing::info!(%error, "access token refused");
+                Err(invalid_token())
+            }
+        }
+    }
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        "Phiên đăng nhập không hợp lệ hoặc đã hết hạn. Vui lòng đăng nhập lại.",
+        "The sign-in is invalid or has expired. Please sign in again.",
+    )
+    .with_header(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    )
+}
+
+fn unauthenticated() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "Vui lòng đăng nhập để sử dụng chức năng này.",
+        "Please sign in to use this.",
+    )
+    .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+}
+
+/// The verifier a service's routes use, placed in request extensions by the service layers.
+pub type SharedVerifier = Arc<TokenVerifier>;
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let verifier = parts
+            .extensions
+            .get::<SharedVerifier>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no token verifier installed")))?;
+        verifier
+            .verify_request(&parts.headers)
+            .await?
+            .ok_or_else(unauthenticated)
+    }
+}
+
+/// Middleware for the gateway: a request that carries a bad token is refused before any
+/// upstream is called. A request without a token passes; the service decides if it needs one.
+pub async fn reject_invalid_tokens(
+    axum::extract::State(verifier): axum::extract::State<SharedVerifier>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match verifier.verify_request(request.headers()).await {
+        Ok(_) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Identity's JWKS fetched over HTTP, kept for a while, fetched again when a token names a key
+/// we do not know (a rotation) but at most every few seconds (a flood of made-up `kid`s must
+/// not become a flood of fetches).
+struct RemoteJwks {
+    url: http::Uri,
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Empty<bytes::Bytes>,
+    >,
+    keys: RwLock<HashMap<String, VerificationKey>>,
+    fetched: Mutex<Option<Instant>>,
+}
+
+const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
+const JWKS_MIN_REFETCH: Duration = Duration::from_secs(5);
+
+impl RemoteJwks {
+    fn new(url: http::Uri) -> Self {
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(2)));
+        Self {
+            url,
+            client: hyper_util::client::legacy::Client::builder(
+                hyper_util::rt::TokioExecutor::new(),
+            )
+            .build(connector),
+            keys: RwLock::new(HashMap::new()),
+            fetched: Mutex::new(None),
+        }
+    }
+
+    async fn key(&self, kid: &str) -> Option<VerificationKey> {
+        let stale = self
+            .fetched
+            .lock()
+            .await
+            .is_none_or(|at| at.elapsed() > JWKS_MAX_AGE);
+        if !stale && let Some(key) = self.keys.read().await.get(kid) {
+            return Some(key.clone());
+        }
+        self.refresh(stale).await;
+        self.keys.read().await.get(kid).cloned()
+    }
+
+    async fn refresh(&self, stale: bool) {
+        let mut fetched = self.fetched.lock().await;
+        if !stale && fetched.is_some_and(|at| at.elapsed() < JWKS_MIN_REFETCH) {
+            return;
+        }
+        match self.fetch().await {
+            Ok(keys) => {
+                *self.keys.write().await = keys;
+                *fetched = Some(Instant::now());
+            }
+            Err(error) => {
+                // Keep the keys we have; try again on a later request.
+                tracing::warn!(%error, url = %self.url, "cannot fetch the JWKS");
+                *fetched = fetched.map(|_| Instant::now() - JWKS_MAX_AGE + JWKS_MIN_REFETCH);
+            }
+        }
+    }
+
+    async fn fetch(&self) -> anyhow::Result<HashMap<String, VerificationKey>> {
+        use http_body_util::BodyExt;
+        let request = http::Request::get(self.url.clone())
+            .header(header::ACCEPT, "application/json")
+            .body(http_body_util::Empty::new())?;
+        let response =
+            tokio::time::timeout(Duration::from_secs(5), self.client.request(request)).await??;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "JWKS answered {}",
+            response.status()
+        );
+        let body = http_body_util::Limited::new(response.into_body(), 256 * 1024)
+            .collect()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .to_bytes();
+        let set: JwkSet = serde_json::from_slice(&body)?;
+        Ok(set
+            .keys
+            .iter()
+            .filter_map(|jwk| {
+                let kid = jwk.common.key_id.clone()?;
+                Some((kid, VerificationKey::from_jwk(jwk)?))
+            })
+            .collect())
+    }
+}

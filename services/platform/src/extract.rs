@@ -1,0 +1,64 @@
+//! Request extractors whose rejections are problems, like every other error.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use http::StatusCode;
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON body; a malformed one, or one with unknown fields, is a 400/415/413 problem naming
+/// what is wrong.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(JsonBody(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Nội dung phải là JSON (Content-Type: application/json).",
+                "The body must be JSON (Content-Type: application/json).",
+            )),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "Nội dung gửi lên vượt quá giới hạn cho phép.",
+                    "The request body is larger than allowed.",
+                ))
+            }
+            Err(rejection) => Err(ApiError::bad_request(
+                "invalid_body",
+                format!("Nội dung không hợp lệ: {}", rejection.body_text()),
+                format!("The body is not valid: {}", rejection.body_text()),
+            )),
+        }
+    }
+}
+
+/// Query parameters; bad ones are a 400 problem.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(QueryParams(value)),
+            Err(rejection) => Err(invalid_query(rejection)),
+        }
+    }
+}
+
+fn invalid_query(rejection: QueryRejection) -> ApiError {
+    ApiError::bad_request(
+        "invalid_query",
+        format!("Tham số truy vấn không hợp lệ: {}", rejection.body_text()),
+        format!("Invalid query parameters: {}", rejection.body_text()),
+    )
+}
