@@ -1,4 +1,5 @@
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use mobile_api::App;
 use platform::Config;
@@ -84,7 +85,7 @@ pub enum Mode {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
-    pub database: TestDatabase,
+    pub database: Arc<TestDatabase>,
     apps: Vec<App>,
 }
 
@@ -109,7 +110,15 @@ impl TestApp {
 
     /// Starts the app with a configuration the test may adjust (applied to every process).
     pub async fn spawn_with(mode: Mode, adjust: impl Fn(&mut Config)) -> TestApp {
-        let database = TestDatabase::create().await;
+        Self::spawn_on(mode, Arc::new(TestDatabase::create().await), adjust).await
+    }
+
+    /// Starts the app on an existing database, as a restart would.
+    pub async fn spawn_on(
+        mode: Mode,
+        database: Arc<TestDatabase>,
+        adjust: impl Fn(&mut Config),
+    ) -> TestApp {
         let mut config = test_config(&database);
         adjust(&mut config);
         let apps = match mode {
@@ -138,6 +147,11 @@ impl TestApp {
     /// The catalogue's own server, in split mode.
     pub fn catalogue_addr(&self) -> Option<SocketAddr> {
         self.apps.get(1).map(App::addr)
+    }
+
+    /// Identity's own server, in split mode.
+    pub fn identity_addr(&self) -> Option<SocketAddr> {
+        self.apps.get(2).map(App::addr)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -195,4 +209,70 @@ macro_rules! in_both_modes {
             }
         }
     };
+}
+
+/// A fresh Vietnamese mobile number, so tests never share quotas.
+pub fn random_phone() -> String {
+    format!(
+        "09{:08}",
+        rand_core::RngCore::next_u32(&mut rand_core::OsRng) % 100_000_000
+    )
+}
+
+impl TestApp {
+    /// Signs a resident in with a phone code read from the development SMS sink.
+    pub async fn sign_in(&self, phone: &str) -> serde_json::Value {
+        let sent = self
+            .client
+            .post(self.url("/v1/auth/otp"))
+            .json(&serde_json::json!({ "phone": phone }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), 202, "{}", sent.text().await.unwrap());
+        let code = self.last_code(phone).await;
+        let verified = self
+            .client
+            .post(self.url("/v1/auth/otp/verify"))
+            .json(&serde_json::json!({ "phone": phone, "code": code }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(verified.status(), 200);
+        verified.json().await.unwrap()
+    }
+
+    /// The code in the last SMS sent to `phone`.
+    pub async fn last_code(&self, phone: &str) -> String {
+        let messages: Vec<String> = self
+            .client
+            .get(self.url("/v1/dev/sms"))
+            .query(&[("phone", phone)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let last = messages.last().expect("an SMS was sent");
+        six_digits(last).expect("the SMS holds a code")
+    }
+
+    pub fn authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
+}
+
+pub fn six_digits(text: &str) -> Option<String> {
+    text.as_bytes()
+        .windows(6)
+        .find(|w| w.iter().all(u8::is_ascii_digit))
+        .map(|w| String::from_utf8_lossy(w).into_owned())
 }

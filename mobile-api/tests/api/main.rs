@@ -8,4 +8,5 @@ mod catalogue;
 mod config;
 mod gateway;
 mod helpers;
+mod identity;
 mod operations;
