@@ -99,6 +99,11 @@ pub fn test_config(database: &TestDatabase) -> Config {
 }
 
 pub async fn start(config: Config, targets: &str) -> App {
+    // Warnings and errors show in a failing test's output (RUST_LOG overrides).
+    platform::telemetry::init(&platform::config::LogConfig {
+        filter: "warn".to_owned(),
+        ..Default::default()
+    });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     App::start(config, targets, listener).await.unwrap()
 }

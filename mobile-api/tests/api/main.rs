@@ -10,3 +10,4 @@ mod gateway;
 mod helpers;
 mod identity;
 mod operations;
+mod staff;

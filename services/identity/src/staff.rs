@@ -206,7 +206,7 @@ pub async fn login(
                 r#"UPDATE accounts SET
                      failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
                      locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(secs => $3) ELSE locked_until END
-                   WHERE id = $1 RETURNING locked_until > now() AS "locked!""#,
+                   WHERE id = $1 RETURNING COALESCE(locked_until > now(), false) AS "locked!""#,
                 account.id,
                 MAX_FAILED_LOGINS,
                 LOCKOUT.as_secs_f64()
