@@ -3,6 +3,9 @@
 //!
 //!   cargo bench -p platform --bench token_verification
 
+// A benchmark fails loudly on a broken setup, like a test.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -43,7 +46,6 @@ fn bench(c: &mut Criterion) {
     use ed25519_dalek::pkcs8::EncodePrivateKey as _;
     use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
     use p256::elliptic_curve::sec1::ToEncodedPoint as _;
-    use p256::pkcs8::EncodePrivateKey as _;
 
     let ed = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
     let ed_pem = ed.to_pkcs8_pem(LineEnding::LF).unwrap();
