@@ -43,6 +43,7 @@ impl App {
         let mut databases = Vec::new();
         let mut services: BTreeMap<&'static str, Router> = BTreeMap::new();
         let mut local_keys = None;
+        let mut sandboxes = None;
 
         for module in &modules {
             match module {
@@ -82,6 +83,7 @@ impl App {
                     services.insert("identity", identity::router(state));
                     databases.push(db);
                 }
+                Module::Sandbox => sandboxes = Some(sandbox::router()),
                 // Started last, once every in-process service is known.
                 Module::MobileApi => {}
             }
@@ -103,6 +105,13 @@ impl App {
             gateway::router(upstreams, &config.gateway, &metrics, &verifier)
         } else {
             services.into_values().fold(Router::new(), Router::merge)
+        };
+        // Sandboxes stand for outside systems: beside the gateway, never behind it.
+        let router = match sandboxes {
+            Some(sandboxes) => {
+                router.merge(with_service_layers(sandboxes, "sandbox", &metrics, None))
+            }
+            None => router,
         };
         let router =
             with_not_found_fallback(router.merge(ops_routes(Readiness::new(databases), metrics)));
@@ -262,7 +271,7 @@ pub async fn migrate(config: &Config, targets: &str) -> anyhow::Result<Vec<&'sta
                 .await?;
                 migrated.push(identity::SCHEMA);
             }
-            Module::MobileApi => {}
+            Module::MobileApi | Module::Sandbox => {}
         }
     }
     Ok(migrated)

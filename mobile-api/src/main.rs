@@ -29,7 +29,8 @@ struct Cli {
 enum Command {
     /// Serves the given targets until SIGTERM or Ctrl-C, then drains in-flight requests.
     Serve {
-        /// Comma list of targets: `all`, `mobile-api`, `catalogue`.
+        /// Comma list of targets: `all` (mobile-api, identity, catalogue), one of those, or
+        /// `sandbox` (stand-ins for outside systems, for development).
         #[arg(long, default_value = "all")]
         target: String,
         /// Address to listen on (overrides `listen`), e.g. 0.0.0.0:8080.
@@ -38,7 +39,7 @@ enum Command {
     },
     /// Applies the database migrations of the given targets and exits.
     Migrate {
-        /// Comma list of targets: `all`, `catalogue`.
+        /// Comma list of targets: `all`, `identity`, `catalogue`.
         #[arg(long, default_value = "all")]
         target: String,
     },

@@ -14,6 +14,8 @@ pub enum Module {
     Identity,
     /// The gateway the app talks to.
     MobileApi,
+    /// Stand-ins for outside systems (the VNeID identity provider), for development and tests.
+    Sandbox,
 }
 
 struct ModuleSpec {
@@ -46,6 +48,12 @@ const MODULES: &[ModuleSpec] = &[
     ModuleSpec {
         module: Module::MobileApi,
         name: "mobile-api",
+        targetable: true,
+        needs: &[],
+    },
+    ModuleSpec {
+        module: Module::Sandbox,
+        name: "sandbox",
         targetable: true,
         needs: &[],
     },

@@ -11,3 +11,4 @@ mod helpers;
 mod identity;
 mod operations;
 mod staff;
+mod verification;

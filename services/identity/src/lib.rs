@@ -10,6 +10,7 @@ mod phone;
 mod sessions;
 mod sms;
 mod staff;
+mod vneid;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -50,6 +51,7 @@ pub struct IdentityState {
     config: Arc<IdentityConfig>,
     otp_key: Arc<Vec<u8>>,
     sms: Arc<sms::SmsSender>,
+    vneid: Arc<vneid::VneidClient>,
 }
 
 impl IdentityState {
@@ -79,6 +81,7 @@ impl IdentityState {
             config: Arc::new(config.clone()),
             otp_key: Arc::new(otp_key(config, data_dir)?),
             sms: Arc::new(sms::SmsSender::from_config(&config.sms)?),
+            vneid: Arc::new(vneid::VneidClient::new(&config.vneid)),
         };
         tokio::spawn(me::run_erasures(state.clone()));
         Ok(state)
@@ -126,6 +129,8 @@ pub fn router(state: IdentityState) -> Router {
         .route("/v1/auth/refresh", post(refresh))
         .route("/v1/auth/logout", post(logout))
         .route("/v1/auth/logout-all", post(logout_all))
+        .route("/v1/auth/vneid/callback", get(vneid::callback))
+        .route("/v1/me/verification/vneid", post(vneid::start))
         .route(
             "/v1/me",
             get(me::get_profile)
@@ -257,7 +262,7 @@ async fn dev_sms(
     paths(
         jwks, otp::send_code, otp::verify_code, staff::login, refresh, logout, logout_all,
         me::get_profile, me::update_profile, me::request_erasure, me::export,
-        me::list_devices, me::register_device, me::remove_device,
+        me::list_devices, me::register_device, me::remove_device, vneid::start, vneid::callback,
         staff::enrol_totp, staff::confirm_totp, staff::list_staff, staff::create_staff_route, staff::update_staff,
     ),
     tags(

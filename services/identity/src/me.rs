@@ -68,6 +68,9 @@ pub struct Profile {
     roles: Vec<Role>,
     scope: Scope,
     acr: Acr,
+    /// When the account was linked to the national e-ID.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verified_at: Option<DateTime<Utc>>,
     totp_enabled: bool,
     /// Set when erasure was asked for: the account is erased after this time.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -159,7 +162,7 @@ async fn load_profile(state: &IdentityState, account_id: Uuid) -> Result<Profile
     let row = sqlx::query!(
         r#"SELECT id, kind, phone, username, display_name, language, home_ward,
                   notification_preferences, roles, jurisdiction, ward_ids, department_ids, acr,
-                  totp_enabled, erasure_requested_at, created_at
+                  verified_at, totp_enabled, erasure_requested_at, created_at
            FROM accounts WHERE id = $1"#,
         account_id
     )
@@ -184,6 +187,7 @@ async fn load_profile(state: &IdentityState, account_id: Uuid) -> Result<Profile
             departments: row.department_ids,
         },
         acr: Acr::parse(&row.acr).unwrap_or(Acr::Basic),
+        verified_at: row.verified_at,
         totp_enabled: row.totp_enabled,
         erase_after: row.erasure_requested_at.map(|at| at + grace),
         created_at: row.created_at,

@@ -187,6 +187,7 @@ pub struct IdentityConfig {
     pub erasure_grace_days: u32,
     /// How often due erasures run.
     pub erasure_interval_secs: u64,
+    pub vneid: VneidConfig,
 }
 
 impl Default for IdentityConfig {
@@ -201,6 +202,36 @@ impl Default for IdentityConfig {
             dev_seed_staff: false,
             erasure_grace_days: 30,
             erasure_interval_secs: 3600,
+            vneid: VneidConfig::default(),
+        }
+    }
+}
+
+/// The national e-ID (VNeID) as an OpenID Connect provider, for raising an account to
+/// `verified`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VneidConfig {
+    /// The provider's issuer URL (discovery at `<issuer>/.well-known/openid-configuration`).
+    /// Unset: verification is unavailable.
+    pub issuer: Option<String>,
+    pub client_id: String,
+    #[serde(serialize_with = "serialize_secret")]
+    pub client_secret: Option<SecretString>,
+    /// Our callback as the provider redirects the browser to it.
+    pub redirect_uri: String,
+    /// Where the browser goes afterwards (the app's deep link), with `?status=`.
+    pub app_return_url: String,
+}
+
+impl Default for VneidConfig {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            client_id: "citizen-sandbox".to_owned(),
+            client_secret: None,
+            redirect_uri: "http://127.0.0.1:8080/v1/auth/vneid/callback".to_owned(),
+            app_return_url: "citizen://identity-verification".to_owned(),
         }
     }
 }

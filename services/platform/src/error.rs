@@ -198,8 +198,8 @@ impl IntoResponse for ApiError {
 }
 
 /// Middleware: turns the bare error responses that framework layers produce (an unknown route,
-/// a wrong method, a body over the limit, a request timeout) into problems, so every error a
-/// client sees has the same shape.
+/// a wrong method, a body over the limit, a request timeout: no body type, or plain text) into
+/// problems, so every error a client sees has the same shape.
 pub async fn problem_for_bare_errors(
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -209,11 +209,13 @@ pub async fn problem_for_bare_errors(
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let is_problem = response
+    // Framework errors come with no body type or plain text; anything else was written on
+    // purpose (a problem, an OAuth error document, a page) and is left alone.
+    let is_bare = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if is_problem {
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !is_bare {
         return response;
     }
     let allow = response.headers().get(header::ALLOW).cloned();

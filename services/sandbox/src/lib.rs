@@ -1,0 +1,12 @@
+//! Sandboxes: stand-ins, for development and tests, for outside systems Citizen cannot reach
+//! from here. Each speaks the real protocol, errors included, so the code talking to it is the
+//! code that talks to the real system.
+
+pub mod vneid;
+
+use axum::Router;
+
+/// Every sandbox's routes, each under its own prefix (`/sandbox/vneid`, ...).
+pub fn router() -> Router {
+    Router::new().nest("/sandbox/vneid", vneid::router())
+}
