@@ -62,15 +62,13 @@ fn bench(c: &mut Criterion) {
         "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()), "y": URL_SAFE_NO_PAD.encode(point.y().unwrap()),
     }))
     .unwrap();
-    let keys = Keys(HashMap::from([
+    let keys: Arc<Keys> = Arc::new(Keys(HashMap::from([
         ("ed".to_owned(), VerificationKey::from_jwk(&ed_jwk).unwrap()),
         ("ec".to_owned(), VerificationKey::from_jwk(&ec_jwk).unwrap()),
-    ]));
-    let verifier = TokenVerifier::local(
-        "citizen".to_owned(),
-        "citizen-app".to_owned(),
-        Arc::new(keys),
-    );
+    ])));
+    let new_verifier =
+        || TokenVerifier::local("citizen".to_owned(), "citizen-app".to_owned(), keys.clone());
+    let verifier = new_verifier();
     let tokens = [
         (
             "EdDSA",
@@ -94,7 +92,20 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     for (name, token) in &tokens {
         assert!(runtime.block_on(verifier.verify(token)).is_ok());
-        c.bench_function(&format!("verify access token ({name})"), |b| {
+        // A token the verifier has not seen: signature and claims are checked.
+        c.bench_function(&format!("verify a new access token ({name})"), |b| {
+            b.iter_batched(
+                new_verifier,
+                |fresh| {
+                    runtime
+                        .block_on(fresh.verify(std::hint::black_box(token)))
+                        .unwrap()
+                },
+                criterion::BatchSize::SmallInput,
+            )
+        });
+        // The same token again, as on every request of a session: remembered.
+        c.bench_function(&format!("verify a seen access token ({name})"), |b| {
             b.iter(|| {
                 runtime
                     .block_on(verifier.verify(std::hint::black_box(token)))

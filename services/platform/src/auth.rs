@@ -137,6 +137,8 @@ pub struct Principal {
     pub roles: Vec<Role>,
     pub scope: Scope,
     pub acr: Acr,
+    /// When the token expires (Unix seconds).
+    pub expires_at: i64,
 }
 
 impl Principal {
@@ -211,7 +213,14 @@ pub struct TokenVerifier {
     issuer: String,
     audience: String,
     source: KeySource,
+    /// Tokens already verified, by their SHA-256, until they expire: an app sends the same
+    /// token with every request for up to 15 minutes, and a signature check costs far more
+    /// than a lookup.
+    verified: std::sync::Mutex<HashMap<[u8; 32], Principal>>,
 }
+
+/// Verified tokens remembered at most; when full, the memory starts over.
+const VERIFIED_CACHE_ENTRIES: usize = 50_000;
 
 impl TokenVerifier {
     pub fn local(issuer: String, audience: String, keys: Arc<dyn LocalKeys>) -> Self {
@@ -219,6 +228,7 @@ impl TokenVerifier {
             issuer,
             audience,
             source: KeySource::Local(keys),
+            verified: Default::default(),
         }
     }
 
@@ -228,10 +238,47 @@ impl TokenVerifier {
             issuer,
             audience,
             source: KeySource::Remote(Box::new(RemoteJwks::new(jwks_url))),
+            verified: Default::default(),
         }
     }
 
     pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        use sha2::Digest as _;
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let now = chrono::Utc::now().timestamp();
+        if let Some(principal) = self.cached(&digest, now) {
+            return Ok(principal);
+        }
+        let principal = self.verify_signature_and_claims(token).await?;
+        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if verified.len() >= VERIFIED_CACHE_ENTRIES {
+            verified.retain(|_, p| p.expires_at > now);
+            if verified.len() >= VERIFIED_CACHE_ENTRIES {
+                verified.clear();
+            }
+        }
+        verified.insert(digest, principal.clone());
+        Ok(principal)
+    }
+
+    fn cached(&self, digest: &[u8; 32], now: i64) -> Option<Principal> {
+        let verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        // The same leeway as a fresh check, so the cache never accepts what a check would not.
+        verified
+            .get(digest)
+            .filter(|p| p.expires_at + LEEWAY_SECS as i64 > now)
+            .cloned()
+    }
+
+    /// Forgets every verified token (the keys changed).
+    fn forget_verified(&self) {
+        self.verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    async fn verify_signature_and_claims(&self, token: &str) -> Result<Principal, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(TokenError::Malformed)?;
         if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
             return Err(TokenError::WrongType);
@@ -239,7 +286,13 @@ impl TokenVerifier {
         let kid = header.kid.ok_or(TokenError::NoKeyId)?;
         let key = match &self.source {
             KeySource::Local(keys) => keys.key(&kid),
-            KeySource::Remote(jwks) => jwks.key(&kid).await,
+            KeySource::Remote(jwks) => {
+                let (key, changed) = jwks.key(&kid).await;
+                if changed {
+                    self.forget_verified();
+                }
+                key
+            }
         }
         .ok_or_else(|| TokenError::UnknownKey(kid.clone()))?;
 
@@ -262,6 +315,7 @@ impl TokenVerifier {
             roles: claims.roles,
             scope: claims.scope,
             acr: claims.acr,
+            expires_at: claims.exp,
         })
     }
 
@@ -377,33 +431,42 @@ impl RemoteJwks {
         }
     }
 
-    async fn key(&self, kid: &str) -> Option<VerificationKey> {
+    /// The key, and whether the key set changed while looking for it.
+    async fn key(&self, kid: &str) -> (Option<VerificationKey>, bool) {
         let stale = self
             .fetched
             .lock()
             .await
             .is_none_or(|at| at.elapsed() > JWKS_MAX_AGE);
         if !stale && let Some(key) = self.keys.read().await.get(kid) {
-            return Some(key.clone());
+            return (Some(key.clone()), false);
         }
-        self.refresh(stale).await;
-        self.keys.read().await.get(kid).cloned()
+        let changed = self.refresh(stale).await;
+        (self.keys.read().await.get(kid).cloned(), changed)
     }
 
-    async fn refresh(&self, stale: bool) {
+    /// Fetches the set again; true when its key ids changed.
+    async fn refresh(&self, stale: bool) -> bool {
         let mut fetched = self.fetched.lock().await;
         if !stale && fetched.is_some_and(|at| at.elapsed() < JWKS_MIN_REFETCH) {
-            return;
+            return false;
         }
         match self.fetch().await {
             Ok(keys) => {
-                *self.keys.write().await = keys;
+                let mut current = self.keys.write().await;
+                let changed = current.len() != keys.len()
+                    || keys.keys().any(|kid| !current.contains_key(kid));
+                *current = keys;
                 *fetched = Some(Instant::now());
+                changed
             }
             Err(error) => {
                 // Keep the keys we have; try again on a later request.
                 tracing::warn!(%error, url = %self.url, "cannot fetch the JWKS");
-                *fetched = fetched.map(|_| Instant::now() - JWKS_MAX_AGE + JWKS_MIN_REFETCH);
+                // Retry in a few seconds rather than on every request.
+                *fetched = fetched
+                    .and_then(|_| Instant::now().checked_sub(JWKS_MAX_AGE - JWKS_MIN_REFETCH));
+                false
             }
         }
     }
