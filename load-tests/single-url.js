@@ -10,7 +10,10 @@ export const options = {
   summaryTrendStats: ['avg', 'med', 'p(90)', 'p(99)', 'max'],
 };
 
+// With TOKEN set, the request carries it as a bearer token.
+const params = __ENV.TOKEN ? { headers: { Authorization: `Bearer ${__ENV.TOKEN}` } } : {};
+
 export default function () {
-  const response = http.get(__ENV.URL);
+  const response = http.get(__ENV.URL, params);
   check(response, { 'status 200': (r) => r.status === 200 });
 }

@@ -15,6 +15,8 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 const ENV_PREFIX: &str = "CITIZEN_";
+/// Names the configuration file itself (`--config`), not a key in it.
+const CONFIG_FILE_VAR: &str = "CITIZEN_CONFIG";
 const FILE_SUFFIX: &str = "_FILE";
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -364,7 +366,7 @@ impl Config {
         }
         let env: Vec<(String, String)> = env
             .into_iter()
-            .filter(|(key, _)| key.starts_with(ENV_PREFIX))
+            .filter(|(key, _)| key.starts_with(ENV_PREFIX) && key != CONFIG_FILE_VAR)
             .collect();
         figment = figment.merge(EnvValues::read(&env)?);
         // Lossy: an environment string becomes a number or boolean where the field wants one.
@@ -519,6 +521,7 @@ mod tests {
                     r#"["https://app.example"]"#,
                 ),
                 ("UNRELATED", "ignored"),
+                ("CITIZEN_CONFIG", "/etc/citizen/citizen.toml"),
             ]),
         )
         .unwrap();
@@ -565,6 +568,15 @@ mod tests {
             error.to_string().contains("gateway.body_limit_bytes"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_kubernetes_configuration_file_loads() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../k8s/base/citizen.toml");
+        let config = Config::load(Some(&file), env(&[])).unwrap();
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(config.identity.sms.provider, SmsProvider::Http);
+        assert_eq!(config.identity.signing_keys.len(), 1);
     }
 
     #[test]
