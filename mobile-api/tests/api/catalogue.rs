@@ -22,28 +22,15 @@ async fn search_finds_services_without_diacritics(mode: Mode) {
     assert_eq!(body["services"][0]["name"], "Phản ánh hiện trường");
 
     let with_accents: Value = app
-        .get("/v1/catalogue/services?q=Ph%E1%BA%A3n%20%C3%A1nh")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/catalogue/services?q=Ph%E1%BA%A3n%20%C3%A1nh")
+        .await;
     assert_eq!(ids(&with_accents), ids(&body));
 
-    let tuition: Value = app
-        .get("/v1/catalogue/services?q=hoc%20phi")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let tuition: Value = app.get_json("/v1/catalogue/services?q=hoc%20phi").await;
     assert_eq!(tuition["services"][0]["category"], "payments");
     assert!(ids(&tuition).len() < 5, "a precise query stays precise");
 
-    let nothing: Value = app
-        .get("/v1/catalogue/services?q=xyzzy%20plugh")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let nothing: Value = app.get_json("/v1/catalogue/services?q=xyzzy%20plugh").await;
     assert_eq!(nothing["services"], Value::Array(vec![]));
     app.stop().await;
 }
@@ -137,21 +124,13 @@ in_both_modes!(an_unchanged_list_is_answered_with_304);
 async fn filters_narrow_the_list_and_bad_ones_are_refused(mode: Mode) {
     let app = TestApp::spawn(mode).await;
     let payments: Value = app
-        .get("/v1/catalogue/services?category=payments")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/catalogue/services?category=payments")
+        .await;
     let services = payments["services"].as_array().unwrap();
     assert!(services.len() >= 6);
     assert!(services.iter().all(|s| s["category"] == "payments"));
 
-    let links: Value = app
-        .get("/v1/catalogue/services?kind=link")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let links: Value = app.get_json("/v1/catalogue/services?kind=link").await;
     let links = links["services"].as_array().unwrap();
     assert!(!links.is_empty());
     assert!(
@@ -176,12 +155,7 @@ in_both_modes!(filters_narrow_the_list_and_bad_ones_are_refused);
 
 async fn only_published_services_are_shown(mode: Mode) {
     let app = TestApp::spawn(mode).await;
-    let all: Value = app
-        .get("/v1/catalogue/services")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all: Value = app.get_json("/v1/catalogue/services").await;
     let listed = ids(&all);
     assert!(
         (45..=55).contains(&listed.len()),
@@ -230,12 +204,7 @@ in_both_modes!(an_unknown_service_is_a_404_problem_naming_the_request);
 #[tokio::test]
 async fn seeding_twice_changes_nothing() {
     let app = TestApp::spawn(Mode::AllInOne).await;
-    let before: Value = app
-        .get("/v1/catalogue/services")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let before: Value = app.get_json("/v1/catalogue/services").await;
     let config = crate::helpers::test_config(&app.database);
     let second = crate::helpers::start(config, "catalogue").await;
     let after: Value = crate::helpers::client()
@@ -255,7 +224,7 @@ async fn seeding_twice_changes_nothing() {
 async fn a_reseeded_catalogue_reaches_running_servers(mode: Mode) {
     let app = TestApp::spawn(mode).await;
     let path = "/v1/catalogue/services/field-reports";
-    let before: Value = app.get(path).await.json().await.unwrap();
+    let before: Value = app.get_json(path).await;
     assert_eq!(before["name"], "Phản ánh hiện trường");
     let etag = app.get(path).await.headers()["etag"].clone();
 

@@ -223,7 +223,7 @@ in_both_modes!(cors_allows_only_configured_origins);
 #[tokio::test]
 async fn the_openapi_document_is_served_with_its_docs_page() {
     let app = TestApp::spawn(Mode::AllInOne).await;
-    let doc: Value = app.get("/v1/openapi.json").await.json().await.unwrap();
+    let doc: Value = app.get_json("/v1/openapi.json").await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(doc["paths"]["/v1/catalogue/services"]["get"].is_object());
     let docs = app.get("/v1/docs").await;

@@ -507,18 +507,26 @@ async fn a_device_belongs_to_one_account_and_others_see_404(mode: Mode) {
 }
 in_both_modes!(a_device_belongs_to_one_account_and_others_see_404);
 
+/// The app (re)started on `database` with these signing keys.
+async fn with_keys(
+    mode: Mode,
+    database: &std::sync::Arc<crate::helpers::TestDatabase>,
+    keys: Vec<SigningKeyConfig>,
+) -> TestApp {
+    TestApp::spawn_on(mode, database.clone(), move |c| {
+        c.identity.signing_keys = keys.clone();
+        c.identity.otp.resend_cooldown_secs = 0;
+    })
+    .await
+}
+
 async fn rotation_keeps_old_tokens_valid_until_they_expire(mode: Mode) {
     let old = TestKey::new("key-2026-a");
     let new = TestKey::new("key-2026-b");
     let database = std::sync::Arc::new(crate::helpers::TestDatabase::create().await);
     let phone = random_phone();
 
-    let only_old = old.config(None);
-    let app = TestApp::spawn_on(mode, database.clone(), move |c| {
-        c.identity.signing_keys = vec![only_old.clone()];
-        c.identity.otp.resend_cooldown_secs = 0;
-    })
-    .await;
+    let app = with_keys(mode, &database, vec![old.config(None)]).await;
     let before = app.sign_in(&phone).await["access_token"]
         .as_str()
         .unwrap()
@@ -526,21 +534,14 @@ async fn rotation_keeps_old_tokens_valid_until_they_expire(mode: Mode) {
     app.stop().await;
 
     // The new key signs from a minute ago: the old one is still published.
-    let (a, b) = (
-        old.config(None),
-        new.config(Some(chrono::Utc::now() - chrono::Duration::minutes(1))),
-    );
-    let app = TestApp::spawn_on(mode, database.clone(), move |c| {
-        c.identity.signing_keys = vec![a.clone(), b.clone()];
-        c.identity.otp.resend_cooldown_secs = 0;
-    })
+    let one_minute_ago = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let app = with_keys(
+        mode,
+        &database,
+        vec![old.config(None), new.config(Some(one_minute_ago))],
+    )
     .await;
-    let jwks: Value = app
-        .get("/.well-known/jwks.json")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     let kids: Vec<&str> = jwks["keys"]
         .as_array()
         .unwrap()
@@ -562,21 +563,14 @@ async fn rotation_keeps_old_tokens_valid_until_they_expire(mode: Mode) {
     app.stop().await;
 
     // Once the new key has signed for longer than any token lives, the old one is gone.
-    let (a, b) = (
-        old.config(None),
-        new.config(Some(chrono::Utc::now() - chrono::Duration::minutes(20))),
-    );
-    let app = TestApp::spawn_on(mode, database.clone(), move |c| {
-        c.identity.signing_keys = vec![a.clone(), b.clone()];
-        c.identity.otp.resend_cooldown_secs = 0;
-    })
+    let twenty_minutes_ago = chrono::Utc::now() - chrono::Duration::minutes(20);
+    let app = with_keys(
+        mode,
+        &database,
+        vec![old.config(None), new.config(Some(twenty_minutes_ago))],
+    )
     .await;
-    let jwks: Value = app
-        .get("/.well-known/jwks.json")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
     problem(
         app.authed(Method::GET, "/v1/me", &before)

@@ -552,31 +552,51 @@ fn staff_not_found() -> ApiError {
     )
 }
 
+/// A staff account as read from the database.
+struct StaffRow {
+    id: Uuid,
+    username: Option<String>,
+    display_name: Option<String>,
+    roles: Vec<String>,
+    jurisdiction: Option<String>,
+    ward_ids: Vec<String>,
+    department_ids: Vec<String>,
+    totp_enabled: bool,
+    disabled_at: Option<chrono::DateTime<Utc>>,
+}
+
+impl From<StaffRow> for StaffMember {
+    fn from(row: StaffRow) -> Self {
+        StaffMember {
+            id: row.id,
+            username: row.username.unwrap_or_default(),
+            display_name: row.display_name,
+            roles: row
+                .roles
+                .iter()
+                .filter_map(|role| Role::parse(role))
+                .collect(),
+            scope: Scope {
+                jurisdiction: row.jurisdiction,
+                wards: row.ward_ids,
+                departments: row.department_ids,
+            },
+            totp_enabled: row.totp_enabled,
+            disabled: row.disabled_at.is_some(),
+        }
+    }
+}
+
 async fn load_staff(pool: &PgPool, id: Uuid) -> Result<Option<StaffMember>, ApiError> {
-    let row = sqlx::query!(
+    let row = sqlx::query_as!(
+        StaffRow,
         r#"SELECT id, username, display_name, roles, jurisdiction, ward_ids, department_ids, totp_enabled, disabled_at
            FROM accounts WHERE id = $1 AND kind = 'staff'"#,
         id
     )
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|r| StaffMember {
-        id: r.id,
-        username: r.username.unwrap_or_default(),
-        display_name: r.display_name,
-        roles: r
-            .roles
-            .iter()
-            .filter_map(|role| Role::parse(role))
-            .collect(),
-        scope: Scope {
-            jurisdiction: r.jurisdiction,
-            wards: r.ward_ids,
-            departments: r.department_ids,
-        },
-        totp_enabled: r.totp_enabled,
-        disabled: r.disabled_at.is_some(),
-    }))
+    Ok(row.map(StaffMember::from))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -687,7 +707,8 @@ pub async fn list_staff(
     } else {
         actor.scope.jurisdiction.clone()
     };
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        StaffRow,
         r#"SELECT id, username, display_name, roles, jurisdiction, ward_ids, department_ids, totp_enabled, disabled_at
            FROM accounts WHERE kind = 'staff' AND ($1::text IS NULL OR jurisdiction = $1)
            ORDER BY username LIMIT 1000"#,
@@ -695,27 +716,7 @@ pub async fn list_staff(
     )
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| StaffMember {
-                id: r.id,
-                username: r.username.unwrap_or_default(),
-                display_name: r.display_name,
-                roles: r
-                    .roles
-                    .iter()
-                    .filter_map(|role| Role::parse(role))
-                    .collect(),
-                scope: Scope {
-                    jurisdiction: r.jurisdiction,
-                    wards: r.ward_ids,
-                    departments: r.department_ids,
-                },
-                totp_enabled: r.totp_enabled,
-                disabled: r.disabled_at.is_some(),
-            })
-            .collect(),
-    ))
+    Ok(Json(rows.into_iter().map(StaffMember::from).collect()))
 }
 
 /// The password of the demo staff (dev seed only).

@@ -499,3 +499,46 @@ impl RemoteJwks {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(acr: Acr) -> Principal {
+        Principal {
+            account_id: Uuid::nil(),
+            session_id: Uuid::nil(),
+            token_id: Uuid::nil(),
+            roles: vec![Role::Resident],
+            scope: Scope::default(),
+            acr,
+            expires_at: 0,
+        }
+    }
+
+    #[test]
+    fn sensitive_services_can_require_a_verified_account() {
+        let refused = principal(Acr::Basic)
+            .require_acr(Acr::Verified)
+            .unwrap_err();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert_eq!(refused.code(), "assurance_too_low");
+        assert!(principal(Acr::Verified).require_acr(Acr::Verified).is_ok());
+        assert!(principal(Acr::Verified).require_acr(Acr::Basic).is_ok());
+    }
+
+    #[test]
+    fn roles_round_trip_through_their_names() {
+        for role in [
+            Role::Resident,
+            Role::WardOfficer,
+            Role::DepartmentStaff,
+            Role::JurisdictionAdmin,
+            Role::PlatformAdmin,
+        ] {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+            assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+}
