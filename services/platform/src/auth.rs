@@ -386,20 +386,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     }
 }
 
-/// Middleware for the gateway: a request that carries a bad token is refused before any
-/// upstream is called. A request without a token passes; the service decides if it needs one.
-pub async fn reject_invalid_tokens(
-    axum::extract::State(verifier): axum::extract::State<SharedVerifier>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match verifier.verify_request(request.headers()).await {
-        Ok(_) => next.run(request).await,
-        Err(error) => error.into_response(),
-    }
-}
-
 /// Identity's JWKS fetched over HTTP, kept for a while, fetched again when a token names a key
 /// we do not know (a rotation) but at most every few seconds (a flood of made-up `kid`s must
 /// not become a flood of fetches).
