@@ -83,6 +83,17 @@ impl App {
                     services.insert("identity", identity::router(state));
                     databases.push(db);
                 }
+                Module::Media => {
+                    let db = connect(database.as_ref(), media::SCHEMA, &media::MIGRATOR, &config)
+                        .await?;
+                    let state = media::MediaState::start(
+                        db.pool().clone(),
+                        &config.media,
+                        &config.data_dir,
+                    )?;
+                    services.insert("media", media::router(state));
+                    databases.push(db);
+                }
                 Module::Sandbox => sandboxes = Some(sandbox::router()),
                 // Started last, once every in-process service is known.
                 Module::MobileApi => {}
@@ -102,7 +113,7 @@ impl App {
         let router = if modules.contains(&Module::MobileApi) {
             let upstreams = upstreams(&config, &services)?;
             let verifier = verifier.context("the gateway needs identity's keys")?;
-            gateway::router(upstreams, &config.gateway, &metrics, &verifier)
+            gateway::router(upstreams, &config, &metrics, &verifier)
         } else {
             services.into_values().fold(Router::new(), Router::merge)
         };
@@ -270,6 +281,10 @@ pub async fn migrate(config: &Config, targets: &str) -> anyhow::Result<Vec<&'sta
                 )
                 .await?;
                 migrated.push(identity::SCHEMA);
+            }
+            Module::Media => {
+                connect(database.as_ref(), media::SCHEMA, &media::MIGRATOR, config).await?;
+                migrated.push(media::SCHEMA);
             }
             Module::MobileApi | Module::Sandbox => {}
         }

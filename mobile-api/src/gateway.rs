@@ -7,6 +7,7 @@ use std::time::Duration;
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::State;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
@@ -14,10 +15,13 @@ use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
+use platform::Config;
 use platform::Metrics;
 use platform::auth::SharedVerifier;
 use platform::config::GatewayConfig;
 use platform::http::with_service_layers;
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, ServiceExt};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -30,6 +34,7 @@ use crate::upstream::Upstream;
 /// Every service the gateway may forward to, with the path prefixes it owns.
 pub const SERVICES: &[(&str, &[&str])] = &[
     ("catalogue", &["/v1/catalogue"]),
+    ("media", &["/v1/media"]),
     (
         "identity",
         &[
@@ -55,21 +60,29 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = GatewayApi::openapi();
     doc.merge(catalogue::CatalogueApi::openapi());
     doc.merge(identity::IdentityApi::openapi());
+    doc.merge(media::MediaApi::openapi());
     doc
 }
 
 /// The gateway's router. `upstreams` holds one entry per name in `SERVICES`.
 pub fn router(
     upstreams: BTreeMap<&'static str, Upstream>,
-    config: &GatewayConfig,
+    full_config: &Config,
     metrics: &Metrics,
     verifier: &SharedVerifier,
 ) -> Router {
+    let config = &full_config.gateway;
     let mut routes = Router::new();
     for (name, prefixes) in SERVICES {
         let Some(upstream) = upstreams.get(name) else {
             continue;
         };
+        // Photos are larger than anything else the app sends.
+        let limit = match *name {
+            "media" => media::MediaState::max_upload_bytes(&full_config.media),
+            _ => config.body_limit_bytes,
+        };
+        let upstream = with_body_limit(upstream.clone(), limit);
         for prefix in *prefixes {
             routes = routes
                 .route_service(prefix, upstream.clone())
@@ -94,7 +107,6 @@ pub fn router(
             reject_invalid_tokens,
         ))
         .layer(middleware::from_fn(forwarded_for))
-        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             Duration::from_millis(config.request_timeout_ms),
@@ -102,6 +114,19 @@ pub fn router(
         .layer(CompressionLayer::new().gzip(true).br(true))
         .layer(cors(config));
     with_service_layers(routes, "mobile-api", metrics, Some(verifier))
+}
+
+/// Refuses a body over `limit`: at once when `Content-Length` says so, else when the stream
+/// passes it.
+fn with_body_limit(upstream: Upstream, limit: usize) -> Upstream {
+    let limited = upstream.map_request(
+        |request: axum::http::Request<tower_http::body::Limited<Body>>| request.map(Body::new),
+    );
+    let checked = RequestBodyLimitLayer::new(limit).layer(limited);
+    BoxCloneSyncService::new(ServiceExt::<axum::http::Request<Body>>::map_response(
+        checked,
+        |response| response.map(Body::new),
+    ))
 }
 
 /// Sign-in and refresh authenticate by other means (a code, a password, a refresh token); an

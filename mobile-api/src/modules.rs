@@ -12,6 +12,8 @@ pub enum Module {
     Catalogue,
     /// Accounts, sign-in, tokens and keys.
     Identity,
+    /// Photos: validation, derivatives, geo index.
+    Media,
     /// The gateway the app talks to.
     MobileApi,
     /// Stand-ins for outside systems (the VNeID identity provider), for development and tests.
@@ -46,6 +48,12 @@ const MODULES: &[ModuleSpec] = &[
         needs: &[Module::Database],
     },
     ModuleSpec {
+        module: Module::Media,
+        name: "media",
+        targetable: true,
+        needs: &[Module::Database],
+    },
+    ModuleSpec {
         module: Module::MobileApi,
         name: "mobile-api",
         targetable: true,
@@ -62,7 +70,12 @@ const MODULES: &[ModuleSpec] = &[
 /// Groups of modules a target may name.
 const GROUPS: &[(&str, &[Module])] = &[(
     "all",
-    &[Module::MobileApi, Module::Identity, Module::Catalogue],
+    &[
+        Module::MobileApi,
+        Module::Identity,
+        Module::Catalogue,
+        Module::Media,
+    ],
 )];
 
 fn spec(module: Module) -> &'static ModuleSpec {
@@ -158,10 +171,11 @@ mod tests {
                 Module::MobileApi,
                 Module::Database,
                 Module::Identity,
-                Module::Catalogue
+                Module::Catalogue,
+                Module::Media
             ]
         );
-        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 4);
+        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 5);
     }
 
     #[test]
@@ -178,7 +192,7 @@ mod tests {
         let error = expand("catalog").unwrap_err().to_string();
         assert!(error.contains("unknown target `catalog`"), "{error}");
         assert!(
-            error.contains("all, catalogue, identity, mobile-api"),
+            error.contains("all, catalogue, identity, media, mobile-api, sandbox"),
             "{error}"
         );
         assert!(expand("database").is_err());

@@ -18,10 +18,12 @@ async fn gateway_for(catalogue: SocketAddr, adjust: impl Fn(&mut Config)) -> mob
     config
         .upstreams
         .insert("catalogue".to_owned(), format!("http://{catalogue}"));
-    // No request here carries a token, so identity is never called.
-    config
-        .upstreams
-        .insert("identity".to_owned(), format!("http://{catalogue}"));
+    // No request here carries a token or a photo: identity and media are never called.
+    for other in ["identity", "media"] {
+        config
+            .upstreams
+            .insert(other.to_owned(), format!("http://{catalogue}"));
+    }
     adjust(&mut config);
     start(config, "mobile-api").await
 }
@@ -168,7 +170,7 @@ async fn an_oversized_body_is_refused_before_the_service(mode: Mode) {
         .send()
         .await
         .unwrap();
-    problem(response, 413, "payload_too_large").await;
+    problem(response, 413, "too_large").await;
     app.stop().await;
 }
 in_both_modes!(an_oversized_body_is_refused_before_the_service);

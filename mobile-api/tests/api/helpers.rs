@@ -129,16 +129,18 @@ impl TestApp {
         let apps = match mode {
             Mode::AllInOne => vec![start(config, "all").await],
             Mode::Split => {
-                let catalogue = start(config.clone(), "catalogue").await;
-                let identity = start(config.clone(), "identity").await;
-                for (name, app) in [("catalogue", &catalogue), ("identity", &identity)] {
+                // Order matters: catalogue_addr and identity_addr find them by position.
+                let mut services = Vec::new();
+                for name in ["catalogue", "identity", "media"] {
+                    let service = start(config.clone(), name).await;
                     config
                         .upstreams
-                        .insert(name.to_owned(), format!("http://{}", app.addr()));
+                        .insert(name.to_owned(), format!("http://{}", service.addr()));
+                    services.push(service);
                 }
                 config.database.url = None;
                 let gateway = start(config, "mobile-api").await;
-                vec![gateway, catalogue, identity]
+                std::iter::once(gateway).chain(services).collect()
             }
         };
         TestApp {

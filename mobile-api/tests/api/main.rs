@@ -9,6 +9,7 @@ mod config;
 mod gateway;
 mod helpers;
 mod identity;
+mod media;
 mod operations;
 mod staff;
 mod verification;

@@ -35,6 +35,7 @@ pub struct Config {
     pub catalogue: CatalogueConfig,
     pub auth: AuthConfig,
     pub identity: IdentityConfig,
+    pub media: MediaConfig,
 }
 
 impl Default for Config {
@@ -49,6 +50,7 @@ impl Default for Config {
             catalogue: CatalogueConfig::default(),
             auth: AuthConfig::default(),
             identity: IdentityConfig::default(),
+            media: MediaConfig::default(),
         }
     }
 }
@@ -144,6 +146,27 @@ impl Default for CatalogueConfig {
         Self {
             default_jurisdiction: "hue".to_owned(),
             seed_files: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// Where the local storage backend keeps objects; defaults to `<data_dir>/media`.
+    pub local_dir: Option<PathBuf>,
+    /// Largest upload accepted, in bytes.
+    pub max_upload_bytes: usize,
+    /// Largest image accepted, in pixels (width × height), checked before decoding.
+    pub max_pixels: u64,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            local_dir: None,
+            max_upload_bytes: 15 * 1024 * 1024,
+            max_pixels: 50_000_000,
         }
     }
 }

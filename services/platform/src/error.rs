@@ -233,7 +233,7 @@ pub async fn problem_for_bare_errors(
         ),
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             status,
-            "payload_too_large",
+            "too_large",
             "Nội dung gửi lên vượt quá giới hạn cho phép.",
             "The request body is larger than allowed.",
         ),

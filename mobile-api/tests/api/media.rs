@@ -1,0 +1,278 @@
+use std::io::Cursor;
+
+use exif::experimental::Writer;
+use exif::{Field, In, Rational, Tag, Value};
+use image::{ImageFormat, RgbImage};
+use reqwest::Method;
+use reqwest::multipart::{Form, Part};
+use serde_json::Value as Json;
+
+use crate::helpers::{Mode, TestApp, problem, random_phone};
+use crate::in_both_modes;
+
+/// A phone photo: a JPEG with EXIF position (Huế citadel), capture time and orientation.
+fn phone_photo(width: u32, height: u32, orientation: u16) -> Vec<u8> {
+    let pixels = RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+    });
+    let mut jpeg = Vec::new();
+    pixels
+        .write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+        .unwrap();
+
+    let rational = |n: u32, d: u32| Rational { num: n, denom: d };
+    let fields = [
+        Field {
+            tag: Tag::Orientation,
+            ifd_num: In::PRIMARY,
+            value: Value::Short(vec![orientation]),
+        },
+        Field {
+            tag: Tag::DateTimeOriginal,
+            ifd_num: In::PRIMARY,
+            value: Value::Ascii(vec![b"2026:11:20 08:30:00".to_vec()]),
+        },
+        Field {
+            tag: Tag::GPSLatitudeRef,
+            ifd_num: In::PRIMARY,
+            value: Value::Ascii(vec![b"N".to_vec()]),
+        },
+        Field {
+            tag: Tag::GPSLatitude,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![rational(16, 1), rational(28, 1), rational(3000, 100)]),
+        },
+        Field {
+            tag: Tag::GPSLongitudeRef,
+            ifd_num: In::PRIMARY,
+            value: Value::Ascii(vec![b"E".to_vec()]),
+        },
+        Field {
+            tag: Tag::GPSLongitude,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![rational(107, 1), rational(34, 1), rational(3000, 100)]),
+        },
+    ];
+    let mut writer = Writer::new();
+    for field in &fields {
+        writer.push_field(field);
+    }
+    let mut tiff = Cursor::new(Vec::new());
+    writer.write(&mut tiff, false).unwrap();
+    let tiff = tiff.into_inner();
+    // APP1 "Exif" segment right after the start-of-image marker.
+    let mut segment = vec![0xFF, 0xE1];
+    segment.extend_from_slice(&((tiff.len() + 8) as u16).to_be_bytes());
+    segment.extend_from_slice(b"Exif\0\0");
+    segment.extend_from_slice(&tiff);
+    let mut photo = jpeg[..2].to_vec();
+    photo.extend_from_slice(&segment);
+    photo.extend_from_slice(&jpeg[2..]);
+    photo
+}
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    RgbImage::new(width, height)
+        .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+        .unwrap();
+    bytes
+}
+
+async fn upload(
+    app: &TestApp,
+    token: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> reqwest::Response {
+    let part = Part::bytes(bytes)
+        .file_name("photo.jpg")
+        .mime_str(content_type)
+        .unwrap();
+    app.authed(Method::POST, "/v1/media", token)
+        .multipart(Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn until_ready(app: &TestApp, token: &str, id: &str) -> Json {
+    for _ in 0..200 {
+        let media: Json = app
+            .authed(Method::GET, &format!("/v1/media/{id}"), token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if media["status"] != "processing" {
+            return media;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("derivatives were not made");
+}
+
+async fn a_phone_photo_is_stored_indexed_and_stripped(mode: Mode) {
+    let app = TestApp::spawn(mode).await;
+    let token = app.sign_in(&random_phone()).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let photo = phone_photo(1600, 1200, 6);
+
+    let created = upload(&app, &token, photo.clone(), "image/jpeg").await;
+    assert_eq!(created.status(), 201);
+    let media: Json = created.json().await.unwrap();
+    assert_eq!(media["content_type"], "image/jpeg");
+    assert_eq!(
+        (media["width"].as_i64(), media["height"].as_i64()),
+        (Some(1600), Some(1200))
+    );
+    assert!((media["position"]["latitude"].as_f64().unwrap() - 16.475).abs() < 1e-6);
+    assert!((media["position"]["longitude"].as_f64().unwrap() - 107.575).abs() < 1e-6);
+    assert_eq!(
+        media["taken_at"], "2026-11-20T01:30:00Z",
+        "local time in Vietnam is UTC+7"
+    );
+    let cell: u64 = u64::from_str_radix(media["h3_cell"].as_str().unwrap(), 16).unwrap();
+    let expected = h3o::LatLng::new(16.475, 107.575)
+        .unwrap()
+        .to_cell(h3o::Resolution::Nine);
+    assert_eq!(cell, u64::from(expected));
+
+    let id = media["id"].as_str().unwrap().to_owned();
+    assert_eq!(until_ready(&app, &token, &id).await["status"], "ready");
+    let get = |variant: &str| {
+        app.authed(Method::GET, &format!("/v1/media/{id}/{variant}"), &token)
+            .send()
+    };
+    let display = get("display").await.unwrap().bytes().await.unwrap();
+    let thumbnail = get("thumbnail").await.unwrap().bytes().await.unwrap();
+    for derivative in [&display, &thumbnail] {
+        assert!(
+            !derivative.windows(6).any(|w| w == b"Exif\0\0"),
+            "no EXIF in derivatives"
+        );
+        assert!(
+            exif::Reader::new()
+                .read_from_container(&mut Cursor::new(derivative.as_ref()))
+                .is_err()
+        );
+    }
+    let display = image::load_from_memory(&display).unwrap();
+    assert_eq!(
+        (display.width(), display.height()),
+        (960, 1280),
+        "rotated upright, long side 1280"
+    );
+    let thumbnail = image::load_from_memory(&thumbnail).unwrap();
+    assert_eq!(thumbnail.width().max(thumbnail.height()), 256);
+
+    let ranged = app
+        .authed(Method::GET, &format!("/v1/media/{id}/original"), &token)
+        .header("range", "bytes=0-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status(), 206);
+    assert_eq!(
+        ranged.headers()["content-range"],
+        format!("bytes 0-9/{}", photo.len()).as_str()
+    );
+    assert_eq!(ranged.bytes().await.unwrap().as_ref(), &photo[..10]);
+
+    let again: Json = upload(&app, &token, photo, "image/jpeg")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        again["id"], media["id"],
+        "the same photo twice is one media"
+    );
+
+    let stranger = app.sign_in(&random_phone()).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    problem(
+        app.authed(Method::GET, &format!("/v1/media/{id}"), &stranger)
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "media_not_found",
+    )
+    .await;
+    problem(
+        app.authed(Method::GET, &format!("/v1/media/{id}/original"), &stranger)
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "media_not_found",
+    )
+    .await;
+    problem(
+        app.get(&format!("/v1/media/{id}")).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+    app.stop().await;
+}
+in_both_modes!(a_phone_photo_is_stored_indexed_and_stripped);
+
+async fn bad_files_are_refused_with_clear_codes(mode: Mode) {
+    let app = TestApp::spawn_with(mode, |c| {
+        c.media.max_upload_bytes = 300_000;
+        c.media.max_pixels = 2_000_000;
+    })
+    .await;
+    let token = app.sign_in(&random_phone()).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let script = b"<script>alert(1)</script>".repeat(10);
+    problem(
+        upload(&app, &token, script, "image/jpeg").await,
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+
+    let bomb = png(2000, 1500);
+    assert!(bomb.len() < 300_000, "small on the wire, 3 MP when decoded");
+    problem(
+        upload(&app, &token, bomb, "image/png").await,
+        422,
+        "too_many_pixels",
+    )
+    .await;
+
+    let photo = phone_photo(800, 600, 1);
+    let truncated = photo[..photo.len() / 2].to_vec();
+    problem(
+        upload(&app, &token, truncated, "image/jpeg").await,
+        422,
+        "corrupt_image",
+    )
+    .await;
+
+    let noise: Vec<u8> = (0..400_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let mut oversize = photo.clone();
+    oversize.extend_from_slice(&noise);
+    problem(
+        upload(&app, &token, oversize, "image/jpeg").await,
+        413,
+        "too_large",
+    )
+    .await;
+    app.stop().await;
+}
+in_both_modes!(bad_files_are_refused_with_clear_codes);

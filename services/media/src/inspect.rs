@@ -1,0 +1,256 @@
+//! What an uploaded file really is, judged from its bytes, never from the client's content
+//! type: the format by magic bytes, the dimensions from the header before anything is decoded
+//! (a decompression bomb is refused before it costs memory), a full decode to find corrupt
+//! files, and the EXIF position, capture time and orientation.
+
+use std::io::Cursor;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use http::StatusCode;
+use image::{ImageFormat, ImageReader, Limits};
+use platform::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Jpeg,
+    Png,
+    WebP,
+    Heic,
+}
+
+impl Format {
+    /// By magic bytes: JPEG `FF D8 FF`, PNG's 8-byte signature, WebP `RIFF....WEBP`, HEIC an
+    /// ISO-BMFF `ftyp` box with a HEIF brand.
+    pub fn sniff(bytes: &[u8]) -> Option<Format> {
+        if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(Format::Jpeg)
+        } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(Format::Png)
+        } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+            Some(Format::WebP)
+        } else if bytes.len() >= 12
+            && &bytes[4..8] == b"ftyp"
+            && matches!(
+                &bytes[8..12],
+                b"heic" | b"heix" | b"heim" | b"heis" | b"mif1" | b"msf1"
+            )
+        {
+            Some(Format::Heic)
+        } else {
+            None
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Jpeg => "image/jpeg",
+            Format::Png => "image/png",
+            Format::WebP => "image/webp",
+            Format::Heic => "image/heic",
+        }
+    }
+
+    fn image_format(self) -> Option<ImageFormat> {
+        match self {
+            Format::Jpeg => Some(ImageFormat::Jpeg),
+            Format::Png => Some(ImageFormat::Png),
+            Format::WebP => Some(ImageFormat::WebP),
+            Format::Heic => None,
+        }
+    }
+}
+
+/// What the bytes hold, once they passed every check.
+#[derive(Debug, Clone)]
+pub struct Inspected {
+    pub format: Format,
+    pub width: u32,
+    pub height: u32,
+    pub taken_at: Option<DateTime<Utc>>,
+    pub position: Option<(f64, f64)>,
+    /// EXIF orientation (1-8), applied when derivatives are made.
+    pub orientation: u32,
+}
+
+pub fn unsupported() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "Chỉ nhận ảnh JPEG, PNG hoặc WebP.",
+        "Only JPEG, PNG or WebP photos are accepted.",
+    )
+}
+
+fn corrupt() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "corrupt_image",
+        "Tệp ảnh bị hỏng hoặc không đọc được.",
+        "The image is damaged or cannot be read.",
+    )
+}
+
+/// Checks the bytes: format, pixel count (before decoding), and that they decode.
+pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<Inspected, ApiError> {
+    let format = Format::sniff(bytes).ok_or_else(unsupported)?;
+    let Some(image_format) = format.image_format() else {
+        // HEIC needs a HEVC decoder this build does not carry: the app converts to JPEG.
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Ảnh HEIC chưa được hỗ trợ; vui lòng gửi JPEG.",
+            "HEIC photos are not supported yet; please send JPEG.",
+        ));
+    };
+    let reader = || ImageReader::with_format(Cursor::new(bytes), image_format);
+    let (width, height) = reader().into_dimensions().map_err(|_| corrupt())?;
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_pixels",
+            format!("Ảnh {width}×{height} vượt quá {max_pixels} điểm ảnh."),
+            format!("The image is {width}×{height}, more than {max_pixels} pixels."),
+        ));
+    }
+    let mut decoder = reader();
+    let mut limits = Limits::default();
+    // Room for the pixels at 4 bytes each and the decoder's own buffers, no more.
+    limits.max_alloc = Some(max_pixels.saturating_mul(4).saturating_add(64 << 20));
+    decoder.limits(limits);
+    decoder.decode().map_err(|_| corrupt())?;
+    // Decoders fill a cut-off JPEG with grey rather than fail; an upload cut off half-way
+    // must not become a report's evidence.
+    if format == Format::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(corrupt());
+    }
+
+    let exif = exif::Reader::new()
+        .read_from_container(&mut Cursor::new(bytes))
+        .ok();
+    let (taken_at, position, orientation) = match &exif {
+        Some(exif) => (capture_time(exif), gps_position(exif), orientation(exif)),
+        None => (None, None, 1),
+    };
+    Ok(Inspected {
+        format,
+        width,
+        height,
+        taken_at,
+        position,
+        orientation,
+    })
+}
+
+/// Walks the JPEG segments to the first scan and looks for the end-of-image marker after it
+/// (a thumbnail inside EXIF has its own, before the scan). Data after the end, as in motion
+/// photos, is allowed.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let mut i = 2;
+    while i + 4 <= bytes.len() {
+        if bytes[i] != 0xFF {
+            return false;
+        }
+        match bytes[i + 1] {
+            0xFF => i += 1,
+            0xDA => return bytes[i..].windows(2).any(|w| w == [0xFF, 0xD9]),
+            _ => i += 2 + usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]])),
+        }
+    }
+    false
+}
+
+fn orientation(exif: &exif::Exif) -> u32 {
+    exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
+        .and_then(|f| f.value.get_uint(0))
+        .filter(|o| (1..=8).contains(o))
+        .unwrap_or(1)
+}
+
+/// `DateTimeOriginal` is local time without a zone; phones in Vietnam write Asia/Ho_Chi_Minh
+/// (UTC+7, no daylight saving) unless `OffsetTimeOriginal` says otherwise.
+fn capture_time(exif: &exif::Exif) -> Option<DateTime<Utc>> {
+    let text = |tag| {
+        exif.get_field(tag, exif::In::PRIMARY)
+            .and_then(|f| match &f.value {
+                exif::Value::Ascii(parts) => parts
+                    .first()
+                    .map(|p| String::from_utf8_lossy(p).into_owned()),
+                _ => None,
+            })
+    };
+    let local =
+        NaiveDateTime::parse_from_str(&text(exif::Tag::DateTimeOriginal)?, "%Y:%m:%d %H:%M:%S")
+            .ok()?;
+    let offset = text(exif::Tag::OffsetTimeOriginal)
+        .and_then(|o| parse_offset(&o))
+        .or_else(|| chrono::FixedOffset::east_opt(7 * 3600))?;
+    Some(
+        local
+            .and_local_timezone(offset)
+            .single()?
+            .with_timezone(&Utc),
+    )
+}
+
+/// EXIF offsets: `+07:00`, `-03:30`.
+fn parse_offset(text: &str) -> Option<chrono::FixedOffset> {
+    let sign = match text.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (hours, minutes) = text.get(1..)?.split_once(':')?;
+    let seconds = hours.parse::<i32>().ok()? * 3600 + minutes.parse::<i32>().ok()? * 60;
+    chrono::FixedOffset::east_opt(sign * seconds)
+}
+
+fn gps_position(exif: &exif::Exif) -> Option<(f64, f64)> {
+    let degrees = |tag, reference| -> Option<f64> {
+        let field = exif.get_field(tag, exif::In::PRIMARY)?;
+        let exif::Value::Rational(parts) = &field.value else {
+            return None;
+        };
+        let [d, m, s] = parts.as_slice() else {
+            return None;
+        };
+        let value = d.to_f64() + m.to_f64() / 60.0 + s.to_f64() / 3600.0;
+        let sign = match exif
+            .get_field(reference, exif::In::PRIMARY)?
+            .display_value()
+            .to_string()
+            .as_str()
+        {
+            "S" | "W" => -1.0,
+            _ => 1.0,
+        };
+        Some(sign * value)
+    };
+    let latitude = degrees(exif::Tag::GPSLatitude, exif::Tag::GPSLatitudeRef)?;
+    let longitude = degrees(exif::Tag::GPSLongitude, exif::Tag::GPSLongitudeRef)?;
+    let valid = latitude.is_finite()
+        && longitude.is_finite()
+        && latitude.abs() <= 90.0
+        && longitude.abs() <= 180.0;
+    (valid && (latitude, longitude) != (0.0, 0.0)).then_some((latitude, longitude))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_told_by_their_magic_bytes() {
+        assert_eq!(Format::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(Format::Jpeg));
+        assert_eq!(Format::sniff(b"\x89PNG\r\n\x1a\n...."), Some(Format::Png));
+        assert_eq!(
+            Format::sniff(b"RIFF\x10\x00\x00\x00WEBPVP8 "),
+            Some(Format::WebP)
+        );
+        assert_eq!(
+            Format::sniff(b"\x00\x00\x00\x18ftypheic\x00\x00"),
+            Some(Format::Heic)
+        );
+        assert_eq!(Format::sniff(b"GIF89a"), None);
+        assert_eq!(Format::sniff(b"<svg"), None);
+    }
+}

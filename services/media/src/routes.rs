@@ -1,0 +1,404 @@
+//! Media's HTTP surface: upload, metadata, and the bytes of each variant with `Range`.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
+use platform::ApiError;
+use platform::auth::Principal;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::MediaState;
+use crate::inspect::{self, Inspected};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Position {
+    latitude: f64,
+    longitude: f64,
+}
+
+/// A photo as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Media {
+    id: Uuid,
+    /// `processing` until the derivatives exist, then `ready` (or `failed`).
+    status: String,
+    content_type: String,
+    byte_size: i64,
+    width: i32,
+    height: i32,
+    /// From EXIF.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    taken_at: Option<DateTime<Utc>>,
+    /// From EXIF GPS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    position: Option<Position>,
+    /// H3 cell (resolution 9) of the position, hexadecimal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    h3_cell: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+struct MediaRow {
+    id: Uuid,
+    status: String,
+    content_type: String,
+    byte_size: i64,
+    width: i32,
+    height: i32,
+    taken_at: Option<DateTime<Utc>>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    h3_cell: Option<i64>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<MediaRow> for Media {
+    fn from(row: MediaRow) -> Self {
+        Media {
+            id: row.id,
+            status: row.status,
+            content_type: row.content_type,
+            byte_size: row.byte_size,
+            width: row.width,
+            height: row.height,
+            taken_at: row.taken_at,
+            position: row
+                .latitude
+                .zip(row.longitude)
+                .map(|(latitude, longitude)| Position {
+                    latitude,
+                    longitude,
+                }),
+            h3_cell: row.h3_cell.map(|cell| format!("{:x}", cell as u64)),
+            created_at: row.created_at,
+        }
+    }
+}
+
+fn media_not_found() -> ApiError {
+    ApiError::not_found(
+        "media_not_found",
+        "Không tìm thấy ảnh.",
+        "There is no such photo.",
+    )
+}
+
+fn storage_unavailable(error: anyhow::Error) -> ApiError {
+    tracing::error!(error = %format!("{error:#}"), "media storage failed");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage_unavailable",
+        "Kho lưu trữ ảnh tạm thời không truy cập được. Vui lòng thử lại sau.",
+        "Photo storage is temporarily unavailable. Please try again later.",
+    )
+    .with_retry_after(Duration::from_secs(10))
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("Ảnh lớn tối đa {} MB.", limit / (1024 * 1024)),
+        format!("Photos may be at most {} MB.", limit / (1024 * 1024)),
+    )
+}
+
+/// Reads the `file` field of the form, refusing it as soon as it passes the limit.
+async fn read_file(multipart: &mut Multipart, limit: usize) -> Result<Bytes, ApiError> {
+    let invalid = |detail: String| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("Biểu mẫu không hợp lệ: {detail}"),
+            format!("Invalid form: {detail}"),
+        )
+    };
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| invalid(e.body_text()))?
+    {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let mut bytes = BytesMut::new();
+        while let Some(chunk) = field.chunk().await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large(limit)
+            } else {
+                invalid(e.body_text())
+            }
+        })? {
+            if bytes.len() + chunk.len() > limit {
+                return Err(too_large(limit));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        return Ok(bytes.freeze());
+    }
+    Err(invalid("the form has no `file` field".to_owned()))
+}
+
+/// Uploads a photo (multipart form, field `file`); JPEG, PNG or WebP, judged from the bytes.
+#[utoipa::path(post, path = "/v1/media", tag = "media", security(("bearer" = [])),
+    request_body(content_type = "multipart/form-data", description = "Field `file`: the photo"),
+    responses(
+        (status = 201, description = "Stored; derivatives are being made", body = Media),
+        (status = 200, description = "The same photo was uploaded before by this account", body = Media),
+        (status = 413, description = "`too_large`", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`too_many_pixels` or `corrupt_image`", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`storage_unavailable`", body = platform::error::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(owner = %principal.account_id))]
+pub async fn upload(
+    State(state): State<MediaState>,
+    principal: Principal,
+    mut multipart: Multipart,
+) -> Result<(StatusCode, Json<Media>), ApiError> {
+    let bytes = read_file(&mut multipart, state.config.max_upload_bytes).await?;
+    let max_pixels = state.config.max_pixels;
+    let checked = bytes.clone();
+    let inspected: Inspected =
+        tokio::task::spawn_blocking(move || inspect::inspect(&checked, max_pixels))
+            .await
+            .map_err(ApiError::internal)??;
+    let sha256 = Sha256::digest(&bytes).to_vec();
+
+    if let Some(existing) = find(&state, principal.account_id, None, Some(&sha256)).await? {
+        return Ok((StatusCode::OK, Json(existing)));
+    }
+    let id = Uuid::now_v7();
+    let original_key = format!("originals/{id}");
+    // The bytes first: a record never points at an object that is not there.
+    state
+        .storage
+        .put(&original_key, bytes.clone())
+        .await
+        .map_err(storage_unavailable)?;
+
+    let (latitude, longitude) = inspected.position.unzip();
+    let h3_cell = inspected.position.and_then(|(lat, lng)| {
+        let cell = h3o::LatLng::new(lat, lng)
+            .ok()?
+            .to_cell(h3o::Resolution::Nine);
+        Some(u64::from(cell) as i64)
+    });
+    let mut tx = state.pool.begin().await?;
+    let inserted = sqlx::query!(
+        r#"INSERT INTO media (id, owner_id, status, content_type, byte_size, width, height, orientation,
+                             sha256, taken_at, latitude, longitude, h3_cell, original_key)
+           VALUES ($1, $2, 'processing', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           ON CONFLICT (owner_id, sha256) DO NOTHING"#,
+        id,
+        principal.account_id,
+        inspected.format.content_type(),
+        bytes.len() as i64,
+        inspected.width as i32,
+        inspected.height as i32,
+        inspected.orientation as i16,
+        sha256,
+        inspected.taken_at,
+        latitude,
+        longitude,
+        h3_cell,
+        original_key
+    )
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        // The same photo, uploaded twice at once: keep the first.
+        tx.rollback().await?;
+        state.storage.delete(&original_key).await.ok();
+        let existing = find(&state, principal.account_id, None, Some(&sha256))
+            .await?
+            .ok_or_else(media_not_found)?;
+        return Ok((StatusCode::OK, Json(existing)));
+    }
+    sqlx::query!(
+        "INSERT INTO media_jobs (media_id, kind) VALUES ($1, 'derivatives')",
+        id
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    state.work.notify_one();
+    let created = find(&state, principal.account_id, Some(id), None)
+        .await?
+        .ok_or_else(media_not_found)?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// The owner's media by id or by content hash.
+async fn find(
+    state: &MediaState,
+    owner: Uuid,
+    id: Option<Uuid>,
+    sha256: Option<&[u8]>,
+) -> Result<Option<Media>, ApiError> {
+    let row = sqlx::query_as!(
+        MediaRow,
+        r#"SELECT id, status, content_type, byte_size, width, height, taken_at, latitude, longitude, h3_cell, created_at
+           FROM media
+           WHERE owner_id = $1 AND ($2::uuid IS NULL OR id = $2) AND ($3::bytea IS NULL OR sha256 = $3)"#,
+        owner,
+        id,
+        sha256
+    )
+    .fetch_optional(&state.pool)
+    .await?;
+    Ok(row.map(Media::from))
+}
+
+/// A photo's details; only its owner sees it.
+#[utoipa::path(get, path = "/v1/media/{id}", tag = "media", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Media), (status = 404, description = "No such photo of yours", body = platform::error::Problem, content_type = "application/problem+json")))]
+pub async fn metadata(
+    State(state): State<MediaState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Media>, ApiError> {
+    Ok(Json(
+        find(&state, principal.account_id, Some(id), None)
+            .await?
+            .ok_or_else(media_not_found)?,
+    ))
+}
+
+/// A single byte range, `bytes=a-b`, `bytes=a-` or `bytes=-n` (RFC 9110 §14.1.2).
+fn parse_range(header: &str, size: u64) -> Option<std::ops::Range<u64>> {
+    let spec = header.strip_prefix("bytes=")?.trim();
+    if spec.contains(',') {
+        return None;
+    }
+    let (start, end) = spec.split_once('-')?;
+    let range = if start.is_empty() {
+        let suffix: u64 = end.parse().ok()?;
+        size.saturating_sub(suffix)..size
+    } else {
+        let start: u64 = start.parse().ok()?;
+        let end = if end.is_empty() {
+            size - 1
+        } else {
+            end.parse::<u64>().ok()?.min(size.saturating_sub(1))
+        };
+        start..end + 1
+    };
+    (range.start < range.end && range.end <= size).then_some(range)
+}
+
+/// The bytes of a variant: `display` (1280 px) or `thumbnail` (256 px), both without
+/// metadata, or the `original`; `Range` is honoured.
+#[utoipa::path(get, path = "/v1/media/{id}/{variant}", tag = "media", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("variant" = String, Path, description = "`display`, `thumbnail` or `original`")),
+    responses(
+        (status = 200, description = "The image", content_type = "image/jpeg"),
+        (status = 206, description = "The requested range"),
+        (status = 404, description = "No such photo of yours, or not ready", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 416, description = "Unsatisfiable range", body = platform::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn content(
+    State(state): State<MediaState>,
+    principal: Principal,
+    Path((id, variant)): Path<(Uuid, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let row = sqlx::query!(
+        "SELECT content_type, original_key, display_key, thumbnail_key FROM media WHERE id = $1 AND owner_id = $2",
+        id,
+        principal.account_id
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(media_not_found)?;
+    let (key, content_type) = match variant.as_str() {
+        "original" => (Some(row.original_key), row.content_type),
+        "display" => (row.display_key, "image/jpeg".to_owned()),
+        "thumbnail" => (row.thumbnail_key, "image/jpeg".to_owned()),
+        _ => {
+            return Err(ApiError::not_found(
+                "route_not_found",
+                "Không có đường dẫn này.",
+                "There is no such route.",
+            ));
+        }
+    };
+    let key = key.ok_or_else(|| {
+        ApiError::not_found(
+            "media_not_ready",
+            "Ảnh đang được xử lý.",
+            "The photo is still being processed.",
+        )
+    })?;
+    let (size, _) = state
+        .storage
+        .get(&key, Some(0..0))
+        .await
+        .map_err(storage_unavailable)?;
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(value) => Some(parse_range(value, size).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range_not_satisfiable",
+                "Khoảng byte không hợp lệ.",
+                "The byte range cannot be served.",
+            )
+            .with_header(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{size}"))
+                    .unwrap_or(HeaderValue::from_static("bytes */0")),
+            )
+        })?),
+        None => None,
+    };
+    let (_, bytes) = state
+        .storage
+        .get(&key, range.clone())
+        .await
+        .map_err(storage_unavailable)?;
+    let mut response = Response::new(Body::from(bytes));
+    let response_headers = response.headers_mut();
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&content_type).map_err(ApiError::internal)?,
+    );
+    response_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    response_headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
+    if let Some(range) = range {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        response.headers_mut().insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!("bytes {}-{}/{size}", range.start, range.end - 1))
+                .map_err(ApiError::internal)?,
+        );
+    }
+    Ok(response.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn byte_ranges_follow_rfc_9110() {
+        assert_eq!(parse_range("bytes=0-99", 1000), Some(0..100));
+        assert_eq!(parse_range("bytes=900-", 1000), Some(900..1000));
+        assert_eq!(parse_range("bytes=-100", 1000), Some(900..1000));
+        assert_eq!(parse_range("bytes=990-2000", 1000), Some(990..1000));
+        assert_eq!(parse_range("bytes=1000-", 1000), None);
+        assert_eq!(parse_range("bytes=0-1,5-6", 1000), None);
+        assert_eq!(parse_range("items=0-1", 1000), None);
+    }
+}
