@@ -276,3 +276,86 @@ async fn bad_files_are_refused_with_clear_codes(mode: Mode) {
     app.stop().await;
 }
 in_both_modes!(bad_files_are_refused_with_clear_codes);
+
+async fn staff_find_photos_near_a_point(mode: Mode) {
+    let app = TestApp::spawn_with(mode, |c| c.identity.dev_seed_staff = true).await;
+    let resident = app.sign_in(&random_phone()).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let media: Json = upload(&app, &resident, phone_photo(640, 480, 1), "image/jpeg")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = media["id"].as_str().unwrap().to_owned();
+    until_ready(&app, &resident, &id).await;
+
+    let officer: Json = app
+        .client
+        .post(app.url("/v1/auth/staff/login"))
+        .json(
+            &serde_json::json!({ "username": "phuxuan.officer", "password": "hue-demo-password" }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let officer = officer["access_token"].as_str().unwrap();
+    let near = |query: &str| {
+        app.authed(Method::GET, &format!("/v1/media/near?{query}"), officer)
+            .send()
+    };
+
+    // 50 m from where the photo was taken.
+    let found: Vec<Json> = near("lat=16.4754&lng=107.5753&radius_m=100")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hit = found
+        .iter()
+        .find(|m| m["id"] == media["id"])
+        .expect("the photo is near");
+    assert!(hit["distance_m"].as_f64().unwrap() < 100.0);
+    // Across the Perfume River, about 2 km away.
+    let far: Vec<Json> = near("lat=16.4637&lng=107.5909&radius_m=500")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(far.iter().all(|m| m["id"] != media["id"]));
+    problem(
+        near("lat=95&lng=107&radius_m=100").await.unwrap(),
+        422,
+        "invalid_position",
+    )
+    .await;
+
+    let as_resident = app
+        .authed(
+            Method::GET,
+            "/v1/media/near?lat=16.4754&lng=107.5753",
+            &resident,
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(as_resident, 403, "staff_only").await;
+    let thumbnail = app
+        .authed(Method::GET, &format!("/v1/media/{id}/thumbnail"), officer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        thumbnail.status(),
+        200,
+        "staff read the photos they work with"
+    );
+    app.stop().await;
+}
+in_both_modes!(staff_find_photos_near_a_point);

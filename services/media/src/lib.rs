@@ -63,6 +63,7 @@ pub fn router(state: MediaState) -> Router {
     let limit = MediaState::max_upload_bytes(&state.config);
     Router::new()
         .route("/v1/media", axum::routing::post(routes::upload))
+        .route("/v1/media/near", get(routes::near))
         .route("/v1/media/{id}", get(routes::metadata))
         .route("/v1/media/{id}/{variant}", get(routes::content))
         .layer(DefaultBodyLimit::max(limit))
@@ -72,7 +73,7 @@ pub fn router(state: MediaState) -> Router {
 /// Media's part of the public OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(routes::upload, routes::metadata, routes::content),
+    paths(routes::upload, routes::near, routes::metadata, routes::content),
     tags((name = "media", description = "Ảnh đính kèm / Photos"))
 )]
 pub struct MediaApi;

@@ -10,10 +10,11 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
 use platform::ApiError;
-use platform::auth::Principal;
-use serde::Serialize;
+use platform::auth::{Principal, Role};
+use platform::extract::QueryParams;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::MediaState;
@@ -274,6 +275,108 @@ pub async fn metadata(
     ))
 }
 
+/// Staff read any photo's bytes (they resolve the reports photos belong to); residents only
+/// their own.
+fn is_staff(principal: &Principal) -> bool {
+    principal.roles.iter().any(|role| *role != Role::Resident)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NearQuery {
+    #[param(example = 16.4637)]
+    lat: f64,
+    #[param(example = 107.5909)]
+    lng: f64,
+    /// Metres, 1 to 2000; 200 when omitted.
+    radius_m: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NearbyMedia {
+    id: Uuid,
+    position: Position,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    taken_at: Option<DateTime<Utc>>,
+    distance_m: f64,
+}
+
+/// Average edge of an H3 resolution-9 cell, in metres.
+const RES9_EDGE_M: f64 = 174.0;
+const MAX_NEARBY: i64 = 200;
+
+/// Photos taken near a point, nearest first (staff only): the H3 cells around the point narrow
+/// the search, the exact distance decides.
+#[utoipa::path(get, path = "/v1/media/near", tag = "media", security(("bearer" = [])), params(NearQuery),
+    responses(
+        (status = 200, body = [NearbyMedia]),
+        (status = 403, description = "`staff_only`", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_position`", body = platform::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn near(
+    State(state): State<MediaState>,
+    principal: Principal,
+    QueryParams(query): QueryParams<NearQuery>,
+) -> Result<Json<Vec<NearbyMedia>>, ApiError> {
+    if !is_staff(&principal) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "staff_only",
+            "Chức năng dành cho cán bộ.",
+            "This is for staff only.",
+        ));
+    }
+    let radius = query.radius_m.unwrap_or(200.0);
+    let invalid = || {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_position",
+            "Tọa độ hoặc bán kính không hợp lệ.",
+            "Invalid position or radius.",
+        )
+    };
+    let on_earth = (-90.0..=90.0).contains(&query.lat) && (-180.0..=180.0).contains(&query.lng);
+    if !on_earth || !(1.0..=2000.0).contains(&radius) {
+        return Err(invalid());
+    }
+    let center = h3o::LatLng::new(query.lat, query.lng).map_err(|_| invalid())?;
+    // Enough rings of cells to cover the circle, whatever the point's place in its cell.
+    let rings = (radius / (RES9_EDGE_M * 1.5)).ceil() as u32 + 1;
+    let cells: Vec<i64> = center
+        .to_cell(h3o::Resolution::Nine)
+        .grid_disk::<Vec<_>>(rings)
+        .into_iter()
+        .map(|cell| u64::from(cell) as i64)
+        .collect();
+    let rows = sqlx::query!(
+        r#"SELECT id, latitude AS "latitude!", longitude AS "longitude!", taken_at
+           FROM media WHERE h3_cell = ANY($1) AND status = 'ready'
+           ORDER BY created_at DESC LIMIT 5000"#,
+        &cells
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let mut nearby: Vec<NearbyMedia> = rows
+        .into_iter()
+        .filter_map(|row| {
+            let at = h3o::LatLng::new(row.latitude, row.longitude).ok()?;
+            let distance_m = center.distance_m(at);
+            (distance_m <= radius).then_some(NearbyMedia {
+                id: row.id,
+                position: Position {
+                    latitude: row.latitude,
+                    longitude: row.longitude,
+                },
+                taken_at: row.taken_at,
+                distance_m: (distance_m * 10.0).round() / 10.0,
+            })
+        })
+        .collect();
+    nearby.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
+    nearby.truncate(MAX_NEARBY as usize);
+    Ok(Json(nearby))
+}
+
 /// A single byte range, `bytes=a-b`, `bytes=a-` or `bytes=-n` (RFC 9110 §14.1.2).
 fn parse_range(header: &str, size: u64) -> Option<std::ops::Range<u64>> {
     let spec = header.strip_prefix("bytes=")?.trim();
@@ -313,9 +416,11 @@ pub async fn content(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let row = sqlx::query!(
-        "SELECT content_type, original_key, display_key, thumbnail_key FROM media WHERE id = $1 AND owner_id = $2",
+        r#"SELECT content_type, original_key, display_key, thumbnail_key FROM media
+           WHERE id = $1 AND (owner_id = $2 OR $3)"#,
         id,
-        principal.account_id
+        principal.account_id,
+        is_staff(&principal)
     )
     .fetch_optional(&state.pool)
     .await?
