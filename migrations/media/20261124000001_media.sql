@@ -21,6 +21,9 @@ CREATE TABLE media (
     original_key  text NOT NULL,
     display_key   text,
     thumbnail_key text,
+    -- What the photo belongs to (`report:<id>`); an upload attached to nothing for a day is
+    -- deleted.
+    attached_to   text,
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now(),
     -- The same photo uploaded twice by one person is one media.
@@ -28,6 +31,7 @@ CREATE TABLE media (
 );
 CREATE INDEX media_owner ON media (owner_id, created_at DESC);
 CREATE INDEX media_h3_cell ON media (h3_cell) WHERE h3_cell IS NOT NULL;
+CREATE INDEX media_unattached ON media (created_at) WHERE attached_to IS NULL;
 
 -- Work done outside the request (derivatives), claimed with FOR UPDATE SKIP LOCKED so any
 -- number of workers share it, retried with backoff, surviving restarts.

@@ -359,3 +359,86 @@ async fn staff_find_photos_near_a_point(mode: Mode) {
     app.stop().await;
 }
 in_both_modes!(staff_find_photos_near_a_point);
+
+#[tokio::test]
+async fn uploads_attached_to_nothing_expire() {
+    let app = TestApp::spawn_with(Mode::AllInOne, |c| {
+        c.media.unattached_ttl_secs = 1;
+        c.media.cleanup_interval_secs = 1;
+    })
+    .await;
+    let token = app.sign_in(&random_phone()).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let media: Json = upload(&app, &token, phone_photo(320, 240, 1), "image/jpeg")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = media["id"].as_str().unwrap().to_owned();
+    let mut status = 200;
+    for _ in 0..100 {
+        status = app
+            .authed(Method::GET, &format!("/v1/media/{id}"), &token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if status == 404 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 404, "the unattached upload was deleted");
+    let files = walk(
+        &std::env::temp_dir()
+            .join(format!("citizen-test-{}", app.database.name))
+            .join("media"),
+    );
+    assert!(
+        files.iter().all(|f| !f.contains(&id)),
+        "its objects too: {files:?}"
+    );
+    app.stop().await;
+}
+
+/// A failing store answers 503 and leaves no record behind.
+#[tokio::test]
+async fn a_failing_store_gives_503_and_writes_nothing() {
+    let app = TestApp::spawn(Mode::AllInOne).await;
+    let token = app.sign_in(&random_phone()).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let media_dir = std::env::temp_dir()
+        .join(format!("citizen-test-{}", app.database.name))
+        .join("media");
+    // Where originals go is now a file: every write there fails, as on a full or broken disk.
+    std::fs::write(media_dir.join("originals"), b"not a directory").unwrap();
+    let response = upload(&app, &token, phone_photo(320, 240, 1), "image/jpeg").await;
+    assert!(response.headers().contains_key("retry-after"));
+    problem(response, 503, "storage_unavailable").await;
+    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&app.database.url)
+        .await
+        .unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM media.media")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    app.stop().await;
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.path().is_dir() {
+            files.extend(walk(&entry.path()));
+        } else {
+            files.push(entry.path().display().to_string());
+        }
+    }
+    files
+}

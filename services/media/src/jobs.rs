@@ -104,3 +104,42 @@ async fn make_derivatives(
         .await?;
     Ok((display_key, thumbnail_key))
 }
+
+/// Deletes uploads nobody attached to anything in time, for as long as the process runs.
+pub async fn clean_up_unattached(state: MediaState) {
+    let interval = Duration::from_secs(state.config.cleanup_interval_secs.max(1));
+    loop {
+        tokio::time::sleep(interval).await;
+        match delete_unattached(&state).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "unattached uploads deleted"),
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "unattached clean-up failed; will retry")
+            }
+        }
+    }
+}
+
+/// Rows first, then objects: a crash in between leaves only unreferenced objects, never a
+/// record pointing at nothing.
+async fn delete_unattached(state: &MediaState) -> anyhow::Result<usize> {
+    let gone = sqlx::query!(
+        r#"DELETE FROM media WHERE id IN (
+               SELECT id FROM media
+               WHERE attached_to IS NULL AND created_at < now() - make_interval(secs => $1)
+               ORDER BY created_at LIMIT 500 FOR UPDATE SKIP LOCKED)
+           RETURNING original_key, display_key, thumbnail_key"#,
+        state.config.unattached_ttl_secs as f64
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    for row in &gone {
+        for key in std::iter::once(&row.original_key)
+            .chain(row.display_key.iter())
+            .chain(row.thumbnail_key.iter())
+        {
+            state.storage.delete(key).await?;
+        }
+    }
+    Ok(gone.len())
+}

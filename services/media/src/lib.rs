@@ -48,6 +48,7 @@ impl MediaState {
             work: Arc::new(Notify::new()),
         };
         tokio::spawn(jobs::run(state.clone()));
+        tokio::spawn(jobs::clean_up_unattached(state.clone()));
         Ok(state)
     }
 

@@ -159,6 +159,10 @@ pub struct MediaConfig {
     pub max_upload_bytes: usize,
     /// Largest image accepted, in pixels (width × height), checked before decoding.
     pub max_pixels: u64,
+    /// Uploads attached to nothing for this long are deleted.
+    pub unattached_ttl_secs: u64,
+    /// How often that clean-up runs.
+    pub cleanup_interval_secs: u64,
 }
 
 impl Default for MediaConfig {
@@ -167,6 +171,8 @@ impl Default for MediaConfig {
             local_dir: None,
             max_upload_bytes: 15 * 1024 * 1024,
             max_pixels: 50_000_000,
+            unattached_ttl_secs: 24 * 3600,
+            cleanup_interval_secs: 600,
         }
     }
 }
