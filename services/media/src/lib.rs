@@ -2,8 +2,8 @@
 //! bytes, derivatives made without metadata by a job queue in PostgreSQL, positions indexed by
 //! H3 cell, read back only by their owner.
 
-mod derive;
-mod inspect;
+pub mod derive;
+pub mod inspect;
 mod jobs;
 mod routes;
 mod storage;
