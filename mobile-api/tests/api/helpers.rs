@@ -269,6 +269,26 @@ impl TestApp {
         six_digits(last).expect("the SMS holds a code")
     }
 
+    /// The status of an authenticated GET once a background job had time to reach `expected`
+    /// (checked every 100 ms, for 10 s at most); the last status seen otherwise.
+    pub async fn status_once_settled(&self, path: &str, token: &str, expected: u16) -> u16 {
+        let mut status = 0;
+        for _ in 0..100 {
+            status = self
+                .authed(reqwest::Method::GET, path, token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            if status == expected {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        status
+    }
+
     pub fn authed(
         &self,
         method: reqwest::Method,

@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
@@ -650,20 +648,7 @@ async fn export_and_erasure_work_end_to_end(mode: Mode) {
     .await;
 
     // The erasure job runs every second here.
-    let mut status = 0;
-    for _ in 0..100 {
-        status = app
-            .authed(Method::GET, "/v1/me", &token)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16();
-        if status == 404 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let status = app.status_once_settled("/v1/me", &token, 404).await;
     assert_eq!(status, 404, "the account is erased");
     let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&app.database.url)
         .await

@@ -377,20 +377,9 @@ async fn uploads_attached_to_nothing_expire() {
         .await
         .unwrap();
     let id = media["id"].as_str().unwrap().to_owned();
-    let mut status = 200;
-    for _ in 0..100 {
-        status = app
-            .authed(Method::GET, &format!("/v1/media/{id}"), &token)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16();
-        if status == 404 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let status = app
+        .status_once_settled(&format!("/v1/media/{id}"), &token, 404)
+        .await;
     assert_eq!(status, 404, "the unattached upload was deleted");
     let files = walk(
         &std::env::temp_dir()
