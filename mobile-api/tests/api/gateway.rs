@@ -1,4 +1,5 @@
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -8,6 +9,7 @@ use platform::Config;
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 use crate::helpers::{Mode, TestApp, client, problem, start};
 use crate::in_both_modes;
@@ -30,7 +32,13 @@ async fn gateway_for(catalogue: SocketAddr, adjust: impl Fn(&mut Config)) -> mob
 
 /// An upstream that answers every request with the headers it received, after `delay`.
 async fn echo_upstream(delay: Duration) -> SocketAddr {
+    echo_upstream_telling(delay, Arc::new(Notify::new())).await
+}
+
+/// The same, telling `arrived` when a request reaches it.
+async fn echo_upstream_telling(delay: Duration, arrived: Arc<Notify>) -> SocketAddr {
     let app = Router::new().fallback(any(move |headers: HeaderMap| async move {
+        arrived.notify_one();
         tokio::time::sleep(delay).await;
         let headers: serde_json::Map<String, Value> = headers
             .iter()
@@ -134,11 +142,13 @@ async fn trace_context_and_request_id_reach_the_upstream() {
 
 #[tokio::test]
 async fn shutdown_lets_in_flight_requests_finish() {
-    let upstream = echo_upstream(Duration::from_millis(500)).await;
+    let arrived = Arc::new(Notify::new());
+    let upstream = echo_upstream_telling(Duration::from_millis(500), arrived.clone()).await;
     let gateway = gateway_for(upstream, |_| {}).await;
     let url = format!("http://{}/v1/catalogue/services", gateway.addr());
     let in_flight = tokio::spawn(async move { client().get(url).send().await });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Stop while the request is inside the upstream.
+    arrived.notified().await;
     gateway.stop().await.unwrap();
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.status(), 200);
