@@ -17,7 +17,7 @@ use axum::routing::get;
 use platform::config::MediaConfig;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 /// The PostgreSQL schema this service owns.
 pub const SCHEMA: &str = "media";
@@ -31,7 +31,12 @@ pub struct MediaState {
     config: Arc<MediaConfig>,
     /// Wakes the job worker when work arrives.
     work: Arc<Notify>,
+    /// Uploads held in memory at once: each may take `max_upload_bytes` while it is checked.
+    uploads: Arc<Semaphore>,
 }
+
+/// Uploads checked at the same time per process; more wait their turn.
+const CONCURRENT_UPLOADS: usize = 8;
 
 impl MediaState {
     /// Opens the storage and starts the derivative worker. Call within the runtime that serves
@@ -46,6 +51,7 @@ impl MediaState {
             storage: Arc::new(storage::LocalStorage::new(&dir)?),
             config: Arc::new(config.clone()),
             work: Arc::new(Notify::new()),
+            uploads: Arc::new(Semaphore::new(CONCURRENT_UPLOADS)),
         };
         tokio::spawn(jobs::run(state.clone()));
         tokio::spawn(jobs::clean_up_unattached(state.clone()));

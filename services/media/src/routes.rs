@@ -165,6 +165,8 @@ pub async fn upload(
     principal: Principal,
     mut multipart: Multipart,
 ) -> Result<(StatusCode, Json<Media>), ApiError> {
+    // Memory stays bounded however many phones upload at once.
+    let _permit = state.uploads.acquire().await.map_err(ApiError::internal)?;
     let bytes = read_file(&mut multipart, state.config.max_upload_bytes).await?;
     let max_pixels = state.config.max_pixels;
     let checked = bytes.clone();
