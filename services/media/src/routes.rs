@@ -479,6 +479,11 @@ pub async fn content(
         HeaderValue::from_str(&content_type).map_err(ApiError::internal)?,
     );
     response_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    // The type was judged from the bytes; browsers must not guess another.
+    response_headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response_headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=3600"),
