@@ -381,11 +381,18 @@ async fn uploads_attached_to_nothing_expire() {
         .status_once_settled(&format!("/v1/media/{id}"), &token, 404)
         .await;
     assert_eq!(status, 404, "the unattached upload was deleted");
-    let files = walk(
-        &std::env::temp_dir()
-            .join(format!("citizen-test-{}", app.database.name))
-            .join("media"),
-    );
+    // The row goes first, the objects right after it.
+    let media_dir = std::env::temp_dir()
+        .join(format!("citizen-test-{}", app.database.name))
+        .join("media");
+    let mut files = walk(&media_dir);
+    for _ in 0..50 {
+        if files.iter().all(|f| !f.contains(&id)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        files = walk(&media_dir);
+    }
     assert!(
         files.iter().all(|f| !f.contains(&id)),
         "its objects too: {files:?}"

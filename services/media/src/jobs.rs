@@ -1,6 +1,7 @@
 //! The derivative worker: claims due jobs with `FOR UPDATE SKIP LOCKED` (any number of
 //! replicas share the queue), retries failures with backoff, and survives restarts because the
-//! queue is a table.
+//! queue is a table. A job locks its media row too, so the clean-up of unattached uploads
+//! (which skips locked rows) never deletes a photo while its derivatives are being written.
 
 use std::time::Duration;
 
@@ -32,7 +33,7 @@ async fn run_one(state: &MediaState) -> anyhow::Result<bool> {
            FROM media_jobs j JOIN media m ON m.id = j.media_id
            WHERE j.run_after <= now()
            ORDER BY j.run_after LIMIT 1
-           FOR UPDATE OF j SKIP LOCKED"#
+           FOR UPDATE OF j, m SKIP LOCKED"#
     )
     .fetch_optional(&mut *tx)
     .await?
