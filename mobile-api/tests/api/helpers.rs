@@ -289,6 +289,22 @@ impl TestApp {
         status
     }
 
+    /// The access token of a new resident.
+    pub async fn resident_token(&self) -> String {
+        self.sign_in(&random_phone()).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// An authenticated GET.
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.authed(reqwest::Method::GET, path, token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn authed(
         &self,
         method: reqwest::Method,

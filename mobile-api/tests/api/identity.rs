@@ -81,11 +81,7 @@ async fn forged_and_stale_tokens_are_refused(mode: Mode) {
     let account = session["account_id"].as_str().unwrap().to_owned();
 
     let good = key.sign(&claims(&account));
-    let me = app
-        .authed(Method::GET, "/v1/me", &good)
-        .send()
-        .await
-        .unwrap();
+    let me = app.get_as("/v1/me", &good).await;
     assert_eq!(
         me.status(),
         200,
@@ -148,11 +144,7 @@ async fn forged_and_stale_tokens_are_refused(mode: Mode) {
         ("not a JWT", "not-a-token".to_owned()),
     ];
     for (what, token) in bad_tokens {
-        let response = app
-            .authed(Method::GET, "/v1/me", &token)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_as("/v1/me", &token).await;
         assert_eq!(response.status(), 401, "{what}");
         assert_eq!(
             response.headers()["www-authenticate"],
@@ -323,14 +315,8 @@ async fn two_refreshes_racing_inside_the_grace_window_both_work(mode: Mode) {
     let (a, b): (Value, Value) = (a.json().await.unwrap(), b.json().await.unwrap());
     for tokens in [&a, &b] {
         let me = app
-            .authed(
-                Method::GET,
-                "/v1/me",
-                tokens["access_token"].as_str().unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
+            .get_as("/v1/me", tokens["access_token"].as_str().unwrap())
+            .await;
         assert_eq!(me.status(), 200);
         assert_eq!(
             refresh(&app, tokens["refresh_token"].as_str().unwrap())
@@ -393,10 +379,7 @@ in_both_modes!(logout_ends_the_session_and_logout_all_ends_every_one);
 
 async fn residents_edit_their_profile_but_not_their_powers(mode: Mode) {
     let app = TestApp::spawn(mode).await;
-    let token = app.sign_in(&random_phone()).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.resident_token().await;
     let patch = |body: Value| {
         app.authed(Method::PATCH, "/v1/me", &token)
             .json(&body)
@@ -434,14 +417,7 @@ async fn residents_edit_their_profile_but_not_their_powers(mode: Mode) {
     )
     .await;
 
-    let me: Value = app
-        .authed(Method::GET, "/v1/me", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_as("/v1/me", &token).await.json().await.unwrap();
     assert_eq!(me["roles"], json!(["resident"]));
     assert_eq!(me["acr"], "basic");
     assert_eq!(me["scope"], json!({}));
@@ -451,14 +427,8 @@ in_both_modes!(residents_edit_their_profile_but_not_their_powers);
 
 async fn a_device_belongs_to_one_account_and_others_see_404(mode: Mode) {
     let app = TestApp::spawn(mode).await;
-    let alice = app.sign_in(&random_phone()).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let bob = app.sign_in(&random_phone()).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let alice = app.resident_token().await;
+    let bob = app.resident_token().await;
     let register = |token: &str| {
         app.authed(Method::POST, "/v1/me/devices", token)
             .json(&json!({ "platform": "android", "push_token": "fcm-token-shared-phone", "app_version": "3.2.1" }))
@@ -477,19 +447,15 @@ async fn a_device_belongs_to_one_account_and_others_see_404(mode: Mode) {
     // The phone changes hands: the token moves to Bob.
     assert_eq!(register(&bob).await.unwrap().status(), 201);
     let alices: Vec<Value> = app
-        .authed(Method::GET, "/v1/me/devices", &alice)
-        .send()
+        .get_as("/v1/me/devices", &alice)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert!(alices.is_empty());
     let bobs: Vec<Value> = app
-        .authed(Method::GET, "/v1/me/devices", &bob)
-        .send()
+        .get_as("/v1/me/devices", &bob)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -558,14 +524,7 @@ async fn rotation_keeps_old_tokens_valid_until_they_expire(mode: Mode) {
         .map(|k| k["kid"].as_str().unwrap())
         .collect();
     assert_eq!(kids, ["key-2026-a", "key-2026-b"]);
-    assert_eq!(
-        app.authed(Method::GET, "/v1/me", &before)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.get_as("/v1/me", &before).await.status(), 200);
     let after = app.sign_in(&phone).await;
     let header = jsonwebtoken::decode_header(after["access_token"].as_str().unwrap()).unwrap();
     assert_eq!(header.kid.as_deref(), Some("key-2026-b"));
@@ -581,15 +540,7 @@ async fn rotation_keeps_old_tokens_valid_until_they_expire(mode: Mode) {
     .await;
     let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
-    problem(
-        app.authed(Method::GET, "/v1/me", &before)
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "invalid_token",
-    )
-    .await;
+    problem(app.get_as("/v1/me", &before).await, 401, "invalid_token").await;
     app.stop().await;
 }
 in_both_modes!(rotation_keeps_old_tokens_valid_until_they_expire);
@@ -609,11 +560,7 @@ async fn export_and_erasure_work_end_to_end(mode: Mode) {
         .await
         .unwrap();
 
-    let export = app
-        .authed(Method::GET, "/v1/me/export", &token)
-        .send()
-        .await
-        .unwrap();
+    let export = app.get_as("/v1/me/export", &token).await;
     assert_eq!(export.status(), 200);
     assert!(
         export.headers()["content-disposition"]

@@ -7,7 +7,7 @@ use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value as Json;
 
-use crate::helpers::{Mode, TestApp, problem, random_phone};
+use crate::helpers::{Mode, TestApp, problem};
 use crate::in_both_modes;
 
 /// A phone photo: a JPEG with EXIF position (Huế citadel), capture time and orientation.
@@ -99,10 +99,8 @@ async fn upload(
 async fn until_ready(app: &TestApp, token: &str, id: &str) -> Json {
     for _ in 0..200 {
         let media: Json = app
-            .authed(Method::GET, &format!("/v1/media/{id}"), token)
-            .send()
+            .get_as(&format!("/v1/media/{id}"), token)
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -116,10 +114,7 @@ async fn until_ready(app: &TestApp, token: &str, id: &str) -> Json {
 
 async fn a_phone_photo_is_stored_indexed_and_stripped(mode: Mode) {
     let app = TestApp::spawn(mode).await;
-    let token = app.sign_in(&random_phone()).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.resident_token().await;
     let photo = phone_photo(1600, 1200, 6);
 
     let created = upload(&app, &token, photo.clone(), "image/jpeg").await;
@@ -193,24 +188,16 @@ async fn a_phone_photo_is_stored_indexed_and_stripped(mode: Mode) {
         "the same photo twice is one media"
     );
 
-    let stranger = app.sign_in(&random_phone()).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let stranger = app.resident_token().await;
     problem(
-        app.authed(Method::GET, &format!("/v1/media/{id}"), &stranger)
-            .send()
-            .await
-            .unwrap(),
+        app.get_as(&format!("/v1/media/{id}"), &stranger).await,
         404,
         "media_not_found",
     )
     .await;
     problem(
-        app.authed(Method::GET, &format!("/v1/media/{id}/original"), &stranger)
-            .send()
-            .await
-            .unwrap(),
+        app.get_as(&format!("/v1/media/{id}/original"), &stranger)
+            .await,
         404,
         "media_not_found",
     )
@@ -231,10 +218,7 @@ async fn bad_files_are_refused_with_clear_codes(mode: Mode) {
         c.media.max_pixels = 2_000_000;
     })
     .await;
-    let token = app.sign_in(&random_phone()).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.resident_token().await;
 
     let script = b"<script>alert(1)</script>".repeat(10);
     problem(
@@ -279,10 +263,7 @@ in_both_modes!(bad_files_are_refused_with_clear_codes);
 
 async fn staff_find_photos_near_a_point(mode: Mode) {
     let app = TestApp::spawn_with(mode, |c| c.identity.dev_seed_staff = true).await;
-    let resident = app.sign_in(&random_phone()).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let resident = app.resident_token().await;
     let media: Json = upload(&app, &resident, phone_photo(640, 480, 1), "image/jpeg")
         .await
         .json()
@@ -337,20 +318,12 @@ async fn staff_find_photos_near_a_point(mode: Mode) {
     .await;
 
     let as_resident = app
-        .authed(
-            Method::GET,
-            "/v1/media/near?lat=16.4754&lng=107.5753",
-            &resident,
-        )
-        .send()
-        .await
-        .unwrap();
+        .get_as("/v1/media/near?lat=16.4754&lng=107.5753", &resident)
+        .await;
     problem(as_resident, 403, "staff_only").await;
     let thumbnail = app
-        .authed(Method::GET, &format!("/v1/media/{id}/thumbnail"), officer)
-        .send()
-        .await
-        .unwrap();
+        .get_as(&format!("/v1/media/{id}/thumbnail"), officer)
+        .await;
     assert_eq!(
         thumbnail.status(),
         200,
@@ -367,10 +340,7 @@ async fn uploads_attached_to_nothing_expire() {
         c.media.cleanup_interval_secs = 1;
     })
     .await;
-    let token = app.sign_in(&random_phone()).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.resident_token().await;
     let media: Json = upload(&app, &token, phone_photo(320, 240, 1), "image/jpeg")
         .await
         .json()
@@ -404,10 +374,7 @@ async fn uploads_attached_to_nothing_expire() {
 #[tokio::test]
 async fn a_failing_store_gives_503_and_writes_nothing() {
     let app = TestApp::spawn(Mode::AllInOne).await;
-    let token = app.sign_in(&random_phone()).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.resident_token().await;
     let media_dir = std::env::temp_dir()
         .join(format!("citizen-test-{}", app.database.name))
         .join("media");

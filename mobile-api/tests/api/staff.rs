@@ -137,10 +137,8 @@ async fn admins_manage_staff_within_their_reach(mode: Mode) {
         .unwrap();
     problem(elsewhere, 404, "staff_not_found").await;
     let listed: Vec<Value> = app
-        .authed(Method::GET, "/v1/admin/staff", &hue)
-        .send()
+        .get_as("/v1/admin/staff", &hue)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -153,19 +151,14 @@ async fn admins_manage_staff_within_their_reach(mode: Mode) {
         .unwrap();
     let officer_token = officer_session["access_token"].as_str().unwrap();
     let me: Value = app
-        .authed(Method::GET, "/v1/me", officer_token)
-        .send()
+        .get_as("/v1/me", officer_token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(me["roles"], json!(["ward_officer"]));
     problem(
-        app.authed(Method::GET, "/v1/admin/staff", officer_token)
-            .send()
-            .await
-            .unwrap(),
+        app.get_as("/v1/admin/staff", officer_token).await,
         403,
         "admin_only",
     )

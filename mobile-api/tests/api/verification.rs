@@ -106,10 +106,8 @@ async fn linking_vneid_makes_the_account_verified(mode: Mode) {
         .unwrap();
     let verified_token = refreshed["access_token"].as_str().unwrap();
     let me: Value = app
-        .authed(Method::GET, "/v1/me", verified_token)
-        .send()
+        .get_as("/v1/me", verified_token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -145,14 +143,8 @@ async fn linking_vneid_makes_the_account_verified(mode: Mode) {
     .await;
     assert_eq!(outcome, "citizen://identity-verification?status=declined");
     let me: Value = app
-        .authed(
-            Method::GET,
-            "/v1/me",
-            third["access_token"].as_str().unwrap(),
-        )
-        .send()
+        .get_as("/v1/me", third["access_token"].as_str().unwrap())
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -165,10 +157,7 @@ in_both_modes!(linking_vneid_makes_the_account_verified);
 #[tokio::test]
 async fn without_a_provider_verification_is_unavailable() {
     let app = TestApp::spawn(Mode::AllInOne).await;
-    let token = app.sign_in(&random_phone()).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.resident_token().await;
     let response = app
         .authed(Method::POST, "/v1/me/verification/vneid", &token)
         .send()
