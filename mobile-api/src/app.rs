@@ -12,6 +12,7 @@ use platform::auth::{LocalKeys, SharedVerifier, TokenVerifier};
 use platform::http::{Readiness, ops_routes, with_not_found_fallback, with_service_layers};
 use platform::local_postgres::{self, LocatedDatabase};
 use platform::{Config, Metrics, ServiceDb};
+use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -44,6 +45,12 @@ impl App {
         let mut services: BTreeMap<&'static str, Router> = BTreeMap::new();
         let mut local_keys = None;
         let mut sandboxes = None;
+        // Without a configured token, one this process alone knows: in-process calls work,
+        // calls from another process are refused.
+        let service_token = config.internal.service_token.clone().unwrap_or_else(|| {
+            let token: [u8; 32] = rand::random();
+            SecretString::from(token.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        });
 
         for module in &modules {
             match module {
@@ -90,8 +97,9 @@ impl App {
                         db.pool().clone(),
                         &config.media,
                         &config.data_dir,
-                    )?;
-                    services.insert("media", media::router(state));
+                    )
+                    .await?;
+                    services.insert("media", media::router(state, &service_token));
                     databases.push(db);
                 }
                 Module::Sandbox => sandboxes = Some(sandbox::router()),

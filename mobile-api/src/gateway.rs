@@ -166,10 +166,23 @@ async fn forwarded_for(mut request: Request, next: Next) -> Response {
     {
         request.headers_mut().append(X_FORWARDED_FOR.clone(), value);
     }
+    // Where the client reached us, for the URLs services hand out (a proxy in front of the
+    // gateway may have said so already).
+    let headers = request.headers_mut();
+    if !headers.contains_key(&X_FORWARDED_HOST)
+        && let Some(host) = headers.get(header::HOST).cloned()
+    {
+        headers.insert(X_FORWARDED_HOST.clone(), host);
+    }
+    if !headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+    }
     next.run(request).await
 }
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 fn cors(config: &GatewayConfig) -> CorsLayer {
     let origins = config

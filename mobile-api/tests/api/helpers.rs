@@ -161,6 +161,11 @@ impl TestApp {
         self.apps.get(2).map(App::addr)
     }
 
+    /// Media's own server, in split mode.
+    pub fn media_addr(&self) -> Option<SocketAddr> {
+        self.apps.get(3).map(App::addr)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -217,6 +222,76 @@ macro_rules! in_both_modes {
             #[tokio::test]
             async fn split() {
                 super::$test($crate::helpers::Mode::Split).await
+            }
+        }
+    };
+}
+
+/// Where media keeps its bytes in a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// The local directory, under the test's data directory.
+    Local,
+    /// The S3-compatible server the test run started (`scripts/s3-test-server`), one bucket per
+    /// test.
+    S3,
+}
+
+/// The test run's S3-compatible server.
+pub fn s3_endpoint() -> String {
+    std::env::var("TEST_S3_ENDPOINT").expect(
+        "TEST_S3_ENDPOINT is set by scripts/s3-test-server, which nextest runs before the tests",
+    )
+}
+
+impl Store {
+    /// Points `config` at this store (for S3, at `endpoint` and a bucket of the test's own).
+    pub fn configure(self, config: &mut Config, endpoint: &str) {
+        if self == Store::S3 {
+            config.media.s3 = Some(platform::config::S3Config {
+                endpoint: endpoint.to_owned(),
+                public_endpoint: None,
+                region: "us-east-1".to_owned(),
+                bucket: config
+                    .data_dir
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('_', "-"),
+                path_style: true,
+                access_key_id: "citizen-test".to_owned(),
+                secret_access_key: SecretString::from("citizen-test-secret"),
+                create_bucket: true,
+            });
+        }
+    }
+}
+
+/// Runs an async media test in each deployment shape with each storage backend.
+#[macro_export]
+macro_rules! in_both_modes_and_stores {
+    ($test:ident) => {
+        mod $test {
+            use $crate::helpers::{Mode, Store};
+
+            #[tokio::test]
+            async fn all_in_one_local() {
+                super::$test(Mode::AllInOne, Store::Local).await
+            }
+
+            #[tokio::test]
+            async fn split_local() {
+                super::$test(Mode::Split, Store::Local).await
+            }
+
+            #[tokio::test]
+            async fn all_in_one_s3() {
+                super::$test(Mode::AllInOne, Store::S3).await
+            }
+
+            #[tokio::test]
+            async fn split_s3() {
+                super::$test(Mode::Split, Store::S3).await
             }
         }
     };

@@ -7,8 +7,8 @@ use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value as Json;
 
-use crate::helpers::{Mode, TestApp, problem};
-use crate::in_both_modes;
+use crate::helpers::{Mode, Store, TestApp, problem, s3_endpoint};
+use crate::in_both_modes_and_stores;
 
 /// A phone photo: a JPEG with EXIF position (Huế citadel), capture time and orientation.
 fn phone_photo(width: u32, height: u32, orientation: u16) -> Vec<u8> {
@@ -79,6 +79,30 @@ fn png(width: u32, height: u32) -> Vec<u8> {
     bytes
 }
 
+async fn spawn(mode: Mode, store: Store, adjust: impl Fn(&mut platform::Config)) -> TestApp {
+    let endpoint = if store == Store::S3 {
+        s3_endpoint()
+    } else {
+        String::new()
+    };
+    spawn_on_endpoint(mode, store, &endpoint, adjust).await
+}
+
+async fn spawn_on_endpoint(
+    mode: Mode,
+    store: Store,
+    endpoint: &str,
+    adjust: impl Fn(&mut platform::Config),
+) -> TestApp {
+    TestApp::spawn_with(mode, |config| {
+        config.identity.dev_seed_staff = true;
+        config.internal.service_token = Some("test-service-token".to_owned().into());
+        store.configure(config, endpoint);
+        adjust(config);
+    })
+    .await
+}
+
 async fn upload(
     app: &TestApp,
     token: &str,
@@ -94,6 +118,46 @@ async fn upload(
         .send()
         .await
         .unwrap()
+}
+
+/// The direct path: a signed URL, the bytes straight to storage, then `complete`.
+async fn upload_directly(
+    app: &TestApp,
+    token: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> reqwest::Response {
+    let started: Json = app
+        .authed(Method::POST, "/v1/media/uploads", token)
+        .json(&serde_json::json!({ "content_type": content_type, "byte_size": bytes.len() }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let put = put_signed(app, &started["upload"], bytes).await;
+    assert_eq!(put.status(), 200, "{}", put.text().await.unwrap());
+    let id = started["id"].as_str().unwrap();
+    app.authed(Method::POST, &format!("/v1/media/{id}/complete"), token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Sends `bytes` as a signed upload request says, with its signed headers.
+async fn put_signed(app: &TestApp, request: &Json, bytes: Vec<u8>) -> reqwest::Response {
+    assert_eq!(request["method"], "PUT");
+    let mut put = app.client.put(request["url"].as_str().unwrap());
+    for (name, value) in request["headers"].as_object().unwrap() {
+        if name == "content-length" {
+            // reqwest sends the body's own length, which must be the one signed.
+            assert_eq!(value.as_str().unwrap(), bytes.len().to_string());
+        } else {
+            put = put.header(name, value.as_str().unwrap());
+        }
+    }
+    put.body(bytes).send().await.unwrap()
 }
 
 async fn until_ready(app: &TestApp, token: &str, id: &str) -> Json {
@@ -112,8 +176,97 @@ async fn until_ready(app: &TestApp, token: &str, id: &str) -> Json {
     panic!("derivatives were not made");
 }
 
-async fn a_phone_photo_is_stored_indexed_and_stripped(mode: Mode) {
-    let app = TestApp::spawn(mode).await;
+async fn staff_token(app: &TestApp, username: &str) -> String {
+    let signed_in: Json = app
+        .client
+        .post(app.url("/v1/auth/staff/login"))
+        .json(&serde_json::json!({ "username": username, "password": "hue-demo-password" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    signed_in["access_token"].as_str().unwrap().to_owned()
+}
+
+fn assert_no_metadata(derivative: &[u8]) {
+    assert!(
+        !derivative.windows(6).any(|w| w == b"Exif\0\0"),
+        "no EXIF in derivatives"
+    );
+    assert!(
+        exif::Reader::new()
+            .read_from_container(&mut Cursor::new(derivative))
+            .is_err()
+    );
+}
+
+/// What the test's store holds, as keys (`originals/<id>`, ...).
+async fn stored_keys(app: &TestApp, store: Store) -> Vec<String> {
+    let data_dir = std::env::temp_dir().join(format!("citizen-test-{}", app.database.name));
+    match store {
+        Store::Local => {
+            let root = data_dir.join("media");
+            walk(&root)
+                .into_iter()
+                .map(|path| path.strip_prefix(&root).unwrap().display().to_string())
+                .filter(|key| !key.rsplit('/').next().unwrap().starts_with('.'))
+                .collect()
+        }
+        Store::S3 => {
+            let bucket = data_dir
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace('_', "-");
+            let listed = s3_client()
+                .list_objects_v2()
+                .bucket(bucket)
+                .send()
+                .await
+                .unwrap();
+            listed
+                .contents()
+                .iter()
+                .filter_map(|object| object.key().map(str::to_owned))
+                .collect()
+        }
+    }
+}
+
+fn s3_client() -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(s3_endpoint())
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "citizen-test",
+            "citizen-test-secret",
+            None,
+            None,
+            "test",
+        ))
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Waits until no stored key mentions `id` (objects go right after their record).
+async fn until_objects_gone(app: &TestApp, store: Store, id: &str) -> Vec<String> {
+    let mut keys = stored_keys(app, store).await;
+    for _ in 0..100 {
+        if keys.iter().all(|key| !key.contains(id)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        keys = stored_keys(app, store).await;
+    }
+    keys
+}
+
+async fn a_phone_photo_is_stored_indexed_and_stripped(mode: Mode, store: Store) {
+    let app = spawn(mode, store, |_| {}).await;
     let token = app.resident_token().await;
     let photo = phone_photo(1600, 1200, 6);
 
@@ -136,6 +289,10 @@ async fn a_phone_photo_is_stored_indexed_and_stripped(mode: Mode) {
         .unwrap()
         .to_cell(h3o::Resolution::Nine);
     assert_eq!(cell, u64::from(expected));
+    assert_eq!(
+        (media["attached"].as_bool(), media["public"].as_bool()),
+        (Some(false), Some(false))
+    );
 
     let id = media["id"].as_str().unwrap().to_owned();
     assert_eq!(until_ready(&app, &token, &id).await["status"], "ready");
@@ -143,19 +300,13 @@ async fn a_phone_photo_is_stored_indexed_and_stripped(mode: Mode) {
         app.authed(Method::GET, &format!("/v1/media/{id}/{variant}"), &token)
             .send()
     };
-    let display = get("display").await.unwrap().bytes().await.unwrap();
+    let display = get("display").await.unwrap();
+    assert_eq!(display.headers()["content-type"], "image/jpeg");
+    assert_eq!(display.headers()["x-content-type-options"], "nosniff");
+    let display = display.bytes().await.unwrap();
     let thumbnail = get("thumbnail").await.unwrap().bytes().await.unwrap();
-    for derivative in [&display, &thumbnail] {
-        assert!(
-            !derivative.windows(6).any(|w| w == b"Exif\0\0"),
-            "no EXIF in derivatives"
-        );
-        assert!(
-            exif::Reader::new()
-                .read_from_container(&mut Cursor::new(derivative.as_ref()))
-                .is_err()
-        );
-    }
+    assert_no_metadata(&display);
+    assert_no_metadata(&thumbnail);
     let display = image::load_from_memory(&display).unwrap();
     assert_eq!(
         (display.width(), display.height()),
@@ -165,8 +316,11 @@ async fn a_phone_photo_is_stored_indexed_and_stripped(mode: Mode) {
     let thumbnail = image::load_from_memory(&thumbnail).unwrap();
     assert_eq!(thumbnail.width().max(thumbnail.height()), 256);
 
+    // The original keeps what the derivatives leave out: staff only, even for its owner.
+    problem(get("original").await.unwrap(), 404, "media_not_found").await;
+    let officer = staff_token(&app, "phuxuan.officer").await;
     let ranged = app
-        .authed(Method::GET, &format!("/v1/media/{id}/original"), &token)
+        .authed(Method::GET, &format!("/v1/media/{id}/original"), &officer)
         .header("range", "bytes=0-9")
         .send()
         .await
@@ -177,6 +331,17 @@ async fn a_phone_photo_is_stored_indexed_and_stripped(mode: Mode) {
         format!("bytes 0-9/{}", photo.len()).as_str()
     );
     assert_eq!(ranged.bytes().await.unwrap().as_ref(), &photo[..10]);
+    let unsatisfiable = app
+        .authed(Method::GET, &format!("/v1/media/{id}/original"), &officer)
+        .header("range", format!("bytes={}-", photo.len()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unsatisfiable.headers()["content-range"],
+        format!("bytes */{}", photo.len()).as_str()
+    );
+    problem(unsatisfiable, 416, "range_not_satisfiable").await;
 
     let again: Json = upload(&app, &token, photo, "image/jpeg")
         .await
@@ -195,9 +360,17 @@ async fn a_phone_photo_is_stored_indexed_and_stripped(mode: Mode) {
         "media_not_found",
     )
     .await;
+    for variant in ["display", "original", "urls"] {
+        problem(
+            app.get_as(&format!("/v1/media/{id}/{variant}"), &stranger)
+                .await,
+            404,
+            "media_not_found",
+        )
+        .await;
+    }
     problem(
-        app.get_as(&format!("/v1/media/{id}/original"), &stranger)
-            .await,
+        app.get(&format!("/v1/media/{id}/display")).await,
         404,
         "media_not_found",
     )
@@ -210,10 +383,135 @@ async fn a_phone_photo_is_stored_indexed_and_stripped(mode: Mode) {
     .await;
     app.stop().await;
 }
-in_both_modes!(a_phone_photo_is_stored_indexed_and_stripped);
+in_both_modes_and_stores!(a_phone_photo_is_stored_indexed_and_stripped);
 
-async fn bad_files_are_refused_with_clear_codes(mode: Mode) {
-    let app = TestApp::spawn_with(mode, |c| {
+async fn a_photo_goes_straight_to_storage_then_is_checked(mode: Mode, store: Store) {
+    let app = spawn(mode, store, |_| {}).await;
+    let token = app.resident_token().await;
+    let photo = phone_photo(1200, 900, 1);
+
+    let started = app
+        .authed(Method::POST, "/v1/media/uploads", &token)
+        .json(&serde_json::json!({ "content_type": "image/jpeg", "byte_size": photo.len() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 201);
+    let started: Json = started.json().await.unwrap();
+    let id = started["id"].as_str().unwrap().to_owned();
+    let request = &started["upload"];
+    let url = request["url"].as_str().unwrap();
+    match store {
+        Store::Local => assert!(url.starts_with(&app.url("/v1/media/objects/")), "{url}"),
+        Store::S3 => assert!(
+            url.starts_with(&s3_endpoint()) && url.contains("X-Amz-Signature="),
+            "{url}"
+        ),
+    }
+    assert!(request["expires_at"].is_string());
+
+    let complete = || {
+        app.authed(Method::POST, &format!("/v1/media/{id}/complete"), &token)
+            .send()
+    };
+    problem(complete().await.unwrap(), 409, "upload_missing").await;
+
+    // The signature covers the object, the size and the type.
+    let mut longer = photo.clone();
+    longer.extend_from_slice(&[0; 100]);
+    let refused = put_signed_unchecked(&app, request, longer).await;
+    assert_eq!(refused.status(), 403, "another size is refused");
+    let mut tampered = request.clone();
+    tampered["url"] = Json::String(url.replace(&id, &uuid::Uuid::now_v7().to_string()));
+    assert_eq!(
+        put_signed(&app, &tampered, photo.clone()).await.status(),
+        403,
+        "another object is refused"
+    );
+
+    assert_eq!(put_signed(&app, request, photo.clone()).await.status(), 200);
+    let stranger = app.resident_token().await;
+    problem(
+        app.authed(Method::POST, &format!("/v1/media/{id}/complete"), &stranger)
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "media_not_found",
+    )
+    .await;
+    let done = complete().await.unwrap();
+    assert_eq!(done.status(), 201);
+    let media: Json = done.json().await.unwrap();
+    assert_eq!(media["id"], id.as_str());
+    assert_eq!(media["byte_size"].as_u64(), Some(photo.len() as u64));
+    assert!(media["h3_cell"].is_string(), "EXIF read as for any upload");
+    let again = complete().await.unwrap();
+    assert_eq!(again.status(), 200, "completing twice is harmless");
+    assert_eq!(until_ready(&app, &token, &id).await["status"], "ready");
+    let display = app
+        .get_as(&format!("/v1/media/{id}/display"), &token)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_no_metadata(&display);
+
+    // The same photo again, by the direct path: the earlier media.
+    let twice: Json = upload_directly(&app, &token, photo, "image/jpeg")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(twice["id"], id.as_str());
+
+    // Bytes that are no image are judged on completion, whatever type was declared.
+    let script = b"<script>alert(1)</script>".repeat(10);
+    problem(
+        upload_directly(&app, &token, script, "image/jpeg").await,
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    problem(
+        app.authed(Method::POST, "/v1/media/uploads", &token)
+            .json(&serde_json::json!({ "content_type": "text/html", "byte_size": 10 }))
+            .send()
+            .await
+            .unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    problem(
+        app.authed(Method::POST, "/v1/media/uploads", &token)
+            .json(
+                &serde_json::json!({ "content_type": "image/jpeg", "byte_size": 16 * 1024 * 1024 }),
+            )
+            .send()
+            .await
+            .unwrap(),
+        413,
+        "too_large",
+    )
+    .await;
+    app.stop().await;
+}
+in_both_modes_and_stores!(a_photo_goes_straight_to_storage_then_is_checked);
+
+/// Sends the signed request with whatever body, its length not checked against the signed one.
+async fn put_signed_unchecked(app: &TestApp, request: &Json, bytes: Vec<u8>) -> reqwest::Response {
+    let mut put = app.client.put(request["url"].as_str().unwrap());
+    for (name, value) in request["headers"].as_object().unwrap() {
+        if name != "content-length" {
+            put = put.header(name, value.as_str().unwrap());
+        }
+    }
+    put.body(bytes).send().await.unwrap()
+}
+
+async fn bad_files_are_refused_with_clear_codes(mode: Mode, store: Store) {
+    let app = spawn(mode, store, |c| {
         c.media.max_upload_bytes = 300_000;
         c.media.max_pixels = 2_000_000;
     })
@@ -231,7 +529,13 @@ async fn bad_files_are_refused_with_clear_codes(mode: Mode) {
     let bomb = png(2000, 1500);
     assert!(bomb.len() < 300_000, "small on the wire, 3 MP when decoded");
     problem(
-        upload(&app, &token, bomb, "image/png").await,
+        upload(&app, &token, bomb.clone(), "image/png").await,
+        422,
+        "too_many_pixels",
+    )
+    .await;
+    problem(
+        upload_directly(&app, &token, bomb, "image/png").await,
         422,
         "too_many_pixels",
     )
@@ -240,7 +544,13 @@ async fn bad_files_are_refused_with_clear_codes(mode: Mode) {
     let photo = phone_photo(800, 600, 1);
     let truncated = photo[..photo.len() / 2].to_vec();
     problem(
-        upload(&app, &token, truncated, "image/jpeg").await,
+        upload(&app, &token, truncated.clone(), "image/jpeg").await,
+        422,
+        "corrupt_image",
+    )
+    .await;
+    problem(
+        upload_directly(&app, &token, truncated, "image/jpeg").await,
         422,
         "corrupt_image",
     )
@@ -257,12 +567,23 @@ async fn bad_files_are_refused_with_clear_codes(mode: Mode) {
         "too_large",
     )
     .await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM media.media")
+        .fetch_one(&mut connect(&app).await)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "nothing refused is recorded");
     app.stop().await;
 }
-in_both_modes!(bad_files_are_refused_with_clear_codes);
+in_both_modes_and_stores!(bad_files_are_refused_with_clear_codes);
 
-async fn staff_find_photos_near_a_point(mode: Mode) {
-    let app = TestApp::spawn_with(mode, |c| c.identity.dev_seed_staff = true).await;
+async fn connect(app: &TestApp) -> sqlx::PgConnection {
+    <sqlx::PgConnection as sqlx::Connection>::connect(&app.database.url)
+        .await
+        .unwrap()
+}
+
+async fn staff_find_photos_near_a_point(mode: Mode, store: Store) {
+    let app = spawn(mode, store, |_| {}).await;
     let resident = app.resident_token().await;
     let media: Json = upload(&app, &resident, phone_photo(640, 480, 1), "image/jpeg")
         .await
@@ -272,21 +593,9 @@ async fn staff_find_photos_near_a_point(mode: Mode) {
     let id = media["id"].as_str().unwrap().to_owned();
     until_ready(&app, &resident, &id).await;
 
-    let officer: Json = app
-        .client
-        .post(app.url("/v1/auth/staff/login"))
-        .json(
-            &serde_json::json!({ "username": "phuxuan.officer", "password": "hue-demo-password" }),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let officer = officer["access_token"].as_str().unwrap();
+    let officer = staff_token(&app, "phuxuan.officer").await;
     let near = |query: &str| {
-        app.authed(Method::GET, &format!("/v1/media/near?{query}"), officer)
+        app.authed(Method::GET, &format!("/v1/media/near?{query}"), &officer)
             .send()
     };
 
@@ -322,7 +631,7 @@ async fn staff_find_photos_near_a_point(mode: Mode) {
         .await;
     problem(as_resident, 403, "staff_only").await;
     let thumbnail = app
-        .get_as(&format!("/v1/media/{id}/thumbnail"), officer)
+        .get_as(&format!("/v1/media/{id}/thumbnail"), &officer)
         .await;
     assert_eq!(
         thumbnail.status(),
@@ -331,11 +640,326 @@ async fn staff_find_photos_near_a_point(mode: Mode) {
     );
     app.stop().await;
 }
-in_both_modes!(staff_find_photos_near_a_point);
+in_both_modes_and_stores!(staff_find_photos_near_a_point);
+
+async fn signed_urls_serve_each_reader_what_they_may_see(mode: Mode, store: Store) {
+    let app = spawn(mode, store, |_| {}).await;
+    let token = app.resident_token().await;
+    let photo = phone_photo(800, 600, 1);
+    let media: Json = upload(&app, &token, photo.clone(), "image/jpeg")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = media["id"].as_str().unwrap().to_owned();
+    until_ready(&app, &token, &id).await;
+
+    let urls: Json = app
+        .get_as(&format!("/v1/media/{id}/urls"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(urls["original"].is_null(), "not the original for its owner");
+    // A signed URL needs no token.
+    let display = app
+        .client
+        .get(urls["display"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(display.status(), 200);
+    assert_eq!(display.headers()["content-type"], "image/jpeg");
+    assert_no_metadata(&display.bytes().await.unwrap());
+    let thumbnail = app
+        .client
+        .get(urls["thumbnail"].as_str().unwrap())
+        .header("range", "bytes=0-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(thumbnail.status(), 206);
+    assert_eq!(thumbnail.bytes().await.unwrap().as_ref(), &[0xFF, 0xD8]);
+    // Nor another object under the same signature.
+    let forged = urls["display"]
+        .as_str()
+        .unwrap()
+        .replace("display/", "thumbnails/");
+    assert_eq!(app.client.get(forged).send().await.unwrap().status(), 403);
+
+    let officer = staff_token(&app, "phuxuan.officer").await;
+    let staff_urls: Json = app
+        .get_as(&format!("/v1/media/{id}/urls"), &officer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let original = app
+        .client
+        .get(staff_urls["original"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(original.as_ref(), photo.as_slice());
+    app.stop().await;
+}
+in_both_modes_and_stores!(signed_urls_serve_each_reader_what_they_may_see);
+
+/// The internal API other services call, on media's own server (split deployments).
+async fn internal(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    body: Option<Json>,
+) -> reqwest::Response {
+    let url = format!("http://{}{path}", app.media_addr().unwrap());
+    let mut request = app
+        .client
+        .request(method, url)
+        .bearer_auth("test-service-token");
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+async fn a_report_attaches_photos_and_shares_them_when_public(store: Store) {
+    let app = spawn(Mode::Split, store, |_| {}).await;
+    let token = app.resident_token().await;
+    let me: Json = app.get_as("/v1/me", &token).await.json().await.unwrap();
+    let owner = me["id"].as_str().unwrap().to_owned();
+    // A photo without EXIF position: it takes the report's.
+    let plain: Json = upload(&app, &token, png(400, 300), "image/png")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let plain_id = plain["id"].as_str().unwrap().to_owned();
+    assert!(plain["h3_cell"].is_null());
+    let exif: Json = upload(&app, &token, phone_photo(400, 300, 1), "image/jpeg")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let exif_id = exif["id"].as_str().unwrap().to_owned();
+    until_ready(&app, &token, &plain_id).await;
+    until_ready(&app, &token, &exif_id).await;
+
+    let report = format!("report:{}", uuid::Uuid::now_v7());
+    let attach = |owner: &str, ids: Vec<&str>, attached_to: &str| {
+        internal(
+            &app,
+            Method::POST,
+            "/internal/v1/media/attachments",
+            Some(serde_json::json!({
+                "owner_id": owner, "attached_to": attached_to, "media_ids": ids,
+                "public": false, "latitude": 16.4637, "longitude": 107.5909,
+            })),
+        )
+    };
+    // Only the owner's photos; all or nothing.
+    let stranger = uuid::Uuid::now_v7().to_string();
+    problem(
+        attach(&stranger, vec![&plain_id], &report).await,
+        404,
+        "media_not_found",
+    )
+    .await;
+    problem(
+        attach(
+            &owner,
+            vec![&plain_id, &uuid::Uuid::now_v7().to_string()],
+            &report,
+        )
+        .await,
+        404,
+        "media_not_found",
+    )
+    .await;
+    assert_eq!(
+        attach(&owner, vec![&plain_id, &exif_id], &report)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        attach(&owner, vec![&plain_id], &report).await.status(),
+        200,
+        "attaching again is harmless"
+    );
+    problem(
+        attach(&owner, vec![&plain_id], "report:another").await,
+        409,
+        "media_already_attached",
+    )
+    .await;
+    // Without the service token, and through the gateway, there is no internal API.
+    let unauthenticated = app
+        .client
+        .post(format!(
+            "http://{}/internal/v1/media/attachments",
+            app.media_addr().unwrap()
+        ))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    problem(unauthenticated, 401, "service_token_required").await;
+    assert_eq!(
+        app.client
+            .post(app.url("/internal/v1/media/attachments"))
+            .bearer_auth("test-service-token")
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    let plain: Json = app
+        .get_as(&format!("/v1/media/{plain_id}"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(plain["attached"], true);
+    let expected = h3o::LatLng::new(16.4637, 107.5909)
+        .unwrap()
+        .to_cell(h3o::Resolution::Nine);
+    assert_eq!(
+        u64::from_str_radix(plain["h3_cell"].as_str().unwrap(), 16).unwrap(),
+        u64::from(expected),
+        "the report's position"
+    );
+    let exif: Json = app
+        .get_as(&format!("/v1/media/{exif_id}"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        (exif["position"]["latitude"].as_f64().unwrap() - 16.475).abs() < 1e-6,
+        "EXIF position kept"
+    );
+
+    // Private report: nobody else sees the photos. Public: anyone sees the derivatives.
+    problem(
+        app.get(&format!("/v1/media/{plain_id}/display")).await,
+        404,
+        "media_not_found",
+    )
+    .await;
+    let visibility_path = format!("/internal/v1/media/attachments/{report}/visibility");
+    let visibility = |public: bool| {
+        internal(
+            &app,
+            Method::PUT,
+            &visibility_path,
+            Some(serde_json::json!({ "public": public })),
+        )
+    };
+    assert_eq!(visibility(true).await.status(), 204);
+    let public = app.get(&format!("/v1/media/{plain_id}/display")).await;
+    assert_eq!(public.status(), 200);
+    assert_eq!(public.headers()["cache-control"], "public, max-age=300");
+    let urls: Json = app.get_json(&format!("/v1/media/{plain_id}/urls")).await;
+    assert!(urls["thumbnail"].is_string() && urls["original"].is_null());
+    problem(
+        app.get(&format!("/v1/media/{plain_id}/original")).await,
+        404,
+        "media_not_found",
+    )
+    .await;
+    assert_eq!(visibility(false).await.status(), 204);
+    problem(
+        app.get(&format!("/v1/media/{plain_id}/thumbnail")).await,
+        404,
+        "media_not_found",
+    )
+    .await;
+    app.stop().await;
+}
 
 #[tokio::test]
-async fn uploads_attached_to_nothing_expire() {
-    let app = TestApp::spawn_with(Mode::AllInOne, |c| {
+async fn a_report_attaches_photos_and_shares_them_when_public_local() {
+    a_report_attaches_photos_and_shares_them_when_public(Store::Local).await
+}
+
+#[tokio::test]
+async fn a_report_attaches_photos_and_shares_them_when_public_s3() {
+    a_report_attaches_photos_and_shares_them_when_public(Store::S3).await
+}
+
+async fn an_erased_account_loses_its_photos(store: Store) {
+    let app = spawn(Mode::Split, store, |_| {}).await;
+    let token = app.resident_token().await;
+    let me: Json = app.get_as("/v1/me", &token).await.json().await.unwrap();
+    let owner = me["id"].as_str().unwrap().to_owned();
+    let media: Json = upload(&app, &token, phone_photo(400, 300, 1), "image/jpeg")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = media["id"].as_str().unwrap().to_owned();
+    until_ready(&app, &token, &id).await;
+    let other = app.resident_token().await;
+    let kept: Json = upload(&app, &other, phone_photo(300, 200, 1), "image/jpeg")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kept_id = kept["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        stored_keys(&app, store)
+            .await
+            .iter()
+            .filter(|k| k.contains(&id))
+            .count(),
+        3
+    );
+
+    let erased: Json = internal(
+        &app,
+        Method::DELETE,
+        &format!("/internal/v1/media/owners/{owner}"),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(erased["deleted"], 1);
+    problem(
+        app.get_as(&format!("/v1/media/{id}"), &token).await,
+        404,
+        "media_not_found",
+    )
+    .await;
+    let left = until_objects_gone(&app, store, &id).await;
+    assert!(left.iter().all(|key| !key.contains(&id)), "{left:?}");
+    assert!(
+        left.iter().any(|key| key.contains(&kept_id)),
+        "others keep theirs: {left:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_erased_account_loses_its_photos_local() {
+    an_erased_account_loses_its_photos(Store::Local).await
+}
+
+#[tokio::test]
+async fn an_erased_account_loses_its_photos_s3() {
+    an_erased_account_loses_its_photos(Store::S3).await
+}
+
+async fn uploads_attached_to_nothing_expire(store: Store) {
+    let app = spawn(Mode::AllInOne, store, |c| {
         c.media.unattached_ttl_secs = 1;
         c.media.cleanup_interval_secs = 1;
     })
@@ -347,33 +971,107 @@ async fn uploads_attached_to_nothing_expire() {
         .await
         .unwrap();
     let id = media["id"].as_str().unwrap().to_owned();
+    // And a direct upload never completed.
+    let started: Json = app
+        .authed(Method::POST, "/v1/media/uploads", &token)
+        .json(&serde_json::json!({ "content_type": "image/jpeg", "byte_size": 4 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pending = started["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        put_signed(&app, &started["upload"], vec![0xFF, 0xD8, 0xFF, 0xD9])
+            .await
+            .status(),
+        200
+    );
+
     let status = app
         .status_once_settled(&format!("/v1/media/{id}"), &token, 404)
         .await;
     assert_eq!(status, 404, "the unattached upload was deleted");
-    // The row goes first, the objects right after it.
-    let media_dir = std::env::temp_dir()
-        .join(format!("citizen-test-{}", app.database.name))
-        .join("media");
-    let mut files = walk(&media_dir);
-    for _ in 0..50 {
-        if files.iter().all(|f| !f.contains(&id)) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        files = walk(&media_dir);
-    }
-    assert!(
-        files.iter().all(|f| !f.contains(&id)),
-        "its objects too: {files:?}"
-    );
+    problem(
+        app.authed(
+            Method::POST,
+            &format!("/v1/media/{pending}/complete"),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap(),
+        404,
+        "media_not_found",
+    )
+    .await;
+    // The records go first, the objects right after them.
+    let left = until_objects_gone(&app, store, &id).await;
+    assert!(left.iter().all(|key| !key.contains(&id)), "{left:?}");
+    let left = until_objects_gone(&app, store, &pending).await;
+    assert!(left.iter().all(|key| !key.contains(&pending)), "{left:?}");
     app.stop().await;
 }
 
-/// A failing store answers 503 and leaves no record behind.
 #[tokio::test]
-async fn a_failing_store_gives_503_and_writes_nothing() {
-    let app = TestApp::spawn(Mode::AllInOne).await;
+async fn uploads_attached_to_nothing_expire_local() {
+    uploads_attached_to_nothing_expire(Store::Local).await
+}
+
+#[tokio::test]
+async fn uploads_attached_to_nothing_expire_s3() {
+    uploads_attached_to_nothing_expire(Store::S3).await
+}
+
+#[tokio::test]
+async fn originals_can_be_dropped_once_derivatives_exist() {
+    let app = spawn(Mode::AllInOne, Store::Local, |c| {
+        c.media.keep_originals = false
+    })
+    .await;
+    let token = app.resident_token().await;
+    let media: Json = upload(&app, &token, phone_photo(400, 300, 1), "image/jpeg")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = media["id"].as_str().unwrap().to_owned();
+    until_ready(&app, &token, &id).await;
+    let officer = staff_token(&app, "phuxuan.officer").await;
+    problem(
+        app.get_as(&format!("/v1/media/{id}/original"), &officer)
+            .await,
+        404,
+        "original_not_kept",
+    )
+    .await;
+    assert_eq!(
+        app.get_as(&format!("/v1/media/{id}/display"), &officer)
+            .await
+            .status(),
+        200
+    );
+    let mut keys = stored_keys(&app, Store::Local).await;
+    for _ in 0..50 {
+        if !keys.iter().any(|key| key.starts_with("originals/")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        keys = stored_keys(&app, Store::Local).await;
+    }
+    assert!(
+        !keys.iter().any(|key| key.starts_with("originals/")),
+        "{keys:?}"
+    );
+    assert_eq!(keys.len(), 2, "display and thumbnail: {keys:?}");
+    app.stop().await;
+}
+
+/// A failing local store answers 503 and leaves no record behind.
+#[tokio::test]
+async fn a_failing_disk_gives_503_and_writes_nothing() {
+    let app = spawn(Mode::AllInOne, Store::Local, |_| {}).await;
     let token = app.resident_token().await;
     let media_dir = std::env::temp_dir()
         .join(format!("citizen-test-{}", app.database.name))
@@ -383,24 +1081,120 @@ async fn a_failing_store_gives_503_and_writes_nothing() {
     let response = upload(&app, &token, phone_photo(320, 240, 1), "image/jpeg").await;
     assert!(response.headers().contains_key("retry-after"));
     problem(response, 503, "storage_unavailable").await;
-    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&app.database.url)
-        .await
-        .unwrap();
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM media.media")
-        .fetch_one(&mut db)
+        .fetch_one(&mut connect(&app).await)
         .await
         .unwrap();
     assert_eq!(rows, 0);
     app.stop().await;
 }
 
-fn walk(dir: &std::path::Path) -> Vec<String> {
+/// The S3 server goes away in the middle of an upload: 503, no record and no object; once it is
+/// back, uploads work again.
+#[tokio::test]
+async fn an_s3_outage_mid_upload_gives_503_and_writes_nothing() {
+    let relay = CuttingRelay::start(&s3_endpoint()).await;
+    let app = spawn_on_endpoint(Mode::AllInOne, Store::S3, &relay.endpoint(), |_| {}).await;
+    let token = app.resident_token().await;
+    let photo = phone_photo(1600, 1200, 1);
+    assert!(photo.len() > 50_000);
+
+    relay.cut_after(20_000);
+    let response = upload(&app, &token, photo.clone(), "image/jpeg").await;
+    assert!(response.headers().contains_key("retry-after"));
+    problem(response, 503, "storage_unavailable").await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM media.media")
+        .fetch_one(&mut connect(&app).await)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "no record");
+    assert_eq!(
+        stored_keys(&app, Store::S3).await,
+        Vec::<String>::new(),
+        "no object"
+    );
+
+    relay.cut_after(u64::MAX);
+    assert_eq!(
+        upload(&app, &token, photo, "image/jpeg").await.status(),
+        201
+    );
+    app.stop().await;
+}
+
+/// A TCP relay to the S3 server that can be told to cut every connection once it has passed on
+/// a number of request bytes, as a server dying mid-request does.
+struct CuttingRelay {
+    addr: std::net::SocketAddr,
+    limit: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl CuttingRelay {
+    async fn start(target: &str) -> CuttingRelay {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let target: std::net::SocketAddr = target.trim_start_matches("http://").parse().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limit = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+        let shared = limit.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let limit = shared.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    let upstream = async {
+                        let mut passed = 0u64;
+                        let mut buffer = vec![0; 8192];
+                        loop {
+                            let n = client_read.read(&mut buffer).await?;
+                            if n == 0 {
+                                return Ok::<bool, std::io::Error>(false);
+                            }
+                            let allowed = limit.load(Ordering::SeqCst).saturating_sub(passed);
+                            if (n as u64) > allowed {
+                                server_write.write_all(&buffer[..allowed as usize]).await?;
+                                return Ok(true);
+                            }
+                            server_write.write_all(&buffer[..n]).await?;
+                            passed += n as u64;
+                        }
+                    };
+                    let downstream = tokio::io::copy(&mut server_read, &mut client_write);
+                    tokio::pin!(downstream);
+                    tokio::select! {
+                        cut = upstream => if let Ok(false) = cut {
+                            let _ = downstream.await;
+                        },
+                        _ = &mut downstream => {}
+                    }
+                    // Dropping both sockets here closes the connections.
+                });
+            }
+        });
+        CuttingRelay { addr, limit }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn cut_after(&self, bytes: u64) {
+        self.limit.store(bytes, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         if entry.path().is_dir() {
             files.extend(walk(&entry.path()));
         } else {
-            files.push(entry.path().display().to_string());
+            files.push(entry.path());
         }
     }
     files

@@ -11,6 +11,8 @@ use image::{DynamicImage, ImageReader};
 pub const DISPLAY_PX: u32 = 1280;
 pub const THUMBNAIL_PX: u32 = 256;
 const JPEG_QUALITY: u8 = 82;
+/// Every derivative is a JPEG.
+pub const CONTENT_TYPE: &str = "image/jpeg";
 
 pub struct Derivatives {
     pub display: Vec<u8>,

@@ -29,7 +29,7 @@ pub async fn run(state: MediaState) {
 async fn run_one(state: &MediaState) -> anyhow::Result<bool> {
     let mut tx = state.pool.begin().await?;
     let Some(job) = sqlx::query!(
-        r#"SELECT j.id, j.media_id, j.attempts, m.original_key, m.orientation
+        r#"SELECT j.id, j.media_id, j.attempts, m.original_key AS "original_key!", m.orientation
            FROM media_jobs j JOIN media m ON m.id = j.media_id
            WHERE j.run_after <= now()
            ORDER BY j.run_after LIMIT 1
@@ -43,11 +43,20 @@ async fn run_one(state: &MediaState) -> anyhow::Result<bool> {
     let made = make_derivatives(state, job.media_id, &job.original_key, job.orientation).await;
     match made {
         Ok((display_key, thumbnail_key)) => {
+            // Without `keep_originals` the original goes once its derivatives exist.
+            let keep_original = state.config.keep_originals;
             sqlx::query!(
-                "UPDATE media SET status = 'ready', display_key = $2, thumbnail_key = $3, updated_at = now() WHERE id = $1",
+                r#"WITH done AS (
+                       UPDATE media SET status = 'ready', display_key = $2, thumbnail_key = $3,
+                              original_key = CASE WHEN $4 THEN original_key END, updated_at = now()
+                       WHERE id = $1)
+                   INSERT INTO media_object_deletions (object_key)
+                   SELECT $5::text WHERE NOT $4 ON CONFLICT DO NOTHING"#,
                 job.media_id,
                 display_key,
-                thumbnail_key
+                thumbnail_key,
+                keep_original,
+                job.original_key
             )
             .execute(&mut *tx)
             .await?;
@@ -81,6 +90,9 @@ async fn run_one(state: &MediaState) -> anyhow::Result<bool> {
         }
     }
     tx.commit().await?;
+    if !state.config.keep_originals {
+        state.deletions.notify_one();
+    }
     Ok(true)
 }
 
@@ -90,27 +102,31 @@ async fn make_derivatives(
     original_key: &str,
     orientation: i16,
 ) -> anyhow::Result<(String, String)> {
-    let (_, original) = state.storage.get(original_key, None).await?;
+    let original = state
+        .storage
+        .read(original_key, state.config.max_upload_bytes as u64)
+        .await?;
     let derivatives =
         tokio::task::spawn_blocking(move || derive::make(&original, orientation as u32)).await??;
     let (display_key, thumbnail_key) =
         (format!("display/{id}.jpg"), format!("thumbnails/{id}.jpg"));
-    state
-        .storage
-        .put(&display_key, Bytes::from(derivatives.display))
-        .await?;
-    state
-        .storage
-        .put(&thumbnail_key, Bytes::from(derivatives.thumbnail))
-        .await?;
+    for (key, bytes) in [
+        (&display_key, derivatives.display),
+        (&thumbnail_key, derivatives.thumbnail),
+    ] {
+        state
+            .storage
+            .put(key, Bytes::from(bytes), derive::CONTENT_TYPE)
+            .await?;
+    }
     Ok((display_key, thumbnail_key))
 }
 
-/// Deletes uploads nobody attached to anything in time, for as long as the process runs.
-pub async fn clean_up_unattached(state: MediaState) {
+/// Deletes uploads nobody attached to anything in time, and the objects of deleted records, for
+/// as long as the process runs.
+pub async fn clean_up(state: MediaState) {
     let interval = Duration::from_secs(state.config.cleanup_interval_secs.max(1));
     loop {
-        tokio::time::sleep(interval).await;
         match delete_unattached(&state).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "unattached uploads deleted"),
@@ -118,29 +134,89 @@ pub async fn clean_up_unattached(state: MediaState) {
                 tracing::warn!(error = %format!("{error:#}"), "unattached clean-up failed; will retry")
             }
         }
+        if let Err(error) = delete_objects(&state).await {
+            tracing::warn!(error = %format!("{error:#}"), "object deletion failed; will retry");
+        }
+        let _ = tokio::time::timeout(interval, state.deletions.notified()).await;
     }
 }
 
-/// Rows first, then objects: a crash in between leaves only unreferenced objects, never a
-/// record pointing at nothing.
-async fn delete_unattached(state: &MediaState) -> anyhow::Result<usize> {
-    let gone = sqlx::query!(
-        r#"DELETE FROM media WHERE id IN (
-               SELECT id FROM media
-               WHERE attached_to IS NULL AND created_at < now() - make_interval(secs => $1)
-               ORDER BY created_at LIMIT 500 FOR UPDATE SKIP LOCKED)
-           RETURNING original_key, display_key, thumbnail_key"#,
-        state.config.unattached_ttl_secs as f64
+/// Photos and direct uploads attached to nothing for `unattached_ttl_secs`. Their objects are
+/// queued for deletion in the same statement, so none is forgotten.
+async fn delete_unattached(state: &MediaState) -> anyhow::Result<u64> {
+    let ttl = state.config.unattached_ttl_secs as f64;
+    let media = sqlx::query_scalar!(
+        r#"WITH gone AS (
+               DELETE FROM media WHERE id IN (
+                   SELECT id FROM media
+                   WHERE attached_to IS NULL AND created_at < now() - make_interval(secs => $1)
+                   ORDER BY created_at LIMIT 500 FOR UPDATE SKIP LOCKED)
+               RETURNING original_key, display_key, thumbnail_key),
+           queued AS (
+               INSERT INTO media_object_deletions (object_key)
+               SELECT key FROM gone, unnest(ARRAY[original_key, display_key, thumbnail_key]) AS key
+               WHERE key IS NOT NULL
+               ON CONFLICT DO NOTHING)
+           SELECT count(*) AS "count!" FROM gone"#,
+        ttl
     )
-    .fetch_all(&state.pool)
+    .fetch_one(&state.pool)
     .await?;
-    for row in &gone {
-        for key in std::iter::once(&row.original_key)
-            .chain(row.display_key.iter())
-            .chain(row.thumbnail_key.iter())
-        {
-            state.storage.delete(key).await?;
+    let uploads = sqlx::query_scalar!(
+        r#"WITH gone AS (
+               DELETE FROM media_uploads WHERE id IN (
+                   SELECT id FROM media_uploads
+                   WHERE created_at < now() - make_interval(secs => $1)
+                   ORDER BY created_at LIMIT 500 FOR UPDATE SKIP LOCKED)
+               RETURNING object_key),
+           queued AS (
+               INSERT INTO media_object_deletions (object_key)
+               SELECT object_key FROM gone ON CONFLICT DO NOTHING)
+           SELECT count(*) AS "count!" FROM gone"#,
+        ttl
+    )
+    .fetch_one(&state.pool)
+    .await?;
+    Ok((media + uploads) as u64)
+}
+
+/// Deletes queued objects from storage; a failure is retried later with backoff.
+pub(crate) async fn delete_objects(state: &MediaState) -> anyhow::Result<()> {
+    loop {
+        let mut tx = state.pool.begin().await?;
+        let due = sqlx::query_scalar!(
+            r#"SELECT object_key FROM media_object_deletions WHERE run_after <= now()
+               ORDER BY run_after LIMIT 100 FOR UPDATE SKIP LOCKED"#
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        if due.is_empty() {
+            return Ok(());
         }
+        for key in &due {
+            match state.storage.delete(key).await {
+                Ok(()) => {
+                    sqlx::query!(
+                        "DELETE FROM media_object_deletions WHERE object_key = $1",
+                        key
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Err(error) => {
+                    sqlx::query!(
+                        r#"UPDATE media_object_deletions SET attempts = attempts + 1,
+                             run_after = now() + make_interval(secs => least(3600, power(2, attempts + 1))::double precision)
+                           WHERE object_key = $1"#,
+                        key
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    return Err(error.context(format!("cannot delete {key}")));
+                }
+            }
+        }
+        tx.commit().await?;
     }
-    Ok(gone.len())
 }

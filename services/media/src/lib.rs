@@ -1,23 +1,29 @@
 //! Photos residents attach to field reports and officers attach as proof: validated from their
 //! bytes, derivatives made without metadata by a job queue in PostgreSQL, positions indexed by
-//! H3 cell, read back only by their owner.
+//! H3 cell, kept in a local directory or an S3-compatible store, read through signed URLs or
+//! the gateway by their owner and staff, and by anyone once what they belong to is public.
 
 pub mod derive;
 pub mod inspect;
+mod internal;
 mod jobs;
 mod routes;
 mod storage;
+mod uploads;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{delete, get, post, put};
 use platform::config::MediaConfig;
+use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tokio::sync::{Notify, Semaphore};
+
+use crate::storage::{LocalStorage, ObjectStore, S3Storage, UrlSigner};
 
 /// The PostgreSQL schema this service owns.
 pub const SCHEMA: &str = "media";
@@ -27,10 +33,14 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/media");
 #[derive(Clone)]
 pub struct MediaState {
     pool: PgPool,
-    storage: Arc<storage::LocalStorage>,
+    storage: Arc<dyn ObjectStore>,
+    /// Checks the local backend's signed URLs; `None` with S3, which checks its own.
+    local_urls: Option<Arc<UrlSigner>>,
     config: Arc<MediaConfig>,
     /// Wakes the job worker when work arrives.
     work: Arc<Notify>,
+    /// Wakes the clean-up worker when objects are queued for deletion.
+    deletions: Arc<Notify>,
     /// Uploads held in memory at once: each may take `max_upload_bytes` while it is checked.
     uploads: Arc<Semaphore>,
 }
@@ -39,22 +49,41 @@ pub struct MediaState {
 const CONCURRENT_UPLOADS: usize = 8;
 
 impl MediaState {
-    /// Opens the storage and starts the derivative worker. Call within the runtime that serves
-    /// it.
-    pub fn start(pool: PgPool, config: &MediaConfig, data_dir: &Path) -> anyhow::Result<Self> {
-        let dir = config
-            .local_dir
-            .clone()
-            .unwrap_or_else(|| data_dir.join("media"));
+    /// Opens the storage and starts the workers. Call within the runtime that serves it.
+    pub async fn start(
+        pool: PgPool,
+        config: &MediaConfig,
+        data_dir: &Path,
+    ) -> anyhow::Result<Self> {
+        let (storage, local_urls): (Arc<dyn ObjectStore>, _) = match &config.s3 {
+            Some(s3) => (Arc::new(S3Storage::connect(s3).await?), None),
+            None => {
+                let signer = Arc::new(UrlSigner::new(
+                    config
+                        .url_signing_key
+                        .as_ref()
+                        .map(|key| key.expose_secret()),
+                    data_dir,
+                )?);
+                let dir = config
+                    .local_dir
+                    .clone()
+                    .unwrap_or_else(|| data_dir.join("media"));
+                let local = LocalStorage::new(&dir, signer.clone())?;
+                (Arc::new(local), Some(signer))
+            }
+        };
         let state = Self {
             pool,
-            storage: Arc::new(storage::LocalStorage::new(&dir)?),
+            storage,
+            local_urls,
             config: Arc::new(config.clone()),
             work: Arc::new(Notify::new()),
+            deletions: Arc::new(Notify::new()),
             uploads: Arc::new(Semaphore::new(CONCURRENT_UPLOADS)),
         };
         tokio::spawn(jobs::run(state.clone()));
-        tokio::spawn(jobs::clean_up_unattached(state.clone()));
+        tokio::spawn(jobs::clean_up(state.clone()));
         Ok(state)
     }
 
@@ -65,14 +94,33 @@ impl MediaState {
     }
 }
 
-/// Media's routes, without the shared service layers (the caller adds them).
-pub fn router(state: MediaState) -> Router {
+/// Media's routes, without the shared service layers (the caller adds them). `/internal/`
+/// routes answer only callers bearing `service_token`.
+pub fn router(state: MediaState, service_token: &SecretString) -> Router {
     let limit = MediaState::max_upload_bytes(&state.config);
+    let internal = Router::new()
+        .route("/internal/v1/media/attachments", post(internal::attach))
+        .route(
+            "/internal/v1/media/attachments/{attached_to}/visibility",
+            put(internal::set_visibility),
+        )
+        .route(
+            "/internal/v1/media/owners/{owner_id}",
+            delete(internal::erase_owner),
+        );
     Router::new()
-        .route("/v1/media", axum::routing::post(routes::upload))
+        .route("/v1/media", post(routes::upload))
+        .route("/v1/media/uploads", post(uploads::start))
         .route("/v1/media/near", get(routes::near))
         .route("/v1/media/{id}", get(routes::metadata))
+        .route("/v1/media/{id}/complete", post(uploads::complete))
+        .route("/v1/media/{id}/urls", get(routes::urls))
         .route("/v1/media/{id}/{variant}", get(routes::content))
+        .route(
+            "/v1/media/objects/{*key}",
+            get(uploads::get_object).put(uploads::put_object),
+        )
+        .merge(platform::http::internal_only(internal, service_token))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -80,7 +128,15 @@ pub fn router(state: MediaState) -> Router {
 /// Media's part of the public OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(routes::upload, routes::near, routes::metadata, routes::content),
+    paths(
+        routes::upload,
+        uploads::start,
+        uploads::complete,
+        routes::near,
+        routes::metadata,
+        routes::urls,
+        routes::content
+    ),
     tags((name = "media", description = "Ảnh đính kèm / Photos"))
 )]
 pub struct MediaApi;

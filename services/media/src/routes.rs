@@ -1,9 +1,9 @@
-//! Media's HTTP surface: upload, metadata, and the bytes of each variant with `Range`.
+//! Media's HTTP surface for residents and staff: upload through the gateway, metadata, signed
+//! URLs, photos near a point, and the bytes of each variant with `Range`.
 
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,8 +17,9 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::MediaState;
 use crate::inspect::{self, Inspected};
+use crate::storage::Access;
+use crate::{MediaState, derive};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Position {
@@ -45,10 +46,14 @@ pub struct Media {
     /// H3 cell (resolution 9) of the position, hexadecimal.
     #[serde(skip_serializing_if = "Option::is_none")]
     h3_cell: Option<String>,
+    /// Whether it belongs to something (a report); unattached uploads are deleted after a day.
+    attached: bool,
+    /// Readable by anyone (display size and thumbnail only), because what it belongs to is.
+    public: bool,
     created_at: DateTime<Utc>,
 }
 
-struct MediaRow {
+pub(crate) struct MediaRow {
     id: Uuid,
     status: String,
     content_type: String,
@@ -59,6 +64,8 @@ struct MediaRow {
     latitude: Option<f64>,
     longitude: Option<f64>,
     h3_cell: Option<i64>,
+    attached: bool,
+    public: bool,
     created_at: DateTime<Utc>,
 }
 
@@ -80,12 +87,14 @@ impl From<MediaRow> for Media {
                     longitude,
                 }),
             h3_cell: row.h3_cell.map(|cell| format!("{:x}", cell as u64)),
+            attached: row.attached,
+            public: row.public,
             created_at: row.created_at,
         }
     }
 }
 
-fn media_not_found() -> ApiError {
+pub(crate) fn media_not_found() -> ApiError {
     ApiError::not_found(
         "media_not_found",
         "Không tìm thấy ảnh.",
@@ -93,7 +102,7 @@ fn media_not_found() -> ApiError {
     )
 }
 
-fn storage_unavailable(error: anyhow::Error) -> ApiError {
+pub(crate) fn storage_unavailable(error: anyhow::Error) -> ApiError {
     tracing::error!(error = %format!("{error:#}"), "media storage failed");
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -104,7 +113,7 @@ fn storage_unavailable(error: anyhow::Error) -> ApiError {
     .with_retry_after(Duration::from_secs(10))
 }
 
-fn too_large(limit: usize) -> ApiError {
+pub(crate) fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "too_large",
@@ -168,6 +177,41 @@ pub async fn upload(
     // Memory stays bounded however many phones upload at once.
     let _permit = state.uploads.acquire().await.map_err(ApiError::internal)?;
     let bytes = read_file(&mut multipart, state.config.max_upload_bytes).await?;
+    let (status, media) = admit(
+        &state,
+        principal.account_id,
+        Uuid::now_v7(),
+        bytes,
+        Source::Gateway,
+    )
+    .await?;
+    Ok((status, Json(media)))
+}
+
+/// How the bytes of a new photo arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// In the request.
+    Gateway,
+    /// Uploaded by the client through a signed URL (a `media_uploads` row of the same id).
+    /// What the client sent stays where it was put, and is deleted once the URL has expired
+    /// (the client could write it again until then): the photo keeps the bytes that passed.
+    Direct,
+}
+
+pub(crate) fn original_key(id: Uuid) -> String {
+    format!("originals/{id}")
+}
+
+/// Checks the bytes of a new photo and records it as media `id` with its original at
+/// `originals/<id>`; the same bytes uploaded before by the same owner give that media (200).
+pub(crate) async fn admit(
+    state: &MediaState,
+    owner: Uuid,
+    id: Uuid,
+    bytes: Bytes,
+    source: Source,
+) -> Result<(StatusCode, Media), ApiError> {
     let max_pixels = state.config.max_pixels;
     let checked = bytes.clone();
     let inspected: Inspected =
@@ -175,26 +219,29 @@ pub async fn upload(
             .await
             .map_err(ApiError::internal)??;
     let sha256 = Sha256::digest(&bytes).to_vec();
+    let original_key = original_key(id);
 
-    if let Some(existing) = find(&state, principal.account_id, None, Some(&sha256)).await? {
-        return Ok((StatusCode::OK, Json(existing)));
+    if let Some(existing) = find(state, owner, None, Some(&sha256)).await? {
+        if source == Source::Direct {
+            let mut tx = state.pool.begin().await?;
+            forget_upload(&mut tx, id).await?;
+            tx.commit().await?;
+        }
+        return Ok((StatusCode::OK, existing));
     }
-    let id = Uuid::now_v7();
-    let original_key = format!("originals/{id}");
     // The bytes first: a record never points at an object that is not there.
     state
         .storage
-        .put(&original_key, bytes.clone())
+        .put(
+            &original_key,
+            bytes.clone(),
+            inspected.format.content_type(),
+        )
         .await
         .map_err(storage_unavailable)?;
 
     let (latitude, longitude) = inspected.position.unzip();
-    let h3_cell = inspected.position.and_then(|(lat, lng)| {
-        let cell = h3o::LatLng::new(lat, lng)
-            .ok()?
-            .to_cell(h3o::Resolution::Nine);
-        Some(u64::from(cell) as i64)
-    });
+    let h3_cell = inspected.position.and_then(|(lat, lng)| h3_cell(lat, lng));
     let mut tx = state.pool.begin().await?;
     let inserted = sqlx::query!(
         r#"INSERT INTO media (id, owner_id, status, content_type, byte_size, width, height, orientation,
@@ -202,7 +249,7 @@ pub async fn upload(
            VALUES ($1, $2, 'processing', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
            ON CONFLICT (owner_id, sha256) DO NOTHING"#,
         id,
-        principal.account_id,
+        owner,
         inspected.format.content_type(),
         bytes.len() as i64,
         inspected.width as i32,
@@ -217,31 +264,59 @@ pub async fn upload(
     )
     .execute(&mut *tx)
     .await?;
-    if inserted.rows_affected() == 0 {
-        // The same photo, uploaded twice at once: keep the first.
-        tx.rollback().await?;
-        state.storage.delete(&original_key).await.ok();
-        let existing = find(&state, principal.account_id, None, Some(&sha256))
-            .await?
-            .ok_or_else(media_not_found)?;
-        return Ok((StatusCode::OK, Json(existing)));
+    let status = if inserted.rows_affected() == 0 {
+        // The same photo, uploaded twice at once: the first stays, these bytes go.
+        sqlx::query!(
+            "INSERT INTO media_object_deletions (object_key) VALUES ($1) ON CONFLICT DO NOTHING",
+            original_key
+        )
+        .execute(&mut *tx)
+        .await?;
+        StatusCode::OK
+    } else {
+        sqlx::query!(
+            "INSERT INTO media_jobs (media_id, kind) VALUES ($1, 'derivatives')",
+            id
+        )
+        .execute(&mut *tx)
+        .await?;
+        StatusCode::CREATED
+    };
+    if source == Source::Direct {
+        forget_upload(&mut tx, id).await?;
     }
-    sqlx::query!(
-        "INSERT INTO media_jobs (media_id, kind) VALUES ($1, 'derivatives')",
-        id
-    )
-    .execute(&mut *tx)
-    .await?;
     tx.commit().await?;
     state.work.notify_one();
-    let created = find(&state, principal.account_id, Some(id), None)
+    state.deletions.notify_one();
+    let media = find(state, owner, None, Some(&sha256))
         .await?
         .ok_or_else(media_not_found)?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok((status, media))
+}
+
+/// Ends a direct upload: its row goes, and its object once the URL can no longer write it.
+async fn forget_upload(tx: &mut sqlx::PgConnection, id: Uuid) -> Result<(), ApiError> {
+    sqlx::query!(
+        r#"WITH gone AS (DELETE FROM media_uploads WHERE id = $1 RETURNING object_key, url_expires_at)
+           INSERT INTO media_object_deletions (object_key, run_after)
+           SELECT object_key, url_expires_at FROM gone ON CONFLICT DO NOTHING"#,
+        id
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The resolution-9 H3 cell of a position, as stored.
+pub(crate) fn h3_cell(latitude: f64, longitude: f64) -> Option<i64> {
+    let cell = h3o::LatLng::new(latitude, longitude)
+        .ok()?
+        .to_cell(h3o::Resolution::Nine);
+    Some(u64::from(cell) as i64)
 }
 
 /// The owner's media by id or by content hash.
-async fn find(
+pub(crate) async fn find(
     state: &MediaState,
     owner: Uuid,
     id: Option<Uuid>,
@@ -249,7 +324,8 @@ async fn find(
 ) -> Result<Option<Media>, ApiError> {
     let row = sqlx::query_as!(
         MediaRow,
-        r#"SELECT id, status, content_type, byte_size, width, height, taken_at, latitude, longitude, h3_cell, created_at
+        r#"SELECT id, status, content_type, byte_size, width, height, taken_at, latitude, longitude,
+                  h3_cell, attached_to IS NOT NULL AS "attached!", public, created_at
            FROM media
            WHERE owner_id = $1 AND ($2::uuid IS NULL OR id = $2) AND ($3::bytea IS NULL OR sha256 = $3)"#,
         owner,
@@ -279,7 +355,7 @@ pub async fn metadata(
 
 /// Staff read any photo's bytes (they resolve the reports photos belong to); residents only
 /// their own.
-fn is_staff(principal: &Principal) -> bool {
+pub(crate) fn is_staff(principal: &Principal) -> bool {
     principal.roles.iter().any(|role| *role != Role::Resident)
 }
 
@@ -392,7 +468,7 @@ fn parse_range(header: &str, size: u64) -> Option<std::ops::Range<u64>> {
     } else {
         let start: u64 = start.parse().ok()?;
         let end = if end.is_empty() {
-            size - 1
+            size.saturating_sub(1)
         } else {
             end.parse::<u64>().ok()?.min(size.saturating_sub(1))
         };
@@ -401,56 +477,226 @@ fn parse_range(header: &str, size: u64) -> Option<std::ops::Range<u64>> {
     (range.start < range.end && range.end <= size).then_some(range)
 }
 
-/// The bytes of a variant: `display` (1280 px) or `thumbnail` (256 px), both without
-/// metadata, or the `original`; `Range` is honoured.
-#[utoipa::path(get, path = "/v1/media/{id}/{variant}", tag = "media", security(("bearer" = [])),
-    params(("id" = Uuid, Path), ("variant" = String, Path, description = "`display`, `thumbnail` or `original`")),
-    responses(
-        (status = 200, description = "The image", content_type = "image/jpeg"),
-        (status = 206, description = "The requested range"),
-        (status = 404, description = "No such photo of yours, or not ready", body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 416, description = "Unsatisfiable range", body = platform::error::Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn content(
-    State(state): State<MediaState>,
-    principal: Principal,
-    Path((id, variant)): Path<(Uuid, String)>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
+/// The variants of a photo: two derivatives anyone allowed to see the photo may read, and the
+/// original, for staff only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    Display,
+    Thumbnail,
+    Original,
+}
+
+impl Variant {
+    fn parse(name: &str) -> Result<Variant, ApiError> {
+        match name {
+            "display" => Ok(Variant::Display),
+            "thumbnail" => Ok(Variant::Thumbnail),
+            "original" => Ok(Variant::Original),
+            _ => Err(ApiError::not_found(
+                "route_not_found",
+                "Không có đường dẫn này.",
+                "There is no such route.",
+            )),
+        }
+    }
+}
+
+/// Where a variant is stored and its type, for a reader who may see it; 404 for anyone else.
+struct Readable {
+    key: String,
+    content_type: String,
+    /// Readable without a token.
+    public: bool,
+}
+
+async fn readable(
+    state: &MediaState,
+    id: Uuid,
+    variant: Variant,
+    reader: Option<&Principal>,
+) -> Result<Readable, ApiError> {
     let row = sqlx::query!(
-        r#"SELECT content_type, original_key, display_key, thumbnail_key FROM media
-           WHERE id = $1 AND (owner_id = $2 OR $3)"#,
-        id,
-        principal.account_id,
-        is_staff(&principal)
+        r#"SELECT owner_id, public, content_type, original_key, display_key, thumbnail_key
+           FROM media WHERE id = $1"#,
+        id
     )
     .fetch_optional(&state.pool)
     .await?
     .ok_or_else(media_not_found)?;
-    let (key, content_type) = match variant.as_str() {
-        "original" => (Some(row.original_key), row.content_type),
-        "display" => (row.display_key, "image/jpeg".to_owned()),
-        "thumbnail" => (row.thumbnail_key, "image/jpeg".to_owned()),
-        _ => {
-            return Err(ApiError::not_found(
-                "route_not_found",
-                "Không có đường dẫn này.",
-                "There is no such route.",
-            ));
-        }
+    let staff = reader.is_some_and(is_staff);
+    let owner = reader.is_some_and(|reader| reader.account_id == row.owner_id);
+    let allowed = match variant {
+        // Originals may hold what the derivatives leave out (EXIF position, faces at full size).
+        Variant::Original => staff,
+        Variant::Display | Variant::Thumbnail => staff || owner || row.public,
     };
-    let key = key.ok_or_else(|| {
+    if !allowed {
+        return Err(media_not_found());
+    }
+    let not_ready = || {
         ApiError::not_found(
             "media_not_ready",
             "Ảnh đang được xử lý.",
             "The photo is still being processed.",
         )
-    })?;
-    let (size, _) = state
+    };
+    let (key, content_type) = match variant {
+        Variant::Original => (
+            row.original_key.ok_or_else(|| {
+                ApiError::not_found(
+                    "original_not_kept",
+                    "Ảnh gốc không được lưu giữ.",
+                    "The original is not kept.",
+                )
+            })?,
+            row.content_type,
+        ),
+        Variant::Display => (
+            row.display_key.ok_or_else(not_ready)?,
+            derive::CONTENT_TYPE.to_owned(),
+        ),
+        Variant::Thumbnail => (
+            row.thumbnail_key.ok_or_else(not_ready)?,
+            derive::CONTENT_TYPE.to_owned(),
+        ),
+    };
+    Ok(Readable {
+        key,
+        content_type,
+        public: row.public && variant != Variant::Original,
+    })
+}
+
+/// The bytes of a variant: `display` (1280 px) or `thumbnail` (256 px), both without
+/// metadata, for the owner, staff, or anyone once the photo is public; the `original` for
+/// staff. `Range` is honoured.
+#[utoipa::path(get, path = "/v1/media/{id}/{variant}", tag = "media", security((), ("bearer" = [])),
+    params(("id" = Uuid, Path), ("variant" = String, Path, description = "`display`, `thumbnail` or `original` (staff)")),
+    responses(
+        (status = 200, description = "The image", content_type = "image/jpeg"),
+        (status = 206, description = "The requested range"),
+        (status = 404, description = "No such photo you may see, or not ready", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 416, description = "Unsatisfiable range", body = platform::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn content(
+    State(state): State<MediaState>,
+    principal: Option<Principal>,
+    Path((id, variant)): Path<(Uuid, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let variant = Variant::parse(&variant)?;
+    let readable = readable(&state, id, variant, principal.as_ref()).await?;
+    // Public photos may sit in shared caches, briefly: moderation can hide them again.
+    let cache = if readable.public {
+        "public, max-age=300"
+    } else {
+        "private, max-age=3600"
+    };
+    serve(
+        &state,
+        &readable.key,
+        &readable.content_type,
+        &headers,
+        cache,
+    )
+    .await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignedUrls {
+    /// When the URLs stop working.
+    expires_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thumbnail: Option<String>,
+    /// For staff, while the original is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original: Option<String>,
+}
+
+/// Short-lived URLs to fetch a photo's variants straight from storage, for whoever may read
+/// them (the app caches images by these).
+#[utoipa::path(get, path = "/v1/media/{id}/urls", tag = "media", security((), ("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = SignedUrls),
+        (status = 404, description = "No such photo you may see, or not ready", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`storage_unavailable`", body = platform::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn urls(
+    State(state): State<MediaState>,
+    principal: Option<Principal>,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Result<Json<SignedUrls>, ApiError> {
+    let ttl = Duration::from_secs(state.config.signed_url_ttl_secs);
+    let mut urls = SignedUrls {
+        expires_at: Utc::now() + chrono::Duration::seconds(ttl.as_secs() as i64),
+        display: None,
+        thumbnail: None,
+        original: None,
+    };
+    for variant in [Variant::Display, Variant::Thumbnail, Variant::Original] {
+        let readable = match readable(&state, id, variant, principal.as_ref()).await {
+            Ok(readable) => readable,
+            // Not every reader may see every variant; the derivatives decide.
+            Err(_) if variant == Variant::Original => continue,
+            Err(error) => return Err(error),
+        };
+        let access = Access::Get {
+            content_type: &readable.content_type,
+        };
+        let signed = state
+            .storage
+            .sign(&readable.key, access, ttl)
+            .await
+            .map_err(storage_unavailable)?;
+        urls.expires_at = signed.expires_at;
+        let url = Some(absolute(&state, &headers, signed.url));
+        match variant {
+            Variant::Display => urls.display = url,
+            Variant::Thumbnail => urls.thumbnail = url,
+            Variant::Original => urls.original = url,
+        }
+    }
+    Ok(Json(urls))
+}
+
+/// An absolute URL for a client: S3's URLs are; the local backend's are paths on the gateway,
+/// which the client reached at `media.public_url` or at the host it asked for.
+pub(crate) fn absolute(state: &MediaState, headers: &HeaderMap, url: String) -> String {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        return url;
+    }
+    if let Some(base) = &state.config.public_url {
+        return format!("{}{url}", base.trim_end_matches('/'));
+    }
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let host = header("x-forwarded-host")
+        .or_else(|| header(header::HOST.as_str()))
+        .unwrap_or("localhost");
+    let scheme = match header("x-forwarded-proto") {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}{url}")
+}
+
+/// Streams an object, or the byte range the request asks for.
+pub(crate) async fn serve(
+    state: &MediaState,
+    key: &str,
+    content_type: &str,
+    headers: &HeaderMap,
+    cache_control: &'static str,
+) -> Result<Response, ApiError> {
+    let size = state
         .storage
-        .get(&key, Some(0..0))
+        .size(key)
         .await
-        .map_err(storage_unavailable)?;
+        .map_err(storage_unavailable)?
+        .ok_or_else(media_not_found)?;
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(value) => Some(parse_range(value, size).ok_or_else(|| {
             ApiError::new(
@@ -467,17 +713,19 @@ pub async fn content(
         })?),
         None => None,
     };
-    let (_, bytes) = state
+    let body = state
         .storage
-        .get(&key, range.clone())
+        .stream(key, range.clone())
         .await
         .map_err(storage_unavailable)?;
-    let mut response = Response::new(Body::from(bytes));
+    let length = range.as_ref().map_or(size, |range| range.end - range.start);
+    let mut response = Response::new(body);
     let response_headers = response.headers_mut();
     response_headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_str(&content_type).map_err(ApiError::internal)?,
+        HeaderValue::from_str(content_type).map_err(ApiError::internal)?,
     );
+    response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     response_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     // The type was judged from the bytes; browsers must not guess another.
     response_headers.insert(
@@ -486,7 +734,7 @@ pub async fn content(
     );
     response_headers.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=3600"),
+        HeaderValue::from_static(cache_control),
     );
     if let Some(range) = range {
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm};
@@ -383,6 +383,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
             .verify_request(&parts.headers)
             .await?
             .ok_or_else(unauthenticated)
+    }
+}
+
+/// `Option<Principal>`: `None` for a request without a token (public content); a token that is
+/// there must still be valid.
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, ApiError> {
+        let verifier = parts
+            .extensions
+            .get::<SharedVerifier>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no token verifier installed")))?;
+        verifier.verify_request(&parts.headers).await
     }
 }
 

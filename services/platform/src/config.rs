@@ -36,6 +36,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub identity: IdentityConfig,
     pub media: MediaConfig,
+    pub internal: InternalConfig,
 }
 
 impl Default for Config {
@@ -51,6 +52,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             identity: IdentityConfig::default(),
             media: MediaConfig::default(),
+            internal: InternalConfig::default(),
         }
     }
 }
@@ -155,6 +157,21 @@ impl Default for CatalogueConfig {
 pub struct MediaConfig {
     /// Where the local storage backend keeps objects; defaults to `<data_dir>/media`.
     pub local_dir: Option<PathBuf>,
+    /// An S3-compatible store (MinIO, Ceph, R2, AWS S3, SeaweedFS); the local directory when
+    /// absent.
+    pub s3: Option<S3Config>,
+    /// The address clients reach the gateway at (`https://api.example.vn`), for the signed
+    /// URLs of the local backend; taken from the request's host when absent.
+    pub public_url: Option<String>,
+    /// Signs the local backend's URLs; generated under `data_dir` when absent (every replica
+    /// of a deployment must share one).
+    #[serde(serialize_with = "serialize_secret")]
+    pub url_signing_key: Option<SecretString>,
+    /// How long a signed upload or download URL works.
+    pub signed_url_ttl_secs: u64,
+    /// Keep the original (readable by staff only) after the derivatives are made; when false
+    /// it is deleted once they exist.
+    pub keep_originals: bool,
     /// Largest upload accepted, in bytes.
     pub max_upload_bytes: usize,
     /// Largest image accepted, in pixels (width × height), checked before decoding.
@@ -169,12 +186,60 @@ impl Default for MediaConfig {
     fn default() -> Self {
         Self {
             local_dir: None,
+            s3: None,
+            public_url: None,
+            url_signing_key: None,
+            signed_url_ttl_secs: 900,
+            keep_originals: true,
             max_upload_bytes: 15 * 1024 * 1024,
             max_pixels: 50_000_000,
             unattached_ttl_secs: 24 * 3600,
             cleanup_interval_secs: 600,
         }
     }
+}
+
+/// An S3-compatible bucket.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    /// `https://s3.ap-southeast-1.amazonaws.com`, `http://minio:9000`, ...
+    pub endpoint: String,
+    /// The address clients reach the store at, when it differs from `endpoint` (presigned
+    /// URLs are signed for it).
+    #[serde(default)]
+    pub public_endpoint: Option<String>,
+    #[serde(default = "default_s3_region")]
+    pub region: String,
+    pub bucket: String,
+    /// `endpoint/bucket/key` rather than `bucket.endpoint/key`; most self-hosted stores need it.
+    #[serde(default = "default_true")]
+    pub path_style: bool,
+    pub access_key_id: String,
+    #[serde(serialize_with = "serialize_required_secret")]
+    pub secret_access_key: SecretString,
+    /// Create the bucket at start when it is missing (development and tests).
+    #[serde(default)]
+    pub create_bucket: bool,
+}
+
+fn default_s3_region() -> String {
+    "us-east-1".to_owned()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Calls between services (a report attaching its photos), never routed by the gateway.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InternalConfig {
+    /// The bearer token services present to each other's `/internal/` routes. Every process of
+    /// a split deployment must share it; when absent each process makes up its own, so only
+    /// in-process calls get through.
+    #[serde(serialize_with = "serialize_secret")]
+    pub service_token: Option<SecretString>,
 }
 
 /// What access tokens say and how long they live; the same for issuer and verifiers.
@@ -358,6 +423,14 @@ fn serialize_secret<S: serde::Serializer>(
         Some(secret) => serializer.serialize_some(secret.expose_secret()),
         None => serializer.serialize_none(),
     }
+}
+
+fn serialize_required_secret<S: serde::Serializer>(
+    secret: &SecretString,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use secrecy::ExposeSecret;
+    serializer.serialize_str(secret.expose_secret())
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -178,3 +178,36 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutdown signal received, draining in-flight requests");
 }
+
+/// Lets through only calls from other services: requests bearing the deployment's service
+/// token (`internal.service_token`). The gateway never routes `/internal/`; this guards the
+/// service's own port in a split deployment.
+pub fn internal_only<S: Clone + Send + Sync + 'static>(
+    routes: Router<S>,
+    service_token: &secrecy::SecretString,
+) -> Router<S> {
+    use secrecy::ExposeSecret;
+    use sha2::{Digest, Sha256};
+    // Digests are compared, so the time taken says nothing about the token.
+    let expected: [u8; 32] = Sha256::digest(service_token.expose_secret().as_bytes()).into();
+    routes.layer(middleware::from_fn(
+        move |request: Request, next: middleware::Next| async move {
+            let presented = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .map(|token| <[u8; 32]>::from(Sha256::digest(token.as_bytes())));
+            if presented != Some(expected) {
+                return ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "service_token_required",
+                    "Chỉ dành cho các dịch vụ nội bộ.",
+                    "For internal services only.",
+                )
+                .into_response();
+            }
+            next.run(request).await
+        },
+    ))
+}

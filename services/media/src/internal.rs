@@ -1,0 +1,216 @@
+//! Calls other services make (never routed by the gateway, guarded by the service token): a
+//! report attaches its photos and makes them public or private with itself; an erased
+//! account's photos are deleted.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use platform::ApiError;
+use platform::extract::JsonBody;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::MediaState;
+use crate::routes::{h3_cell, media_not_found};
+
+/// What a photo is attached to: `<kind>:<id>`, like `report:0193…`.
+fn valid_owner_ref(attached_to: &str) -> bool {
+    attached_to.split_once(':').is_some_and(|(kind, id)| {
+        !kind.is_empty()
+            && kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+            && !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    })
+}
+
+fn invalid_reference() -> ApiError {
+    ApiError::bad_request(
+        "invalid_attachment",
+        "Đối tượng đính kèm không hợp lệ (dạng `loại:id`).",
+        "Invalid attachment target (`kind:id`).",
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attach {
+    /// Whose photos these must be: the account filing the report.
+    owner_id: Uuid,
+    attached_to: String,
+    media_ids: Vec<Uuid>,
+    /// Whether what they are attached to is public.
+    #[serde(default)]
+    public: bool,
+    /// The position of what they are attached to, for photos without an EXIF position.
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Attached {
+    attached_to: String,
+    media_ids: Vec<Uuid>,
+}
+
+/// Most photos one thing may have.
+const MAX_ATTACHED: usize = 20;
+
+/// Attaches the owner's photos to a thing, all or none: a photo of someone else, or one already
+/// attached to something else, fails the call (404 and 409). Attaching again is harmless.
+pub async fn attach(
+    State(state): State<MediaState>,
+    JsonBody(request): JsonBody<Attach>,
+) -> Result<Json<Attached>, ApiError> {
+    if !valid_owner_ref(&request.attached_to) {
+        return Err(invalid_reference());
+    }
+    let mut ids = request.media_ids.clone();
+    ids.sort();
+    ids.dedup();
+    if ids.len() > MAX_ATTACHED {
+        return Err(ApiError::bad_request(
+            "too_many_media",
+            format!("Tối đa {MAX_ATTACHED} ảnh."),
+            format!("At most {MAX_ATTACHED} photos."),
+        ));
+    }
+    let fallback_cell = request
+        .latitude
+        .zip(request.longitude)
+        .and_then(|(lat, lng)| h3_cell(lat, lng));
+    let (latitude, longitude) = match fallback_cell {
+        Some(_) => (request.latitude, request.longitude),
+        None => (None, None),
+    };
+
+    let mut tx = state.pool.begin().await?;
+    let rows = sqlx::query!(
+        r#"SELECT id, owner_id, attached_to, status FROM media WHERE id = ANY($1) FOR UPDATE"#,
+        &ids
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.len() != ids.len() || rows.iter().any(|row| row.owner_id != request.owner_id) {
+        return Err(media_not_found());
+    }
+    if rows.iter().any(|row| {
+        row.attached_to
+            .as_deref()
+            .is_some_and(|other| other != request.attached_to)
+    }) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "media_already_attached",
+            "Ảnh đã được đính kèm vào nội dung khác.",
+            "A photo is already attached to something else.",
+        ));
+    }
+    if rows.iter().any(|row| row.status == "failed") {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "media_failed",
+            "Không xử lý được một ảnh; vui lòng tải lại ảnh đó.",
+            "A photo could not be processed; please upload it again.",
+        ));
+    }
+    sqlx::query!(
+        r#"UPDATE media SET attached_to = $2, public = $3,
+                 latitude = COALESCE(latitude, $4), longitude = COALESCE(longitude, $5),
+                 h3_cell = COALESCE(h3_cell, $6), updated_at = now()
+           WHERE id = ANY($1)"#,
+        &ids,
+        request.attached_to,
+        request.public,
+        latitude,
+        longitude,
+        fallback_cell
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Json(Attached {
+        attached_to: request.attached_to,
+        media_ids: ids,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Visibility {
+    public: bool,
+}
+
+/// Makes every photo of a thing public or private with it (a report published or hidden).
+pub async fn set_visibility(
+    State(state): State<MediaState>,
+    Path(attached_to): Path<String>,
+    JsonBody(request): JsonBody<Visibility>,
+) -> Result<StatusCode, ApiError> {
+    if !valid_owner_ref(&attached_to) {
+        return Err(invalid_reference());
+    }
+    sqlx::query!(
+        "UPDATE media SET public = $2, updated_at = now() WHERE attached_to = $1 AND public <> $2",
+        attached_to,
+        request.public
+    )
+    .execute(&state.pool)
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Erased {
+    deleted: i64,
+}
+
+/// Deletes everything of an erased account: its photos and its unfinished uploads. Records go
+/// now, their objects right after; calling it again finds nothing more to do.
+pub async fn erase_owner(
+    State(state): State<MediaState>,
+    Path(owner_id): Path<Uuid>,
+) -> Result<Json<Erased>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let deleted = sqlx::query_scalar!(
+        r#"WITH gone AS (
+               DELETE FROM media WHERE owner_id = $1
+               RETURNING original_key, display_key, thumbnail_key),
+           queued AS (
+               INSERT INTO media_object_deletions (object_key)
+               SELECT key FROM gone, unnest(ARRAY[original_key, display_key, thumbnail_key]) AS key
+               WHERE key IS NOT NULL
+               ON CONFLICT DO NOTHING)
+           SELECT count(*) AS "count!" FROM gone"#,
+        owner_id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query!(
+        r#"WITH gone AS (DELETE FROM media_uploads WHERE owner_id = $1 RETURNING object_key, url_expires_at)
+           INSERT INTO media_object_deletions (object_key, run_after)
+           SELECT object_key, url_expires_at FROM gone ON CONFLICT DO NOTHING"#,
+        owner_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    state.deletions.notify_one();
+    Ok(Json(Erased { deleted }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_owner_ref;
+
+    #[test]
+    fn attachment_targets_are_kind_and_id() {
+        assert!(valid_owner_ref(
+            "report:0193a1b2-0000-7000-8000-000000000000"
+        ));
+        assert!(valid_owner_ref("report_update:42"));
+        for bad in ["report", ":1", "report:", "Report:1", "report:1/2", "a:b:c"] {
+            assert!(!valid_owner_ref(bad), "{bad}");
+        }
+    }
+}
