@@ -1,4 +1,4 @@
-//! What a 12 MP phone photo (about 4 MB) costs: the checks an upload waits for, and the derivatives the job
+//! What a 12 MP phone photo (about 3 MB) costs: the checks an upload waits for, and the derivatives the job
 //! queue makes afterwards.
 //!
 //!   cargo bench -p media --bench photos
@@ -27,7 +27,7 @@ fn phone_photo() -> Vec<u8> {
         ])
     });
     let mut jpeg = Vec::new();
-    JpegEncoder::new_with_quality(&mut Cursor::new(&mut jpeg), 86)
+    JpegEncoder::new_with_quality(&mut Cursor::new(&mut jpeg), 82)
         .encode_image(&image)
         .unwrap();
     jpeg
@@ -36,7 +36,7 @@ fn phone_photo() -> Vec<u8> {
 fn bench(c: &mut Criterion) {
     let photo = phone_photo();
     eprintln!("photo: {:.1} MB", photo.len() as f64 / 1e6);
-    let mut group = c.benchmark_group("12 MP phone JPEG (about 4 MB)");
+    let mut group = c.benchmark_group("12 MP phone JPEG (about 3 MB)");
     group.sample_size(10);
     group.bench_function("upload checks (sniff, header, full decode)", |b| {
         b.iter(|| media::inspect::inspect(std::hint::black_box(&photo), 50_000_000).unwrap())
