@@ -6,35 +6,10 @@
 // A benchmark fails loudly on a broken setup, like a test.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Cursor;
-
 use criterion::{Criterion, criterion_group, criterion_main};
-use image::codecs::jpeg::JpegEncoder;
-use image::{Rgb, RgbImage};
-
-/// A 12 MP photo with texture, so JPEG compresses it like a real scene (about 3 MB).
-fn phone_photo() -> Vec<u8> {
-    let mut seed = 0x2545_f491_u32;
-    let image = RgbImage::from_fn(4000, 3000, |x, y| {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        let noise = (seed & 0x1f) as u8;
-        Rgb([
-            (x / 16) as u8 ^ noise,
-            (y / 12) as u8 ^ noise,
-            ((x + y) / 28) as u8 ^ noise,
-        ])
-    });
-    let mut jpeg = Vec::new();
-    JpegEncoder::new_with_quality(&mut Cursor::new(&mut jpeg), 82)
-        .encode_image(&image)
-        .unwrap();
-    jpeg
-}
 
 fn bench(c: &mut Criterion) {
-    let photo = phone_photo();
+    let photo = media::samples::phone_photo().unwrap();
     eprintln!("photo: {:.1} MB", photo.len() as f64 / 1e6);
     let mut group = c.benchmark_group("12 MP phone JPEG (about 3 MB)");
     group.sample_size(10);

@@ -8,6 +8,7 @@ pub mod inspect;
 mod internal;
 mod jobs;
 mod routes;
+pub mod samples;
 mod storage;
 mod uploads;
 
@@ -82,7 +83,11 @@ impl MediaState {
             deletions: Arc::new(Notify::new()),
             uploads: Arc::new(Semaphore::new(CONCURRENT_UPLOADS)),
         };
-        tokio::spawn(jobs::run(state.clone()));
+        // One derivative worker per core: making derivatives is CPU work.
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for _ in 0..workers {
+            tokio::spawn(jobs::run(state.clone()));
+        }
         tokio::spawn(jobs::clean_up(state.clone()));
         Ok(state)
     }
