@@ -526,6 +526,30 @@ async fn bad_files_are_refused_with_clear_codes(mode: Mode, store: Store) {
     )
     .await;
 
+    // An iPhone's HEIC (an ISO-BMFF `ftyp` box, brand `heic`): refused with a word on what to send.
+    let mut heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic".to_vec();
+    heic.extend_from_slice(&[0; 2000]);
+    let refused = problem(
+        upload(&app, &token, heic, "image/heic").await,
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    assert!(
+        refused["detail"].as_str().unwrap().contains("JPEG"),
+        "{refused}"
+    );
+    problem(
+        app.authed(Method::POST, "/v1/media/uploads", &token)
+            .json(&serde_json::json!({ "content_type": "image/heic", "byte_size": 2024 }))
+            .send()
+            .await
+            .unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+
     let bomb = png(2000, 1500);
     assert!(bomb.len() < 300_000, "small on the wire, 3 MP when decoded");
     problem(

@@ -81,6 +81,17 @@ pub fn unsupported() -> ApiError {
     )
 }
 
+/// HEIC needs a HEVC decoder this build does not carry (Debian 12's libheif is older than the
+/// Rust bindings need): the app sends JPEG, as iOS converts on export.
+pub fn heic_unsupported() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "Ảnh HEIC chưa được hỗ trợ; vui lòng gửi JPEG.",
+        "HEIC photos are not supported yet; please send JPEG.",
+    )
+}
+
 fn corrupt() -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -93,15 +104,7 @@ fn corrupt() -> ApiError {
 /// Checks the bytes: format, pixel count (before decoding), and that they decode.
 pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<Inspected, ApiError> {
     let format = Format::sniff(bytes).ok_or_else(unsupported)?;
-    let Some(image_format) = format.image_format() else {
-        // HEIC needs a HEVC decoder this build does not carry: the app converts to JPEG.
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Ảnh HEIC chưa được hỗ trợ; vui lòng gửi JPEG.",
-            "HEIC photos are not supported yet; please send JPEG.",
-        ));
-    };
+    let image_format = format.image_format().ok_or_else(heic_unsupported)?;
     let reader = || ImageReader::with_format(Cursor::new(bytes), image_format);
     let (width, height) = reader().into_dimensions().map_err(|_| corrupt())?;
     if u64::from(width) * u64::from(height) > max_pixels {

@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::MediaState;
-use crate::inspect::{Format, unsupported};
+use crate::inspect::{Format, heic_unsupported, unsupported};
 use crate::routes::{
     Media, Source, admit, find, media_not_found, serve, storage_unavailable, too_large,
 };
@@ -33,7 +33,7 @@ const MAX_PENDING_UPLOADS: i64 = 20;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUpload {
-    /// `image/jpeg`, `image/png`, `image/webp` or `image/heic`; the bytes are judged again.
+    /// `image/jpeg`, `image/png` or `image/webp`; the bytes are judged again.
     #[schema(example = "image/jpeg")]
     content_type: String,
     /// Exactly the number of bytes that will be sent.
@@ -76,7 +76,10 @@ pub async fn start(
     headers: HeaderMap,
     JsonBody(request): JsonBody<NewUpload>,
 ) -> Result<(StatusCode, Json<Upload>), ApiError> {
-    let format = [Format::Jpeg, Format::Png, Format::WebP, Format::Heic]
+    if request.content_type == Format::Heic.content_type() {
+        return Err(heic_unsupported());
+    }
+    let format = [Format::Jpeg, Format::Png, Format::WebP]
         .into_iter()
         .find(|format| format.content_type() == request.content_type)
         .ok_or_else(unsupported)?;
