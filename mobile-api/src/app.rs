@@ -11,8 +11,9 @@ use axum::Router;
 use platform::auth::{LocalKeys, SharedVerifier, TokenVerifier};
 use platform::http::{Readiness, ops_routes, with_not_found_fallback, with_service_layers};
 use platform::local_postgres::{self, LocatedDatabase};
-use platform::{Config, Metrics, ServiceDb};
+use platform::{Config, Metrics, ServiceDb, events};
 use secrecy::SecretString;
+use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -52,6 +53,18 @@ impl App {
             SecretString::from(token.iter().map(|b| format!("{b:02x}")).collect::<String>())
         });
 
+        // The event bus, for the modules that publish or consume events.
+        let bus = if modules
+            .iter()
+            .any(|m| matches!(m, Module::Identity | Module::Media))
+        {
+            Some(events::connect(&config.events).await?)
+        } else {
+            None
+        };
+        // Outboxes to relay, started once every consumer in this process has subscribed.
+        let mut outboxes: Vec<(PgPool, &'static str)> = Vec::new();
+
         for module in &modules {
             match module {
                 Module::Database => database = Some(local_postgres::locate(&config).await?),
@@ -87,6 +100,7 @@ impl App {
                     )?;
                     state.seed_dev_staff().await?;
                     local_keys = Some(state.local_keys());
+                    outboxes.push((db.pool().clone(), identity::SCHEMA));
                     services.insert("identity", identity::router(state));
                     databases.push(db);
                 }
@@ -99,12 +113,22 @@ impl App {
                         &config.data_dir,
                     )
                     .await?;
+                    if let Some(bus) = &bus {
+                        state.subscribe(bus).await?;
+                    }
                     services.insert("media", media::router(state, &service_token));
                     databases.push(db);
                 }
                 Module::Sandbox => sandboxes = Some(sandbox::router()),
                 // Started last, once every in-process service is known.
                 Module::MobileApi => {}
+            }
+        }
+
+        if let Some(bus) = &bus {
+            let poll = Duration::from_millis(config.events.outbox_poll_ms.max(10));
+            for (pool, schema) in outboxes {
+                events::spawn_outbox_relay(pool, schema, bus.clone(), poll);
             }
         }
 

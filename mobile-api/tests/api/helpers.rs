@@ -232,9 +232,20 @@ macro_rules! in_both_modes {
 pub enum Store {
     /// The local directory, under the test's data directory.
     Local,
-    /// The S3-compatible server the test run started (`scripts/s3-test-server`), one bucket per
-    /// test.
+    /// The S3-compatible server the test run started (`scripts/s3-test-server`), a key prefix
+    /// per test.
     S3,
+}
+
+/// One bucket for every test (a bucket costs the server volumes); each test has its own prefix.
+pub const S3_TEST_BUCKET: &str = "citizen-test";
+
+/// Where a test's objects live in the test bucket: named after its data directory.
+pub fn s3_test_prefix(config: &Config) -> String {
+    format!(
+        "{}/",
+        config.data_dir.file_name().unwrap().to_string_lossy()
+    )
 }
 
 /// The test run's S3-compatible server.
@@ -245,19 +256,15 @@ pub fn s3_endpoint() -> String {
 }
 
 impl Store {
-    /// Points `config` at this store (for S3, at `endpoint` and a bucket of the test's own).
+    /// Points `config` at this store (for S3, at `endpoint`, under a prefix of the test's own).
     pub fn configure(self, config: &mut Config, endpoint: &str) {
         if self == Store::S3 {
             config.media.s3 = Some(platform::config::S3Config {
                 endpoint: endpoint.to_owned(),
                 public_endpoint: None,
                 region: "us-east-1".to_owned(),
-                bucket: config
-                    .data_dir
-                    .file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('_', "-"),
+                bucket: S3_TEST_BUCKET.to_owned(),
+                key_prefix: s3_test_prefix(config),
                 path_style: true,
                 access_key_id: "citizen-test".to_owned(),
                 secret_access_key: SecretString::from("citizen-test-secret"),

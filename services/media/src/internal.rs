@@ -1,6 +1,6 @@
 //! Calls other services make (never routed by the gateway, guarded by the service token): a
 //! report attaches its photos and makes them public or private with itself; an erased
-//! account's photos are deleted.
+//! account's photos are deleted (also on identity's `account.erased` event).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -172,6 +172,18 @@ pub async fn erase_owner(
     Path(owner_id): Path<Uuid>,
 ) -> Result<Json<Erased>, ApiError> {
     let mut tx = state.pool.begin().await?;
+    let deleted = erase_owner_in(&mut tx, owner_id).await?;
+    tx.commit().await?;
+    state.deletions.notify_one();
+    Ok(Json(Erased { deleted }))
+}
+
+/// The photos and unfinished uploads of `owner_id` deleted, their objects queued for deletion;
+/// how many photos there were.
+pub(crate) async fn erase_owner_in(
+    tx: &mut sqlx::PgConnection,
+    owner_id: Uuid,
+) -> Result<i64, sqlx::Error> {
     let deleted = sqlx::query_scalar!(
         r#"WITH gone AS (
                DELETE FROM media WHERE owner_id = $1
@@ -194,9 +206,7 @@ pub async fn erase_owner(
     )
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
-    state.deletions.notify_one();
-    Ok(Json(Erased { deleted }))
+    Ok(deleted)
 }
 
 #[cfg(test)]

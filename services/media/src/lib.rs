@@ -92,6 +92,30 @@ impl MediaState {
         Ok(state)
     }
 
+    /// Consumes the events media acts on: identity's `account.erased` deletes the account's
+    /// photos.
+    pub async fn subscribe(&self, bus: &platform::events::SharedBus) -> anyhow::Result<()> {
+        let state = self.clone();
+        let handler: platform::events::Handler = Arc::new(move |event| {
+            let state = state.clone();
+            Box::pin(async move { state.on_account_erased(event).await })
+        });
+        bus.subscribe("media", "account.erased", handler).await
+    }
+
+    async fn on_account_erased(&self, event: platform::events::Event) -> anyhow::Result<()> {
+        const CONSUMER: &str = "media";
+        let owner: uuid::Uuid = serde_json::from_value(event.payload["account_id"].clone())?;
+        let mut tx = self.pool.begin().await?;
+        if platform::events::first_delivery(&mut tx, CONSUMER, event.id).await? {
+            let deleted = internal::erase_owner_in(&mut tx, owner).await?;
+            tracing::info!(%owner, deleted, "an erased account's photos deleted");
+        }
+        tx.commit().await?;
+        self.deletions.notify_one();
+        Ok(())
+    }
+
     /// The largest request body media accepts (the gateway lets these through).
     pub fn max_upload_bytes(config: &MediaConfig) -> usize {
         // Multipart framing around the file.

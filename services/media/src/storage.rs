@@ -275,6 +275,14 @@ pub struct S3Storage {
     /// Signs URLs for the address clients use, when it is not the one we use.
     presigner: aws_sdk_s3::Client,
     bucket: String,
+    key_prefix: String,
+}
+
+impl S3Storage {
+    /// The object's name in the bucket.
+    fn object(&self, key: &str) -> String {
+        format!("{}{key}", self.key_prefix)
+    }
 }
 
 impl S3Storage {
@@ -314,6 +322,7 @@ impl S3Storage {
                     .unwrap_or(&config.endpoint),
             ),
             bucket: config.bucket.clone(),
+            key_prefix: config.key_prefix.clone(),
         };
         let exists = storage
             .client
@@ -350,7 +359,7 @@ impl ObjectStore for S3Storage {
         self.client
             .put_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(self.object(key))
             .content_type(content_type)
             .body(ByteStream::from(bytes))
             .send()
@@ -363,7 +372,7 @@ impl ObjectStore for S3Storage {
             .client
             .head_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(self.object(key))
             .send()
             .await
         {
@@ -378,7 +387,7 @@ impl ObjectStore for S3Storage {
             .client
             .get_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(self.object(key))
             .send()
             .await?;
         anyhow::ensure!(
@@ -400,7 +409,11 @@ impl ObjectStore for S3Storage {
     }
 
     async fn stream(&self, key: &str, range: Option<Range<u64>>) -> anyhow::Result<Body> {
-        let mut request = self.client.get_object().bucket(&self.bucket).key(key);
+        let mut request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.object(key));
         if let Some(range) = range {
             anyhow::ensure!(range.start < range.end, "empty range");
             request = request.range(format!("bytes={}-{}", range.start, range.end - 1));
@@ -415,7 +428,7 @@ impl ObjectStore for S3Storage {
         self.client
             .delete_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(self.object(key))
             .send()
             .await?;
         Ok(())
@@ -437,7 +450,7 @@ impl ObjectStore for S3Storage {
                 self.presigner
                     .put_object()
                     .bucket(&self.bucket)
-                    .key(key)
+                    .key(self.object(key))
                     .content_type(content_type)
                     .content_length(i64::try_from(content_length)?)
                     .presigned(presigning)
@@ -447,7 +460,7 @@ impl ObjectStore for S3Storage {
                 self.presigner
                     .get_object()
                     .bucket(&self.bucket)
-                    .key(key)
+                    .key(self.object(key))
                     .response_content_type(content_type)
                     .response_cache_control("private, max-age=900")
                     .presigned(presigning)

@@ -37,6 +37,7 @@ pub struct Config {
     pub identity: IdentityConfig,
     pub media: MediaConfig,
     pub internal: InternalConfig,
+    pub events: EventsConfig,
 }
 
 impl Default for Config {
@@ -53,6 +54,7 @@ impl Default for Config {
             identity: IdentityConfig::default(),
             media: MediaConfig::default(),
             internal: InternalConfig::default(),
+            events: EventsConfig::default(),
         }
     }
 }
@@ -212,6 +214,9 @@ pub struct S3Config {
     #[serde(default = "default_s3_region")]
     pub region: String,
     pub bucket: String,
+    /// Put before every key (`hue/`), so several deployments can share a bucket.
+    #[serde(default)]
+    pub key_prefix: String,
     /// `endpoint/bucket/key` rather than `bucket.endpoint/key`; most self-hosted stores need it.
     #[serde(default = "default_true")]
     pub path_style: bool,
@@ -229,6 +234,46 @@ fn default_s3_region() -> String {
 
 fn default_true() -> bool {
     true
+}
+
+/// Which bus carries events between services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventBackend {
+    /// Within this process only: the embedded default, for everything in one process.
+    InProcess,
+    /// NATS JetStream: durable across processes and restarts; what split deployments need.
+    Nats,
+}
+
+/// Events: each service's outbox, published to a bus, consumed at least once.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    pub backend: EventBackend,
+    pub nats_url: String,
+    /// The JetStream stream holding every event, declared at start.
+    pub nats_stream: String,
+    /// Events are published on `<prefix>.<event type>`.
+    pub nats_subject_prefix: String,
+    /// Deliveries of one event to one consumer before it goes to the dead-letter subject
+    /// (`<prefix>.dead.<consumer>`).
+    pub max_deliveries: i64,
+    /// How often the outbox is polled when no notification woke the relay.
+    pub outbox_poll_ms: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            backend: EventBackend::InProcess,
+            nats_url: "nats://127.0.0.1:4222".to_owned(),
+            nats_stream: "CITIZEN_EVENTS".to_owned(),
+            nats_subject_prefix: "citizen.events".to_owned(),
+            max_deliveries: 8,
+            outbox_poll_ms: 1000,
+        }
+    }
 }
 
 /// Calls between services (a report attaching its photos), never routed by the gateway.

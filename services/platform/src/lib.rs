@@ -6,6 +6,7 @@ pub mod conditional;
 pub mod config;
 pub mod database;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod http;
 pub mod lang;
