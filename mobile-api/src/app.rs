@@ -58,6 +58,12 @@ impl App {
             .iter()
             .any(|m| matches!(m, Module::Identity | Module::Media))
         {
+            let split = !(modules.contains(&Module::Identity) && modules.contains(&Module::Media));
+            if split && config.events.backend == platform::config::EventBackend::InProcess {
+                tracing::warn!(
+                    "events stay within this process (events.backend = in_process); a split deployment needs NATS"
+                );
+            }
             Some(events::connect(&config.events).await?)
         } else {
             None
