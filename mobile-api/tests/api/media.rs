@@ -120,6 +120,20 @@ async fn upload(
         .unwrap()
 }
 
+/// Uploads through the gateway, expecting success: the media and its id.
+async fn uploaded(
+    app: &TestApp,
+    token: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> (Json, String) {
+    let response = upload(app, token, bytes, content_type).await;
+    assert!(response.status().is_success(), "{}", response.status());
+    let media: Json = response.json().await.unwrap();
+    let id = media["id"].as_str().unwrap().to_owned();
+    (media, id)
+}
+
 /// The direct path: a signed URL, the bytes straight to storage, then `complete`.
 async fn upload_directly(
     app: &TestApp,
@@ -606,12 +620,7 @@ async fn connect(app: &TestApp) -> sqlx::PgConnection {
 async fn staff_find_photos_near_a_point(mode: Mode, store: Store) {
     let app = spawn(mode, store, |_| {}).await;
     let resident = app.resident_token().await;
-    let media: Json = upload(&app, &resident, phone_photo(640, 480, 1), "image/jpeg")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = media["id"].as_str().unwrap().to_owned();
+    let (media, id) = uploaded(&app, &resident, phone_photo(640, 480, 1), "image/jpeg").await;
     until_ready(&app, &resident, &id).await;
 
     let officer = staff_token(&app, "phuxuan.officer").await;
@@ -667,12 +676,7 @@ async fn signed_urls_serve_each_reader_what_they_may_see(mode: Mode, store: Stor
     let app = spawn(mode, store, |_| {}).await;
     let token = app.resident_token().await;
     let photo = phone_photo(800, 600, 1);
-    let media: Json = upload(&app, &token, photo.clone(), "image/jpeg")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = media["id"].as_str().unwrap().to_owned();
+    let (_, id) = uploaded(&app, &token, photo.clone(), "image/jpeg").await;
     until_ready(&app, &token, &id).await;
 
     let urls: Json = app
@@ -753,19 +757,9 @@ async fn a_report_attaches_photos_and_shares_them_when_public(store: Store) {
     let me: Json = app.get_as("/v1/me", &token).await.json().await.unwrap();
     let owner = me["id"].as_str().unwrap().to_owned();
     // A photo without EXIF position: it takes the report's.
-    let plain: Json = upload(&app, &token, png(400, 300), "image/png")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let plain_id = plain["id"].as_str().unwrap().to_owned();
+    let (plain, plain_id) = uploaded(&app, &token, png(400, 300), "image/png").await;
     assert!(plain["h3_cell"].is_null());
-    let exif: Json = upload(&app, &token, phone_photo(400, 300, 1), "image/jpeg")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let exif_id = exif["id"].as_str().unwrap().to_owned();
+    let (_, exif_id) = uploaded(&app, &token, phone_photo(400, 300, 1), "image/jpeg").await;
     until_ready(&app, &token, &plain_id).await;
     until_ready(&app, &token, &exif_id).await;
 
@@ -920,20 +914,10 @@ async fn an_erased_account_loses_its_photos(store: Store) {
     let token = app.resident_token().await;
     let me: Json = app.get_as("/v1/me", &token).await.json().await.unwrap();
     let owner = me["id"].as_str().unwrap().to_owned();
-    let media: Json = upload(&app, &token, phone_photo(400, 300, 1), "image/jpeg")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = media["id"].as_str().unwrap().to_owned();
+    let (_, id) = uploaded(&app, &token, phone_photo(400, 300, 1), "image/jpeg").await;
     until_ready(&app, &token, &id).await;
     let other = app.resident_token().await;
-    let kept: Json = upload(&app, &other, phone_photo(300, 200, 1), "image/jpeg")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let kept_id = kept["id"].as_str().unwrap().to_owned();
+    let (_, kept_id) = uploaded(&app, &other, phone_photo(300, 200, 1), "image/jpeg").await;
     assert_eq!(
         stored_keys(&app, store)
             .await
@@ -992,12 +976,7 @@ async fn an_erased_account_loses_its_photos_through_events(mode: Mode) {
     })
     .await;
     let token = app.resident_token().await;
-    let media: Json = upload(&app, &token, phone_photo(400, 300, 1), "image/jpeg")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = media["id"].as_str().unwrap().to_owned();
+    let (_, id) = uploaded(&app, &token, phone_photo(400, 300, 1), "image/jpeg").await;
     until_ready(&app, &token, &id).await;
     let other = app.resident_token().await;
     let kept: Json = upload(&app, &other, phone_photo(300, 200, 1), "image/jpeg")
@@ -1053,12 +1032,7 @@ async fn uploads_attached_to_nothing_expire(store: Store) {
     })
     .await;
     let token = app.resident_token().await;
-    let media: Json = upload(&app, &token, phone_photo(320, 240, 1), "image/jpeg")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = media["id"].as_str().unwrap().to_owned();
+    let (_, id) = uploaded(&app, &token, phone_photo(320, 240, 1), "image/jpeg").await;
     // And a direct upload never completed.
     let started: Json = app
         .authed(Method::POST, "/v1/media/uploads", &token)
@@ -1124,12 +1098,7 @@ async fn originals_can_be_dropped_once_derivatives_exist() {
     })
     .await;
     let token = app.resident_token().await;
-    let media: Json = upload(&app, &token, phone_photo(400, 300, 1), "image/jpeg")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = media["id"].as_str().unwrap().to_owned();
+    let (_, id) = uploaded(&app, &token, phone_photo(400, 300, 1), "image/jpeg").await;
     until_ready(&app, &token, &id).await;
     let officer = staff_token(&app, "phuxuan.officer").await;
     problem(
