@@ -274,6 +274,26 @@ impl Store {
     }
 }
 
+/// Runs an async media test with each storage backend.
+#[macro_export]
+macro_rules! in_both_stores {
+    ($test:ident) => {
+        mod $test {
+            use $crate::helpers::Store;
+
+            #[tokio::test]
+            async fn local() {
+                super::$test(Store::Local).await
+            }
+
+            #[tokio::test]
+            async fn s3() {
+                super::$test(Store::S3).await
+            }
+        }
+    };
+}
+
 /// Runs an async media test in each deployment shape with each storage backend.
 #[macro_export]
 macro_rules! in_both_modes_and_stores {

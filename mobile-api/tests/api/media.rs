@@ -496,6 +496,16 @@ async fn a_photo_goes_straight_to_storage_then_is_checked(mode: Mode, store: Sto
     .await;
     problem(
         app.authed(Method::POST, "/v1/media/uploads", &token)
+            .json(&serde_json::json!({ "content_type": "image/jpeg", "byte_size": 0 }))
+            .send()
+            .await
+            .unwrap(),
+        400,
+        "invalid_body",
+    )
+    .await;
+    problem(
+        app.authed(Method::POST, "/v1/media/uploads", &token)
             .json(
                 &serde_json::json!({ "content_type": "image/jpeg", "byte_size": 16 * 1024 * 1024 }),
             )
@@ -899,15 +909,7 @@ async fn a_report_attaches_photos_and_shares_them_when_public(store: Store) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_report_attaches_photos_and_shares_them_when_public_local() {
-    a_report_attaches_photos_and_shares_them_when_public(Store::Local).await
-}
-
-#[tokio::test]
-async fn a_report_attaches_photos_and_shares_them_when_public_s3() {
-    a_report_attaches_photos_and_shares_them_when_public(Store::S3).await
-}
+crate::in_both_stores!(a_report_attaches_photos_and_shares_them_when_public);
 
 async fn an_erased_account_loses_its_photos(store: Store) {
     let app = spawn(Mode::Split, store, |_| {}).await;
@@ -953,15 +955,7 @@ async fn an_erased_account_loses_its_photos(store: Store) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn an_erased_account_loses_its_photos_local() {
-    an_erased_account_loses_its_photos(Store::Local).await
-}
-
-#[tokio::test]
-async fn an_erased_account_loses_its_photos_s3() {
-    an_erased_account_loses_its_photos(Store::S3).await
-}
+crate::in_both_stores!(an_erased_account_loses_its_photos);
 
 /// Identity erases an account and says so in an event; media deletes the account's photos. In
 /// one process the event goes through the in-process bus; split, through NATS JetStream.
@@ -1081,15 +1075,7 @@ async fn uploads_attached_to_nothing_expire(store: Store) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn uploads_attached_to_nothing_expire_local() {
-    uploads_attached_to_nothing_expire(Store::Local).await
-}
-
-#[tokio::test]
-async fn uploads_attached_to_nothing_expire_s3() {
-    uploads_attached_to_nothing_expire(Store::S3).await
-}
+crate::in_both_stores!(uploads_attached_to_nothing_expire);
 
 #[tokio::test]
 async fn originals_can_be_dropped_once_derivatives_exist() {

@@ -246,13 +246,7 @@ async fn dev_sms(
             "Invalid phone number.",
         )
     })?;
-    let sink = state.sms.dev_sink().ok_or_else(|| {
-        ApiError::not_found(
-            "route_not_found",
-            "Không có đường dẫn này.",
-            "There is no such route.",
-        )
-    })?;
+    let sink = state.sms.dev_sink().ok_or_else(ApiError::route_not_found)?;
     Ok(Json(sink.messages(&phone)))
 }
 

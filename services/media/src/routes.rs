@@ -492,16 +492,12 @@ impl Variant {
             "display" => Ok(Variant::Display),
             "thumbnail" => Ok(Variant::Thumbnail),
             "original" => Ok(Variant::Original),
-            _ => Err(ApiError::not_found(
-                "route_not_found",
-                "Không có đường dẫn này.",
-                "There is no such route.",
-            )),
+            _ => Err(ApiError::route_not_found()),
         }
     }
 }
 
-/// Where a variant is stored and its type, for a reader who may see it; 404 for anyone else.
+/// Where a variant is stored and its type, for a reader who may see it.
 struct Readable {
     key: String,
     content_type: String,
@@ -509,62 +505,74 @@ struct Readable {
     public: bool,
 }
 
-async fn readable(
-    state: &MediaState,
-    id: Uuid,
-    variant: Variant,
-    reader: Option<&Principal>,
-) -> Result<Readable, ApiError> {
-    let row = sqlx::query!(
+/// What reading a photo's variants needs to know, read once per request.
+struct Stored {
+    owner_id: Uuid,
+    public: bool,
+    content_type: String,
+    original_key: Option<String>,
+    display_key: Option<String>,
+    thumbnail_key: Option<String>,
+}
+
+async fn stored(state: &MediaState, id: Uuid) -> Result<Stored, ApiError> {
+    sqlx::query_as!(
+        Stored,
         r#"SELECT owner_id, public, content_type, original_key, display_key, thumbnail_key
            FROM media WHERE id = $1"#,
         id
     )
     .fetch_optional(&state.pool)
     .await?
-    .ok_or_else(media_not_found)?;
-    let staff = reader.is_some_and(is_staff);
-    let owner = reader.is_some_and(|reader| reader.account_id == row.owner_id);
-    let allowed = match variant {
-        // Originals may hold what the derivatives leave out (EXIF position, faces at full size).
-        Variant::Original => staff,
-        Variant::Display | Variant::Thumbnail => staff || owner || row.public,
-    };
-    if !allowed {
-        return Err(media_not_found());
+    .ok_or_else(media_not_found)
+}
+
+impl Stored {
+    /// The variant, for a reader who may see it; 404 for anyone else.
+    fn readable(&self, variant: Variant, reader: Option<&Principal>) -> Result<Readable, ApiError> {
+        let staff = reader.is_some_and(is_staff);
+        let owner = reader.is_some_and(|reader| reader.account_id == self.owner_id);
+        let allowed = match variant {
+            // Originals may hold what the derivatives leave out (EXIF position, faces at full size).
+            Variant::Original => staff,
+            Variant::Display | Variant::Thumbnail => staff || owner || self.public,
+        };
+        if !allowed {
+            return Err(media_not_found());
+        }
+        let not_ready = || {
+            ApiError::not_found(
+                "media_not_ready",
+                "Ảnh đang được xử lý.",
+                "The photo is still being processed.",
+            )
+        };
+        let (key, content_type) = match variant {
+            Variant::Original => (
+                self.original_key.clone().ok_or_else(|| {
+                    ApiError::not_found(
+                        "original_not_kept",
+                        "Ảnh gốc không được lưu giữ.",
+                        "The original is not kept.",
+                    )
+                })?,
+                self.content_type.clone(),
+            ),
+            Variant::Display => (
+                self.display_key.clone().ok_or_else(not_ready)?,
+                derive::CONTENT_TYPE.to_owned(),
+            ),
+            Variant::Thumbnail => (
+                self.thumbnail_key.clone().ok_or_else(not_ready)?,
+                derive::CONTENT_TYPE.to_owned(),
+            ),
+        };
+        Ok(Readable {
+            key,
+            content_type,
+            public: self.public && variant != Variant::Original,
+        })
     }
-    let not_ready = || {
-        ApiError::not_found(
-            "media_not_ready",
-            "Ảnh đang được xử lý.",
-            "The photo is still being processed.",
-        )
-    };
-    let (key, content_type) = match variant {
-        Variant::Original => (
-            row.original_key.ok_or_else(|| {
-                ApiError::not_found(
-                    "original_not_kept",
-                    "Ảnh gốc không được lưu giữ.",
-                    "The original is not kept.",
-                )
-            })?,
-            row.content_type,
-        ),
-        Variant::Display => (
-            row.display_key.ok_or_else(not_ready)?,
-            derive::CONTENT_TYPE.to_owned(),
-        ),
-        Variant::Thumbnail => (
-            row.thumbnail_key.ok_or_else(not_ready)?,
-            derive::CONTENT_TYPE.to_owned(),
-        ),
-    };
-    Ok(Readable {
-        key,
-        content_type,
-        public: row.public && variant != Variant::Original,
-    })
 }
 
 /// The bytes of a variant: `display` (1280 px) or `thumbnail` (256 px), both without
@@ -585,7 +593,9 @@ pub async fn content(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let variant = Variant::parse(&variant)?;
-    let readable = readable(&state, id, variant, principal.as_ref()).await?;
+    let readable = stored(&state, id)
+        .await?
+        .readable(variant, principal.as_ref())?;
     // Public photos may sit in shared caches, briefly: moderation can hide them again.
     let cache = if readable.public {
         "public, max-age=300"
@@ -637,10 +647,11 @@ pub async fn urls(
         thumbnail: None,
         original: None,
     };
+    let stored = stored(&state, id).await?;
     for variant in [Variant::Display, Variant::Thumbnail, Variant::Original] {
-        let readable = match readable(&state, id, variant, principal.as_ref()).await {
+        let readable = match stored.readable(variant, principal.as_ref()) {
             Ok(readable) => readable,
-            // Not every reader may see every variant; the derivatives decide.
+            // Not every reader may see the original; the derivatives decide.
             Err(_) if variant == Variant::Original => continue,
             Err(error) => return Err(error),
         };

@@ -65,6 +65,7 @@ pub struct Upload {
     request_body = NewUpload,
     responses(
         (status = 201, body = Upload),
+        (status = 400, description = "`invalid_body`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "`too_large`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_uploads`: finish or abandon the ones started", body = platform::error::Problem, content_type = "application/problem+json"),
@@ -83,8 +84,15 @@ pub async fn start(
         .into_iter()
         .find(|format| format.content_type() == request.content_type)
         .ok_or_else(unsupported)?;
+    if request.byte_size == 0 {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "`byte_size` phải lớn hơn 0.",
+            "`byte_size` must be more than 0.",
+        ));
+    }
     let limit = state.config.max_upload_bytes;
-    if request.byte_size == 0 || request.byte_size > limit as u64 {
+    if request.byte_size > limit as u64 {
         return Err(too_large(limit));
     }
     let ttl = Duration::from_secs(state.config.signed_url_ttl_secs);

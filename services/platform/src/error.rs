@@ -63,6 +63,15 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, code, detail_vi, detail_en)
     }
 
+    /// A path no route serves, or a route that is switched off here.
+    pub fn route_not_found() -> Self {
+        Self::not_found(
+            "route_not_found",
+            "Không có đường dẫn này.",
+            "There is no such route.",
+        )
+    }
+
     /// A failure of ours: the body says only that something went wrong; the cause is logged.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         Self {
@@ -220,11 +229,7 @@ pub async fn problem_for_bare_errors(
     }
     let allow = response.headers().get(header::ALLOW).cloned();
     let error = match status {
-        StatusCode::NOT_FOUND => ApiError::not_found(
-            "route_not_found",
-            "Không có đường dẫn này.",
-            "There is no such route.",
-        ),
+        StatusCode::NOT_FOUND => ApiError::route_not_found(),
         StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
             status,
             "method_not_allowed",

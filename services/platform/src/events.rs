@@ -119,11 +119,12 @@ impl EventBus for InProcessBus {
             .collect();
         for subscriber in subscribers {
             let key = (subscriber.consumer.clone(), event.id);
-            if let Err(error) = (subscriber.handler)(event.clone()).await {
-                let mut failures = self
-                    .failures
-                    .lock()
-                    .map_err(|_| anyhow::anyhow!("failures poisoned"))?;
+            let outcome = (subscriber.handler)(event.clone()).await;
+            let mut failures = self
+                .failures
+                .lock()
+                .map_err(|_| anyhow::anyhow!("failures poisoned"))?;
+            if let Err(error) = outcome {
                 let count = failures.entry(key.clone()).or_insert(0);
                 *count += 1;
                 if *count < self.max_deliveries {
@@ -133,6 +134,9 @@ impl EventBus for InProcessBus {
                 tracing::error!(consumer = %subscriber.consumer, event = %event.id,
                     event_type = %event.event_type, error = %format!("{error:#}"),
                     "event given up after repeated failures (dead letter)");
+            } else {
+                // Only failing events are counted, and only until they pass.
+                failures.remove(&key);
             }
         }
         Ok(())

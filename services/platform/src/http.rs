@@ -66,13 +66,7 @@ pub fn with_service_layers(
 /// The answer to a path no route claims, as a problem with the request's id.
 pub fn with_not_found_fallback(router: Router) -> Router {
     router
-        .fallback(|| async {
-            ApiError::not_found(
-                "route_not_found",
-                "Không có đường dẫn này.",
-                "There is no such route.",
-            )
-        })
+        .fallback(|| async { ApiError::route_not_found() })
         .layer(middleware::from_fn(context_middleware))
 }
 
