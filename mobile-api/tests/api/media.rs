@@ -141,19 +141,28 @@ async fn upload_directly(
     bytes: Vec<u8>,
     content_type: &str,
 ) -> reqwest::Response {
-    let started: Json = app
-        .authed(Method::POST, "/v1/media/uploads", token)
-        .json(&serde_json::json!({ "content_type": content_type, "byte_size": bytes.len() }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let started: Json = start_upload(
+        app,
+        token,
+        serde_json::json!({ "content_type": content_type, "byte_size": bytes.len() }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let put = put_signed(app, &started["upload"], bytes).await;
     assert_eq!(put.status(), 200, "{}", put.text().await.unwrap());
     let id = started["id"].as_str().unwrap();
     app.authed(Method::POST, &format!("/v1/media/{id}/complete"), token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Asks for a signed URL to upload a photo directly to storage.
+async fn start_upload(app: &TestApp, token: &str, request: Json) -> reqwest::Response {
+    app.authed(Method::POST, "/v1/media/uploads", token)
+        .json(&request)
         .send()
         .await
         .unwrap()
@@ -401,12 +410,12 @@ async fn a_photo_goes_straight_to_storage_then_is_checked(mode: Mode, store: Sto
     let token = app.resident_token().await;
     let photo = phone_photo(1200, 900, 1);
 
-    let started = app
-        .authed(Method::POST, "/v1/media/uploads", &token)
-        .json(&serde_json::json!({ "content_type": "image/jpeg", "byte_size": photo.len() }))
-        .send()
-        .await
-        .unwrap();
+    let started = start_upload(
+        &app,
+        &token,
+        serde_json::json!({ "content_type": "image/jpeg", "byte_size": photo.len() }),
+    )
+    .await;
     assert_eq!(started.status(), 201);
     let started: Json = started.json().await.unwrap();
     let id = started["id"].as_str().unwrap().to_owned();
@@ -485,33 +494,34 @@ async fn a_photo_goes_straight_to_storage_then_is_checked(mode: Mode, store: Sto
     )
     .await;
     problem(
-        app.authed(Method::POST, "/v1/media/uploads", &token)
-            .json(&serde_json::json!({ "content_type": "text/html", "byte_size": 10 }))
-            .send()
-            .await
-            .unwrap(),
+        start_upload(
+            &app,
+            &token,
+            serde_json::json!({ "content_type": "text/html", "byte_size": 10 }),
+        )
+        .await,
         415,
         "unsupported_media_type",
     )
     .await;
     problem(
-        app.authed(Method::POST, "/v1/media/uploads", &token)
-            .json(&serde_json::json!({ "content_type": "image/jpeg", "byte_size": 0 }))
-            .send()
-            .await
-            .unwrap(),
+        start_upload(
+            &app,
+            &token,
+            serde_json::json!({ "content_type": "image/jpeg", "byte_size": 0 }),
+        )
+        .await,
         400,
         "invalid_body",
     )
     .await;
     problem(
-        app.authed(Method::POST, "/v1/media/uploads", &token)
-            .json(
-                &serde_json::json!({ "content_type": "image/jpeg", "byte_size": 16 * 1024 * 1024 }),
-            )
-            .send()
-            .await
-            .unwrap(),
+        start_upload(
+            &app,
+            &token,
+            serde_json::json!({ "content_type": "image/jpeg", "byte_size": 16 * 1024 * 1024 }),
+        )
+        .await,
         413,
         "too_large",
     )
@@ -561,11 +571,12 @@ async fn bad_files_are_refused_with_clear_codes(mode: Mode, store: Store) {
         "{refused}"
     );
     problem(
-        app.authed(Method::POST, "/v1/media/uploads", &token)
-            .json(&serde_json::json!({ "content_type": "image/heic", "byte_size": 2024 }))
-            .send()
-            .await
-            .unwrap(),
+        start_upload(
+            &app,
+            &token,
+            serde_json::json!({ "content_type": "image/heic", "byte_size": 2024 }),
+        )
+        .await,
         415,
         "unsupported_media_type",
     )
@@ -1028,15 +1039,15 @@ async fn uploads_attached_to_nothing_expire(store: Store) {
     let token = app.resident_token().await;
     let (_, id) = uploaded(&app, &token, phone_photo(320, 240, 1), "image/jpeg").await;
     // And a direct upload never completed.
-    let started: Json = app
-        .authed(Method::POST, "/v1/media/uploads", &token)
-        .json(&serde_json::json!({ "content_type": "image/jpeg", "byte_size": 4 }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let started: Json = start_upload(
+        &app,
+        &token,
+        serde_json::json!({ "content_type": "image/jpeg", "byte_size": 4 }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let pending = started["id"].as_str().unwrap().to_owned();
     assert_eq!(
         put_signed(&app, &started["upload"], vec![0xFF, 0xD8, 0xFF, 0xD9])
