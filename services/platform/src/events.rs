@@ -290,6 +290,9 @@ impl EventBus for NatsBus {
 }
 
 const RELAY_BATCH: i64 = 200;
+/// Published events are kept a week (to trace what happened), then deleted, hourly.
+const PUBLISHED_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Publishes a service's outbox for as long as the process runs: woken by the table's
 /// `NOTIFY <schema>_outbox`, polling as a fallback. One replica at a time holds the batch (an
@@ -298,7 +301,18 @@ pub fn spawn_outbox_relay(pool: PgPool, schema: &'static str, bus: SharedBus, po
     tokio::spawn(async move {
         let channel = format!("{schema}_outbox");
         let mut listener = None;
+        let mut pruned_at: Option<std::time::Instant> = None;
         loop {
+            if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                match prune_outbox(&pool, PUBLISHED_RETENTION).await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(schema, deleted, "published events pruned"),
+                    Err(error) => {
+                        tracing::warn!(schema, error = %format!("{error:#}"), "outbox pruning failed")
+                    }
+                }
+                pruned_at = Some(std::time::Instant::now());
+            }
             if listener.is_none() {
                 listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
                     Ok(mut new) => match new.listen(&channel).await {
@@ -329,6 +343,16 @@ pub fn spawn_outbox_relay(pool: PgPool, schema: &'static str, bus: SharedBus, po
             }
         }
     });
+}
+
+/// Deletes events published longer than `older_than` ago; how many.
+pub async fn prune_outbox(pool: &PgPool, older_than: Duration) -> anyhow::Result<u64> {
+    let deleted =
+        sqlx::query("DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)")
+            .bind(older_than.as_secs_f64())
+            .execute(pool)
+            .await?;
+    Ok(deleted.rows_affected())
 }
 
 /// Publishes one batch of the outbox in order; the published prefix is marked even when a later

@@ -192,6 +192,19 @@ async fn every_event_arrives_once_in_order(backend: EventBackend) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(effects(&pool).await, 30, "a second delivery has no effect");
 
+    // Published events are kept for a while, then pruned; unpublished ones never are.
+    let week = Duration::from_secs(7 * 24 * 3600);
+    assert_eq!(events::prune_outbox(&pool, week).await.unwrap(), 0);
+    sqlx::query("UPDATE outbox SET published_at = now() - interval '8 days' WHERE seq <= 20")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE outbox SET published_at = NULL WHERE seq = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(events::prune_outbox(&pool, week).await.unwrap(), 19);
+
     pool.close().await;
     let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap();
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
