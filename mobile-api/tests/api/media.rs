@@ -1173,10 +1173,30 @@ async fn an_s3_outage_mid_upload_gives_503_and_writes_nothing() {
         "no object"
     );
 
+    // Whatever the store may have kept of the cut upload is queued for deletion.
+    let queued = |key: String| {
+        let url = app.database.url.clone();
+        async move {
+            let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM media.media_object_deletions WHERE object_key LIKE $1",
+            )
+            .bind(key)
+            .fetch_one(&mut db)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(queued("originals/%".to_owned()).await, 1);
+
     relay.cut_after(u64::MAX);
+    let (_, id) = uploaded(&app, &token, photo, "image/jpeg").await;
     assert_eq!(
-        upload(&app, &token, photo, "image/jpeg").await.status(),
-        201
+        queued(format!("originals/{id}")).await,
+        0,
+        "a stored photo's original is no longer queued for deletion"
     );
     app.stop().await;
 }

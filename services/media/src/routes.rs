@@ -229,7 +229,15 @@ pub(crate) async fn admit(
         }
         return Ok((StatusCode::OK, existing));
     }
-    // The bytes first: a record never points at an object that is not there.
+    // The bytes first: a record never points at an object that is not there. Until the record
+    // exists the object is queued for deletion, so a fault in between leaves no orphan.
+    sqlx::query!(
+        r#"INSERT INTO media_object_deletions (object_key, run_after) VALUES ($1, now() + interval '1 hour')
+           ON CONFLICT (object_key) DO UPDATE SET run_after = EXCLUDED.run_after"#,
+        original_key
+    )
+    .execute(&state.pool)
+    .await?;
     state
         .storage
         .put(
@@ -265,15 +273,21 @@ pub(crate) async fn admit(
     .execute(&mut *tx)
     .await?;
     let status = if inserted.rows_affected() == 0 {
-        // The same photo, uploaded twice at once: the first stays, these bytes go.
+        // The same photo, uploaded twice at once: the first stays, these bytes go now.
         sqlx::query!(
-            "INSERT INTO media_object_deletions (object_key) VALUES ($1) ON CONFLICT DO NOTHING",
+            "UPDATE media_object_deletions SET run_after = now() WHERE object_key = $1",
             original_key
         )
         .execute(&mut *tx)
         .await?;
         StatusCode::OK
     } else {
+        sqlx::query!(
+            "DELETE FROM media_object_deletions WHERE object_key = $1",
+            original_key
+        )
+        .execute(&mut *tx)
+        .await?;
         sqlx::query!(
             "INSERT INTO media_jobs (media_id, kind) VALUES ($1, 'derivatives')",
             id
