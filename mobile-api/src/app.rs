@@ -56,9 +56,11 @@ impl App {
         // The event bus, for the modules that publish or consume events.
         let bus = if modules
             .iter()
-            .any(|m| matches!(m, Module::Identity | Module::Media))
+            .any(|m| matches!(m, Module::Identity | Module::Media | Module::Reports))
         {
-            let split = !(modules.contains(&Module::Identity) && modules.contains(&Module::Media));
+            let split = [Module::Identity, Module::Media, Module::Reports]
+                .iter()
+                .any(|m| !modules.contains(m));
             if split && config.events.backend == platform::config::EventBackend::InProcess {
                 tracing::warn!(
                     "events stay within this process (events.backend = in_process); a split deployment needs NATS"
@@ -70,6 +72,8 @@ impl App {
         };
         // Outboxes to relay, started once every consumer in this process has subscribed.
         let mut outboxes: Vec<(PgPool, &'static str)> = Vec::new();
+        // Reports calls media and identity, so it starts once they are known.
+        let mut reports_pool = None;
 
         for module in &modules {
             match module {
@@ -107,7 +111,7 @@ impl App {
                     state.seed_dev_staff().await?;
                     local_keys = Some(state.local_keys());
                     outboxes.push((db.pool().clone(), identity::SCHEMA));
-                    services.insert("identity", identity::router(state));
+                    services.insert("identity", identity::router(state, &service_token));
                     databases.push(db);
                 }
                 Module::Media => {
@@ -125,10 +129,34 @@ impl App {
                     services.insert("media", media::router(state, &service_token));
                     databases.push(db);
                 }
+                Module::Reports => {
+                    let db = connect(
+                        database.as_ref(),
+                        reports::SCHEMA,
+                        &reports::MIGRATOR,
+                        &config,
+                    )
+                    .await?;
+                    reports_pool = Some(db.pool().clone());
+                    outboxes.push((db.pool().clone(), reports::SCHEMA));
+                    databases.push(db);
+                }
                 Module::Sandbox => sandboxes = Some(sandbox::router()),
                 // Started last, once every in-process service is known.
                 Module::MobileApi => {}
             }
+        }
+
+        if let Some(pool) = reports_pool {
+            let client = |name| internal_client(&config, &services, name, &service_token);
+            let state = reports::ReportsState::start(
+                pool,
+                &config.reports,
+                client("media")?,
+                client("identity")?,
+            )
+            .await?;
+            services.insert("reports", reports::router(state));
         }
 
         if let Some(bus) = &bus {
@@ -272,10 +300,7 @@ fn upstreams(
             );
         }
     }
-    let settings = HttpSettings {
-        connect_timeout: Duration::from_millis(config.gateway.upstream_connect_timeout_ms),
-        response_timeout: Duration::from_millis(config.gateway.upstream_timeout_ms),
-    };
+    let settings = http_settings(config);
     let mut upstreams = BTreeMap::new();
     for (name, _) in gateway::SERVICES {
         let upstream = match (in_process.get(name), config.upstreams.get(*name)) {
@@ -290,6 +315,37 @@ fn upstreams(
         upstreams.insert(*name, upstream);
     }
     Ok(upstreams)
+}
+
+/// A client for another service's `/internal/` routes: in-process when it runs here, else at
+/// its configured URL.
+fn internal_client(
+    config: &Config,
+    in_process: &BTreeMap<&'static str, Router>,
+    name: &'static str,
+    service_token: &SecretString,
+) -> anyhow::Result<platform::internal::ServiceClient> {
+    let service = match (in_process.get(name), config.upstreams.get(name)) {
+        (Some(router), _) => upstream::in_process(router.clone()),
+        (None, Some(url)) => upstream::remote(name, url, &http_settings(config))?,
+        (None, None) => anyhow::bail!(
+            "reports needs {name}: run it here (--target reports,{name}) \
+             or say where it runs (CITIZEN_UPSTREAMS__{}=http://host:port)",
+            name.to_uppercase()
+        ),
+    };
+    Ok(platform::internal::ServiceClient::new(
+        name,
+        service,
+        service_token.clone(),
+    ))
+}
+
+fn http_settings(config: &Config) -> HttpSettings {
+    HttpSettings {
+        connect_timeout: Duration::from_millis(config.gateway.upstream_connect_timeout_ms),
+        response_timeout: Duration::from_millis(config.gateway.upstream_timeout_ms),
+    }
 }
 
 /// Applies the migrations of the modules of `targets`, then returns.
@@ -323,6 +379,16 @@ pub async fn migrate(config: &Config, targets: &str) -> anyhow::Result<Vec<&'sta
             Module::Media => {
                 connect(database.as_ref(), media::SCHEMA, &media::MIGRATOR, config).await?;
                 migrated.push(media::SCHEMA);
+            }
+            Module::Reports => {
+                connect(
+                    database.as_ref(),
+                    reports::SCHEMA,
+                    &reports::MIGRATOR,
+                    config,
+                )
+                .await?;
+                migrated.push(reports::SCHEMA);
             }
             Module::MobileApi | Module::Sandbox => {}
         }

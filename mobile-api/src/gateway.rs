@@ -36,6 +36,10 @@ pub const SERVICES: &[(&str, &[&str])] = &[
     ("catalogue", &["/v1/catalogue"]),
     ("media", &["/v1/media"]),
     (
+        "reports",
+        &["/v1/reports", "/v1/officer", "/v1/admin/jurisdictions"],
+    ),
+    (
         "identity",
         &[
             "/.well-known/jwks.json",
@@ -61,6 +65,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(catalogue::CatalogueApi::openapi());
     doc.merge(identity::IdentityApi::openapi());
     doc.merge(media::MediaApi::openapi());
+    doc.merge(reports::ReportsApi::openapi());
     doc
 }
 
@@ -77,9 +82,10 @@ pub fn router(
         let Some(upstream) = upstreams.get(name) else {
             continue;
         };
-        // Photos are larger than anything else the app sends.
+        // Photos, and ward boundaries admins upload, are larger than anything else.
         let limit = match *name {
             "media" => media::MediaState::max_upload_bytes(&full_config.media),
+            "reports" => reports::MAX_BODY_BYTES,
             _ => config.body_limit_bytes,
         };
         let upstream = with_body_limit(upstream.clone(), limit);

@@ -14,6 +14,8 @@ pub enum Module {
     Identity,
     /// Photos: validation, derivatives, geo index.
     Media,
+    /// Field reports: routing, workflow, officer queues.
+    Reports,
     /// The gateway the app talks to.
     MobileApi,
     /// Stand-ins for outside systems (the VNeID identity provider), for development and tests.
@@ -54,6 +56,12 @@ const MODULES: &[ModuleSpec] = &[
         needs: &[Module::Database],
     },
     ModuleSpec {
+        module: Module::Reports,
+        name: "reports",
+        targetable: true,
+        needs: &[Module::Database],
+    },
+    ModuleSpec {
         module: Module::MobileApi,
         name: "mobile-api",
         targetable: true,
@@ -75,6 +83,7 @@ const GROUPS: &[(&str, &[Module])] = &[(
         Module::Identity,
         Module::Catalogue,
         Module::Media,
+        Module::Reports,
     ],
 )];
 
@@ -156,7 +165,10 @@ mod tests {
             Module::Database,
             Module::Catalogue,
             Module::Identity,
+            Module::Media,
+            Module::Reports,
             Module::MobileApi,
+            Module::Sandbox,
         ] {
             assert_eq!(spec(module).module, module);
         }
@@ -172,10 +184,11 @@ mod tests {
                 Module::Database,
                 Module::Identity,
                 Module::Catalogue,
-                Module::Media
+                Module::Media,
+                Module::Reports
             ]
         );
-        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 5);
+        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 6);
     }
 
     #[test]
@@ -192,7 +205,7 @@ mod tests {
         let error = expand("catalog").unwrap_err().to_string();
         assert!(error.contains("unknown target `catalog`"), "{error}");
         assert!(
-            error.contains("all, catalogue, identity, media, mobile-api, sandbox"),
+            error.contains("all, catalogue, identity, media, reports, mobile-api, sandbox"),
             "{error}"
         );
         assert!(expand("database").is_err());

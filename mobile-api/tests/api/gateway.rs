@@ -20,8 +20,8 @@ async fn gateway_for(catalogue: SocketAddr, adjust: impl Fn(&mut Config)) -> mob
     config
         .upstreams
         .insert("catalogue".to_owned(), format!("http://{catalogue}"));
-    // No request here carries a token or a photo: identity and media are never called.
-    for other in ["identity", "media"] {
+    // No request here carries a token, a photo or a report: the others are never called.
+    for other in ["identity", "media", "reports"] {
         config
             .upstreams
             .insert(other.to_owned(), format!("http://{catalogue}"));

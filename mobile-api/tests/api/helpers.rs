@@ -131,7 +131,7 @@ impl TestApp {
             Mode::Split => {
                 // Order matters: catalogue_addr and identity_addr find them by position.
                 let mut services = Vec::new();
-                for name in ["catalogue", "identity", "media"] {
+                for name in ["catalogue", "identity", "media", "reports"] {
                     let service = start(config.clone(), name).await;
                     config
                         .upstreams
@@ -389,6 +389,21 @@ impl TestApp {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         status
+    }
+
+    /// The access token of a demo staff member (`identity.dev_seed_staff`).
+    pub async fn staff_token(&self, username: &str) -> String {
+        let signed_in: serde_json::Value = self
+            .client
+            .post(self.url("/v1/auth/staff/login"))
+            .json(&serde_json::json!({ "username": username, "password": "hue-demo-password" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        signed_in["access_token"].as_str().unwrap().to_owned()
     }
 
     /// The access token of a new resident.

@@ -11,5 +11,6 @@ mod helpers;
 mod identity;
 mod media;
 mod operations;
+mod reports;
 mod staff;
 mod verification;

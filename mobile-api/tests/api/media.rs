@@ -199,20 +199,6 @@ async fn until_ready(app: &TestApp, token: &str, id: &str) -> Json {
     panic!("derivatives were not made");
 }
 
-async fn staff_token(app: &TestApp, username: &str) -> String {
-    let signed_in: Json = app
-        .client
-        .post(app.url("/v1/auth/staff/login"))
-        .json(&serde_json::json!({ "username": username, "password": "hue-demo-password" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    signed_in["access_token"].as_str().unwrap().to_owned()
-}
-
 fn assert_no_metadata(derivative: &[u8]) {
     assert!(
         !derivative.windows(6).any(|w| w == b"Exif\0\0"),
@@ -338,7 +324,7 @@ async fn a_phone_photo_is_stored_indexed_and_stripped(mode: Mode, store: Store) 
 
     // The original keeps what the derivatives leave out: staff only, even for its owner.
     problem(get("original").await.unwrap(), 404, "media_not_found").await;
-    let officer = staff_token(&app, "phuxuan.officer").await;
+    let officer = app.staff_token("phuxuan.officer").await;
     let ranged = app
         .authed(Method::GET, &format!("/v1/media/{id}/original"), &officer)
         .header("range", "bytes=0-9")
@@ -644,7 +630,7 @@ async fn staff_find_photos_near_a_point(mode: Mode, store: Store) {
     let (media, id) = uploaded(&app, &resident, phone_photo(640, 480, 1), "image/jpeg").await;
     until_ready(&app, &resident, &id).await;
 
-    let officer = staff_token(&app, "phuxuan.officer").await;
+    let officer = app.staff_token("phuxuan.officer").await;
     let near = |query: &str| {
         app.authed(Method::GET, &format!("/v1/media/near?{query}"), &officer)
             .send()
@@ -733,7 +719,7 @@ async fn signed_urls_serve_each_reader_what_they_may_see(mode: Mode, store: Stor
         .replace("display/", "thumbnails/");
     assert_eq!(app.client.get(forged).send().await.unwrap().status(), 403);
 
-    let officer = staff_token(&app, "phuxuan.officer").await;
+    let officer = app.staff_token("phuxuan.officer").await;
     let staff_urls: Json = app
         .get_as(&format!("/v1/media/{id}/urls"), &officer)
         .await
@@ -1097,7 +1083,7 @@ async fn originals_can_be_dropped_once_derivatives_exist() {
     let token = app.resident_token().await;
     let (_, id) = uploaded(&app, &token, phone_photo(400, 300, 1), "image/jpeg").await;
     until_ready(&app, &token, &id).await;
-    let officer = staff_token(&app, "phuxuan.officer").await;
+    let officer = app.staff_token("phuxuan.officer").await;
     problem(
         app.get_as(&format!("/v1/media/{id}/original"), &officer)
             .await,

@@ -119,8 +119,10 @@ fn otp_key(config: &IdentityConfig, data_dir: &Path) -> anyhow::Result<Vec<u8>> 
     Ok(std::fs::read(&path)?)
 }
 
-/// Identity's routes, without the shared service layers (the caller adds them).
-pub fn router(state: IdentityState) -> Router {
+/// Identity's routes, without the shared service layers (the caller adds them). `/internal/`
+/// routes answer only callers bearing `service_token`.
+pub fn router(state: IdentityState, service_token: &secrecy::SecretString) -> Router {
+    let internal = Router::new().route("/internal/v1/staff/{id}", get(staff::internal_staff));
     let mut router = Router::new()
         .route("/.well-known/jwks.json", get(jwks))
         .route("/v1/auth/otp", post(otp::send_code))
@@ -153,7 +155,9 @@ pub fn router(state: IdentityState) -> Router {
     if state.sms.dev_sink().is_some() {
         router = router.route("/v1/dev/sms", get(dev_sms));
     }
-    router.with_state(state)
+    router
+        .merge(platform::http::internal_only(internal, service_token))
+        .with_state(state)
 }
 
 /// The public keys that verify access tokens (RFC 7517).

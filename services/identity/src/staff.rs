@@ -587,6 +587,18 @@ impl From<StaffRow> for StaffMember {
     }
 }
 
+/// A staff member as another service sees them (reports checks an assignee's scope); 404 for
+/// anyone who is not staff.
+pub async fn internal_staff(
+    State(state): State<IdentityState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<StaffMember>, ApiError> {
+    load_staff(&state.pool, id)
+        .await?
+        .map(Json)
+        .ok_or_else(staff_not_found)
+}
+
 async fn load_staff(pool: &PgPool, id: Uuid) -> Result<Option<StaffMember>, ApiError> {
     let row = sqlx::query_as!(
         StaffRow,

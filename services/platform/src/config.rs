@@ -36,6 +36,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub identity: IdentityConfig,
     pub media: MediaConfig,
+    pub reports: ReportsConfig,
     pub internal: InternalConfig,
     pub events: EventsConfig,
 }
@@ -53,6 +54,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             identity: IdentityConfig::default(),
             media: MediaConfig::default(),
+            reports: ReportsConfig::default(),
             internal: InternalConfig::default(),
             events: EventsConfig::default(),
         }
@@ -272,6 +274,25 @@ impl Default for EventsConfig {
             nats_subject_prefix: "citizen.events".to_owned(),
             max_deliveries: 8,
             outbox_poll_ms: 1000,
+        }
+    }
+}
+
+/// Field reports.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    /// Imports the demo city `hue` (wards, departments, categories) when it is not there.
+    pub seed_demo_jurisdiction: bool,
+    /// How often the SLA job looks for reports past their deadline.
+    pub sla_check_interval_ms: u64,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        Self {
+            seed_demo_jurisdiction: true,
+            sla_check_interval_ms: 60_000,
         }
     }
 }

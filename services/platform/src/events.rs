@@ -34,8 +34,15 @@ pub struct Event {
     pub event_type: String,
     /// The thing it is about; events of one aggregate are published in the order written.
     pub aggregate_id: Uuid,
+    /// The version of the payload's shape for this `event_type`; a breaking change bumps it.
+    #[serde(default = "first_schema_version")]
+    pub schema_version: i16,
     pub payload: serde_json::Value,
     pub occurred_at: DateTime<Utc>,
+}
+
+fn first_schema_version() -> i16 {
+    1
 }
 
 /// What a consumer does with an event: `Ok` once handled, `Err` to have it delivered again.
@@ -367,7 +374,7 @@ async fn relay_batch(pool: &PgPool, schema: &str, bus: &dyn EventBus) -> anyhow:
         return Ok(0);
     }
     let rows = sqlx::query(
-        r#"SELECT id, aggregate_id, event_type, payload, created_at FROM outbox
+        r#"SELECT id, aggregate_id, event_type, schema_version, payload, created_at FROM outbox
            WHERE published_at IS NULL ORDER BY seq LIMIT $1"#,
     )
     .bind(RELAY_BATCH)
@@ -381,6 +388,7 @@ async fn relay_batch(pool: &PgPool, schema: &str, bus: &dyn EventBus) -> anyhow:
             source: schema.to_owned(),
             event_type: row.try_get("event_type")?,
             aggregate_id: row.try_get("aggregate_id")?,
+            schema_version: row.try_get("schema_version")?,
             payload: row.try_get("payload")?,
             occurred_at: row.try_get("created_at")?,
         };

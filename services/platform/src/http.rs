@@ -184,7 +184,8 @@ pub fn internal_only<S: Clone + Send + Sync + 'static>(
     use sha2::{Digest, Sha256};
     // Digests are compared, so the time taken says nothing about the token.
     let expected: [u8; 32] = Sha256::digest(service_token.expose_secret().as_bytes()).into();
-    routes.layer(middleware::from_fn(
+    // `route_layer`: only matched routes are guarded, so a path no one serves stays a 404.
+    routes.route_layer(middleware::from_fn(
         move |request: Request, next: middleware::Next| async move {
             let presented = request
                 .headers()

@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod http;
+pub mod internal;
 pub mod lang;
 pub mod local_postgres;
 pub mod metrics;

@@ -42,7 +42,7 @@ async fn database() -> (PgPool, String, String) {
     for statement in [
         "CREATE SCHEMA relaytest",
         "CREATE TABLE outbox (id uuid PRIMARY KEY, aggregate_id uuid NOT NULL, event_type text NOT NULL,
-            payload jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), published_at timestamptz,
+            schema_version smallint NOT NULL DEFAULT 1, payload jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), published_at timestamptz,
             seq bigint GENERATED ALWAYS AS IDENTITY)",
         "CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN PERFORM pg_notify('relaytest_outbox', ''); RETURN NULL; END $$",
@@ -185,6 +185,7 @@ async fn every_event_arrives_once_in_order(backend: EventBackend) {
         source: SCHEMA.to_owned(),
         event_type: "thing.happened".to_owned(),
         aggregate_id: row.1,
+        schema_version: 1,
         payload: row.2,
         occurred_at: chrono::Utc::now(),
     };

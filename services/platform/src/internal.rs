@@ -1,0 +1,99 @@
+//! Calls one service makes to another's `/internal/` routes, bearing the deployment's service
+//! token. The callee is a `tower::Service`: its router when it runs in this process, an HTTP
+//! client when it runs elsewhere; either answers with a response, never an error.
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
+
+use crate::error::ApiError;
+
+pub type ServiceHandle = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
+
+/// Most bytes an internal answer may have; they are small JSON documents.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct ServiceClient {
+    name: &'static str,
+    service: ServiceHandle,
+    token: SecretString,
+}
+
+/// An internal answer: its status and its JSON body (`Null` when empty).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: serde_json::Value,
+}
+
+impl ServiceClient {
+    pub fn new(name: &'static str, service: ServiceHandle, token: SecretString) -> Self {
+        Self {
+            name,
+            service,
+            token,
+        }
+    }
+
+    /// Calls `path` with `body` as JSON. A callee that cannot be reached, or answers 5xx, is a
+    /// 503 problem for our caller (the cause is logged).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<Answer, ApiError> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(
+                header::AUTHORIZATION,
+                format!("Bearer {}", self.token.expose_secret()),
+            )
+            .header(header::ACCEPT, "application/json");
+        let body = match body {
+            Some(body) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(serde_json::to_vec(body).map_err(ApiError::internal)?)
+            }
+            None => Body::empty(),
+        };
+        let request = request.body(body).map_err(ApiError::internal)?;
+        let Ok(response) = self.service.clone().oneshot(request).await;
+        let status = response.status();
+        let bytes = http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+            .collect()
+            .await
+            .map_err(|error| self.unavailable(anyhow::anyhow!("reading the answer: {error}")))?
+            .to_bytes();
+        if status.is_server_error() || status == StatusCode::UNAUTHORIZED {
+            let text = String::from_utf8_lossy(&bytes);
+            return Err(self.unavailable(anyhow::anyhow!("answered {status}: {text}")));
+        }
+        let body = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .map_err(|error| self.unavailable(anyhow::anyhow!("not JSON: {error}")))?
+        };
+        Ok(Answer { status, body })
+    }
+
+    fn unavailable(&self, cause: anyhow::Error) -> ApiError {
+        tracing::warn!(service = self.name, error = %format!("{cause:#}"), "internal call failed");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream_unavailable",
+            "Một dịch vụ liên quan đang tạm thời gián đoạn. Vui lòng thử lại sau.",
+            "A service this needs is unavailable. Please try again later.",
+        )
+        .with_retry_after(std::time::Duration::from_secs(2))
+    }
+}

@@ -1,0 +1,214 @@
+//! Field reports, the heart of the product: a resident files one with photos at a position; it
+//! is routed to the ward the position falls in and the department responsible for its category
+//! there, given an SLA deadline, and worked through its workflow by officers, every step on a
+//! timeline and in the outbox.
+
+mod access;
+mod admin;
+mod filing;
+pub mod jurisdiction;
+mod officer;
+mod public;
+mod sla;
+mod views;
+pub mod wards;
+mod workflow;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use h3o::{CellIndex, LatLng, Resolution};
+use platform::ApiError;
+use platform::config::ReportsConfig;
+use platform::internal::ServiceClient;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+
+use crate::wards::WardIndexes;
+
+/// The PostgreSQL schema this service owns.
+pub const SCHEMA: &str = "reports";
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/reports");
+
+#[derive(Clone)]
+pub struct ReportsState {
+    pool: PgPool,
+    wards: Arc<WardIndexes>,
+    /// Attaches photos to reports and sets whether they are public.
+    media: ServiceClient,
+    /// Tells whether an assignee is staff of the right scope.
+    identity: ServiceClient,
+}
+
+impl ReportsState {
+    /// Seeds the demo city if configured, and starts the SLA job.
+    pub async fn start(
+        pool: PgPool,
+        config: &ReportsConfig,
+        media: ServiceClient,
+        identity: ServiceClient,
+    ) -> anyhow::Result<Self> {
+        if config.seed_demo_jurisdiction {
+            seed_demo(&pool).await?;
+        }
+        let state = Self {
+            pool,
+            wards: Arc::default(),
+            media,
+            identity,
+        };
+        tokio::spawn(sla::run(
+            state.clone(),
+            Duration::from_millis(config.sla_check_interval_ms.max(10)),
+        ));
+        Ok(state)
+    }
+}
+
+/// Imports the demo city `hue` unless it is already there.
+async fn seed_demo(pool: &PgPool) -> anyhow::Result<()> {
+    let present =
+        sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM wards WHERE jurisdiction_id = 'hue'"#)
+            .fetch_one(pool)
+            .await?;
+    if present > 0 {
+        return Ok(());
+    }
+    let file: jurisdiction::JurisdictionFile =
+        serde_json::from_str(jurisdiction::DEMO_JURISDICTION)?;
+    let wards = jurisdiction::parse_wards(jurisdiction::DEMO_WARDS)
+        .map_err(|e| anyhow::anyhow!("demo wards: {}", e.describe()))?;
+    jurisdiction::import_jurisdiction(pool, &file)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo jurisdiction: {}", e.describe()))?;
+    jurisdiction::import_wards(pool, &file.id, &wards)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo wards: {}", e.describe()))?;
+    tracing::info!("demo jurisdiction `hue` imported");
+    Ok(())
+}
+
+/// Imports a jurisdiction file and, if given, its wards (`citizen jurisdiction import`).
+pub async fn import(
+    pool: &PgPool,
+    jurisdiction_json: &str,
+    wards_geojson: Option<&str>,
+) -> anyhow::Result<(String, usize)> {
+    let file: jurisdiction::JurisdictionFile = serde_json::from_str(jurisdiction_json)?;
+    jurisdiction::import_jurisdiction(pool, &file)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.describe()))?;
+    let mut ward_count = 0;
+    if let Some(geojson) = wards_geojson {
+        let wards =
+            jurisdiction::parse_wards(geojson).map_err(|e| anyhow::anyhow!("{}", e.describe()))?;
+        jurisdiction::import_wards(pool, &file.id, &wards)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.describe()))?;
+        ward_count = wards.len();
+    }
+    Ok((file.id, ward_count))
+}
+
+/// Largest ward file an admin may upload.
+const MAX_WARDS_BODY: usize = 20 * 1024 * 1024;
+
+/// Reports' routes, without the shared service layers (the caller adds them).
+pub fn router(state: ReportsState) -> Router {
+    Router::new()
+        .route("/v1/reports", post(filing::file_report))
+        .route("/v1/reports/categories", get(public::categories))
+        .route("/v1/reports/duplicates", get(filing::duplicates))
+        .route("/v1/reports/near", get(public::near))
+        .route("/v1/reports/mine", get(public::mine))
+        .route("/v1/reports/following", get(public::following))
+        .route("/v1/reports/{id}", get(public::report))
+        .route(
+            "/v1/reports/{id}/follow",
+            put(public::follow).delete(public::unfollow),
+        )
+        .route("/v1/reports/{id}/rating", post(public::rate))
+        .route("/v1/reports/{id}/reopen", post(public::reopen))
+        .route("/v1/officer/reports", get(officer::queue))
+        .route("/v1/officer/reports/accept", post(officer::bulk_accept))
+        .route("/v1/officer/reports/{id}", get(officer::report))
+        .route("/v1/officer/reports/{id}/comments", post(officer::comment))
+        .route(
+            "/v1/officer/reports/{id}/duplicate-of",
+            post(officer::mark_duplicate),
+        )
+        .route("/v1/officer/reports/{id}/{action}", post(officer::act))
+        .route("/v1/admin/jurisdictions/{id}", put(admin::put_jurisdiction))
+        .route(
+            "/v1/admin/jurisdictions/{id}/wards",
+            put(admin::put_wards).layer(DefaultBodyLimit::max(MAX_WARDS_BODY)),
+        )
+        .with_state(state)
+}
+
+/// The largest request body reports accepts (the gateway lets these through).
+pub const MAX_BODY_BYTES: usize = MAX_WARDS_BODY;
+
+/// Reports' part of the public OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        filing::file_report,
+        filing::duplicates,
+        public::categories,
+        public::near,
+        public::mine,
+        public::following,
+        public::report,
+        public::follow,
+        public::unfollow,
+        public::rate,
+        public::reopen,
+        officer::queue,
+        officer::bulk_accept,
+        officer::report,
+        officer::comment,
+        officer::mark_duplicate,
+        officer::act,
+        admin::put_jurisdiction,
+        admin::put_wards,
+    ),
+    tags((name = "reports", description = "Phản ánh hiện trường / Field reports"))
+)]
+pub struct ReportsApi;
+
+/// An H3 cell as PostgreSQL stores it (a signed 64-bit integer).
+pub(crate) fn cell_at(latitude: f64, longitude: f64, resolution: Resolution) -> Option<i64> {
+    let cell = LatLng::new(latitude, longitude).ok()?.to_cell(resolution);
+    Some(u64::from(cell) as i64)
+}
+
+/// The centre of the cell `latitude`/`longitude` is in: where the public sees a report whose
+/// exact position is private.
+pub(crate) fn coarsened(latitude: f64, longitude: f64) -> Option<(f64, f64)> {
+    let cell: CellIndex = LatLng::new(latitude, longitude)
+        .ok()?
+        .to_cell(Resolution::Eight);
+    let centre = LatLng::from(cell);
+    Some((centre.lat(), centre.lng()))
+}
+
+pub(crate) fn report_not_found() -> ApiError {
+    ApiError::not_found(
+        "report_not_found",
+        "Không tìm thấy phản ánh.",
+        "There is no such report.",
+    )
+}
+
+pub(crate) fn jurisdiction_not_found() -> ApiError {
+    ApiError::not_found(
+        "jurisdiction_not_found",
+        "Không tìm thấy địa bàn.",
+        "There is no such jurisdiction.",
+    )
+}

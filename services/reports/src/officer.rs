@@ -1,0 +1,773 @@
+//! The officer side: a work queue in SLA order, a report's full detail, workflow actions,
+//! comments, bulk accept, and linking duplicates. Everything is limited to the caller's scope;
+//! a report outside it is a 404, as if it did not exist.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use platform::ApiError;
+use platform::auth::Principal;
+use platform::extract::{JsonBody, QueryParams};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::access::{StaffMember, StaffScope};
+use crate::views::{self, Audience, Change, Report, ReportPage, ReportRow};
+use crate::workflow::{self, Action, RejectReason, Status};
+use crate::{ReportsState, report_not_found};
+
+/// Who changes a report, as its timeline records them.
+pub struct Actor<'a> {
+    pub id: Uuid,
+    pub role: &'a str,
+}
+
+pub fn illegal(from: Status, action: Action) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "illegal_transition",
+        format!(
+            "Không thể thực hiện `{}` khi phản ánh đang ở trạng thái `{}`.",
+            action.as_str(),
+            from.as_str()
+        ),
+        format!(
+            "`{}` is not possible while the report is `{}`.",
+            action.as_str(),
+            from.as_str()
+        ),
+    )
+}
+
+fn invalid(code: &'static str, vi: &str, en: &str) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, vi, en)
+}
+
+pub fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{id}", at.timestamp_micros()))
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_cursor",
+            "Con trỏ trang không hợp lệ.",
+            "The page cursor is not valid.",
+        )
+    };
+    let text = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(bad)?;
+    let (micros, id) = text.split_once(':').ok_or_else(bad)?;
+    let at = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::<Utc>::from_timestamp_micros)
+        .ok_or_else(bad)?;
+    Ok((at, id.parse().map_err(|_| bad())?))
+}
+
+/// Locks and reads a report within the staff member's scope; 404 outside it.
+async fn in_scope_for_update(
+    tx: &mut sqlx::PgConnection,
+    id: Uuid,
+    scope: &StaffScope,
+) -> Result<ReportRow, ApiError> {
+    sqlx::query!("SELECT id FROM reports WHERE id = $1 FOR UPDATE", id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(report_not_found)?;
+    let row = views::load(tx, id).await?.ok_or_else(report_not_found)?;
+    if !scope.covers(
+        &row.jurisdiction_id,
+        &row.ward_id,
+        &row.department_id,
+        row.assignee_id,
+    ) {
+        return Err(report_not_found());
+    }
+    Ok(row)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QueueQuery {
+    /// One status; all open ones by default.
+    status: Option<String>,
+    category: Option<String>,
+    ward: Option<String>,
+    department: Option<String>,
+    /// Only reports past their SLA deadline.
+    overdue: Option<bool>,
+    /// Only reports assigned to the caller.
+    mine: Option<bool>,
+    cursor: Option<String>,
+    /// At most 100; 50 by default.
+    limit: Option<i64>,
+}
+
+/// The caller's work queue: reports within their scope, soonest SLA deadline first.
+#[utoipa::path(get, path = "/v1/officer/reports", tag = "reports", params(QueueQuery),
+    responses((status = 200, body = ReportPage), (status = 400, body = platform::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn queue(
+    State(state): State<ReportsState>,
+    principal: Principal,
+    QueryParams(query): QueryParams<QueueQuery>,
+) -> Result<Json<ReportPage>, ApiError> {
+    let scope = StaffScope::of(&principal)?;
+    let statuses: Vec<&str> = match query.status.as_deref() {
+        None => Status::ALL
+            .into_iter()
+            .filter(|s| s.is_open())
+            .map(Status::as_str)
+            .collect(),
+        Some(text) => vec![
+            Status::parse(text)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_status",
+                        "Trạng thái không hợp lệ.",
+                        "Unknown status.",
+                    )
+                })?
+                .as_str(),
+        ],
+    };
+    let (after, after_id) = match query.cursor.as_deref() {
+        Some(cursor) => decode_cursor(cursor)?,
+        None => (DateTime::<Utc>::UNIX_EPOCH, Uuid::nil()),
+    };
+    let limit = query.limit.unwrap_or(50).clamp(1, 100);
+    let rows = sqlx::query_as::<_, ReportRow>(
+        r#"SELECT * FROM report_details
+           WHERE ($1 OR jurisdiction_id = $2)
+             AND ($3 OR ward_id = ANY($4) OR department_id = ANY($5) OR assignee_id = $6)
+             AND status = ANY($7)
+             AND ($8::text IS NULL OR category_code = $8)
+             AND ($9::text IS NULL OR ward_id = $9)
+             AND ($10::text IS NULL OR department_id = $10)
+             AND (NOT $11 OR overdue_at IS NOT NULL)
+             AND (NOT $12 OR assignee_id = $6)
+             AND (sla_due_at, id) > ($13, $14)
+           ORDER BY sla_due_at, id LIMIT $15"#,
+    )
+    .bind(scope.all)
+    .bind(&scope.jurisdiction)
+    .bind(scope.whole)
+    .bind(&scope.wards)
+    .bind(&scope.departments)
+    .bind(scope.me)
+    .bind(&statuses)
+    .bind(&query.category)
+    .bind(&query.ward)
+    .bind(&query.department)
+    .bind(query.overdue.unwrap_or(false))
+    .bind(query.mine.unwrap_or(false))
+    .bind(after)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(&state.pool)
+    .await?;
+    let next_cursor = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| encode_cursor(r.sla_due_at, r.id)))
+        .flatten();
+    Ok(Json(ReportPage {
+        reports: rows.into_iter().map(|r| r.view(Audience::Staff)).collect(),
+        next_cursor,
+    }))
+}
+
+/// A report in full, internal notes included.
+#[utoipa::path(get, path = "/v1/officer/reports/{id}", tag = "reports",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Report), (status = 404, body = platform::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn report(
+    State(state): State<ReportsState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Report>, ApiError> {
+    let scope = StaffScope::of(&principal)?;
+    let mut conn = state.pool.acquire().await?;
+    let row = views::load(&mut conn, id)
+        .await?
+        .filter(|r| {
+            scope.covers(
+                &r.jurisdiction_id,
+                &r.ward_id,
+                &r.department_id,
+                r.assignee_id,
+            )
+        })
+        .ok_or_else(report_not_found)?;
+    let report = views::detail(&mut conn, row, Audience::Staff).await?;
+    Ok(Json(report))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    /// Shown to the reporter and the public on the timeline. Needed to resolve.
+    #[serde(default)]
+    public_note: Option<String>,
+    /// For staff only.
+    #[serde(default)]
+    internal_note: Option<String>,
+    /// Proof photos uploaded by the caller; at least one to resolve.
+    #[serde(default)]
+    media_ids: Vec<Uuid>,
+    /// Needed to reject.
+    #[serde(default)]
+    reason: Option<RejectReason>,
+    /// Needed to assign: a staff member who may work on the report.
+    #[serde(default)]
+    assignee_id: Option<Uuid>,
+}
+
+fn note(text: &Option<String>) -> Result<Option<&str>, ApiError> {
+    let text = text.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    if text.is_some_and(|t| t.chars().count() > crate::filing::MAX_DESCRIPTION_CHARS) {
+        return Err(invalid(
+            "note_too_long",
+            "Ghi chú tối đa 4000 ký tự.",
+            "A note may have at most 4000 characters.",
+        ));
+    }
+    Ok(text)
+}
+
+/// Moves a report along its workflow: `accept`, `assign`, `start`, `resolve` (with a proof
+/// photo and a public note), `reject` (with a reason) or `close`.
+#[utoipa::path(post, path = "/v1/officer/reports/{id}/{action}", tag = "reports",
+    params(("id" = Uuid, Path), ("action" = Action, Path, description = "accept, assign, start, resolve, reject or close")),
+    request_body = ActionBody,
+    responses((status = 200, body = Report), (status = 404, body = platform::error::Problem),
+        (status = 409, body = platform::error::Problem, description = "`illegal_transition`"),
+        (status = 422, body = platform::error::Problem, description = "`proof_required`, `reason_required`, `assignee_required`, `invalid_assignee`, `media_not_owned`")),
+    security(("bearer" = [])))]
+pub async fn act(
+    State(state): State<ReportsState>,
+    principal: Principal,
+    Path((id, action)): Path<(Uuid, String)>,
+    JsonBody(body): JsonBody<ActionBody>,
+) -> Result<Json<Report>, ApiError> {
+    let action = Action::parse(&action)
+        .filter(|a| *a != Action::Reopen)
+        .ok_or_else(ApiError::route_not_found)?;
+    let scope = StaffScope::of(&principal)?;
+    let public_note = note(&body.public_note)?;
+    let internal_note = note(&body.internal_note)?;
+    if body.media_ids.len() > 10 {
+        return Err(invalid(
+            "too_many_media",
+            "Tối đa 10 ảnh.",
+            "At most 10 photos.",
+        ));
+    }
+    let needs = match action {
+        Action::Resolve if public_note.is_none() || body.media_ids.is_empty() => Some((
+            "proof_required",
+            "Cần ít nhất một ảnh minh chứng và ghi chú công khai để hoàn thành xử lý.",
+            "Resolving needs at least one proof photo and a public note.",
+        )),
+        Action::Reject if body.reason.is_none() => Some((
+            "reason_required",
+            "Cần lý do từ chối: not_responsible, duplicate, invalid hoặc spam.",
+            "Rejecting needs a reason: not_responsible, duplicate, invalid or spam.",
+        )),
+        Action::Assign if body.assignee_id.is_none() => Some((
+            "assignee_required",
+            "Cần chọn cán bộ được giao.",
+            "Assigning needs an assignee.",
+        )),
+        _ => None,
+    };
+    if let Some((code, vi, en)) = needs {
+        return Err(invalid(code, vi, en));
+    }
+
+    let mut tx = state.pool.begin().await?;
+    let row = in_scope_for_update(&mut tx, id, &scope).await?;
+    let from = parse_status(&row.status)?;
+    let to = workflow::next(from, action).ok_or_else(|| illegal(from, action))?;
+    if let Some(assignee) = body.assignee_id {
+        check_assignee(&state, assignee, &row).await?;
+        sqlx::query!(
+            "UPDATE reports SET assignee_id = $2 WHERE id = $1",
+            id,
+            assignee
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !body.media_ids.is_empty() {
+        crate::filing::attach_photos(
+            &state,
+            principal.account_id,
+            id,
+            &body.media_ids,
+            row.public,
+            (row.latitude, row.longitude),
+        )
+        .await?;
+    }
+    if action == Action::Reject && row.public {
+        hide_photos(&state, id).await?;
+    }
+    let actor = Actor {
+        id: principal.account_id,
+        role: scope.role.as_str(),
+    };
+    let mut details = json!({});
+    if let Some(reason) = body.reason.filter(|_| action == Action::Reject) {
+        details = json!({ "reason": reason.as_str() });
+    }
+    if let Some(assignee) = body.assignee_id {
+        details = json!({ "assignee_id": assignee });
+    }
+    change_status(
+        &mut tx,
+        &row,
+        from,
+        to,
+        &actor,
+        public_note,
+        &body.media_ids,
+        details,
+    )
+    .await?;
+    if let Some(text) = internal_note {
+        internal_comment(&mut tx, id, &actor, text).await?;
+    }
+    let row = views::load(&mut tx, id)
+        .await?
+        .ok_or_else(report_not_found)?;
+    let report = views::detail(&mut tx, row, Audience::Staff).await?;
+    tx.commit().await?;
+    Ok(Json(report))
+}
+
+fn parse_status(text: &str) -> Result<Status, ApiError> {
+    Status::parse(text).ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown status {text}")))
+}
+
+/// Asks identity whether `assignee` is staff who may work on the report.
+async fn check_assignee(
+    state: &ReportsState,
+    assignee: Uuid,
+    row: &ReportRow,
+) -> Result<(), ApiError> {
+    let answer = state
+        .identity
+        .call(
+            http::Method::GET,
+            &format!("/internal/v1/staff/{assignee}"),
+            None::<&()>,
+        )
+        .await?;
+    let member: Option<StaffMember> = match answer.status.as_u16() {
+        200 => Some(serde_json::from_value(answer.body).map_err(ApiError::internal)?),
+        404 => None,
+        other => {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "identity answered {other} to a staff lookup"
+            )));
+        }
+    };
+    if member.is_some_and(|m| m.may_work_on(&row.jurisdiction_id, &row.ward_id, &row.department_id))
+    {
+        return Ok(());
+    }
+    Err(invalid(
+        "invalid_assignee",
+        "Cán bộ này không phụ trách phản ánh ở phường hoặc phòng ban này.",
+        "This staff member does not work on reports of this ward or department.",
+    ))
+}
+
+/// Makes a report's photos private with it (a rejected report leaves the public feed).
+async fn hide_photos(state: &ReportsState, id: Uuid) -> Result<(), ApiError> {
+    let answer = state
+        .media
+        .call(
+            http::Method::PUT,
+            &format!("/internal/v1/media/attachments/report:{id}/visibility"),
+            Some(&json!({ "public": false })),
+        )
+        .await?;
+    if answer.status.is_success() {
+        return Ok(());
+    }
+    Err(ApiError::internal(anyhow::anyhow!(
+        "media answered {} to hiding photos",
+        answer.status
+    )))
+}
+
+/// Writes a status change: the row, its timeline event, and `report.status_changed`.
+#[allow(clippy::too_many_arguments)]
+pub async fn change_status(
+    tx: &mut sqlx::PgConnection,
+    row: &ReportRow,
+    from: Status,
+    to: Status,
+    actor: &Actor<'_>,
+    public_note: Option<&str>,
+    media_ids: &[Uuid],
+    details: Value,
+) -> Result<(), ApiError> {
+    let reason = details.get("reason").and_then(Value::as_str);
+    sqlx::query!(
+        r#"UPDATE reports SET status = $2, reject_reason = $3,
+               public = public AND $2 <> 'rejected',
+               resolved_at = CASE WHEN $2 = 'resolved' THEN now() ELSE resolved_at END,
+               media_ids = media_ids || $4,
+               updated_at = now()
+           WHERE id = $1"#,
+        row.id,
+        to.as_str(),
+        reason,
+        media_ids
+    )
+    .execute(&mut *tx)
+    .await?;
+    let payload = json!({
+        "report_id": row.id,
+        "from": from.as_str(),
+        "to": to.as_str(),
+        "actor_role": actor.role,
+        "reason": reason,
+        "jurisdiction": row.jurisdiction_id,
+        "ward": row.ward_id,
+        "department": row.department_id,
+        "reporter_id": row.reporter_id,
+        "public_note": public_note,
+    });
+    Change {
+        report_id: row.id,
+        kind: "status_changed",
+        from_status: Some(from.as_str()),
+        to_status: Some(to.as_str()),
+        actor_id: Some(actor.id),
+        actor_role: actor.role,
+        public: true,
+        note: public_note,
+        media_ids,
+        details,
+    }
+    .record(tx, Some("report.status_changed"), payload)
+    .await?;
+    Ok(())
+}
+
+async fn internal_comment(
+    tx: &mut sqlx::PgConnection,
+    id: Uuid,
+    actor: &Actor<'_>,
+    text: &str,
+) -> Result<(), ApiError> {
+    Change {
+        report_id: id,
+        kind: "comment",
+        from_status: None,
+        to_status: None,
+        actor_id: Some(actor.id),
+        actor_role: actor.role,
+        public: false,
+        note: Some(text),
+        media_ids: &[],
+        details: json!({}),
+    }
+    .record(tx, None, Value::Null)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Comment {
+    note: String,
+    /// `false` (the default) keeps it among staff.
+    #[serde(default)]
+    public: bool,
+}
+
+/// Adds a note to a report's timeline: internal by default, or public for the reporter and
+/// followers.
+#[utoipa::path(post, path = "/v1/officer/reports/{id}/comments", tag = "reports",
+    params(("id" = Uuid, Path)), request_body = Comment,
+    responses((status = 200, body = Report), (status = 404, body = platform::error::Problem),
+        (status = 422, body = platform::error::Problem, description = "`note_required`, `note_too_long`")),
+    security(("bearer" = [])))]
+pub async fn comment(
+    State(state): State<ReportsState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    JsonBody(comment): JsonBody<Comment>,
+) -> Result<Json<Report>, ApiError> {
+    let scope = StaffScope::of(&principal)?;
+    let text = Some(comment.note);
+    let text = note(&text)?.ok_or_else(|| {
+        invalid(
+            "note_required",
+            "Ghi chú không được để trống.",
+            "The note is empty.",
+        )
+    })?;
+    let mut tx = state.pool.begin().await?;
+    let row = in_scope_for_update(&mut tx, id, &scope).await?;
+    let actor = Actor {
+        id: principal.account_id,
+        role: scope.role.as_str(),
+    };
+    if comment.public {
+        Change {
+            report_id: id,
+            kind: "comment",
+            from_status: None,
+            to_status: None,
+            actor_id: Some(actor.id),
+            actor_role: actor.role,
+            public: true,
+            note: Some(text),
+            media_ids: &[],
+            details: json!({}),
+        }
+        .record(
+            &mut tx,
+            Some("report.commented"),
+            json!({ "report_id": id, "reporter_id": row.reporter_id, "note": text }),
+        )
+        .await?;
+    } else {
+        internal_comment(&mut tx, id, &actor, text).await?;
+    }
+    sqlx::query!("UPDATE reports SET updated_at = now() WHERE id = $1", id)
+        .execute(&mut *tx)
+        .await?;
+    let row = views::load(&mut tx, id)
+        .await?
+        .ok_or_else(report_not_found)?;
+    let report = views::detail(&mut tx, row, Audience::Staff).await?;
+    tx.commit().await?;
+    Ok(Json(report))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkAccept {
+    /// At most 100.
+    report_ids: Vec<Uuid>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkAccepted {
+    accepted: Vec<Uuid>,
+    /// Reports not accepted: outside the caller's scope or unknown (`report_not_found`), or
+    /// not waiting for acceptance (`illegal_transition`).
+    skipped: Vec<Skipped>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Skipped {
+    id: Uuid,
+    code: &'static str,
+}
+
+/// Accepts many reports at once; each is accepted or skipped with the reason.
+#[utoipa::path(post, path = "/v1/officer/reports/accept", tag = "reports",
+    request_body = BulkAccept,
+    responses((status = 200, body = BulkAccepted), (status = 422, body = platform::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn bulk_accept(
+    State(state): State<ReportsState>,
+    principal: Principal,
+    JsonBody(request): JsonBody<BulkAccept>,
+) -> Result<Json<BulkAccepted>, ApiError> {
+    let scope = StaffScope::of(&principal)?;
+    let mut ids = request.report_ids;
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() || ids.len() > 100 {
+        return Err(invalid(
+            "invalid_report_ids",
+            "Cần từ 1 đến 100 phản ánh.",
+            "Between 1 and 100 reports are needed.",
+        ));
+    }
+    let actor = Actor {
+        id: principal.account_id,
+        role: scope.role.as_str(),
+    };
+    let mut tx = state.pool.begin().await?;
+    // Locked in id order, as every other writer locks one report: no deadlocks.
+    sqlx::query!(
+        "SELECT id FROM reports WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        &ids
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let rows = sqlx::query_as::<_, ReportRow>("SELECT * FROM report_details WHERE id = ANY($1)")
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut accepted = Vec::new();
+    let mut skipped = Vec::new();
+    for id in ids {
+        let row = rows.iter().find(|r| r.id == id).filter(|r| {
+            scope.covers(
+                &r.jurisdiction_id,
+                &r.ward_id,
+                &r.department_id,
+                r.assignee_id,
+            )
+        });
+        let Some(row) = row else {
+            skipped.push(Skipped {
+                id,
+                code: "report_not_found",
+            });
+            continue;
+        };
+        let from = parse_status(&row.status)?;
+        let Some(to) = workflow::next(from, Action::Accept) else {
+            skipped.push(Skipped {
+                id,
+                code: "illegal_transition",
+            });
+            continue;
+        };
+        change_status(&mut tx, row, from, to, &actor, None, &[], json!({})).await?;
+        accepted.push(id);
+    }
+    tx.commit().await?;
+    Ok(Json(BulkAccepted { accepted, skipped }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateOf {
+    /// The report this one repeats.
+    original_id: Uuid,
+    #[serde(default)]
+    public_note: Option<String>,
+}
+
+/// Marks a report as a duplicate of another: it is rejected as `duplicate` and linked to the
+/// original both ways, and its reporter and followers follow the original from then on.
+#[utoipa::path(post, path = "/v1/officer/reports/{id}/duplicate-of", tag = "reports",
+    params(("id" = Uuid, Path)), request_body = DuplicateOf,
+    responses((status = 200, body = Report), (status = 404, body = platform::error::Problem),
+        (status = 409, body = platform::error::Problem, description = "`illegal_transition`"),
+        (status = 422, body = platform::error::Problem, description = "`invalid_duplicate`")),
+    security(("bearer" = [])))]
+pub async fn mark_duplicate(
+    State(state): State<ReportsState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    JsonBody(request): JsonBody<DuplicateOf>,
+) -> Result<Json<Report>, ApiError> {
+    let scope = StaffScope::of(&principal)?;
+    let public_note = note(&request.public_note)?;
+    if request.original_id == id {
+        return Err(invalid(
+            "invalid_duplicate",
+            "Một phản ánh không thể trùng với chính nó.",
+            "A report cannot duplicate itself.",
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    // Both locked in id order.
+    let (first, second) = if id < request.original_id {
+        (id, request.original_id)
+    } else {
+        (request.original_id, id)
+    };
+    let mut rows = Vec::new();
+    for locked in [first, second] {
+        rows.push(in_scope_for_update(&mut tx, locked, &scope).await?);
+    }
+    let (duplicate, original) = if rows[0].id == id {
+        (&rows[0], &rows[1])
+    } else {
+        (&rows[1], &rows[0])
+    };
+    if original.duplicate_of.is_some() || original.jurisdiction_id != duplicate.jurisdiction_id {
+        return Err(invalid(
+            "invalid_duplicate",
+            "Phản ánh gốc không hợp lệ (đã là bản trùng, hoặc khác địa bàn).",
+            "The original is not valid (itself a duplicate, or in another jurisdiction).",
+        ));
+    }
+    let from = parse_status(&duplicate.status)?;
+    let to = workflow::next(from, Action::Reject).ok_or_else(|| illegal(from, Action::Reject))?;
+    if duplicate.public {
+        hide_photos(&state, id).await?;
+    }
+    sqlx::query!(
+        "UPDATE reports SET duplicate_of = $2 WHERE id = $1",
+        id,
+        request.original_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    let actor = Actor {
+        id: principal.account_id,
+        role: scope.role.as_str(),
+    };
+    change_status(
+        &mut tx,
+        duplicate,
+        from,
+        to,
+        &actor,
+        public_note,
+        &[],
+        json!({ "reason": RejectReason::Duplicate.as_str(), "duplicate_of": request.original_id }),
+    )
+    .await?;
+    // Whoever waited on the duplicate now hears of the original.
+    sqlx::query!(
+        r#"INSERT INTO report_followers (report_id, account_id)
+           SELECT $2::uuid, account_id FROM report_followers WHERE report_id = $1
+           UNION SELECT $2::uuid, $3::uuid
+           ON CONFLICT DO NOTHING"#,
+        id,
+        request.original_id,
+        duplicate.reporter_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    Change {
+        report_id: request.original_id,
+        kind: "duplicate_linked",
+        from_status: None,
+        to_status: None,
+        actor_id: Some(actor.id),
+        actor_role: actor.role,
+        public: true,
+        note: None,
+        media_ids: &[],
+        details: json!({ "duplicate_id": id }),
+    }
+    .record(
+        &mut tx,
+        Some("report.duplicate_linked"),
+        json!({ "report_id": request.original_id, "duplicate_id": id }),
+    )
+    .await?;
+    let row = views::load(&mut tx, id)
+        .await?
+        .ok_or_else(report_not_found)?;
+    let report = views::detail(&mut tx, row, Audience::Staff).await?;
+    tx.commit().await?;
+    Ok(Json(report))
+}

@@ -1,0 +1,569 @@
+//! What residents and the public read and do: categories, the near-me feed, a report's public
+//! detail, their own and followed reports, following, rating and reopening.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::Utc;
+use h3o::{LatLng, Resolution};
+use platform::ApiError;
+use platform::auth::Principal;
+use platform::extract::{JsonBody, QueryParams};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::jurisdiction::Question;
+use crate::views::{self, Audience, Change, Report, ReportPage, ReportRow};
+use crate::workflow::{self, Action, Status};
+use crate::{ReportsState, report_not_found};
+
+/// The widest near-me radius.
+pub const MAX_RADIUS_M: f64 = 2000.0;
+const DEFAULT_RADIUS_M: f64 = 500.0;
+/// Reporters may reopen a resolution for this long.
+pub const REOPEN_WINDOW_DAYS: i64 = 7;
+
+/// The res-9 cells holding every point within `radius_m` of a position, as stored.
+pub fn disk(latitude: f64, longitude: f64, radius_m: f64) -> Option<Vec<i64>> {
+    let resolution = Resolution::Nine;
+    let centre = LatLng::new(latitude, longitude).ok()?.to_cell(resolution);
+    // A point within the radius lies in a cell whose centre is within radius + 2 edges of this
+    // cell's centre; ring k starts 1.5 k edges out. Edges vary over the globe, hence the margins.
+    let edge = resolution.edge_length_m();
+    let k = ((radius_m + 2.0 * 1.3 * edge) / (1.5 * 0.7 * edge)).ceil() as u32;
+    Some(
+        centre
+            .grid_disk::<Vec<_>>(k)
+            .into_iter()
+            .map(|cell| u64::from(cell) as i64)
+            .collect(),
+    )
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CategoriesQuery {
+    /// Defaults to `hue`.
+    jurisdiction: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Category {
+    code: String,
+    name_vi: String,
+    name_en: String,
+    description_vi: String,
+    description_en: String,
+    group: String,
+    priority: String,
+    urgent: bool,
+    sla_hours: i32,
+    public: bool,
+    keywords: Vec<String>,
+    questions: Vec<Question>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Categories {
+    jurisdiction: String,
+    categories: Vec<Category>,
+}
+
+/// The categories a resident may file under, with their questions.
+#[utoipa::path(get, path = "/v1/reports/categories", tag = "reports", params(CategoriesQuery),
+    responses((status = 200, body = Categories), (status = 404, body = platform::error::Problem)))]
+pub async fn categories(
+    State(state): State<ReportsState>,
+    QueryParams(query): QueryParams<CategoriesQuery>,
+) -> Result<Json<Categories>, ApiError> {
+    let jurisdiction = query.jurisdiction.unwrap_or_else(|| "hue".to_owned());
+    let rows = sqlx::query!(
+        r#"SELECT code, name_vi, name_en, description_vi, description_en, group_code, priority,
+                  urgent, sla_hours, public, keywords, questions
+           FROM categories WHERE jurisdiction_id = $1 ORDER BY group_code, code"#,
+        jurisdiction
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    if rows.is_empty() {
+        return Err(crate::jurisdiction_not_found());
+    }
+    let categories = rows
+        .into_iter()
+        .map(|row| {
+            Ok(Category {
+                code: row.code,
+                name_vi: row.name_vi,
+                name_en: row.name_en,
+                description_vi: row.description_vi,
+                description_en: row.description_en,
+                group: row.group_code,
+                priority: row.priority,
+                urgent: row.urgent,
+                sla_hours: row.sla_hours,
+                public: row.public,
+                keywords: row.keywords,
+                questions: serde_json::from_value(row.questions)?,
+            })
+        })
+        .collect::<Result<_, serde_json::Error>>()
+        .map_err(ApiError::internal)?;
+    Ok(Json(Categories {
+        jurisdiction,
+        categories,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NearQuery {
+    lat: f64,
+    lng: f64,
+    /// Metres, 500 by default, at most 2000 (larger asks are capped).
+    radius_m: Option<f64>,
+    /// `open` (the default), `resolved` (resolved or closed) or `all`.
+    status: Option<String>,
+    /// At most 200; 50 by default.
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NearReports {
+    /// The radius searched, after capping.
+    radius_m: f64,
+    /// Nearest first.
+    reports: Vec<Report>,
+}
+
+/// Public reports around a point, nearest first: the cells of an H3 disk covering the radius,
+/// then the exact distance. Never who filed them; coarsened positions where privacy asks.
+#[utoipa::path(get, path = "/v1/reports/near", tag = "reports", params(NearQuery),
+    responses((status = 200, body = NearReports), (status = 400, body = platform::error::Problem)))]
+pub async fn near(
+    State(state): State<ReportsState>,
+    QueryParams(query): QueryParams<NearQuery>,
+) -> Result<Json<NearReports>, ApiError> {
+    let radius = query.radius_m.unwrap_or(DEFAULT_RADIUS_M);
+    if !radius.is_finite() || radius <= 0.0 {
+        return Err(ApiError::bad_request(
+            "invalid_radius",
+            "Bán kính phải là số dương (mét).",
+            "The radius must be a positive number of metres.",
+        ));
+    }
+    let radius = radius.min(MAX_RADIUS_M);
+    let statuses: &[&str] = match query.status.as_deref().unwrap_or("open") {
+        "open" => &[
+            "submitted",
+            "accepted",
+            "assigned",
+            "in_progress",
+            "reopened",
+        ],
+        "resolved" => &["resolved", "closed"],
+        "all" => &[
+            "submitted",
+            "accepted",
+            "assigned",
+            "in_progress",
+            "reopened",
+            "resolved",
+            "closed",
+        ],
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_status",
+                "Trạng thái lọc phải là open, resolved hoặc all.",
+                "The status filter must be open, resolved or all.",
+            ));
+        }
+    };
+    let limit = query.limit.unwrap_or(50).clamp(1, 200);
+    let cells = disk(query.lat, query.lng, radius).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_position",
+            "Vị trí không hợp lệ.",
+            "The position is not valid.",
+        )
+    })?;
+    let rows = sqlx::query_as::<_, ReportRow>(
+        r#"SELECT * FROM report_details WHERE id IN (
+               SELECT id FROM reports
+               WHERE public AND public_h3_res9 = ANY($1) AND status = ANY($2)
+                 AND distance_m(public_latitude, public_longitude, $3, $4) <= $5
+               ORDER BY distance_m(public_latitude, public_longitude, $3, $4) LIMIT $6)"#,
+    )
+    .bind(&cells)
+    .bind(statuses)
+    .bind(query.lat)
+    .bind(query.lng)
+    .bind(radius)
+    .bind(limit)
+    .fetch_all(&state.pool)
+    .await?;
+    let mut reports: Vec<Report> = rows
+        .into_iter()
+        .map(|row| {
+            let distance = haversine_m(
+                (query.lat, query.lng),
+                (row.public_latitude, row.public_longitude),
+            );
+            let mut report = row.view(Audience::Public);
+            report.distance_m = Some(distance.round());
+            report
+        })
+        .collect();
+    reports.sort_by(|a, b| {
+        a.distance_m
+            .partial_cmp(&b.distance_m)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    Ok(Json(NearReports {
+        radius_m: radius,
+        reports,
+    }))
+}
+
+/// The distance the database computes with `distance_m`, for the rows it returns.
+fn haversine_m((lat1, lng1): (f64, f64), (lat2, lng2): (f64, f64)) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = (lat2 - lat1).to_radians();
+    let dl = (lng2 - lng1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6_371_008.8 * a.sqrt().asin()
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    cursor: Option<String>,
+    /// At most 100; 20 by default.
+    limit: Option<i64>,
+}
+
+/// `created_at` and id of the last report of a page, newest first.
+fn decode_cursor(cursor: Option<&str>) -> Result<(chrono::DateTime<Utc>, Uuid), ApiError> {
+    let Some(cursor) = cursor else {
+        return Ok((chrono::DateTime::<Utc>::MAX_UTC, Uuid::max()));
+    };
+    crate::officer::decode_cursor(cursor)
+}
+
+/// The caller's own reports, newest first.
+#[utoipa::path(get, path = "/v1/reports/mine", tag = "reports", params(PageQuery),
+    responses((status = 200, body = ReportPage)),
+    security(("bearer" = [])))]
+pub async fn mine(
+    State(state): State<ReportsState>,
+    principal: Principal,
+    QueryParams(query): QueryParams<PageQuery>,
+) -> Result<Json<ReportPage>, ApiError> {
+    let (before, before_id) = decode_cursor(query.cursor.as_deref())?;
+    let limit = query.limit.unwrap_or(20).clamp(1, 100);
+    let rows = sqlx::query_as::<_, ReportRow>(
+        r#"SELECT * FROM report_details WHERE reporter_id = $1 AND (created_at, id) < ($2, $3)
+           ORDER BY created_at DESC, id DESC LIMIT $4"#,
+    )
+    .bind(principal.account_id)
+    .bind(before)
+    .bind(before_id)
+    .bind(limit)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(page(rows, limit, Audience::Reporter)))
+}
+
+/// Reports the caller follows, most recently followed first.
+#[utoipa::path(get, path = "/v1/reports/following", tag = "reports", params(PageQuery),
+    responses((status = 200, body = ReportPage)),
+    security(("bearer" = [])))]
+pub async fn following(
+    State(state): State<ReportsState>,
+    principal: Principal,
+    QueryParams(query): QueryParams<PageQuery>,
+) -> Result<Json<ReportPage>, ApiError> {
+    let (before, before_id) = decode_cursor(query.cursor.as_deref())?;
+    let limit = query.limit.unwrap_or(20).clamp(1, 100);
+    let rows = sqlx::query_as::<_, ReportRow>(
+        r#"SELECT d.* FROM report_details d
+           JOIN report_followers f ON f.report_id = d.id AND f.account_id = $1
+           WHERE (d.public OR d.reporter_id = $1) AND (d.created_at, d.id) < ($2, $3)
+           ORDER BY d.created_at DESC, d.id DESC LIMIT $4"#,
+    )
+    .bind(principal.account_id)
+    .bind(before)
+    .bind(before_id)
+    .bind(limit)
+    .fetch_all(&state.pool)
+    .await?;
+    let audience = Audience::Public;
+    let mut page = page(rows, limit, audience);
+    for report in &mut page.reports {
+        report.anonymous = None;
+    }
+    Ok(Json(page))
+}
+
+fn page(rows: Vec<ReportRow>, limit: i64, audience: Audience) -> ReportPage {
+    let next_cursor = (rows.len() as i64 == limit)
+        .then(|| {
+            rows.last()
+                .map(|r| crate::officer::encode_cursor(r.created_at, r.id))
+        })
+        .flatten();
+    ReportPage {
+        reports: rows.into_iter().map(|row| row.view(audience)).collect(),
+        next_cursor,
+    }
+}
+
+/// Loads a report the caller may read: their own, or a public one. 404 otherwise.
+async fn readable(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+    principal: Option<&Principal>,
+) -> Result<(ReportRow, Audience), ApiError> {
+    let row = views::load(conn, id).await?.ok_or_else(report_not_found)?;
+    if principal.is_some_and(|p| p.account_id == row.reporter_id) {
+        return Ok((row, Audience::Reporter));
+    }
+    if row.public {
+        return Ok((row, Audience::Public));
+    }
+    Err(report_not_found())
+}
+
+/// A report with its timeline: in full for its reporter, as the public sees it for anyone else
+/// when it is public; 404 otherwise.
+#[utoipa::path(get, path = "/v1/reports/{id}", tag = "reports",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Report), (status = 404, body = platform::error::Problem)))]
+pub async fn report(
+    State(state): State<ReportsState>,
+    principal: Option<Principal>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Report>, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    let (row, audience) = readable(&mut conn, id, principal.as_ref()).await?;
+    Ok(Json(views::detail(&mut conn, row, audience).await?))
+}
+
+/// Follows a report (the caller's own or a public one) to hear of its progress.
+#[utoipa::path(put, path = "/v1/reports/{id}/follow", tag = "reports",
+    params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = platform::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn follow(
+    State(state): State<ReportsState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    readable(&mut conn, id, Some(&principal)).await?;
+    sqlx::query!(
+        r#"INSERT INTO report_followers (report_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"#,
+        id,
+        principal.account_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stops following a report.
+#[utoipa::path(delete, path = "/v1/reports/{id}/follow", tag = "reports",
+    params(("id" = Uuid, Path)),
+    responses((status = 204)),
+    security(("bearer" = [])))]
+pub async fn unfollow(
+    State(state): State<ReportsState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    sqlx::query!(
+        r#"DELETE FROM report_followers WHERE report_id = $1 AND account_id = $2"#,
+        id,
+        principal.account_id
+    )
+    .execute(&state.pool)
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rating {
+    /// 1 (bad) to 5 (very good).
+    rating: i16,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// The reporter rates the resolution, once, after it is resolved.
+#[utoipa::path(post, path = "/v1/reports/{id}/rating", tag = "reports",
+    params(("id" = Uuid, Path)), request_body = Rating,
+    responses((status = 200, body = Report), (status = 404, body = platform::error::Problem),
+        (status = 409, body = platform::error::Problem, description = "`not_resolved`, `already_rated`"),
+        (status = 422, body = platform::error::Problem, description = "`invalid_rating`")),
+    security(("bearer" = [])))]
+pub async fn rate(
+    State(state): State<ReportsState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    JsonBody(rating): JsonBody<Rating>,
+) -> Result<Json<Report>, ApiError> {
+    let comment = rating
+        .comment
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    if !(1..=5).contains(&rating.rating) || comment.is_some_and(|c| c.chars().count() > 1000) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_rating",
+            "Điểm đánh giá từ 1 đến 5, nhận xét tối đa 1000 ký tự.",
+            "A rating is 1 to 5, with a comment of at most 1000 characters.",
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    let row = own_report_for_update(&mut tx, id, &principal).await?;
+    if !matches!(
+        Status::parse(&row.status),
+        Some(Status::Resolved | Status::Closed)
+    ) {
+        return Err(conflict(
+            "not_resolved",
+            "Phản ánh chưa được xử lý xong.",
+            "The report is not resolved yet.",
+        ));
+    }
+    if row.rating.is_some() {
+        return Err(conflict(
+            "already_rated",
+            "Bạn đã đánh giá phản ánh này.",
+            "You already rated this report.",
+        ));
+    }
+    sqlx::query!(
+        r#"UPDATE reports SET rating = $2, rating_comment = $3, updated_at = now() WHERE id = $1"#,
+        id,
+        rating.rating,
+        comment
+    )
+    .execute(&mut *tx)
+    .await?;
+    Change {
+        report_id: id,
+        kind: "rated",
+        from_status: None,
+        to_status: None,
+        actor_id: Some(principal.account_id),
+        actor_role: "resident",
+        public: true,
+        note: None,
+        media_ids: &[],
+        details: json!({ "rating": rating.rating }),
+    }
+    .record(
+        &mut tx,
+        Some("report.rated"),
+        json!({ "report_id": id, "rating": rating.rating, "jurisdiction": row.jurisdiction_id,
+                "ward": row.ward_id, "department": row.department_id }),
+    )
+    .await?;
+    let row = views::load(&mut tx, id)
+        .await?
+        .ok_or_else(report_not_found)?;
+    let report = views::detail(&mut tx, row, Audience::Reporter).await?;
+    tx.commit().await?;
+    Ok(Json(report))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reopen {
+    /// Why the problem is not solved; shown on the public timeline.
+    note: String,
+}
+
+/// The reporter reopens a resolution within 7 days of it.
+#[utoipa::path(post, path = "/v1/reports/{id}/reopen", tag = "reports",
+    params(("id" = Uuid, Path)), request_body = Reopen,
+    responses((status = 200, body = Report), (status = 404, body = platform::error::Problem),
+        (status = 409, body = platform::error::Problem, description = "`illegal_transition`, `reopen_window_passed`"),
+        (status = 422, body = platform::error::Problem, description = "`note_required`")),
+    security(("bearer" = [])))]
+pub async fn reopen(
+    State(state): State<ReportsState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    JsonBody(reopen): JsonBody<Reopen>,
+) -> Result<Json<Report>, ApiError> {
+    let note = reopen.note.trim();
+    if note.is_empty() || note.chars().count() > crate::filing::MAX_DESCRIPTION_CHARS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "note_required",
+            "Hãy cho biết vì sao sự việc chưa được giải quyết (tối đa 4000 ký tự).",
+            "Say why the problem is not solved (at most 4000 characters).",
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    let row = own_report_for_update(&mut tx, id, &principal).await?;
+    let from = Status::parse(&row.status)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad status")))?;
+    let to = workflow::next(from, Action::Reopen)
+        .ok_or_else(|| crate::officer::illegal(from, Action::Reopen))?;
+    let window_passed = row
+        .resolved_at
+        .is_none_or(|at| Utc::now() - at > chrono::Duration::days(REOPEN_WINDOW_DAYS));
+    if window_passed {
+        return Err(conflict(
+            "reopen_window_passed",
+            "Chỉ có thể mở lại trong 7 ngày sau khi xử lý xong.",
+            "A resolution can only be reopened within 7 days.",
+        ));
+    }
+    crate::officer::change_status(
+        &mut tx,
+        &row,
+        from,
+        to,
+        &crate::officer::Actor {
+            id: principal.account_id,
+            role: "resident",
+        },
+        Some(note),
+        &[],
+        json!({}),
+    )
+    .await?;
+    let row = views::load(&mut tx, id)
+        .await?
+        .ok_or_else(report_not_found)?;
+    let report = views::detail(&mut tx, row, Audience::Reporter).await?;
+    tx.commit().await?;
+    Ok(Json(report))
+}
+
+async fn own_report_for_update(
+    tx: &mut sqlx::PgConnection,
+    id: Uuid,
+    principal: &Principal,
+) -> Result<ReportRow, ApiError> {
+    sqlx::query!(
+        "SELECT id FROM reports WHERE id = $1 AND reporter_id = $2 FOR UPDATE",
+        id,
+        principal.account_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(report_not_found)?;
+    views::load(tx, id).await?.ok_or_else(report_not_found)
+}
+
+fn conflict(code: &'static str, vi: &str, en: &str) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, code, vi, en)
+}

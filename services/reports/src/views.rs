@@ -1,0 +1,345 @@
+//! How a report reads to each audience. The public never learns who filed it, nor the exact
+//! position of an anonymous report or one of a sensitive category; its reporter sees their own
+//! answers; staff see everything, internal notes included.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Who is reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Public,
+    Reporter,
+    Staff,
+}
+
+/// A row of `report_details`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReportRow {
+    pub id: Uuid,
+    pub jurisdiction_id: String,
+    pub category_code: String,
+    pub ward_id: String,
+    pub department_id: String,
+    pub reporter_id: Uuid,
+    pub anonymous: bool,
+    pub status: String,
+    pub reject_reason: Option<String>,
+    pub description: String,
+    pub answers: serde_json::Value,
+    pub media_ids: Vec<Uuid>,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub public: bool,
+    pub public_latitude: f64,
+    pub public_longitude: f64,
+    pub priority: String,
+    pub urgent: bool,
+    pub assignee_id: Option<Uuid>,
+    pub duplicate_of: Option<Uuid>,
+    pub sla_due_at: DateTime<Utc>,
+    pub overdue_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub rating: Option<i16>,
+    pub rating_comment: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub category_name_vi: String,
+    pub category_name_en: String,
+    pub category_group: String,
+    pub ward_name_vi: String,
+    pub ward_name_en: String,
+    pub department_name_vi: String,
+    pub department_name_en: String,
+    pub followers: i64,
+}
+
+/// Reads one report by id (no access check: callers check).
+pub async fn load(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ReportRow>> {
+    sqlx::query_as::<_, ReportRow>("SELECT * FROM report_details WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Named {
+    pub id: String,
+    pub name_vi: String,
+    pub name_en: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Position {
+    pub latitude: f64,
+    pub longitude: f64,
+    /// The centre of a ~0.7 km² cell rather than the exact spot.
+    pub coarsened: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Report {
+    pub id: Uuid,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reject_reason: Option<String>,
+    pub category: Named,
+    pub category_group: String,
+    pub ward: Named,
+    pub department: Named,
+    pub description: String,
+    /// Answers to the category's questions (the reporter and staff only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answers: Option<serde_json::Value>,
+    pub media_ids: Vec<Uuid>,
+    pub position: Position,
+    /// The reporter chose to stay anonymous to the public (the reporter and staff only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anonymous: Option<bool>,
+    /// Staff only; never shown to the public.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reporter_id: Option<Uuid>,
+    pub public: bool,
+    pub priority: String,
+    pub urgent: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignee_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<Uuid>,
+    pub sla_due_at: DateTime<Utc>,
+    pub overdue: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<i16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating_comment: Option<String>,
+    pub followers: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// From the point asked about, in the near-me feed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_m: Option<f64>,
+    /// Reports marked as duplicates of this one, in a report's detail only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<Vec<Uuid>>,
+    /// Events in order, in a report's detail only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<TimelineEvent>>,
+}
+
+impl ReportRow {
+    pub fn view(self, audience: Audience) -> Report {
+        let private = audience != Audience::Public;
+        let position = if private {
+            Position {
+                latitude: self.latitude,
+                longitude: self.longitude,
+                coarsened: false,
+            }
+        } else {
+            Position {
+                latitude: self.public_latitude,
+                longitude: self.public_longitude,
+                coarsened: self.public_latitude != self.latitude
+                    || self.public_longitude != self.longitude,
+            }
+        };
+        Report {
+            id: self.id,
+            status: self.status,
+            reject_reason: self.reject_reason,
+            category: Named {
+                id: self.category_code,
+                name_vi: self.category_name_vi,
+                name_en: self.category_name_en,
+            },
+            category_group: self.category_group,
+            ward: Named {
+                id: self.ward_id,
+                name_vi: self.ward_name_vi,
+                name_en: self.ward_name_en,
+            },
+            department: Named {
+                id: self.department_id,
+                name_vi: self.department_name_vi,
+                name_en: self.department_name_en,
+            },
+            description: self.description,
+            answers: private.then_some(self.answers),
+            media_ids: self.media_ids,
+            position,
+            anonymous: private.then_some(self.anonymous),
+            reporter_id: (audience == Audience::Staff).then_some(self.reporter_id),
+            public: self.public,
+            priority: self.priority,
+            urgent: self.urgent,
+            assignee_id: self.assignee_id.filter(|_| audience == Audience::Staff),
+            duplicate_of: self.duplicate_of,
+            sla_due_at: self.sla_due_at,
+            overdue: self.overdue_at.is_some(),
+            resolved_at: self.resolved_at,
+            rating: self.rating,
+            rating_comment: self.rating_comment.filter(|_| private),
+            followers: self.followers,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            distance_m: None,
+            duplicates: None,
+            timeline: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEvent {
+    pub id: Uuid,
+    /// `created`, `status_changed`, `comment`, `duplicate_linked`, `overdue`, `rated`.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_status: Option<String>,
+    /// `resident`, `ward_officer`, `department_staff`, ..., or `system`.
+    pub actor_role: String,
+    /// Staff only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<Uuid>,
+    /// `false` for internal notes, which only staff see.
+    pub public: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub media_ids: Vec<Uuid>,
+    pub details: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A report's timeline as `audience` may read it.
+pub async fn timeline(
+    conn: &mut PgConnection,
+    report_id: Uuid,
+    audience: Audience,
+) -> sqlx::Result<Vec<TimelineEvent>> {
+    let staff = audience == Audience::Staff;
+    let rows = sqlx::query!(
+        r#"SELECT id, kind, from_status, to_status, actor_id, actor_role, public, note, media_ids, details, created_at
+           FROM report_events WHERE report_id = $1 AND (public OR $2)
+           ORDER BY created_at, id"#,
+        report_id,
+        staff
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| TimelineEvent {
+            id: row.id,
+            kind: row.kind,
+            from_status: row.from_status,
+            to_status: row.to_status,
+            actor_role: row.actor_role,
+            actor_id: row.actor_id.filter(|_| staff),
+            public: row.public,
+            note: row.note,
+            media_ids: row.media_ids,
+            details: row.details,
+            created_at: row.created_at,
+        })
+        .collect())
+}
+
+/// A report with its timeline, as `audience` reads it.
+pub async fn detail(
+    conn: &mut PgConnection,
+    row: ReportRow,
+    audience: Audience,
+) -> sqlx::Result<Report> {
+    let id = row.id;
+    let mut report = row.view(audience);
+    report.timeline = Some(timeline(&mut *conn, id, audience).await?);
+    report.duplicates = Some(
+        sqlx::query_scalar!(
+            "SELECT id FROM reports WHERE duplicate_of = $1 ORDER BY created_at, id",
+            id
+        )
+        .fetch_all(conn)
+        .await?,
+    );
+    Ok(report)
+}
+
+/// A page of reports and the cursor of the next one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportPage {
+    pub reports: Vec<Report>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A new event on a report's timeline and in the outbox, within the caller's transaction.
+pub struct Change<'a> {
+    pub report_id: Uuid,
+    pub kind: &'a str,
+    pub from_status: Option<&'a str>,
+    pub to_status: Option<&'a str>,
+    pub actor_id: Option<Uuid>,
+    pub actor_role: &'a str,
+    pub public: bool,
+    pub note: Option<&'a str>,
+    pub media_ids: &'a [Uuid],
+    pub details: serde_json::Value,
+}
+
+impl Change<'_> {
+    /// Writes the timeline event and, if `event_type` is given, the outbox event with `payload`.
+    pub async fn record(
+        &self,
+        conn: &mut PgConnection,
+        event_type: Option<&str>,
+        payload: serde_json::Value,
+    ) -> sqlx::Result<()> {
+        sqlx::query!(
+            r#"INSERT INTO report_events (id, report_id, kind, from_status, to_status, actor_id, actor_role, public, note, media_ids, details)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
+            Uuid::now_v7(),
+            self.report_id,
+            self.kind,
+            self.from_status,
+            self.to_status,
+            self.actor_id,
+            self.actor_role,
+            self.public,
+            self.note,
+            self.media_ids,
+            self.details
+        )
+        .execute(&mut *conn)
+        .await?;
+        if let Some(event_type) = event_type {
+            emit(conn, self.report_id, event_type, payload).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes an outbox event about a report, within the caller's transaction.
+pub async fn emit(
+    conn: &mut PgConnection,
+    report_id: Uuid,
+    event_type: &str,
+    payload: serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"INSERT INTO outbox (id, aggregate_id, event_type, payload) VALUES ($1, $2, $3, $4)"#,
+        Uuid::now_v7(),
+        report_id,
+        event_type,
+        payload
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
