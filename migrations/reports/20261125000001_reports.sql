@@ -103,8 +103,10 @@ CREATE TABLE reports (
     FOREIGN KEY (jurisdiction_id, department_id) REFERENCES departments,
     CHECK ((status = 'rejected') = (reject_reason IS NOT NULL))
 );
--- Near-me feed: the cells of a disk around a point.
-CREATE INDEX reports_near ON reports (public_h3_res9) WHERE public;
+-- Near-me feed: the cells covering a circle, answered from the index alone (it carries
+-- everything the query reads).
+CREATE INDEX reports_near ON reports (public_h3_res9)
+    INCLUDE (status, public_latitude, public_longitude, id) WHERE public;
 -- Duplicates: open reports of a category in a few cells.
 CREATE INDEX reports_open_by_cell ON reports (category_code, h3_res9)
     WHERE status NOT IN ('resolved', 'closed', 'rejected');
@@ -143,7 +145,8 @@ CREATE TABLE report_followers (
 );
 CREATE INDEX report_followers_by_account ON report_followers (account_id, created_at DESC);
 
--- Filing is idempotent per account and key: the first answer is kept and replayed for 24 h.
+-- Filing is idempotent per account and key: a key names one report for good (its id is derived
+-- from the key), and the first answer is replayed to every retry.
 CREATE TABLE idempotency_keys (
     account_id  uuid NOT NULL,
     key         text NOT NULL,
@@ -154,7 +157,6 @@ CREATE TABLE idempotency_keys (
     created_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (account_id, key)
 );
-CREATE INDEX idempotency_keys_age ON idempotency_keys (created_at);
 
 -- Events for other services, written in the transaction of the change and published by the
 -- outbox relay in `seq` order.

@@ -396,6 +396,23 @@ pub async fn migrate(config: &Config, targets: &str) -> anyhow::Result<Vec<&'sta
     Ok(migrated)
 }
 
+/// Imports a jurisdiction into the reports database (`citizen jurisdiction import`).
+pub async fn import_jurisdiction(
+    config: &Config,
+    jurisdiction: &str,
+    wards: Option<&str>,
+) -> anyhow::Result<(String, usize)> {
+    let database = local_postgres::locate(config).await?;
+    let db = ServiceDb::connect(
+        &database.url,
+        reports::SCHEMA,
+        &reports::MIGRATOR,
+        &config.database,
+    )
+    .await?;
+    reports::import(db.pool(), jurisdiction, wards).await
+}
+
 /// Creates a staff account directly in the database (`citizen staff create`).
 pub async fn create_staff(
     config: &Config,

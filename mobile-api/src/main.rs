@@ -48,6 +48,11 @@ enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// Manages the jurisdictions reports are routed in.
+    Jurisdiction {
+        #[command(subcommand)]
+        command: JurisdictionCommand,
+    },
     /// Writes the gateway's OpenAPI document (YAML) to a file, or to stdout.
     Openapi {
         /// Where to write it, e.g. openapi/mobile-api.yaml.
@@ -79,6 +84,22 @@ enum StaffCommand {
         display_name: Option<String>,
         #[arg(long)]
         password_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum JurisdictionCommand {
+    /// Imports (or replaces) a jurisdiction's departments, categories and routing rules from a
+    /// JSON file, and its wards from a GeoJSON FeatureCollection (see
+    /// services/reports/data/hue/ for the format).
+    Import {
+        /// The jurisdiction JSON file.
+        #[arg(long)]
+        file: PathBuf,
+        /// The wards GeoJSON file (Polygon or MultiPolygon features with `id`, `name_vi` and
+        /// `name_en` properties).
+        #[arg(long)]
+        wards: Option<PathBuf>,
     },
 }
 
@@ -152,6 +173,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let id = mobile_api::app::create_staff(&config, &staff).await?;
             println!("created staff {} ({id})", staff.username);
+            Ok(())
+        }
+        Command::Jurisdiction {
+            command: JurisdictionCommand::Import { file, wards },
+        } => {
+            let config = Config::from_process(cli.config.as_deref())?;
+            platform::telemetry::init(&config.log);
+            let read = |path: &PathBuf| {
+                std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+            };
+            let jurisdiction = read(&file)?;
+            let wards = wards.as_ref().map(read).transpose()?;
+            let (id, count) =
+                mobile_api::app::import_jurisdiction(&config, &jurisdiction, wards.as_deref())
+                    .await?;
+            println!("imported jurisdiction {id} ({count} wards)");
             Ok(())
         }
         Command::Migrate { target } => {

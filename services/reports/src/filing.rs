@@ -319,7 +319,8 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     Ok(key.to_owned())
 }
 
-/// The first answer to this key, if there was one in the last 24 hours.
+/// The first answer to this key, if there was one. Keys do not expire: a key names one report
+/// (its id is derived from it), so a retry days later still finds it.
 async fn replay(
     state: &ReportsState,
     account: Uuid,
@@ -328,7 +329,7 @@ async fn replay(
 ) -> Result<Option<Response>, ApiError> {
     let Some(stored) = sqlx::query!(
         r#"SELECT request_hash, report_id, response FROM idempotency_keys
-           WHERE account_id = $1 AND key = $2 AND created_at > now() - interval '24 hours'"#,
+           WHERE account_id = $1 AND key = $2"#,
         account,
         key
     )

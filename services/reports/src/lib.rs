@@ -27,6 +27,7 @@ use platform::internal::ServiceClient;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
+pub use crate::public::nearest_public;
 use crate::wards::WardIndexes;
 
 /// The PostgreSQL schema this service owns.
@@ -182,14 +183,14 @@ pub const MAX_BODY_BYTES: usize = MAX_WARDS_BODY;
 pub struct ReportsApi;
 
 /// An H3 cell as PostgreSQL stores it (a signed 64-bit integer).
-pub(crate) fn cell_at(latitude: f64, longitude: f64, resolution: Resolution) -> Option<i64> {
+pub fn cell_at(latitude: f64, longitude: f64, resolution: Resolution) -> Option<i64> {
     let cell = LatLng::new(latitude, longitude).ok()?.to_cell(resolution);
     Some(u64::from(cell) as i64)
 }
 
 /// The centre of the cell `latitude`/`longitude` is in: where the public sees a report whose
 /// exact position is private.
-pub(crate) fn coarsened(latitude: f64, longitude: f64) -> Option<(f64, f64)> {
+pub fn coarsened(latitude: f64, longitude: f64) -> Option<(f64, f64)> {
     let cell: CellIndex = LatLng::new(latitude, longitude)
         .ok()?
         .to_cell(Resolution::Eight);

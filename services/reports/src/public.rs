@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Utc;
+use h3o::geom::{ContainmentMode, TilerBuilder};
 use h3o::{LatLng, Resolution};
 use platform::ApiError;
 use platform::auth::Principal;
@@ -25,18 +26,35 @@ const DEFAULT_RADIUS_M: f64 = 500.0;
 /// Reporters may reopen a resolution for this long.
 pub const REOPEN_WINDOW_DAYS: i64 = 7;
 
-/// The res-9 cells holding every point within `radius_m` of a position, as stored.
+/// The res-9 cells (as stored) that hold every point within `radius_m` of a position: the H3
+/// cover of a polygon drawn around the circle.
 pub fn disk(latitude: f64, longitude: f64, radius_m: f64) -> Option<Vec<i64>> {
-    let resolution = Resolution::Nine;
-    let centre = LatLng::new(latitude, longitude).ok()?.to_cell(resolution);
-    // A point within the radius lies in a cell whose centre is within radius + 2 edges of this
-    // cell's centre; ring k starts 1.5 k edges out. Edges vary over the globe, hence the margins.
-    let edge = resolution.edge_length_m();
-    let k = ((radius_m + 2.0 * 1.3 * edge) / (1.5 * 0.7 * edge)).ceil() as u32;
+    const SIDES: usize = 32;
+    const EARTH_RADIUS_M: f64 = 6_371_008.8;
+    LatLng::new(latitude, longitude).ok()?;
+    // The polygon's sides touch the circle from outside, so it holds the whole circle; the
+    // centimetre keeps rounding from nibbling at the edge.
+    let reach = radius_m / (std::f64::consts::PI / SIDES as f64).cos() + 0.01;
+    let dlat = (reach / EARTH_RADIUS_M).to_degrees();
+    let dlng = dlat / latitude.to_radians().cos();
+    let ring: Vec<(f64, f64)> = (0..=SIDES)
+        .map(|i| {
+            let angle = 2.0 * std::f64::consts::PI * (i % SIDES) as f64 / SIDES as f64;
+            (
+                longitude + dlng * angle.cos(),
+                latitude + dlat * angle.sin(),
+            )
+        })
+        .collect();
+    let mut tiler = TilerBuilder::new(Resolution::Nine)
+        .containment_mode(ContainmentMode::Covers)
+        .build();
+    tiler
+        .add(geo::Polygon::new(geo::LineString::from(ring), Vec::new()))
+        .ok()?;
     Some(
-        centre
-            .grid_disk::<Vec<_>>(k)
-            .into_iter()
+        tiler
+            .into_coverage()
             .map(|cell| u64::from(cell) as i64)
             .collect(),
     )
@@ -181,58 +199,63 @@ pub async fn near(
         }
     };
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
-    let cells = disk(query.lat, query.lng, radius).ok_or_else(|| {
-        ApiError::bad_request(
+    if LatLng::new(query.lat, query.lng).is_err() {
+        return Err(ApiError::bad_request(
             "invalid_position",
             "Vị trí không hợp lệ.",
             "The position is not valid.",
-        )
-    })?;
-    let rows = sqlx::query_as::<_, ReportRow>(
-        r#"SELECT * FROM report_details WHERE id IN (
-               SELECT id FROM reports
-               WHERE public AND public_h3_res9 = ANY($1) AND status = ANY($2)
-                 AND distance_m(public_latitude, public_longitude, $3, $4) <= $5
-               ORDER BY distance_m(public_latitude, public_longitude, $3, $4) LIMIT $6)"#,
-    )
-    .bind(&cells)
-    .bind(statuses)
-    .bind(query.lat)
-    .bind(query.lng)
-    .bind(radius)
-    .bind(limit)
-    .fetch_all(&state.pool)
-    .await?;
-    let mut reports: Vec<Report> = rows
-        .into_iter()
-        .map(|row| {
-            let distance = haversine_m(
-                (query.lat, query.lng),
-                (row.public_latitude, row.public_longitude),
-            );
-            let mut report = row.view(Audience::Public);
+        ));
+    }
+    let nearest =
+        nearest_public(&state.pool, query.lat, query.lng, radius, statuses, limit).await?;
+    let ids: Vec<Uuid> = nearest.iter().map(|(id, _)| *id).collect();
+    let mut rows =
+        sqlx::query_as::<_, ReportRow>("SELECT * FROM report_details WHERE id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&state.pool)
+            .await?;
+    let mut reports = Vec::with_capacity(nearest.len());
+    for (id, distance) in nearest {
+        if let Some(at) = rows.iter().position(|row| row.id == id) {
+            let mut report = rows.swap_remove(at).view(Audience::Public);
             report.distance_m = Some(distance.round());
-            report
-        })
-        .collect();
-    reports.sort_by(|a, b| {
-        a.distance_m
-            .partial_cmp(&b.distance_m)
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+            reports.push(report);
+        }
+    }
     Ok(Json(NearReports {
         radius_m: radius,
         reports,
     }))
 }
 
-/// The distance the database computes with `distance_m`, for the rows it returns.
-fn haversine_m((lat1, lng1): (f64, f64), (lat2, lng2): (f64, f64)) -> f64 {
-    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
-    let dp = (lat2 - lat1).to_radians();
-    let dl = (lng2 - lng1).to_radians();
-    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * 6_371_008.8 * a.sqrt().asin()
+/// Public reports in `statuses` within `radius_m` of a point, nearest first (ties by id), with
+/// their distance in metres: the rows of an H3 disk covering the radius (an index lookup per
+/// cell), then the exact great-circle distance.
+pub async fn nearest_public(
+    pool: &sqlx::PgPool,
+    latitude: f64,
+    longitude: f64,
+    radius_m: f64,
+    statuses: &[&str],
+    limit: i64,
+) -> sqlx::Result<Vec<(Uuid, f64)>> {
+    let Some(cells) = disk(latitude, longitude, radius_m) else {
+        return Ok(Vec::new());
+    };
+    sqlx::query_as::<_, (Uuid, f64)>(
+        r#"SELECT id, distance_m FROM (
+               SELECT id, distance_m(public_latitude, public_longitude, $3, $4) AS distance_m
+               FROM reports WHERE public AND public_h3_res9 = ANY($1) AND status = ANY($2)
+           ) near WHERE distance_m <= $5 ORDER BY distance_m, id LIMIT $6"#,
+    )
+    .bind(&cells)
+    .bind(statuses)
+    .bind(latitude)
+    .bind(longitude)
+    .bind(radius_m)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -566,4 +589,40 @@ async fn own_report_for_update(
 
 fn conflict(code: &'static str, vi: &str, en: &str) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, code, vi, en)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every point within the radius, in every direction, is in one of the cells.
+    #[test]
+    fn the_cells_cover_the_whole_circle() {
+        for (lat, lng, radius) in [
+            (16.4637, 107.5909, 50.0),
+            (16.5, 107.6, 500.0),
+            (10.77, 106.7, 2000.0),
+        ] {
+            let cells = disk(lat, lng, radius).unwrap();
+            for step in 0..360 {
+                let angle = (step as f64).to_radians();
+                for fraction in [0.25, 0.5, 0.99, 1.0] {
+                    let d = radius * fraction / 6_371_008.8;
+                    let point = (
+                        lat + d.to_degrees() * angle.sin(),
+                        lng + d.to_degrees() * angle.cos() / lat.to_radians().cos(),
+                    );
+                    let cell = crate::cell_at(point.0, point.1, Resolution::Nine).unwrap();
+                    assert!(cells.contains(&cell), "{radius} m at {step}°");
+                }
+            }
+            // And not many more: the circle's area in ~0.1 km² cells, plus its rim.
+            let circle_cells = std::f64::consts::PI * radius * radius / 105_000.0;
+            assert!(
+                (cells.len() as f64) < circle_cells * 1.5 + 40.0,
+                "{} cells for {radius} m",
+                cells.len()
+            );
+        }
+    }
 }
