@@ -110,9 +110,16 @@ CREATE INDEX reports_near ON reports (public_h3_res9)
 -- Duplicates: open reports of a category in a few cells.
 CREATE INDEX reports_open_by_cell ON reports (category_code, h3_res9)
     WHERE status NOT IN ('resolved', 'closed', 'rejected');
--- Officer queues, by ward or by department, in SLA order.
-CREATE INDEX reports_ward_queue ON reports (jurisdiction_id, ward_id, sla_due_at, id);
-CREATE INDEX reports_department_queue ON reports (jurisdiction_id, department_id, sla_due_at, id);
+-- Officer queues: open reports in SLA order, one index per way a staff member reaches them
+-- (their ward, their department, assigned to them, the whole jurisdiction).
+CREATE INDEX reports_queue_by_ward ON reports (jurisdiction_id, ward_id, sla_due_at, id)
+    WHERE status IN ('submitted', 'accepted', 'assigned', 'in_progress', 'reopened');
+CREATE INDEX reports_queue_by_department ON reports (jurisdiction_id, department_id, sla_due_at, id)
+    WHERE status IN ('submitted', 'accepted', 'assigned', 'in_progress', 'reopened');
+CREATE INDEX reports_queue_by_assignee ON reports (assignee_id, sla_due_at, id)
+    WHERE status IN ('submitted', 'accepted', 'assigned', 'in_progress', 'reopened');
+CREATE INDEX reports_queue_by_jurisdiction ON reports (jurisdiction_id, sla_due_at, id)
+    WHERE status IN ('submitted', 'accepted', 'assigned', 'in_progress', 'reopened');
 CREATE INDEX reports_by_reporter ON reports (reporter_id, created_at DESC);
 -- The SLA job: open reports not yet marked overdue.
 CREATE INDEX reports_sla_pending ON reports (sla_due_at)

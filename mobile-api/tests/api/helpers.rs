@@ -422,6 +422,11 @@ impl TestApp {
             .unwrap()
     }
 
+    /// An authenticated GET's JSON body.
+    pub async fn get_json_as(&self, path: &str, token: &str) -> serde_json::Value {
+        self.get_as(path, token).await.json().await.unwrap()
+    }
+
     pub fn authed(
         &self,
         method: reqwest::Method,

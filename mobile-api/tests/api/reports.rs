@@ -147,11 +147,8 @@ async fn filing_locates_the_ward_and_routes_to_the_department(mode: Mode) {
 
     // The photo is now the report's: media says so.
     let media: Json = app
-        .get_as(&format!("/v1/media/{photo}"), &resident)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as(&format!("/v1/media/{photo}"), &resident)
+        .await;
     assert_eq!(media["attached"], true);
 
     // In a hole, the ward that fills it; beside it, the ward with the hole.
@@ -255,16 +252,43 @@ async fn bad_filings_are_refused_with_clear_codes(mode: Mode) {
         "media_not_owned",
     )
     .await;
-    let mine: Json = app
-        .get_as("/v1/reports/mine", &resident)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let mine: Json = app.get_json_as("/v1/reports/mine", &resident).await;
     assert_eq!(mine["reports"], json!([]));
     app.stop().await;
 }
 in_both_modes!(bad_filings_are_refused_with_clear_codes);
+
+async fn filing_is_rate_limited_per_account(mode: Mode) {
+    let app = spawn_with(mode, |config| config.reports.max_reports_per_hour = 3).await;
+    let resident = app.resident_token().await;
+    for n in 0..3 {
+        file_with_key(&app, &resident, &format!("k{n}"), &pothole_at(PHU_XUAN)).await;
+    }
+    let refused = file_with_key(&app, &resident, "k3", &pothole_at(PHU_XUAN)).await;
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((3500..=3601).contains(&retry_after), "{retry_after}");
+    problem(refused, 429, "too_many_reports").await;
+    // A retry of a report already filed is still answered; another resident is not limited.
+    assert_eq!(
+        file_with_key(&app, &resident, "k0", &pothole_at(PHU_XUAN))
+            .await
+            .status(),
+        201
+    );
+    let other = app.resident_token().await;
+    assert_eq!(
+        file_with_key(&app, &other, "k0", &pothole_at(PHU_XUAN))
+            .await
+            .status(),
+        201
+    );
+    app.stop().await;
+}
+in_both_modes!(filing_is_rate_limited_per_account);
 
 async fn one_key_files_one_report_under_concurrent_retries(mode: Mode) {
     let app = spawn(mode).await;
@@ -323,17 +347,14 @@ async fn duplicates_are_offered_followed_and_linked(mode: Mode) {
         let token = second_resident.clone();
         async move {
             let answer: Json = app
-                .get_as(
+                .get_json_as(
                     &format!(
                         "/v1/reports/duplicates?category={category}&lat={}&lng={}",
                         at.0, at.1
                     ),
                     &token,
                 )
-                .await
-                .json()
-                .await
-                .unwrap();
+                .await;
             answer["reports"]
                 .as_array()
                 .unwrap()
@@ -365,11 +386,8 @@ async fn duplicates_are_offered_followed_and_linked(mode: Mode) {
         .unwrap();
     assert_eq!(follow.status(), 204);
     let following: Json = app
-        .get_as("/v1/reports/following", &second_resident)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as("/v1/reports/following", &second_resident)
+        .await;
     assert_eq!(following["reports"][0]["id"], original_id);
     assert_eq!(following["reports"][0]["followers"], 1);
 
@@ -392,11 +410,8 @@ async fn duplicates_are_offered_followed_and_linked(mode: Mode) {
     assert_eq!(linked["reject_reason"], "duplicate");
     assert_eq!(linked["duplicate_of"], original_id);
     let original: Json = app
-        .get_as(&format!("/v1/reports/{original_id}"), &first_resident)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as(&format!("/v1/reports/{original_id}"), &first_resident)
+        .await;
     assert_eq!(original["duplicates"], json!([duplicate_id]));
     assert!(
         original["timeline"]
@@ -466,11 +481,8 @@ async fn the_workflow_checks_each_step(mode: Mode) {
     )
     .await;
     let members: Json = app
-        .get_as("/v1/admin/staff", &app.staff_token("hue.admin").await)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as("/v1/admin/staff", &app.staff_token("hue.admin").await)
+        .await;
     let member = |username: &str| {
         members
             .as_array()
@@ -549,11 +561,8 @@ async fn the_workflow_checks_each_step(mode: Mode) {
 
     // The resident sees the public timeline only: no internal note, no staff ids.
     let seen: Json = app
-        .get_as(&format!("/v1/reports/{id}"), &resident)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as(&format!("/v1/reports/{id}"), &resident)
+        .await;
     let timeline = seen["timeline"].as_array().unwrap();
     let kinds: Vec<_> = timeline
         .iter()
@@ -578,11 +587,8 @@ async fn the_workflow_checks_each_step(mode: Mode) {
     assert_eq!(timeline[4]["media_ids"], json!([proof]));
     // Staff see the internal note.
     let full: Json = app
-        .get_as(&format!("/v1/officer/reports/{id}"), &officer)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as(&format!("/v1/officer/reports/{id}"), &officer)
+        .await;
     assert!(
         full["timeline"]
             .as_array()
@@ -694,11 +700,8 @@ async fn reopening_closes_after_a_week(mode: Mode) {
     let mut closed = false;
     for _ in 0..100 {
         let seen: Json = app
-            .get_as(&format!("/v1/reports/{id}"), &resident)
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json_as(&format!("/v1/reports/{id}"), &resident)
+            .await;
         if seen["status"] == "closed" {
             closed = true;
             break;
@@ -741,21 +744,11 @@ async fn scopes_keep_reports_to_those_responsible(mode: Mode) {
         "report_not_found",
     )
     .await;
-    let queue: Json = app
-        .get_as("/v1/officer/reports", &other_ward)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let queue: Json = app.get_json_as("/v1/officer/reports", &other_ward).await;
     assert_eq!(queue["reports"], json!([]));
     // Department staff see their department's reports across wards; residents have no queue.
     let construction = app.staff_token("construction.staff").await;
-    let queue: Json = app
-        .get_as("/v1/officer/reports", &construction)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let queue: Json = app.get_json_as("/v1/officer/reports", &construction).await;
     assert_eq!(queue["reports"][0]["id"], id);
     assert!(queue["reports"][0]["reporter_id"].as_str().is_some());
     problem(
@@ -767,11 +760,8 @@ async fn scopes_keep_reports_to_those_responsible(mode: Mode) {
 
     // A stranger reads the public report without its reporter, and not the private one.
     let public: Json = app
-        .get_as(&format!("/v1/reports/{id}"), &stranger)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as(&format!("/v1/reports/{id}"), &stranger)
+        .await;
     assert_eq!(public["id"], id);
     for private_field in ["reporter_id", "answers", "anonymous", "assignee_id"] {
         assert!(public.get(private_field).is_none(), "{private_field}");
@@ -801,11 +791,8 @@ async fn scopes_keep_reports_to_those_responsible(mode: Mode) {
     problem(follow, 404, "report_not_found").await;
     // Its reporter does read it, with their answers.
     let own: Json = app
-        .get_as(&format!("/v1/reports/{complaint_id}"), &reporter)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as(&format!("/v1/reports/{complaint_id}"), &reporter)
+        .await;
     assert_eq!(own["answers"]["details"], "Chi tiết");
     // Another resident cannot reopen or rate it either.
     let reopen = app
@@ -905,23 +892,17 @@ async fn the_officer_queue_filters_and_pages_in_sla_order(mode: Mode) {
     assert_eq!(flood["urgent"], true);
 
     let first_page: Json = app
-        .get_as("/v1/officer/reports?limit=2", &officer)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as("/v1/officer/reports?limit=2", &officer)
+        .await;
     let second_page: Json = app
-        .get_as(
+        .get_json_as(
             &format!(
                 "/v1/officer/reports?limit=2&cursor={}",
                 first_page["next_cursor"].as_str().unwrap()
             ),
             &officer,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let order: Vec<_> = first_page["reports"]
         .as_array()
         .unwrap()
@@ -939,25 +920,16 @@ async fn the_officer_queue_filters_and_pages_in_sla_order(mode: Mode) {
     );
 
     let potholes: Json = app
-        .get_as("/v1/officer/reports?category=pothole", &officer)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as("/v1/officer/reports?category=pothole", &officer)
+        .await;
     assert_eq!(potholes["reports"].as_array().unwrap().len(), 2);
     let drainage: Json = app
-        .get_as("/v1/officer/reports?department=drainage", &officer)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as("/v1/officer/reports?department=drainage", &officer)
+        .await;
     assert_eq!(drainage["reports"][0]["id"], flood["id"]);
     let elsewhere: Json = app
-        .get_as("/v1/officer/reports?ward=thuan-hoa", &officer)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as("/v1/officer/reports?ward=thuan-hoa", &officer)
+        .await;
     assert_eq!(elsewhere["reports"], json!([]));
     problem(
         app.get_as("/v1/officer/reports?status=lost", &officer)
@@ -990,11 +962,8 @@ async fn the_officer_queue_filters_and_pages_in_sla_order(mode: Mode) {
         json!([{ "id": stranger, "code": "report_not_found" }])
     );
     let accepted: Json = app
-        .get_as("/v1/officer/reports?status=accepted", &officer)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as("/v1/officer/reports?status=accepted", &officer)
+        .await;
     assert_eq!(accepted["reports"].as_array().unwrap().len(), 2);
     app.stop().await;
 }
@@ -1017,11 +986,8 @@ async fn overdue_reports_are_escalated_once(mode: Mode) {
     let mut overdue = Json::Null;
     for _ in 0..100 {
         overdue = app
-            .get_as("/v1/officer/reports?overdue=true", &officer)
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json_as("/v1/officer/reports?overdue=true", &officer)
+            .await;
         if overdue["reports"].as_array().is_some_and(|r| !r.is_empty()) {
             break;
         }

@@ -286,6 +286,8 @@ pub struct ReportsConfig {
     pub seed_demo_jurisdiction: bool,
     /// How often the SLA job looks for reports past their deadline.
     pub sla_check_interval_ms: u64,
+    /// Reports one account may file per hour; more are refused with 429 until the hour passes.
+    pub max_reports_per_hour: i64,
 }
 
 impl Default for ReportsConfig {
@@ -293,6 +295,7 @@ impl Default for ReportsConfig {
         Self {
             seed_demo_jurisdiction: true,
             sla_check_interval_ms: 60_000,
+            max_reports_per_hour: 20,
         }
     }
 }

@@ -81,6 +81,7 @@ fn check_position(latitude: f64, longitude: f64) -> Result<(), ApiError> {
         (status = 201, body = Filed, description = "Filed (or the first answer to this key, replayed)"),
         (status = 400, body = platform::error::Problem, description = "`idempotency_key_required`, `invalid_position`, `invalid_body`"),
         (status = 422, body = platform::error::Problem, description = "`outside_jurisdiction`, `unknown_category`, `invalid_answers`, `description_too_long`, `media_not_owned`, `idempotency_key_reused`"),
+        (status = 429, body = platform::error::Problem, description = "`too_many_reports`, with Retry-After"),
         (status = 503, body = platform::error::Problem, description = "Media could not be reached; nothing was filed")
     ),
     security(("bearer" = [])))]
@@ -97,6 +98,7 @@ pub async fn file_report(
     }
 
     check_position(request.latitude, request.longitude)?;
+    check_rate(&state, principal.account_id).await?;
     let description = request.description.trim();
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
         return Err(invalid(
@@ -261,10 +263,7 @@ pub async fn file_report(
         }),
     )
     .await?;
-    let row = views::load(&mut tx, report_id)
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("report not written")))?;
-    let report = views::detail(&mut tx, row, Audience::Reporter).await?;
+    let report = views::current(&mut tx, report_id, Audience::Reporter).await?;
     let possible_duplicates = nearby_open(
         &mut tx,
         &request.category,
@@ -288,6 +287,37 @@ pub async fn file_report(
     .await?;
     tx.commit().await?;
     Ok(created(report_id, response, false))
+}
+
+/// One account files at most `max_reports_per_hour` reports an hour (retries of one key do not
+/// count: they are answered before this).
+async fn check_rate(state: &ReportsState, account: Uuid) -> Result<(), ApiError> {
+    let oldest_in_hour = sqlx::query_scalar!(
+        r#"SELECT min(created_at) FROM (
+               SELECT created_at FROM reports
+               WHERE reporter_id = $1 AND created_at > now() - interval '1 hour'
+               ORDER BY created_at DESC LIMIT $2) recent
+           HAVING count(*) >= $2"#,
+        account,
+        state.max_reports_per_hour
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .flatten();
+    let Some(oldest) = oldest_in_hour else {
+        return Ok(());
+    };
+    let wait = (oldest + chrono::Duration::hours(1) - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default()
+        .max(std::time::Duration::from_secs(1));
+    Err(ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_reports",
+        "Bạn đã gửi quá nhiều phản ánh trong một giờ. Vui lòng thử lại sau.",
+        "You have filed too many reports in the last hour. Please try again later.",
+    )
+    .with_retry_after(std::time::Duration::from_secs(wait.as_secs() + 1)))
 }
 
 fn created(report_id: Uuid, body: Value, replayed: bool) -> Response {

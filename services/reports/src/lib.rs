@@ -43,6 +43,7 @@ pub struct ReportsState {
     media: ServiceClient,
     /// Tells whether an assignee is staff of the right scope.
     identity: ServiceClient,
+    max_reports_per_hour: i64,
 }
 
 impl ReportsState {
@@ -61,6 +62,7 @@ impl ReportsState {
             wards: Arc::default(),
             media,
             identity,
+            max_reports_per_hour: config.max_reports_per_hour,
         };
         tokio::spawn(sla::run(
             state.clone(),

@@ -99,7 +99,8 @@ async fn in_scope_for_update(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct QueueQuery {
-    /// One status; all open ones by default.
+    /// One open status (`submitted`, `accepted`, `assigned`, `in_progress`, `reopened`); all
+    /// of them by default.
     status: Option<String>,
     category: Option<String>,
     ward: Option<String>,
@@ -113,7 +114,14 @@ pub struct QueueQuery {
     limit: Option<i64>,
 }
 
-/// The caller's work queue: reports within their scope, soonest SLA deadline first.
+/// The statuses of open reports, as the queue indexes' predicate names them.
+const OPEN_STATUSES: &str = "('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')";
+
+/// The caller's work queue: open reports within their scope, soonest SLA deadline first.
+///
+/// Each way the caller reaches reports (the whole jurisdiction, their wards, their departments,
+/// assigned to them) is its own branch reading its own index in SLA order, so a page costs a
+/// few index reads whatever the table's size; the branches are merged and cut to the page.
 #[utoipa::path(get, path = "/v1/officer/reports", tag = "reports", params(QueueQuery),
     responses((status = 200, body = ReportPage), (status = 400, body = platform::error::Problem)),
     security(("bearer" = [])))]
@@ -123,59 +131,103 @@ pub async fn queue(
     QueryParams(query): QueryParams<QueueQuery>,
 ) -> Result<Json<ReportPage>, ApiError> {
     let scope = StaffScope::of(&principal)?;
-    let statuses: Vec<&str> = match query.status.as_deref() {
-        None => Status::ALL
-            .into_iter()
-            .filter(|s| s.is_open())
-            .map(Status::as_str)
-            .collect(),
-        Some(text) => vec![
-            Status::parse(text)
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_status",
-                        "Trạng thái không hợp lệ.",
-                        "Unknown status.",
-                    )
-                })?
-                .as_str(),
-        ],
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(text) => Some(Status::parse(text).filter(|s| s.is_open()).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_status",
+                "Hàng đợi chỉ gồm phản ánh đang mở: submitted, accepted, assigned, in_progress, reopened.",
+                "The queue holds open reports: submitted, accepted, assigned, in_progress or reopened.",
+            )
+        })?),
     };
     let (after, after_id) = match query.cursor.as_deref() {
         Some(cursor) => decode_cursor(cursor)?,
         None => (DateTime::<Utc>::UNIX_EPOCH, Uuid::nil()),
     };
     let limit = query.limit.unwrap_or(50).clamp(1, 100);
-    let rows = sqlx::query_as::<_, ReportRow>(
-        r#"SELECT * FROM report_details
-           WHERE ($1 OR jurisdiction_id = $2)
-             AND ($3 OR ward_id = ANY($4) OR department_id = ANY($5) OR assignee_id = $6)
-             AND status = ANY($7)
-             AND ($8::text IS NULL OR category_code = $8)
-             AND ($9::text IS NULL OR ward_id = $9)
-             AND ($10::text IS NULL OR department_id = $10)
-             AND (NOT $11 OR overdue_at IS NOT NULL)
-             AND (NOT $12 OR assignee_id = $6)
-             AND (sla_due_at, id) > ($13, $14)
-           ORDER BY sla_due_at, id LIMIT $15"#,
-    )
-    .bind(scope.all)
-    .bind(&scope.jurisdiction)
-    .bind(scope.whole)
-    .bind(&scope.wards)
-    .bind(&scope.departments)
-    .bind(scope.me)
-    .bind(&statuses)
-    .bind(&query.category)
-    .bind(&query.ward)
-    .bind(&query.department)
-    .bind(query.overdue.unwrap_or(false))
-    .bind(query.mine.unwrap_or(false))
-    .bind(after)
-    .bind(after_id)
-    .bind(limit)
-    .fetch_all(&state.pool)
-    .await?;
+
+    let mine = query.mine.unwrap_or(false);
+    let mut reaches: Vec<Reach> = Vec::new();
+    if mine {
+        reaches.push(Reach::Assignee);
+    } else if scope.all {
+        reaches.push(Reach::Everything);
+    } else if scope.whole {
+        reaches.push(Reach::Jurisdiction);
+    } else {
+        if !scope.wards.is_empty() {
+            reaches.push(Reach::Wards);
+        }
+        if !scope.departments.is_empty() {
+            reaches.push(Reach::Departments);
+        }
+        reaches.push(Reach::Assignee);
+    }
+
+    let mut sql = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+        "SELECT d.* FROM report_details d JOIN (SELECT id FROM (",
+    );
+    for (n, reach) in reaches.iter().enumerate() {
+        if n > 0 {
+            sql.push(" UNION ");
+        }
+        sql.push("(SELECT id, sla_due_at FROM reports WHERE status IN ");
+        sql.push(OPEN_STATUSES);
+        match reach {
+            Reach::Everything => {}
+            Reach::Jurisdiction => {
+                sql.push(" AND jurisdiction_id = ")
+                    .push_bind(scope.jurisdiction.clone());
+            }
+            Reach::Wards => {
+                sql.push(" AND jurisdiction_id = ")
+                    .push_bind(scope.jurisdiction.clone());
+                sql.push(" AND ward_id = ANY(")
+                    .push_bind(scope.wards.clone())
+                    .push(")");
+            }
+            Reach::Departments => {
+                sql.push(" AND jurisdiction_id = ")
+                    .push_bind(scope.jurisdiction.clone());
+                sql.push(" AND department_id = ANY(")
+                    .push_bind(scope.departments.clone())
+                    .push(")");
+            }
+            Reach::Assignee => {
+                sql.push(" AND assignee_id = ").push_bind(scope.me);
+            }
+        }
+        if let Some(status) = status {
+            // A status name from the enum, never the caller's text.
+            sql.push(format_args!(" AND status = '{}'", status.as_str()));
+        }
+        if let Some(category) = &query.category {
+            sql.push(" AND category_code = ")
+                .push_bind(category.clone());
+        }
+        if let Some(ward) = &query.ward {
+            sql.push(" AND ward_id = ").push_bind(ward.clone());
+        }
+        if let Some(department) = &query.department {
+            sql.push(" AND department_id = ")
+                .push_bind(department.clone());
+        }
+        if query.overdue.unwrap_or(false) {
+            sql.push(" AND overdue_at IS NOT NULL");
+        }
+        sql.push(" AND (sla_due_at, id) > (")
+            .push_bind(after)
+            .push(", ")
+            .push_bind(after_id)
+            .push(") ORDER BY sla_due_at, id LIMIT ")
+            .push_bind(limit)
+            .push(")");
+    }
+    sql.push(") reached ORDER BY sla_due_at, id LIMIT ")
+        .push_bind(limit)
+        .push(") page USING (id) ORDER BY d.sla_due_at, d.id");
+    let rows: Vec<ReportRow> = sql.build_query_as().fetch_all(&state.pool).await?;
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| encode_cursor(r.sla_due_at, r.id)))
         .flatten();
@@ -183,6 +235,15 @@ pub async fn queue(
         reports: rows.into_iter().map(|r| r.view(Audience::Staff)).collect(),
         next_cursor,
     }))
+}
+
+/// One way a staff member reaches reports, each read from its own index.
+enum Reach {
+    Everything,
+    Jurisdiction,
+    Wards,
+    Departments,
+    Assignee,
 }
 
 /// A report in full, internal notes included.
@@ -298,7 +359,9 @@ pub async fn act(
     let row = in_scope_for_update(&mut tx, id, &scope).await?;
     let from = parse_status(&row.status)?;
     let to = workflow::next(from, action).ok_or_else(|| illegal(from, action))?;
-    if let Some(assignee) = body.assignee_id {
+    // An assignee only counts when assigning.
+    let assignee = body.assignee_id.filter(|_| action == Action::Assign);
+    if let Some(assignee) = assignee {
         check_assignee(&state, assignee, &row).await?;
         sqlx::query!(
             "UPDATE reports SET assignee_id = $2 WHERE id = $1",
@@ -330,7 +393,7 @@ pub async fn act(
     if let Some(reason) = body.reason.filter(|_| action == Action::Reject) {
         details = json!({ "reason": reason.as_str() });
     }
-    if let Some(assignee) = body.assignee_id {
+    if let Some(assignee) = assignee {
         details = json!({ "assignee_id": assignee });
     }
     change_status(
@@ -347,10 +410,7 @@ pub async fn act(
     if let Some(text) = internal_note {
         internal_comment(&mut tx, id, &actor, text).await?;
     }
-    let row = views::load(&mut tx, id)
-        .await?
-        .ok_or_else(report_not_found)?;
-    let report = views::detail(&mut tx, row, Audience::Staff).await?;
+    let report = views::current(&mut tx, id, Audience::Staff).await?;
     tx.commit().await?;
     Ok(Json(report))
 }
@@ -553,10 +613,7 @@ pub async fn comment(
     sqlx::query!("UPDATE reports SET updated_at = now() WHERE id = $1", id)
         .execute(&mut *tx)
         .await?;
-    let row = views::load(&mut tx, id)
-        .await?
-        .ok_or_else(report_not_found)?;
-    let report = views::detail(&mut tx, row, Audience::Staff).await?;
+    let report = views::current(&mut tx, id, Audience::Staff).await?;
     tx.commit().await?;
     Ok(Json(report))
 }
@@ -764,10 +821,7 @@ pub async fn mark_duplicate(
         json!({ "report_id": request.original_id, "duplicate_id": id }),
     )
     .await?;
-    let row = views::load(&mut tx, id)
-        .await?
-        .ok_or_else(report_not_found)?;
-    let report = views::detail(&mut tx, row, Audience::Staff).await?;
+    let report = views::current(&mut tx, id, Audience::Staff).await?;
     tx.commit().await?;
     Ok(Json(report))
 }

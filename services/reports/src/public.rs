@@ -321,12 +321,7 @@ pub async fn following(
     .bind(limit)
     .fetch_all(&state.pool)
     .await?;
-    let audience = Audience::Public;
-    let mut page = page(rows, limit, audience);
-    for report in &mut page.reports {
-        report.anonymous = None;
-    }
-    Ok(Json(page))
+    Ok(Json(page(rows, limit, Audience::Public)))
 }
 
 fn page(rows: Vec<ReportRow>, limit: i64, audience: Audience) -> ReportPage {
@@ -496,10 +491,7 @@ pub async fn rate(
                 "ward": row.ward_id, "department": row.department_id }),
     )
     .await?;
-    let row = views::load(&mut tx, id)
-        .await?
-        .ok_or_else(report_not_found)?;
-    let report = views::detail(&mut tx, row, Audience::Reporter).await?;
+    let report = views::current(&mut tx, id, Audience::Reporter).await?;
     tx.commit().await?;
     Ok(Json(report))
 }
@@ -563,10 +555,7 @@ pub async fn reopen(
         json!({}),
     )
     .await?;
-    let row = views::load(&mut tx, id)
-        .await?
-        .ok_or_else(report_not_found)?;
-    let report = views::detail(&mut tx, row, Audience::Reporter).await?;
+    let report = views::current(&mut tx, id, Audience::Reporter).await?;
     tx.commit().await?;
     Ok(Json(report))
 }

@@ -271,6 +271,18 @@ pub async fn detail(
     Ok(report)
 }
 
+/// A report as it is now, with its timeline, as `audience` reads it: what every change answers.
+pub async fn current(
+    conn: &mut PgConnection,
+    id: Uuid,
+    audience: Audience,
+) -> Result<Report, platform::ApiError> {
+    let row = load(&mut *conn, id)
+        .await?
+        .ok_or_else(crate::report_not_found)?;
+    Ok(detail(conn, row, audience).await?)
+}
+
 /// A page of reports and the cursor of the next one.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReportPage {
