@@ -5,7 +5,8 @@ COPY . .
 RUN cargo build --release --locked --bin citizen
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+# libheif-examples: heif-convert decodes iPhones' HEIC photos, in a process of its own.
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libheif-examples \
     && rm -rf /var/lib/apt/lists/* && useradd --uid 10001 --no-create-home citizen
 COPY --from=build /src/target/release/citizen /usr/local/bin/citizen
 USER 10001

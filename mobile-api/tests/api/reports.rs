@@ -420,6 +420,10 @@ async fn duplicates_are_offered_followed_and_linked(mode: Mode) {
             .iter()
             .any(|e| e["kind"] == "duplicate_linked")
     );
+    // An anonymous report at the very spot is never offered: it would give its place away.
+    let mut anonymous = pothole_at(PHU_XUAN);
+    anonymous["anonymous"] = json!(true);
+    file(&app, &first_resident, &anonymous).await;
     // Its reporter follows the original once, and is not offered a rejected report again.
     assert_eq!(original["followers"], 1);
     assert_eq!(

@@ -21,6 +21,14 @@ pub struct Derivatives {
 }
 
 pub fn make(original: &[u8], orientation: u32) -> anyhow::Result<Derivatives> {
+    let decodable;
+    let original = if crate::inspect::Format::sniff(original) == Some(crate::inspect::Format::Heic)
+    {
+        decodable = crate::heic::to_jpeg(original)?;
+        &decodable[..]
+    } else {
+        original
+    };
     let image = ImageReader::new(Cursor::new(original))
         .with_guessed_format()?
         .decode()?

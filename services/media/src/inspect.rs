@@ -76,20 +76,25 @@ pub fn unsupported() -> ApiError {
     ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "unsupported_media_type",
-        "Chỉ nhận ảnh JPEG, PNG hoặc WebP.",
-        "Only JPEG, PNG or WebP photos are accepted.",
+        "Chỉ nhận ảnh JPEG, PNG, WebP hoặc HEIC.",
+        "Only JPEG, PNG, WebP or HEIC photos are accepted.",
     )
 }
 
-/// HEIC needs a HEVC decoder this build does not carry (Debian 12's libheif is older than the
-/// Rust bindings need): the app sends JPEG, as iOS converts on export.
+/// HEIC where the server has no HEIC decoder (`heif-convert`, Debian's `libheif-examples`).
 pub fn heic_unsupported() -> ApiError {
     ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "unsupported_media_type",
-        "Ảnh HEIC chưa được hỗ trợ; vui lòng gửi JPEG.",
-        "HEIC photos are not supported yet; please send JPEG.",
+        "Máy chủ này chưa đọc được ảnh HEIC; vui lòng gửi JPEG.",
+        "This server cannot read HEIC photos; please send JPEG.",
     )
+}
+
+/// Whether HEIC photos can be decoded here (checked once).
+pub fn heic_supported() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(crate::heic::decoder_available)
 }
 
 fn corrupt() -> ApiError {
@@ -104,9 +109,15 @@ fn corrupt() -> ApiError {
 /// Checks the bytes: format, pixel count (before decoding), and that they decode.
 pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<Inspected, ApiError> {
     let format = Format::sniff(bytes).ok_or_else(unsupported)?;
-    let image_format = format.image_format().ok_or_else(heic_unsupported)?;
-    let reader = || ImageReader::with_format(Cursor::new(bytes), image_format);
-    let (width, height) = reader().into_dimensions().map_err(|_| corrupt())?;
+    if format == Format::Heic && !heic_supported() {
+        return Err(heic_unsupported());
+    }
+    let reader = |image_format| ImageReader::with_format(Cursor::new(bytes), image_format);
+    let (width, height) = match format.image_format() {
+        Some(image_format) => reader(image_format).into_dimensions().ok(),
+        None => crate::heic::dimensions(bytes),
+    }
+    .ok_or_else(corrupt)?;
     if u64::from(width) * u64::from(height) > max_pixels {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -115,12 +126,22 @@ pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<Inspected, ApiError> {
             format!("The image is {width}×{height}, more than {max_pixels} pixels."),
         ));
     }
-    let mut decoder = reader();
-    let mut limits = Limits::default();
-    // Room for the pixels at 4 bytes each and the decoder's own buffers, no more.
-    limits.max_alloc = Some(max_pixels.saturating_mul(4).saturating_add(64 << 20));
-    decoder.limits(limits);
-    decoder.decode().map_err(|_| corrupt())?;
+    match format.image_format() {
+        Some(image_format) => {
+            let mut decoder = reader(image_format);
+            let mut limits = Limits::default();
+            // Room for the pixels at 4 bytes each and the decoder's own buffers, no more.
+            limits.max_alloc = Some(max_pixels.saturating_mul(4).saturating_add(64 << 20));
+            decoder.limits(limits);
+            decoder.decode().map_err(|_| corrupt())?;
+        }
+        None => {
+            crate::heic::to_jpeg(bytes).map_err(|error| {
+                tracing::info!(error = %format!("{error:#}"), "HEIC refused as corrupt");
+                corrupt()
+            })?;
+        }
+    }
     // Decoders fill a cut-off JPEG with grey rather than fail; an upload cut off half-way
     // must not become a report's evidence.
     if format == Format::Jpeg && !jpeg_is_complete(bytes) {
@@ -131,6 +152,9 @@ pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<Inspected, ApiError> {
         .read_from_container(&mut Cursor::new(bytes))
         .ok();
     let (taken_at, position, orientation) = match &exif {
+        // HEIF carries its rotation in the container (`irot`, `imir`), which the decoder
+        // applies; its EXIF orientation only repeats it.
+        Some(exif) if format == Format::Heic => (capture_time(exif), gps_position(exif), 1),
         Some(exif) => (capture_time(exif), gps_position(exif), orientation(exif)),
         None => (None, None, 1),
     };

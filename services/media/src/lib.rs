@@ -4,6 +4,7 @@
 //! the gateway by their owner and staff, and by anyone once what they belong to is public.
 
 pub mod derive;
+mod heic;
 pub mod inspect;
 mod internal;
 mod jobs;

@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::MediaState;
-use crate::inspect::{Format, heic_unsupported, unsupported};
+use crate::inspect::{Format, heic_supported, heic_unsupported, unsupported};
 use crate::routes::{
     Media, Source, admit, find, media_not_found, serve, storage_unavailable, too_large,
 };
@@ -77,10 +77,10 @@ pub async fn start(
     headers: HeaderMap,
     JsonBody(request): JsonBody<NewUpload>,
 ) -> Result<(StatusCode, Json<Upload>), ApiError> {
-    if request.content_type == Format::Heic.content_type() {
+    if request.content_type == Format::Heic.content_type() && !heic_supported() {
         return Err(heic_unsupported());
     }
-    let format = [Format::Jpeg, Format::Png, Format::WebP]
+    let format = [Format::Jpeg, Format::Png, Format::WebP, Format::Heic]
         .into_iter()
         .find(|format| format.content_type() == request.content_type)
         .ok_or_else(unsupported)?;

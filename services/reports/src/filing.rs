@@ -547,8 +547,9 @@ pub async fn duplicates(
     Ok(Json(Duplicates { reports }))
 }
 
-/// Open reports of `category` within `DUPLICATE_RADIUS_M`, nearest first, as the public sees
-/// them. Res-9 cells are ~170 m across, so the cell and its neighbours hold every candidate.
+/// Open public reports of `category` within `DUPLICATE_RADIUS_M`, nearest first, as the public
+/// sees them. Reports whose position the public only sees coarsened (anonymous, sensitive) are
+/// never offered: being offered within 50 m of a point would give their place away.
 async fn nearby_open(
     conn: &mut sqlx::PgConnection,
     category: &str,
@@ -556,7 +557,7 @@ async fn nearby_open(
     longitude: f64,
     except: Option<Uuid>,
 ) -> Result<Vec<Report>, ApiError> {
-    let Some(cells) = crate::public::disk(latitude, longitude, DUPLICATE_RADIUS_M) else {
+    let Some(cells) = crate::public::cells_within(latitude, longitude, DUPLICATE_RADIUS_M) else {
         return Ok(Vec::new());
     };
     let rows = sqlx::query_as::<_, (Uuid, f64)>(
@@ -564,6 +565,7 @@ async fn nearby_open(
                SELECT id, distance_m(latitude, longitude, $3, $4) AS distance_m
                FROM reports
                WHERE category_code = $1 AND h3_res9 = ANY($2) AND public
+                 AND (public_latitude, public_longitude) = (latitude, longitude)
                  AND status NOT IN ('resolved', 'closed', 'rejected')
                  AND created_at > now() - make_interval(days => $6)
                  AND id IS DISTINCT FROM $7

@@ -28,7 +28,7 @@ pub const REOPEN_WINDOW_DAYS: i64 = 7;
 
 /// The res-9 cells (as stored) that hold every point within `radius_m` of a position: the H3
 /// cover of a polygon drawn around the circle.
-pub fn disk(latitude: f64, longitude: f64, radius_m: f64) -> Option<Vec<i64>> {
+pub fn cells_within(latitude: f64, longitude: f64, radius_m: f64) -> Option<Vec<i64>> {
     const SIDES: usize = 32;
     const EARTH_RADIUS_M: f64 = 6_371_008.8;
     LatLng::new(latitude, longitude).ok()?;
@@ -155,7 +155,7 @@ pub struct NearReports {
     reports: Vec<Report>,
 }
 
-/// Public reports around a point, nearest first: the cells of an H3 disk covering the radius,
+/// Public reports around a point, nearest first: the H3 cells covering the circle,
 /// then the exact distance. Never who filed them; coarsened positions where privacy asks.
 #[utoipa::path(get, path = "/v1/reports/near", tag = "reports", params(NearQuery),
     responses((status = 200, body = NearReports), (status = 400, body = platform::error::Problem)))]
@@ -229,7 +229,7 @@ pub async fn near(
 }
 
 /// Public reports in `statuses` within `radius_m` of a point, nearest first (ties by id), with
-/// their distance in metres: the rows of an H3 disk covering the radius (an index lookup per
+/// their distance in metres: the rows of the H3 cells covering the circle (an index lookup per
 /// cell), then the exact great-circle distance.
 pub async fn nearest_public(
     pool: &sqlx::PgPool,
@@ -239,7 +239,7 @@ pub async fn nearest_public(
     statuses: &[&str],
     limit: i64,
 ) -> sqlx::Result<Vec<(Uuid, f64)>> {
-    let Some(cells) = disk(latitude, longitude, radius_m) else {
+    let Some(cells) = cells_within(latitude, longitude, radius_m) else {
         return Ok(Vec::new());
     };
     sqlx::query_as::<_, (Uuid, f64)>(
@@ -592,7 +592,7 @@ mod tests {
             (16.5, 107.6, 500.0),
             (10.77, 106.7, 2000.0),
         ] {
-            let cells = disk(lat, lng, radius).unwrap();
+            let cells = cells_within(lat, lng, radius).unwrap();
             for step in 0..360 {
                 let angle = (step as f64).to_radians();
                 for fraction in [0.25, 0.5, 0.99, 1.0] {
