@@ -2,11 +2,14 @@
 //! from here. Each speaks the real protocol, errors included, so the code talking to it is the
 //! code that talks to the real system.
 
+pub mod fcm;
 pub mod vneid;
 
 use axum::Router;
 
-/// Every sandbox's routes, each under its own prefix (`/sandbox/vneid`, ...).
+/// Every sandbox's routes, each under its own prefix (`/sandbox/vneid`, `/sandbox/fcm`).
 pub fn router() -> Router {
-    Router::new().nest("/sandbox/vneid", vneid::router())
+    Router::new()
+        .nest("/sandbox/vneid", vneid::router())
+        .nest("/sandbox/fcm", fcm::router())
 }

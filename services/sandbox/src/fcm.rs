@@ -1,0 +1,594 @@
+//! An emulator of Firebase Cloud Messaging's HTTP v1 API, so pushes are sent and tested without
+//! Firebase:
+//!
+//! - `POST /sandbox/fcm/token`: Google's OAuth 2.0 token endpoint for service accounts
+//!   (RFC 7523 JWT bearer grant): the RS256 assertion is verified against the test service
+//!   account's public key (`data/fcm-test-service-account.json`), and an access token valid for
+//!   an hour is issued.
+//! - `POST /sandbox/fcm/v1/projects/{project}/messages:send`: validates the message as FCM does
+//!   (exactly one target, string-only `data`, reserved keys, 4 KB payload, TTL range, topic
+//!   names, snake_case or camelCase fields) and answers with FCM's error envelope.
+//! - `POST /sandbox/fcm/control`: tells it to answer a token (or every token) with
+//!   `UNREGISTERED`, 429 with `Retry-After`, 500, 503, an HTML 502, ... the next N times.
+//! - `GET /sandbox/fcm/deliveries`: what it accepted, for tests to read; `DELETE` forgets.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Form, Json, Router};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+/// The test service account the emulator trusts: TEST ONLY, not a Google key.
+pub const TEST_SERVICE_ACCOUNT: &str = include_str!("../data/fcm-test-service-account.json");
+const TEST_PUBLIC_KEY: &str = include_str!("../data/fcm-test-service-account.pub.pem");
+pub const TEST_PROJECT: &str = "citizen-test";
+const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
+const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+/// FCM's limit on a message.
+const MAX_MESSAGE_BYTES: usize = 4096;
+/// FCM keeps a message at most four weeks.
+const MAX_TTL_SECS: f64 = 2_419_200.0;
+const MAX_DELIVERIES_KEPT: usize = 200_000;
+
+#[derive(Clone)]
+struct Emulator {
+    key: Arc<DecodingKey>,
+    client_email: Arc<str>,
+    /// Access tokens issued, with when they expire.
+    tokens: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Answers to give instead of success, by registration token (`*` for all).
+    faults: Arc<Mutex<HashMap<String, Fault>>>,
+    deliveries: Arc<Mutex<VecDeque<Delivery>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Answer {
+    Unregistered,
+    QuotaExceeded,
+    Unavailable,
+    Internal,
+    Html502,
+    SenderIdMismatch,
+    ThirdPartyAuthError,
+}
+
+#[derive(Debug, Clone)]
+struct Fault {
+    answer: Answer,
+    /// How many more requests get it; `None`: until told otherwise.
+    remaining: Option<u32>,
+    retry_after_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub name: String,
+    pub project: String,
+    pub message: Value,
+}
+
+pub fn router() -> Router {
+    let account: Value = serde_json::from_str(TEST_SERVICE_ACCOUNT).unwrap_or_default();
+    let emulator = Emulator {
+        key: Arc::new(
+            DecodingKey::from_rsa_pem(TEST_PUBLIC_KEY.as_bytes())
+                .unwrap_or_else(|_| DecodingKey::from_secret(&[])),
+        ),
+        client_email: account["client_email"].as_str().unwrap_or_default().into(),
+        tokens: Arc::default(),
+        faults: Arc::default(),
+        deliveries: Arc::default(),
+    };
+    Router::new()
+        .route("/token", post(token))
+        .route("/v1/projects/{project}/{method}", post(send))
+        .route("/control", post(control))
+        .route("/deliveries", axum::routing::get(deliveries).delete(forget))
+        .with_state(emulator)
+}
+
+#[derive(Deserialize)]
+struct TokenRequest {
+    grant_type: String,
+    assertion: String,
+}
+
+#[derive(Deserialize)]
+struct Assertion {
+    iss: String,
+    scope: String,
+    aud: String,
+    iat: i64,
+    exp: i64,
+}
+
+/// Google's token endpoint errors: `{"error": ..., "error_description": ...}` with 400.
+fn grant_error(error: &str, description: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response()
+}
+
+async fn token(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    Form(request): Form<TokenRequest>,
+) -> Response {
+    if request.grant_type != "urn:ietf:params:oauth:grant-type:jwt-bearer" {
+        return grant_error("unsupported_grant_type", "Invalid grant_type.");
+    }
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.validate_aud = false;
+    validation.leeway = 60;
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud"]);
+    let claims = match jsonwebtoken::decode::<Assertion>(
+        &request.assertion,
+        &emulator.key,
+        &validation,
+    ) {
+        Ok(data) => data.claims,
+        Err(error) => {
+            return match error.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => grant_error(
+                    "invalid_grant",
+                    "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.",
+                ),
+                _ => grant_error("invalid_grant", "Invalid JWT Signature."),
+            };
+        }
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let audience_ok = claims.aud == format!("http://{host}/sandbox/fcm/token")
+        || claims.aud == "https://oauth2.googleapis.com/token";
+    if !audience_ok {
+        return grant_error("invalid_grant", "Invalid JWT: Failed audience check.");
+    }
+    if claims.exp - claims.iat > 3600 || claims.exp <= claims.iat {
+        return grant_error(
+            "invalid_grant",
+            "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.",
+        );
+    }
+    if claims.iss != *emulator.client_email {
+        return grant_error("invalid_grant", "Invalid JWT Signature.");
+    }
+    if !claims.scope.split(' ').any(|s| s == SCOPE) {
+        return grant_error(
+            "invalid_scope",
+            "Invalid OAuth scope or ID token audience provided.",
+        );
+    }
+    let bytes: [u8; 24] = rand::random();
+    let access_token = format!(
+        "ya29.emulator-{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let mut tokens = emulator.tokens.lock().unwrap_or_else(|p| p.into_inner());
+    let now = Instant::now();
+    tokens.retain(|_, expires| *expires > now);
+    tokens.insert(access_token.clone(), now + TOKEN_LIFETIME);
+    Json(json!({
+        "access_token": access_token,
+        "expires_in": TOKEN_LIFETIME.as_secs() - 1,
+        "token_type": "Bearer",
+    }))
+    .into_response()
+}
+
+/// FCM's error envelope (google.rpc.Status), with an `FcmError` detail when there is a code.
+fn fcm_error(
+    status: StatusCode,
+    rpc_status: &str,
+    message: &str,
+    error_code: Option<&str>,
+) -> Response {
+    let mut error = json!({ "code": status.as_u16(), "message": message, "status": rpc_status });
+    if let Some(code) = error_code {
+        error["details"] = json!([{
+            "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
+            "errorCode": code,
+        }]);
+    }
+    (status, Json(json!({ "error": error }))).into_response()
+}
+
+fn invalid(message: impl AsRef<str>) -> Response {
+    fcm_error(
+        StatusCode::BAD_REQUEST,
+        "INVALID_ARGUMENT",
+        message.as_ref(),
+        Some("INVALID_ARGUMENT"),
+    )
+}
+
+async fn send(
+    State(emulator): State<Emulator>,
+    Path((project, method)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if method != "messages:send" {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    emulator.accept(&project, &headers, &body)
+}
+
+impl Emulator {
+    fn accept(&self, project: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "));
+        let authorised = bearer.is_some_and(|token| {
+            self.tokens
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(token)
+                .is_some_and(|expires| *expires > Instant::now())
+        });
+        if !authorised {
+            return fcm_error(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
+                None,
+            );
+        }
+        if project != TEST_PROJECT {
+            return fcm_error(
+                StatusCode::FORBIDDEN,
+                "PERMISSION_DENIED",
+                &format!(
+                    "Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/{project}' (or it may not exist)."
+                ),
+                None,
+            );
+        }
+        let request: Value = match serde_json::from_slice(body) {
+            Ok(value) => value,
+            Err(error) => return invalid(format!("Invalid JSON payload received. {error}")),
+        };
+        let message = match validate_request(&request) {
+            Ok(message) => message,
+            Err(text) => return invalid(text),
+        };
+        let target = message
+            .get("token")
+            .and_then(Value::as_str)
+            .unwrap_or("*")
+            .to_owned();
+        if let Some(response) = self.fault_for(&target) {
+            return response;
+        }
+        let validate_only = field(&request, "validate_only").and_then(Value::as_bool) == Some(true);
+        let id: u64 = rand::random::<u64>() >> 11;
+        let name = format!("projects/{project}/messages/{id}");
+        if !validate_only {
+            let mut deliveries = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+            if deliveries.len() >= MAX_DELIVERIES_KEPT {
+                deliveries.pop_front();
+            }
+            deliveries.push_back(Delivery {
+                name: name.clone(),
+                project: project.to_owned(),
+                message: message.clone(),
+            });
+        }
+        Json(json!({ "name": name })).into_response()
+    }
+
+    /// The fault configured for `token` (or for every token), counting it down.
+    fn fault_for(&self, token: &str) -> Option<Response> {
+        let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        let key = if faults.contains_key(token) {
+            token
+        } else {
+            "*"
+        };
+        let fault = faults.get_mut(key)?;
+        let answer = fault.answer;
+        let retry_after = fault.retry_after_secs;
+        match &mut fault.remaining {
+            Some(0) => {
+                faults.remove(key);
+                return None;
+            }
+            Some(n) => *n -= 1,
+            None => {}
+        }
+        drop(faults);
+        let mut response = match answer {
+            Answer::Unregistered => fcm_error(StatusCode::NOT_FOUND, "NOT_FOUND", "Requested entity was not found.", Some("UNREGISTERED")),
+            Answer::QuotaExceeded => fcm_error(StatusCode::TOO_MANY_REQUESTS, "RESOURCE_EXHAUSTED", "Quota exceeded for quota metric 'Send messages' and limit 'Send messages per minute'.", Some("QUOTA_EXCEEDED")),
+            Answer::Unavailable => fcm_error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "The service is currently unavailable.", Some("UNAVAILABLE")),
+            Answer::Internal => fcm_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "Internal error encountered.", Some("INTERNAL")),
+            Answer::SenderIdMismatch => fcm_error(StatusCode::FORBIDDEN, "PERMISSION_DENIED", "SenderId mismatch", Some("SENDER_ID_MISMATCH")),
+            Answer::ThirdPartyAuthError => fcm_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "Auth error from APNS or Web Push Service", Some("THIRD_PARTY_AUTH_ERROR")),
+            Answer::Html502 => (
+                StatusCode::BAD_GATEWAY,
+                [(header::CONTENT_TYPE, "text/html; charset=UTF-8")],
+                "<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>",
+            )
+                .into_response(),
+        };
+        if let Some(seconds) = retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        Some(response)
+    }
+}
+
+/// A field by its proto name or its lowerCamelCase JSON name: FCM accepts both.
+fn field<'a>(object: &'a Value, snake: &str) -> Option<&'a Value> {
+    object
+        .get(snake)
+        .or_else(|| object.get(camel(snake).as_str()))
+}
+
+fn camel(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Refuses fields the message type does not have, as the proto JSON parser does.
+fn known_fields(object: &Map<String, Value>, at: &str, fields: &[&str]) -> Result<(), String> {
+    for name in object.keys() {
+        if !fields.iter().any(|f| *f == name || camel(f) == *name) {
+            return Err(format!(
+                "Invalid JSON payload received. Unknown name \"{name}\" at '{at}': Cannot find field."
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn object<'a>(value: &'a Value, at: &str) -> Result<&'a Map<String, Value>, String> {
+    value
+        .as_object()
+        .ok_or_else(|| format!("Invalid JSON payload received. Expected an object at '{at}'."))
+}
+
+/// A `data` map: string values only, no reserved keys.
+fn check_data(data: &Value, at: &str) -> Result<(), String> {
+    for (key, value) in object(data, at)? {
+        if !value.is_string() {
+            return Err(format!(
+                "Invalid value at '{at}[{key}]' (TYPE_STRING), {value}"
+            ));
+        }
+        let lower = key.to_ascii_lowercase();
+        if ["from", "notification", "message_type"].contains(&lower.as_str())
+            || lower.starts_with("google")
+            || lower.starts_with("gcm")
+        {
+            return Err(format!(
+                "Invalid data payload key: {key} is a reserved key."
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a send request; the message on success.
+fn validate_request(request: &Value) -> Result<Value, String> {
+    known_fields(object(request, "")?, "", &["message", "validate_only"])?;
+    let message = field(request, "message").ok_or("Request contains an invalid argument.")?;
+    let fields = object(message, "message")?;
+    known_fields(
+        fields,
+        "message",
+        &[
+            "name",
+            "data",
+            "notification",
+            "android",
+            "webpush",
+            "apns",
+            "fcm_options",
+            "token",
+            "topic",
+            "condition",
+        ],
+    )?;
+    let targets = ["token", "topic", "condition"]
+        .iter()
+        .filter(|t| fields.contains_key(**t))
+        .count();
+    if targets != 1 {
+        return Err("Exactly one of token, topic or condition must be specified.".to_owned());
+    }
+    if let Some(token) = fields.get("token") {
+        let valid = token.as_str().is_some_and(|t| {
+            (20..=4096).contains(&t.len())
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b))
+        });
+        if !valid {
+            return Err("The registration token is not a valid FCM registration token".to_owned());
+        }
+    }
+    if let Some(topic) = fields.get("topic") {
+        let name = topic.as_str().unwrap_or_default();
+        let name = name.strip_prefix("/topics/").unwrap_or(name);
+        let valid = (1..=900).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.~%".contains(&b));
+        if !valid {
+            return Err(format!("Invalid topic name: {topic}"));
+        }
+    }
+    if let Some(data) = fields.get("data") {
+        check_data(data, "message.data")?;
+    }
+    if let Some(notification) = fields.get("notification") {
+        known_fields(
+            object(notification, "message.notification")?,
+            "message.notification",
+            &["title", "body", "image"],
+        )?;
+    }
+    if let Some(android) = fields.get("android") {
+        let android_fields = object(android, "message.android")?;
+        known_fields(
+            android_fields,
+            "message.android",
+            &[
+                "collapse_key",
+                "priority",
+                "ttl",
+                "restricted_package_name",
+                "data",
+                "notification",
+                "fcm_options",
+                "direct_boot_ok",
+            ],
+        )?;
+        if let Some(data) = field(android, "data") {
+            check_data(data, "message.android.data")?;
+        }
+        if let Some(priority) = field(android, "priority")
+            && !matches!(
+                priority.as_str(),
+                Some("NORMAL" | "HIGH" | "normal" | "high")
+            )
+        {
+            return Err(format!(
+                "Invalid value at 'message.android.priority' (type.googleapis.com/google.firebase.fcm.v1.AndroidMessagePriority), {priority}"
+            ));
+        }
+        if let Some(ttl) = field(android, "ttl") {
+            let seconds = ttl
+                .as_str()
+                .and_then(|t| t.strip_suffix('s'))
+                .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+                .and_then(|t| t.parse::<f64>().ok());
+            match seconds {
+                Some(s) if (0.0..=MAX_TTL_SECS).contains(&s) => {}
+                _ => {
+                    return Err(format!(
+                        "Invalid value at 'message.android.ttl' (type.googleapis.com/google.protobuf.Duration), {ttl}"
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(webpush) = fields.get("webpush") {
+        known_fields(
+            object(webpush, "message.webpush")?,
+            "message.webpush",
+            &["headers", "data", "notification", "fcm_options"],
+        )?;
+        if let Some(data) = field(webpush, "data") {
+            check_data(data, "message.webpush.data")?;
+        }
+    }
+    if let Some(apns) = fields.get("apns") {
+        known_fields(
+            object(apns, "message.apns")?,
+            "message.apns",
+            &["headers", "payload", "fcm_options", "live_activity_token"],
+        )?;
+    }
+    let size = serde_json::to_vec(message).map_or(usize::MAX, |bytes| bytes.len());
+    if size > MAX_MESSAGE_BYTES {
+        return Err(format!(
+            "Message is too big: {size} bytes, the limit is {MAX_MESSAGE_BYTES}."
+        ));
+    }
+    Ok(message.clone())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Control {
+    /// A registration token, or `*` for every token.
+    token: String,
+    /// What to answer; `null` goes back to success.
+    answer: Option<Answer>,
+    /// How many requests get it; every one until told otherwise when absent.
+    times: Option<u32>,
+    retry_after_secs: Option<u64>,
+}
+
+async fn control(State(emulator): State<Emulator>, Json(control): Json<Control>) -> StatusCode {
+    let mut faults = emulator.faults.lock().unwrap_or_else(|p| p.into_inner());
+    match control.answer {
+        Some(answer) => {
+            faults.insert(
+                control.token,
+                Fault {
+                    answer,
+                    remaining: control.times,
+                    retry_after_secs: control.retry_after_secs,
+                },
+            );
+        }
+        None => {
+            faults.remove(&control.token);
+        }
+    }
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct DeliveryQuery {
+    token: Option<String>,
+}
+
+async fn deliveries(
+    State(emulator): State<Emulator>,
+    Query(query): Query<DeliveryQuery>,
+) -> Json<Vec<Delivery>> {
+    let deliveries = emulator
+        .deliveries
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    Json(
+        deliveries
+            .iter()
+            .filter(|d| {
+                query
+                    .token
+                    .as_deref()
+                    .is_none_or(|t| d.message.get("token").and_then(Value::as_str) == Some(t))
+            })
+            .cloned()
+            .collect(),
+    )
+}
+
+async fn forget(State(emulator): State<Emulator>) -> StatusCode {
+    emulator
+        .deliveries
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clear();
+    StatusCode::NO_CONTENT
+}
