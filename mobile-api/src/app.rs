@@ -54,13 +54,20 @@ impl App {
         });
 
         // The event bus, for the modules that publish or consume events.
-        let bus = if modules
+        let bus = if modules.iter().any(|m| {
+            matches!(
+                m,
+                Module::Identity | Module::Media | Module::Reports | Module::Notifications
+            )
+        }) {
+            let split = [
+                Module::Identity,
+                Module::Media,
+                Module::Reports,
+                Module::Notifications,
+            ]
             .iter()
-            .any(|m| matches!(m, Module::Identity | Module::Media | Module::Reports))
-        {
-            let split = [Module::Identity, Module::Media, Module::Reports]
-                .iter()
-                .any(|m| !modules.contains(m));
+            .any(|m| !modules.contains(m));
             if split && config.events.backend == platform::config::EventBackend::InProcess {
                 tracing::warn!(
                     "events stay within this process (events.backend = in_process); a split deployment needs NATS"
@@ -72,8 +79,9 @@ impl App {
         };
         // Outboxes to relay, started once every consumer in this process has subscribed.
         let mut outboxes: Vec<(PgPool, &'static str)> = Vec::new();
-        // Reports calls media and identity, so it starts once they are known.
+        // Reports and notifications call other services, so they start once those are known.
         let mut reports_pool = None;
+        let mut notifications_pool = None;
 
         for module in &modules {
             match module {
@@ -141,6 +149,17 @@ impl App {
                     outboxes.push((db.pool().clone(), reports::SCHEMA));
                     databases.push(db);
                 }
+                Module::Notifications => {
+                    let db = connect(
+                        database.as_ref(),
+                        notifications::SCHEMA,
+                        &notifications::MIGRATOR,
+                        &config,
+                    )
+                    .await?;
+                    notifications_pool = Some(db.pool().clone());
+                    databases.push(db);
+                }
                 Module::Sandbox => sandboxes = Some(sandbox::router()),
                 // Started last, once every in-process service is known.
                 Module::MobileApi => {}
@@ -157,6 +176,15 @@ impl App {
             )
             .await?;
             services.insert("reports", reports::router(state));
+        }
+        if let Some(pool) = notifications_pool {
+            let identity = internal_client(&config, &services, "identity", &service_token)?;
+            let state =
+                notifications::NotificationsState::start(pool, &config.notifications, identity)?;
+            if let Some(bus) = &bus {
+                state.subscribe(bus).await?;
+            }
+            services.insert("notifications", notifications::router(state));
         }
 
         if let Some(bus) = &bus {
@@ -329,7 +357,7 @@ fn internal_client(
         (Some(router), _) => upstream::in_process(router.clone()),
         (None, Some(url)) => upstream::remote(name, url, &http_settings(config))?,
         (None, None) => anyhow::bail!(
-            "reports needs {name}: run it here (--target reports,{name}) \
+            "this service needs {name}: run it here (--target <service>,{name}) \
              or say where it runs (CITIZEN_UPSTREAMS__{}=http://host:port)",
             name.to_uppercase()
         ),
@@ -389,6 +417,16 @@ pub async fn migrate(config: &Config, targets: &str) -> anyhow::Result<Vec<&'sta
                 )
                 .await?;
                 migrated.push(reports::SCHEMA);
+            }
+            Module::Notifications => {
+                connect(
+                    database.as_ref(),
+                    notifications::SCHEMA,
+                    &notifications::MIGRATOR,
+                    config,
+                )
+                .await?;
+                migrated.push(notifications::SCHEMA);
             }
             Module::MobileApi | Module::Sandbox => {}
         }

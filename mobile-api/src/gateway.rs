@@ -39,6 +39,7 @@ pub const SERVICES: &[(&str, &[&str])] = &[
         "reports",
         &["/v1/reports", "/v1/officer", "/v1/admin/jurisdictions"],
     ),
+    ("notifications", &["/v1/inbox"]),
     (
         "identity",
         &[
@@ -66,6 +67,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(identity::IdentityApi::openapi());
     doc.merge(media::MediaApi::openapi());
     doc.merge(reports::ReportsApi::openapi());
+    doc.merge(notifications::NotificationsApi::openapi());
     doc
 }
 

@@ -16,6 +16,8 @@ pub enum Module {
     Media,
     /// Field reports: routing, workflow, officer queues.
     Reports,
+    /// The inbox and pushes to phones.
+    Notifications,
     /// The gateway the app talks to.
     MobileApi,
     /// Stand-ins for outside systems (the VNeID identity provider), for development and tests.
@@ -62,6 +64,12 @@ const MODULES: &[ModuleSpec] = &[
         needs: &[Module::Database],
     },
     ModuleSpec {
+        module: Module::Notifications,
+        name: "notifications",
+        targetable: true,
+        needs: &[Module::Database],
+    },
+    ModuleSpec {
         module: Module::MobileApi,
         name: "mobile-api",
         targetable: true,
@@ -84,6 +92,7 @@ const GROUPS: &[(&str, &[Module])] = &[(
         Module::Catalogue,
         Module::Media,
         Module::Reports,
+        Module::Notifications,
     ],
 )];
 
@@ -167,6 +176,7 @@ mod tests {
             Module::Identity,
             Module::Media,
             Module::Reports,
+            Module::Notifications,
             Module::MobileApi,
             Module::Sandbox,
         ] {
@@ -185,10 +195,11 @@ mod tests {
                 Module::Identity,
                 Module::Catalogue,
                 Module::Media,
-                Module::Reports
+                Module::Reports,
+                Module::Notifications
             ]
         );
-        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 6);
+        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 7);
     }
 
     #[test]
@@ -205,7 +216,9 @@ mod tests {
         let error = expand("catalog").unwrap_err().to_string();
         assert!(error.contains("unknown target `catalog`"), "{error}");
         assert!(
-            error.contains("all, catalogue, identity, media, reports, mobile-api, sandbox"),
+            error.contains(
+                "all, catalogue, identity, media, reports, notifications, mobile-api, sandbox"
+            ),
             "{error}"
         );
         assert!(expand("database").is_err());

@@ -49,7 +49,9 @@ fn an_unknown_target_is_refused_with_the_known_ones() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown target `catalog`"), "{stderr}");
     assert!(
-        stderr.contains("all, catalogue, identity, media, reports, mobile-api, sandbox"),
+        stderr.contains(
+            "all, catalogue, identity, media, reports, notifications, mobile-api, sandbox"
+        ),
         "{stderr}"
     );
 }

@@ -131,7 +131,7 @@ impl TestApp {
             Mode::Split => {
                 // Order matters: catalogue_addr and identity_addr find them by position.
                 let mut services = Vec::new();
-                for name in ["catalogue", "identity", "media", "reports"] {
+                for name in ["catalogue", "identity", "media", "reports", "notifications"] {
                     let service = start(config.clone(), name).await;
                     config
                         .upstreams

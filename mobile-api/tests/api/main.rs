@@ -10,6 +10,7 @@ mod gateway;
 mod helpers;
 mod identity;
 mod media;
+mod notifications;
 mod operations;
 mod reports;
 mod staff;

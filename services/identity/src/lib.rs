@@ -122,7 +122,16 @@ fn otp_key(config: &IdentityConfig, data_dir: &Path) -> anyhow::Result<Vec<u8>> 
 /// Identity's routes, without the shared service layers (the caller adds them). `/internal/`
 /// routes answer only callers bearing `service_token`.
 pub fn router(state: IdentityState, service_token: &secrecy::SecretString) -> Router {
-    let internal = Router::new().route("/internal/v1/staff/{id}", get(staff::internal_staff));
+    let internal = Router::new()
+        .route("/internal/v1/staff/{id}", get(staff::internal_staff))
+        .route(
+            "/internal/v1/accounts/{id}/devices",
+            get(me::internal_devices),
+        )
+        .route(
+            "/internal/v1/devices/forget",
+            post(me::internal_forget_device),
+        );
     let mut router = Router::new()
         .route("/.well-known/jwks.json", get(jwks))
         .route("/v1/auth/otp", post(otp::send_code))

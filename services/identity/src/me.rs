@@ -396,6 +396,52 @@ pub async fn register_device(
     Ok((StatusCode::CREATED, Json(row)))
 }
 
+/// Where to push to an account: its devices' platforms and tokens (notifications' call).
+#[derive(Debug, Serialize)]
+pub struct PushTarget {
+    platform: String,
+    push_token: String,
+    web_push_keys: Option<serde_json::Value>,
+}
+
+pub async fn internal_devices(
+    State(state): State<IdentityState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<PushTarget>>, ApiError> {
+    let targets = sqlx::query_as!(
+        PushTarget,
+        r#"SELECT platform, push_token, web_push_keys FROM devices WHERE account_id = $1
+           ORDER BY updated_at DESC"#,
+        id
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(targets))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForgetDevice {
+    push_token: String,
+}
+
+/// Forgets a device the push service says is gone (FCM's `UNREGISTERED`): notifications' call.
+pub async fn internal_forget_device(
+    State(state): State<IdentityState>,
+    JsonBody(device): JsonBody<ForgetDevice>,
+) -> Result<StatusCode, ApiError> {
+    let forgotten = sqlx::query!(
+        "DELETE FROM devices WHERE push_token = $1",
+        device.push_token
+    )
+    .execute(&state.pool)
+    .await?;
+    if forgotten.rows_affected() > 0 {
+        tracing::info!("a device the push service no longer knows was forgotten");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// My registered devices.
 #[utoipa::path(get, path = "/v1/me/devices", tag = "me", security(("bearer" = [])),
     responses((status = 200, body = [Device])))]

@@ -37,6 +37,7 @@ pub struct Config {
     pub identity: IdentityConfig,
     pub media: MediaConfig,
     pub reports: ReportsConfig,
+    pub notifications: NotificationsConfig,
     pub internal: InternalConfig,
     pub events: EventsConfig,
 }
@@ -55,6 +56,7 @@ impl Default for Config {
             identity: IdentityConfig::default(),
             media: MediaConfig::default(),
             reports: ReportsConfig::default(),
+            notifications: NotificationsConfig::default(),
             internal: InternalConfig::default(),
             events: EventsConfig::default(),
         }
@@ -298,6 +300,35 @@ impl Default for ReportsConfig {
             max_reports_per_hour: 20,
         }
     }
+}
+
+/// Notifications: the inbox, and pushes to phones through FCM.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationsConfig {
+    /// Firebase Cloud Messaging; without it notices reach the inbox only.
+    pub fcm: Option<FcmConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FcmConfig {
+    /// The service account's JSON key file (from the Firebase console).
+    pub service_account_file: PathBuf,
+    /// FCM's API, or the emulator's (`http://host/sandbox/fcm`).
+    #[serde(default = "fcm_base_url")]
+    pub base_url: String,
+    /// Sends in flight at once per process.
+    #[serde(default = "fcm_concurrency")]
+    pub concurrency: usize,
+}
+
+fn fcm_base_url() -> String {
+    "https://fcm.googleapis.com".to_owned()
+}
+
+fn fcm_concurrency() -> usize {
+    256
 }
 
 /// Calls between services (a report attaching its photos), never routed by the gateway.

@@ -1,0 +1,282 @@
+//! Notifications end to end: an officer's action on a report reaches the reporter's phone
+//! through the FCM emulator and lands in their inbox, in both deployment shapes (split over
+//! NATS), with FCM's failures handled.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value as Json, json};
+
+use crate::helpers::{Mode, TestApp, problem};
+use crate::in_both_modes;
+
+const PHU_XUAN: (f64, f64) = (16.495, 107.582);
+
+/// The FCM emulator on a port of its own; its base URL.
+async fn fcm_emulator() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, sandbox::router()).await.unwrap() });
+    format!("http://{addr}/sandbox/fcm")
+}
+
+async fn spawn(mode: Mode, fcm: &str) -> TestApp {
+    // The emulator's test service account, pointed at this emulator's token endpoint.
+    let mut account: Json = serde_json::from_str(sandbox::fcm::TEST_SERVICE_ACCOUNT).unwrap();
+    account["token_uri"] = json!(format!("{fcm}/token"));
+    let file = std::env::temp_dir().join(format!("fcm-account-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&file, account.to_string()).unwrap();
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    TestApp::spawn_with(mode, |config| {
+        config.identity.dev_seed_staff = true;
+        config.internal.service_token = Some("test-service-token".to_owned().into());
+        config.notifications.fcm = Some(platform::config::FcmConfig {
+            service_account_file: file.clone(),
+            base_url: fcm.to_owned(),
+            concurrency: 16,
+        });
+        if matches!(mode, Mode::Split) {
+            // Events cross processes through NATS, on a stream of this test's own.
+            config.events.backend = platform::config::EventBackend::Nats;
+            config.events.nats_url = std::env::var("TEST_NATS_URL")
+                .unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
+            config.events.nats_stream = format!("TEST_{unique}");
+            config.events.nats_subject_prefix = format!("test.{unique}");
+        }
+    })
+    .await
+}
+
+async fn register_device(app: &TestApp, token: &str, push_token: &str) {
+    let registered = app
+        .authed(Method::POST, "/v1/me/devices", token)
+        .json(&json!({ "platform": "android", "push_token": push_token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+}
+
+async fn file_report(app: &TestApp, token: &str) -> String {
+    let filed: Json = app
+        .authed(Method::POST, "/v1/reports", token)
+        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+        .json(
+            &json!({ "category": "pothole", "latitude": PHU_XUAN.0, "longitude": PHU_XUAN.1,
+                       "description": "Ổ gà", "answers": { "size": "large" } }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    filed["report"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn officer_does(app: &TestApp, id: &str, action: &str, body: Json) {
+    let officer = app.staff_token("phuxuan.officer").await;
+    let response = app
+        .authed(
+            Method::POST,
+            &format!("/v1/officer/reports/{id}/{action}"),
+            &officer,
+        )
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+/// What the emulator received for `push_token`, once `count` messages arrived (10 s at most).
+async fn pushes_to(fcm: &str, push_token: &str, count: usize) -> Vec<Json> {
+    let mut received = Vec::new();
+    for _ in 0..100 {
+        received = reqwest::Client::new()
+            .get(format!("{fcm}/deliveries"))
+            .query(&[("token", push_token)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if received.len() >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    received
+}
+
+async fn control(fcm: &str, body: Json) {
+    let response = reqwest::Client::new()
+        .post(format!("{fcm}/control"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+}
+
+async fn a_status_change_reaches_the_phone_and_the_inbox(mode: Mode) {
+    let fcm = fcm_emulator().await;
+    let app = spawn(mode, &fcm).await;
+    let resident = app.resident_token().await;
+    let push_token = format!("device-{}:APA91b", uuid::Uuid::new_v4().simple());
+    register_device(&app, &resident, &push_token).await;
+    let id = file_report(&app, &resident).await;
+
+    officer_does(
+        &app,
+        &id,
+        "accept",
+        json!({ "public_note": "Đã tiếp nhận, đội 2 sẽ đến trong hôm nay" }),
+    )
+    .await;
+    let received = pushes_to(&fcm, &push_token, 1).await;
+    assert_eq!(received.len(), 1, "one push");
+    let message = &received[0]["message"];
+    assert_eq!(
+        message["notification"]["title"],
+        "Phản ánh của bạn đã được tiếp nhận"
+    );
+    assert_eq!(
+        message["notification"]["body"],
+        "Đã tiếp nhận, đội 2 sẽ đến trong hôm nay"
+    );
+    assert_eq!(message["data"]["report_id"], id.as_str());
+    assert_eq!(message["data"]["title_en"], "Your report was accepted");
+
+    let inbox: Json = app.get_json_as("/v1/inbox", &resident).await;
+    assert_eq!(inbox["unread"], 1);
+    let notice = &inbox["notices"][0];
+    assert_eq!(notice["title_vi"], "Phản ánh của bạn đã được tiếp nhận");
+    assert_eq!(notice["data"]["report_id"], id.as_str());
+    // Someone else cannot mark it read; its owner can.
+    let notice_id = notice["id"].as_str().unwrap();
+    let stranger = app.resident_token().await;
+    let theirs = app
+        .authed(
+            Method::POST,
+            &format!("/v1/inbox/{notice_id}/read"),
+            &stranger,
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(theirs, 404, "notice_not_found").await;
+    assert_eq!(
+        app.get_json_as("/v1/inbox", &stranger).await["notices"],
+        json!([])
+    );
+    let read = app
+        .authed(
+            Method::POST,
+            &format!("/v1/inbox/{notice_id}/read"),
+            &resident,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 204);
+    assert_eq!(
+        app.get_json_as("/v1/inbox/unread-count", &resident).await["unread"],
+        0
+    );
+    app.stop().await;
+}
+in_both_modes!(a_status_change_reaches_the_phone_and_the_inbox);
+
+async fn failures_are_retried_and_gone_devices_forgotten(mode: Mode) {
+    let fcm = fcm_emulator().await;
+    let app = spawn(mode, &fcm).await;
+    let resident = app.resident_token().await;
+    let push_token = format!("device-{}:APA91b", uuid::Uuid::new_v4().simple());
+    register_device(&app, &resident, &push_token).await;
+    let id = file_report(&app, &resident).await;
+
+    // FCM is unavailable once: the push goes out on the next attempt, once.
+    control(
+        &fcm,
+        json!({ "token": push_token, "answer": "unavailable", "times": 1 }),
+    )
+    .await;
+    officer_does(&app, &id, "accept", json!({})).await;
+    assert_eq!(pushes_to(&fcm, &push_token, 1).await.len(), 1);
+
+    // The app was uninstalled: FCM says UNREGISTERED and the device is forgotten.
+    control(
+        &fcm,
+        json!({ "token": push_token, "answer": "unregistered" }),
+    )
+    .await;
+    officer_does(&app, &id, "start", json!({})).await;
+    let mut devices = json!(null);
+    for _ in 0..100 {
+        devices = app.get_json_as("/v1/me/devices", &resident).await;
+        if devices == json!([]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(devices, json!([]));
+    // The inbox has both notices all the same.
+    assert_eq!(
+        app.get_json_as("/v1/inbox/unread-count", &resident).await["unread"],
+        2
+    );
+    app.stop().await;
+}
+in_both_modes!(failures_are_retried_and_gone_devices_forgotten);
+
+async fn an_event_delivered_twice_pushes_once(mode: Mode) {
+    let fcm = fcm_emulator().await;
+    let app = spawn(mode, &fcm).await;
+    let resident = app.resident_token().await;
+    let push_token = format!("device-{}:APA91b", uuid::Uuid::new_v4().simple());
+    register_device(&app, &resident, &push_token).await;
+    let id = file_report(&app, &resident).await;
+    officer_does(&app, &id, "accept", json!({})).await;
+    assert_eq!(pushes_to(&fcm, &push_token, 1).await.len(), 1);
+
+    // As after a relay crash between publishing and marking: the same event goes out again.
+    let reports = sqlx::PgPool::connect(&format!(
+        "{}?options=-c%20search_path%3Dreports",
+        app.database.url
+    ))
+    .await
+    .unwrap();
+    let republished = sqlx::query(
+        "UPDATE outbox SET published_at = NULL WHERE event_type = 'report.status_changed'",
+    )
+    .execute(&reports)
+    .await
+    .unwrap();
+    assert_eq!(republished.rows_affected(), 1);
+    sqlx::query("SELECT pg_notify('reports_outbox', '')")
+        .execute(&reports)
+        .await
+        .unwrap();
+    // Once republished, the relay marks it again; by then the consumer had its chance.
+    for _ in 0..100 {
+        let pending: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                .fetch_one(&reports)
+                .await
+                .unwrap();
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A second push, if any, would arrive while this waits for it.
+    assert_eq!(pushes_to(&fcm, &push_token, 2).await.len(), 1, "one push");
+    assert_eq!(
+        app.get_json_as("/v1/inbox/unread-count", &resident).await["unread"],
+        1
+    );
+    app.stop().await;
+}
+in_both_modes!(an_event_delivered_twice_pushes_once);

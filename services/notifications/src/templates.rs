@@ -1,0 +1,66 @@
+//! What a person is told about an event, in Vietnamese and English.
+
+use serde_json::Value;
+
+pub struct Notice {
+    pub title_vi: String,
+    pub title_en: String,
+    pub body_vi: String,
+    pub body_en: String,
+    pub urgent: bool,
+}
+
+/// The reporter's notice of their report's new status; `None` for a change they made
+/// themselves (reopening) or one that tells them nothing.
+pub fn status_changed(payload: &Value) -> Option<Notice> {
+    let (title_vi, title_en, body_vi, body_en) = match payload["to"].as_str()? {
+        "accepted" => (
+            "Phản ánh của bạn đã được tiếp nhận",
+            "Your report was accepted",
+            "Cán bộ phụ trách đã tiếp nhận phản ánh và sẽ xử lý.",
+            "The officer in charge accepted your report and will handle it.",
+        ),
+        "assigned" => (
+            "Phản ánh của bạn đã được giao xử lý",
+            "Your report was assigned",
+            "Phản ánh đã được giao cho cán bộ xử lý.",
+            "Your report was assigned to an officer.",
+        ),
+        "in_progress" => (
+            "Phản ánh của bạn đang được xử lý",
+            "Work on your report has started",
+            "Cán bộ đang xử lý tại hiện trường.",
+            "An officer is working on it.",
+        ),
+        "resolved" => (
+            "Phản ánh của bạn đã được xử lý xong",
+            "Your report was resolved",
+            "Xem ảnh kết quả và đánh giá việc xử lý.",
+            "See the proof photo and rate the resolution.",
+        ),
+        "rejected" => (
+            "Phản ánh của bạn không được tiếp nhận",
+            "Your report was not accepted",
+            "Xem lý do trong chi tiết phản ánh.",
+            "See why in the report's details.",
+        ),
+        "closed" => (
+            "Phản ánh của bạn đã đóng",
+            "Your report was closed",
+            "Cảm ơn bạn đã góp phần xây dựng thành phố.",
+            "Thank you for helping the city.",
+        ),
+        _ => return None,
+    };
+    // The officer's public note says more than any template.
+    let note = payload["public_note"]
+        .as_str()
+        .filter(|n| !n.trim().is_empty());
+    Some(Notice {
+        title_vi: title_vi.to_owned(),
+        title_en: title_en.to_owned(),
+        body_vi: note.unwrap_or(body_vi).to_owned(),
+        body_en: note.unwrap_or(body_en).to_owned(),
+        urgent: false,
+    })
+}
