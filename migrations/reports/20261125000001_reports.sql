@@ -46,6 +46,8 @@ CREATE TABLE categories (
     sensitive   boolean NOT NULL DEFAULT false,
     keywords    text[] NOT NULL DEFAULT '{}',
     questions   jsonb NOT NULL DEFAULT '[]',
+    -- A category left out of a later import: its reports stay, new ones are refused.
+    active      boolean NOT NULL DEFAULT true,
     PRIMARY KEY (jurisdiction_id, code)
 );
 
@@ -125,6 +127,8 @@ CREATE INDEX reports_by_reporter ON reports (reporter_id, created_at DESC);
 CREATE INDEX reports_sla_pending ON reports (sla_due_at)
     WHERE overdue_at IS NULL AND status IN ('submitted', 'accepted', 'assigned', 'in_progress', 'reopened');
 CREATE INDEX reports_duplicates ON reports (duplicate_of) WHERE duplicate_of IS NOT NULL;
+-- The SLA job closes resolutions no one reopened within a week.
+CREATE INDEX reports_resolved ON reports (resolved_at) WHERE status = 'resolved';
 
 -- Every change to a report, in order: the timeline residents and officers read.
 CREATE TABLE report_events (

@@ -3,7 +3,6 @@
 //! own (Debian's libheif is older than the Rust bindings need; a separate process also keeps a
 //! HEVC decoder's faults out of the server), with a deadline.
 
-use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,6 +10,10 @@ use std::time::{Duration, Instant};
 const DECODER: &str = "heif-convert";
 /// A 48 MP photo decodes in a few seconds on one core; more is a stuck decoder.
 const DEADLINE: Duration = Duration::from_secs(60);
+/// The decoder's own limits (util-linux `prlimit`), whatever a hostile file declares: address
+/// space and CPU seconds.
+const MAX_DECODER_BYTES: u64 = 2 << 30;
+const MAX_DECODER_CPU_SECS: u64 = 60;
 
 /// Whether the decoder is installed here.
 pub fn decoder_available() -> bool {
@@ -39,19 +42,33 @@ pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
         .max_by_key(|(w, h)| u64::from(*w) * u64::from(*h))
 }
 
-/// Decodes to a JPEG of the same size (quality 95), transformations (`irot`, `imir`) applied.
+/// Decodes to a JPEG of the same size (quality 95), transformations (`irot`, `imir`) applied;
+/// of a burst, the first image. The caller checks the decoded size: a file may lie in `ispe`.
 pub fn to_jpeg(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
     let dir = tempfile::tempdir()?;
     let input = dir.path().join("in.heic");
     let output = dir.path().join("out.jpg");
+    let errors = dir.path().join("errors.txt");
     std::fs::write(&input, bytes)?;
-    let mut child = Command::new(DECODER)
-        .args(["-q", "95"])
+    let mut command = if limits_available() {
+        let mut command = Command::new("prlimit");
+        command
+            .arg(format!("--as={MAX_DECODER_BYTES}"))
+            .arg(format!("--cpu={MAX_DECODER_CPU_SECS}"))
+            .arg("--")
+            .arg(DECODER);
+        command
+    } else {
+        Command::new(DECODER)
+    };
+    let mut child = command
+        .args(["--quiet", "-q", "95"])
         .arg(&input)
         .arg(&output)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        // A file, not a pipe: a chatty decoder never blocks on a full pipe.
+        .stderr(std::fs::File::create(&errors)?)
         .spawn()?;
     let started = Instant::now();
     let status = loop {
@@ -66,13 +83,30 @@ pub fn to_jpeg(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
         std::thread::sleep(Duration::from_millis(5));
     };
     if !status.success() {
-        let mut message = String::new();
-        if let Some(mut stderr) = child.stderr.take() {
-            let _ = stderr.read_to_string(&mut message);
-        }
+        let message = std::fs::read_to_string(&errors).unwrap_or_default();
+        let message: String = message.chars().take(500).collect();
         anyhow::bail!("{DECODER} failed ({status}): {}", message.trim());
     }
-    Ok(std::fs::read(&output)?)
+    // Several top-level images (a burst) are written as out-1.jpg, out-2.jpg, ...
+    let first = dir.path().join("out-1.jpg");
+    Ok(std::fs::read(if output.exists() {
+        &output
+    } else {
+        &first
+    })?)
+}
+
+/// Whether `prlimit` (util-linux) is here to bound the decoder (checked once).
+fn limits_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        Command::new("prlimit")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
 }
 
 /// The ISO-BMFF boxes in `bytes`, as (type, body); stops at the first malformed one.

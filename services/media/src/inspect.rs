@@ -106,6 +106,18 @@ fn corrupt() -> ApiError {
     )
 }
 
+fn check_pixels(width: u32, height: u32, max_pixels: u64) -> Result<(), ApiError> {
+    if u64::from(width) * u64::from(height) <= max_pixels {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "too_many_pixels",
+        format!("Ảnh {width}×{height} vượt quá {max_pixels} điểm ảnh."),
+        format!("The image is {width}×{height}, more than {max_pixels} pixels."),
+    ))
+}
+
 /// Checks the bytes: format, pixel count (before decoding), and that they decode.
 pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<Inspected, ApiError> {
     let format = Format::sniff(bytes).ok_or_else(unsupported)?;
@@ -118,14 +130,7 @@ pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<Inspected, ApiError> {
         None => crate::heic::dimensions(bytes),
     }
     .ok_or_else(corrupt)?;
-    if u64::from(width) * u64::from(height) > max_pixels {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "too_many_pixels",
-            format!("Ảnh {width}×{height} vượt quá {max_pixels} điểm ảnh."),
-            format!("The image is {width}×{height}, more than {max_pixels} pixels."),
-        ));
-    }
+    check_pixels(width, height, max_pixels)?;
     match format.image_format() {
         Some(image_format) => {
             let mut decoder = reader(image_format);
@@ -136,10 +141,16 @@ pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<Inspected, ApiError> {
             decoder.decode().map_err(|_| corrupt())?;
         }
         None => {
-            crate::heic::to_jpeg(bytes).map_err(|error| {
+            let decoded = crate::heic::to_jpeg(bytes).map_err(|error| {
                 tracing::info!(error = %format!("{error:#}"), "HEIC refused as corrupt");
                 corrupt()
             })?;
+            // The size the file declared is checked above; the size it decoded to, here.
+            let (real_width, real_height) =
+                ImageReader::with_format(Cursor::new(&decoded), ImageFormat::Jpeg)
+                    .into_dimensions()
+                    .map_err(|_| corrupt())?;
+            check_pixels(real_width, real_height, max_pixels)?;
         }
     }
     // Decoders fill a cut-off JPEG with grey rather than fail; an upload cut off half-way

@@ -129,7 +129,7 @@ pub async fn file_report(
                    WHERE r.jurisdiction_id = c.jurisdiction_id AND r.category_code = c.code
                      AND (r.ward_id = $3 OR r.ward_id IS NULL)
                    ORDER BY r.ward_id IS NULL LIMIT 1) AS department_id
-           FROM categories c WHERE c.jurisdiction_id = $1 AND c.code = $2"#,
+           FROM categories c WHERE c.jurisdiction_id = $1 AND c.code = $2 AND c.active"#,
         jurisdiction,
         request.category,
         ward

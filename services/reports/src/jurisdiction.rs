@@ -476,7 +476,7 @@ pub async fn import_jurisdiction(pool: &PgPool, file: &JurisdictionFile) -> Resu
                ON CONFLICT (jurisdiction_id, code) DO UPDATE SET name_vi = $3, name_en = $4,
                    description_vi = $5, description_en = $6, group_code = $7, sla_hours = $8,
                    priority = $9, urgent = $10, public = $11, sensitive = $12, keywords = $13,
-                   questions = $14"#,
+                   questions = $14, active = true"#,
             file.id,
             category.code,
             category.name_vi,
@@ -520,6 +520,24 @@ pub async fn import_jurisdiction(pool: &PgPool, file: &JurisdictionFile) -> Resu
         .execute(&mut *tx)
         .await?;
     }
+    // Categories left out are retired: their reports stay, no new ones are filed under them.
+    let codes: Vec<&str> = file.categories.iter().map(|c| c.code.as_str()).collect();
+    sqlx::query!(
+        "UPDATE categories SET active = (code = ANY($2::text[])) WHERE jurisdiction_id = $1",
+        file.id,
+        &codes as &[&str]
+    )
+    .execute(&mut *tx)
+    .await?;
+    // A category made private takes its reports out of the public feed.
+    sqlx::query!(
+        r#"UPDATE reports r SET public = false, updated_at = now() FROM categories c
+           WHERE c.jurisdiction_id = $1 AND r.jurisdiction_id = $1 AND r.category_code = c.code
+             AND NOT c.public AND r.public"#,
+        file.id
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }

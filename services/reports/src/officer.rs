@@ -196,6 +196,11 @@ pub async fn queue(
             }
             Reach::Assignee => {
                 sql.push(" AND assignee_id = ").push_bind(scope.me);
+                if !scope.all {
+                    // Staff moved to another jurisdiction leave its reports behind.
+                    sql.push(" AND jurisdiction_id = ")
+                        .push_bind(scope.jurisdiction.clone());
+                }
             }
         }
         if let Some(status) = status {
@@ -489,6 +494,12 @@ pub async fn change_status(
         r#"UPDATE reports SET status = $2, reject_reason = $3,
                public = public AND $2 <> 'rejected',
                resolved_at = CASE WHEN $2 = 'resolved' THEN now() ELSE resolved_at END,
+               -- Reopened, it gets a fresh deadline of its category's length.
+               sla_due_at = CASE WHEN $2 = 'reopened' THEN now() + (
+                   SELECT make_interval(hours => c.sla_hours) FROM categories c
+                   WHERE c.jurisdiction_id = reports.jurisdiction_id AND c.code = reports.category_code)
+                   ELSE sla_due_at END,
+               overdue_at = CASE WHEN $2 = 'reopened' THEN NULL ELSE overdue_at END,
                media_ids = media_ids || $4,
                updated_at = now()
            WHERE id = $1"#,
@@ -757,11 +768,22 @@ pub async fn mark_duplicate(
     } else {
         (&rows[1], &rows[0])
     };
-    if original.duplicate_of.is_some() || original.jurisdiction_id != duplicate.jurisdiction_id {
+    let originals_of_duplicate = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM reports WHERE duplicate_of = $1"#,
+        id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let original_open = Status::parse(&original.status).is_some_and(Status::is_open);
+    if original.duplicate_of.is_some()
+        || !original_open
+        || originals_of_duplicate > 0
+        || original.jurisdiction_id != duplicate.jurisdiction_id
+    {
         return Err(invalid(
             "invalid_duplicate",
-            "Phản ánh gốc không hợp lệ (đã là bản trùng, hoặc khác địa bàn).",
-            "The original is not valid (itself a duplicate, or in another jurisdiction).",
+            "Không thể gộp: phản ánh gốc phải đang mở, cùng địa bàn và không là bản trùng; phản ánh này không được là gốc của bản trùng khác.",
+            "Cannot link: the original must be open, in the same jurisdiction and not itself a duplicate, and this report must not be the original of others.",
         ));
     }
     let from = parse_status(&duplicate.status)?;

@@ -100,7 +100,7 @@ pub async fn categories(
     let rows = sqlx::query!(
         r#"SELECT code, name_vi, name_en, description_vi, description_en, group_code, priority,
                   urgent, sla_hours, public, keywords, questions
-           FROM categories WHERE jurisdiction_id = $1 ORDER BY group_code, code"#,
+           FROM categories WHERE jurisdiction_id = $1 AND active ORDER BY group_code, code"#,
         jurisdiction
     )
     .fetch_all(&state.pool)

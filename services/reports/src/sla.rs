@@ -44,7 +44,10 @@ async fn check(state: &ReportsState) -> anyhow::Result<usize> {
                SELECT id FROM reports
                WHERE overdue_at IS NULL AND sla_due_at < now()
                  AND status IN ('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')
-               ORDER BY sla_due_at LIMIT $1)
+               ORDER BY sla_due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+             -- Rows an officer changed meanwhile are judged again as they are now.
+             AND overdue_at IS NULL AND sla_due_at < now()
+             AND status IN ('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')
            RETURNING id, jurisdiction_id, ward_id, department_id, category_code, assignee_id,
                      urgent, priority, sla_due_at"#,
         BATCH
@@ -85,7 +88,8 @@ async fn check(state: &ReportsState) -> anyhow::Result<usize> {
         r#"UPDATE reports SET status = 'closed', updated_at = now() WHERE id IN (
                SELECT id FROM reports
                WHERE status = 'resolved' AND resolved_at < now() - make_interval(days => $2)
-               ORDER BY resolved_at LIMIT $1)
+               ORDER BY resolved_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+             AND status = 'resolved' AND resolved_at < now() - make_interval(days => $2)
            RETURNING id, reporter_id, jurisdiction_id, ward_id, department_id"#,
         BATCH,
         REOPEN_WINDOW_DAYS as i32

@@ -235,6 +235,13 @@ pub async fn timeline(
     .await?;
     Ok(rows
         .into_iter()
+        .map(|mut row| {
+            // Who a report is assigned to is for staff.
+            if !staff && let Some(details) = row.details.as_object_mut() {
+                details.remove("assignee_id");
+            }
+            row
+        })
         .map(|row| TimelineEvent {
             id: row.id,
             kind: row.kind,
