@@ -290,6 +290,50 @@ async fn filing_is_rate_limited_per_account(mode: Mode) {
 }
 in_both_modes!(filing_is_rate_limited_per_account);
 
+async fn a_failed_filing_lets_its_photos_go(mode: Mode) {
+    let app = spawn(mode).await;
+    let resident = app.resident_token().await;
+    let photo = upload_photo(&app, &resident).await;
+    let mut body = pothole_at(PHU_XUAN);
+    body["media_ids"] = json!([photo]);
+
+    // The database refuses the report after media attached the photo.
+    let db = reports_db(&app).await;
+    sqlx::query(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse BEFORE INSERT ON reports FOR EACH ROW EXECUTE FUNCTION refuse()",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    let failed = file_with_key(&app, &resident, "first-try", &body).await;
+    let failed = problem(failed, 500, "internal_error").await;
+    assert!(
+        !failed.to_string().contains("refused by the test"),
+        "no internals in a 5xx"
+    );
+    let media: Json = app
+        .get_json_as(&format!("/v1/media/{photo}"), &resident)
+        .await;
+    assert_eq!(media["attached"], false, "the photo is let go");
+
+    // Once the fault is gone, the same photo files under a new key.
+    sqlx::query("DROP TRIGGER refuse ON reports")
+        .execute(&db)
+        .await
+        .unwrap();
+    let filed = file_with_key(&app, &resident, "second-try", &body).await;
+    assert_eq!(filed.status(), 201);
+    app.stop().await;
+}
+in_both_modes!(a_failed_filing_lets_its_photos_go);
+
 async fn one_key_files_one_report_under_concurrent_retries(mode: Mode) {
     let app = spawn(mode).await;
     let resident = app.resident_token().await;

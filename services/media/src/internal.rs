@@ -160,6 +160,34 @@ pub async fn set_visibility(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Detach {
+    media_ids: Vec<Uuid>,
+}
+
+/// Undoes an attachment (the caller's own write failed after it attached): the photos are
+/// private and attached to nothing again, and expire as unattached uploads do unless attached
+/// anew. Detaching what is not attached there is harmless.
+pub async fn detach(
+    State(state): State<MediaState>,
+    Path(attached_to): Path<String>,
+    JsonBody(request): JsonBody<Detach>,
+) -> Result<StatusCode, ApiError> {
+    if !valid_owner_ref(&attached_to) || request.media_ids.len() > MAX_ATTACHED {
+        return Err(invalid_reference());
+    }
+    sqlx::query!(
+        r#"UPDATE media SET attached_to = NULL, public = false, updated_at = now()
+           WHERE attached_to = $1 AND id = ANY($2)"#,
+        attached_to,
+        &request.media_ids
+    )
+    .execute(&state.pool)
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Debug, Serialize)]
 pub struct Erased {
     deleted: i64,

@@ -135,6 +135,10 @@ pub fn router(state: MediaState, service_token: &SecretString) -> Router {
             put(internal::set_visibility),
         )
         .route(
+            "/internal/v1/media/attachments/{attached_to}/detach",
+            post(internal::detach),
+        )
+        .route(
             "/internal/v1/media/owners/{owner_id}",
             delete(internal::erase_owner),
         );

@@ -172,6 +172,8 @@ pub async fn file_report(
         .await?;
     }
 
+    // Written in one transaction; should it fail, the photos are let go again.
+    let written: Result<Response, ApiError> = async {
     let (latitude, longitude) = (request.latitude, request.longitude);
     let (public_latitude, public_longitude) = if request.anonymous || category.sensitive {
         coarsened(latitude, longitude)
@@ -287,6 +289,44 @@ pub async fn file_report(
     .await?;
     tx.commit().await?;
     Ok(created(report_id, response, false))
+    }
+    .await;
+    if written.is_err() && !request.media_ids.is_empty() {
+        undo_attach(&state, report_id, &request.media_ids).await;
+    }
+    written
+}
+
+/// Detaches the photos of `media_ids` the report does not list (all of them when it was never
+/// written): a failed write, or a concurrent retry with another body, leaves no photo attached
+/// to a report that does not show it. Best effort: a failure is logged.
+pub async fn undo_attach(state: &ReportsState, report_id: Uuid, media_ids: &[Uuid]) {
+    let listed: Vec<Uuid> =
+        sqlx::query_scalar!("SELECT media_ids FROM reports WHERE id = $1", report_id)
+            .fetch_optional(&state.pool)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+    let strays: Vec<Uuid> = media_ids
+        .iter()
+        .filter(|id| !listed.contains(id))
+        .copied()
+        .collect();
+    if strays.is_empty() {
+        return;
+    }
+    let undone = state
+        .media
+        .call(
+            http::Method::POST,
+            &format!("/internal/v1/media/attachments/report:{report_id}/detach"),
+            Some(&json!({ "media_ids": strays })),
+        )
+        .await;
+    if !undone.as_ref().is_ok_and(|a| a.status.is_success()) {
+        tracing::warn!(%report_id, "photos of a report that was not written stay attached");
+    }
 }
 
 /// One account files at most `max_reports_per_hour` reports an hour (retries of one key do not

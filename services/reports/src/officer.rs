@@ -360,64 +360,87 @@ pub async fn act(
         return Err(invalid(code, vi, en));
     }
 
-    let mut tx = state.pool.begin().await?;
-    let row = in_scope_for_update(&mut tx, id, &scope).await?;
-    let from = parse_status(&row.status)?;
-    let to = workflow::next(from, action).ok_or_else(|| illegal(from, action))?;
-    // An assignee only counts when assigning.
-    let assignee = body.assignee_id.filter(|_| action == Action::Assign);
-    if let Some(assignee) = assignee {
-        check_assignee(&state, assignee, &row).await?;
-        sqlx::query!(
-            "UPDATE reports SET assignee_id = $2 WHERE id = $1",
-            id,
-            assignee
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
-    if !body.media_ids.is_empty() {
-        crate::filing::attach_photos(
-            &state,
-            principal.account_id,
-            id,
+    // What was done in media, to undo should the transaction fail.
+    let (mut attached, mut hidden) = (false, false);
+    let outcome: Result<Json<Report>, ApiError> = async {
+        let mut tx = state.pool.begin().await?;
+        let row = in_scope_for_update(&mut tx, id, &scope).await?;
+        let from = parse_status(&row.status)?;
+        let to = workflow::next(from, action).ok_or_else(|| illegal(from, action))?;
+        // An assignee only counts when assigning.
+        let assignee = body.assignee_id.filter(|_| action == Action::Assign);
+        if let Some(assignee) = assignee {
+            check_assignee(&state, assignee, &row).await?;
+            sqlx::query!(
+                "UPDATE reports SET assignee_id = $2 WHERE id = $1",
+                id,
+                assignee
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !body.media_ids.is_empty() {
+            crate::filing::attach_photos(
+                &state,
+                principal.account_id,
+                id,
+                &body.media_ids,
+                row.public,
+                (row.latitude, row.longitude),
+            )
+            .await?;
+            attached = true;
+        }
+        if action == Action::Reject && row.public {
+            set_photos_public(&state, id, false).await?;
+            hidden = true;
+        }
+        let actor = Actor {
+            id: principal.account_id,
+            role: scope.role.as_str(),
+        };
+        let mut details = json!({});
+        if let Some(reason) = body.reason.filter(|_| action == Action::Reject) {
+            details = json!({ "reason": reason.as_str() });
+        }
+        if let Some(assignee) = assignee {
+            details = json!({ "assignee_id": assignee });
+        }
+        change_status(
+            &mut tx,
+            &row,
+            from,
+            to,
+            &actor,
+            public_note,
             &body.media_ids,
-            row.public,
-            (row.latitude, row.longitude),
+            details,
         )
         .await?;
+        if let Some(text) = internal_note {
+            internal_comment(&mut tx, id, &actor, text).await?;
+        }
+        let report = views::current(&mut tx, id, Audience::Staff).await?;
+        tx.commit().await?;
+        Ok(Json(report))
     }
-    if action == Action::Reject && row.public {
-        hide_photos(&state, id).await?;
+    .await;
+    if outcome.is_err() {
+        if attached {
+            crate::filing::undo_attach(&state, id, &body.media_ids).await;
+        }
+        if hidden {
+            show_photos_again(&state, id).await;
+        }
     }
-    let actor = Actor {
-        id: principal.account_id,
-        role: scope.role.as_str(),
-    };
-    let mut details = json!({});
-    if let Some(reason) = body.reason.filter(|_| action == Action::Reject) {
-        details = json!({ "reason": reason.as_str() });
+    outcome
+}
+
+/// Undoes hiding a report's photos after its rejection failed to be written (best effort).
+async fn show_photos_again(state: &ReportsState, id: Uuid) {
+    if let Err(error) = set_photos_public(state, id, true).await {
+        tracing::warn!(report_id = %id, code = error.code(), "photos of a report still public stay hidden");
     }
-    if let Some(assignee) = assignee {
-        details = json!({ "assignee_id": assignee });
-    }
-    change_status(
-        &mut tx,
-        &row,
-        from,
-        to,
-        &actor,
-        public_note,
-        &body.media_ids,
-        details,
-    )
-    .await?;
-    if let Some(text) = internal_note {
-        internal_comment(&mut tx, id, &actor, text).await?;
-    }
-    let report = views::current(&mut tx, id, Audience::Staff).await?;
-    tx.commit().await?;
-    Ok(Json(report))
 }
 
 fn parse_status(text: &str) -> Result<Status, ApiError> {
@@ -458,21 +481,22 @@ async fn check_assignee(
     ))
 }
 
-/// Makes a report's photos private with it (a rejected report leaves the public feed).
-async fn hide_photos(state: &ReportsState, id: Uuid) -> Result<(), ApiError> {
+/// Makes a report's photos public or private with it (a rejected report leaves the public
+/// feed).
+async fn set_photos_public(state: &ReportsState, id: Uuid, public: bool) -> Result<(), ApiError> {
     let answer = state
         .media
         .call(
             http::Method::PUT,
             &format!("/internal/v1/media/attachments/report:{id}/visibility"),
-            Some(&json!({ "public": false })),
+            Some(&json!({ "public": public })),
         )
         .await?;
     if answer.status.is_success() {
         return Ok(());
     }
     Err(ApiError::internal(anyhow::anyhow!(
-        "media answered {} to hiding photos",
+        "media answered {} to a change of visibility",
         answer.status
     )))
 }
@@ -752,6 +776,8 @@ pub async fn mark_duplicate(
             "A report cannot duplicate itself.",
         ));
     }
+    let mut hidden = false;
+    let outcome: Result<Json<Report>, ApiError> = async {
     let mut tx = state.pool.begin().await?;
     // Both locked in id order.
     let (first, second) = if id < request.original_id {
@@ -789,7 +815,8 @@ pub async fn mark_duplicate(
     let from = parse_status(&duplicate.status)?;
     let to = workflow::next(from, Action::Reject).ok_or_else(|| illegal(from, Action::Reject))?;
     if duplicate.public {
-        hide_photos(&state, id).await?;
+        set_photos_public(&state, id, false).await?;
+        hidden = true;
     }
     sqlx::query!(
         "UPDATE reports SET duplicate_of = $2 WHERE id = $1",
@@ -846,4 +873,10 @@ pub async fn mark_duplicate(
     let report = views::current(&mut tx, id, Audience::Staff).await?;
     tx.commit().await?;
     Ok(Json(report))
+    }
+    .await;
+    if outcome.is_err() && hidden {
+        show_photos_again(&state, id).await;
+    }
+    outcome
 }
