@@ -27,6 +27,17 @@ CREATE TABLE notices (
 CREATE INDEX notices_by_account ON notices (account_id, created_at DESC, id DESC);
 CREATE INDEX notices_unread ON notices (account_id) WHERE read_at IS NULL;
 
+-- When a person does not want to be woken: pushes that are not urgent wait until the end of
+-- their quiet hours (local time, at their UTC offset; Vietnam's is +7 all year).
+CREATE TABLE preferences (
+    account_id  uuid PRIMARY KEY,
+    quiet_start time,
+    quiet_end   time,
+    utc_offset_minutes integer NOT NULL DEFAULT 420 CHECK (utc_offset_minutes BETWEEN -720 AND 840),
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    CHECK ((quiet_start IS NULL) = (quiet_end IS NULL))
+);
+
 -- One push per notice and device, sent by a worker, retried with backoff.
 CREATE TABLE pushes (
     id          uuid PRIMARY KEY,

@@ -175,12 +175,16 @@ impl App {
                 client("identity")?,
             )
             .await?;
-            services.insert("reports", reports::router(state));
+            services.insert("reports", reports::router(state, &service_token));
         }
         if let Some(pool) = notifications_pool {
-            let identity = internal_client(&config, &services, "identity", &service_token)?;
-            let state =
-                notifications::NotificationsState::start(pool, &config.notifications, identity)?;
+            let client = |name| internal_client(&config, &services, name, &service_token);
+            let state = notifications::NotificationsState::start(
+                pool,
+                &config.notifications,
+                client("identity")?,
+                client("reports")?,
+            )?;
             if let Some(bus) = &bus {
                 state.subscribe(bus).await?;
             }

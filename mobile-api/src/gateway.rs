@@ -39,7 +39,7 @@ pub const SERVICES: &[(&str, &[&str])] = &[
         "reports",
         &["/v1/reports", "/v1/officer", "/v1/admin/jurisdictions"],
     ),
-    ("notifications", &["/v1/inbox"]),
+    ("notifications", &["/v1/inbox", "/v1/notifications"]),
     (
         "identity",
         &[

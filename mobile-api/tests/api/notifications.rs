@@ -29,6 +29,9 @@ async fn spawn(mode: Mode, fcm: &str) -> TestApp {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     TestApp::spawn_with(mode, |config| {
         config.identity.dev_seed_staff = true;
+        // Erasures happen at once, every second.
+        config.identity.erasure_grace_days = 0;
+        config.identity.erasure_interval_secs = 1;
         config.internal.service_token = Some("test-service-token".to_owned().into());
         config.notifications.fcm = Some(platform::config::FcmConfig {
             service_account_file: file.clone(),
@@ -58,13 +61,20 @@ async fn register_device(app: &TestApp, token: &str, push_token: &str) {
 }
 
 async fn file_report(app: &TestApp, token: &str) -> String {
+    file(
+        app,
+        token,
+        json!({ "category": "pothole", "latitude": PHU_XUAN.0, "longitude": PHU_XUAN.1,
+                "description": "Ổ gà", "answers": { "size": "large" } }),
+    )
+    .await
+}
+
+async fn file(app: &TestApp, token: &str, report: Json) -> String {
     let filed: Json = app
         .authed(Method::POST, "/v1/reports", token)
         .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
-        .json(
-            &json!({ "category": "pothole", "latitude": PHU_XUAN.0, "longitude": PHU_XUAN.1,
-                       "description": "Ổ gà", "answers": { "size": "large" } }),
-        )
+        .json(&report)
         .send()
         .await
         .unwrap()
@@ -280,3 +290,104 @@ async fn an_event_delivered_twice_pushes_once(mode: Mode) {
     app.stop().await;
 }
 in_both_modes!(an_event_delivered_twice_pushes_once);
+
+async fn followers_hear_quiet_hours_hold_and_urgent_goes_through(mode: Mode) {
+    let fcm = fcm_emulator().await;
+    let app = spawn(mode, &fcm).await;
+    let reporter = app.resident_token().await;
+    let follower = app.resident_token().await;
+    let reporter_device = format!("device-{}:APA91b", uuid::Uuid::new_v4().simple());
+    let follower_device = format!("device-{}:APA91b", uuid::Uuid::new_v4().simple());
+    register_device(&app, &reporter, &reporter_device).await;
+    register_device(&app, &follower, &follower_device).await;
+    let id = file_report(&app, &reporter).await;
+    let follow = app
+        .authed(Method::PUT, &format!("/v1/reports/{id}/follow"), &follower)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(follow.status(), 204);
+
+    // The reporter's quiet hours are now (in Huế): from an hour ago to an hour ahead.
+    let local = chrono::Utc::now() + chrono::Duration::hours(7);
+    let hhmm = |t: chrono::DateTime<chrono::Utc>| t.format("%H:%M").to_string();
+    let quiet = json!({ "quiet_hours": { "start": hhmm(local - chrono::Duration::hours(1)),
+                                          "end": hhmm(local + chrono::Duration::hours(1)) } });
+    let set = app
+        .authed(Method::PUT, "/v1/notifications/preferences", &reporter)
+        .json(&quiet)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+    assert_eq!(
+        app.get_json_as("/v1/notifications/preferences", &reporter)
+            .await["utc_offset_minutes"],
+        420
+    );
+
+    officer_does(&app, &id, "accept", json!({})).await;
+    // The follower hears at once; the reporter's push waits for the quiet hours' end, the
+    // notice does not.
+    let heard = pushes_to(&fcm, &follower_device, 1).await;
+    assert_eq!(
+        heard[0]["message"]["notification"]["title"],
+        "Phản ánh của bạn đã được tiếp nhận"
+    );
+    assert_eq!(
+        app.get_json_as("/v1/inbox/unread-count", &reporter).await["unread"],
+        1
+    );
+    let db = sqlx::PgPool::connect(&format!(
+        "{}?options=-c%20search_path%3Dnotifications",
+        app.database.url
+    ))
+    .await
+    .unwrap();
+    let held: bool = sqlx::query_scalar(
+        "SELECT status = 'pending' AND next_attempt_at > now() + interval '30 minutes' FROM pushes WHERE push_token = $1",
+    )
+    .bind(&reporter_device)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(held, "held until the quiet hours end");
+
+    // A flood is urgent: it goes through quiet hours.
+    let flood = file(
+        &app,
+        &reporter,
+        json!({ "category": "flooding", "latitude": PHU_XUAN.0, "longitude": PHU_XUAN.1 + 0.002,
+                "description": "Ngập sâu", "answers": { "water_depth_cm": 50 } }),
+    )
+    .await;
+    officer_does(&app, &flood, "accept", json!({})).await;
+    let urgent = pushes_to(&fcm, &reporter_device, 1).await;
+    assert_eq!(urgent.len(), 1, "only the urgent one");
+    assert_eq!(urgent[0]["message"]["data"]["report_id"], flood.as_str());
+    assert_eq!(urgent[0]["message"]["android"]["priority"], "HIGH");
+
+    // An erased account's inbox goes with it; others' stay.
+    let erase = app
+        .authed(Method::DELETE, "/v1/me", &reporter)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erase.status(), 202);
+    let mut notices = json!(null);
+    for _ in 0..100 {
+        // The access token outlives the account by at most 15 minutes; the inbox must not.
+        notices = app.get_json_as("/v1/inbox", &reporter).await["notices"].clone();
+        if notices == json!([]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(notices, json!([]));
+    assert_eq!(
+        app.get_json_as("/v1/inbox/unread-count", &follower).await["unread"],
+        1
+    );
+    app.stop().await;
+}
+in_both_modes!(followers_hear_quiet_hours_hold_and_urgent_goes_through);

@@ -396,23 +396,41 @@ pub async fn register_device(
     Ok((StatusCode::CREATED, Json(row)))
 }
 
-/// Where to push to an account: its devices' platforms and tokens (notifications' call).
+/// Where to push to: a device's account, platform and token (notifications' call).
 #[derive(Debug, Serialize)]
 pub struct PushTarget {
+    account_id: Uuid,
     platform: String,
     push_token: String,
     web_push_keys: Option<serde_json::Value>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceLookup {
+    account_ids: Vec<Uuid>,
+}
+
+/// Accounts asked about at once, at most.
+const MAX_LOOKUP: usize = 10_000;
+
+/// The devices of many accounts in one call (everyone a notice goes to).
 pub async fn internal_devices(
     State(state): State<IdentityState>,
-    Path(id): Path<Uuid>,
+    JsonBody(lookup): JsonBody<DeviceLookup>,
 ) -> Result<Json<Vec<PushTarget>>, ApiError> {
+    if lookup.account_ids.len() > MAX_LOOKUP {
+        return Err(ApiError::bad_request(
+            "too_many_accounts",
+            format!("Tối đa {MAX_LOOKUP} tài khoản mỗi lần."),
+            format!("At most {MAX_LOOKUP} accounts at once."),
+        ));
+    }
     let targets = sqlx::query_as!(
         PushTarget,
-        r#"SELECT platform, push_token, web_push_keys FROM devices WHERE account_id = $1
-           ORDER BY updated_at DESC"#,
-        id
+        r#"SELECT account_id, platform, push_token, web_push_keys FROM devices
+           WHERE account_id = ANY($1) ORDER BY account_id, updated_at DESC"#,
+        &lookup.account_ids
     )
     .fetch_all(&state.pool)
     .await?;

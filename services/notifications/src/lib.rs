@@ -5,6 +5,7 @@
 
 pub mod fcm;
 mod inbox;
+mod preferences;
 mod push;
 mod templates;
 
@@ -34,6 +35,8 @@ pub struct NotificationsState {
     pool: PgPool,
     /// Knows each account's devices, and forgets the ones FCM says are gone.
     identity: ServiceClient,
+    /// Knows who follows a report.
+    reports: ServiceClient,
     fcm: Option<Arc<fcm::FcmClient>>,
     /// Wakes the push worker when pushes are queued.
     pushes: Arc<Notify>,
@@ -45,6 +48,7 @@ impl NotificationsState {
         pool: PgPool,
         config: &NotificationsConfig,
         identity: ServiceClient,
+        reports: ServiceClient,
     ) -> anyhow::Result<Self> {
         let fcm = match &config.fcm {
             Some(fcm) => {
@@ -71,6 +75,7 @@ impl NotificationsState {
         let state = Self {
             pool,
             identity,
+            reports,
             fcm,
             pushes: Arc::new(Notify::new()),
         };
@@ -80,65 +85,89 @@ impl NotificationsState {
         Ok(state)
     }
 
-    /// Consumes the events people are told about.
+    /// Consumes the events people are told about, and identity's erasures.
     pub async fn subscribe(&self, bus: &SharedBus) -> anyhow::Result<()> {
         let state = self.clone();
-        let handler: Handler = Arc::new(move |event| {
+        let on_status: Handler = Arc::new(move |event| {
             let state = state.clone();
             Box::pin(async move { state.on_status_changed(event).await })
         });
-        bus.subscribe(CONSUMER, "report.status_changed", handler)
-            .await
+        bus.subscribe(CONSUMER, "report.status_changed", on_status)
+            .await?;
+        let state = self.clone();
+        let on_erased: Handler = Arc::new(move |event| {
+            let state = state.clone();
+            Box::pin(async move { state.on_account_erased(event).await })
+        });
+        bus.subscribe(CONSUMER, "account.erased", on_erased).await
     }
 
-    /// The reporter hears of their report's new status, with the officer's public note.
+    /// The reporter and the report's followers hear of its new status, with the officer's
+    /// public note.
     async fn on_status_changed(&self, event: Event) -> anyhow::Result<()> {
         #[derive(Deserialize)]
         struct Payload {
             report_id: Uuid,
             reporter_id: Uuid,
         }
+        #[derive(Deserialize)]
+        struct Followers {
+            followers: Vec<Uuid>,
+        }
         let payload: Payload = serde_json::from_value(event.payload.clone())?;
         let Some(notice) = templates::status_changed(&event.payload) else {
             return Ok(());
         };
-        // Devices are asked for before the transaction: no connection waits on identity.
+        // Asked before the transaction: no connection waits on another service.
+        let answer = self
+            .reports
+            .call(
+                http::Method::GET,
+                &format!("/internal/v1/reports/{}/followers", payload.report_id),
+                None::<&()>,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("reports: {}", e.describe()))?;
+        let followers: Followers = serde_json::from_value(answer.body)?;
+        let mut recipients = vec![payload.reporter_id];
+        recipients.extend(followers.followers);
+        recipients.sort();
+        recipients.dedup();
         let devices = if self.fcm.is_some() {
-            push::devices_of(&self.identity, payload.reporter_id).await?
+            push::devices_of(&self.identity, &recipients).await?
         } else {
             Vec::new()
         };
-        let mut tx = self.pool.begin().await?;
-        if !first_delivery(&mut tx, CONSUMER, event.id).await? {
-            return Ok(());
-        }
         let data = serde_json::json!({
             "kind": event.event_type,
             "report_id": payload.report_id,
             "status": event.payload["to"],
         });
-        let notice_id = Uuid::now_v7();
-        sqlx::query!(
-            r#"INSERT INTO notices (id, account_id, event_id, kind, title_vi, title_en, body_vi, body_en, data, urgent)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
-            notice_id,
-            payload.reporter_id,
-            event.id,
-            event.event_type,
-            notice.title_vi,
-            notice.title_en,
-            notice.body_vi,
-            notice.body_en,
-            data,
-            notice.urgent
-        )
-        .execute(&mut *tx)
-        .await?;
-        push::queue(&mut tx, notice_id, &devices).await?;
+        let mut tx = self.pool.begin().await?;
+        if !first_delivery(&mut tx, CONSUMER, event.id).await? {
+            return Ok(());
+        }
+        let queued = push::notify(&mut tx, &event, &notice, &data, &recipients, &devices).await?;
         tx.commit().await?;
-        if !devices.is_empty() {
+        if queued > 0 {
             self.pushes.notify_one();
         }
+        Ok(())
+    }
+
+    /// An erased account's inbox, preferences and pending pushes go with it.
+    async fn on_account_erased(&self, event: Event) -> anyhow::Result<()> {
+        let account: Uuid = serde_json::from_value(event.payload["account_id"].clone())?;
+        let mut tx = self.pool.begin().await?;
+        if first_delivery(&mut tx, CONSUMER, event.id).await? {
+            sqlx::query!("DELETE FROM notices WHERE account_id = $1", account)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query!("DELETE FROM preferences WHERE account_id = $1", account)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 }
@@ -150,13 +179,24 @@ pub fn router(state: NotificationsState) -> Router {
         .route("/v1/inbox/unread-count", get(inbox::unread_count))
         .route("/v1/inbox/read-all", post(inbox::read_all))
         .route("/v1/inbox/{id}/read", post(inbox::read))
+        .route(
+            "/v1/notifications/preferences",
+            get(preferences::get).put(preferences::put),
+        )
         .with_state(state)
 }
 
 /// Notifications' part of the public OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(inbox::list, inbox::unread_count, inbox::read_all, inbox::read),
+    paths(
+        inbox::list,
+        inbox::unread_count,
+        inbox::read_all,
+        inbox::read,
+        preferences::get,
+        preferences::put
+    ),
     tags((name = "inbox", description = "Hộp thư thông báo / Notification inbox"))
 )]
 pub struct NotificationsApi;

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::NotificationsState;
 use crate::fcm::SendError;
+use crate::templates::Notice;
 
 /// Pushes claimed per round.
 const BATCH: i64 = 500;
@@ -22,17 +23,22 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Device {
+    pub account_id: Uuid,
     pub platform: String,
     pub push_token: String,
 }
 
-/// The account's devices FCM can reach (Android and iOS; the web app's Web Push comes later).
-pub async fn devices_of(identity: &ServiceClient, account: Uuid) -> anyhow::Result<Vec<Device>> {
+/// The devices of `accounts` FCM can reach (Android and iOS; the web app's Web Push comes
+/// later), in one call to identity.
+pub async fn devices_of(
+    identity: &ServiceClient,
+    accounts: &[Uuid],
+) -> anyhow::Result<Vec<Device>> {
     let answer = identity
         .call(
-            http::Method::GET,
-            &format!("/internal/v1/accounts/{account}/devices"),
-            None::<&()>,
+            http::Method::POST,
+            "/internal/v1/devices/lookup",
+            Some(&json!({ "account_ids": accounts })),
         )
         .await
         .map_err(|e| anyhow::anyhow!("identity: {}", e.describe()))?;
@@ -48,29 +54,109 @@ pub async fn devices_of(identity: &ServiceClient, account: Uuid) -> anyhow::Resu
         .collect())
 }
 
-/// Queues one push per device, within the notice's transaction.
-pub async fn queue(
+/// Writes a notice for each recipient and queues a push for each of their devices, within the
+/// caller's transaction; a push that is not urgent waits out its recipient's quiet hours. How
+/// many pushes were queued.
+pub async fn notify(
     tx: &mut sqlx::PgConnection,
-    notice_id: Uuid,
+    event: &platform::events::Event,
+    notice: &Notice,
+    data: &serde_json::Value,
+    recipients: &[Uuid],
     devices: &[Device],
-) -> sqlx::Result<()> {
-    if devices.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<Uuid> = devices.iter().map(|_| Uuid::now_v7()).collect();
-    let platforms: Vec<&str> = devices.iter().map(|d| d.platform.as_str()).collect();
-    let tokens: Vec<&str> = devices.iter().map(|d| d.push_token.as_str()).collect();
+) -> anyhow::Result<usize> {
+    let notice_ids: Vec<Uuid> = recipients.iter().map(|_| Uuid::now_v7()).collect();
     sqlx::query!(
-        r#"INSERT INTO pushes (id, notice_id, platform, push_token)
-           SELECT id, $1, platform, token FROM unnest($2::uuid[], $3::text[], $4::text[]) AS d(id, platform, token)"#,
-        notice_id,
-        &ids,
-        &platforms as &[&str],
-        &tokens as &[&str]
+        r#"INSERT INTO notices (id, account_id, event_id, kind, title_vi, title_en, body_vi, body_en, data, urgent)
+           SELECT id, account, $3, $4, $5, $6, $7, $8, $9, $10
+           FROM unnest($1::uuid[], $2::uuid[]) AS r(id, account)
+           ON CONFLICT (account_id, event_id) DO NOTHING"#,
+        &notice_ids,
+        recipients,
+        event.id,
+        event.event_type,
+        notice.title_vi,
+        notice.title_en,
+        notice.body_vi,
+        notice.body_en,
+        data,
+        notice.urgent
     )
-    .execute(tx)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    if devices.is_empty() {
+        return Ok(0);
+    }
+    // When each recipient may be disturbed: now, or the end of their quiet hours.
+    let quiet = sqlx::query!(
+        r#"SELECT account_id, quiet_start AS "start!", quiet_end AS "end!", utc_offset_minutes
+           FROM preferences WHERE account_id = ANY($1) AND quiet_start IS NOT NULL"#,
+        recipients
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let now = chrono::Utc::now();
+    let mut ids = Vec::with_capacity(devices.len());
+    let mut notices = Vec::with_capacity(devices.len());
+    let mut platforms = Vec::with_capacity(devices.len());
+    let mut tokens = Vec::with_capacity(devices.len());
+    let mut not_before = Vec::with_capacity(devices.len());
+    for device in devices {
+        let Some(at) = recipients.iter().position(|r| *r == device.account_id) else {
+            continue;
+        };
+        let waits = quiet
+            .iter()
+            .find(|q| q.account_id == device.account_id)
+            .filter(|_| !notice.urgent)
+            .and_then(|q| quiet_until(now, q.start, q.end, q.utc_offset_minutes));
+        ids.push(Uuid::now_v7());
+        notices.push(notice_ids[at]);
+        platforms.push(device.platform.as_str());
+        tokens.push(device.push_token.as_str());
+        not_before.push(waits.unwrap_or(now));
+    }
+    // Only for notices this event created now (a redelivery finds them there already).
+    sqlx::query!(
+        r#"INSERT INTO pushes (id, notice_id, platform, push_token, next_attempt_at)
+           SELECT d.id, d.notice, d.platform, d.token, d.not_before
+           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[])
+                AS d(id, notice, platform, token, not_before)
+           JOIN notices n ON n.id = d.notice"#,
+        &ids,
+        &notices,
+        &platforms as &[&str],
+        &tokens as &[&str],
+        &not_before
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(ids.len())
+}
+
+/// The end of the quiet hours `now` falls in, if it does (windows may span midnight).
+fn quiet_until(
+    now: chrono::DateTime<chrono::Utc>,
+    start: chrono::NaiveTime,
+    end: chrono::NaiveTime,
+    utc_offset_minutes: i32,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let offset = chrono::Duration::minutes(i64::from(utc_offset_minutes));
+    let local = (now + offset).naive_utc();
+    let time = local.time();
+    let inside = if start <= end {
+        start <= time && time < end
+    } else {
+        time >= start || time < end
+    };
+    if !inside {
+        return None;
+    }
+    let mut end_at = local.date().and_time(end);
+    if end_at <= local {
+        end_at += chrono::Duration::days(1);
+    }
+    Some(end_at.and_utc() - offset)
 }
 
 pub async fn run(state: NotificationsState) {
@@ -224,4 +310,39 @@ async fn settle(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveTime, TimeZone, Utc};
+
+    fn at(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn quiet_hours_hold_pushes_until_they_end() {
+        // 23:30 in Huế is 16:30 UTC.
+        let late = Utc.with_ymd_and_hms(2026, 11, 24, 16, 30, 0).unwrap();
+        let until = quiet_until(late, at(22, 0), at(6, 0), 420).unwrap();
+        assert_eq!(
+            until,
+            Utc.with_ymd_and_hms(2026, 11, 24, 23, 0, 0).unwrap(),
+            "06:00 in Huế"
+        );
+        // 03:00 in Huế, the same night.
+        let small_hours = Utc.with_ymd_and_hms(2026, 11, 24, 20, 0, 0).unwrap();
+        assert_eq!(
+            quiet_until(small_hours, at(22, 0), at(6, 0), 420),
+            Some(until)
+        );
+        // Noon is not quiet; a window within the day works too.
+        let noon = Utc.with_ymd_and_hms(2026, 11, 24, 5, 0, 0).unwrap();
+        assert_eq!(quiet_until(noon, at(22, 0), at(6, 0), 420), None);
+        assert_eq!(
+            quiet_until(noon, at(11, 0), at(13, 30), 420),
+            Some(Utc.with_ymd_and_hms(2026, 11, 24, 6, 30, 0).unwrap())
+        );
+    }
 }

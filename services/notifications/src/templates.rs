@@ -61,6 +61,6 @@ pub fn status_changed(payload: &Value) -> Option<Notice> {
         title_en: title_en.to_owned(),
         body_vi: note.unwrap_or(body_vi).to_owned(),
         body_en: note.unwrap_or(body_en).to_owned(),
-        urgent: false,
+        urgent: payload["urgent"].as_bool().unwrap_or(false),
     })
 }

@@ -121,7 +121,11 @@ pub async fn import(
 const MAX_WARDS_BODY: usize = 20 * 1024 * 1024;
 
 /// Reports' routes, without the shared service layers (the caller adds them).
-pub fn router(state: ReportsState) -> Router {
+pub fn router(state: ReportsState, service_token: &secrecy::SecretString) -> Router {
+    let internal = Router::new().route(
+        "/internal/v1/reports/{id}/followers",
+        get(public::internal_followers),
+    );
     Router::new()
         .route("/v1/reports", post(filing::file_report))
         .route("/v1/reports/categories", get(public::categories))
@@ -150,6 +154,7 @@ pub fn router(state: ReportsState) -> Router {
             "/v1/admin/jurisdictions/{id}/wards",
             put(admin::put_wards).layer(DefaultBodyLimit::max(MAX_WARDS_BODY)),
         )
+        .merge(platform::http::internal_only(internal, service_token))
         .with_state(state)
 }
 

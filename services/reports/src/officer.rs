@@ -545,6 +545,7 @@ pub async fn change_status(
         "department": row.department_id,
         "reporter_id": row.reporter_id,
         "public_note": public_note,
+        "urgent": row.urgent,
     });
     Change {
         report_id: row.id,

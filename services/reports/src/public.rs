@@ -390,6 +390,29 @@ pub async fn follow(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Debug, Serialize)]
+pub struct Followers {
+    followers: Vec<Uuid>,
+}
+
+/// Most followers told of a change (notifications' call).
+const MAX_FOLLOWERS: i64 = 10_000;
+
+/// Who follows a report, for notifications to tell them of its changes.
+pub async fn internal_followers(
+    State(state): State<ReportsState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Followers>, ApiError> {
+    let followers = sqlx::query_scalar!(
+        "SELECT account_id FROM report_followers WHERE report_id = $1 ORDER BY created_at LIMIT $2",
+        id,
+        MAX_FOLLOWERS
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(Followers { followers }))
+}
+
 /// Stops following a report.
 #[utoipa::path(delete, path = "/v1/reports/{id}/follow", tag = "reports",
     params(("id" = Uuid, Path)),

@@ -90,7 +90,7 @@ async fn check(state: &ReportsState) -> anyhow::Result<usize> {
                WHERE status = 'resolved' AND resolved_at < now() - make_interval(days => $2)
                ORDER BY resolved_at LIMIT $1 FOR UPDATE SKIP LOCKED)
              AND status = 'resolved' AND resolved_at < now() - make_interval(days => $2)
-           RETURNING id, reporter_id, jurisdiction_id, ward_id, department_id"#,
+           RETURNING id, reporter_id, jurisdiction_id, ward_id, department_id, urgent"#,
         BATCH,
         REOPEN_WINDOW_DAYS as i32
     )
@@ -123,6 +123,7 @@ async fn check(state: &ReportsState) -> anyhow::Result<usize> {
                 "department": report.department_id,
                 "reporter_id": report.reporter_id,
                 "public_note": null,
+                "urgent": report.urgent,
             }),
         )
         .await?;
