@@ -29,9 +29,10 @@ async fn spawn(mode: Mode, fcm: &str) -> TestApp {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     TestApp::spawn_with(mode, |config| {
         config.identity.dev_seed_staff = true;
-        // Erasures happen at once, every second.
+        // Erasures happen at once, every second; so do SLA checks.
         config.identity.erasure_grace_days = 0;
         config.identity.erasure_interval_secs = 1;
+        config.reports.sla_check_interval_ms = 200;
         config.internal.service_token = Some("test-service-token".to_owned().into());
         config.notifications.fcm = Some(platform::config::FcmConfig {
             service_account_file: file.clone(),
@@ -391,3 +392,50 @@ async fn followers_hear_quiet_hours_hold_and_urgent_goes_through(mode: Mode) {
     app.stop().await;
 }
 in_both_modes!(followers_hear_quiet_hours_hold_and_urgent_goes_through);
+
+async fn officers_hear_of_new_and_overdue_reports(mode: Mode) {
+    let fcm = fcm_emulator().await;
+    let app = spawn(mode, &fcm).await;
+    let officer = app.staff_token("phuxuan.officer").await;
+    let elsewhere = app.staff_token("thuanhoa.officer").await;
+    let officer_device = format!("device-{}:APA91b", uuid::Uuid::new_v4().simple());
+    let elsewhere_device = format!("device-{}:APA91b", uuid::Uuid::new_v4().simple());
+    register_device(&app, &officer, &officer_device).await;
+    register_device(&app, &elsewhere, &elsewhere_device).await;
+
+    let resident = app.resident_token().await;
+    let id = file_report(&app, &resident).await;
+    let heard = pushes_to(&fcm, &officer_device, 1).await;
+    assert_eq!(heard.len(), 1);
+    assert_eq!(
+        heard[0]["message"]["notification"]["title"],
+        "Phản ánh mới: Ổ gà, hư hỏng mặt đường"
+    );
+    assert_eq!(heard[0]["message"]["data"]["report_id"], id.as_str());
+
+    // Past its deadline, the ward hears again.
+    let reports = sqlx::PgPool::connect(&format!(
+        "{}?options=-c%20search_path%3Dreports",
+        app.database.url
+    ))
+    .await
+    .unwrap();
+    sqlx::query("UPDATE reports SET sla_due_at = now() - interval '1 hour' WHERE id = $1::uuid")
+        .bind(&id)
+        .execute(&reports)
+        .await
+        .unwrap();
+    let heard = pushes_to(&fcm, &officer_device, 2).await;
+    assert_eq!(heard.len(), 2);
+    assert_eq!(
+        heard[1]["message"]["notification"]["title"],
+        "Phản ánh quá hạn xử lý"
+    );
+    // Another ward's officer heard nothing.
+    assert_eq!(
+        app.get_json_as("/v1/inbox", &elsewhere).await["notices"],
+        json!([])
+    );
+    app.stop().await;
+}
+in_both_modes!(officers_hear_of_new_and_overdue_reports);

@@ -126,6 +126,10 @@ pub fn router(state: IdentityState, service_token: &secrecy::SecretString) -> Ro
         .route("/internal/v1/staff/{id}", get(staff::internal_staff))
         .route("/internal/v1/devices/lookup", post(me::internal_devices))
         .route(
+            "/internal/v1/staff/responsible",
+            post(staff::internal_responsible),
+        )
+        .route(
             "/internal/v1/devices/forget",
             post(me::internal_forget_device),
         );

@@ -587,6 +587,40 @@ impl From<StaffRow> for StaffMember {
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Responsibility {
+    jurisdiction: String,
+    ward: String,
+    department: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Responsible {
+    staff: Vec<Uuid>,
+}
+
+/// The active staff who answer for a ward or a department of a jurisdiction: its ward officers
+/// and the department's staff (notifications tells them of new and overdue reports).
+pub async fn internal_responsible(
+    State(state): State<IdentityState>,
+    JsonBody(who): JsonBody<Responsibility>,
+) -> Result<Json<Responsible>, ApiError> {
+    let staff = sqlx::query_scalar!(
+        r#"SELECT id FROM accounts
+           WHERE kind = 'staff' AND disabled_at IS NULL AND jurisdiction = $1
+             AND (('ward_officer' = ANY(roles) AND $2 = ANY(ward_ids))
+               OR ('department_staff' = ANY(roles) AND $3 = ANY(department_ids)))
+           ORDER BY id"#,
+        who.jurisdiction,
+        who.ward,
+        who.department
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(Responsible { staff }))
+}
+
 /// A staff member as another service sees them (reports checks an assignee's scope); 404 for
 /// anyone who is not staff.
 pub async fn internal_staff(

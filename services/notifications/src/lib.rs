@@ -87,72 +87,144 @@ impl NotificationsState {
 
     /// Consumes the events people are told about, and identity's erasures.
     pub async fn subscribe(&self, bus: &SharedBus) -> anyhow::Result<()> {
-        let state = self.clone();
-        let on_status: Handler = Arc::new(move |event| {
-            let state = state.clone();
-            Box::pin(async move { state.on_status_changed(event).await })
-        });
-        bus.subscribe(CONSUMER, "report.status_changed", on_status)
-            .await?;
-        let state = self.clone();
-        let on_erased: Handler = Arc::new(move |event| {
-            let state = state.clone();
-            Box::pin(async move { state.on_account_erased(event).await })
-        });
-        bus.subscribe(CONSUMER, "account.erased", on_erased).await
+        for event_type in [
+            "report.created",
+            "report.status_changed",
+            "report.overdue",
+            "account.erased",
+        ] {
+            let state = self.clone();
+            let handler: Handler = Arc::new(move |event| {
+                let state = state.clone();
+                Box::pin(async move { state.on_event(event).await })
+            });
+            bus.subscribe(CONSUMER, event_type, handler).await?;
+        }
+        Ok(())
     }
 
-    /// The reporter and the report's followers hear of its new status, with the officer's
-    /// public note.
-    async fn on_status_changed(&self, event: Event) -> anyhow::Result<()> {
+    async fn on_event(&self, event: Event) -> anyhow::Result<()> {
         #[derive(Deserialize)]
-        struct Payload {
+        struct Report {
             report_id: Uuid,
-            reporter_id: Uuid,
+            #[serde(default)]
+            reporter_id: Option<Uuid>,
+            #[serde(default)]
+            jurisdiction: String,
+            #[serde(default)]
+            ward: String,
+            #[serde(default)]
+            department: String,
+            #[serde(default)]
+            assignee_id: Option<Uuid>,
         }
-        #[derive(Deserialize)]
-        struct Followers {
-            followers: Vec<Uuid>,
+        if event.event_type == "account.erased" {
+            return self.on_account_erased(event).await;
         }
-        let payload: Payload = serde_json::from_value(event.payload.clone())?;
-        let Some(notice) = templates::status_changed(&event.payload) else {
-            return Ok(());
+        let report: Report = serde_json::from_value(event.payload.clone())?;
+        let (notice, recipients) = match event.event_type.as_str() {
+            // The officers who answer for the ward and the department.
+            "report.created" => (
+                templates::created(&event.payload),
+                self.responsible(&report.jurisdiction, &report.ward, &report.department)
+                    .await?,
+            ),
+            // The same, and whoever it is assigned to.
+            "report.overdue" => {
+                let mut staff = self
+                    .responsible(&report.jurisdiction, &report.ward, &report.department)
+                    .await?;
+                staff.extend(report.assignee_id);
+                (templates::overdue(&event.payload), staff)
+            }
+            // The reporter and the report's followers.
+            _ => {
+                let Some(notice) = templates::status_changed(&event.payload) else {
+                    return Ok(());
+                };
+                let mut people = self.followers(report.report_id).await?;
+                people.extend(report.reporter_id);
+                (notice, people)
+            }
         };
-        // Asked before the transaction: no connection waits on another service.
-        let answer = self
-            .reports
-            .call(
-                http::Method::GET,
-                &format!("/internal/v1/reports/{}/followers", payload.report_id),
-                None::<&()>,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("reports: {}", e.describe()))?;
-        let followers: Followers = serde_json::from_value(answer.body)?;
-        let mut recipients = vec![payload.reporter_id];
-        recipients.extend(followers.followers);
+        let data = serde_json::json!({
+            "kind": event.event_type,
+            "report_id": report.report_id,
+            "status": event.payload["to"],
+        });
+        self.deliver(&event, &notice, &data, recipients).await
+    }
+
+    /// Writes the notices and queues their pushes, once per event.
+    async fn deliver(
+        &self,
+        event: &Event,
+        notice: &templates::Notice,
+        data: &serde_json::Value,
+        mut recipients: Vec<Uuid>,
+    ) -> anyhow::Result<()> {
         recipients.sort();
         recipients.dedup();
+        if recipients.is_empty() {
+            return Ok(());
+        }
+        // Asked before the transaction: no connection waits on another service.
         let devices = if self.fcm.is_some() {
             push::devices_of(&self.identity, &recipients).await?
         } else {
             Vec::new()
         };
-        let data = serde_json::json!({
-            "kind": event.event_type,
-            "report_id": payload.report_id,
-            "status": event.payload["to"],
-        });
         let mut tx = self.pool.begin().await?;
         if !first_delivery(&mut tx, CONSUMER, event.id).await? {
             return Ok(());
         }
-        let queued = push::notify(&mut tx, &event, &notice, &data, &recipients, &devices).await?;
+        let queued = push::notify(&mut tx, event, notice, data, &recipients, &devices).await?;
         tx.commit().await?;
         if queued > 0 {
             self.pushes.notify_one();
         }
         Ok(())
+    }
+
+    async fn followers(&self, report: Uuid) -> anyhow::Result<Vec<Uuid>> {
+        #[derive(Deserialize)]
+        struct Followers {
+            followers: Vec<Uuid>,
+        }
+        let answer = self
+            .reports
+            .call(
+                http::Method::GET,
+                &format!("/internal/v1/reports/{report}/followers"),
+                None::<&()>,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("reports: {}", e.describe()))?;
+        Ok(serde_json::from_value::<Followers>(answer.body)?.followers)
+    }
+
+    async fn responsible(
+        &self,
+        jurisdiction: &str,
+        ward: &str,
+        department: &str,
+    ) -> anyhow::Result<Vec<Uuid>> {
+        #[derive(Deserialize)]
+        struct Responsible {
+            staff: Vec<Uuid>,
+        }
+        let answer = self
+            .identity
+            .call(
+                http::Method::POST,
+                "/internal/v1/staff/responsible",
+                Some(&serde_json::json!({
+                    "jurisdiction": jurisdiction, "ward": ward, "department": department,
+                })),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("identity: {}", e.describe()))?;
+        Ok(serde_json::from_value::<Responsible>(answer.body)?.staff)
     }
 
     /// An erased account's inbox, preferences and pending pushes go with it.

@@ -10,6 +10,30 @@ pub struct Notice {
     pub urgent: bool,
 }
 
+/// For the ward's officers and the department's staff: a new report to handle.
+pub fn created(payload: &Value) -> Notice {
+    let name_vi = payload["category_name_vi"].as_str().unwrap_or("Phản ánh");
+    let name_en = payload["category_name_en"].as_str().unwrap_or("Report");
+    Notice {
+        title_vi: format!("Phản ánh mới: {name_vi}"),
+        title_en: format!("New report: {name_en}"),
+        body_vi: "Một phản ánh mới thuộc phạm vi của bạn đang chờ tiếp nhận.".to_owned(),
+        body_en: "A new report in your area is waiting to be accepted.".to_owned(),
+        urgent: payload["urgent"].as_bool().unwrap_or(false),
+    }
+}
+
+/// For the ward's officers, the department's staff and the assignee: a report past its deadline.
+pub fn overdue(payload: &Value) -> Notice {
+    Notice {
+        title_vi: "Phản ánh quá hạn xử lý".to_owned(),
+        title_en: "A report is overdue".to_owned(),
+        body_vi: "Một phản ánh thuộc phạm vi của bạn đã quá thời hạn xử lý.".to_owned(),
+        body_en: "A report in your area is past its deadline.".to_owned(),
+        urgent: payload["urgent"].as_bool().unwrap_or(false),
+    }
+}
+
 /// The reporter's notice of their report's new status; `None` for a change they made
 /// themselves (reopening) or one that tells them nothing.
 pub fn status_changed(payload: &Value) -> Option<Notice> {

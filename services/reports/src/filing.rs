@@ -125,6 +125,7 @@ pub async fn file_report(
     let (jurisdiction, ward) = locate(&state, &request).await?;
     let category = sqlx::query!(
         r#"SELECT c.sla_hours, c.priority, c.urgent, c.public, c.sensitive, c.questions,
+                  c.name_vi, c.name_en,
                   (SELECT department_id FROM routing_rules r
                    WHERE r.jurisdiction_id = c.jurisdiction_id AND r.category_code = c.code
                      AND (r.ward_id = $3 OR r.ward_id IS NULL)
@@ -253,6 +254,8 @@ pub async fn file_report(
             "report_id": report_id,
             "jurisdiction": jurisdiction,
             "category": request.category,
+            "category_name_vi": category.name_vi,
+            "category_name_en": category.name_en,
             "ward": ward,
             "department": department,
             "reporter_id": principal.account_id,
