@@ -24,8 +24,6 @@ async fn spawn(mode: Mode, fcm: &str) -> TestApp {
     // The emulator's test service account, pointed at this emulator's token endpoint.
     let mut account: Json = serde_json::from_str(sandbox::fcm::TEST_SERVICE_ACCOUNT).unwrap();
     account["token_uri"] = json!(format!("{fcm}/token"));
-    let file = std::env::temp_dir().join(format!("fcm-account-{}.json", uuid::Uuid::new_v4()));
-    std::fs::write(&file, account.to_string()).unwrap();
     let unique = uuid::Uuid::new_v4().simple().to_string();
     TestApp::spawn_with(mode, |config| {
         config.identity.dev_seed_staff = true;
@@ -35,7 +33,7 @@ async fn spawn(mode: Mode, fcm: &str) -> TestApp {
         config.reports.sla_check_interval_ms = 200;
         config.internal.service_token = Some("test-service-token".to_owned().into());
         config.notifications.fcm = Some(platform::config::FcmConfig {
-            service_account_file: file.clone(),
+            service_account: account.to_string().into(),
             base_url: fcm.to_owned(),
             concurrency: 16,
         });

@@ -52,13 +52,13 @@ impl NotificationsState {
     ) -> anyhow::Result<Self> {
         let fcm = match &config.fcm {
             Some(fcm) => {
-                let text = std::fs::read_to_string(&fcm.service_account_file).map_err(|e| {
-                    anyhow::anyhow!(
-                        "notifications.fcm.service_account_file {}: {e}",
-                        fcm.service_account_file.display()
-                    )
-                })?;
-                let account: fcm::ServiceAccount = serde_json::from_str(&text)?;
+                use secrecy::ExposeSecret as _;
+                let account: fcm::ServiceAccount =
+                    serde_json::from_str(fcm.service_account.expose_secret()).map_err(|e| {
+                        anyhow::anyhow!(
+                            "notifications.fcm.service_account is not a service-account key: {e}"
+                        )
+                    })?;
                 Some(Arc::new(fcm::FcmClient::new(
                     account,
                     &fcm.base_url,

@@ -313,8 +313,10 @@ pub struct NotificationsConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FcmConfig {
-    /// The service account's JSON key file (from the Firebase console).
-    pub service_account_file: PathBuf,
+    /// The service account's JSON key (from the Firebase console); usually read from a secret
+    /// file with `CITIZEN_NOTIFICATIONS__FCM__SERVICE_ACCOUNT_FILE`.
+    #[serde(serialize_with = "serialize_required_secret")]
+    pub service_account: SecretString,
     /// FCM's API, or the emulator's (`http://host/sandbox/fcm`).
     #[serde(default = "fcm_base_url")]
     pub base_url: String,

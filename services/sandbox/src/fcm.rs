@@ -73,6 +73,8 @@ pub struct Delivery {
     pub name: String,
     pub project: String,
     pub message: Value,
+    /// When the emulator accepted it (latency measurements read it).
+    pub received_at: chrono::DateTime<chrono::Utc>,
 }
 
 pub fn router() -> Router {
@@ -285,6 +287,7 @@ impl Emulator {
                 name: name.clone(),
                 project: project.to_owned(),
                 message: message.clone(),
+                received_at: chrono::Utc::now(),
             });
         }
         Json(json!({ "name": name })).into_response()
