@@ -264,16 +264,23 @@ async fn settle(
             .await?;
         }
         Err(SendError::Unregistered | SendError::InvalidToken(_)) => {
-            // The device is gone: forget it everywhere, and every push still waiting for it.
-            state
+            // The device is gone: forget it everywhere, and every push still waiting for it. Should
+            // identity be unreachable, the next push to the device finds out again; the batch's
+            // sent pushes must not be rolled back (and sent twice) for it.
+            let forgotten = state
                 .identity
                 .call(
                     http::Method::POST,
                     "/internal/v1/devices/forget",
                     Some(&json!({ "push_token": push.push_token })),
                 )
-                .await
-                .map_err(|e| anyhow::anyhow!("identity: {}", e.describe()))?;
+                .await;
+            if let Err(error) = forgotten {
+                tracing::warn!(
+                    code = error.code(),
+                    "a gone device could not be forgotten yet"
+                );
+            }
             sqlx::query!(
                 "UPDATE pushes SET status = 'dropped', last_error = 'device gone' WHERE push_token = $1 AND status = 'pending'",
                 push.push_token
