@@ -166,6 +166,31 @@ impl TestApp {
         self.apps.get(3).map(App::addr)
     }
 
+    /// Reports' own server, in split mode.
+    pub fn reports_addr(&self) -> Option<SocketAddr> {
+        self.apps.get(4).map(App::addr)
+    }
+
+    /// Stops notifications' own server in split mode, as a crash of that pod would (the rest
+    /// keeps running).
+    pub async fn stop_notifications(&mut self) {
+        assert_eq!(self.apps.len(), 6, "split mode");
+        self.apps.remove(5).stop().await.unwrap();
+    }
+
+    /// Starts a notifications server again, with `config` as the others had it.
+    pub async fn start_notifications(&mut self, mut config: Config) {
+        config.upstreams.insert(
+            "identity".to_owned(),
+            format!("http://{}", self.identity_addr().unwrap()),
+        );
+        config.upstreams.insert(
+            "reports".to_owned(),
+            format!("http://{}", self.reports_addr().unwrap()),
+        );
+        self.apps.push(start(config, "notifications").await);
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

@@ -21,11 +21,18 @@ async fn fcm_emulator() -> String {
 }
 
 async fn spawn(mode: Mode, fcm: &str) -> TestApp {
+    let configure = configure(mode, fcm);
+    TestApp::spawn_with(mode, configure).await
+}
+
+/// What every process of a test is configured with.
+fn configure(mode: Mode, fcm: &str) -> impl Fn(&mut platform::Config) + use<> {
     // The emulator's test service account, pointed at this emulator's token endpoint.
     let mut account: Json = serde_json::from_str(sandbox::fcm::TEST_SERVICE_ACCOUNT).unwrap();
     account["token_uri"] = json!(format!("{fcm}/token"));
+    let fcm = fcm.to_owned();
     let unique = uuid::Uuid::new_v4().simple().to_string();
-    TestApp::spawn_with(mode, |config| {
+    move |config: &mut platform::Config| {
         config.identity.dev_seed_staff = true;
         // Erasures happen at once, every second; so do SLA checks.
         config.identity.erasure_grace_days = 0;
@@ -34,7 +41,7 @@ async fn spawn(mode: Mode, fcm: &str) -> TestApp {
         config.internal.service_token = Some("test-service-token".to_owned().into());
         config.notifications.fcm = Some(platform::config::FcmConfig {
             service_account: account.to_string().into(),
-            base_url: fcm.to_owned(),
+            base_url: fcm.clone(),
             concurrency: 16,
         });
         if matches!(mode, Mode::Split) {
@@ -45,8 +52,7 @@ async fn spawn(mode: Mode, fcm: &str) -> TestApp {
             config.events.nats_stream = format!("TEST_{unique}");
             config.events.nats_subject_prefix = format!("test.{unique}");
         }
-    })
-    .await
+    }
 }
 
 async fn register_device(app: &TestApp, token: &str, push_token: &str) {
@@ -437,3 +443,42 @@ async fn officers_hear_of_new_and_overdue_reports(mode: Mode) {
     app.stop().await;
 }
 in_both_modes!(officers_hear_of_new_and_overdue_reports);
+
+/// With NATS, the notifications pod dies while reports keep changing; when it is back, every
+/// change it missed is pushed, once.
+#[tokio::test]
+async fn a_consumer_down_mid_stream_loses_nothing_and_doubles_nothing() {
+    let fcm = fcm_emulator().await;
+    let configure = configure(Mode::Split, &fcm);
+    let mut app = TestApp::spawn_with(Mode::Split, &configure).await;
+    let resident = app.resident_token().await;
+    let push_token = format!("device-{}:APA91b", uuid::Uuid::new_v4().simple());
+    register_device(&app, &resident, &push_token).await;
+    let mut reports = Vec::new();
+    for _ in 0..6 {
+        reports.push(file_report(&app, &resident).await);
+    }
+    officer_does(&app, &reports[0], "accept", json!({})).await;
+    assert_eq!(pushes_to(&fcm, &push_token, 1).await.len(), 1);
+
+    app.stop_notifications().await;
+    for id in &reports[1..] {
+        officer_does(&app, id, "accept", json!({})).await;
+    }
+    let mut config = crate::helpers::test_config(&app.database);
+    configure(&mut config);
+    app.start_notifications(config).await;
+
+    let received = pushes_to(&fcm, &push_token, 6).await;
+    let mut ids: Vec<&str> = received
+        .iter()
+        .map(|d| d["message"]["data"]["report_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let mut expected: Vec<&str> = reports.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(ids, expected, "each change pushed once");
+    // Nothing more arrives while this waits for a seventh.
+    assert_eq!(pushes_to(&fcm, &push_token, 7).await.len(), 6);
+    app.stop().await;
+}
