@@ -3,8 +3,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use platform::ApiError;
 use platform::auth::Principal;
@@ -47,30 +45,6 @@ pub struct PageQuery {
     limit: Option<i64>,
 }
 
-fn invalid_cursor() -> ApiError {
-    ApiError::bad_request(
-        "invalid_cursor",
-        "Con trỏ trang không hợp lệ.",
-        "The page cursor is not valid.",
-    )
-}
-
-/// `created_at` and id of the last notice of a page.
-fn decode(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
-    let text = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(invalid_cursor)?;
-    let (micros, id) = text.split_once(':').ok_or_else(invalid_cursor)?;
-    let at = micros
-        .parse()
-        .ok()
-        .and_then(DateTime::<Utc>::from_timestamp_micros)
-        .ok_or_else(invalid_cursor)?;
-    Ok((at, id.parse().map_err(|_| invalid_cursor())?))
-}
-
 /// My notices, newest first, and how many are unread.
 #[utoipa::path(get, path = "/v1/inbox", tag = "inbox", params(PageQuery),
     responses((status = 200, body = InboxPage), (status = 400, body = platform::error::Problem)),
@@ -81,7 +55,7 @@ pub async fn list(
     QueryParams(query): QueryParams<PageQuery>,
 ) -> Result<Json<InboxPage>, ApiError> {
     let (before, before_id) = match query.cursor.as_deref() {
-        Some(cursor) => decode(cursor)?,
+        Some(cursor) => platform::cursor::decode(cursor)?,
         None => (DateTime::<Utc>::MAX_UTC, Uuid::max()),
     };
     let limit = query.limit.unwrap_or(20).clamp(1, 100);
@@ -98,9 +72,8 @@ pub async fn list(
     .await?;
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| {
-            rows.last().map(|r| {
-                URL_SAFE_NO_PAD.encode(format!("{}:{}", r.created_at.timestamp_micros(), r.id))
-            })
+            rows.last()
+                .map(|r| platform::cursor::encode(r.created_at, r.id))
         })
         .flatten();
     let notices = rows

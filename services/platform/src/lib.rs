@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod conditional;
 pub mod config;
+pub mod cursor;
 pub mod database;
 pub mod error;
 pub mod events;

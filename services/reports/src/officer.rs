@@ -5,8 +5,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use platform::ApiError;
 use platform::auth::Principal;
@@ -46,32 +44,6 @@ pub fn illegal(from: Status, action: Action) -> ApiError {
 
 fn invalid(code: &'static str, vi: &str, en: &str) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, vi, en)
-}
-
-pub fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}:{id}", at.timestamp_micros()))
-}
-
-pub fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
-    let bad = || {
-        ApiError::bad_request(
-            "invalid_cursor",
-            "Con trỏ trang không hợp lệ.",
-            "The page cursor is not valid.",
-        )
-    };
-    let text = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(bad)?;
-    let (micros, id) = text.split_once(':').ok_or_else(bad)?;
-    let at = micros
-        .parse::<i64>()
-        .ok()
-        .and_then(DateTime::<Utc>::from_timestamp_micros)
-        .ok_or_else(bad)?;
-    Ok((at, id.parse().map_err(|_| bad())?))
 }
 
 /// Locks and reads a report within the staff member's scope; 404 outside it.
@@ -142,7 +114,7 @@ pub async fn queue(
         })?),
     };
     let (after, after_id) = match query.cursor.as_deref() {
-        Some(cursor) => decode_cursor(cursor)?,
+        Some(cursor) => platform::cursor::decode(cursor)?,
         None => (DateTime::<Utc>::UNIX_EPOCH, Uuid::nil()),
     };
     let limit = query.limit.unwrap_or(50).clamp(1, 100);
@@ -234,7 +206,10 @@ pub async fn queue(
         .push(") page USING (id) ORDER BY d.sla_due_at, d.id");
     let rows: Vec<ReportRow> = sql.build_query_as().fetch_all(&state.pool).await?;
     let next_cursor = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|r| encode_cursor(r.sla_due_at, r.id)))
+        .then(|| {
+            rows.last()
+                .map(|r| platform::cursor::encode(r.sla_due_at, r.id))
+        })
         .flatten();
     Ok(Json(ReportPage {
         reports: rows.into_iter().map(|r| r.view(Audience::Staff)).collect(),

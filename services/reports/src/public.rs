@@ -271,7 +271,7 @@ fn decode_cursor(cursor: Option<&str>) -> Result<(chrono::DateTime<Utc>, Uuid), 
     let Some(cursor) = cursor else {
         return Ok((chrono::DateTime::<Utc>::MAX_UTC, Uuid::max()));
     };
-    crate::officer::decode_cursor(cursor)
+    platform::cursor::decode(cursor)
 }
 
 /// The caller's own reports, newest first.
@@ -328,7 +328,7 @@ fn page(rows: Vec<ReportRow>, limit: i64, audience: Audience) -> ReportPage {
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| {
             rows.last()
-                .map(|r| crate::officer::encode_cursor(r.created_at, r.id))
+                .map(|r| platform::cursor::encode(r.created_at, r.id))
         })
         .flatten();
     ReportPage {
