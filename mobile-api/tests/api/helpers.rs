@@ -349,6 +349,16 @@ macro_rules! in_both_modes_and_stores {
     };
 }
 
+/// Events through the local NATS server (`TEST_NATS_URL`), on a stream of `test_id`'s own:
+/// every process of one test passes the same id.
+pub fn use_nats(config: &mut Config, test_id: &str) {
+    config.events.backend = platform::config::EventBackend::Nats;
+    config.events.nats_url =
+        std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
+    config.events.nats_stream = format!("TEST_{test_id}");
+    config.events.nats_subject_prefix = format!("test.{test_id}");
+}
+
 /// A fresh Vietnamese mobile number, so tests never share quotas.
 pub fn random_phone() -> String {
     format!(
@@ -445,6 +455,17 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// A pool on one service's schema of the test's database, for what the API does not show
+    /// (an outbox, a push queue).
+    pub async fn schema_pool(&self, schema: &str) -> sqlx::PgPool {
+        sqlx::PgPool::connect(&format!(
+            "{}?options=-c%20search_path%3D{schema}",
+            self.database.url
+        ))
+        .await
+        .unwrap()
     }
 
     /// An authenticated GET's JSON body.

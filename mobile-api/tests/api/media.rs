@@ -1016,7 +1016,7 @@ async fn an_erased_account_loses_its_photos_through_events(mode: Mode) {
         c.identity.erasure_interval_secs = 1;
         c.events.outbox_poll_ms = 200;
         if let Mode::Split = mode {
-            use_nats(c);
+            crate::helpers::use_nats(c, &uuid::Uuid::new_v4().simple().to_string());
         }
     })
     .await;
@@ -1061,15 +1061,6 @@ async fn an_erased_account_loses_its_photos_through_events(mode: Mode) {
 crate::in_both_modes!(an_erased_account_loses_its_photos_through_events);
 
 /// Events through the local NATS server, on a stream and subjects of this test's own.
-fn use_nats(config: &mut platform::Config) {
-    let unique = uuid::Uuid::new_v4().simple().to_string();
-    config.events.backend = platform::config::EventBackend::Nats;
-    config.events.nats_url =
-        std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
-    config.events.nats_stream = format!("TEST_{unique}");
-    config.events.nats_subject_prefix = format!("test.{unique}");
-}
-
 async fn uploads_attached_to_nothing_expire(store: Store) {
     let app = spawn(Mode::AllInOne, store, |c| {
         c.media.unattached_ttl_secs = 1;

@@ -45,12 +45,8 @@ fn configure(mode: Mode, fcm: &str) -> impl Fn(&mut platform::Config) + use<> {
             concurrency: 16,
         });
         if matches!(mode, Mode::Split) {
-            // Events cross processes through NATS, on a stream of this test's own.
-            config.events.backend = platform::config::EventBackend::Nats;
-            config.events.nats_url = std::env::var("TEST_NATS_URL")
-                .unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
-            config.events.nats_stream = format!("TEST_{unique}");
-            config.events.nats_subject_prefix = format!("test.{unique}");
+            // Events cross processes through NATS.
+            crate::helpers::use_nats(config, &unique);
         }
     }
 }
@@ -257,12 +253,7 @@ async fn an_event_delivered_twice_pushes_once(mode: Mode) {
     assert_eq!(pushes_to(&fcm, &push_token, 1).await.len(), 1);
 
     // As after a relay crash between publishing and marking: the same event goes out again.
-    let reports = sqlx::PgPool::connect(&format!(
-        "{}?options=-c%20search_path%3Dreports",
-        app.database.url
-    ))
-    .await
-    .unwrap();
+    let reports = app.schema_pool("reports").await;
     let republished = sqlx::query(
         "UPDATE outbox SET published_at = NULL WHERE event_type = 'report.status_changed'",
     )
@@ -343,12 +334,7 @@ async fn followers_hear_quiet_hours_hold_and_urgent_goes_through(mode: Mode) {
         app.get_json_as("/v1/inbox/unread-count", &reporter).await["unread"],
         1
     );
-    let db = sqlx::PgPool::connect(&format!(
-        "{}?options=-c%20search_path%3Dnotifications",
-        app.database.url
-    ))
-    .await
-    .unwrap();
+    let db = app.schema_pool("notifications").await;
     let held: bool = sqlx::query_scalar(
         "SELECT status = 'pending' AND next_attempt_at > now() + interval '30 minutes' FROM pushes WHERE push_token = $1",
     )
@@ -418,12 +404,7 @@ async fn officers_hear_of_new_and_overdue_reports(mode: Mode) {
     assert_eq!(heard[0]["message"]["data"]["report_id"], id.as_str());
 
     // Past its deadline, the ward hears again.
-    let reports = sqlx::PgPool::connect(&format!(
-        "{}?options=-c%20search_path%3Dreports",
-        app.database.url
-    ))
-    .await
-    .unwrap();
+    let reports = app.schema_pool("reports").await;
     sqlx::query("UPDATE reports SET sla_due_at = now() - interval '1 hour' WHERE id = $1::uuid")
         .bind(&id)
         .execute(&reports)

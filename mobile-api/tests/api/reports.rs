@@ -7,7 +7,6 @@ use image::{ImageFormat, RgbImage};
 use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value as Json, json};
-use sqlx::PgPool;
 
 use crate::helpers::{Mode, TestApp, problem};
 use crate::in_both_modes;
@@ -36,16 +35,6 @@ async fn spawn_with(mode: Mode, adjust: impl Fn(&mut platform::Config)) -> TestA
         adjust(config);
     })
     .await
-}
-
-/// The reports schema of the test's database, for what the API does not show (the outbox).
-async fn reports_db(app: &TestApp) -> PgPool {
-    PgPool::connect(&format!(
-        "{}?options=-c%20search_path%3Dreports",
-        app.database.url
-    ))
-    .await
-    .unwrap()
 }
 
 fn photo() -> Vec<u8> {
@@ -191,7 +180,7 @@ async fn filing_locates_the_ward_and_routes_to_the_department(mode: Mode) {
     );
 
     // Every filing wrote its outbox event in the same transaction.
-    let db = reports_db(&app).await;
+    let db = app.schema_pool("reports").await;
     let created: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM outbox WHERE event_type = 'report.created' AND aggregate_id = $1",
     )
@@ -298,7 +287,7 @@ async fn a_failed_filing_lets_its_photos_go(mode: Mode) {
     body["media_ids"] = json!([photo]);
 
     // The database refuses the report after media attached the photo.
-    let db = reports_db(&app).await;
+    let db = app.schema_pool("reports").await;
     sqlx::query(
         "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
@@ -351,7 +340,7 @@ async fn one_key_files_one_report_under_concurrent_retries(mode: Mode) {
     }
     ids.dedup();
     assert_eq!(ids.len(), 1, "every retry answers with the one report");
-    let db = reports_db(&app).await;
+    let db = app.schema_pool("reports").await;
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM reports")
         .fetch_one(&db)
         .await
@@ -721,7 +710,7 @@ async fn the_workflow_checks_each_step(mode: Mode) {
         );
     }
     // Events went out for every change.
-    let db = reports_db(&app).await;
+    let db = app.schema_pool("reports").await;
     let changes: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM outbox WHERE event_type = 'report.status_changed'",
     )
@@ -752,7 +741,7 @@ async fn reopening_closes_after_a_week(mode: Mode) {
     )
     .await;
     // Eight days later, as the clock would have it.
-    let db = reports_db(&app).await;
+    let db = app.schema_pool("reports").await;
     sqlx::query("UPDATE reports SET resolved_at = now() - interval '8 days' WHERE id = $1::uuid")
         .bind(&id)
         .execute(&db)
@@ -1047,7 +1036,7 @@ async fn overdue_reports_are_escalated_once(mode: Mode) {
         .as_str()
         .unwrap()
         .to_owned();
-    let db = reports_db(&app).await;
+    let db = app.schema_pool("reports").await;
     sqlx::query("UPDATE reports SET sla_due_at = now() - interval '1 hour' WHERE id = $1::uuid")
         .bind(&id)
         .execute(&db)
