@@ -1,11 +1,13 @@
 //! Notifications end to end: an officer's action on a report reaches the reporter's phone
-//! through the FCM emulator and lands in their inbox, in both deployment shapes (split over
-//! NATS), with FCM's failures handled.
+//! through the FCM emulator (and their browser through the Web Push emulator) and lands in their
+//! inbox, in both deployment shapes (split over NATS), with the push services' failures handled.
 
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value as Json, json};
+
+use base64::Engine as _;
 
 use crate::helpers::{Mode, TestApp, problem};
 use crate::in_both_modes;
@@ -30,8 +32,13 @@ fn configure(mode: Mode, fcm: &str) -> impl Fn(&mut platform::Config) + use<> {
     // The emulator's test service account, pointed at this emulator's token endpoint.
     let mut account: Json = serde_json::from_str(sandbox::fcm::TEST_SERVICE_ACCOUNT).unwrap();
     account["token_uri"] = json!(format!("{fcm}/token"));
+    let web_push = fcm.replace("/sandbox/fcm", "/sandbox/webpush");
     let fcm = fcm.to_owned();
     let unique = uuid::Uuid::new_v4().simple().to_string();
+    // A VAPID key of this test's own: any 32 bytes below the curve order are a P-256 key.
+    let mut vapid: [u8; 32] = rand::random();
+    vapid[0] &= 0x7f;
+    let vapid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(vapid);
     move |config: &mut platform::Config| {
         config.identity.dev_seed_staff = true;
         // Erasures happen at once, every second; so do SLA checks.
@@ -44,6 +51,16 @@ fn configure(mode: Mode, fcm: &str) -> impl Fn(&mut platform::Config) + use<> {
             base_url: fcm.clone(),
             concurrency: 16,
         });
+        config.notifications.web_push = Some(platform::config::WebPushConfig {
+            vapid_private_key: vapid.clone().into(),
+            subject: "mailto:ops@citizen.example".to_owned(),
+            concurrency: 16,
+        });
+        // Browsers' subscriptions may point at the emulator as well as the real push services.
+        config
+            .identity
+            .web_push_endpoints
+            .push(format!("{web_push}/push/"));
         if matches!(mode, Mode::Split) {
             // Events cross processes through NATS.
             crate::helpers::use_nats(config, &unique);
@@ -241,6 +258,120 @@ async fn failures_are_retried_and_gone_devices_forgotten(mode: Mode) {
     app.stop().await;
 }
 in_both_modes!(failures_are_retried_and_gone_devices_forgotten);
+
+/// What the Web Push emulator decrypted for `subscription`, once `count` messages arrived.
+async fn web_pushes_to(web_push: &str, subscription: &str, count: usize) -> Vec<Json> {
+    let mut received = Vec::new();
+    for _ in 0..100 {
+        received = reqwest::Client::new()
+            .get(format!("{web_push}/deliveries"))
+            .query(&[("subscription", subscription)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if received.len() >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    received
+}
+
+async fn a_browser_gets_web_pushes_until_it_unsubscribes(mode: Mode) {
+    let fcm = fcm_emulator().await;
+    let web_push = fcm.replace("/sandbox/fcm", "/sandbox/webpush");
+    let app = spawn(mode, &fcm).await;
+    let resident = app.resident_token().await;
+
+    // The web app subscribes with our VAPID key, as `pushManager.subscribe()` would.
+    let key: Json = app
+        .get_json_as("/v1/notifications/web-push/key", &resident)
+        .await;
+    let subscription: Json = reqwest::Client::new()
+        .post(format!("{web_push}/subscriptions"))
+        .json(&json!({ "application_server_key": key["public_key"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let endpoint = subscription["endpoint"].as_str().unwrap();
+    let subscription_id = endpoint.rsplit('/').next().unwrap();
+    let registered = app
+        .authed(Method::POST, "/v1/me/devices", &resident)
+        .json(&json!({ "platform": "web", "push_token": endpoint,
+                       "web_push_keys": subscription["keys"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    // An endpoint that is no push service is refused: the server will not post to it.
+    let elsewhere = app
+        .authed(Method::POST, "/v1/me/devices", &resident)
+        .json(
+            &json!({ "platform": "web", "push_token": "https://internal.example/hook",
+                       "web_push_keys": subscription["keys"] }),
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(elsewhere, 422, "invalid_field").await;
+
+    // The push service is overloaded once: the message goes out on the next attempt, once,
+    // encrypted for this browser (the emulator decrypts it) and signed with our key.
+    control(
+        &web_push,
+        json!({ "subscription": subscription_id, "answer": "too_many_requests", "times": 1,
+                "retry_after_secs": 1 }),
+    )
+    .await;
+    let id = file_report(&app, &resident).await;
+    officer_does(
+        &app,
+        &id,
+        "accept",
+        json!({ "public_note": "Đã tiếp nhận, đội 2 sẽ đến trong hôm nay" }),
+    )
+    .await;
+    let received = web_pushes_to(&web_push, subscription_id, 1).await;
+    assert_eq!(received.len(), 1, "one push");
+    let delivery = &received[0];
+    assert_eq!(delivery["urgency"], "normal");
+    assert_eq!(delivery["contact"], "mailto:ops@citizen.example");
+    assert_eq!(
+        delivery["topic"],
+        uuid::Uuid::parse_str(&id).unwrap().simple().to_string(),
+        "a newer push about the report replaces one not yet delivered"
+    );
+    let payload: Json = serde_json::from_str(delivery["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["title"], "Phản ánh của bạn đã được tiếp nhận");
+    assert_eq!(payload["body"], "Đã tiếp nhận, đội 2 sẽ đến trong hôm nay");
+    assert_eq!(payload["title_en"], "Your report was accepted");
+    assert_eq!(payload["data"]["report_id"], id.as_str());
+
+    // The user unsubscribed: the push service answers 410 and the device is forgotten.
+    control(
+        &web_push,
+        json!({ "subscription": subscription_id, "answer": "gone" }),
+    )
+    .await;
+    officer_does(&app, &id, "start", json!({})).await;
+    let mut devices = json!(null);
+    for _ in 0..100 {
+        devices = app.get_json_as("/v1/me/devices", &resident).await;
+        if devices == json!([]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(devices, json!([]));
+    app.stop().await;
+}
+in_both_modes!(a_browser_gets_web_pushes_until_it_unsubscribes);
 
 async fn an_event_delivered_twice_pushes_once(mode: Mode) {
     let fcm = fcm_emulator().await;

@@ -297,7 +297,8 @@ pub struct Device {
 const MAX_DEVICES: i64 = 20;
 
 impl RegisterDevice {
-    fn validate(&self) -> Result<(), ApiError> {
+    /// `web_push_endpoints`: where a Web Push endpoint may point (identity's configuration).
+    fn validate(&self, web_push_endpoints: &[String]) -> Result<(), ApiError> {
         if self.push_token.is_empty() || self.push_token.len() > 4096 {
             return Err(invalid_field(
                 "push_token",
@@ -307,14 +308,17 @@ impl RegisterDevice {
         }
         match (self.platform, &self.web_push_keys) {
             (DevicePlatform::Web, Some(keys)) => {
-                if !self.push_token.starts_with("https://") {
+                if !web_push_endpoints
+                    .iter()
+                    .any(|allowed| endpoint_allowed(&self.push_token, allowed))
+                {
                     return Err(invalid_field(
                         "push_token",
-                        "phải là địa chỉ https của Web Push",
-                        "must be the https Web Push endpoint",
+                        "phải là địa chỉ Web Push của trình duyệt",
+                        "must be a browser's Web Push endpoint",
                     ));
                 }
-                if keys.p256dh.len() > 256 || keys.auth.len() > 64 {
+                if !base64url_of_length(&keys.p256dh, 65) || !base64url_of_length(&keys.auth, 16) {
                     return Err(invalid_field(
                         "web_push_keys",
                         "khóa không hợp lệ",
@@ -349,6 +353,47 @@ impl RegisterDevice {
     }
 }
 
+/// Whether `endpoint` falls under `allowed` (`scheme://host[:port]/path-prefix`, the host
+/// possibly `*.suffix`). The endpoint may carry no user or fragment (Edge's carry a query).
+fn endpoint_allowed(endpoint: &str, allowed: &str) -> bool {
+    let split = |url: &str| {
+        let (scheme, rest) = url.split_once("://")?;
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        Some((
+            scheme.to_ascii_lowercase(),
+            authority.to_ascii_lowercase(),
+            path.to_owned(),
+        ))
+    };
+    let (Some((scheme, authority, path)), Some((want_scheme, want_authority, want_path))) =
+        (split(endpoint), split(allowed))
+    else {
+        return false;
+    };
+    if authority.is_empty()
+        || authority.contains(['@', '?', '#', '\\'])
+        || path.contains(['#', '\\'])
+        || path.contains("/../")
+    {
+        return false;
+    }
+    let host_matches = match want_authority.strip_prefix("*.") {
+        Some(suffix) => authority
+            .strip_suffix(suffix)
+            .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+        None => authority == want_authority,
+    };
+    scheme == want_scheme && host_matches && path.starts_with(&want_path)
+}
+
+/// Whether `text` is unpadded base64url of exactly `bytes` bytes (a Web Push key).
+fn base64url_of_length(text: &str, bytes: usize) -> bool {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .is_ok_and(|decoded| decoded.len() == bytes)
+}
+
 /// Registers this device for push notifications (or moves it to this account).
 #[utoipa::path(post, path = "/v1/me/devices", tag = "me", security(("bearer" = [])), request_body = RegisterDevice,
     responses((status = 201, body = Device), (status = 422, body = platform::error::Problem, content_type = "application/problem+json")))]
@@ -357,7 +402,7 @@ pub async fn register_device(
     principal: Principal,
     JsonBody(device): JsonBody<RegisterDevice>,
 ) -> Result<(StatusCode, Json<Device>), ApiError> {
-    device.validate()?;
+    device.validate(&state.config.web_push_endpoints)?;
     let keys = device
         .web_push_keys
         .as_ref()
@@ -687,4 +732,43 @@ async fn erase_due_accounts(state: &IdentityState) -> anyhow::Result<usize> {
     .await?;
     tx.commit().await?;
     Ok(ids.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn web_push_endpoints_must_point_at_an_allowed_push_service() {
+        let allowed = |endpoint: &str| {
+            platform::config::IdentityConfig::default()
+                .web_push_endpoints
+                .iter()
+                .any(|a| endpoint_allowed(endpoint, a))
+        };
+        assert!(allowed("https://fcm.googleapis.com/fcm/send/dZ3x:APA91b"));
+        assert!(allowed(
+            "https://updates.push.services.mozilla.com/wpush/v2/gAAAA"
+        ));
+        assert!(allowed(
+            "https://wns2-par02p.notify.windows.com/w/?token=BQYAAAD"
+        ));
+        // Not a push service, not https, a look-alike host, a smuggled user or port.
+        assert!(!allowed("https://metadata.internal/computeMetadata"));
+        assert!(!allowed("http://fcm.googleapis.com/fcm/send/x"));
+        assert!(!allowed("https://fcm.googleapis.com.evil.example/x"));
+        assert!(!allowed("https://evilnotify.windows.com/x"));
+        assert!(!allowed("https://notify.windows.com/x"));
+        assert!(!allowed("https://fcm.googleapis.com@10.0.0.1/x"));
+        assert!(!allowed("https://fcm.googleapis.com:8443/x"));
+        // A development emulator is allowed by naming its prefix.
+        assert!(endpoint_allowed(
+            "http://127.0.0.1:8080/sandbox/webpush/push/abc",
+            "http://127.0.0.1:8080/sandbox/webpush/"
+        ));
+        assert!(!endpoint_allowed(
+            "http://127.0.0.1:8080/internal/v1/x",
+            "http://127.0.0.1:8080/sandbox/webpush/"
+        ));
+    }
 }

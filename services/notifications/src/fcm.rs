@@ -16,22 +16,19 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, header};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{Mutex, Semaphore};
 
+use crate::SendError;
+use crate::transport::{self, Answer, HttpClient};
+
 pub const DEFAULT_BASE_URL: &str = "https://fcm.googleapis.com";
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 /// An access token is renewed this long before it expires.
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// FCM's answers are small JSON documents.
-const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// Backoff between attempts: doubling from the first, at most the cap, with full jitter.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -56,46 +53,13 @@ impl std::fmt::Debug for ServiceAccount {
     }
 }
 
-/// Why a message was not sent, and so what to do about it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
-    /// The app was uninstalled or the token expired: forget the device.
-    #[error("the registration token is no longer valid")]
-    Unregistered,
-    /// FCM says the token is not a registration token at all: forget the device.
-    #[error("not a valid registration token: {0}")]
-    InvalidToken(String),
-    /// FCM or the path to it is overloaded or failing: try again, not before `after`.
-    #[error("temporarily refused ({reason}); retry after {after:?}")]
-    Retry {
-        after: Option<Duration>,
-        reason: String,
-    },
-    /// Our credentials or project are wrong (`SENDER_ID_MISMATCH`, `THIRD_PARTY_AUTH_ERROR`, a
-    /// refused assertion): operators must act; retrying will not help.
-    #[error("misconfigured: {0}")]
-    Misconfigured(String),
-    /// The message itself is invalid (a bug of ours).
-    #[error("message refused: {0}")]
-    Rejected(String),
-}
-
 struct AccessToken {
     value: String,
     renew_at: Instant,
 }
 
-type Https = hyper_rustls::HttpsConnector<HttpConnector>;
-
-/// An answer: status, `Retry-After`, body.
-struct Answer {
-    status: StatusCode,
-    retry_after: Option<Duration>,
-    body: Bytes,
-}
-
 pub struct FcmClient {
-    http: Client<Https, Full<Bytes>>,
+    http: HttpClient,
     account: ServiceAccount,
     key: EncodingKey,
     send_url: String,
@@ -128,24 +92,7 @@ impl FcmClient {
     ) -> anyhow::Result<Self> {
         let key = EncodingKey::from_rsa_pem(account.private_key.as_bytes())
             .map_err(|e| anyhow::anyhow!("the service account's private_key: {e}"))?;
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(rustls::RootCertStore::from_iter(
-            webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
-        ))
-        .with_no_client_auth();
-        // HTTP/2 to FCM (one connection carries many sends); plain HTTP only for an emulator.
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .build();
-        let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(connector);
+        let http = transport::client()?;
         Ok(Self {
             http,
             send_url: format!(
@@ -195,10 +142,6 @@ impl FcmClient {
         bearer: Option<&str>,
         body: Vec<u8>,
     ) -> Result<Answer, SendError> {
-        let retry = |reason: String| SendError::Retry {
-            after: None,
-            reason,
-        };
         let mut request = Request::builder()
             .method(Method::POST)
             .uri(url)
@@ -209,33 +152,7 @@ impl FcmClient {
         let request = request
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| SendError::Misconfigured(format!("bad URL {url}: {e}")))?;
-        let exchange = async {
-            let response = self
-                .http
-                .request(request)
-                .await
-                .map_err(|e| retry(format!("transport: {e}")))?;
-            let status = response.status();
-            let retry_after = response
-                .headers()
-                .get(header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
-            let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES)
-                .collect()
-                .await
-                .map_err(|e| retry(format!("reading the answer: {e}")))?
-                .to_bytes();
-            Ok(Answer {
-                status,
-                retry_after,
-                body,
-            })
-        };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
-            .await
-            .map_err(|_| retry("timed out".into()))?
+        transport::exchange(&self.http, request).await
     }
 
     /// Sends, retrying what may be retried up to `attempts` times in all, waiting as FCM asks

@@ -8,6 +8,10 @@ mod inbox;
 mod preferences;
 mod push;
 mod templates;
+mod transport;
+pub mod webpush;
+
+pub use transport::SendError;
 
 use std::sync::Arc;
 
@@ -37,7 +41,7 @@ pub struct NotificationsState {
     identity: ServiceClient,
     /// Knows who follows a report.
     reports: ServiceClient,
-    fcm: Option<Arc<fcm::FcmClient>>,
+    senders: Arc<push::Senders>,
     /// Wakes the push worker when pushes are queued.
     pushes: Arc<Notify>,
 }
@@ -59,16 +63,28 @@ impl NotificationsState {
                             "notifications.fcm.service_account is not a service-account key: {e}"
                         )
                     })?;
-                Some(Arc::new(fcm::FcmClient::new(
+                Some(fcm::FcmClient::new(
                     account,
                     &fcm.base_url,
                     fcm.concurrency,
-                )?))
+                )?)
             }
             None => {
-                tracing::warn!(
-                    "notifications.fcm is not set: notices reach the inbox only, no pushes"
-                );
+                tracing::warn!("notifications.fcm is not set: the apps get no pushes");
+                None
+            }
+        };
+        let web_push = match &config.web_push {
+            Some(web) => {
+                use secrecy::ExposeSecret as _;
+                Some(webpush::WebPushClient::new(
+                    web.vapid_private_key.expose_secret(),
+                    &web.subject,
+                    web.concurrency,
+                )?)
+            }
+            None => {
+                tracing::warn!("notifications.web_push is not set: browsers get no pushes");
                 None
             }
         };
@@ -76,11 +92,13 @@ impl NotificationsState {
             pool,
             identity,
             reports,
-            fcm,
+            senders: Arc::new(push::Senders { fcm, web_push }),
             pushes: Arc::new(Notify::new()),
         };
-        if state.fcm.is_some() {
-            tokio::spawn(push::run(state.clone()));
+        if !state.senders.platforms().is_empty() {
+            for _ in 0..config.push_workers.max(1) {
+                tokio::spawn(push::run(state.clone()));
+            }
         }
         Ok(state)
     }
@@ -169,21 +187,32 @@ impl NotificationsState {
             return Ok(());
         }
         // Asked before the transaction: no connection waits on another service.
-        let devices = if self.fcm.is_some() {
-            push::devices_of(&self.identity, &recipients).await?
-        } else {
-            Vec::new()
-        };
+        let devices = self.reachable_devices(&recipients).await?;
         let mut tx = self.pool.begin().await?;
         if !first_delivery(&mut tx, CONSUMER, event.id).await? {
             return Ok(());
         }
-        let queued = push::notify(&mut tx, event, notice, data, &recipients, &devices).await?;
+        let source = push::Source {
+            id: event.id,
+            kind: &event.event_type,
+        };
+        let queued = push::notify(&mut tx, &source, notice, data, &recipients, &devices).await?;
         tx.commit().await?;
         if queued > 0 {
             self.pushes.notify_one();
         }
         Ok(())
+    }
+
+    /// The devices of `accounts` a push service here can reach.
+    async fn reachable_devices(&self, accounts: &[Uuid]) -> anyhow::Result<Vec<push::Device>> {
+        let platforms = self.senders.platforms();
+        if platforms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut devices = push::devices_of(&self.identity, accounts).await?;
+        devices.retain(|d| platforms.contains(&d.platform));
+        Ok(devices)
     }
 
     async fn followers(&self, report: Uuid) -> anyhow::Result<Vec<Uuid>> {
@@ -255,6 +284,7 @@ pub fn router(state: NotificationsState) -> Router {
             "/v1/notifications/preferences",
             get(preferences::get).put(preferences::put),
         )
+        .route("/v1/notifications/web-push/key", get(webpush::key))
         .with_state(state)
 }
 
@@ -267,7 +297,8 @@ pub fn router(state: NotificationsState) -> Router {
         inbox::read_all,
         inbox::read,
         preferences::get,
-        preferences::put
+        preferences::put,
+        webpush::key
     ),
     tags((name = "inbox", description = "Hộp thư thông báo / Notification inbox"))
 )]

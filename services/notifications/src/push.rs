@@ -1,7 +1,8 @@
-//! Pushes as a job queue in PostgreSQL: queued with their notice, claimed by the worker with
-//! `FOR UPDATE SKIP LOCKED` (replicas share the work), sent through FCM, and settled: sent,
-//! retried later (as FCM asks, or with backoff), dropped with the device when FCM says it is
-//! gone, or failed for operators when our configuration is wrong.
+//! Pushes as a job queue in PostgreSQL: queued with their notice, claimed by the workers with
+//! `FOR UPDATE SKIP LOCKED` (replicas share the work), sent through FCM (the apps) or Web Push
+//! (browsers), and settled: sent, retried later (as the push service asks, or with backoff),
+//! dropped with the device when the push service says it is gone, or failed for operators when
+//! our configuration is wrong.
 
 use std::time::Duration;
 
@@ -11,8 +12,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::NotificationsState;
-use crate::fcm::SendError;
+use crate::SendError;
+use crate::fcm::FcmClient;
 use crate::templates::Notice;
+use crate::webpush::{self, WebPushClient};
 
 /// Pushes claimed per round.
 const BATCH: i64 = 500;
@@ -25,11 +28,13 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 pub struct Device {
     pub account_id: Uuid,
     pub platform: String,
+    /// The FCM registration token, or the browser's Web Push endpoint.
     pub push_token: String,
+    /// A browser's `p256dh` and `auth` keys.
+    pub web_push_keys: Option<serde_json::Value>,
 }
 
-/// The devices of `accounts` FCM can reach (Android and iOS; the web app's Web Push comes
-/// later), in one call to identity.
+/// The devices of `accounts`, in one call to identity.
 pub async fn devices_of(
     identity: &ServiceClient,
     accounts: &[Uuid],
@@ -47,11 +52,14 @@ pub async fn devices_of(
         "identity answered {}",
         answer.status
     );
-    let devices: Vec<Device> = serde_json::from_value(answer.body)?;
-    Ok(devices
-        .into_iter()
-        .filter(|d| d.platform == "android" || d.platform == "ios")
-        .collect())
+    Ok(serde_json::from_value(answer.body)?)
+}
+
+/// What a notice comes from: an event, or a broadcast (each recipient gets one notice per
+/// source, however often it is delivered).
+pub struct Source<'a> {
+    pub id: Uuid,
+    pub kind: &'a str,
 }
 
 /// Writes a notice for each recipient and queues a push for each of their devices, within the
@@ -59,7 +67,7 @@ pub async fn devices_of(
 /// many pushes were queued.
 pub async fn notify(
     tx: &mut sqlx::PgConnection,
-    event: &platform::events::Event,
+    source: &Source<'_>,
     notice: &Notice,
     data: &serde_json::Value,
     recipients: &[Uuid],
@@ -73,8 +81,8 @@ pub async fn notify(
            ON CONFLICT (account_id, event_id) DO NOTHING"#,
         &notice_ids,
         recipients,
-        event.id,
-        event.event_type,
+        source.id,
+        source.kind,
         notice.title_vi,
         notice.title_en,
         notice.body_vi,
@@ -100,6 +108,7 @@ pub async fn notify(
     let mut notices = Vec::with_capacity(devices.len());
     let mut platforms = Vec::with_capacity(devices.len());
     let mut tokens = Vec::with_capacity(devices.len());
+    let mut keys = Vec::with_capacity(devices.len());
     let mut not_before = Vec::with_capacity(devices.len());
     for device in devices {
         let Some(at) = recipients.iter().position(|r| *r == device.account_id) else {
@@ -114,19 +123,21 @@ pub async fn notify(
         notices.push(notice_ids[at]);
         platforms.push(device.platform.as_str());
         tokens.push(device.push_token.as_str());
+        keys.push(device.web_push_keys.clone());
         not_before.push(waits.unwrap_or(now));
     }
-    // Only for notices this event created now (a redelivery finds them there already).
+    // Only for notices this source created now (a redelivery finds them there already).
     sqlx::query!(
-        r#"INSERT INTO pushes (id, notice_id, platform, push_token, next_attempt_at)
-           SELECT d.id, d.notice, d.platform, d.token, d.not_before
-           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[])
-                AS d(id, notice, platform, token, not_before)
+        r#"INSERT INTO pushes (id, notice_id, platform, push_token, web_push_keys, next_attempt_at)
+           SELECT d.id, d.notice, d.platform, d.token, d.keys, d.not_before
+           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::timestamptz[])
+                AS d(id, notice, platform, token, keys, not_before)
            JOIN notices n ON n.id = d.notice"#,
         &ids,
         &notices,
         &platforms as &[&str],
         &tokens as &[&str],
+        &keys as &[Option<serde_json::Value>],
         &not_before
     )
     .execute(&mut *tx)
@@ -159,6 +170,57 @@ fn quiet_until(
     Some(end_at.and_utc() - offset)
 }
 
+/// The push services this process sends through: FCM for the apps, Web Push for browsers.
+#[derive(Default)]
+pub struct Senders {
+    pub fcm: Option<FcmClient>,
+    pub web_push: Option<WebPushClient>,
+}
+
+impl Senders {
+    /// The device platforms some push service here can reach.
+    pub fn platforms(&self) -> Vec<String> {
+        let mut platforms = Vec::new();
+        if self.fcm.is_some() {
+            platforms.extend(["android".to_owned(), "ios".to_owned()]);
+        }
+        if self.web_push.is_some() {
+            platforms.push("web".to_owned());
+        }
+        platforms
+    }
+
+    /// Sends one push through the service its platform needs.
+    async fn send(&self, push: &Due) -> Result<String, SendError> {
+        let unreachable = || SendError::Misconfigured(format!("no sender for {}", push.platform));
+        if push.platform == "web" {
+            let client = self.web_push.as_ref().ok_or_else(unreachable)?;
+            let keys = push.web_push_keys.as_ref();
+            let key = |name: &str| keys.and_then(|k| k[name].as_str()).unwrap_or_default();
+            let subscription = webpush::Subscription {
+                endpoint: &push.push_token,
+                p256dh: key("p256dh"),
+                auth: key("auth"),
+            };
+            let payload = web_push_payload(push);
+            let message = webpush::Message {
+                payload: &payload,
+                ttl: WEB_PUSH_TTL,
+                urgent: push.urgent,
+                topic: Some(topic(push)),
+            };
+            client.send(&subscription, &message).await
+        } else {
+            let client = self.fcm.as_ref().ok_or_else(unreachable)?;
+            client.send(&fcm_message(push)).await
+        }
+    }
+}
+
+/// How long a push service keeps a Web Push message for a browser that is offline.
+const WEB_PUSH_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// One worker: rounds while there is work, then waits to be woken (or polls).
 pub async fn run(state: NotificationsState) {
     loop {
         match round(&state).await {
@@ -174,7 +236,9 @@ pub async fn run(state: NotificationsState) {
 
 struct Due {
     id: Uuid,
+    platform: String,
     push_token: String,
+    web_push_keys: Option<serde_json::Value>,
     attempts: i32,
     title_vi: String,
     body_vi: String,
@@ -185,43 +249,74 @@ struct Due {
     notice_id: Uuid,
 }
 
-/// Claims a batch of due pushes, sends them concurrently, settles each; how many it handled.
+/// Claims a batch of due pushes, sends them concurrently, settles them; how many it handled.
 async fn round(state: &NotificationsState) -> anyhow::Result<usize> {
-    let Some(fcm) = state.fcm.clone() else {
+    let platforms = state.senders.platforms();
+    if platforms.is_empty() {
         return Ok(0);
-    };
+    }
     let mut tx = state.pool.begin().await?;
     let due = sqlx::query_as!(
         Due,
-        r#"SELECT p.id, p.push_token, p.attempts, n.title_vi, n.body_vi, n.title_en, n.body_en,
-                  n.data, n.urgent, n.id AS notice_id
+        r#"SELECT p.id, p.platform, p.push_token, p.web_push_keys, p.attempts,
+                  n.title_vi, n.body_vi, n.title_en, n.body_en, n.data, n.urgent, n.id AS notice_id
            FROM pushes p JOIN notices n ON n.id = p.notice_id
-           WHERE p.status = 'pending' AND p.next_attempt_at <= now()
+           WHERE p.status = 'pending' AND p.next_attempt_at <= now() AND p.platform = ANY($2)
            ORDER BY p.next_attempt_at LIMIT $1
            FOR UPDATE OF p SKIP LOCKED"#,
-        BATCH
+        BATCH,
+        &platforms
     )
     .fetch_all(&mut *tx)
     .await?;
     let count = due.len();
-    let sends = due.into_iter().map(|push| {
-        let fcm = fcm.clone();
-        async move {
-            let outcome = fcm.send(&message(&push)).await;
-            (push, outcome)
-        }
-    });
-    // The client holds its own concurrency limit.
-    let outcomes = futures::future::join_all(sends).await;
+    // The clients hold their own concurrency limits.
+    let outcomes = futures::future::join_all(due.into_iter().map(|push| async {
+        let outcome = state.senders.send(&push).await;
+        (push, outcome)
+    }))
+    .await;
+    let mut sent_ids = Vec::with_capacity(count);
+    let mut sent_names = Vec::with_capacity(count);
     for (push, outcome) in outcomes {
-        settle(state, &mut tx, &push, outcome).await?;
+        match outcome {
+            Ok(name) => {
+                sent_ids.push(push.id);
+                sent_names.push(name);
+            }
+            Err(error) => settle_failure(state, &mut tx, &push, error).await?,
+        }
     }
+    // Most pushes succeed: one statement settles them all.
+    sqlx::query!(
+        r#"UPDATE pushes p SET status = 'sent', provider_id = s.name, sent_at = now(),
+                  attempts = p.attempts + 1
+           FROM unnest($1::uuid[], $2::text[]) AS s(id, name) WHERE p.id = s.id"#,
+        &sent_ids,
+        &sent_names
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(count)
 }
 
+/// What a newer push replaces on the device: the report's or broadcast's, else the notice's.
+fn topic(push: &Due) -> String {
+    ["report_id", "broadcast_id"]
+        .iter()
+        .find_map(|key| {
+            push.data[key]
+                .as_str()
+                .and_then(|id| id.parse::<Uuid>().ok())
+        })
+        .unwrap_or(push.notice_id)
+        .simple()
+        .to_string()
+}
+
 /// The FCM message: Vietnamese in the notification, both languages and the ids in `data`.
-fn message(push: &Due) -> serde_json::Value {
+fn fcm_message(push: &Due) -> serde_json::Value {
     let mut data = json!({
         "notice_id": push.notice_id.to_string(),
         "title_en": push.title_en,
@@ -235,35 +330,45 @@ fn message(push: &Due) -> serde_json::Value {
             data[key] = json!(text);
         }
     }
+    let topic = topic(push);
     json!({
         "token": push.push_token,
         "notification": { "title": push.title_vi, "body": push.body_vi },
         "data": data,
         "android": {
             "priority": if push.urgent { "HIGH" } else { "NORMAL" },
-            "collapse_key": push.data["report_id"].as_str().unwrap_or("citizen"),
+            "collapse_key": topic,
         },
-        "apns": { "headers": { "apns-priority": if push.urgent { "10" } else { "5" } } },
+        "apns": { "headers": {
+            "apns-priority": if push.urgent { "10" } else { "5" },
+            "apns-collapse-id": topic,
+        } },
     })
 }
 
-async fn settle(
+/// What the web app's service worker shows: Vietnamese first, English beside it, the ids.
+fn web_push_payload(push: &Due) -> Vec<u8> {
+    json!({
+        "notice_id": push.notice_id,
+        "title": push.title_vi,
+        "body": push.body_vi,
+        "title_en": push.title_en,
+        "body_en": push.body_en,
+        "urgent": push.urgent,
+        "data": push.data,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+async fn settle_failure(
     state: &NotificationsState,
     tx: &mut sqlx::PgConnection,
     push: &Due,
-    outcome: Result<String, SendError>,
+    error: SendError,
 ) -> anyhow::Result<()> {
-    match outcome {
-        Ok(name) => {
-            sqlx::query!(
-                "UPDATE pushes SET status = 'sent', provider_id = $2, sent_at = now(), attempts = attempts + 1 WHERE id = $1",
-                push.id,
-                name
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-        Err(SendError::Unregistered | SendError::InvalidToken(_)) => {
+    match error {
+        SendError::Unregistered | SendError::InvalidToken(_) => {
             // The device is gone: forget it everywhere, and every push still waiting for it. Should
             // identity be unreachable, the next push to the device finds out again; the batch's
             // sent pushes must not be rolled back (and sent twice) for it.
@@ -288,8 +393,8 @@ async fn settle(
             .execute(&mut *tx)
             .await?;
         }
-        Err(SendError::Retry { after, reason }) if push.attempts + 1 < MAX_ATTEMPTS => {
-            // Exponential from one second, with jitter, unless FCM said how long.
+        SendError::Retry { after, reason } if push.attempts + 1 < MAX_ATTEMPTS => {
+            // Exponential from one second, with jitter, unless the push service said how long.
             let backoff = Duration::from_secs(1 << push.attempts.clamp(0, 10))
                 .mul_f64(0.5 + rand::random::<f64>() / 2.0);
             let wait = after.unwrap_or(backoff);
@@ -303,9 +408,9 @@ async fn settle(
             .execute(&mut *tx)
             .await?;
         }
-        Err(error) => {
+        error => {
             if matches!(error, SendError::Misconfigured(_)) {
-                tracing::error!(%error, "FCM refuses our configuration: operators must act");
+                tracing::error!(%error, platform = push.platform, "the push service refuses our configuration: operators must act");
             }
             sqlx::query!(
                 "UPDATE pushes SET status = 'failed', attempts = attempts + 1, last_error = $2 WHERE id = $1",

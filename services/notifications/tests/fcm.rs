@@ -4,7 +4,8 @@
 // Tests fail loudly: unwrapping is how they assert.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use notifications::fcm::{FcmClient, SendError, ServiceAccount};
+use notifications::SendError;
+use notifications::fcm::{FcmClient, ServiceAccount};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "dGVzdC1kZXZpY2UtdG9rZW4tMDAx:APA91bHc1";

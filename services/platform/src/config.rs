@@ -302,12 +302,42 @@ impl Default for ReportsConfig {
     }
 }
 
-/// Notifications: the inbox, and pushes to phones through FCM.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// Notifications: the inbox, and pushes to phones (FCM) and browsers (Web Push).
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NotificationsConfig {
-    /// Firebase Cloud Messaging; without it notices reach the inbox only.
+    /// Firebase Cloud Messaging (the apps); without it, phones get no pushes.
     pub fcm: Option<FcmConfig>,
+    /// Web Push (the web app); without it, browsers get no pushes.
+    pub web_push: Option<WebPushConfig>,
+    /// Push workers per process; they share the queue with each other and with replicas.
+    pub push_workers: usize,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self {
+            fcm: None,
+            web_push: None,
+            push_workers: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebPushConfig {
+    /// The VAPID private key: the P-256 private scalar, base64url, as `npx web-push
+    /// generate-vapid-keys` prints it; usually read from a secret file with
+    /// `CITIZEN_NOTIFICATIONS__WEB_PUSH__VAPID_PRIVATE_KEY_FILE`. The web app subscribes with
+    /// its public key, served at `GET /v1/notifications/web-push/key`.
+    #[serde(serialize_with = "serialize_required_secret")]
+    pub vapid_private_key: SecretString,
+    /// Whom push services contact about our traffic: a `mailto:` or `https:` URL.
+    pub subject: String,
+    /// Sends in flight at once per process.
+    #[serde(default = "fcm_concurrency")]
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -386,6 +416,11 @@ pub struct IdentityConfig {
     /// How often due erasures run.
     pub erasure_interval_secs: u64,
     pub vneid: VneidConfig,
+    /// Where a browser's Web Push endpoint may point: `scheme://host[:port]/path-prefix`, the
+    /// host may start with `*.`. The push services of Chrome, Firefox, Safari and Edge by
+    /// default; anything else is refused at registration, so pushes cannot be aimed at other
+    /// hosts.
+    pub web_push_endpoints: Vec<String>,
 }
 
 impl Default for IdentityConfig {
@@ -401,6 +436,14 @@ impl Default for IdentityConfig {
             erasure_grace_days: 30,
             erasure_interval_secs: 3600,
             vneid: VneidConfig::default(),
+            web_push_endpoints: [
+                "https://fcm.googleapis.com/",
+                "https://updates.push.services.mozilla.com/",
+                "https://web.push.apple.com/",
+                "https://*.notify.windows.com/",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
         }
     }
 }

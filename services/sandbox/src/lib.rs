@@ -4,12 +4,14 @@
 
 pub mod fcm;
 pub mod vneid;
+pub mod webpush;
 
 use axum::Router;
 
-/// Every sandbox's routes, each under its own prefix (`/sandbox/vneid`, `/sandbox/fcm`).
+/// Every sandbox's routes, each under its own prefix (`/sandbox/vneid`, `/sandbox/fcm`, `/sandbox/webpush`).
 pub fn router() -> Router {
     Router::new()
         .nest("/sandbox/vneid", vneid::router())
         .nest("/sandbox/fcm", fcm::router())
+        .nest("/sandbox/webpush", webpush::router())
 }
