@@ -39,7 +39,10 @@ pub const SERVICES: &[(&str, &[&str])] = &[
         "reports",
         &["/v1/reports", "/v1/officer", "/v1/admin/jurisdictions"],
     ),
-    ("notifications", &["/v1/inbox", "/v1/notifications"]),
+    (
+        "notifications",
+        &["/v1/inbox", "/v1/notifications", "/v1/admin/broadcasts"],
+    ),
     (
         "identity",
         &[

@@ -594,3 +594,454 @@ async fn a_consumer_down_mid_stream_loses_nothing_and_doubles_nothing() {
     assert_eq!(pushes_to(&fcm, &push_token, 7).await.len(), 6);
     app.stop().await;
 }
+
+const THUAN_HOA: (f64, f64) = (16.458, 107.592);
+
+/// A resident with an Android device; their account id and device token.
+async fn resident_with_device(app: &TestApp) -> (String, String, String) {
+    let token = app.resident_token().await;
+    let id = app.get_json_as("/v1/me", &token).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let device = format!("device-{}:APA91b", uuid::Uuid::new_v4().simple());
+    register_device(app, &token, &device).await;
+    (token, id, device)
+}
+
+async fn set_home_ward(app: &TestApp, token: &str, ward: &str) {
+    let set = app
+        .authed(Method::PATCH, "/v1/me", token)
+        .json(&json!({ "home_ward": ward }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+}
+
+/// Waits until notifications knows where `count` of `accounts` are (events are asynchronous).
+async fn residents_known(app: &TestApp, accounts: &[&str], count: i64) {
+    let db = app.schema_pool("notifications").await;
+    let ids: Vec<uuid::Uuid> = accounts.iter().map(|a| a.parse().unwrap()).collect();
+    let mut known = 0;
+    for _ in 0..100 {
+        known = sqlx::query_scalar("SELECT count(*) FROM residents WHERE account_id = ANY($1)")
+            .bind(&ids)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        if known >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(known, count);
+}
+
+async fn send_broadcast(app: &TestApp, token: &str, key: &str, body: &Json) -> reqwest::Response {
+    app.authed(Method::POST, "/v1/admin/broadcasts", token)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The broadcast, once `done` says it is (10 s at most).
+async fn broadcast_when(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    done: impl Fn(&Json) -> bool,
+) -> Json {
+    let mut broadcast = json!(null);
+    for _ in 0..100 {
+        broadcast = app
+            .get_json_as(&format!("/v1/admin/broadcasts/{id}"), token)
+            .await;
+        if done(&broadcast) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    broadcast
+}
+
+fn warning(area: Json) -> Json {
+    json!({
+        "jurisdiction": "hue",
+        "area": area,
+        "title_vi": "Cảnh báo ngập lụt",
+        "body_vi": "Nước sông Hương đang lên nhanh. Hãy di chuyển đồ đạc lên cao.",
+        "title_en": "Flood warning",
+        "body_en": "The Perfume River is rising fast. Move belongings to higher ground.",
+        "urgent": true,
+    })
+}
+
+async fn a_broadcast_reaches_exactly_the_devices_inside_the_area(mode: Mode) {
+    let fcm = fcm_emulator().await;
+    let web_push = fcm.replace("/sandbox/fcm", "/sandbox/webpush");
+    let app = spawn(mode, &fcm).await;
+    let admin = app.staff_token("hue.admin").await;
+
+    // Lives in Phú Xuân; has a phone and a browser.
+    let (at_home, at_home_id, at_home_phone) = resident_with_device(&app).await;
+    set_home_ward(&app, &at_home, "phu-xuan").await;
+    let browser: Json = reqwest::Client::new()
+        .post(format!("{web_push}/subscriptions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let endpoint = browser["endpoint"].as_str().unwrap();
+    let registered = app
+        .authed(Method::POST, "/v1/me/devices", &at_home)
+        .json(
+            &json!({ "platform": "web", "push_token": endpoint, "web_push_keys": browser["keys"] }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    // Last reported from Phú Xuân; no home ward.
+    let (reporter, reporter_id, reporter_phone) = resident_with_device(&app).await;
+    file_report(&app, &reporter).await;
+    // Lives in Thuận Hóa.
+    let (elsewhere, elsewhere_id, elsewhere_phone) = resident_with_device(&app).await;
+    set_home_ward(&app, &elsewhere, "thuan-hoa").await;
+    // Reported from Phú Xuân once, but last from Thuận Hóa.
+    let (moved, moved_id, moved_phone) = resident_with_device(&app).await;
+    file_report(&app, &moved).await;
+    let last = file(
+        &app,
+        &moved,
+        json!({ "category": "pothole", "latitude": THUAN_HOA.0, "longitude": THUAN_HOA.1,
+                "description": "Ổ gà", "answers": { "size": "small" } }),
+    )
+    .await;
+    residents_known(
+        &app,
+        &[&at_home_id, &reporter_id, &elsewhere_id, &moved_id],
+        4,
+    )
+    .await;
+    // The later report's cell wins, whatever order the events came in.
+    let last_cell: i64 = sqlx::query_scalar("SELECT h3_res9 FROM reports WHERE id = $1::uuid")
+        .bind(&last)
+        .fetch_one(&app.schema_pool("reports").await)
+        .await
+        .unwrap();
+    let notifications_db = app.schema_pool("notifications").await;
+    let mut moved_cell = 0i64;
+    for _ in 0..100 {
+        moved_cell = sqlx::query_scalar(
+            "SELECT last_report_cell FROM residents WHERE account_id = $1::uuid",
+        )
+        .bind(&moved_id)
+        .fetch_one(&notifications_db)
+        .await
+        .unwrap();
+        if moved_cell == last_cell {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(moved_cell, last_cell);
+
+    // Phú Xuân: its resident (phone and browser) and the one who last reported from there.
+    let body = warning(json!({ "wards": ["phu-xuan"] }));
+    let sent = send_broadcast(&app, &admin, "flood-2026-11-24", &body).await;
+    assert_eq!(sent.status(), 202);
+    let id = sent.json::<Json>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = broadcast_when(&app, &admin, &id, |b| b["status"] == "completed").await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["recipients"], 2);
+    assert_eq!(done["fanned_out"], 2);
+    assert_eq!(done["pushes"]["sent"], 3);
+    assert_eq!(done["wards"], json!(["phu-xuan"]));
+    for phone in [&at_home_phone, &reporter_phone] {
+        let received = pushes_to(&fcm, phone, 1).await;
+        assert_eq!(received.len(), 1, "exactly once");
+        let message = &received[0]["message"];
+        assert_eq!(message["notification"]["title"], "Cảnh báo ngập lụt");
+        assert_eq!(message["data"]["broadcast_id"], id.as_str());
+        assert_eq!(message["android"]["priority"], "HIGH");
+    }
+    let subscription = endpoint.rsplit('/').next().unwrap();
+    let on_the_web = web_pushes_to(&web_push, subscription, 1).await;
+    assert_eq!(on_the_web.len(), 1);
+    assert_eq!(on_the_web[0]["urgency"], "high");
+    for phone in [&elsewhere_phone, &moved_phone] {
+        assert_eq!(pushes_to(&fcm, phone, 0).await, Vec::<Json>::new());
+    }
+    let inbox = app.get_json_as("/v1/inbox", &at_home).await;
+    assert_eq!(inbox["notices"][0]["kind"], "broadcast");
+    assert_eq!(inbox["notices"][0]["title_en"], "Flood warning");
+
+    // The operator's retry is the same broadcast; the same key for another is refused.
+    let again = send_broadcast(&app, &admin, "flood-2026-11-24", &body).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Json>().await.unwrap()["id"], id.as_str());
+    let other = warning(json!({ "wards": ["vy-da"] }));
+    problem(
+        send_broadcast(&app, &admin, "flood-2026-11-24", &other).await,
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
+    // Every push of a completed broadcast has reached the emulator: none came of the retry.
+    assert_eq!(pushes_to(&fcm, &at_home_phone, 1).await.len(), 1);
+
+    // A small polygon in Thuận Hóa: whoever last reported inside it, and whoever lives in the
+    // ward it touches.
+    let (lat, lng) = THUAN_HOA;
+    let square = json!({ "polygon": { "type": "Polygon", "coordinates": [[
+        [lng - 0.001, lat - 0.001], [lng + 0.001, lat - 0.001], [lng + 0.001, lat + 0.001],
+        [lng - 0.001, lat + 0.001], [lng - 0.001, lat - 0.001]]] } });
+    let sent = send_broadcast(&app, &admin, "flood-thuan-hoa", &warning(square)).await;
+    assert_eq!(sent.status(), 202);
+    let id = sent.json::<Json>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = broadcast_when(&app, &admin, &id, |b| b["status"] == "completed").await;
+    assert_eq!(done["recipients"], 2, "{done}");
+    assert_eq!(done["wards"], json!(["thuan-hoa"]));
+    for phone in [&elsewhere_phone, &moved_phone] {
+        assert_eq!(pushes_to(&fcm, phone, 1).await.len(), 1);
+    }
+    assert_eq!(pushes_to(&fcm, &reporter_phone, 1).await.len(), 1);
+
+    // Only the jurisdiction's admins may warn it; areas must make sense.
+    let officer = app.staff_token("phuxuan.officer").await;
+    for token in [&at_home, &officer] {
+        problem(
+            send_broadcast(&app, token, "x", &body).await,
+            404,
+            "route_not_found",
+        )
+        .await;
+        problem(
+            app.get_as(&format!("/v1/admin/broadcasts/{id}"), token)
+                .await,
+            404,
+            "broadcast_not_found",
+        )
+        .await;
+    }
+    let mut elsewhere_city = body.clone();
+    elsewhere_city["jurisdiction"] = json!("da-nang");
+    problem(
+        send_broadcast(&app, &admin, "y", &elsewhere_city).await,
+        404,
+        "route_not_found",
+    )
+    .await;
+    for (area, code) in [
+        (json!({ "wards": ["atlantis"] }), "unknown_ward"),
+        (
+            json!({ "wards": ["phu-xuan"], "cells": [] }),
+            "invalid_area",
+        ),
+        (json!({ "cells": ["not-a-cell"] }), "invalid_area"),
+    ] {
+        problem(
+            send_broadcast(
+                &app,
+                &admin,
+                &uuid::Uuid::new_v4().to_string(),
+                &warning(area),
+            )
+            .await,
+            422,
+            code,
+        )
+        .await;
+    }
+    let unkeyed = app
+        .authed(Method::POST, "/v1/admin/broadcasts", &admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    problem(unkeyed, 400, "idempotency_key_required").await;
+    let listed = app.get_json_as("/v1/admin/broadcasts", &admin).await;
+    assert_eq!(listed["broadcasts"].as_array().unwrap().len(), 2);
+    assert_eq!(listed["broadcasts"][0]["id"], id.as_str(), "newest first");
+    app.stop().await;
+}
+in_both_modes!(a_broadcast_reaches_exactly_the_devices_inside_the_area);
+
+async fn an_interrupted_broadcast_resumes_and_tells_nobody_twice(mode: Mode) {
+    let fcm = fcm_emulator().await;
+    let app = spawn(mode, &fcm).await;
+    let admin = app.staff_token("hue.admin").await;
+    let (resident, resident_id, phone) = resident_with_device(&app).await;
+    set_home_ward(&app, &resident, "kim-long").await;
+    residents_known(&app, &[&resident_id], 1).await;
+    // 2,500 more residents of Kim Long (without devices): three pages of recipients.
+    let db = app.schema_pool("notifications").await;
+    sqlx::query(
+        "INSERT INTO residents (account_id, home_ward) SELECT gen_random_uuid(), 'kim-long' FROM generate_series(1, 2500)",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    // The database fails every page after the first, as a crash would leave it: mid-way.
+    sqlx::raw_sql(
+        r#"CREATE SEQUENCE pages_written;
+           CREATE FUNCTION fail_after_one_page() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+             IF nextval('pages_written') > 1 THEN RAISE EXCEPTION 'injected fault'; END IF;
+             RETURN NULL;
+           END $$;
+           CREATE TRIGGER injected_fault AFTER INSERT ON notices
+             FOR EACH STATEMENT EXECUTE FUNCTION fail_after_one_page();"#,
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+
+    let sent = send_broadcast(
+        &app,
+        &admin,
+        "kim-long-water-cut",
+        &warning(json!({ "wards": ["kim-long"] })),
+    )
+    .await;
+    assert_eq!(sent.status(), 202);
+    let id = sent.json::<Json>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Stuck after one page: progress shows it, and no page is half written.
+    let stuck = broadcast_when(&app, &admin, &id, |b| b["fanned_out"] == 1000).await;
+    assert_eq!(stuck["status"], "fanning_out", "{stuck}");
+    assert_eq!(stuck["recipients"], 2501);
+    assert_eq!(stuck["fanned_out"], 1000);
+    // The job has tried the second page, and failed, more than once by now.
+    let mut attempts = 0i64;
+    for _ in 0..100 {
+        attempts = sqlx::query_scalar("SELECT last_value FROM pages_written")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        if attempts >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(attempts >= 3, "the fault was hit: {attempts}");
+    let written: i64 = sqlx::query_scalar("SELECT count(*) FROM notices WHERE event_id = $1::uuid")
+        .bind(&id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(written, 1000);
+    let still = app
+        .get_json_as(&format!("/v1/admin/broadcasts/{id}"), &admin)
+        .await;
+    assert_eq!(still["fanned_out"], 1000);
+
+    // The fault clears: the job goes on from where it stopped.
+    sqlx::raw_sql("DROP TRIGGER injected_fault ON notices")
+        .execute(&db)
+        .await
+        .unwrap();
+    let done = broadcast_when(&app, &admin, &id, |b| b["status"] == "completed").await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["fanned_out"], 2501);
+    let (notices, people): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT account_id) FROM notices WHERE event_id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!((notices, people), (2501, 2501));
+    // Completed: every push has been settled, so what the emulator holds is final.
+    assert_eq!(pushes_to(&fcm, &phone, 1).await.len(), 1, "pushed once");
+    app.stop().await;
+}
+in_both_modes!(an_interrupted_broadcast_resumes_and_tells_nobody_twice);
+
+async fn a_cancelled_broadcast_sends_nothing_more(mode: Mode) {
+    let fcm = fcm_emulator().await;
+    let app = spawn(mode, &fcm).await;
+    let admin = app.staff_token("hue.admin").await;
+    let (resident, resident_id, phone) = resident_with_device(&app).await;
+    set_home_ward(&app, &resident, "vy-da").await;
+    residents_known(&app, &[&resident_id], 1).await;
+    // Quiet hours now: a warning that is not urgent waits.
+    let local = chrono::Utc::now() + chrono::Duration::hours(7);
+    let hhmm = |t: chrono::DateTime<chrono::Utc>| t.format("%H:%M").to_string();
+    let quiet = json!({ "quiet_hours": { "start": hhmm(local - chrono::Duration::hours(1)),
+                                          "end": hhmm(local + chrono::Duration::hours(1)) } });
+    let set = app
+        .authed(Method::PUT, "/v1/notifications/preferences", &resident)
+        .json(&quiet)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+
+    let mut notice = warning(json!({ "wards": ["vy-da"] }));
+    notice["urgent"] = json!(false);
+    let sent = send_broadcast(&app, &admin, "water-cut", &notice).await;
+    let id = sent.json::<Json>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let waiting = broadcast_when(&app, &admin, &id, |b| b["status"] == "sending").await;
+    assert_eq!(waiting["pushes"]["pending"], 1, "{waiting}");
+
+    let cancel = |token: String| {
+        let url = format!("/v1/admin/broadcasts/{id}/cancel");
+        let request = app.authed(Method::POST, &url, &token);
+        async move { request.send().await.unwrap() }
+    };
+    let cancelled = cancel(admin.clone()).await;
+    assert_eq!(cancelled.status(), 200);
+    let cancelled: Json = cancelled.json().await.unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["pushes"]["cancelled"], 1);
+    assert_eq!(cancelled["pushes"]["pending"], 0);
+    // Again: still cancelled. Someone else's: not found.
+    assert_eq!(cancel(admin.clone()).await.status(), 200);
+    problem(cancel(resident.clone()).await, 404, "broadcast_not_found").await;
+    assert_eq!(pushes_to(&fcm, &phone, 0).await, Vec::<Json>::new());
+
+    // What went out completely cannot be cancelled.
+    let empty = send_broadcast(
+        &app,
+        &admin,
+        "nobody-there",
+        &warning(json!({ "wards": ["phu-bai"] })),
+    )
+    .await;
+    let empty_id = empty.json::<Json>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = broadcast_when(&app, &admin, &empty_id, |b| b["status"] == "completed").await;
+    assert_eq!(done["recipients"], 0);
+    let late = app
+        .authed(
+            Method::POST,
+            &format!("/v1/admin/broadcasts/{empty_id}/cancel"),
+            &admin,
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(late, 409, "broadcast_completed").await;
+    app.stop().await;
+}
+in_both_modes!(a_cancelled_broadcast_sends_nothing_more);

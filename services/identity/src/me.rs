@@ -222,7 +222,15 @@ pub async fn update_profile(
         .map(serde_json::to_value)
         .transpose()
         .map_err(ApiError::internal)?;
-    let updated = sqlx::query!(
+    let mut tx = state.pool.begin().await?;
+    let before = sqlx::query_scalar!(
+        "SELECT home_ward FROM accounts WHERE id = $1 FOR UPDATE",
+        principal.account_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(account_not_found)?;
+    sqlx::query!(
         r#"UPDATE accounts SET
              display_name = COALESCE($2, display_name),
              language = COALESCE($3, language),
@@ -236,11 +244,21 @@ pub async fn update_profile(
         update.home_ward,
         preferences
     )
-    .execute(&state.pool)
+    .execute(&mut *tx)
     .await?;
-    if updated.rows_affected() == 0 {
-        return Err(account_not_found());
+    // The city's warnings reach residents by their home ward: notifications keeps it.
+    if let Some(ward) = update.home_ward.filter(|w| before.as_ref() != Some(w)) {
+        sqlx::query!(
+            r#"INSERT INTO outbox (id, aggregate_id, event_type, payload)
+               VALUES ($1, $2, 'account.home_ward_changed', $3)"#,
+            Uuid::now_v7(),
+            principal.account_id,
+            serde_json::json!({ "account_id": principal.account_id, "home_ward": ward })
+        )
+        .execute(&mut *tx)
+        .await?;
     }
+    tx.commit().await?;
     Ok(Json(load_profile(&state, principal.account_id).await?))
 }
 

@@ -1,8 +1,10 @@
 //! Notifications: what residents and officers are told, kept in their inbox and pushed to their
-//! phones through FCM (our own HTTP v1 client). Notices come from other services' events,
-//! written with their pushes in one transaction; a worker sends the pushes, retries what FCM
-//! asks to retry, and forgets devices FCM says are gone.
+//! phones through FCM and to their browsers through Web Push (our own clients). Notices come
+//! from other services' events, and from operators' area broadcasts, written with their pushes
+//! in one transaction; workers send the pushes, retry what the push service asks to retry, and
+//! forget devices it says are gone.
 
+mod broadcasts;
 pub mod fcm;
 mod inbox;
 mod preferences;
@@ -42,8 +44,10 @@ pub struct NotificationsState {
     /// Knows who follows a report.
     reports: ServiceClient,
     senders: Arc<push::Senders>,
-    /// Wakes the push worker when pushes are queued.
+    /// Wakes the push workers when pushes are queued.
     pushes: Arc<Notify>,
+    /// Wakes the broadcast fan-out job when an operator sends one.
+    broadcasts: Arc<Notify>,
 }
 
 impl NotificationsState {
@@ -94,7 +98,9 @@ impl NotificationsState {
             reports,
             senders: Arc::new(push::Senders { fcm, web_push }),
             pushes: Arc::new(Notify::new()),
+            broadcasts: Arc::new(Notify::new()),
         };
+        tokio::spawn(broadcasts::run(state.clone()));
         if !state.senders.platforms().is_empty() {
             for _ in 0..config.push_workers.max(1) {
                 tokio::spawn(push::run(state.clone()));
@@ -110,6 +116,7 @@ impl NotificationsState {
             "report.status_changed",
             "report.overdue",
             "account.erased",
+            "account.home_ward_changed",
         ] {
             let state = self.clone();
             let handler: Handler = Arc::new(move |event| {
@@ -136,10 +143,16 @@ impl NotificationsState {
             #[serde(default)]
             assignee_id: Option<Uuid>,
         }
-        if event.event_type == "account.erased" {
-            return self.on_account_erased(event).await;
+        match event.event_type.as_str() {
+            "account.erased" => return self.on_account_erased(event).await,
+            "account.home_ward_changed" => return self.on_home_ward_changed(event).await,
+            _ => {}
         }
         let report: Report = serde_json::from_value(event.payload.clone())?;
+        if event.event_type == "report.created" {
+            self.remember_report_cell(&event, report.reporter_id)
+                .await?;
+        }
         let (notice, recipients) = match event.event_type.as_str() {
             // The officers who answer for the ward and the department.
             "report.created" => (
@@ -256,6 +269,56 @@ impl NotificationsState {
         Ok(serde_json::from_value::<Responsible>(answer.body)?.staff)
     }
 
+    /// Where a resident last reported from, for the city's warnings; an older report's event
+    /// arriving late changes nothing.
+    async fn remember_report_cell(
+        &self,
+        event: &Event,
+        reporter: Option<Uuid>,
+    ) -> anyhow::Result<()> {
+        let (Some(reporter), Some(cell)) = (reporter, event.payload["h3_res9"].as_i64()) else {
+            return Ok(());
+        };
+        sqlx::query!(
+            r#"INSERT INTO residents (account_id, last_report_cell, last_report_at)
+               VALUES ($1, $2, $3)
+               ON CONFLICT (account_id) DO UPDATE
+                 SET last_report_cell = EXCLUDED.last_report_cell,
+                     last_report_at = EXCLUDED.last_report_at
+                 WHERE residents.last_report_at IS NULL
+                    OR residents.last_report_at < EXCLUDED.last_report_at"#,
+            reporter,
+            cell,
+            event.occurred_at
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A resident's home ward, for the city's warnings (the newest change wins).
+    async fn on_home_ward_changed(&self, event: Event) -> anyhow::Result<()> {
+        #[derive(Deserialize)]
+        struct Changed {
+            account_id: Uuid,
+            home_ward: String,
+        }
+        let changed: Changed = serde_json::from_value(event.payload.clone())?;
+        sqlx::query!(
+            r#"INSERT INTO residents (account_id, home_ward, home_ward_at) VALUES ($1, $2, $3)
+               ON CONFLICT (account_id) DO UPDATE
+                 SET home_ward = EXCLUDED.home_ward, home_ward_at = EXCLUDED.home_ward_at
+                 WHERE residents.home_ward_at IS NULL
+                    OR residents.home_ward_at < EXCLUDED.home_ward_at"#,
+            changed.account_id,
+            changed.home_ward,
+            event.occurred_at
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// An erased account's inbox, preferences and pending pushes go with it.
     async fn on_account_erased(&self, event: Event) -> anyhow::Result<()> {
         let account: Uuid = serde_json::from_value(event.payload["account_id"].clone())?;
@@ -265,6 +328,9 @@ impl NotificationsState {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query!("DELETE FROM preferences WHERE account_id = $1", account)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query!("DELETE FROM residents WHERE account_id = $1", account)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -285,6 +351,12 @@ pub fn router(state: NotificationsState) -> Router {
             get(preferences::get).put(preferences::put),
         )
         .route("/v1/notifications/web-push/key", get(webpush::key))
+        .route(
+            "/v1/admin/broadcasts",
+            get(broadcasts::list).post(broadcasts::create),
+        )
+        .route("/v1/admin/broadcasts/{id}", get(broadcasts::get))
+        .route("/v1/admin/broadcasts/{id}/cancel", post(broadcasts::cancel))
         .with_state(state)
 }
 
@@ -298,8 +370,15 @@ pub fn router(state: NotificationsState) -> Router {
         inbox::read,
         preferences::get,
         preferences::put,
-        webpush::key
+        webpush::key,
+        broadcasts::create,
+        broadcasts::list,
+        broadcasts::get,
+        broadcasts::cancel
     ),
-    tags((name = "inbox", description = "Hộp thư thông báo / Notification inbox"))
+    tags(
+        (name = "inbox", description = "Hộp thư thông báo / Notification inbox"),
+        (name = "broadcasts", description = "Cảnh báo theo khu vực / Area broadcasts")
+    )
 )]
 pub struct NotificationsApi;

@@ -62,3 +62,31 @@ fn invalid_query(rejection: QueryRejection) -> ApiError {
         format!("Invalid query parameters: {}", rejection.body_text()),
     )
 }
+
+/// The `Idempotency-Key` header a request that must never be carried out twice requires: at
+/// most 255 characters; missing, it is a 400 `idempotency_key_required`.
+pub struct IdempotencyKey(pub String);
+
+/// The longest `Idempotency-Key` accepted.
+const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let key = parts
+            .headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .unwrap_or_default();
+        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_CHARS {
+            return Err(ApiError::bad_request(
+                "idempotency_key_required",
+                "Cần tiêu đề Idempotency-Key (tối đa 255 ký tự) để yêu cầu không bị thực hiện hai lần.",
+                "An Idempotency-Key header (at most 255 characters) is needed so the request is never carried out twice.",
+            ));
+        }
+        Ok(IdempotencyKey(key.to_owned()))
+    }
+}

@@ -3,12 +3,12 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use h3o::Resolution;
 use platform::ApiError;
 use platform::auth::Principal;
-use platform::extract::{JsonBody, QueryParams};
+use platform::extract::{IdempotencyKey, JsonBody, QueryParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -22,7 +22,6 @@ use crate::{ReportsState, cell_at, coarsened};
 
 pub const MAX_DESCRIPTION_CHARS: usize = 4000;
 const MAX_PHOTOS: usize = 10;
-const MAX_KEY_CHARS: usize = 255;
 /// Open reports of the same category this close are offered as duplicates.
 pub const DUPLICATE_RADIUS_M: f64 = 50.0;
 const DUPLICATE_WINDOW_DAYS: i32 = 30;
@@ -88,10 +87,9 @@ fn check_position(latitude: f64, longitude: f64) -> Result<(), ApiError> {
 pub async fn file_report(
     State(state): State<ReportsState>,
     principal: Principal,
-    headers: HeaderMap,
+    IdempotencyKey(key): IdempotencyKey,
     JsonBody(request): JsonBody<NewReport>,
 ) -> Result<Response, ApiError> {
-    let key = idempotency_key(&headers)?;
     let request_hash = Sha256::digest(serde_json::to_vec(&request).map_err(ApiError::internal)?);
     if let Some(replayed) = replay(&state, principal.account_id, &key, &request_hash).await? {
         return Ok(replayed);
@@ -374,22 +372,6 @@ fn created(report_id: Uuid, body: Value, replayed: bool) -> Response {
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     response
-}
-
-fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .unwrap_or_default();
-    if key.is_empty() || key.len() > MAX_KEY_CHARS {
-        return Err(ApiError::bad_request(
-            "idempotency_key_required",
-            "Cần tiêu đề Idempotency-Key (tối đa 255 ký tự) để không gửi trùng phản ánh.",
-            "An Idempotency-Key header (at most 255 characters) is needed so a report is never filed twice.",
-        ));
-    }
-    Ok(key.to_owned())
 }
 
 /// The first answer to this key, if there was one. Keys do not expire: a key names one report

@@ -191,7 +191,7 @@ impl GeoJsonGeometry {
         }
     }
 
-    fn vertices(&self) -> usize {
+    pub fn vertices(&self) -> usize {
         match self {
             GeoJsonGeometry::Polygon(rings) => rings.iter().map(Vec::len).sum(),
             GeoJsonGeometry::MultiPolygon(polygons) => {
@@ -389,18 +389,7 @@ pub fn parse_wards(geojson: &str) -> Result<Vec<Ward>, ApiError> {
         .collect();
     let shapes: Vec<MultiPolygon<f64>> = wards.iter().map(|w| w.boundary.to_geo()).collect();
     for (ward, shape) in wards.iter().zip(&shapes) {
-        let in_range = shape.0.iter().all(|polygon| {
-            std::iter::once(polygon.exterior())
-                .chain(polygon.interiors())
-                .all(|ring| {
-                    ring.0.len() >= 4
-                        && ring.is_closed()
-                        && ring.0.iter().all(|c| {
-                            (-180.0..=180.0).contains(&c.x) && (-90.0..=90.0).contains(&c.y)
-                        })
-                })
-        });
-        if !in_range || !shape.is_valid() || shape.unsigned_area() == 0.0 {
+        if !is_valid_shape(shape) {
             return Err(invalid(
                 format!("Ranh giới phường `{}` không hợp lệ.", ward.id),
                 format!(
@@ -425,6 +414,24 @@ pub fn parse_wards(geojson: &str) -> Result<Vec<Ward>, ApiError> {
         }
     }
     Ok(wards)
+}
+
+/// Whether `shape` is a usable area: closed rings of at least four `[longitude, latitude]`
+/// positions in range, no self-intersection, some area.
+pub fn is_valid_shape(shape: &MultiPolygon<f64>) -> bool {
+    let in_range = shape.0.iter().all(|polygon| {
+        std::iter::once(polygon.exterior())
+            .chain(polygon.interiors())
+            .all(|ring| {
+                ring.0.len() >= 4
+                    && ring.is_closed()
+                    && ring
+                        .0
+                        .iter()
+                        .all(|c| (-180.0..=180.0).contains(&c.x) && (-90.0..=90.0).contains(&c.y))
+            })
+    });
+    in_range && shape.is_valid() && shape.unsigned_area() > 0.0
 }
 
 /// Overlap tolerated between wards, in square degrees (~1 m²): shared borders digitised twice.

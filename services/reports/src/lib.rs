@@ -5,6 +5,7 @@
 
 mod access;
 mod admin;
+mod areas;
 mod filing;
 pub mod jurisdiction;
 mod officer;
@@ -122,10 +123,12 @@ const MAX_WARDS_BODY: usize = 20 * 1024 * 1024;
 
 /// Reports' routes, without the shared service layers (the caller adds them).
 pub fn router(state: ReportsState, service_token: &secrecy::SecretString) -> Router {
-    let internal = Router::new().route(
-        "/internal/v1/reports/{id}/followers",
-        get(public::internal_followers),
-    );
+    let internal = Router::new()
+        .route(
+            "/internal/v1/reports/{id}/followers",
+            get(public::internal_followers),
+        )
+        .route("/internal/v1/areas/resolve", post(areas::internal_resolve));
     Router::new()
         .route("/v1/reports", post(filing::file_report))
         .route("/v1/reports/categories", get(public::categories))

@@ -3,7 +3,7 @@
 //! hash lookup; only a point in a cell crossing a border gets an exact point-in-polygon test
 //! against the few wards that cell touches.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use geo::{Intersects, MultiPolygon, Point};
@@ -15,7 +15,7 @@ use crate::jurisdiction::GeoJsonGeometry;
 
 /// The resolution of the ward cover (~0.1 km² cells): fine enough that few cells cross a
 /// border, coarse enough that a city is a few thousand cells.
-const COVER_RESOLUTION: Resolution = Resolution::Nine;
+pub const COVER_RESOLUTION: Resolution = Resolution::Nine;
 
 enum Cover {
     /// The cell lies wholly inside this ward.
@@ -93,6 +93,47 @@ impl WardIndex {
             }
         };
         Some(self.wards[index].0.as_str())
+    }
+}
+
+impl WardIndex {
+    /// The cells covering `wards`; the first id that is no ward here is the error.
+    pub fn cells_of<'a>(&self, wards: &'a [String]) -> Result<Vec<CellIndex>, &'a str> {
+        let mut chosen = HashSet::new();
+        for id in wards {
+            let index = self
+                .wards
+                .binary_search_by(|(ward, _)| ward.as_str().cmp(id))
+                .map_err(|_| id.as_str())?;
+            chosen.insert(index);
+        }
+        Ok(self
+            .cells
+            .iter()
+            .filter(|(_, cover)| match cover {
+                Cover::Inside(index) => chosen.contains(index),
+                Cover::Border(indexes) => indexes.iter().any(|i| chosen.contains(i)),
+            })
+            .map(|(cell, _)| *cell)
+            .collect())
+    }
+
+    /// The wards sharing at least one cover cell with `cells` (of the cover's resolution).
+    pub fn wards_touching(&self, cells: &[CellIndex]) -> Vec<String> {
+        let mut touched = BTreeSet::new();
+        for cell in cells {
+            match self.cells.get(cell) {
+                Some(Cover::Inside(index)) => {
+                    touched.insert(*index);
+                }
+                Some(Cover::Border(indexes)) => touched.extend(indexes.iter().copied()),
+                None => {}
+            }
+        }
+        touched
+            .into_iter()
+            .map(|index| self.wards[index].0.clone())
+            .collect()
     }
 }
 

@@ -1,0 +1,658 @@
+//! Area broadcasts: an operator warns everyone in some wards, a polygon or a set of H3 cells (a
+//! flood, a storm, a water cut). The recipients are the residents whose home ward is one the
+//! area touches, or whose last report lies in a cell it covers (reports resolves the area).
+//!
+//! The fan-out is a job in PostgreSQL. Recipients are chosen once, then walked in pages by
+//! account id; each page's notices, pushes and the cursor commit together, so a restart goes on
+//! where it stopped and nobody gets the notice twice (a push caught mid-send by a crash may go
+//! out again, with the same collapse key and topic, so the device shows it once). Progress and
+//! delivery counts are read from the notices and pushes themselves. Cancelling stops the
+//! fan-out and every push not yet sent.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use platform::ApiError;
+use platform::auth::{Principal, Role};
+use platform::extract::{IdempotencyKey, JsonBody, QueryParams};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::NotificationsState;
+use crate::push::{self, Source};
+use crate::templates::Notice;
+
+/// The kind of a broadcast's notices in the inbox.
+const KIND: &str = "broadcast";
+/// Recipients per fan-out page: one call to identity and one transaction each.
+const PAGE: i64 = 1000;
+/// With nothing to fan out, the job looks again this often (it is also woken by a new one).
+const IDLE_POLL: Duration = Duration::from_secs(1);
+const MAX_TITLE_CHARS: usize = 100;
+const MAX_BODY_CHARS: usize = 500;
+/// The four texts together, in bytes: what fits one push with room for the ids (Web Push
+/// carries about 3 KB, FCM 4 KB).
+const MAX_TEXT_BYTES: usize = 2400;
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBroadcast {
+    jurisdiction: String,
+    /// Exactly one of `{"wards": ["phu-xuan"]}`, `{"polygon": <GeoJSON Polygon or
+    /// MultiPolygon>}` or `{"cells": ["89658a2a8a7ffff"]}` (H3, resolution 5 to 15).
+    #[schema(value_type = Object, example = json!({ "wards": ["phu-xuan", "thuan-hoa"] }))]
+    area: Value,
+    title_vi: String,
+    body_vi: String,
+    title_en: String,
+    body_en: String,
+    /// Urgent warnings go through quiet hours and are delivered at high priority.
+    #[serde(default)]
+    urgent: bool,
+}
+
+impl NewBroadcast {
+    fn validate(&self) -> Result<(), ApiError> {
+        let texts = [
+            ("title_vi", &self.title_vi, MAX_TITLE_CHARS),
+            ("body_vi", &self.body_vi, MAX_BODY_CHARS),
+            ("title_en", &self.title_en, MAX_TITLE_CHARS),
+            ("body_en", &self.body_en, MAX_BODY_CHARS),
+        ];
+        for (field, text, max) in texts {
+            let chars = text.trim().chars().count();
+            if chars == 0 || chars > max {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_field",
+                    format!("{field}: từ 1 đến {max} ký tự"),
+                    format!("{field}: 1 to {max} characters"),
+                ));
+            }
+        }
+        let bytes: usize = texts.iter().map(|(_, text, _)| text.len()).sum();
+        if bytes > MAX_TEXT_BYTES {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "message_too_long",
+                "Nội dung quá dài cho một thông báo đẩy; hãy rút gọn.",
+                "The texts are too long for one push notification; shorten them.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct PushCounts {
+    /// Pushes queued for the recipients' devices.
+    queued: i64,
+    /// Not sent yet (in quiet hours, or being retried).
+    pending: i64,
+    sent: i64,
+    /// Refused for good (our configuration, or the message).
+    failed: i64,
+    /// The device was gone.
+    dropped: i64,
+    cancelled: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Broadcast {
+    id: Uuid,
+    jurisdiction: String,
+    /// `resolving` (choosing recipients), `fanning_out` (writing their notices), `sending`
+    /// (pushes in flight), `completed` or `cancelled`.
+    status: String,
+    title_vi: String,
+    body_vi: String,
+    title_en: String,
+    body_en: String,
+    urgent: bool,
+    #[schema(value_type = Object)]
+    area: Value,
+    /// The wards the area touches.
+    wards: Vec<String>,
+    /// Residents chosen, and how many of them have their notice.
+    recipients: i32,
+    fanned_out: i32,
+    pushes: PushCounts,
+    created_at: DateTime<Utc>,
+    fanned_out_at: Option<DateTime<Utc>>,
+    cancelled_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BroadcastPage {
+    broadcasts: Vec<Broadcast>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+/// Platform admins anywhere; jurisdiction admins in their own jurisdiction.
+fn may_broadcast(principal: &Principal, jurisdiction: &str) -> bool {
+    principal.has_role(Role::PlatformAdmin)
+        || (principal.has_role(Role::JurisdictionAdmin)
+            && principal.scope.jurisdiction.as_deref() == Some(jurisdiction))
+}
+
+fn broadcast_not_found() -> ApiError {
+    ApiError::not_found(
+        "broadcast_not_found",
+        "Không tìm thấy thông báo khẩn này.",
+        "There is no such broadcast.",
+    )
+}
+
+/// Sends a warning to everyone in an area, once per `Idempotency-Key`.
+#[utoipa::path(post, path = "/v1/admin/broadcasts", tag = "broadcasts", request_body = NewBroadcast,
+    params(("Idempotency-Key" = String, Header, description = "Unique per warning; a retry reuses it")),
+    responses(
+        (status = 202, body = Broadcast, description = "Accepted: recipients are being chosen"),
+        (status = 200, body = Broadcast, description = "The same request again (`Idempotent-Replayed: true`)"),
+        (status = 400, body = platform::error::Problem, description = "`idempotency_key_required`, `invalid_body`"),
+        (status = 404, body = platform::error::Problem, description = "Not an admin of this jurisdiction, or no such jurisdiction"),
+        (status = 422, body = platform::error::Problem, description = "`invalid_field`, `message_too_long`, `invalid_area`, `unknown_ward`, `area_too_large`, `idempotency_key_reused`"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<NotificationsState>,
+    principal: Principal,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(request): JsonBody<NewBroadcast>,
+) -> Result<Response, ApiError> {
+    if !may_broadcast(&principal, &request.jurisdiction) {
+        return Err(ApiError::route_not_found());
+    }
+    request.validate()?;
+    // The same account and key always name the same broadcast: a retry never warns twice.
+    let id = Uuid::new_v5(
+        &principal.account_id,
+        format!("broadcast-idempotency-key:{key}").as_bytes(),
+    );
+    let stored = serde_json::to_value(&request).map_err(ApiError::internal)?;
+    if let Some(replayed) = replay(&state, id, &stored).await? {
+        return Ok(replayed);
+    }
+    let (wards, cells) = resolve_area(&state, &request).await?;
+    let inserted = sqlx::query!(
+        r#"INSERT INTO broadcasts (id, jurisdiction, created_by, request, wards, cells,
+                                   title_vi, body_vi, title_en, body_en, urgent)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+           ON CONFLICT (id) DO NOTHING"#,
+        id,
+        request.jurisdiction,
+        principal.account_id,
+        stored,
+        &wards,
+        &cells,
+        request.title_vi.trim(),
+        request.body_vi.trim(),
+        request.title_en.trim(),
+        request.body_en.trim(),
+        request.urgent
+    )
+    .execute(&state.pool)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        // The same key raced this request in: answer as its replay.
+        if let Some(replayed) = replay(&state, id, &stored).await? {
+            return Ok(replayed);
+        }
+    }
+    tracing::info!(broadcast = %id, jurisdiction = request.jurisdiction, urgent = request.urgent, "broadcast accepted");
+    state.broadcasts.notify_one();
+    let broadcast = load(&state, &[id])
+        .await?
+        .pop()
+        .ok_or_else(broadcast_not_found)?;
+    Ok((StatusCode::ACCEPTED, Json(broadcast)).into_response())
+}
+
+/// The broadcast a key already made, if it did; 422 when it was made for another request.
+async fn replay(
+    state: &NotificationsState,
+    id: Uuid,
+    request: &Value,
+) -> Result<Option<Response>, ApiError> {
+    let Some(stored) = sqlx::query_scalar!("SELECT request FROM broadcasts WHERE id = $1", id)
+        .fetch_optional(&state.pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if stored != *request {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "Idempotency-Key này đã được dùng cho một thông báo khẩn khác.",
+            "This Idempotency-Key was used for a different broadcast.",
+        ));
+    }
+    let broadcast = load(state, &[id])
+        .await?
+        .pop()
+        .ok_or_else(broadcast_not_found)?;
+    let mut response = Json(broadcast).into_response();
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    Ok(Some(response))
+}
+
+/// The wards the area touches and the res-9 cells it covers, from reports.
+async fn resolve_area(
+    state: &NotificationsState,
+    request: &NewBroadcast,
+) -> Result<(Vec<String>, Vec<i64>), ApiError> {
+    #[derive(Deserialize)]
+    struct Resolved {
+        wards: Vec<String>,
+        cells: Vec<i64>,
+    }
+    let answer = state
+        .reports
+        .call(
+            http::Method::POST,
+            "/internal/v1/areas/resolve",
+            Some(&json!({ "jurisdiction": request.jurisdiction, "area": request.area })),
+        )
+        .await?;
+    let unprocessable =
+        |code, vi: &str, en: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, vi, en);
+    match (answer.status.as_u16(), answer.body["code"].as_str()) {
+        (200, _) => {
+            let resolved: Resolved =
+                serde_json::from_value(answer.body).map_err(ApiError::internal)?;
+            Ok((resolved.wards, resolved.cells))
+        }
+        (404, _) => Err(ApiError::not_found(
+            "jurisdiction_not_found",
+            "Không có địa bàn này.",
+            "There is no such jurisdiction.",
+        )),
+        (_, Some("unknown_ward")) => Err(unprocessable(
+            "unknown_ward",
+            "Khu vực có phường không thuộc địa bàn.",
+            "The area names a ward that is not in the jurisdiction.",
+        )),
+        (_, Some("area_too_large")) => Err(unprocessable(
+            "area_too_large",
+            "Khu vực quá rộng (tối đa khoảng 21.000 km²).",
+            "The area is too large (at most about 21,000 km²).",
+        )),
+        (400 | 422, _) => Err(unprocessable(
+            "invalid_area",
+            "Khu vực phải là đúng một trong: danh sách phường, một vùng GeoJSON hợp lệ, hoặc các ô H3 cấp 5 đến 15.",
+            "The area must be exactly one of: a list of wards, a valid GeoJSON polygon, or H3 cells of resolution 5 to 15.",
+        )),
+        (status, _) => Err(ApiError::internal(anyhow::anyhow!(
+            "reports answered {status} resolving an area"
+        ))),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Required of platform admins; a jurisdiction admin's own by default.
+    jurisdiction: Option<String>,
+    cursor: Option<String>,
+    /// At most 100; 20 by default.
+    limit: Option<i64>,
+}
+
+/// A jurisdiction's broadcasts, newest first, with their progress.
+#[utoipa::path(get, path = "/v1/admin/broadcasts", tag = "broadcasts", params(ListQuery),
+    responses((status = 200, body = BroadcastPage), (status = 404, body = platform::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<NotificationsState>,
+    principal: Principal,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> Result<Json<BroadcastPage>, ApiError> {
+    let jurisdiction = query
+        .jurisdiction
+        .or_else(|| principal.scope.jurisdiction.clone())
+        .unwrap_or_default();
+    if !may_broadcast(&principal, &jurisdiction) {
+        return Err(ApiError::route_not_found());
+    }
+    let (before, before_id) = match query.cursor.as_deref() {
+        Some(cursor) => platform::cursor::decode(cursor)?,
+        None => (DateTime::<Utc>::MAX_UTC, Uuid::max()),
+    };
+    let limit = query.limit.unwrap_or(20).clamp(1, 100);
+    let page = sqlx::query!(
+        r#"SELECT id, created_at FROM broadcasts
+           WHERE jurisdiction = $1 AND (created_at, id) < ($2, $3)
+           ORDER BY created_at DESC, id DESC LIMIT $4"#,
+        jurisdiction,
+        before,
+        before_id,
+        limit
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let next_cursor = (page.len() as i64 == limit)
+        .then(|| {
+            page.last()
+                .map(|r| platform::cursor::encode(r.created_at, r.id))
+        })
+        .flatten();
+    let ids: Vec<Uuid> = page.iter().map(|r| r.id).collect();
+    Ok(Json(BroadcastPage {
+        broadcasts: load(&state, &ids).await?,
+        next_cursor,
+    }))
+}
+
+/// One broadcast and its progress.
+#[utoipa::path(get, path = "/v1/admin/broadcasts/{id}", tag = "broadcasts",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Broadcast), (status = 404, body = platform::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<NotificationsState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Broadcast>, ApiError> {
+    let broadcast = load(&state, &[id])
+        .await?
+        .pop()
+        .filter(|b| may_broadcast(&principal, &b.jurisdiction))
+        .ok_or_else(broadcast_not_found)?;
+    Ok(Json(broadcast))
+}
+
+/// Stops a broadcast: no more notices are written, and pushes not yet sent are not sent.
+#[utoipa::path(post, path = "/v1/admin/broadcasts/{id}/cancel", tag = "broadcasts",
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = Broadcast, description = "Cancelled (also when it already was)"),
+        (status = 404, body = platform::error::Problem),
+        (status = 409, body = platform::error::Problem, description = "`broadcast_completed`: everything was sent already"),
+    ),
+    security(("bearer" = [])))]
+pub async fn cancel(
+    State(state): State<NotificationsState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Broadcast>, ApiError> {
+    let current = load(&state, &[id])
+        .await?
+        .pop()
+        .filter(|b| may_broadcast(&principal, &b.jurisdiction))
+        .ok_or_else(broadcast_not_found)?;
+    if current.status == "completed" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "broadcast_completed",
+            "Thông báo khẩn đã gửi xong, không thể hủy.",
+            "The broadcast was sent completely; there is nothing to cancel.",
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    // Waits for a fan-out page in progress; the job sees `cancelled` before its next one.
+    let cancelled = sqlx::query!(
+        r#"UPDATE broadcasts SET status = 'cancelled', cancelled_at = now(), cancelled_by = $2
+           WHERE id = $1 AND status <> 'cancelled'"#,
+        id,
+        principal.account_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    if cancelled.rows_affected() > 0 {
+        // A push a worker is sending right now is locked: this waits, then skips it as sent.
+        sqlx::query!(
+            r#"UPDATE pushes SET status = 'cancelled'
+               WHERE status = 'pending' AND notice_id IN (SELECT id FROM notices WHERE event_id = $1)"#,
+            id
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            "DELETE FROM broadcast_recipients WHERE broadcast_id = $1",
+            id
+        )
+        .execute(&mut *tx)
+        .await?;
+        tracing::info!(broadcast = %id, by = %principal.account_id, "broadcast cancelled");
+    }
+    tx.commit().await?;
+    let broadcast = load(&state, &[id])
+        .await?
+        .pop()
+        .ok_or_else(broadcast_not_found)?;
+    Ok(Json(broadcast))
+}
+
+/// Broadcasts by id, in the order given, with their push counts: two queries for any number.
+async fn load(state: &NotificationsState, ids: &[Uuid]) -> Result<Vec<Broadcast>, ApiError> {
+    let rows = sqlx::query!(
+        r#"SELECT id, jurisdiction, status, title_vi, body_vi, title_en, body_en, urgent,
+                  request -> 'area' AS "area!", wards, recipients, fanned_out, created_at,
+                  fanned_out_at, cancelled_at
+           FROM broadcasts WHERE id = ANY($1)"#,
+        ids
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let counted = sqlx::query!(
+        r#"SELECT n.event_id, p.status, count(*) AS "count!"
+           FROM notices n JOIN pushes p ON p.notice_id = n.id
+           WHERE n.event_id = ANY($1) GROUP BY n.event_id, p.status"#,
+        ids
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let mut counts: HashMap<Uuid, PushCounts> = HashMap::new();
+    for row in counted {
+        let of = counts.entry(row.event_id).or_default();
+        of.queued += row.count;
+        match row.status.as_str() {
+            "pending" => of.pending += row.count,
+            "sent" => of.sent += row.count,
+            "failed" => of.failed += row.count,
+            "dropped" => of.dropped += row.count,
+            _ => of.cancelled += row.count,
+        }
+    }
+    let mut by_id: HashMap<Uuid, Broadcast> = rows
+        .into_iter()
+        .map(|row| {
+            let pushes = counts.remove(&row.id).unwrap_or_default();
+            let status = match row.status.as_str() {
+                "fanned_out" if pushes.pending > 0 => "sending".to_owned(),
+                "fanned_out" => "completed".to_owned(),
+                other => other.to_owned(),
+            };
+            let broadcast = Broadcast {
+                id: row.id,
+                jurisdiction: row.jurisdiction,
+                status,
+                title_vi: row.title_vi,
+                body_vi: row.body_vi,
+                title_en: row.title_en,
+                body_en: row.body_en,
+                urgent: row.urgent,
+                area: row.area,
+                wards: row.wards,
+                recipients: row.recipients,
+                fanned_out: row.fanned_out,
+                pushes,
+                created_at: row.created_at,
+                fanned_out_at: row.fanned_out_at,
+                cancelled_at: row.cancelled_at,
+            };
+            (row.id, broadcast)
+        })
+        .collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// The fan-out job, for as long as the process runs; replicas share it.
+pub async fn run(state: NotificationsState) {
+    loop {
+        match step(&state).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "broadcast fan-out failed; will retry")
+            }
+        }
+        let _ = tokio::time::timeout(IDLE_POLL, state.broadcasts.notified()).await;
+    }
+}
+
+struct Pending {
+    id: Uuid,
+    status: String,
+    cursor: Option<Uuid>,
+    wards: Vec<String>,
+    cells: Vec<i64>,
+    title_vi: String,
+    body_vi: String,
+    title_en: String,
+    body_en: String,
+    urgent: bool,
+}
+
+/// One step of the oldest broadcast with work to do: choosing its recipients, or writing one
+/// page of their notices. Whether there was work.
+async fn step(state: &NotificationsState) -> anyhow::Result<bool> {
+    let Some(broadcast) = sqlx::query_as!(
+        Pending,
+        r#"SELECT id, status, cursor, wards, cells, title_vi, body_vi, title_en, body_en, urgent
+           FROM broadcasts WHERE status IN ('resolving', 'fanning_out')
+           ORDER BY created_at LIMIT 1"#
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    else {
+        return Ok(false);
+    };
+    if broadcast.status == "resolving" {
+        choose_recipients(state, &broadcast).await?;
+    } else {
+        fan_out_page(state, &broadcast).await?;
+    }
+    Ok(true)
+}
+
+/// Fixes who the broadcast goes to: everyone inside the area now.
+async fn choose_recipients(state: &NotificationsState, broadcast: &Pending) -> anyhow::Result<()> {
+    let mut tx = state.pool.begin().await?;
+    let still = sqlx::query_scalar!(
+        "SELECT status FROM broadcasts WHERE id = $1 FOR UPDATE",
+        broadcast.id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if still != "resolving" {
+        return Ok(());
+    }
+    let chosen = sqlx::query!(
+        r#"INSERT INTO broadcast_recipients (broadcast_id, account_id)
+           SELECT $1, account_id FROM residents
+           WHERE home_ward = ANY($2) OR last_report_cell = ANY($3)"#,
+        broadcast.id,
+        &broadcast.wards,
+        &broadcast.cells
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query!(
+        "UPDATE broadcasts SET status = 'fanning_out', recipients = $2 WHERE id = $1",
+        broadcast.id,
+        i32::try_from(chosen).unwrap_or(i32::MAX)
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(broadcast = %broadcast.id, recipients = chosen, "broadcast recipients chosen");
+    Ok(())
+}
+
+/// Writes the notices and queues the pushes of the next page of recipients, and moves the
+/// cursor past them, in one transaction; or, past the last page, marks the fan-out done.
+async fn fan_out_page(state: &NotificationsState, broadcast: &Pending) -> anyhow::Result<()> {
+    let after = broadcast.cursor.unwrap_or(Uuid::nil());
+    let page = sqlx::query_scalar!(
+        r#"SELECT account_id FROM broadcast_recipients
+           WHERE broadcast_id = $1 AND account_id > $2 ORDER BY account_id LIMIT $3"#,
+        broadcast.id,
+        after,
+        PAGE
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    // Asked before the transaction: no connection waits on another service.
+    let devices = if page.is_empty() {
+        Vec::new()
+    } else {
+        state.reachable_devices(&page).await?
+    };
+    let mut tx = state.pool.begin().await?;
+    let current = sqlx::query!(
+        "SELECT status, cursor FROM broadcasts WHERE id = $1 FOR UPDATE",
+        broadcast.id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    // Cancelled meanwhile, or another replica wrote this page first.
+    if current.status != "fanning_out" || current.cursor != broadcast.cursor {
+        return Ok(());
+    }
+    let Some(last) = page.last() else {
+        sqlx::query!(
+            "UPDATE broadcasts SET status = 'fanned_out', fanned_out_at = now() WHERE id = $1",
+            broadcast.id
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            "DELETE FROM broadcast_recipients WHERE broadcast_id = $1",
+            broadcast.id
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(broadcast = %broadcast.id, "broadcast fanned out");
+        return Ok(());
+    };
+    let notice = Notice {
+        title_vi: broadcast.title_vi.clone(),
+        body_vi: broadcast.body_vi.clone(),
+        title_en: broadcast.title_en.clone(),
+        body_en: broadcast.body_en.clone(),
+        urgent: broadcast.urgent,
+    };
+    let source = Source {
+        id: broadcast.id,
+        kind: KIND,
+    };
+    let data = json!({ "kind": KIND, "broadcast_id": broadcast.id });
+    let queued = push::notify(&mut tx, &source, &notice, &data, &page, &devices).await?;
+    sqlx::query!(
+        "UPDATE broadcasts SET cursor = $2, fanned_out = fanned_out + $3 WHERE id = $1",
+        broadcast.id,
+        last,
+        page.len() as i32
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if queued > 0 {
+        state.pushes.notify_waiters();
+    }
+    Ok(())
+}
