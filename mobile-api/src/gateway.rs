@@ -37,7 +37,12 @@ pub const SERVICES: &[(&str, &[&str])] = &[
     ("media", &["/v1/media"]),
     (
         "reports",
-        &["/v1/reports", "/v1/officer", "/v1/admin/jurisdictions"],
+        &[
+            "/v1/reports",
+            "/v1/officer",
+            "/v1/ops",
+            "/v1/admin/jurisdictions",
+        ],
     ),
     (
         "notifications",

@@ -12,6 +12,7 @@ mod identity;
 mod media;
 mod notifications;
 mod operations;
+mod ops;
 mod reports;
 mod staff;
 mod verification;

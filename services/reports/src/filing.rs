@@ -205,9 +205,10 @@ pub async fn file_report(
     let sla_due_at = sqlx::query_scalar!(
         r#"INSERT INTO reports (id, jurisdiction_id, category_code, ward_id, department_id, reporter_id,
                anonymous, status, description, answers, media_ids, latitude, longitude, h3_res9, h3_res7,
-               public, public_latitude, public_longitude, public_h3_res9, priority, urgent, sla_due_at)
+               h3_res15, public, public_latitude, public_longitude, public_h3_res9, priority, urgent,
+               sla_due_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, 'submitted', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                   now() + make_interval(hours => $21))
+                   $21, now() + make_interval(hours => $22))
            RETURNING sla_due_at"#,
         report_id,
         jurisdiction,
@@ -223,6 +224,7 @@ pub async fn file_report(
         longitude,
         cell(latitude, longitude, Resolution::Nine)?,
         cell(latitude, longitude, Resolution::Seven)?,
+        cell(latitude, longitude, Resolution::Fifteen)?,
         public,
         public_latitude,
         public_longitude,

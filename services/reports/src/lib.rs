@@ -9,6 +9,7 @@ mod areas;
 mod filing;
 pub mod jurisdiction;
 mod officer;
+mod ops;
 mod public;
 mod sla;
 mod views;
@@ -58,6 +59,7 @@ impl ReportsState {
         if config.seed_demo_jurisdiction {
             seed_demo(&pool).await?;
         }
+        ops::fill_missing_cells(&pool).await?;
         let state = Self {
             pool,
             wards: Arc::default(),
@@ -152,6 +154,8 @@ pub fn router(state: ReportsState, service_token: &secrecy::SecretString) -> Rou
             post(officer::mark_duplicate),
         )
         .route("/v1/officer/reports/{id}/{action}", post(officer::act))
+        .route("/v1/ops/kpis", get(ops::kpis))
+        .route("/v1/ops/heatmap", get(ops::heatmap))
         .route("/v1/admin/jurisdictions/{id}", put(admin::put_jurisdiction))
         .route(
             "/v1/admin/jurisdictions/{id}/wards",
@@ -187,8 +191,13 @@ pub const MAX_BODY_BYTES: usize = MAX_WARDS_BODY;
         officer::act,
         admin::put_jurisdiction,
         admin::put_wards,
+        ops::kpis,
+        ops::heatmap,
     ),
-    tags((name = "reports", description = "Phản ánh hiện trường / Field reports"))
+    tags(
+        (name = "reports", description = "Phản ánh hiện trường / Field reports"),
+        (name = "operations", description = "Trung tâm điều hành: chỉ số và bản đồ nhiệt / Operations centre: KPIs and heatmaps")
+    )
 )]
 pub struct ReportsApi;
 

@@ -493,6 +493,12 @@ pub async fn change_status(
         r#"UPDATE reports SET status = $2, reject_reason = $3,
                public = public AND $2 <> 'rejected',
                resolved_at = CASE WHEN $2 = 'resolved' THEN now() ELSE resolved_at END,
+               -- For the KPIs: the first response and resolution, and every reopening.
+               accepted_at = COALESCE(accepted_at, CASE WHEN $2 IN
+                   ('accepted', 'assigned', 'in_progress', 'resolved') THEN now() END),
+               first_resolved_at = COALESCE(first_resolved_at,
+                   CASE WHEN $2 = 'resolved' THEN now() END),
+               reopen_count = reopen_count + CASE WHEN $2 = 'reopened' THEN 1 ELSE 0 END,
                -- Reopened, it gets a fresh deadline of its category's length.
                sla_due_at = CASE WHEN $2 = 'reopened' THEN now() + (
                    SELECT make_interval(hours => c.sla_hours) FROM categories c
