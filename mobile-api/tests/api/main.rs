@@ -11,6 +11,7 @@ mod helpers;
 mod identity;
 mod media;
 mod notifications;
+mod open311;
 mod operations;
 mod ops;
 mod reports;

@@ -8,17 +8,15 @@
 //!
 //!   cargo run --release -p reports --example near_bench -- --reports 1000000 --radius 500
 
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use h3o::Resolution;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use reports::jurisdiction::{self, JurisdictionFile};
-use reports::wards::WardIndex;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool};
+
+#[path = "shared/mod.rs"]
+mod shared;
 
 const OPEN: &[&str] = &[
     "submitted",
@@ -27,11 +25,6 @@ const OPEN: &[&str] = &[
     "in_progress",
     "reopened",
 ];
-/// The demo city's extent.
-const SOUTH: f64 = 16.36;
-const NORTH: f64 = 16.58;
-const WEST: f64 = 107.48;
-const EAST: f64 = 107.70;
 
 struct Args {
     reports: usize,
@@ -70,38 +63,11 @@ fn args() -> anyhow::Result<Args> {
 async fn main() -> anyhow::Result<()> {
     let args = args()?;
     let database = "citizen_near_bench";
-    let admin = PgPool::connect(&args.admin_url).await?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(database)
-            .fetch_one(&admin)
-            .await?;
-    let options = PgConnectOptions::from_str(&args.admin_url)?
-        .database(database)
-        .options([("search_path", "reports")]);
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect_with(if exists {
-            options.clone()
-        } else {
-            admin
-                .execute(format!("CREATE DATABASE {database}").as_str())
-                .await?;
-            options.clone()
-        })
-        .await?;
-    let filled: i64 = if exists {
-        sqlx::query_scalar("SELECT count(*) FROM reports")
-            .fetch_one(&pool)
-            .await
-            .unwrap_or(0)
+    let (pool, reusable) = shared::scratch(&args.admin_url, database, args.reports).await?;
+    if reusable {
+        println!("reusing {} reports in {database}", args.reports);
     } else {
-        0
-    };
-    if filled != args.reports as i64 {
         fill(&pool, args.reports).await?;
-    } else {
-        println!("reusing {filled} reports in {database}");
     }
 
     let mut rng = StdRng::seed_from_u64(7);
@@ -206,108 +172,10 @@ fn summary(times: &mut [Duration]) -> String {
     )
 }
 
-/// Migrates, imports the demo city, and writes `count` reports with COPY.
+/// The shared fill, then a PostGIS column with its GiST index over the same public positions.
 async fn fill(pool: &PgPool, count: usize) -> anyhow::Result<()> {
-    pool.execute("DROP SCHEMA IF EXISTS reports CASCADE; CREATE SCHEMA reports")
-        .await?;
-    reports::MIGRATOR.run(pool).await?;
-    reports::import(
-        pool,
-        jurisdiction::DEMO_JURISDICTION,
-        Some(jurisdiction::DEMO_WARDS),
-    )
-    .await?;
-    let file: JurisdictionFile = serde_json::from_str(jurisdiction::DEMO_JURISDICTION)?;
-    let wards = jurisdiction::parse_wards(jurisdiction::DEMO_WARDS)
-        .map_err(|e| anyhow::anyhow!("{}", e.describe()))?;
-    let index = WardIndex::build(
-        file.id.clone(),
-        1,
-        wards.into_iter().map(|w| (w.id, w.boundary)).collect(),
-    )?;
-    let statuses = [
-        "submitted",
-        "accepted",
-        "assigned",
-        "in_progress",
-        "reopened",
-        "resolved",
-        "resolved",
-        "closed",
-        "closed",
-        "closed",
-    ];
-    let mut rng = StdRng::seed_from_u64(42);
     let started = Instant::now();
-    let mut written = 0;
-    while written < count {
-        let batch = (count - written).min(50_000);
-        let mut csv = String::with_capacity(batch * 400);
-        let mut made = 0;
-        while made < batch {
-            let (lat, lng) = (rng.random_range(SOUTH..NORTH), rng.random_range(WEST..EAST));
-            let Some(ward) = index.locate(lat, lng) else {
-                continue;
-            };
-            let category = &file.categories[rng.random_range(0..file.categories.len())];
-            let status = statuses[rng.random_range(0..statuses.len())];
-            let anonymous = rng.random_bool(0.1);
-            let (plat, plng) = if anonymous || category.sensitive {
-                reports::coarsened(lat, lng).context("cell")?
-            } else {
-                (lat, lng)
-            };
-            let cell = |lat, lng, res| reports::cell_at(lat, lng, res).context("cell");
-            let days_ago = rng.random_range(0.0..365.0);
-            csv.push_str(&format!(
-                "{},hue,{},{ward},{},{},{anonymous},{status},Bench report,{},{},{},{},{},{plat},{plng},{},{},false,{days_ago}\n",
-                uuid::Uuid::new_v4(),
-                category.code,
-                category.department,
-                uuid::Uuid::new_v4(),
-                lat,
-                lng,
-                cell(lat, lng, Resolution::Nine)?,
-                cell(lat, lng, Resolution::Seven)?,
-                category.public,
-                cell(plat, plng, Resolution::Nine)?,
-                category.priority.as_str(),
-            ));
-            made += 1;
-        }
-        // Ages in days go to a staging table; the insert turns them into timestamps.
-        let mut conn = pool.acquire().await?;
-        conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS staging (id uuid, jurisdiction_id text, category_code text, ward_id text,
-                 department_id text, reporter_id uuid, anonymous boolean, status text, description text,
-                 latitude float8, longitude float8, h3_res9 bigint, h3_res7 bigint, public boolean,
-                 public_latitude float8, public_longitude float8, public_h3_res9 bigint, priority text,
-                 urgent boolean, days_ago float8); TRUNCATE staging",
-        )
-        .await?;
-        let mut copy = conn
-            .copy_in_raw("COPY staging FROM STDIN WITH (FORMAT csv)")
-            .await?;
-        copy.send(csv.as_bytes()).await?;
-        copy.finish().await?;
-        conn.execute(
-            "INSERT INTO reports (id, jurisdiction_id, category_code, ward_id, department_id, reporter_id, anonymous,
-                 status, description, latitude, longitude, h3_res9, h3_res7, public, public_latitude, public_longitude,
-                 public_h3_res9, priority, urgent, created_at, sla_due_at, resolved_at)
-             SELECT id, jurisdiction_id, category_code, ward_id, department_id, reporter_id, anonymous,
-                 status, description, latitude, longitude, h3_res9, h3_res7, public, public_latitude, public_longitude,
-                 public_h3_res9, priority, urgent, created,
-                 created + interval '72 hours',
-                 CASE WHEN status IN ('resolved', 'closed') THEN created + interval '24 hours' END
-             FROM (SELECT *, now() - make_interval(secs => days_ago * 86400) AS created FROM staging) aged",
-        )
-        .await?;
-        written += batch;
-        println!(
-            "{written} reports written ({:.0} s)",
-            started.elapsed().as_secs_f64()
-        );
-    }
+    shared::fill(pool, count).await?;
     println!("adding the PostGIS column and its GiST index");
     pool.execute(
         "CREATE EXTENSION IF NOT EXISTS postgis;

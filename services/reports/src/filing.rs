@@ -90,13 +90,48 @@ pub async fn file_report(
     IdempotencyKey(key): IdempotencyKey,
     JsonBody(request): JsonBody<NewReport>,
 ) -> Result<Response, ApiError> {
-    let request_hash = Sha256::digest(serde_json::to_vec(&request).map_err(ApiError::internal)?);
-    if let Some(replayed) = replay(&state, principal.account_id, &key, &request_hash).await? {
+    let filer = Filer {
+        account_id: principal.account_id,
+        role: "resident",
+        max_per_hour: state.max_reports_per_hour,
+    };
+    let filing = file(&state, &filer, &key, &request).await?;
+    Ok(created(filing.report_id, filing.body, filing.replayed))
+}
+
+/// Who files a report: a resident, or a third party's Open311 client (whose id then stands as
+/// the reporter: the people behind it are never known here).
+pub struct Filer {
+    pub account_id: Uuid,
+    /// `resident` or `open311`, as the timeline records it.
+    pub role: &'static str,
+    /// Filings allowed in any hour.
+    pub max_per_hour: i64,
+}
+
+/// A report filed, or found filed under the same key before.
+pub struct Filing {
+    pub report_id: Uuid,
+    /// The `Filed` answer, as first given.
+    pub body: Value,
+    pub replayed: bool,
+}
+
+/// Files a report once per key: checks it, routes it, attaches its photos, and writes it with
+/// its timeline event and `report.created` in one transaction.
+pub async fn file(
+    state: &ReportsState,
+    filer: &Filer,
+    key: &str,
+    request: &NewReport,
+) -> Result<Filing, ApiError> {
+    let request_hash = Sha256::digest(serde_json::to_vec(request).map_err(ApiError::internal)?);
+    if let Some(replayed) = replay(state, filer.account_id, key, &request_hash).await? {
         return Ok(replayed);
     }
 
     check_position(request.latitude, request.longitude)?;
-    check_rate(&state, principal.account_id).await?;
+    check_rate(state, filer.account_id, filer.max_per_hour).await?;
     let description = request.description.trim();
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
         return Err(invalid(
@@ -120,7 +155,7 @@ pub async fn file_report(
         ));
     }
 
-    let (jurisdiction, ward) = locate(&state, &request).await?;
+    let (jurisdiction, ward) = locate(state, request).await?;
     let category = sqlx::query!(
         r#"SELECT c.sla_hours, c.priority, c.urgent, c.public, c.sensitive, c.questions,
                   c.name_vi, c.name_en,
@@ -155,14 +190,14 @@ pub async fn file_report(
     // The same account and key always name the same report, so a retry after a fault attaches
     // the photos to the report it then files.
     let report_id = Uuid::new_v5(
-        &principal.account_id,
+        &filer.account_id,
         format!("report-idempotency-key:{key}").as_bytes(),
     );
     let public = category.public;
     if !request.media_ids.is_empty() {
         attach_photos(
-            &state,
-            principal.account_id,
+            state,
+            filer.account_id,
             report_id,
             &request.media_ids,
             public,
@@ -172,7 +207,7 @@ pub async fn file_report(
     }
 
     // Written in one transaction; should it fail, the photos are let go again.
-    let written: Result<Response, ApiError> = async {
+    let written: Result<Filing, ApiError> = async {
     let (latitude, longitude) = (request.latitude, request.longitude);
     let (public_latitude, public_longitude) = if request.anonymous || category.sensitive {
         coarsened(latitude, longitude)
@@ -189,7 +224,7 @@ pub async fn file_report(
     let claimed = sqlx::query!(
         r#"INSERT INTO idempotency_keys (account_id, key, request_hash, report_id, response)
            VALUES ($1, $2, $3, $4, '{}') ON CONFLICT DO NOTHING"#,
-        principal.account_id,
+        filer.account_id,
         key,
         request_hash.as_slice(),
         report_id
@@ -198,7 +233,7 @@ pub async fn file_report(
     .await?;
     if claimed.rows_affected() == 0 {
         tx.rollback().await?;
-        return replay(&state, principal.account_id, &key, &request_hash)
+        return replay(state, filer.account_id, key, &request_hash)
             .await?
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotency key vanished")));
     }
@@ -215,7 +250,7 @@ pub async fn file_report(
         request.category,
         ward,
         department,
-        principal.account_id,
+        filer.account_id,
         request.anonymous,
         description,
         Value::Object(request.answers.clone()),
@@ -240,8 +275,8 @@ pub async fn file_report(
         kind: "created",
         from_status: None,
         to_status: Some(Status::Submitted.as_str()),
-        actor_id: Some(principal.account_id),
-        actor_role: "resident",
+        actor_id: Some(filer.account_id),
+        actor_role: filer.role,
         public: true,
         note: None,
         media_ids: &request.media_ids,
@@ -258,7 +293,7 @@ pub async fn file_report(
             "category_name_en": category.name_en,
             "ward": ward,
             "department": department,
-            "reporter_id": principal.account_id,
+            "reporter_id": filer.account_id,
             "status": Status::Submitted.as_str(),
             "priority": category.priority,
             "urgent": category.urgent,
@@ -284,18 +319,22 @@ pub async fn file_report(
     let response = serde_json::to_value(&filed).map_err(ApiError::internal)?;
     sqlx::query!(
         r#"UPDATE idempotency_keys SET response = $3 WHERE account_id = $1 AND key = $2"#,
-        principal.account_id,
+        filer.account_id,
         key,
         response
     )
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(created(report_id, response, false))
+    Ok(Filing {
+        report_id,
+        body: response,
+        replayed: false,
+    })
     }
     .await;
     if written.is_err() && !request.media_ids.is_empty() {
-        undo_attach(&state, report_id, &request.media_ids).await;
+        undo_attach(state, report_id, &request.media_ids).await;
     }
     written
 }
@@ -334,7 +373,11 @@ pub async fn undo_attach(state: &ReportsState, report_id: Uuid, media_ids: &[Uui
 
 /// One account files at most `max_reports_per_hour` reports an hour (retries of one key do not
 /// count: they are answered before this).
-async fn check_rate(state: &ReportsState, account: Uuid) -> Result<(), ApiError> {
+async fn check_rate(
+    state: &ReportsState,
+    account: Uuid,
+    max_per_hour: i64,
+) -> Result<(), ApiError> {
     let oldest_in_hour = sqlx::query_scalar!(
         r#"SELECT min(created_at) FROM (
                SELECT created_at FROM reports
@@ -342,7 +385,7 @@ async fn check_rate(state: &ReportsState, account: Uuid) -> Result<(), ApiError>
                ORDER BY created_at DESC LIMIT $2) recent
            HAVING count(*) >= $2"#,
         account,
-        state.max_reports_per_hour
+        max_per_hour
     )
     .fetch_optional(&state.pool)
     .await?
@@ -383,7 +426,7 @@ async fn replay(
     account: Uuid,
     key: &str,
     request_hash: &[u8],
-) -> Result<Option<Response>, ApiError> {
+) -> Result<Option<Filing>, ApiError> {
     let Some(stored) = sqlx::query!(
         r#"SELECT request_hash, report_id, response FROM idempotency_keys
            WHERE account_id = $1 AND key = $2"#,
@@ -402,7 +445,11 @@ async fn replay(
             "This Idempotency-Key was used for a different report.",
         ));
     }
-    Ok(Some(created(stored.report_id, stored.response, true)))
+    Ok(Some(Filing {
+        report_id: stored.report_id,
+        body: stored.response,
+        replayed: true,
+    }))
 }
 
 /// The jurisdiction and ward a position is in; 422 when it is in none.

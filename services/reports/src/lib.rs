@@ -9,6 +9,7 @@ mod areas;
 mod filing;
 pub mod jurisdiction;
 mod officer;
+mod open311;
 mod ops;
 mod public;
 mod sla;
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use h3o::{CellIndex, LatLng, Resolution};
 use platform::ApiError;
 use platform::config::ReportsConfig;
@@ -154,6 +155,19 @@ pub fn router(state: ReportsState, service_token: &secrecy::SecretString) -> Rou
             post(officer::mark_duplicate),
         )
         .route("/v1/officer/reports/{id}/{action}", post(officer::act))
+        .route(
+            "/open311/v2/{file}",
+            get(open311::get_document).post(open311::post_request),
+        )
+        .route("/open311/v2/{kind}/{file}", get(open311::get_one))
+        .route(
+            "/v1/admin/jurisdictions/{id}/open311-clients",
+            get(open311::list_keys).post(open311::issue_key),
+        )
+        .route(
+            "/v1/admin/jurisdictions/{id}/open311-clients/{client}",
+            delete(open311::revoke_key),
+        )
         .route("/v1/ops/kpis", get(ops::kpis))
         .route("/v1/ops/heatmap", get(ops::heatmap))
         .route("/v1/admin/jurisdictions/{id}", put(admin::put_jurisdiction))
@@ -193,6 +207,9 @@ pub const MAX_BODY_BYTES: usize = MAX_WARDS_BODY;
         admin::put_wards,
         ops::kpis,
         ops::heatmap,
+        open311::issue_key,
+        open311::list_keys,
+        open311::revoke_key,
     ),
     tags(
         (name = "reports", description = "Phản ánh hiện trường / Field reports"),

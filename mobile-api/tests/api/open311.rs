@@ -1,0 +1,496 @@
+//! Open311 GeoReport v2 through the gateway: each document in XML and JSON checked against the
+//! spec's element names, nesting and types; a request filed by a third party reaches the
+//! officer queue; errors, paging, updates and keys.
+
+use reqwest::Method;
+use serde_json::{Value as Json, json};
+
+use crate::helpers::{Mode, TestApp, problem};
+use crate::in_both_modes;
+
+const PHU_XUAN: (f64, f64) = (16.495, 107.582);
+
+/// The names of an element's child elements, in order.
+fn children<'a>(node: roxmltree::Node<'a, 'a>) -> Vec<&'a str> {
+    node.children()
+        .filter(|c| c.is_element())
+        .map(|c| c.tag_name().name())
+        .collect()
+}
+
+fn child<'a>(node: roxmltree::Node<'a, 'a>, name: &str) -> roxmltree::Node<'a, 'a> {
+    node.children()
+        .find(|c| c.tag_name().name() == name)
+        .unwrap_or_else(|| panic!("no <{name}>"))
+}
+
+fn text<'a>(node: roxmltree::Node<'a, 'a>, name: &str) -> &'a str {
+    child(node, name).text().unwrap_or("")
+}
+
+async fn xml(app: &TestApp, path: &str) -> (u16, String) {
+    let response = app.get(path).await;
+    let status = response.status().as_u16();
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/xml; charset=utf-8"
+    );
+    (status, response.text().await.unwrap())
+}
+
+async fn json_doc(app: &TestApp, path: &str) -> (u16, Json) {
+    let response = app.get(path).await;
+    let status = response.status().as_u16();
+    assert_eq!(response.headers()["content-type"], "application/json");
+    (status, response.json().await.unwrap())
+}
+
+const SERVICE_FIELDS: [&str; 7] = [
+    "service_code",
+    "service_name",
+    "description",
+    "metadata",
+    "type",
+    "keywords",
+    "group",
+];
+const REQUEST_FIELDS: [&str; 17] = [
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+];
+
+async fn documents_follow_the_spec(mode: Mode) {
+    let app = TestApp::spawn(mode).await;
+
+    let (status, body) = xml(&app, "/open311/v2/discovery.xml").await;
+    assert_eq!(status, 200);
+    let doc = roxmltree::Document::parse(&body).unwrap();
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "discovery");
+    assert_eq!(
+        children(root),
+        ["changeset", "contact", "key_service", "endpoints"]
+    );
+    let endpoint = child(child(root, "endpoints"), "endpoint");
+    assert_eq!(
+        children(endpoint),
+        ["specification", "url", "changeset", "type", "formats"]
+    );
+    assert_eq!(children(child(endpoint, "formats")), ["format", "format"]);
+    assert!(text(endpoint, "url").ends_with("/open311/v2"));
+    let (_, discovery) = json_doc(&app, "/open311/v2/discovery.json").await;
+    assert_eq!(
+        discovery["endpoints"][0]["formats"],
+        json!(["text/xml", "application/json"])
+    );
+
+    // One service per category, each with the spec's seven fields in order.
+    let (status, body) = xml(&app, "/open311/v2/services.xml").await;
+    assert_eq!(status, 200);
+    let doc = roxmltree::Document::parse(&body).unwrap();
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "services");
+    let services: Vec<_> = root.children().filter(|c| c.is_element()).collect();
+    assert_eq!(services.len(), 23);
+    for service in &services {
+        assert_eq!(service.tag_name().name(), "service");
+        assert_eq!(children(*service), SERVICE_FIELDS);
+        assert!(["true", "false"].contains(&text(*service, "metadata")));
+        assert_eq!(text(*service, "type"), "realtime");
+    }
+    let pothole = services
+        .iter()
+        .find(|s| text(**s, "service_code") == "pothole")
+        .unwrap();
+    assert_eq!(text(*pothole, "metadata"), "true");
+    assert_eq!(text(*pothole, "service_name"), "Ổ gà, hư hỏng mặt đường");
+    let (_, services) = json_doc(&app, "/open311/v2/services.json").await;
+    let services = services.as_array().unwrap();
+    assert_eq!(services.len(), 23);
+    for service in services {
+        let keys: Vec<&str> = service
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected = SERVICE_FIELDS.to_vec();
+        expected.sort();
+        let mut keys = keys;
+        keys.sort();
+        assert_eq!(keys, expected);
+        assert!(service["service_code"].is_string());
+        assert!(service["metadata"].is_boolean());
+    }
+    // English on request.
+    let english: Json = app
+        .client
+        .get(app.url("/open311/v2/services.json"))
+        .header("Accept-Language", "en")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        english
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["service_name"] == "Pothole or damaged road")
+    );
+
+    // A service's definition: its questions as attributes.
+    let (status, body) = xml(&app, "/open311/v2/services/electric_hazard.xml").await;
+    assert_eq!(status, 200);
+    let doc = roxmltree::Document::parse(&body).unwrap();
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "service_definition");
+    assert_eq!(children(root), ["service_code", "attributes"]);
+    let attributes: Vec<_> = child(root, "attributes")
+        .children()
+        .filter(|c| c.is_element())
+        .collect();
+    assert!(!attributes.is_empty());
+    for attribute in &attributes {
+        assert_eq!(
+            children(*attribute),
+            [
+                "variable",
+                "code",
+                "datatype",
+                "required",
+                "datatype_description",
+                "order",
+                "description",
+                "values"
+            ]
+        );
+    }
+    let hazards = attributes
+        .iter()
+        .find(|a| text(**a, "code") == "hazard_types")
+        .unwrap();
+    assert_eq!(text(*hazards, "datatype"), "multivaluelist");
+    let value = child(child(*hazards, "values"), "value");
+    assert_eq!(children(value), ["key", "name"]);
+    let (_, definition) = json_doc(&app, "/open311/v2/services/pothole.json").await;
+    assert_eq!(definition["service_code"], "pothole");
+    let size = &definition["attributes"][0];
+    assert_eq!(size["code"], "size");
+    assert_eq!(size["datatype"], "singlevaluelist");
+    assert_eq!(size["required"], true);
+    assert_eq!(size["order"], 1);
+    assert!(size["values"][0]["key"].is_string());
+
+    // Errors are the spec's list, in the format asked for.
+    let (status, body) = xml(&app, "/open311/v2/services/nonexistent.xml").await;
+    assert_eq!(status, 404);
+    let doc = roxmltree::Document::parse(&body).unwrap();
+    assert_eq!(doc.root_element().tag_name().name(), "errors");
+    let error = child(doc.root_element(), "error");
+    assert_eq!(children(error), ["code", "description"]);
+    assert_eq!(text(error, "code"), "404");
+    let (status, errors) = json_doc(&app, "/open311/v2/services/nonexistent.json").await;
+    assert_eq!(status, 404);
+    assert_eq!(errors[0]["code"], 404);
+    assert!(errors[0]["description"].is_string());
+    let (status, _) = json_doc(&app, "/open311/v2/services.json?jurisdiction_id=atlantis").await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+in_both_modes!(documents_follow_the_spec);
+
+/// A form POST of Open311 fields.
+async fn post(app: &TestApp, format: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let body: String = fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    app.client
+        .post(app.url(&format!("/open311/v2/requests.{format}")))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn issue_key(app: &TestApp, admin: &str, per_hour: i32) -> Json {
+    let issued = app
+        .authed(
+            Method::POST,
+            "/v1/admin/jurisdictions/hue/open311-clients",
+            admin,
+        )
+        .json(&json!({ "name": "FixMyStreet Huế", "requests_per_hour": per_hour }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issued.status(), 201);
+    issued.json().await.unwrap()
+}
+
+async fn a_request_filed_through_open311_is_handled_like_any_other(mode: Mode) {
+    let app = TestApp::spawn_with(mode, |config| config.identity.dev_seed_staff = true).await;
+    let admin = app.staff_token("hue.admin").await;
+    let client = issue_key(&app, &admin, 2).await;
+    let key = client["api_key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("o311_"));
+    let listed = app
+        .get_json_as("/v1/admin/jurisdictions/hue/open311-clients", &admin)
+        .await;
+    assert_eq!(listed[0]["name"], "FixMyStreet Huế");
+    assert!(listed[0].get("api_key").is_none(), "keys are shown once");
+    let resident = app.resident_token().await;
+    problem(
+        app.authed(
+            Method::POST,
+            "/v1/admin/jurisdictions/hue/open311-clients",
+            &resident,
+        )
+        .json(&json!({ "name": "x" }))
+        .send()
+        .await
+        .unwrap(),
+        404,
+        "route_not_found",
+    )
+    .await;
+
+    let lat = PHU_XUAN.0.to_string();
+    let long = PHU_XUAN.1.to_string();
+    let pothole = [
+        ("service_code", "pothole"),
+        ("lat", lat.as_str()),
+        ("long", long.as_str()),
+        ("attribute[size]", "large"),
+        ("description", "Ổ gà sâu trước số 12 Lê Lợi"),
+        ("email", "an.nguyen@example.vn"),
+        ("first_name", "An"),
+        ("last_name", "Nguyễn"),
+        ("phone", "+84905123456"),
+    ];
+    // No key, or a wrong one: 403.
+    let refused = post(&app, "json", &pothole).await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(refused.json::<Json>().await.unwrap()[0]["code"], 403);
+    let mut wrong = pothole.to_vec();
+    wrong.push(("api_key", "o311_wrong"));
+    assert_eq!(post(&app, "json", &wrong).await.status(), 403);
+
+    let mut keyed = pothole.to_vec();
+    keyed.push(("api_key", &key));
+    let created = post(&app, "json", &keyed).await;
+    assert_eq!(created.status(), 201);
+    let created: Json = created.json().await.unwrap();
+    let first = created[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(created[0]["service_notice"].is_string());
+    assert_eq!(created[0]["account_id"], Json::Null);
+
+    // A multi-valued attribute, answered in XML.
+    let hazard = [
+        ("api_key", key.as_str()),
+        ("jurisdiction_id", "hue"),
+        ("service_code", "electric_hazard"),
+        ("lat", lat.as_str()),
+        ("long", long.as_str()),
+        ("attribute[hazard_types][]", "fallen_wire"),
+        ("attribute[hazard_types][]", "sparking"),
+        ("description", "Dây điện rơi"),
+    ];
+    let created = post(&app, "xml", &hazard).await;
+    assert_eq!(created.status(), 201);
+    let body = created.text().await.unwrap();
+    let doc = roxmltree::Document::parse(&body).unwrap();
+    assert_eq!(doc.root_element().tag_name().name(), "service_requests");
+    let request = child(doc.root_element(), "request");
+    assert_eq!(
+        children(request),
+        ["service_request_id", "service_notice", "account_id"]
+    );
+    let second = text(request, "service_request_id").to_owned();
+
+    // The ward's officer has both in their queue, like any other report.
+    let officer = app.staff_token("phuxuan.officer").await;
+    let queue = app.get_json_as("/v1/officer/reports", &officer).await;
+    let queued: Vec<&str> = queue["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(queued.contains(&first.as_str()) && queued.contains(&second.as_str()));
+
+    // Read back: the spec's fields, and never who filed it.
+    let (status, found) = json_doc(&app, &format!("/open311/v2/requests/{first}.json")).await;
+    assert_eq!(status, 200);
+    let found = &found.as_array().unwrap()[..];
+    assert_eq!(found.len(), 1);
+    let mut keys: Vec<&str> = found[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    let mut expected = REQUEST_FIELDS.to_vec();
+    expected.sort();
+    assert_eq!(keys, expected);
+    assert_eq!(found[0]["status"], "open");
+    assert_eq!(found[0]["service_code"], "pothole");
+    assert!(found[0]["lat"].is_number() && found[0]["long"].is_number());
+    assert!(
+        found[0]["requested_datetime"]
+            .as_str()
+            .unwrap()
+            .ends_with("+07:00")
+    );
+    let everything = serde_json::to_string(&found).unwrap();
+    assert!(!everything.contains("an.nguyen") && !everything.contains("905123456"));
+
+    let (status, body) = xml(
+        &app,
+        &format!("/open311/v2/requests.xml?service_request_id={first},{second}"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let doc = roxmltree::Document::parse(&body).unwrap();
+    let requests: Vec<_> = doc
+        .root_element()
+        .children()
+        .filter(|c| c.is_element())
+        .collect();
+    assert_eq!(requests.len(), 2);
+    for request in &requests {
+        assert_eq!(request.tag_name().name(), "request");
+        assert_eq!(children(*request), REQUEST_FIELDS);
+    }
+
+    // Filters, paging and the extensions.
+    let (_, potholes) = json_doc(
+        &app,
+        "/open311/v2/requests.json?service_code=pothole&status=open",
+    )
+    .await;
+    assert_eq!(potholes.as_array().unwrap().len(), 1);
+    let (_, closed) = json_doc(&app, "/open311/v2/requests.json?status=closed").await;
+    assert_eq!(closed, json!([]));
+    let (_, page1) = json_doc(&app, "/open311/v2/requests.json?page_size=1&page=1").await;
+    let (_, page2) = json_doc(&app, "/open311/v2/requests.json?page_size=1&page=2").await;
+    assert_eq!(page1.as_array().unwrap().len(), 1);
+    assert_ne!(
+        page1[0]["service_request_id"],
+        page2[0]["service_request_id"]
+    );
+    let (_, extended) = json_doc(
+        &app,
+        &format!("/open311/v2/requests/{second}.json?extensions=true"),
+    )
+    .await;
+    assert_eq!(
+        extended[0]["attributes"]["hazard_types"],
+        "fallen_wire,sparking"
+    );
+    assert_eq!(extended[0]["extended_attributes"]["ward"], "phu-xuan");
+    let (status, errors) = json_doc(&app, "/open311/v2/requests.json?start_date=yesterday").await;
+    assert_eq!(status, 400);
+    assert_eq!(errors[0]["code"], 400);
+    let (status, _) = json_doc(&app, &format!("/open311/v2/tokens/{first}.json")).await;
+    assert_eq!(status, 200);
+
+    // An officer's public note shows in mySociety's updates.
+    let accepted = app
+        .authed(
+            Method::POST,
+            &format!("/v1/officer/reports/{first}/accept"),
+            &officer,
+        )
+        .json(&json!({ "public_note": "Đội 2 sẽ đến trong hôm nay" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+    let (status, updates) = json_doc(&app, "/open311/v2/servicerequestupdates.json").await;
+    assert_eq!(status, 200);
+    let update = &updates[0];
+    assert_eq!(update["service_request_id"], first.as_str());
+    assert_eq!(update["status"], "INVESTIGATING");
+    assert_eq!(update["description"], "Đội 2 sẽ đến trong hôm nay");
+    let (_, body) = xml(&app, "/open311/v2/servicerequestupdates.xml").await;
+    let doc = roxmltree::Document::parse(&body).unwrap();
+    assert_eq!(
+        doc.root_element().tag_name().name(),
+        "service_request_updates"
+    );
+    assert_eq!(
+        children(child(doc.root_element(), "request_update")),
+        [
+            "update_id",
+            "service_request_id",
+            "status",
+            "updated_datetime",
+            "description",
+            "media_url"
+        ]
+    );
+
+    // Bad requests: no position, an unknown service; the key's hourly limit; a revoked key.
+    let mut nowhere = keyed.clone();
+    nowhere.retain(|(k, _)| *k != "lat" && *k != "long");
+    nowhere.push(("address_string", "12 Lê Lợi"));
+    assert_eq!(post(&app, "json", &nowhere).await.status(), 400);
+    let mut unknown = keyed.clone();
+    unknown[0] = ("service_code", "teleportation");
+    assert_eq!(post(&app, "json", &unknown).await.status(), 404);
+    let limited = post(&app, "json", &keyed).await;
+    assert_eq!(limited.status(), 429, "two an hour");
+    assert_eq!(limited.json::<Json>().await.unwrap()[0]["code"], 429);
+    let revoked = app
+        .authed(
+            Method::DELETE,
+            &format!(
+                "/v1/admin/jurisdictions/hue/open311-clients/{}",
+                client["id"].as_str().unwrap()
+            ),
+            &admin,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(post(&app, "json", &keyed).await.status(), 403);
+    app.stop().await;
+}
+in_both_modes!(a_request_filed_through_open311_is_handled_like_any_other);
