@@ -42,6 +42,7 @@ pub const SERVICES: &[(&str, &[&str])] = &[
             "/v1/officer",
             "/v1/ops",
             "/v1/admin/jurisdictions",
+            "/v1/admin/reports",
             "/open311",
         ],
     ),

@@ -10,6 +10,7 @@ mod gateway;
 mod helpers;
 mod identity;
 mod media;
+mod moderation;
 mod notifications;
 mod open311;
 mod operations;

@@ -156,6 +156,7 @@ pub async fn file(
     }
 
     let (jurisdiction, ward) = locate(state, request).await?;
+    crate::moderation::check_not_banned(state, &jurisdiction, filer.account_id).await?;
     let category = sqlx::query!(
         r#"SELECT c.sla_hours, c.priority, c.urgent, c.public, c.sensitive, c.questions,
                   c.name_vi, c.name_en,

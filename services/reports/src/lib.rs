@@ -8,6 +8,7 @@ mod admin;
 mod areas;
 mod filing;
 pub mod jurisdiction;
+mod moderation;
 mod officer;
 mod open311;
 mod ops;
@@ -168,6 +169,25 @@ pub fn router(state: ReportsState, service_token: &secrecy::SecretString) -> Rou
             "/v1/admin/jurisdictions/{id}/open311-clients/{client}",
             delete(open311::revoke_key),
         )
+        .route("/v1/admin/reports/{id}/hide", post(moderation::hide_report))
+        .route("/v1/admin/reports/{id}/show", post(moderation::show_report))
+        .route(
+            "/v1/admin/reports/{id}/events/{event}/hide",
+            post(moderation::hide_note),
+        )
+        .route(
+            "/v1/admin/jurisdictions/{id}/bans/{account}",
+            put(moderation::ban).delete(moderation::lift_ban),
+        )
+        .route(
+            "/v1/admin/jurisdictions/{id}/moderation-log",
+            get(moderation::moderation_log),
+        )
+        .route(
+            "/v1/admin/jurisdictions/{id}/response-templates",
+            put(moderation::put_templates),
+        )
+        .route("/v1/officer/response-templates", get(moderation::templates))
         .route("/v1/ops/kpis", get(ops::kpis))
         .route("/v1/ops/heatmap", get(ops::heatmap))
         .route("/v1/admin/jurisdictions/{id}", put(admin::put_jurisdiction))
@@ -210,10 +230,19 @@ pub const MAX_BODY_BYTES: usize = MAX_WARDS_BODY;
         open311::issue_key,
         open311::list_keys,
         open311::revoke_key,
+        moderation::hide_report,
+        moderation::show_report,
+        moderation::hide_note,
+        moderation::ban,
+        moderation::lift_ban,
+        moderation::moderation_log,
+        moderation::put_templates,
+        moderation::templates,
     ),
     tags(
         (name = "reports", description = "Phản ánh hiện trường / Field reports"),
-        (name = "operations", description = "Trung tâm điều hành: chỉ số và bản đồ nhiệt / Operations centre: KPIs and heatmaps")
+        (name = "operations", description = "Trung tâm điều hành: chỉ số và bản đồ nhiệt / Operations centre: KPIs and heatmaps"),
+        (name = "moderation", description = "Kiểm duyệt / Moderation")
     )
 )]
 pub struct ReportsApi;

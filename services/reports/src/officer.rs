@@ -271,6 +271,10 @@ pub struct ActionBody {
     /// Needed to assign: a staff member who may work on the report.
     #[serde(default)]
     assignee_id: Option<Uuid>,
+    /// A response template (`GET /v1/officer/response-templates`) to write the public note
+    /// with, its placeholders filled from the report, when `public_note` is not given.
+    #[serde(default)]
+    template: Option<String>,
 }
 
 fn note(text: &Option<String>) -> Result<Option<&str>, ApiError> {
@@ -314,11 +318,15 @@ pub async fn act(
         ));
     }
     let needs = match action {
-        Action::Resolve if public_note.is_none() || body.media_ids.is_empty() => Some((
-            "proof_required",
-            "Cần ít nhất một ảnh minh chứng và ghi chú công khai để hoàn thành xử lý.",
-            "Resolving needs at least one proof photo and a public note.",
-        )),
+        Action::Resolve
+            if (public_note.is_none() && body.template.is_none()) || body.media_ids.is_empty() =>
+        {
+            Some((
+                "proof_required",
+                "Cần ít nhất một ảnh minh chứng và ghi chú công khai để hoàn thành xử lý.",
+                "Resolving needs at least one proof photo and a public note.",
+            ))
+        }
         Action::Reject if body.reason.is_none() => Some((
             "reason_required",
             "Cần lý do từ chối: not_responsible, duplicate, invalid hoặc spam.",
@@ -342,6 +350,14 @@ pub async fn act(
         let row = in_scope_for_update(&mut tx, id, &scope).await?;
         let from = parse_status(&row.status)?;
         let to = workflow::next(from, action).ok_or_else(|| illegal(from, action))?;
+        // A template writes the public note the officer did not.
+        let templated = match (public_note, &body.template) {
+            (None, Some(template)) => {
+                Some(crate::moderation::render(&mut tx, &row, action.as_str(), template).await?)
+            }
+            _ => None,
+        };
+        let public_note = public_note.or(templated.as_ref().map(|(vi, _)| vi.as_str()));
         // An assignee only counts when assigning.
         let assignee = body.assignee_id.filter(|_| action == Action::Assign);
         if let Some(assignee) = assignee {
@@ -380,6 +396,10 @@ pub async fn act(
         }
         if let Some(assignee) = assignee {
             details = json!({ "assignee_id": assignee });
+        }
+        if let (Some((_, note_en)), Some(template)) = (&templated, &body.template) {
+            details["template"] = json!(template);
+            details["note_en"] = json!(note_en);
         }
         change_status(
             &mut tx,
@@ -458,7 +478,11 @@ async fn check_assignee(
 
 /// Makes a report's photos public or private with it (a rejected report leaves the public
 /// feed).
-async fn set_photos_public(state: &ReportsState, id: Uuid, public: bool) -> Result<(), ApiError> {
+pub(crate) async fn set_photos_public(
+    state: &ReportsState,
+    id: Uuid,
+    public: bool,
+) -> Result<(), ApiError> {
     let answer = state
         .media
         .call(
