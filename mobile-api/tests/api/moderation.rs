@@ -358,3 +358,134 @@ async fn officers_answer_with_response_templates(mode: Mode) {
     app.stop().await;
 }
 in_both_modes!(officers_answer_with_response_templates);
+
+/// A 64×48 gradient: every pixel differs from its neighbours.
+fn gradient() -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90]))
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    bytes
+}
+
+async fn a_redacted_photo_is_pixelated_for_everyone_but_staff(mode: Mode) {
+    let app = TestApp::spawn_with(mode, |config| {
+        config.identity.dev_seed_staff = true;
+        config.internal.service_token = Some("test-service-token".to_owned().into());
+    })
+    .await;
+    let resident = app.resident_token().await;
+    let stranger = app.resident_token().await;
+    let admin = app.staff_token("hue.admin").await;
+    let original = gradient();
+    let part = reqwest::multipart::Part::bytes(original.clone())
+        .file_name("p.png")
+        .mime_str("image/png")
+        .unwrap();
+    let uploaded: Json = app
+        .authed(Method::POST, "/v1/media", &resident)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let photo = uploaded["id"].as_str().unwrap().to_owned();
+    let filed: Json = app
+        .authed(Method::POST, "/v1/reports", &resident)
+        .header("Idempotency-Key", "with-a-face")
+        .json(
+            &json!({ "category": "pothole", "latitude": PHU_XUAN.0, "longitude": PHU_XUAN.1,
+                       "description": "Ổ gà", "answers": { "size": "small" },
+                       "media_ids": [photo] }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = filed["report"]["id"].as_str().unwrap().to_owned();
+    let display = |token: String| {
+        let path = format!("/v1/media/{photo}/display");
+        let request = app.authed(Method::GET, &path, &token);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            image::load_from_memory(&response.bytes().await.unwrap())
+                .unwrap()
+                .into_rgb8()
+        }
+    };
+    let mut ready = false;
+    for _ in 0..200 {
+        let media = app
+            .get_json_as(&format!("/v1/media/{photo}"), &resident)
+            .await;
+        if media["status"] == "ready" {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ready, "derivatives made");
+    let before = display(stranger.clone()).await;
+    // Neighbouring pixels of the gradient differ.
+    assert_ne!(before.get_pixel(0, 0), before.get_pixel(3, 3));
+
+    let redacted = post_as(
+        &app,
+        &admin,
+        &format!("/v1/admin/reports/{id}/photos/{photo}/redact"),
+        json!({ "reason": "Có khuôn mặt người đi đường" }),
+    )
+    .await;
+    assert_eq!(redacted.status(), 204);
+    // Everyone now sees 4×4 blocks (64 px across in 16 blocks), up to JPEG's rounding.
+    let after = display(stranger.clone()).await;
+    assert_eq!(after.dimensions(), (64, 48));
+    let close = |a: &image::Rgb<u8>, b: &image::Rgb<u8>| {
+        a.0.iter().zip(b.0).all(|(x, y)| x.abs_diff(y) <= 12)
+    };
+    assert!(
+        close(after.get_pixel(0, 0), after.get_pixel(3, 3)),
+        "one block"
+    );
+    assert!(
+        !close(after.get_pixel(0, 0), after.get_pixel(40, 40)),
+        "blocks differ"
+    );
+    // Staff still have the original, byte for byte.
+    let kept = app
+        .get_as(&format!("/v1/media/{photo}/original"), &admin)
+        .await;
+    assert_eq!(kept.status(), 200);
+    assert_eq!(kept.bytes().await.unwrap().to_vec(), original);
+    // A photo of another report is not this report's to redact.
+    problem(
+        post_as(
+            &app,
+            &admin,
+            &format!(
+                "/v1/admin/reports/{id}/photos/{}/redact",
+                uuid::Uuid::new_v4()
+            ),
+            json!({ "reason": "x" }),
+        )
+        .await,
+        404,
+        "media_not_found",
+    )
+    .await;
+    let log = app
+        .get_json_as("/v1/admin/jurisdictions/hue/moderation-log", &admin)
+        .await;
+    assert_eq!(log[0]["action"], "photo_redacted");
+    assert_eq!(log[0]["media_id"], photo.as_str());
+    app.stop().await;
+}
+in_both_modes!(a_redacted_photo_is_pixelated_for_everyone_but_staff);

@@ -43,6 +43,39 @@ pub fn make(original: &[u8], orientation: u32) -> anyhow::Result<Derivatives> {
     })
 }
 
+/// Blocks across the long side of a redacted photo: shapes stay, faces and plates do not.
+const REDACTED_BLOCKS: u32 = 16;
+
+/// A redacted version of a display derivative (and its thumbnail): averaged into blocks, then
+/// blown back up to the same size.
+pub fn redact(display: &[u8]) -> anyhow::Result<Derivatives> {
+    let image = ImageReader::new(Cursor::new(display))
+        .with_guessed_format()?
+        .decode()?
+        .into_rgb8();
+    let (width, height) = image.dimensions();
+    let blocks = fit(image, REDACTED_BLOCKS)?;
+    let source = Image::from_vec_u8(
+        blocks.width(),
+        blocks.height(),
+        blocks.into_raw(),
+        PixelType::U8x3,
+    )?;
+    let mut target = Image::new(width, height, PixelType::U8x3);
+    Resizer::new().resize(
+        &source,
+        &mut target,
+        &ResizeOptions::new().resize_alg(ResizeAlg::Nearest),
+    )?;
+    let redacted = RgbImage::from_raw(width, height, target.into_vec())
+        .ok_or_else(|| anyhow::anyhow!("resized buffer has the wrong size"))?;
+    let thumbnail = fit(redacted.clone(), THUMBNAIL_PX)?;
+    Ok(Derivatives {
+        display: jpeg(DynamicImage::ImageRgb8(redacted))?,
+        thumbnail: jpeg(DynamicImage::ImageRgb8(thumbnail))?,
+    })
+}
+
 /// Scaled down (Lanczos3, SIMD) so the long side is at most `px`; never scaled up.
 fn fit(image: RgbImage, px: u32) -> anyhow::Result<RgbImage> {
     let (width, height) = image.dimensions();

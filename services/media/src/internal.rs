@@ -188,6 +188,79 @@ pub async fn detach(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redact {
+    media_id: Uuid,
+}
+
+/// Replaces a photo's public derivatives by a pixelated version (a moderator's redaction); the
+/// original stays for staff. Redacting again changes nothing.
+pub async fn redact(
+    State(state): State<MediaState>,
+    Path(attached_to): Path<String>,
+    JsonBody(request): JsonBody<Redact>,
+) -> Result<StatusCode, ApiError> {
+    if !valid_owner_ref(&attached_to) {
+        return Err(invalid_reference());
+    }
+    let mut tx = state.pool.begin().await?;
+    let media = sqlx::query!(
+        r#"SELECT status, display_key, thumbnail_key, redacted_at FROM media
+           WHERE id = $1 AND attached_to = $2 FOR UPDATE"#,
+        request.media_id,
+        attached_to
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| {
+        ApiError::not_found(
+            "media_not_found",
+            "Không có ảnh này.",
+            "There is no such photo.",
+        )
+    })?;
+    if media.redacted_at.is_some() {
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    let (Some(display_key), Some(thumbnail_key)) = (media.display_key, media.thumbnail_key) else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "media_not_ready",
+            "Ảnh đang được xử lý; hãy thử lại sau giây lát.",
+            "The photo is still being processed; try again in a moment.",
+        )
+        .with_retry_after(std::time::Duration::from_secs(2)));
+    };
+    let display = state
+        .storage
+        .read(&display_key, state.config.max_upload_bytes as u64)
+        .await
+        .map_err(ApiError::internal)?;
+    let redacted = tokio::task::spawn_blocking(move || crate::derive::redact(&display))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    for (key, bytes) in [
+        (&display_key, redacted.display),
+        (&thumbnail_key, redacted.thumbnail),
+    ] {
+        state
+            .storage
+            .put(key, bytes::Bytes::from(bytes), crate::derive::CONTENT_TYPE)
+            .await
+            .map_err(ApiError::internal)?;
+    }
+    sqlx::query!(
+        "UPDATE media SET redacted_at = now(), updated_at = now() WHERE id = $1",
+        request.media_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Debug, Serialize)]
 pub struct Erased {
     deleted: i64,

@@ -139,6 +139,10 @@ pub fn router(state: MediaState, service_token: &SecretString) -> Router {
             post(internal::detach),
         )
         .route(
+            "/internal/v1/media/attachments/{attached_to}/redact",
+            post(internal::redact),
+        )
+        .route(
             "/internal/v1/media/owners/{owner_id}",
             delete(internal::erase_owner),
         );

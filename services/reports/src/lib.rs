@@ -172,6 +172,10 @@ pub fn router(state: ReportsState, service_token: &secrecy::SecretString) -> Rou
         .route("/v1/admin/reports/{id}/hide", post(moderation::hide_report))
         .route("/v1/admin/reports/{id}/show", post(moderation::show_report))
         .route(
+            "/v1/admin/reports/{id}/photos/{media}/redact",
+            post(moderation::redact_photo),
+        )
+        .route(
             "/v1/admin/reports/{id}/events/{event}/hide",
             post(moderation::hide_note),
         )
@@ -233,6 +237,7 @@ pub const MAX_BODY_BYTES: usize = MAX_WARDS_BODY;
         moderation::hide_report,
         moderation::show_report,
         moderation::hide_note,
+        moderation::redact_photo,
         moderation::ban,
         moderation::lift_ban,
         moderation::moderation_log,

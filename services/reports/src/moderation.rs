@@ -1,6 +1,7 @@
 //! Moderation by a jurisdiction's admins: hide a report or a timeline note from the public
 //! (the app's feeds and Open311 alike; the reporter and staff still see them), show a report
-//! again, ban an account from filing for a while; every action in the moderation log. And the
+//! again, redact a photo (its public derivatives pixelated, the original kept for staff), ban
+//! an account from filing for a while; every action in the moderation log. And the
 //! response templates officers pick when they write a public note.
 
 use axum::Json;
@@ -49,24 +50,34 @@ fn reason(text: &str) -> Result<&str, ApiError> {
     Ok(text)
 }
 
+/// What a moderation action concerns.
+#[derive(Default)]
+struct Subject {
+    report: Option<Uuid>,
+    event: Option<Uuid>,
+    account: Option<Uuid>,
+    media: Option<Uuid>,
+}
+
 async fn log(
     tx: &mut sqlx::PgConnection,
     jurisdiction: &str,
     actor: Uuid,
     action: &str,
-    subject: (Option<Uuid>, Option<Uuid>, Option<Uuid>),
+    subject: Subject,
     reason: Option<&str>,
 ) -> Result<(), ApiError> {
-    let (report, event, account) = subject;
     sqlx::query!(
-        r#"INSERT INTO moderation_log (jurisdiction_id, actor_id, action, report_id, event_id, account_id, reason)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
+        r#"INSERT INTO moderation_log (jurisdiction_id, actor_id, action, report_id, event_id,
+               account_id, media_id, reason)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"#,
         jurisdiction,
         actor,
         action,
-        report,
-        event,
-        account,
+        subject.report,
+        subject.event,
+        subject.account,
+        subject.media,
         reason
     )
     .execute(&mut *tx)
@@ -125,7 +136,10 @@ pub async fn hide_report(
             &jurisdiction,
             principal.account_id,
             "report_hidden",
-            (Some(id), None, None),
+            Subject {
+                report: Some(id),
+                ..Subject::default()
+            },
             Some(why),
         )
         .await?;
@@ -162,11 +176,79 @@ pub async fn show_report(
             &jurisdiction,
             principal.account_id,
             "report_shown",
-            (Some(id), None, None),
+            Subject {
+                report: Some(id),
+                ..Subject::default()
+            },
             None,
         )
         .await?;
     }
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replaces one of a report's photos, for everyone but staff, by a pixelated version (a face, a
+/// plate, a house number in it); staff keep the original.
+#[utoipa::path(post, path = "/v1/admin/reports/{id}/photos/{media}/redact", tag = "moderation",
+    params(("id" = Uuid, Path), ("media" = Uuid, Path)), request_body = Reason,
+    responses((status = 204), (status = 404, body = platform::error::Problem),
+        (status = 409, body = platform::error::Problem, description = "`media_not_ready`: still being processed"),
+        (status = 422, body = platform::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn redact_photo(
+    State(state): State<ReportsState>,
+    principal: Principal,
+    Path((id, media)): Path<(Uuid, Uuid)>,
+    JsonBody(body): JsonBody<Reason>,
+) -> Result<StatusCode, ApiError> {
+    let why = reason(&body.reason)?;
+    let mut tx = state.pool.begin().await?;
+    let (jurisdiction, _, _) = moderated(&mut tx, &principal, id).await?;
+    let answer = state
+        .media
+        .call(
+            http::Method::POST,
+            &format!("/internal/v1/media/attachments/report:{id}/redact"),
+            Some(&serde_json::json!({ "media_id": media })),
+        )
+        .await?;
+    match answer.status.as_u16() {
+        204 => {}
+        404 => {
+            return Err(ApiError::not_found(
+                "media_not_found",
+                "Phản ánh này không có ảnh đó.",
+                "This report has no such photo.",
+            ));
+        }
+        409 => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "media_not_ready",
+                "Ảnh đang được xử lý; hãy thử lại sau giây lát.",
+                "The photo is still being processed; try again in a moment.",
+            ));
+        }
+        other => {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "media answered {other} to a redaction"
+            )));
+        }
+    }
+    log(
+        &mut tx,
+        &jurisdiction,
+        principal.account_id,
+        "photo_redacted",
+        Subject {
+            report: Some(id),
+            media: Some(media),
+            ..Subject::default()
+        },
+        Some(why),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -199,7 +281,11 @@ pub async fn hide_note(
             &jurisdiction,
             principal.account_id,
             "note_hidden",
-            (Some(id), Some(event), None),
+            Subject {
+                report: Some(id),
+                event: Some(event),
+                ..Subject::default()
+            },
             Some(why),
         )
         .await?;
@@ -258,7 +344,10 @@ pub async fn ban(
         &jurisdiction,
         principal.account_id,
         "filer_banned",
-        (None, None, Some(account)),
+        Subject {
+            account: Some(account),
+            ..Subject::default()
+        },
         Some(why),
     )
     .await?;
@@ -299,7 +388,10 @@ pub async fn lift_ban(
         &jurisdiction,
         principal.account_id,
         "ban_lifted",
-        (None, None, Some(account)),
+        Subject {
+            account: Some(account),
+            ..Subject::default()
+        },
         None,
     )
     .await?;
@@ -351,10 +443,13 @@ pub struct LogEntry {
     id: i64,
     at: DateTime<Utc>,
     actor_id: Uuid,
+    /// `report_hidden`, `report_shown`, `note_hidden`, `photo_redacted`, `filer_banned`,
+    /// `ban_lifted`.
     action: String,
     report_id: Option<Uuid>,
     event_id: Option<Uuid>,
     account_id: Option<Uuid>,
+    media_id: Option<Uuid>,
     reason: Option<String>,
 }
 
@@ -381,7 +476,7 @@ pub async fn moderation_log(
     }
     let entries = sqlx::query_as!(
         LogEntry,
-        r#"SELECT id, at, actor_id, action, report_id, event_id, account_id, reason
+        r#"SELECT id, at, actor_id, action, report_id, event_id, account_id, media_id, reason
            FROM moderation_log WHERE jurisdiction_id = $1 AND id < $2
            ORDER BY id DESC LIMIT 100"#,
         jurisdiction,

@@ -1,0 +1,2 @@
+-- The photo a moderation action concerns (a redaction).
+ALTER TABLE moderation_log ADD COLUMN media_id uuid;
