@@ -4,24 +4,13 @@ import json
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 
+from citizen import Citizen
+
 base, db_url, expected = sys.argv[1], sys.argv[2], int(sys.argv[3])
-
-
-def call(method, path, body=None, token=None, headers=None):
-    request = urllib.request.Request(base + path, method=method)
-    if body is not None:
-        request.data = json.dumps(body).encode()
-        request.add_header("content-type", "application/json")
-    if token:
-        request.add_header("authorization", f"Bearer {token}")
-    for key, value in (headers or {}).items():
-        request.add_header(key, value)
-    with urllib.request.urlopen(request) as response:
-        text = response.read()
-        return json.loads(text) if text else None
+citizen = Citizen(base)
+call = citizen.call
 
 
 def sql(query):
@@ -29,8 +18,7 @@ def sql(query):
                           capture_output=True, text=True).stdout.strip()
 
 
-admin = call("POST", "/v1/auth/staff/login",
-             {"username": "hue.admin", "password": "hue-demo-password"})["access_token"]
+admin = citizen.staff_token("hue.admin")
 started = time.monotonic()
 broadcast = call("POST", "/v1/admin/broadcasts", {
     "jurisdiction": "hue",

@@ -1,26 +1,13 @@
 """Times the KPI and heatmap endpoints of a running Citizen (see load-tests/ops-bench)."""
-import json
 import statistics
 import sys
 import time
-import urllib.request
+
+from citizen import Citizen
 
 base, count = sys.argv[1], int(sys.argv[2])
-
-
-def call(method, path, body=None, token=None):
-    request = urllib.request.Request(base + path, method=method)
-    if body is not None:
-        request.data = json.dumps(body).encode()
-        request.add_header("content-type", "application/json")
-    if token:
-        request.add_header("authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request) as response:
-        return response.read()
-
-
-admin = json.loads(call("POST", "/v1/auth/staff/login",
-                        {"username": "hue.admin", "password": "hue-demo-password"}))["access_token"]
+citizen = Citizen(base)
+admin = citizen.staff_token("hue.admin")
 year = "from=" + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 365 * 86400))
 queries = {
     "kpis, 30 days, whole city": "/v1/ops/kpis",
@@ -34,11 +21,11 @@ queries = {
 }
 for name, path in queries.items():
     for _ in range(3):
-        call("GET", path, token=admin)
+        citizen.call("GET", path, token=admin, raw=True)
     times, size = [], 0
     for _ in range(count):
         started = time.perf_counter()
-        size = len(call("GET", path, token=admin))
+        size = len(citizen.call("GET", path, token=admin, raw=True))
         times.append((time.perf_counter() - started) * 1000)
     times.sort()
     p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]

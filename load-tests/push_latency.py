@@ -1,29 +1,17 @@
 """Measures commit-to-push latency against a running Citizen with the FCM emulator (see
 load-tests/push-latency, which starts one)."""
-import json
 import re
 import statistics
 import sys
 import time
-import urllib.request
 import uuid
 from datetime import datetime
 
+from citizen import Citizen
+
 base, count = sys.argv[1], int(sys.argv[2])
-
-
-def call(method, path, body=None, token=None, headers=None):
-    request = urllib.request.Request(base + path, method=method)
-    if body is not None:
-        request.data = json.dumps(body).encode()
-        request.add_header("content-type", "application/json")
-    if token:
-        request.add_header("authorization", f"Bearer {token}")
-    for key, value in (headers or {}).items():
-        request.add_header(key, value)
-    with urllib.request.urlopen(request) as response:
-        text = response.read()
-        return json.loads(text) if text else None
+citizen = Citizen(base)
+call = citizen.call
 
 
 phone = "09" + str(uuid.uuid4().int % 10**8).zfill(8)
@@ -32,8 +20,7 @@ code = re.search(r"\b\d{6}\b", call("GET", f"/v1/dev/sms?phone={phone}")[-1]).gr
 resident = call("POST", "/v1/auth/otp/verify", {"phone": phone, "code": code})["access_token"]
 device = f"latency-{uuid.uuid4().hex}:APA91b"
 call("POST", "/v1/me/devices", {"platform": "android", "push_token": device}, resident)
-officer = call("POST", "/v1/auth/staff/login",
-               {"username": "phuxuan.officer", "password": "hue-demo-password"})["access_token"]
+officer = citizen.staff_token("phuxuan.officer")
 
 
 def parse(text):

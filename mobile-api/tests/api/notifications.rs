@@ -117,13 +117,14 @@ async fn officer_does(app: &TestApp, id: &str, action: &str, body: Json) {
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
 }
 
-/// What the emulator received for `push_token`, once `count` messages arrived (10 s at most).
-async fn pushes_to(fcm: &str, push_token: &str, count: usize) -> Vec<Json> {
+/// What an emulator recorded for one device (`key` = `value`), once `count` messages arrived
+/// (10 s at most).
+async fn recorded(emulator: &str, key: &str, value: &str, count: usize) -> Vec<Json> {
     let mut received = Vec::new();
     for _ in 0..100 {
         received = reqwest::Client::new()
-            .get(format!("{fcm}/deliveries"))
-            .query(&[("token", push_token)])
+            .get(format!("{emulator}/deliveries"))
+            .query(&[(key, value)])
             .send()
             .await
             .unwrap()
@@ -136,6 +137,11 @@ async fn pushes_to(fcm: &str, push_token: &str, count: usize) -> Vec<Json> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     received
+}
+
+/// What the FCM emulator received for `push_token`.
+async fn pushes_to(fcm: &str, push_token: &str, count: usize) -> Vec<Json> {
+    recorded(fcm, "token", push_token, count).await
 }
 
 async fn control(fcm: &str, body: Json) {
@@ -259,25 +265,9 @@ async fn failures_are_retried_and_gone_devices_forgotten(mode: Mode) {
 }
 in_both_modes!(failures_are_retried_and_gone_devices_forgotten);
 
-/// What the Web Push emulator decrypted for `subscription`, once `count` messages arrived.
+/// What the Web Push emulator decrypted for `subscription`.
 async fn web_pushes_to(web_push: &str, subscription: &str, count: usize) -> Vec<Json> {
-    let mut received = Vec::new();
-    for _ in 0..100 {
-        received = reqwest::Client::new()
-            .get(format!("{web_push}/deliveries"))
-            .query(&[("subscription", subscription)])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if received.len() >= count {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    received
+    recorded(web_push, "subscription", subscription, count).await
 }
 
 async fn a_browser_gets_web_pushes_until_it_unsubscribes(mode: Mode) {

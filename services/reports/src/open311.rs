@@ -420,14 +420,12 @@ fn datatype(kind: QuestionKind) -> &'static str {
     }
 }
 
-/// A category's questions as the service's attributes.
-async fn service_definition(
+/// The questions of a service (a category taking reports); 404 for any other code.
+async fn questions(
     state: &ReportsState,
-    query: &CommonQuery,
+    jurisdiction: &str,
     code: &str,
-    format: Format,
-) -> Result<Response, Open311Error> {
-    let jurisdiction = jurisdiction(state, query.jurisdiction_id.as_deref()).await?;
+) -> Result<Vec<Question>, Open311Error> {
     let questions = sqlx::query_scalar!(
         "SELECT questions FROM categories WHERE jurisdiction_id = $1 AND code = $2 AND active",
         jurisdiction,
@@ -441,7 +439,18 @@ async fn service_definition(
             format!("service_code {code} not found"),
         )
     })?;
-    let questions: Vec<Question> = serde_json::from_value(questions).map_err(ApiError::internal)?;
+    Ok(serde_json::from_value(questions).map_err(ApiError::internal)?)
+}
+
+/// A category's questions as the service's attributes.
+async fn service_definition(
+    state: &ReportsState,
+    query: &CommonQuery,
+    code: &str,
+    format: Format,
+) -> Result<Response, Open311Error> {
+    let jurisdiction = jurisdiction(state, query.jurisdiction_id.as_deref()).await?;
+    let questions = questions(state, &jurisdiction, code).await?;
     let lang = lang();
     let attributes: Vec<Fields> = questions
         .iter()
@@ -864,20 +873,7 @@ async fn create_request(
     }
     let code = field("service_code")
         .ok_or_else(|| Open311Error::new(StatusCode::BAD_REQUEST, "service_code is required"))?;
-    let questions = sqlx::query_scalar!(
-        "SELECT questions FROM categories WHERE jurisdiction_id = $1 AND code = $2 AND active",
-        jurisdiction,
-        code
-    )
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or_else(|| {
-        Open311Error::new(
-            StatusCode::NOT_FOUND,
-            format!("service_code {code} not found"),
-        )
-    })?;
-    let questions: Vec<Question> = serde_json::from_value(questions).map_err(ApiError::internal)?;
+    let questions = questions(state, &jurisdiction, code).await?;
     let (latitude, longitude) = match (field("lat"), field("long")) {
         (Some(lat), Some(long)) => match (lat.parse::<f64>(), long.parse::<f64>()) {
             (Ok(lat), Ok(long)) => (lat, long),

@@ -16,8 +16,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::faults::{self, Faults};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Form, Json, Router};
@@ -44,7 +45,7 @@ struct Emulator {
     /// Access tokens issued, with when they expire.
     tokens: Arc<Mutex<HashMap<String, Instant>>>,
     /// Answers to give instead of success, by registration token (`*` for all).
-    faults: Arc<Mutex<HashMap<String, Fault>>>,
+    faults: Arc<Faults<Answer>>,
     deliveries: Arc<Mutex<VecDeque<Delivery>>>,
 }
 
@@ -58,14 +59,6 @@ enum Answer {
     Html502,
     SenderIdMismatch,
     ThirdPartyAuthError,
-}
-
-#[derive(Debug, Clone)]
-struct Fault {
-    answer: Answer,
-    /// How many more requests get it; `None`: until told otherwise.
-    remaining: Option<u32>,
-    retry_after_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -295,25 +288,8 @@ impl Emulator {
 
     /// The fault configured for `token` (or for every token), counting it down.
     fn fault_for(&self, token: &str) -> Option<Response> {
-        let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
-        let key = if faults.contains_key(token) {
-            token
-        } else {
-            "*"
-        };
-        let fault = faults.get_mut(key)?;
-        let answer = fault.answer;
-        let retry_after = fault.retry_after_secs;
-        match &mut fault.remaining {
-            Some(0) => {
-                faults.remove(key);
-                return None;
-            }
-            Some(n) => *n -= 1,
-            None => {}
-        }
-        drop(faults);
-        let mut response = match answer {
+        let (answer, retry_after) = self.faults.take(token)?;
+        let response = match answer {
             Answer::Unregistered => fcm_error(StatusCode::NOT_FOUND, "NOT_FOUND", "Requested entity was not found.", Some("UNREGISTERED")),
             Answer::QuotaExceeded => fcm_error(StatusCode::TOO_MANY_REQUESTS, "RESOURCE_EXHAUSTED", "Quota exceeded for quota metric 'Send messages' and limit 'Send messages per minute'.", Some("QUOTA_EXCEEDED")),
             Answer::Unavailable => fcm_error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "The service is currently unavailable.", Some("UNAVAILABLE")),
@@ -327,12 +303,7 @@ impl Emulator {
             )
                 .into_response(),
         };
-        if let Some(seconds) = retry_after
-            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        Some(response)
+        Some(faults::retry_after(response, retry_after))
     }
 }
 
@@ -541,22 +512,12 @@ struct Control {
 }
 
 async fn control(State(emulator): State<Emulator>, Json(control): Json<Control>) -> StatusCode {
-    let mut faults = emulator.faults.lock().unwrap_or_else(|p| p.into_inner());
-    match control.answer {
-        Some(answer) => {
-            faults.insert(
-                control.token,
-                Fault {
-                    answer,
-                    remaining: control.times,
-                    retry_after_secs: control.retry_after_secs,
-                },
-            );
-        }
-        None => {
-            faults.remove(&control.token);
-        }
-    }
+    emulator.faults.set(
+        control.token,
+        control.answer,
+        control.times,
+        control.retry_after_secs,
+    );
     StatusCode::NO_CONTENT
 }
 

@@ -2,6 +2,7 @@
 //! from here. Each speaks the real protocol, errors included, so the code talking to it is the
 //! code that talks to the real system.
 
+mod faults;
 pub mod fcm;
 pub mod vneid;
 pub mod webpush;

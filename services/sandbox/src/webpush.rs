@@ -18,6 +18,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use crate::faults::{self, Faults};
 use aes_gcm::aead::{Aead, KeyInit};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -42,7 +43,7 @@ const MAX_DELIVERIES_KEPT: usize = 200_000;
 struct Emulator {
     subscriptions: Arc<Mutex<HashMap<String, Subscription>>>,
     /// Answers to give instead of success, by subscription id (`*` for all).
-    faults: Arc<Mutex<HashMap<String, Fault>>>,
+    faults: Arc<Faults<Answer>>,
     deliveries: Arc<Mutex<VecDeque<Delivery>>>,
 }
 
@@ -65,14 +66,6 @@ enum Answer {
     TooManyRequests,
     Internal,
     Unavailable,
-}
-
-#[derive(Debug, Clone)]
-struct Fault {
-    answer: Answer,
-    /// How many more requests get it; `None`: until told otherwise.
-    remaining: Option<u32>,
-    retry_after_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -432,24 +425,7 @@ pub fn decrypt(
 impl Emulator {
     /// The fault configured for `subscription` (or for every one), counting it down.
     fn fault_for(&self, subscription: &str) -> Option<Response> {
-        let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
-        let key = if faults.contains_key(subscription) {
-            subscription
-        } else {
-            "*"
-        };
-        let fault = faults.get_mut(key)?;
-        let answer = fault.answer;
-        let retry_after = fault.retry_after_secs;
-        match &mut fault.remaining {
-            Some(0) => {
-                faults.remove(key);
-                return None;
-            }
-            Some(n) => *n -= 1,
-            None => {}
-        }
-        drop(faults);
+        let (answer, retry_after) = self.faults.take(subscription)?;
         let (status, message) = match answer {
             Answer::NotFound => (StatusCode::NOT_FOUND, "Subscription expired"),
             Answer::Gone => (StatusCode::GONE, "Subscription no longer valid"),
@@ -458,13 +434,8 @@ impl Emulator {
             Answer::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
             Answer::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
         };
-        let mut response = refuse(status, message);
-        if let Some(seconds) = retry_after
-            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        Some(response)
+        let response = refuse(status, message);
+        Some(faults::retry_after(response, retry_after))
     }
 }
 
@@ -481,22 +452,12 @@ struct Control {
 }
 
 async fn control(State(emulator): State<Emulator>, Json(control): Json<Control>) -> StatusCode {
-    let mut faults = emulator.faults.lock().unwrap_or_else(|p| p.into_inner());
-    match control.answer {
-        Some(answer) => {
-            faults.insert(
-                control.subscription,
-                Fault {
-                    answer,
-                    remaining: control.times,
-                    retry_after_secs: control.retry_after_secs,
-                },
-            );
-        }
-        None => {
-            faults.remove(&control.subscription);
-        }
-    }
+    emulator.faults.set(
+        control.subscription,
+        control.answer,
+        control.times,
+        control.retry_after_secs,
+    );
     StatusCode::NO_CONTENT
 }
 
