@@ -293,6 +293,7 @@ async fn a_request_filed_through_open311_is_handled_like_any_other(mode: Mode) {
         ("lat", lat.as_str()),
         ("long", long.as_str()),
         ("attribute[size]", "large"),
+        ("address_string", "12 Lê Lợi, Phú Xuân"),
         ("description", "Ổ gà sâu trước số 12 Lê Lợi"),
         ("email", "an.nguyen@example.vn"),
         ("first_name", "An"),
@@ -370,6 +371,7 @@ async fn a_request_filed_through_open311_is_handled_like_any_other(mode: Mode) {
     assert_eq!(keys, expected);
     assert_eq!(found[0]["status"], "open");
     assert_eq!(found[0]["service_code"], "pothole");
+    assert_eq!(found[0]["address"], "12 Lê Lợi, Phú Xuân");
     assert!(found[0]["lat"].is_number() && found[0]["long"].is_number());
     assert!(
         found[0]["requested_datetime"]

@@ -600,6 +600,7 @@ async fn requests(
                   r.description, d.name_vi AS department_vi, d.name_en AS department_en,
                   r.created_at, r.updated_at, r.sla_due_at, r.public_latitude, r.public_longitude,
                   r.answers, r.media_ids, r.ward_id, s.media_url AS "client_media_url?",
+                  s.address AS "address?",
                   (SELECT e.note FROM report_events e
                    WHERE e.report_id = r.id AND e.public AND e.note IS NOT NULL
                    ORDER BY e.created_at DESC LIMIT 1) AS status_notes
@@ -669,7 +670,7 @@ async fn requests(
                 ("requested_datetime", json!(datetime(row.created_at))),
                 ("updated_datetime", json!(datetime(row.updated_at))),
                 ("expected_datetime", json!(datetime(row.sla_due_at))),
-                ("address", json!("")),
+                ("address", json!(row.address.clone().unwrap_or_default())),
                 ("address_id", json!("")),
                 ("zipcode", json!("")),
                 ("lat", json!(row.public_latitude)),
@@ -887,7 +888,7 @@ async fn create_request(
         _ if field("address_string").is_some() || field("address_id").is_some() => {
             return Err(Open311Error::new(
                 StatusCode::BAD_REQUEST,
-                "This server locates requests by lat and long only; address_string cannot be geocoded here",
+                "This server has no geocoder: give lat and long (address_string is kept beside them)",
             ));
         }
         _ => {
@@ -939,8 +940,8 @@ async fn create_request(
     let text = |name: &str| field(name).map(|v| v.chars().take(500).collect::<String>());
     sqlx::query!(
         r#"INSERT INTO open311_submitters (report_id, client_id, email, phone, first_name,
-               last_name, device_id, account_id, media_url)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"#,
+               last_name, device_id, account_id, media_url, address)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING"#,
         filing.report_id,
         client.id,
         text("email"),
@@ -949,7 +950,8 @@ async fn create_request(
         text("last_name"),
         text("device_id"),
         text("account_id"),
-        text("media_url").filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        text("media_url").filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+        text("address_string")
     )
     .execute(&state.pool)
     .await?;
