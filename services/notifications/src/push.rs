@@ -104,6 +104,14 @@ pub async fn notify(
     .fetch_all(&mut *tx)
     .await?;
     let now = chrono::Utc::now();
+    // By account: a broadcast page matches a thousand devices to a thousand recipients.
+    let notice_of: std::collections::HashMap<Uuid, Uuid> = recipients
+        .iter()
+        .copied()
+        .zip(notice_ids.iter().copied())
+        .collect();
+    let quiet_of: std::collections::HashMap<Uuid, _> =
+        quiet.iter().map(|q| (q.account_id, q)).collect();
     let mut ids = Vec::with_capacity(devices.len());
     let mut notices = Vec::with_capacity(devices.len());
     let mut platforms = Vec::with_capacity(devices.len());
@@ -111,16 +119,15 @@ pub async fn notify(
     let mut keys = Vec::with_capacity(devices.len());
     let mut not_before = Vec::with_capacity(devices.len());
     for device in devices {
-        let Some(at) = recipients.iter().position(|r| *r == device.account_id) else {
+        let Some(notice_id) = notice_of.get(&device.account_id) else {
             continue;
         };
-        let waits = quiet
-            .iter()
-            .find(|q| q.account_id == device.account_id)
+        let waits = quiet_of
+            .get(&device.account_id)
             .filter(|_| !notice.urgent)
             .and_then(|q| quiet_until(now, q.start, q.end, q.utc_offset_minutes));
         ids.push(Uuid::now_v7());
-        notices.push(notice_ids[at]);
+        notices.push(*notice_id);
         platforms.push(device.platform.as_str());
         tokens.push(device.push_token.as_str());
         keys.push(device.web_push_keys.clone());
