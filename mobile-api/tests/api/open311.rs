@@ -496,3 +496,27 @@ async fn a_request_filed_through_open311_is_handled_like_any_other(mode: Mode) {
     app.stop().await;
 }
 in_both_modes!(a_request_filed_through_open311_is_handled_like_any_other);
+
+async fn every_client_address_has_its_share_per_minute(mode: Mode) {
+    let app = TestApp::spawn_with(mode, |config| {
+        config.reports.open311_requests_per_minute = 5;
+    })
+    .await;
+    for _ in 0..5 {
+        assert_eq!(app.get("/open311/v2/services.json").await.status(), 200);
+    }
+    let refused = app.get("/open311/v2/requests.xml").await;
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=61).contains(&wait));
+    let body = refused.text().await.unwrap();
+    let doc = roxmltree::Document::parse(&body).unwrap();
+    assert_eq!(doc.root_element().tag_name().name(), "errors");
+    assert_eq!(text(child(doc.root_element(), "error"), "code"), "429");
+    app.stop().await;
+}
+in_both_modes!(every_client_address_has_its_share_per_minute);

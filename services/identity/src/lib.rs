@@ -35,8 +35,8 @@ pub use keys::KeyRing;
 pub use sessions::TokenResponse;
 pub use staff::{NewStaff, create_staff};
 
-use crate::audit::ClientInfo;
 use crate::phone::PhoneNumber;
+use platform::extract::ClientInfo;
 
 /// The PostgreSQL schema this service owns.
 pub const SCHEMA: &str = "identity";

@@ -16,7 +16,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::IdentityState;
-use crate::audit::{self, ClientInfo};
+use platform::extract::ClientInfo;
+
+use crate::audit;
 
 /// Which notifications the person wants; urgent alerts ignore quiet hours.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -19,7 +19,9 @@ use sha2::Sha256;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::audit::{self, ClientInfo};
+use platform::extract::ClientInfo;
+
+use crate::audit;
 use crate::phone::PhoneNumber;
 use crate::sessions::{TokenResponse, TokenSubject};
 use platform::extract::JsonBody;

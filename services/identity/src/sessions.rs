@@ -16,7 +16,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::IdentityState;
-use crate::audit::{self, ClientInfo};
+use platform::extract::ClientInfo;
+
+use crate::audit;
 
 /// What a successful sign-in or refresh returns.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

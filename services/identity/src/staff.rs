@@ -20,7 +20,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::IdentityState;
-use crate::audit::{self, ClientInfo};
+use platform::extract::ClientInfo;
+
+use crate::audit;
 use crate::sessions::{TokenResponse, TokenSubject};
 
 /// Wrong passwords in a row before the account is locked, and for how long.

@@ -31,7 +31,9 @@ use tokio::sync::Mutex;
 use utoipa::ToSchema;
 
 use crate::IdentityState;
-use crate::audit::{self, ClientInfo};
+use platform::extract::ClientInfo;
+
+use crate::audit;
 
 /// How long a resident has to finish at the provider.
 const ATTEMPT_LIFETIME: Duration = Duration::from_secs(600);

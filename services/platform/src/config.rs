@@ -290,6 +290,8 @@ pub struct ReportsConfig {
     pub sla_check_interval_ms: u64,
     /// Reports one account may file per hour; more are refused with 429 until the hour passes.
     pub max_reports_per_hour: i64,
+    /// Open311 requests one client address may make per minute (per process).
+    pub open311_requests_per_minute: u32,
 }
 
 impl Default for ReportsConfig {
@@ -298,6 +300,7 @@ impl Default for ReportsConfig {
             seed_demo_jurisdiction: true,
             sla_check_interval_ms: 60_000,
             max_reports_per_hour: 20,
+            open311_requests_per_minute: 300,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Request extractors whose rejections are problems, like every other error.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
+use std::net::IpAddr;
+
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use http::StatusCode;
 use http::request::Parts;
@@ -88,5 +90,41 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             ));
         }
         Ok(IdempotencyKey(key.to_owned()))
+    }
+}
+
+/// Where a request came from. Behind our gateway the last `X-Forwarded-For` entry is the
+/// address the gateway saw (it appends it), so it is the one trusted.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .last()
+            .and_then(|ip| ip.trim().parse().ok());
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let user_agent = parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect());
+        Ok(ClientInfo {
+            ip: forwarded.or(peer),
+            user_agent,
+        })
     }
 }

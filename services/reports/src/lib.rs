@@ -48,6 +48,8 @@ pub struct ReportsState {
     /// Tells whether an assignee is staff of the right scope.
     identity: ServiceClient,
     max_reports_per_hour: i64,
+    /// Open311's requests per client address.
+    open311_limiter: Arc<platform::ratelimit::Limiter>,
 }
 
 impl ReportsState {
@@ -68,6 +70,10 @@ impl ReportsState {
             media,
             identity,
             max_reports_per_hour: config.max_reports_per_hour,
+            open311_limiter: Arc::new(platform::ratelimit::Limiter::new(
+                config.open311_requests_per_minute,
+                Duration::from_secs(60),
+            )),
         };
         tokio::spawn(sla::run(
             state.clone(),

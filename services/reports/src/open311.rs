@@ -6,7 +6,8 @@
 //! Every document comes as XML or JSON, by the path's extension; errors are the spec's `errors`
 //! list. Only public reports are shown, at their public position, and never who filed them.
 //! Filing needs an `api_key` a jurisdiction admin issued (`/v1/admin/jurisdictions/{id}/
-//! open311-clients`), and is limited per key and hour.
+//! open311-clients`), and is limited per key and hour; every request is limited per client
+//! address and minute.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -20,7 +21,7 @@ use base64::Engine as _;
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use platform::ApiError;
 use platform::auth::{Principal, Role};
-use platform::extract::JsonBody;
+use platform::extract::{ClientInfo, JsonBody};
 use platform::lang::Lang;
 use platform::request::RequestContext;
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,7 @@ fn document(file: &str) -> Option<(&str, Format)> {
 struct Open311Error {
     status: StatusCode,
     description: String,
+    retry_after: Option<std::time::Duration>,
 }
 
 impl Open311Error {
@@ -67,6 +69,7 @@ impl Open311Error {
         Self {
             status,
             description: description.into(),
+            retry_after: None,
         }
     }
 
@@ -83,13 +86,36 @@ impl Open311Error {
                 xml.finish()
             }
         };
-        (
+        let mut response = (
             self.status,
             [(header::CONTENT_TYPE, content_type(format))],
             body,
         )
-            .into_response()
+            .into_response();
+        if let Some(wait) = self.retry_after
+            && let Ok(value) = header::HeaderValue::from_str(&(wait.as_secs() + 1).to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
     }
+}
+
+/// Counts a request against its client's share of Open311 (per address, per minute).
+fn limited(state: &ReportsState, client: &ClientInfo) -> Result<(), Open311Error> {
+    let key = client
+        .ip
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    state
+        .open311_limiter
+        .check(&key)
+        .map_err(|wait| Open311Error {
+            retry_after: Some(wait),
+            ..Open311Error::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests from this address; try again after Retry-After seconds",
+            )
+        })
 }
 
 /// Our problems, told the Open311 way (a 422 is the spec's 400; internals stay inside).
@@ -273,12 +299,16 @@ pub struct CommonQuery {
 pub async fn get_document(
     State(state): State<ReportsState>,
     Path(file): Path<String>,
+    client: ClientInfo,
     headers: HeaderMap,
     Query(query): Query<CommonQuery>,
 ) -> Response {
     let Some((stem, format)) = document(&file) else {
         return Open311Error::new(StatusCode::NOT_FOUND, "No such document").render(Format::Xml);
     };
+    if let Err(error) = limited(&state, &client) {
+        return error.render(format);
+    }
     let answer = match stem {
         "discovery" => Ok(discovery(&headers, format)),
         "services" => services(&state, &query, format).await,
@@ -293,12 +323,16 @@ pub async fn get_document(
 pub async fn get_one(
     State(state): State<ReportsState>,
     Path((kind, file)): Path<(String, String)>,
+    client: ClientInfo,
     headers: HeaderMap,
     Query(query): Query<CommonQuery>,
 ) -> Response {
     let Some((id, format)) = document(&file) else {
         return Open311Error::new(StatusCode::NOT_FOUND, "No such document").render(Format::Xml);
     };
+    if let Err(error) = limited(&state, &client) {
+        return error.render(format);
+    }
     let answer = match kind.as_str() {
         "services" => service_definition(&state, &query, id, format).await,
         "requests" => match id.parse::<Uuid>() {
@@ -817,11 +851,15 @@ fn key_hash(key: &str) -> Vec<u8> {
 pub async fn post_request(
     State(state): State<ReportsState>,
     Path(file): Path<String>,
+    client: ClientInfo,
     body: Bytes,
 ) -> Response {
     let Some(("requests", format)) = document(&file) else {
         return Open311Error::new(StatusCode::NOT_FOUND, "No such document").render(Format::Xml);
     };
+    if let Err(error) = limited(&state, &client) {
+        return error.render(format);
+    }
     create_request(&state, &body, format)
         .await
         .unwrap_or_else(|error| error.render(format))
@@ -985,7 +1023,7 @@ pub struct NewClient {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ClientInfo {
+pub struct Open311Client {
     id: Uuid,
     name: String,
     requests_per_hour: i32,
@@ -1008,7 +1046,7 @@ fn may_administer(principal: &Principal, jurisdiction: &str) -> Result<(), ApiEr
 /// Issues an Open311 `api_key` for a third party.
 #[utoipa::path(post, path = "/v1/admin/jurisdictions/{id}/open311-clients", tag = "reports",
     params(("id" = String, Path)), request_body = NewClient,
-    responses((status = 201, body = ClientInfo, description = "The key is in `api_key`, this once"),
+    responses((status = 201, body = Open311Client, description = "The key is in `api_key`, this once"),
         (status = 404, body = platform::error::Problem), (status = 422, body = platform::error::Problem)),
     security(("bearer" = [])))]
 pub async fn issue_key(
@@ -1016,7 +1054,7 @@ pub async fn issue_key(
     principal: Principal,
     Path(jurisdiction): Path<String>,
     JsonBody(client): JsonBody<NewClient>,
-) -> Result<(StatusCode, Json<ClientInfo>), ApiError> {
+) -> Result<(StatusCode, Json<Open311Client>), ApiError> {
     may_administer(&principal, &jurisdiction)?;
     let name = client.name.trim();
     let per_hour = client
@@ -1058,7 +1096,7 @@ pub async fn issue_key(
     tracing::info!(client = %id, jurisdiction, by = %principal.account_id, "Open311 key issued");
     Ok((
         StatusCode::CREATED,
-        Json(ClientInfo {
+        Json(Open311Client {
             id,
             name: name.to_owned(),
             requests_per_hour: per_hour,
@@ -1072,13 +1110,13 @@ pub async fn issue_key(
 /// The jurisdiction's Open311 clients (never their keys).
 #[utoipa::path(get, path = "/v1/admin/jurisdictions/{id}/open311-clients", tag = "reports",
     params(("id" = String, Path)),
-    responses((status = 200, body = [ClientInfo]), (status = 404, body = platform::error::Problem)),
+    responses((status = 200, body = [Open311Client]), (status = 404, body = platform::error::Problem)),
     security(("bearer" = [])))]
 pub async fn list_keys(
     State(state): State<ReportsState>,
     principal: Principal,
     Path(jurisdiction): Path<String>,
-) -> Result<Json<Vec<ClientInfo>>, ApiError> {
+) -> Result<Json<Vec<Open311Client>>, ApiError> {
     may_administer(&principal, &jurisdiction)?;
     let clients = sqlx::query!(
         r#"SELECT id, name, requests_per_hour, created_at, revoked_at FROM open311_clients
@@ -1088,7 +1126,7 @@ pub async fn list_keys(
     .fetch_all(&state.pool)
     .await?
     .into_iter()
-    .map(|c| ClientInfo {
+    .map(|c| Open311Client {
         id: c.id,
         name: c.name,
         requests_per_hour: c.requests_per_hour,
