@@ -12,11 +12,12 @@
 //!   `UNREGISTERED`, 429 with `Retry-After`, 500, 503, an HTML 502, ... the next N times.
 //! - `GET /sandbox/fcm/deliveries`: what it accepted, for tests to read; `DELETE` forgets.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::faults::{self, Faults};
+use crate::recorded::Recorded;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -36,7 +37,6 @@ const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 const MAX_MESSAGE_BYTES: usize = 4096;
 /// FCM keeps a message at most four weeks.
 const MAX_TTL_SECS: f64 = 2_419_200.0;
-const MAX_DELIVERIES_KEPT: usize = 200_000;
 
 #[derive(Clone)]
 struct Emulator {
@@ -46,7 +46,7 @@ struct Emulator {
     tokens: Arc<Mutex<HashMap<String, Instant>>>,
     /// Answers to give instead of success, by registration token (`*` for all).
     faults: Arc<Faults<Answer>>,
-    deliveries: Arc<Mutex<VecDeque<Delivery>>>,
+    deliveries: Arc<Recorded<Delivery>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -272,11 +272,7 @@ impl Emulator {
         let id: u64 = rand::random::<u64>() >> 11;
         let name = format!("projects/{project}/messages/{id}");
         if !validate_only {
-            let mut deliveries = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
-            if deliveries.len() >= MAX_DELIVERIES_KEPT {
-                deliveries.pop_front();
-            }
-            deliveries.push_back(Delivery {
+            self.deliveries.push(Delivery {
                 name: name.clone(),
                 project: project.to_owned(),
                 message: message.clone(),
@@ -530,29 +526,15 @@ async fn deliveries(
     State(emulator): State<Emulator>,
     Query(query): Query<DeliveryQuery>,
 ) -> Json<Vec<Delivery>> {
-    let deliveries = emulator
-        .deliveries
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    Json(
-        deliveries
-            .iter()
-            .filter(|d| {
-                query
-                    .token
-                    .as_deref()
-                    .is_none_or(|t| d.message.get("token").and_then(Value::as_str) == Some(t))
-            })
-            .cloned()
-            .collect(),
-    )
+    Json(emulator.deliveries.matching(|d| {
+        query
+            .token
+            .as_deref()
+            .is_none_or(|t| d.message.get("token").and_then(Value::as_str) == Some(t))
+    }))
 }
 
 async fn forget(State(emulator): State<Emulator>) -> StatusCode {
-    emulator
-        .deliveries
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clear();
+    emulator.deliveries.clear();
     StatusCode::NO_CONTENT
 }

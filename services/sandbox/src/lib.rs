@@ -4,6 +4,7 @@
 
 mod faults;
 pub mod fcm;
+mod recorded;
 pub mod vneid;
 pub mod webpush;
 

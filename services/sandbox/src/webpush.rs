@@ -15,10 +15,11 @@
 //! - `GET /sandbox/webpush/deliveries`: what it accepted, decrypted, for tests to read;
 //!   `DELETE` forgets.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::faults::{self, Faults};
+use crate::recorded::Recorded;
 use aes_gcm::aead::{Aead, KeyInit};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -37,14 +38,13 @@ use sha2::Sha256;
 const MAX_BODY_BYTES: usize = 4096;
 /// RFC 8292: a VAPID token may not live longer than this.
 const MAX_VAPID_LIFETIME_SECS: i64 = 24 * 3600;
-const MAX_DELIVERIES_KEPT: usize = 200_000;
 
 #[derive(Clone, Default)]
 struct Emulator {
     subscriptions: Arc<Mutex<HashMap<String, Subscription>>>,
     /// Answers to give instead of success, by subscription id (`*` for all).
     faults: Arc<Faults<Answer>>,
-    deliveries: Arc<Mutex<VecDeque<Delivery>>>,
+    deliveries: Arc<Recorded<Delivery>>,
 }
 
 #[derive(Clone)]
@@ -212,15 +212,7 @@ async fn push(
         origin(&headers),
         delivery.message_id
     );
-    let mut deliveries = emulator
-        .deliveries
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if deliveries.len() >= MAX_DELIVERIES_KEPT {
-        deliveries.pop_front();
-    }
-    deliveries.push_back(delivery);
-    drop(deliveries);
+    emulator.deliveries.push(delivery);
     let mut response = StatusCode::CREATED.into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -470,30 +462,16 @@ async fn deliveries(
     State(emulator): State<Emulator>,
     Query(query): Query<DeliveryQuery>,
 ) -> Json<Vec<Delivery>> {
-    let deliveries = emulator
-        .deliveries
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    Json(
-        deliveries
-            .iter()
-            .filter(|d| {
-                query
-                    .subscription
-                    .as_deref()
-                    .is_none_or(|s| d.subscription == s)
-            })
-            .cloned()
-            .collect(),
-    )
+    Json(emulator.deliveries.matching(|d| {
+        query
+            .subscription
+            .as_deref()
+            .is_none_or(|s| d.subscription == s)
+    }))
 }
 
 async fn forget(State(emulator): State<Emulator>) -> StatusCode {
-    emulator
-        .deliveries
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clear();
+    emulator.deliveries.clear();
     StatusCode::NO_CONTENT
 }
 
