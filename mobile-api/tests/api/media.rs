@@ -121,7 +121,7 @@ async fn upload(
 }
 
 /// Uploads through the gateway, expecting success: the media and its id.
-async fn uploaded(
+pub async fn uploaded(
     app: &TestApp,
     token: &str,
     bytes: Vec<u8>,
@@ -183,7 +183,7 @@ async fn put_signed(app: &TestApp, request: &Json, bytes: Vec<u8>) -> reqwest::R
     put.body(bytes).send().await.unwrap()
 }
 
-async fn until_ready(app: &TestApp, token: &str, id: &str) -> Json {
+pub async fn until_ready(app: &TestApp, token: &str, id: &str) -> Json {
     for _ in 0..200 {
         let media: Json = app
             .get_as(&format!("/v1/media/{id}"), token)

@@ -42,6 +42,16 @@ async fn post_as(app: &TestApp, token: &str, path: &str, body: Json) -> reqwest:
         .unwrap()
 }
 
+/// The app with the demo staff, and the service token hiding and redacting need (media's
+/// internal API).
+async fn spawn(mode: Mode) -> TestApp {
+    TestApp::spawn_with(mode, |config| {
+        config.identity.dev_seed_staff = true;
+        config.internal.service_token = Some("test-service-token".to_owned().into());
+    })
+    .await
+}
+
 fn near() -> String {
     format!(
         "/v1/reports/near?lat={}&lng={}&radius_m=500",
@@ -59,12 +69,7 @@ async fn in_feed(app: &TestApp, id: &str) -> bool {
 }
 
 async fn moderation_hides_from_the_public_and_open311_alike(mode: Mode) {
-    let app = TestApp::spawn_with(mode, |config| {
-        config.identity.dev_seed_staff = true;
-        // Hiding a report makes its photos private through media's internal API.
-        config.internal.service_token = Some("test-service-token".to_owned().into());
-    })
-    .await;
+    let app = spawn(mode).await;
     let reporter = app.resident_token().await;
     let stranger = app.resident_token().await;
     let officer = app.staff_token("phuxuan.officer").await;
@@ -251,7 +256,7 @@ async fn moderation_hides_from_the_public_and_open311_alike(mode: Mode) {
 in_both_modes!(moderation_hides_from_the_public_and_open311_alike);
 
 async fn officers_answer_with_response_templates(mode: Mode) {
-    let app = TestApp::spawn_with(mode, |config| config.identity.dev_seed_staff = true).await;
+    let app = spawn(mode).await;
     let admin = app.staff_token("hue.admin").await;
     let officer = app.staff_token("phuxuan.officer").await;
     let resident = app.resident_token().await;
@@ -372,29 +377,12 @@ fn gradient() -> Vec<u8> {
 }
 
 async fn a_redacted_photo_is_pixelated_for_everyone_but_staff(mode: Mode) {
-    let app = TestApp::spawn_with(mode, |config| {
-        config.identity.dev_seed_staff = true;
-        config.internal.service_token = Some("test-service-token".to_owned().into());
-    })
-    .await;
+    let app = spawn(mode).await;
     let resident = app.resident_token().await;
     let stranger = app.resident_token().await;
     let admin = app.staff_token("hue.admin").await;
     let original = gradient();
-    let part = reqwest::multipart::Part::bytes(original.clone())
-        .file_name("p.png")
-        .mime_str("image/png")
-        .unwrap();
-    let uploaded: Json = app
-        .authed(Method::POST, "/v1/media", &resident)
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let photo = uploaded["id"].as_str().unwrap().to_owned();
+    let (_, photo) = crate::media::uploaded(&app, &resident, original.clone(), "image/png").await;
     let filed: Json = app
         .authed(Method::POST, "/v1/reports", &resident)
         .header("Idempotency-Key", "with-a-face")
@@ -421,18 +409,8 @@ async fn a_redacted_photo_is_pixelated_for_everyone_but_staff(mode: Mode) {
                 .into_rgb8()
         }
     };
-    let mut ready = false;
-    for _ in 0..200 {
-        let media = app
-            .get_json_as(&format!("/v1/media/{photo}"), &resident)
-            .await;
-        if media["status"] == "ready" {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(ready, "derivatives made");
+    let media = crate::media::until_ready(&app, &resident, &photo).await;
+    assert_eq!(media["status"], "ready", "derivatives made");
     let before = display(stranger.clone()).await;
     // Neighbouring pixels of the gradient differ.
     assert_ne!(before.get_pixel(0, 0), before.get_pixel(3, 3));

@@ -144,6 +144,19 @@ async fn pushes_to(fcm: &str, push_token: &str, count: usize) -> Vec<Json> {
     recorded(fcm, "token", push_token, count).await
 }
 
+/// Waits (10 s at most) for every device of the account to be forgotten.
+async fn assert_devices_forgotten(app: &TestApp, token: &str) {
+    let mut devices = json!(null);
+    for _ in 0..100 {
+        devices = app.get_json_as("/v1/me/devices", token).await;
+        if devices == json!([]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(devices, json!([]));
+}
+
 async fn control(fcm: &str, body: Json) {
     let response = reqwest::Client::new()
         .post(format!("{fcm}/control"))
@@ -247,15 +260,7 @@ async fn failures_are_retried_and_gone_devices_forgotten(mode: Mode) {
     )
     .await;
     officer_does(&app, &id, "start", json!({})).await;
-    let mut devices = json!(null);
-    for _ in 0..100 {
-        devices = app.get_json_as("/v1/me/devices", &resident).await;
-        if devices == json!([]) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(devices, json!([]));
+    assert_devices_forgotten(&app, &resident).await;
     // The inbox has both notices all the same.
     assert_eq!(
         app.get_json_as("/v1/inbox/unread-count", &resident).await["unread"],
@@ -350,15 +355,7 @@ async fn a_browser_gets_web_pushes_until_it_unsubscribes(mode: Mode) {
     )
     .await;
     officer_does(&app, &id, "start", json!({})).await;
-    let mut devices = json!(null);
-    for _ in 0..100 {
-        devices = app.get_json_as("/v1/me/devices", &resident).await;
-        if devices == json!([]) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(devices, json!([]));
+    assert_devices_forgotten(&app, &resident).await;
     app.stop().await;
 }
 in_both_modes!(a_browser_gets_web_pushes_until_it_unsubscribes);
