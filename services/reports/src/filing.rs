@@ -94,6 +94,7 @@ pub async fn file_report(
         account_id: principal.account_id,
         role: "resident",
         max_per_hour: state.max_reports_per_hour,
+        submitter: None,
     };
     let filing = file(&state, &filer, &key, &request).await?;
     Ok(created(filing.report_id, filing.body, filing.replayed))
@@ -107,6 +108,8 @@ pub struct Filer {
     pub role: &'static str,
     /// Filings allowed in any hour.
     pub max_per_hour: i64,
+    /// For Open311: who the third party says filed it.
+    pub submitter: Option<crate::open311::Submitter>,
 }
 
 /// A report filed, or found filed under the same key before.
@@ -271,6 +274,9 @@ pub async fn file(
     )
     .fetch_one(&mut *tx)
     .await?;
+    if let Some(submitter) = &filer.submitter {
+        submitter.record(&mut tx, report_id).await?;
+    }
     Change {
         report_id,
         kind: "created",

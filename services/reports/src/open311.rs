@@ -836,6 +836,43 @@ async fn updates(
     ))
 }
 
+/// Whom a third party says filed a request, kept with the report (staff only).
+pub struct Submitter {
+    client_id: Uuid,
+    email: Option<String>,
+    phone: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    device_id: Option<String>,
+    account_id: Option<String>,
+    media_url: Option<String>,
+    address: Option<String>,
+}
+
+impl Submitter {
+    /// Written in the transaction that files the report: a request is never kept without them.
+    pub async fn record(&self, tx: &mut sqlx::PgConnection, report_id: Uuid) -> sqlx::Result<()> {
+        sqlx::query!(
+            r#"INSERT INTO open311_submitters (report_id, client_id, email, phone, first_name,
+                   last_name, device_id, account_id, media_url, address)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
+            report_id,
+            self.client_id,
+            self.email,
+            self.phone,
+            self.first_name,
+            self.last_name,
+            self.device_id,
+            self.account_id,
+            self.media_url,
+            self.address
+        )
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+}
+
 /// The client behind an `api_key`, if the key is live.
 struct Client {
     id: Uuid,
@@ -967,32 +1004,27 @@ async fn create_request(
         anonymous: false,
         jurisdiction: Some(jurisdiction),
     };
+    let text = |name: &str| field(name).map(|v| v.chars().take(500).collect::<String>());
     let filer = Filer {
         account_id: client.id,
         role: "open311",
         max_per_hour: i64::from(client.requests_per_hour),
+        submitter: Some(Submitter {
+            client_id: client.id,
+            email: text("email"),
+            phone: text("phone"),
+            first_name: text("first_name"),
+            last_name: text("last_name"),
+            device_id: text("device_id"),
+            account_id: text("account_id"),
+            media_url: text("media_url")
+                .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+            address: text("address_string"),
+        }),
     };
     // Open311 has no idempotency key: every POST is a new request.
     let key = Uuid::new_v4().to_string();
     let filing = filing::file(state, &filer, &key, &request).await?;
-    let text = |name: &str| field(name).map(|v| v.chars().take(500).collect::<String>());
-    sqlx::query!(
-        r#"INSERT INTO open311_submitters (report_id, client_id, email, phone, first_name,
-               last_name, device_id, account_id, media_url, address)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING"#,
-        filing.report_id,
-        client.id,
-        text("email"),
-        text("phone"),
-        text("first_name"),
-        text("last_name"),
-        text("device_id"),
-        text("account_id"),
-        text("media_url").filter(|u| u.starts_with("https://") || u.starts_with("http://")),
-        text("address_string")
-    )
-    .execute(&state.pool)
-    .await?;
     let notice = lang().pick(
         "Phản ánh đã được chuyển đến đơn vị phụ trách.",
         "The request has been routed to the responsible department.",
