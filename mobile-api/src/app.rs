@@ -54,18 +54,15 @@ impl App {
         });
 
         // The event bus, for the modules that publish or consume events.
-        let bus = if modules.iter().any(|m| {
-            matches!(
-                m,
-                Module::Identity | Module::Media | Module::Reports | Module::Notifications
-            )
-        }) {
-            let split = [
-                Module::Identity,
-                Module::Media,
-                Module::Reports,
-                Module::Notifications,
-            ]
+        let evented = [
+            Module::Identity,
+            Module::Media,
+            Module::Reports,
+            Module::Notifications,
+            Module::Payments,
+        ];
+        let bus = if modules.iter().any(|m| evented.contains(m)) {
+            let split = evented
             .iter()
             .any(|m| !modules.contains(m));
             if split && config.events.backend == platform::config::EventBackend::InProcess {
@@ -158,6 +155,19 @@ impl App {
                     )
                     .await?;
                     notifications_pool = Some(db.pool().clone());
+                    databases.push(db);
+                }
+                Module::Payments => {
+                    let db = connect(
+                        database.as_ref(),
+                        payments::SCHEMA,
+                        &payments::MIGRATOR,
+                        &config,
+                    )
+                    .await?;
+                    let state = payments::PaymentsState::start(db.pool().clone(), &config.payments)?;
+                    outboxes.push((db.pool().clone(), payments::SCHEMA));
+                    services.insert("payments", payments::router(state));
                     databases.push(db);
                 }
                 Module::Sandbox => sandboxes = Some(sandbox::router()),
@@ -431,6 +441,16 @@ pub async fn migrate(config: &Config, targets: &str) -> anyhow::Result<Vec<&'sta
                 )
                 .await?;
                 migrated.push(notifications::SCHEMA);
+            }
+            Module::Payments => {
+                connect(
+                    database.as_ref(),
+                    payments::SCHEMA,
+                    &payments::MIGRATOR,
+                    config,
+                )
+                .await?;
+                migrated.push(payments::SCHEMA);
             }
             Module::MobileApi | Module::Sandbox => {}
         }

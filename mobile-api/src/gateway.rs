@@ -50,6 +50,7 @@ pub const SERVICES: &[(&str, &[&str])] = &[
         "notifications",
         &["/v1/inbox", "/v1/notifications", "/v1/admin/broadcasts"],
     ),
+    ("payments", &["/v1/payments", "/v1/admin/payments"]),
     (
         "identity",
         &[
@@ -78,6 +79,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(media::MediaApi::openapi());
     doc.merge(reports::ReportsApi::openapi());
     doc.merge(notifications::NotificationsApi::openapi());
+    doc.merge(payments::PaymentsApi::openapi());
     doc
 }
 

@@ -18,9 +18,12 @@ pub enum Module {
     Reports,
     /// The inbox and pushes to phones.
     Notifications,
+    /// Bills and fees paid through VNPay and MoMo, the ledger, reconciliation.
+    Payments,
     /// The gateway the app talks to.
     MobileApi,
-    /// Stand-ins for outside systems (the VNeID identity provider), for development and tests.
+    /// Stand-ins for outside systems (VNeID, FCM, Web Push, VNPay, MoMo, a bill gateway), for
+    /// development and tests.
     Sandbox,
 }
 
@@ -70,6 +73,12 @@ const MODULES: &[ModuleSpec] = &[
         needs: &[Module::Database],
     },
     ModuleSpec {
+        module: Module::Payments,
+        name: "payments",
+        targetable: true,
+        needs: &[Module::Database],
+    },
+    ModuleSpec {
         module: Module::MobileApi,
         name: "mobile-api",
         targetable: true,
@@ -93,6 +102,7 @@ const GROUPS: &[(&str, &[Module])] = &[(
         Module::Media,
         Module::Reports,
         Module::Notifications,
+        Module::Payments,
     ],
 )];
 
@@ -177,6 +187,7 @@ mod tests {
             Module::Media,
             Module::Reports,
             Module::Notifications,
+            Module::Payments,
             Module::MobileApi,
             Module::Sandbox,
         ] {
@@ -196,7 +207,8 @@ mod tests {
                 Module::Catalogue,
                 Module::Media,
                 Module::Reports,
-                Module::Notifications
+                Module::Notifications,
+                Module::Payments
             ]
         );
         assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 7);

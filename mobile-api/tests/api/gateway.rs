@@ -21,7 +21,7 @@ async fn gateway_for(catalogue: SocketAddr, adjust: impl Fn(&mut Config)) -> mob
         .upstreams
         .insert("catalogue".to_owned(), format!("http://{catalogue}"));
     // No request here carries a token, a photo or a report: the others are never called.
-    for other in ["identity", "media", "reports", "notifications"] {
+    for other in ["identity", "media", "reports", "notifications", "payments"] {
         config
             .upstreams
             .insert(other.to_owned(), format!("http://{catalogue}"));

@@ -131,7 +131,14 @@ impl TestApp {
             Mode::Split => {
                 // Order matters: catalogue_addr and identity_addr find them by position.
                 let mut services = Vec::new();
-                for name in ["catalogue", "identity", "media", "reports", "notifications"] {
+                for name in [
+                    "catalogue",
+                    "identity",
+                    "media",
+                    "reports",
+                    "notifications",
+                    "payments",
+                ] {
                     let service = start(config.clone(), name).await;
                     config
                         .upstreams
@@ -174,7 +181,7 @@ impl TestApp {
     /// Stops notifications' own server in split mode, as a crash of that pod would (the rest
     /// keeps running).
     pub async fn stop_notifications(&mut self) {
-        assert_eq!(self.apps.len(), 6, "split mode");
+        assert_eq!(self.apps.len(), 7, "split mode");
         self.apps.remove(5).stop().await.unwrap();
     }
 

@@ -15,6 +15,7 @@ mod notifications;
 mod open311;
 mod operations;
 mod ops;
+mod payments;
 mod reports;
 mod staff;
 mod verification;

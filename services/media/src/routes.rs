@@ -694,18 +694,8 @@ pub(crate) fn absolute(state: &MediaState, headers: &HeaderMap, url: String) -> 
     if url.starts_with("http://") || url.starts_with("https://") {
         return url;
     }
-    if let Some(base) = &state.config.public_url {
-        return format!("{}{url}", base.trim_end_matches('/'));
-    }
-    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    let host = header("x-forwarded-host")
-        .or_else(|| header(header::HOST.as_str()))
-        .unwrap_or("localhost");
-    let scheme = match header("x-forwarded-proto") {
-        Some("https") => "https",
-        _ => "http",
-    };
-    format!("{scheme}://{host}{url}")
+    let base = platform::http::public_base_url(state.config.public_url.as_deref(), headers);
+    format!("{base}{url}")
 }
 
 /// Streams an object, or the byte range the request asks for.

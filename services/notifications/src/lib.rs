@@ -117,6 +117,9 @@ impl NotificationsState {
             "report.overdue",
             "account.erased",
             "account.home_ward_changed",
+            "payment.succeeded",
+            "payment.failed",
+            "payment.refunded",
         ] {
             let state = self.clone();
             let handler: Handler = Arc::new(move |event| {
@@ -146,6 +149,9 @@ impl NotificationsState {
         match event.event_type.as_str() {
             "account.erased" => return self.on_account_erased(event).await,
             "account.home_ward_changed" => return self.on_home_ward_changed(event).await,
+            "payment.succeeded" | "payment.failed" | "payment.refunded" => {
+                return self.on_payment(event).await;
+            }
             _ => {}
         }
         let report: Report = serde_json::from_value(event.payload.clone())?;
@@ -267,6 +273,19 @@ impl NotificationsState {
             .await
             .map_err(|e| anyhow::anyhow!("identity: {}", e.describe()))?;
         Ok(serde_json::from_value::<Responsible>(answer.body)?.staff)
+    }
+
+    /// The payer hears how their payment ended.
+    async fn on_payment(&self, event: Event) -> anyhow::Result<()> {
+        let Some(notice) = templates::payment(&event.event_type, &event.payload) else {
+            return Ok(());
+        };
+        let payer: Uuid = serde_json::from_value(event.payload["account_id"].clone())?;
+        let data = serde_json::json!({
+            "kind": event.event_type,
+            "payment_id": event.payload["payment_id"],
+        });
+        self.deliver(&event, &notice, &data, vec![payer]).await
     }
 
     /// Where a resident last reported from, for the city's warnings; an older report's event

@@ -88,3 +88,54 @@ pub fn status_changed(payload: &Value) -> Option<Notice> {
         urgent: payload["urgent"].as_bool().unwrap_or(false),
     })
 }
+
+/// The payer's notice of their payment's outcome; `None` for events that tell them nothing.
+pub fn payment(event_type: &str, payload: &Value) -> Option<Notice> {
+    use platform::lang::{Lang, vnd};
+    let amount = payload["amount"].as_i64()?;
+    let (what_vi, what_en) = (
+        payload["description_vi"].as_str().unwrap_or("Thanh toán"),
+        payload["description_en"].as_str().unwrap_or("Payment"),
+    );
+    let (vi, en) = (vnd(amount, Lang::Vi), vnd(amount, Lang::En));
+    let (title_vi, title_en, body_vi, body_en) = match event_type {
+        "payment.succeeded" => (
+            "Thanh toán thành công".to_owned(),
+            "Payment successful".to_owned(),
+            format!(
+                "{what_vi}: {vi}. Số biên lai {}.",
+                payload["receipt_number"].as_str().unwrap_or_default()
+            ),
+            format!(
+                "{what_en}: {en}. Receipt number {}.",
+                payload["receipt_number"].as_str().unwrap_or_default()
+            ),
+        ),
+        "payment.failed" if payload["reason"] == "expired" => (
+            "Giao dịch thanh toán đã hết hạn".to_owned(),
+            "Payment expired".to_owned(),
+            format!("{what_vi}: {vi} chưa được thanh toán. Bạn có thể thanh toán lại."),
+            format!("{what_en}: {en} was not paid. You can pay again."),
+        ),
+        "payment.failed" => (
+            "Thanh toán không thành công".to_owned(),
+            "Payment failed".to_owned(),
+            format!("{what_vi}: {vi}. Bạn chưa bị trừ tiền cho hóa đơn này."),
+            format!("{what_en}: {en}. The bill is still unpaid."),
+        ),
+        "payment.refunded" => (
+            "Đã hoàn tiền".to_owned(),
+            "Refund completed".to_owned(),
+            format!("{vi} đã được hoàn về tài khoản thanh toán của bạn."),
+            format!("{en} was returned to your payment account."),
+        ),
+        _ => return None,
+    };
+    Some(Notice {
+        title_vi,
+        title_en,
+        body_vi,
+        body_en,
+        urgent: false,
+    })
+}

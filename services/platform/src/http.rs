@@ -206,3 +206,20 @@ pub fn internal_only<S: Clone + Send + Sync + 'static>(
         },
     ))
 }
+
+/// The address clients reach the gateway at: `configured` when set, else the scheme and host the
+/// request came with (the gateway forwards them as `X-Forwarded-Proto`/`X-Forwarded-Host`).
+pub fn public_base_url(configured: Option<&str>, headers: &http::HeaderMap) -> String {
+    if let Some(base) = configured {
+        return base.trim_end_matches('/').to_owned();
+    }
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let host = header("x-forwarded-host")
+        .or_else(|| header(http::header::HOST.as_str()))
+        .unwrap_or("localhost");
+    let scheme = match header("x-forwarded-proto") {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
+}

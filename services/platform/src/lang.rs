@@ -85,3 +85,39 @@ mod tests {
         assert_eq!(negotiate("en;q=0, vi;q=0.1"), Lang::Vi);
     }
 }
+
+/// An amount of VND as each language writes it: `487.350 ₫`, `487,350 VND`.
+pub fn vnd(amount: i64, lang: Lang) -> String {
+    let separator = match lang {
+        Lang::Vi => '.',
+        Lang::En => ',',
+    };
+    let digits = amount.unsigned_abs().to_string();
+    let mut grouped = String::new();
+    if amount < 0 {
+        grouped.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(separator);
+        }
+        grouped.push(c);
+    }
+    match lang {
+        Lang::Vi => format!("{grouped} ₫"),
+        Lang::En => format!("{grouped} VND"),
+    }
+}
+
+#[cfg(test)]
+mod vnd_tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_grouped_the_way_each_language_writes_them() {
+        assert_eq!(vnd(487_350, Lang::Vi), "487.350 ₫");
+        assert_eq!(vnd(1_234_567, Lang::En), "1,234,567 VND");
+        assert_eq!(vnd(500, Lang::Vi), "500 ₫");
+        assert_eq!(vnd(-1_000, Lang::En), "-1,000 VND");
+    }
+}

@@ -2,18 +2,27 @@
 //! from here. Each speaks the real protocol, errors included, so the code talking to it is the
 //! code that talks to the real system.
 
+pub mod biller;
 mod faults;
 pub mod fcm;
+mod gateway;
+pub mod momo;
 mod recorded;
 pub mod vneid;
+pub mod vnpay;
 pub mod webpush;
 
 use axum::Router;
 
-/// Every sandbox's routes, each under its own prefix (`/sandbox/vneid`, `/sandbox/fcm`, `/sandbox/webpush`).
+/// Every sandbox's routes, each under its own prefix: `/sandbox/vneid`, `/sandbox/fcm`,
+/// `/sandbox/webpush`, and for payments `/sandbox/vnpay` (VNPay), `/sandbox/momo` (MoMo) and
+/// `/sandbox/biller` (a bill aggregator for electricity, water, tuition, fees and fines).
 pub fn router() -> Router {
     Router::new()
         .nest("/sandbox/vneid", vneid::router())
         .nest("/sandbox/fcm", fcm::router())
         .nest("/sandbox/webpush", webpush::router())
+        .nest("/sandbox/vnpay", vnpay::router())
+        .nest("/sandbox/momo", momo::router())
+        .nest("/sandbox/biller", biller::router())
 }

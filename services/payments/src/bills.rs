@@ -1,0 +1,509 @@
+//! Bills: what a resident owes, looked up by the code that names it (a customer code, a student
+//! code, a dossier number, a plate) at the billers, and told to the biller once paid.
+//!
+//! Billers are reached through the `Biller` trait. The one adapter here speaks the bill
+//! gateway's JSON protocol (an aggregator in front of the city's billers; the sandbox's
+//! `/sandbox/biller` serves the same protocol): `GET /v1/bills?service=&code=` and
+//! `POST /v1/bills/{bill_id}/payments`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use platform::ApiError;
+use platform::auth::Principal;
+use platform::extract::QueryParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::PaymentsState;
+
+/// Paid bills told to the biller per round of the posting job.
+const POSTING_BATCH: i64 = 50;
+/// With nothing to post, the job looks again this often (it is also woken by a payment).
+const POSTING_IDLE: Duration = Duration::from_secs(5);
+
+/// A kind of bill or fee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    Electricity,
+    Water,
+    Sanitation,
+    Tuition,
+    AdminFee,
+    TrafficFine,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Electricity => "electricity",
+            Service::Water => "water",
+            Service::Sanitation => "sanitation",
+            Service::Tuition => "tuition",
+            Service::AdminFee => "admin_fee",
+            Service::TrafficFine => "traffic_fine",
+        }
+    }
+
+    /// What a VNPay payment page may say of it (no diacritics, no special characters).
+    pub fn plain_name(self) -> &'static str {
+        match self {
+            Service::Electricity => "tien dien",
+            Service::Water => "tien nuoc",
+            Service::Sanitation => "phi ve sinh",
+            Service::Tuition => "hoc phi",
+            Service::AdminFee => "le phi ho so",
+            Service::TrafficFine => "phat vi pham giao thong",
+        }
+    }
+
+    /// The code in its one written form, if it has this service's shape: upper case; a plate
+    /// without its separators.
+    pub fn normalize_code(self, raw: &str) -> Option<String> {
+        let mut code = raw.trim().to_uppercase();
+        if self == Service::TrafficFine {
+            code.retain(|c| !matches!(c, '-' | '.' | ' '));
+        }
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        let well_formed = match self {
+            Service::Electricity => code
+                .strip_prefix("PC05HU")
+                .is_some_and(|rest| digits(rest, 7)),
+            Service::Water => code.strip_prefix("HW").is_some_and(|rest| digits(rest, 8)),
+            Service::Sanitation => code.strip_prefix("VS").is_some_and(|rest| digits(rest, 8)),
+            Service::Tuition => digits(&code, 10),
+            // `H57.22-261120-0001`: the province's dossier number.
+            Service::AdminFee => code.strip_prefix("H57.").is_some_and(|rest| {
+                let parts: Vec<&str> = rest.split('-').collect();
+                parts.len() == 3
+                    && digits(parts[0], 2)
+                    && digits(parts[1], 6)
+                    && digits(parts[2], 4)
+            }),
+            // `75A12345`: two digits, one or two letters, four or five digits.
+            Service::TrafficFine => {
+                let bytes = code.as_bytes();
+                let letters = bytes
+                    .iter()
+                    .skip(2)
+                    .take_while(|b| b.is_ascii_uppercase())
+                    .count();
+                let rest = &code[(2 + letters).min(code.len())..];
+                code.len() >= 2
+                    && digits(&code[..2], 2)
+                    && (1..=2).contains(&letters)
+                    && (digits(rest, 4) || digits(rest, 5))
+            }
+        };
+        well_formed.then_some(code)
+    }
+
+    fn code_format(self) -> (&'static str, &'static str) {
+        match self {
+            Service::Electricity => (
+                "Mã khách hàng điện có dạng PC05HU và 7 chữ số.",
+                "An electricity customer code is PC05HU followed by 7 digits.",
+            ),
+            Service::Water => (
+                "Mã khách hàng nước có dạng HW và 8 chữ số.",
+                "A water customer code is HW followed by 8 digits.",
+            ),
+            Service::Sanitation => (
+                "Mã khách hàng vệ sinh môi trường có dạng VS và 8 chữ số.",
+                "A sanitation customer code is VS followed by 8 digits.",
+            ),
+            Service::Tuition => (
+                "Mã học sinh gồm 10 chữ số.",
+                "A student code has 10 digits.",
+            ),
+            Service::AdminFee => (
+                "Số hồ sơ có dạng H57.22-261120-0001.",
+                "A dossier number looks like H57.22-261120-0001.",
+            ),
+            Service::TrafficFine => (
+                "Biển số xe có dạng 75A-123.45.",
+                "A plate number looks like 75A-123.45.",
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Customer {
+    pub name: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BillerInfo {
+    pub id: String,
+    pub name_vi: String,
+    pub name_en: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Bill {
+    pub bill_id: String,
+    /// The month or term billed (`2026-10`).
+    pub period: String,
+    pub description_vi: String,
+    pub description_en: String,
+    /// VND.
+    pub amount: i64,
+    pub due_date: String,
+}
+
+/// What a code owes, as the biller answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Statement {
+    pub customer: Customer,
+    pub biller: BillerInfo,
+    pub bills: Vec<Bill>,
+}
+
+/// What the biller said to a payment it was told of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Posting {
+    Posted { biller_ref: String },
+    /// It refuses for good (the bill is gone or already paid by someone else).
+    Refused { reason: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the bill gateway is unavailable: {0}")]
+pub struct BillerUnavailable(String);
+
+/// A biller, or a gateway in front of many.
+#[async_trait::async_trait]
+pub trait Biller: Send + Sync {
+    /// What `code` owes; `None` when the biller knows no such code.
+    async fn statement(
+        &self,
+        service: Service,
+        code: &str,
+    ) -> Result<Option<Statement>, BillerUnavailable>;
+
+    /// Tells the biller `bill_id` was paid by `payment` (the same payment again is no-op).
+    async fn post_payment(
+        &self,
+        bill_id: &str,
+        payment: Uuid,
+        amount: i64,
+        paid_at: DateTime<Utc>,
+    ) -> Result<Posting, BillerUnavailable>;
+}
+
+/// The bill gateway's JSON protocol.
+pub struct BillGateway {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl BillGateway {
+    pub fn new(base: &str, timeout: Duration) -> anyhow::Result<Self> {
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http: crate::providers::http_client(timeout)?,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Biller for BillGateway {
+    async fn statement(
+        &self,
+        service: Service,
+        code: &str,
+    ) -> Result<Option<Statement>, BillerUnavailable> {
+        let unavailable = |e: String| BillerUnavailable(e);
+        let response = self
+            .http
+            .get(format!("{}/v1/bills", self.base))
+            .query(&[("service", service.as_str()), ("code", code)])
+            .send()
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        match response.status() {
+            StatusCode::OK => response
+                .json::<Statement>()
+                .await
+                .map(Some)
+                .map_err(|e| unavailable(format!("unreadable statement: {e}"))),
+            StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => Ok(None),
+            status => Err(unavailable(format!("HTTP {status}"))),
+        }
+    }
+
+    async fn post_payment(
+        &self,
+        bill_id: &str,
+        payment: Uuid,
+        amount: i64,
+        paid_at: DateTime<Utc>,
+    ) -> Result<Posting, BillerUnavailable> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            biller_ref: String,
+            #[serde(default)]
+            error: String,
+        }
+        let response = self
+            .http
+            .post(format!(
+                "{}/v1/bills/{}/payments",
+                self.base,
+                form_urlencoded::byte_serialize(bill_id.as_bytes()).collect::<String>()
+            ))
+            .json(&serde_json::json!({
+                "payment_id": payment, "amount": amount, "paid_at": paid_at,
+            }))
+            .send()
+            .await
+            .map_err(|e| BillerUnavailable(e.to_string()))?;
+        let status = response.status();
+        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(BillerUnavailable(format!("HTTP {status}")));
+        }
+        let answer: Answer = response
+            .json()
+            .await
+            .map_err(|e| BillerUnavailable(format!("unreadable answer: {e}")))?;
+        Ok(if status.is_success() {
+            Posting::Posted {
+                biller_ref: answer.biller_ref,
+            }
+        } else {
+            Posting::Refused {
+                reason: format!("HTTP {status} {}", answer.error),
+            }
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LookupQuery {
+    /// `electricity`, `water`, `sanitation`, `tuition`, `admin_fee` or `traffic_fine`.
+    #[param(value_type = String)]
+    service: Service,
+    /// The customer code, student code, dossier number or plate.
+    code: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BillLookup {
+    service: Service,
+    code: String,
+    customer: Customer,
+    biller: BillerInfo,
+    bills: Vec<OwedBill>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OwedBill {
+    #[serde(flatten)]
+    bill: Bill,
+    /// A payment of it under way or done, if any (`created`, `redirected`, `pending`,
+    /// `succeeded`, ...), and its id.
+    payment_status: Option<String>,
+    payment_id: Option<Uuid>,
+}
+
+/// What a code owes: its customer, its biller and its unpaid bills.
+#[utoipa::path(get, path = "/v1/payments/bills", tag = "payments", params(LookupQuery),
+    responses(
+        (status = 200, body = BillLookup),
+        (status = 404, body = platform::error::Problem, description = "`customer_not_found`"),
+        (status = 422, body = platform::error::Problem, description = "`invalid_customer_code`"),
+        (status = 429, body = platform::error::Problem, description = "`too_many_lookups`"),
+        (status = 503, body = platform::error::Problem, description = "`biller_unavailable`"),
+    ),
+    security(("bearer" = [])))]
+pub async fn lookup(
+    State(state): State<PaymentsState>,
+    principal: Principal,
+    QueryParams(query): QueryParams<LookupQuery>,
+) -> Result<Json<BillLookup>, ApiError> {
+    if let Err(wait) = state.lookups.check(&principal.account_id.to_string()) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_lookups",
+            "Bạn tra cứu quá nhiều lần trong một phút. Vui lòng thử lại sau.",
+            "Too many lookups in a minute. Please try again shortly.",
+        )
+        .with_retry_after(wait.max(Duration::from_secs(1))));
+    }
+    let code = normalized(query.service, &query.code)?;
+    let statement = statement(&state, query.service, &code).await?;
+    let bill_ids: Vec<String> = statement.bills.iter().map(|b| b.bill_id.clone()).collect();
+    // One query for every bill's payment, if any.
+    let payments: HashMap<String, (Uuid, String)> = sqlx::query!(
+        r#"SELECT bill_id, id, status FROM payment_intents
+           WHERE bill_id = ANY($1) AND status NOT IN ('failed', 'expired')"#,
+        &bill_ids
+    )
+    .fetch_all(&state.pool)
+    .await?
+    .into_iter()
+    .map(|row| (row.bill_id, (row.id, row.status)))
+    .collect();
+    Ok(Json(BillLookup {
+        service: query.service,
+        code,
+        customer: statement.customer,
+        biller: statement.biller,
+        bills: statement
+            .bills
+            .into_iter()
+            .map(|bill| {
+                let payment = payments.get(&bill.bill_id);
+                OwedBill {
+                    payment_status: payment.map(|(_, status)| status.clone()),
+                    payment_id: payment.map(|(id, _)| *id),
+                    bill,
+                }
+            })
+            .collect(),
+    }))
+}
+
+/// The code in its one written form; 422 `invalid_customer_code` otherwise.
+pub fn normalized(service: Service, raw: &str) -> Result<String, ApiError> {
+    service.normalize_code(raw).ok_or_else(|| {
+        let (vi, en) = service.code_format();
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_customer_code", vi, en)
+    })
+}
+
+/// What `code` owes, from the billers.
+pub async fn statement(
+    state: &PaymentsState,
+    service: Service,
+    code: &str,
+) -> Result<Statement, ApiError> {
+    let billers = state.billers.as_ref().ok_or_else(biller_unavailable)?;
+    billers
+        .statement(service, code)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "bill lookup failed");
+            biller_unavailable()
+        })?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "customer_not_found",
+                "Không tìm thấy mã khách hàng này.",
+                "There is no such customer code.",
+            )
+        })
+}
+
+fn biller_unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "biller_unavailable",
+        "Không kết nối được với đơn vị thu. Vui lòng thử lại sau.",
+        "The biller cannot be reached. Please try again later.",
+    )
+    .with_retry_after(Duration::from_secs(5))
+}
+
+/// Tells billers of paid bills, for as long as the process runs: woken by each payment,
+/// retrying an unavailable biller on the next round. Replicas share the work (`SKIP LOCKED`).
+pub async fn run_postings(state: PaymentsState) {
+    let Some(billers) = state.billers.clone() else {
+        return;
+    };
+    loop {
+        match post_paid_bills(&state, billers.as_ref()).await {
+            Ok(n) if n == POSTING_BATCH as usize => continue,
+            Ok(_) => {}
+            Err(error) => tracing::warn!(error = %format!("{error:#}"), "posting paid bills failed"),
+        }
+        let _ = tokio::time::timeout(POSTING_IDLE, state.settled.notified()).await;
+    }
+}
+
+async fn post_paid_bills(state: &PaymentsState, billers: &dyn Biller) -> anyhow::Result<usize> {
+    let mut tx = state.pool.begin().await?;
+    let due = sqlx::query!(
+        r#"SELECT id, bill_id, amount, settled_at AS "settled_at!" FROM payment_intents
+           WHERE status = 'succeeded' AND biller_posted_at IS NULL AND biller_error IS NULL
+           ORDER BY settled_at LIMIT $1 FOR UPDATE SKIP LOCKED"#,
+        POSTING_BATCH
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut handled = 0;
+    for payment in &due {
+        match billers
+            .post_payment(&payment.bill_id, payment.id, payment.amount, payment.settled_at)
+            .await
+        {
+            Ok(Posting::Posted { biller_ref }) => {
+                sqlx::query!(
+                    "UPDATE payment_intents SET biller_posted_at = now(), biller_ref = $2 WHERE id = $1",
+                    payment.id,
+                    biller_ref
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+            Ok(Posting::Refused { reason }) => {
+                tracing::error!(payment = %payment.id, reason, "the biller refused a paid bill; it needs an operator");
+                sqlx::query!(
+                    "UPDATE payment_intents SET biller_error = $2 WHERE id = $1",
+                    payment.id,
+                    reason
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+            // Left for the next round; the rest waits too, as the biller is down.
+            Err(error) => {
+                tracing::warn!(error = %error, "the bill gateway is unavailable; posting later");
+                break;
+            }
+        }
+        handled += 1;
+    }
+    tx.commit().await?;
+    Ok(handled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_take_one_written_form_per_service() {
+        assert_eq!(
+            Service::Electricity.normalize_code(" pc05hu0012345 ").as_deref(),
+            Some("PC05HU0012345")
+        );
+        assert_eq!(
+            Service::TrafficFine.normalize_code("75a-123.45").as_deref(),
+            Some("75A12345")
+        );
+        assert_eq!(
+            Service::TrafficFine.normalize_code("75AB-1234").as_deref(),
+            Some("75AB1234")
+        );
+        assert_eq!(
+            Service::AdminFee.normalize_code("h57.22-261120-0001").as_deref(),
+            Some("H57.22-261120-0001")
+        );
+        assert!(Service::Electricity.normalize_code("PC05HU001234").is_none());
+        assert!(Service::Tuition.normalize_code("12345678901").is_none());
+        assert!(Service::TrafficFine.normalize_code("7A12345").is_none());
+        assert!(Service::TrafficFine.normalize_code("75ABC1234").is_none());
+        assert!(Service::Water.normalize_code("").is_none());
+    }
+}

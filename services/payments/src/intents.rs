@@ -1,0 +1,471 @@
+//! Payment intents: a resident pays one bill through one provider. The intent is made once per
+//! `Idempotency-Key` (its id is derived from the key, so a retry after a fault finds it), checked
+//! against the biller's current bill, started at the provider, and answered with where to pay.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use platform::ApiError;
+use platform::auth::{Principal, Role};
+use platform::extract::{ClientInfo, IdempotencyKey, JsonBody, QueryParams};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::PaymentsState;
+use crate::bills::{self, Service};
+use crate::idempotency;
+use crate::providers::{self, ProviderName, ProviderError};
+
+const MAX_PAGE: i64 = 100;
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPayment {
+    service: Service,
+    /// The customer code, student code, dossier number or plate the bill was looked up by.
+    code: String,
+    bill_id: String,
+    /// The amount the resident saw and agreed to, VND; a bill that changed since is a 409.
+    amount: i64,
+    provider: ProviderName,
+    /// The provider page's language: `vi` (default) or `en`.
+    #[serde(default)]
+    locale: Option<String>,
+}
+
+/// A payment as its payer sees it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Payment {
+    pub id: Uuid,
+    /// `created`, `redirected`, `pending`, `succeeded`, `failed`, `expired`, `refund_pending`,
+    /// `refunded` or `partially_refunded`.
+    pub status: String,
+    pub provider: String,
+    pub service: String,
+    pub customer_code: String,
+    pub customer_name: String,
+    pub bill_id: String,
+    pub biller_id: String,
+    pub biller_name_vi: String,
+    pub biller_name_en: String,
+    pub description_vi: String,
+    pub description_en: String,
+    /// VND.
+    pub amount: i64,
+    pub refunded_amount: i64,
+    /// The provider page's language.
+    pub locale: String,
+    /// Where the payer pays (the provider's page), while it can be paid.
+    pub pay_url: Option<String>,
+    /// MoMo's app link and QR text.
+    pub deeplink: Option<String>,
+    pub qr_code: Option<String>,
+    pub receipt_number: Option<String>,
+    /// Why it failed (`amount_mismatch`, `expired`, the provider's code).
+    pub failure_code: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub settled_at: Option<DateTime<Utc>>,
+}
+
+/// Pays a bill: makes the payment once per `Idempotency-Key` and answers where to pay.
+#[utoipa::path(post, path = "/v1/payments", tag = "payments", request_body = NewPayment,
+    params(("Idempotency-Key" = String, Header, description = "Unique per payment the resident means to make; retries reuse it")),
+    responses(
+        (status = 201, body = Payment, description = "Made: send the payer to `pay_url` (replays carry `Idempotent-Replayed: true`)"),
+        (status = 400, body = platform::error::Problem, description = "`idempotency_key_required`, `invalid_body`"),
+        (status = 404, body = platform::error::Problem, description = "`customer_not_found`, `bill_not_found`"),
+        (status = 409, body = platform::error::Problem, description = "`idempotency_key_in_use`, `bill_changed`, `bill_payment_in_progress`, `bill_already_paid`"),
+        (status = 422, body = platform::error::Problem, description = "`idempotency_key_reused`, `invalid_customer_code`, `provider_unavailable`, `amount_out_of_range`, `provider_refused`"),
+        (status = 503, body = platform::error::Problem, description = "`biller_unavailable`, `provider_unreachable`"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<PaymentsState>,
+    principal: Principal,
+    client: ClientInfo,
+    headers: HeaderMap,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(request): JsonBody<NewPayment>,
+) -> Result<Response, ApiError> {
+    let fingerprint = idempotency::fingerprint("POST /v1/payments", &request)?;
+    let lease = Duration::from_millis(
+        state.config.provider_timeout_ms + state.config.biller_timeout_ms + 10_000,
+    );
+    let pool = state.pool.clone();
+    idempotency::once(
+        &pool,
+        principal.account_id,
+        &key,
+        &fingerprint,
+        lease,
+        || async {
+            let payment =
+                make(&state, &principal, &client, &headers, &key, &request).await?;
+            Ok((
+                StatusCode::CREATED,
+                serde_json::to_value(payment).map_err(ApiError::internal)?,
+            ))
+        },
+    )
+    .await
+}
+
+async fn make(
+    state: &PaymentsState,
+    principal: &Principal,
+    client: &ClientInfo,
+    headers: &HeaderMap,
+    key: &str,
+    request: &NewPayment,
+) -> Result<Payment, ApiError> {
+    let account = principal.account_id;
+    // The same account and key always name the same payment.
+    let id = Uuid::new_v5(&account, format!("payment-idempotency-key:{key}").as_bytes());
+    if let Some(existing) = load(state, id).await? {
+        // A retry after a fault: started already, or to be started again.
+        if existing.pay_url.is_some() || existing.status != "created" {
+            return Ok(existing);
+        }
+        return start(state, existing, client, headers).await;
+    }
+    if !state.providers.offered().contains(&request.provider) {
+        return Err(unprocessable(
+            "provider_unavailable",
+            "Phương thức thanh toán này chưa được hỗ trợ.",
+            "This payment method is not available.",
+        ));
+    }
+    let (least, most) = request.provider.limits();
+    if !(least..=most).contains(&request.amount) {
+        return Err(unprocessable(
+            "amount_out_of_range",
+            format!("Số tiền phải từ {least} đến {most} đồng với phương thức này."),
+            format!("The amount must be between {least} and {most} VND with this method."),
+        ));
+    }
+    let code = bills::normalized(request.service, &request.code)?;
+    let statement = bills::statement(state, request.service, &code).await?;
+    let bill = statement
+        .bills
+        .iter()
+        .find(|b| b.bill_id == request.bill_id)
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "bill_not_found",
+                "Hóa đơn này không còn phải thanh toán.",
+                "This bill is no longer due.",
+            )
+        })?;
+    if bill.amount != request.amount {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "bill_changed",
+            format!("Số tiền của hóa đơn đã thay đổi: {} đồng.", bill.amount),
+            format!("The bill's amount has changed: {} VND.", bill.amount),
+        ));
+    }
+    let locale = match request.locale.as_deref() {
+        Some("en") => "en",
+        _ => "vi",
+    };
+    let inserted = sqlx::query!(
+        r#"INSERT INTO payment_intents (id, account_id, provider, service, customer_code, bill_id,
+               biller_id, biller_name_vi, biller_name_en, customer_name, description_vi,
+               description_en, amount, status, provider_ref, locale, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'created', $14, $15,
+                   now() + make_interval(secs => $16))"#,
+        id,
+        account,
+        request.provider.as_str(),
+        request.service.as_str(),
+        code,
+        bill.bill_id,
+        statement.biller.id,
+        statement.biller.name_vi,
+        statement.biller.name_en,
+        statement.customer.name,
+        bill.description_vi,
+        bill.description_en,
+        bill.amount,
+        new_reference(),
+        locale,
+        state.config.payment_ttl_secs as f64
+    )
+    .execute(&state.pool)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("payment_intents_one_per_bill") => {
+            return Err(bill_taken(state, &bill.bill_id).await?);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(payment = %id, provider = request.provider.as_str(), amount = bill.amount, "payment made");
+    let payment = load(state, id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("payment {id} vanished")))?;
+    start(state, payment, client, headers).await
+}
+
+/// Starts the payment at its provider (a fresh reference each try, so a provider that saw an
+/// earlier try never confuses the two) and keeps where to pay.
+async fn start(
+    state: &PaymentsState,
+    payment: Payment,
+    client: &ClientInfo,
+    headers: &HeaderMap,
+) -> Result<Payment, ApiError> {
+    let provider = ProviderName::parse(&payment.provider)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown provider")))?;
+    let reference = new_reference();
+    sqlx::query!(
+        r#"UPDATE payment_intents SET provider_ref = $2, provider_created_at = now()
+           WHERE id = $1 AND status = 'created'"#,
+        payment.id,
+        reference
+    )
+    .execute(&state.pool)
+    .await?;
+    let ip = client
+        .ip
+        .map_or_else(|| "127.0.0.1".to_owned(), |ip| ip.to_string());
+    let order_info = match provider {
+        ProviderName::Vnpay => format!(
+            "Thanh toan {} {}",
+            service_of(&payment.service).map_or("hoa don", Service::plain_name),
+            payment.customer_code.replace(['.', '-'], "")
+        ),
+        ProviderName::Momo => payment.description_vi.clone(),
+    };
+    let base = public_base(state, headers);
+    let checkout = state
+        .providers
+        .checkout(
+            provider,
+            &providers::Payment {
+                reference: &reference,
+                amount: payment.amount,
+                order_info: &order_info,
+                created_at: Utc::now(),
+                expires_at: payment.expires_at,
+                locale: &payment.locale,
+                client_ip: &ip,
+                provider_txn: None,
+            },
+            &base,
+        )
+        .await;
+    let checkout = match checkout {
+        Ok(checkout) => checkout,
+        Err(ProviderError::Refused { code, message, .. }) => {
+            tracing::warn!(payment = %payment.id, code, message, "the provider refused to start a payment");
+            sqlx::query!(
+                r#"UPDATE payment_intents SET status = 'failed', failure_code = $2,
+                       settled_at = now(), updated_at = now() WHERE id = $1 AND status = 'created'"#,
+                payment.id,
+                format!("{}_{code}", provider.as_str())
+            )
+            .execute(&state.pool)
+            .await?;
+            return Err(unprocessable(
+                "provider_refused",
+                "Cổng thanh toán từ chối giao dịch. Vui lòng chọn phương thức khác.",
+                "The payment provider refused the payment. Please choose another method.",
+            ));
+        }
+        Err(error) => {
+            tracing::warn!(payment = %payment.id, error = %error, "could not start a payment");
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "provider_unreachable",
+                "Không kết nối được cổng thanh toán. Vui lòng thử lại.",
+                "The payment provider cannot be reached. Please try again.",
+            )
+            .with_retry_after(Duration::from_secs(2)));
+        }
+    };
+    sqlx::query!(
+        r#"UPDATE payment_intents
+           SET status = 'redirected', pay_url = $2, deeplink = $3, qr_code = $4, updated_at = now()
+           WHERE id = $1 AND status = 'created'"#,
+        payment.id,
+        checkout.pay_url,
+        checkout.deeplink,
+        checkout.qr_code
+    )
+    .execute(&state.pool)
+    .await?;
+    load(state, payment.id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("payment vanished")))
+}
+
+/// Who already pays the bill: 409 either way, saying whether it is paid or under way.
+async fn bill_taken(state: &PaymentsState, bill_id: &str) -> Result<ApiError, ApiError> {
+    let status = sqlx::query_scalar!(
+        r#"SELECT status FROM payment_intents
+           WHERE bill_id = $1 AND status NOT IN ('failed', 'expired')"#,
+        bill_id
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .unwrap_or_default();
+    Ok(if matches!(status.as_str(), "created" | "redirected" | "pending") {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "bill_payment_in_progress",
+            "Hóa đơn này đang được thanh toán. Vui lòng đợi kết quả.",
+            "This bill is being paid. Please wait for the result.",
+        )
+    } else {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "bill_already_paid",
+            "Hóa đơn này đã được thanh toán.",
+            "This bill has already been paid.",
+        )
+    })
+}
+
+/// Our reference at the provider: letters and digits only, as both accept.
+fn new_reference() -> String {
+    format!("CZ{}", Uuid::new_v4().simple()).to_uppercase()
+}
+
+fn service_of(text: &str) -> Option<Service> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
+}
+
+/// The address providers and browsers reach us at: configured, or the host the caller used.
+pub fn public_base(state: &PaymentsState, headers: &HeaderMap) -> String {
+    platform::http::public_base_url(state.config.public_url.as_deref(), headers)
+}
+
+fn unprocessable(
+    code: &'static str,
+    vi: impl Into<String>,
+    en: impl Into<String>,
+) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, vi, en)
+}
+
+pub fn payment_not_found() -> ApiError {
+    ApiError::not_found(
+        "payment_not_found",
+        "Không có giao dịch thanh toán này.",
+        "There is no such payment.",
+    )
+}
+
+/// A payment by id, whoever's it is.
+pub async fn load(state: &PaymentsState, id: Uuid) -> Result<Option<Payment>, ApiError> {
+    Ok(sqlx::query_as!(
+        Payment,
+        r#"SELECT id, status, provider, service, customer_code, customer_name, bill_id, biller_id,
+                  biller_name_vi, biller_name_en, description_vi, description_en, amount,
+                  refunded_amount, locale, pay_url, deeplink, qr_code, receipt_number, failure_code,
+                  created_at, expires_at, settled_at
+           FROM payment_intents WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(&state.pool)
+    .await?)
+}
+
+/// A payment the caller may see: their own, or any for a platform admin; 404 otherwise.
+pub async fn visible(
+    state: &PaymentsState,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<Payment, ApiError> {
+    let owner = sqlx::query_scalar!("SELECT account_id FROM payment_intents WHERE id = $1", id)
+        .fetch_optional(&state.pool)
+        .await?;
+    match owner {
+        Some(owner)
+            if owner == principal.account_id || principal.has_role(Role::PlatformAdmin) =>
+        {
+            load(state, id).await?.ok_or_else(payment_not_found)
+        }
+        _ => Err(payment_not_found()),
+    }
+}
+
+/// One of the caller's payments.
+#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments",
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = Payment),
+        (status = 404, body = platform::error::Problem, description = "`payment_not_found`: none, or not the caller's"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<PaymentsState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Payment>, ApiError> {
+    Ok(Json(visible(&state, &principal, id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    cursor: Option<String>,
+    /// At most 100; 20 by default.
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentPage {
+    payments: Vec<Payment>,
+    next_cursor: Option<String>,
+}
+
+/// The caller's payments, newest first.
+#[utoipa::path(get, path = "/v1/payments", tag = "payments", params(ListQuery),
+    responses((status = 200, body = PaymentPage)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<PaymentsState>,
+    principal: Principal,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> Result<Json<PaymentPage>, ApiError> {
+    let limit = query.limit.unwrap_or(20).clamp(1, MAX_PAGE);
+    let (before_at, before_id) = match &query.cursor {
+        Some(cursor) => {
+            let (at, id) = platform::cursor::decode(cursor)?;
+            (Some(at), Some(id))
+        }
+        None => (None, None),
+    };
+    let payments = sqlx::query_as!(
+        Payment,
+        r#"SELECT id, status, provider, service, customer_code, customer_name, bill_id, biller_id,
+                  biller_name_vi, biller_name_en, description_vi, description_en, amount,
+                  refunded_amount, locale, pay_url, deeplink, qr_code, receipt_number, failure_code,
+                  created_at, expires_at, settled_at
+           FROM payment_intents
+           WHERE account_id = $1
+             AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+           ORDER BY created_at DESC, id DESC LIMIT $4"#,
+        principal.account_id,
+        before_at,
+        before_id,
+        limit
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let next_cursor = (payments.len() as i64 == limit)
+        .then(|| payments.last().map(|p| platform::cursor::encode(p.created_at, p.id)))
+        .flatten();
+    Ok(Json(PaymentPage {
+        payments,
+        next_cursor,
+    }))
+}

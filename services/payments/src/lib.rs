@@ -1,0 +1,133 @@
+//! Payments: residents pay their bills and fees (electricity, water, sanitation, tuition,
+//! administrative fees, traffic fines) through VNPay or MoMo. A bill is looked up at the bill
+//! gateway; a payment intent is made once per `Idempotency-Key`; the payer pays on the
+//! provider's page; only the provider's server-to-server notification or its answer to our
+//! query settles the payment. Every settled dong goes into a double-entry ledger the database
+//! keeps balanced and append-only; the payer gets a receipt and a push; the biller is told;
+//! reconciliation settles what the provider never told us and reports each day's mismatches.
+
+mod bills;
+mod callbacks;
+mod idempotency;
+mod intents;
+mod ledger;
+pub mod providers;
+mod receipts;
+mod reconcile;
+mod refunds;
+mod settle;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use platform::config::PaymentsConfig;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use tokio::sync::Notify;
+
+use crate::bills::BillGateway;
+use crate::providers::Providers;
+
+/// The PostgreSQL schema this service owns.
+pub const SCHEMA: &str = "payments";
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/payments");
+
+#[derive(Clone)]
+pub struct PaymentsState {
+    pool: PgPool,
+    config: Arc<PaymentsConfig>,
+    /// Where bills are looked up and told they were paid; `None` when not configured.
+    billers: Option<Arc<dyn bills::Biller>>,
+    providers: Arc<Providers>,
+    /// Bill lookups per account, against enumerating customer codes.
+    lookups: Arc<platform::ratelimit::Limiter>,
+    /// Wakes the job that tells billers of paid bills.
+    settled: Arc<Notify>,
+}
+
+impl PaymentsState {
+    /// Opens the providers and the bill gateway, and starts the reconciliation and posting jobs.
+    pub fn start(pool: PgPool, config: &PaymentsConfig) -> anyhow::Result<Self> {
+        let providers = Providers::new(config)?;
+        if providers.offered().is_empty() {
+            tracing::warn!("payments.vnpay and payments.momo are not set: nothing can be paid");
+        }
+        let billers: Option<Arc<dyn bills::Biller>> = match &config.biller_url {
+            Some(url) => Some(Arc::new(BillGateway::new(
+                url,
+                Duration::from_millis(config.biller_timeout_ms.max(1)),
+            )?)),
+            None => {
+                tracing::warn!("payments.biller_url is not set: no bills can be looked up");
+                None
+            }
+        };
+        let state = Self {
+            pool,
+            config: Arc::new(config.clone()),
+            billers,
+            providers: Arc::new(providers),
+            lookups: Arc::new(platform::ratelimit::Limiter::new(
+                config.bill_lookups_per_minute,
+                Duration::from_secs(60),
+            )),
+            settled: Arc::new(Notify::new()),
+        };
+        tokio::spawn(reconcile::run(state.clone()));
+        tokio::spawn(bills::run_postings(state.clone()));
+        Ok(state)
+    }
+}
+
+/// Payments' routes, without the shared service layers (the caller adds them).
+pub fn router(state: PaymentsState) -> Router {
+    Router::new()
+        .route("/v1/payments/bills", get(bills::lookup))
+        .route("/v1/payments", get(intents::list).post(intents::create))
+        .route("/v1/payments/{id}", get(intents::get))
+        .route("/v1/payments/{id}/receipt", get(receipts::get))
+        .route("/v1/payments/{id}/refunds", post(refunds::create))
+        .route("/v1/payments/ipn/vnpay", get(callbacks::vnpay_ipn))
+        .route("/v1/payments/ipn/momo", post(callbacks::momo_ipn))
+        .route("/v1/payments/return/vnpay", get(callbacks::vnpay_return))
+        .route("/v1/payments/return/momo", get(callbacks::momo_return))
+        .route("/v1/admin/payments/ledger", get(ledger::balances))
+        .route(
+            "/v1/admin/payments/reconciliations",
+            post(reconcile::run_now),
+        )
+        .route(
+            "/v1/admin/payments/reconciliations/{provider}/{day}",
+            get(reconcile::get),
+        )
+        .with_state(state)
+}
+
+/// Payments' part of the public OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        bills::lookup,
+        intents::create,
+        intents::list,
+        intents::get,
+        receipts::get,
+        refunds::create,
+        callbacks::vnpay_ipn,
+        callbacks::momo_ipn,
+        callbacks::vnpay_return,
+        callbacks::momo_return,
+        ledger::balances,
+        reconcile::run_now,
+        reconcile::get
+    ),
+    tags(
+        (name = "payments", description = "Thanh toán hóa đơn và phí / Paying bills and fees"),
+        (name = "payment-providers", description = "Thông báo từ VNPay và MoMo / Notifications from VNPay and MoMo"),
+        (name = "payments-admin", description = "Sổ cái và đối soát / Ledger and reconciliation")
+    )
+)]
+pub struct PaymentsApi;
