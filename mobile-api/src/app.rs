@@ -62,9 +62,7 @@ impl App {
             Module::Payments,
         ];
         let bus = if modules.iter().any(|m| evented.contains(m)) {
-            let split = evented
-            .iter()
-            .any(|m| !modules.contains(m));
+            let split = evented.iter().any(|m| !modules.contains(m));
             if split && config.events.backend == platform::config::EventBackend::InProcess {
                 tracing::warn!(
                     "events stay within this process (events.backend = in_process); a split deployment needs NATS"
@@ -165,7 +163,8 @@ impl App {
                         &config,
                     )
                     .await?;
-                    let state = payments::PaymentsState::start(db.pool().clone(), &config.payments)?;
+                    let state =
+                        payments::PaymentsState::start(db.pool().clone(), &config.payments)?;
                     outboxes.push((db.pool().clone(), payments::SCHEMA));
                     services.insert("payments", payments::router(state));
                     databases.push(db);

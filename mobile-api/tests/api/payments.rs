@@ -127,7 +127,11 @@ impl Payments {
     async fn new_payment(&self, token: &str, provider: &str) -> Json {
         let (code, bill) = self.owed_bill(token).await;
         let response = self
-            .pay(token, &uuid::Uuid::new_v4().to_string(), &order(&code, &bill, provider))
+            .pay(
+                token,
+                &uuid::Uuid::new_v4().to_string(),
+                &order(&code, &bill, provider),
+            )
             .await;
         assert_eq!(response.status(), 201);
         let payment: Json = response.json().await.unwrap();
@@ -319,7 +323,10 @@ async fn a_resident_pays_a_bill_with_vnpay_and_gets_a_receipt(mode: Mode) {
     let id = payment["id"].as_str().unwrap();
     let amount = payment["amount"].as_i64().unwrap();
     let pay_url = payment["pay_url"].as_str().unwrap();
-    assert_eq!(query_value(pay_url, "vnp_Amount"), (amount * 100).to_string());
+    assert_eq!(
+        query_value(pay_url, "vnp_Amount"),
+        (amount * 100).to_string()
+    );
     assert_eq!(query_value(pay_url, "vnp_Version"), "2.1.0");
 
     // Someone else paying the same bill meanwhile is told it is under way.
@@ -336,7 +343,10 @@ async fn a_resident_pays_a_bill_with_vnpay_and_gets_a_receipt(mode: Mode) {
     problem(second, 409, "bill_payment_in_progress").await;
 
     let back = payments.decide(&payment, "approve").await;
-    assert!(back.starts_with(&app.url("/v1/payments/return/vnpay?")), "{back}");
+    assert!(
+        back.starts_with(&app.url("/v1/payments/return/vnpay?")),
+        "{back}"
+    );
     // The browser's return says the payment is being confirmed, and settles nothing itself.
     let page = payments.browser.get(&back).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -349,7 +359,10 @@ async fn a_resident_pays_a_bill_with_vnpay_and_gets_a_receipt(mode: Mode) {
     let log = payments
         .ipn_log("vnpay", "txn_ref", &vnpay_reference(&payment), 2)
         .await;
-    let codes: Vec<&str> = log.iter().map(|a| a["rsp_code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = log
+        .iter()
+        .map(|a| a["rsp_code"].as_str().unwrap())
+        .collect();
     assert_eq!(codes, ["00", "02"]);
 
     let receipt = app
@@ -405,7 +418,10 @@ async fn a_resident_pays_a_bill_with_vnpay_and_gets_a_receipt(mode: Mode) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(inbox["notices"][0]["title_vi"], "Thanh toán thành công", "{inbox}");
+    assert_eq!(
+        inbox["notices"][0]["title_vi"], "Thanh toán thành công",
+        "{inbox}"
+    );
 
     // A stranger sees none of it.
     problem(
@@ -415,7 +431,8 @@ async fn a_resident_pays_a_bill_with_vnpay_and_gets_a_receipt(mode: Mode) {
     )
     .await;
     problem(
-        app.get_as(&format!("/v1/payments/{id}/receipt"), &other).await,
+        app.get_as(&format!("/v1/payments/{id}/receipt"), &other)
+            .await,
         404,
         "payment_not_found",
     )
@@ -445,7 +462,10 @@ async fn a_momo_payment_is_refunded_in_part_then_in_full(mode: Mode) {
     let amount = payment["amount"].as_i64().unwrap();
     assert!(payment["deeplink"].as_str().unwrap().starts_with("momo://"));
     let back = payments.decide(&payment, "approve").await;
-    assert!(back.starts_with(&app.url("/v1/payments/return/momo?")), "{back}");
+    assert!(
+        back.starts_with(&app.url("/v1/payments/return/momo?")),
+        "{back}"
+    );
     payments.payment_when(&resident, id, "succeeded").await;
     let order_id = query_value(&back, "orderId");
     let log = payments.ipn_log("momo", "order_id", &order_id, 2).await;
@@ -477,7 +497,9 @@ async fn a_momo_payment_is_refunded_in_part_then_in_full(mode: Mode) {
     let replayed = payments.refund(&resident, id, "r-2", part).await;
     assert_eq!(replayed.headers()["idempotent-replayed"], "true");
     problem(
-        payments.refund(&resident, id, "r-3", amount - part + 1).await,
+        payments
+            .refund(&resident, id, "r-3", amount - part + 1)
+            .await,
         422,
         "refund_exceeds_payment",
     )
@@ -597,7 +619,11 @@ async fn vnpay_notifications_are_answered_with_vnpays_codes() {
         .payment_when(&resident, paid["id"].as_str().unwrap(), "succeeded")
         .await;
     let signed = back.split_once('?').unwrap().1.to_owned();
-    assert_eq!(ipn(signed.clone()).await["RspCode"], "02", "a replay changes nothing");
+    assert_eq!(
+        ipn(signed.clone()).await["RspCode"],
+        "02",
+        "a replay changes nothing"
+    );
 
     // A tampered amount breaks the signature.
     let amount = query_value(&back, "vnp_Amount");
@@ -628,7 +654,12 @@ async fn vnpay_notifications_are_answered_with_vnpays_codes() {
     let wrong = payments.new_payment(&resident, "vnpay").await;
     let reference = vnpay_reference(&wrong);
     payments
-        .switch("vnpay", "txn_ref", &reference, json!({ "amount_delta": 1000 }))
+        .switch(
+            "vnpay",
+            "txn_ref",
+            &reference,
+            json!({ "amount_delta": 1000 }),
+        )
         .await;
     payments.decide(&wrong, "approve").await;
     let log = payments.ipn_log("vnpay", "txn_ref", &reference, 1).await;
@@ -651,7 +682,10 @@ async fn vnpay_notifications_are_answered_with_vnpays_codes() {
         .fetch_all(&db)
         .await
         .unwrap();
-    assert_eq!(booked, [format!("payment:{}", paid["id"].as_str().unwrap())]);
+    assert_eq!(
+        booked,
+        [format!("payment:{}", paid["id"].as_str().unwrap())]
+    );
     payments.balanced_ledger().await;
 
     // The day's report shows what the provider took and we did not book.
@@ -785,7 +819,9 @@ async fn bad_input_and_dead_upstreams_get_clear_errors() {
     )
     .await;
     problem(
-        payments.lookup(&resident, "electricity", "PC05HU0000099").await,
+        payments
+            .lookup(&resident, "electricity", "PC05HU0000099")
+            .await,
         404,
         "customer_not_found",
     )
@@ -796,12 +832,21 @@ async fn bad_input_and_dead_upstreams_get_clear_errors() {
         .json()
         .await
         .unwrap();
-    assert_eq!(unpaid["bills"], json!([]), "a code ending in 0 owes nothing");
+    assert_eq!(
+        unpaid["bills"],
+        json!([]),
+        "a code ending in 0 owes nothing"
+    );
 
     let (code, bill) = payments.owed_bill(&resident).await;
     let mut changed = order(&code, &bill, "vnpay");
     changed["amount"] = json!(bill["amount"].as_i64().unwrap() + 1);
-    problem(payments.pay(&resident, "k1", &changed).await, 409, "bill_changed").await;
+    problem(
+        payments.pay(&resident, "k1", &changed).await,
+        409,
+        "bill_changed",
+    )
+    .await;
     let mut unknown_bill = order(&code, &bill, "vnpay");
     unknown_bill["bill_id"] = json!("no-such-bill");
     problem(
@@ -829,7 +874,9 @@ async fn bad_input_and_dead_upstreams_get_clear_errors() {
         .unwrap();
     assert!(faulted.status().is_success());
     problem(
-        payments.pay(&resident, "k4", &order(&code, &bill, "momo")).await,
+        payments
+            .pay(&resident, "k4", &order(&code, &bill, "momo"))
+            .await,
         503,
         "biller_unavailable",
     )
@@ -839,13 +886,17 @@ async fn bad_input_and_dead_upstreams_get_clear_errors() {
     payments
         .switch("momo", "order_id", "*", json!({ "api_timeout_ms": 5000 }))
         .await;
-    let slow = payments.pay(&resident, "k5", &order(&code, &bill, "momo")).await;
+    let slow = payments
+        .pay(&resident, "k5", &order(&code, &bill, "momo"))
+        .await;
     let body = problem(slow, 503, "provider_unreachable").await;
     assert!(!body.to_string().contains("momo"), "no internals: {body}");
     payments
         .switch("momo", "order_id", "*", json!({ "clear": true }))
         .await;
-    let retried = payments.pay(&resident, "k5", &order(&code, &bill, "momo")).await;
+    let retried = payments
+        .pay(&resident, "k5", &order(&code, &bill, "momo"))
+        .await;
     assert_eq!(retried.status(), 201);
     let retried: Json = retried.json().await.unwrap();
     assert_eq!(retried["status"], "redirected");
@@ -875,7 +926,9 @@ async fn the_ledger_refuses_unbalanced_or_changed_rows() {
         .execute(&db)
         .await;
     assert!(changed.unwrap_err().to_string().contains("append-only"));
-    let deleted = sqlx::query("DELETE FROM ledger_transactions").execute(&db).await;
+    let deleted = sqlx::query("DELETE FROM ledger_transactions")
+        .execute(&db)
+        .await;
     assert!(deleted.is_err());
 
     // An entry that does not balance is refused when its transaction commits.
@@ -898,7 +951,10 @@ async fn the_ledger_refuses_unbalanced_or_changed_rows() {
     .unwrap();
     let committed = tx.commit().await;
     assert!(
-        committed.unwrap_err().to_string().contains("does not balance"),
+        committed
+            .unwrap_err()
+            .to_string()
+            .contains("does not balance"),
         "an unbalanced transaction was kept"
     );
     payments.balanced_ledger().await;

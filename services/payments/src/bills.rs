@@ -170,9 +170,13 @@ pub struct Statement {
 /// What the biller said to a payment it was told of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Posting {
-    Posted { biller_ref: String },
+    Posted {
+        biller_ref: String,
+    },
     /// It refuses for good (the bill is gone or already paid by someone else).
-    Refused { reason: String },
+    Refused {
+        reason: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -378,7 +382,12 @@ pub async fn lookup(
 pub fn normalized(service: Service, raw: &str) -> Result<String, ApiError> {
     service.normalize_code(raw).ok_or_else(|| {
         let (vi, en) = service.code_format();
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_customer_code", vi, en)
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_customer_code",
+            vi,
+            en,
+        )
     })
 }
 
@@ -425,7 +434,9 @@ pub async fn run_postings(state: PaymentsState) {
         match post_paid_bills(&state, billers.as_ref()).await {
             Ok(n) if n == POSTING_BATCH as usize => continue,
             Ok(_) => {}
-            Err(error) => tracing::warn!(error = %format!("{error:#}"), "posting paid bills failed"),
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "posting paid bills failed")
+            }
         }
         let _ = tokio::time::timeout(POSTING_IDLE, state.settled.notified()).await;
     }
@@ -444,7 +455,12 @@ async fn post_paid_bills(state: &PaymentsState, billers: &dyn Biller) -> anyhow:
     let mut handled = 0;
     for payment in &due {
         match billers
-            .post_payment(&payment.bill_id, payment.id, payment.amount, payment.settled_at)
+            .post_payment(
+                &payment.bill_id,
+                payment.id,
+                payment.amount,
+                payment.settled_at,
+            )
             .await
         {
             Ok(Posting::Posted { biller_ref }) => {
@@ -485,7 +501,9 @@ mod tests {
     #[test]
     fn codes_take_one_written_form_per_service() {
         assert_eq!(
-            Service::Electricity.normalize_code(" pc05hu0012345 ").as_deref(),
+            Service::Electricity
+                .normalize_code(" pc05hu0012345 ")
+                .as_deref(),
             Some("PC05HU0012345")
         );
         assert_eq!(
@@ -497,10 +515,16 @@ mod tests {
             Some("75AB1234")
         );
         assert_eq!(
-            Service::AdminFee.normalize_code("h57.22-261120-0001").as_deref(),
+            Service::AdminFee
+                .normalize_code("h57.22-261120-0001")
+                .as_deref(),
             Some("H57.22-261120-0001")
         );
-        assert!(Service::Electricity.normalize_code("PC05HU001234").is_none());
+        assert!(
+            Service::Electricity
+                .normalize_code("PC05HU001234")
+                .is_none()
+        );
         assert!(Service::Tuition.normalize_code("12345678901").is_none());
         assert!(Service::TrafficFine.normalize_code("7A12345").is_none());
         assert!(Service::TrafficFine.normalize_code("75ABC1234").is_none());

@@ -157,7 +157,12 @@ fn serde_urlencoded_pairs(pairs: &[(String, String)]) -> Option<serde_json::Valu
 }
 
 /// Marks the payer back (`pending`) and tells them the result is being confirmed.
-async fn back(state: &PaymentsState, lang: Lang, provider: ProviderName, reference: &str) -> Response {
+async fn back(
+    state: &PaymentsState,
+    lang: Lang,
+    provider: ProviderName,
+    reference: &str,
+) -> Response {
     let id: Option<Uuid> = match sqlx::query_scalar!(
         r#"WITH back AS (
                UPDATE payment_intents SET status = 'pending', updated_at = now()

@@ -133,8 +133,8 @@ async fn replay(
     let (Some(status), Some(body)) = (stored.response_status, stored.response_body) else {
         return Err(in_use());
     };
-    let status = StatusCode::from_u16(u16::try_from(status).unwrap_or(200))
-        .map_err(ApiError::internal)?;
+    let status =
+        StatusCode::from_u16(u16::try_from(status).unwrap_or(200)).map_err(ApiError::internal)?;
     let mut response = (status, Json(body)).into_response();
     response
         .headers_mut()

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::PaymentsState;
 use crate::bills::{self, Service};
 use crate::idempotency;
-use crate::providers::{self, ProviderName, ProviderError};
+use crate::providers::{self, ProviderError, ProviderName};
 
 const MAX_PAGE: i64 = 100;
 
@@ -105,8 +105,7 @@ pub async fn create(
         &fingerprint,
         lease,
         || async {
-            let payment =
-                make(&state, &principal, &client, &headers, &key, &request).await?;
+            let payment = make(&state, &principal, &client, &headers, &key, &request).await?;
             Ok((
                 StatusCode::CREATED,
                 serde_json::to_value(payment).map_err(ApiError::internal)?,
@@ -126,7 +125,10 @@ async fn make(
 ) -> Result<Payment, ApiError> {
     let account = principal.account_id;
     // The same account and key always name the same payment.
-    let id = Uuid::new_v5(&account, format!("payment-idempotency-key:{key}").as_bytes());
+    let id = Uuid::new_v5(
+        &account,
+        format!("payment-idempotency-key:{key}").as_bytes(),
+    );
     if let Some(existing) = load(state, id).await? {
         // A retry after a fault: started already, or to be started again.
         if existing.pay_url.is_some() || existing.status != "created" {
@@ -316,21 +318,23 @@ async fn bill_taken(state: &PaymentsState, bill_id: &str) -> Result<ApiError, Ap
     .fetch_optional(&state.pool)
     .await?
     .unwrap_or_default();
-    Ok(if matches!(status.as_str(), "created" | "redirected" | "pending") {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "bill_payment_in_progress",
-            "Hóa đơn này đang được thanh toán. Vui lòng đợi kết quả.",
-            "This bill is being paid. Please wait for the result.",
-        )
-    } else {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "bill_already_paid",
-            "Hóa đơn này đã được thanh toán.",
-            "This bill has already been paid.",
-        )
-    })
+    Ok(
+        if matches!(status.as_str(), "created" | "redirected" | "pending") {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "bill_payment_in_progress",
+                "Hóa đơn này đang được thanh toán. Vui lòng đợi kết quả.",
+                "This bill is being paid. Please wait for the result.",
+            )
+        } else {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "bill_already_paid",
+                "Hóa đơn này đã được thanh toán.",
+                "This bill has already been paid.",
+            )
+        },
+    )
 }
 
 /// Our reference at the provider: letters and digits only, as both accept.
@@ -347,11 +351,7 @@ pub fn public_base(state: &PaymentsState, headers: &HeaderMap) -> String {
     platform::http::public_base_url(state.config.public_url.as_deref(), headers)
 }
 
-fn unprocessable(
-    code: &'static str,
-    vi: impl Into<String>,
-    en: impl Into<String>,
-) -> ApiError {
+fn unprocessable(code: &'static str, vi: impl Into<String>, en: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, vi, en)
 }
 
@@ -388,9 +388,7 @@ pub async fn visible(
         .fetch_optional(&state.pool)
         .await?;
     match owner {
-        Some(owner)
-            if owner == principal.account_id || principal.has_role(Role::PlatformAdmin) =>
-        {
+        Some(owner) if owner == principal.account_id || principal.has_role(Role::PlatformAdmin) => {
             load(state, id).await?.ok_or_else(payment_not_found)
         }
         _ => Err(payment_not_found()),
@@ -462,7 +460,11 @@ pub async fn list(
     .fetch_all(&state.pool)
     .await?;
     let next_cursor = (payments.len() as i64 == limit)
-        .then(|| payments.last().map(|p| platform::cursor::encode(p.created_at, p.id)))
+        .then(|| {
+            payments
+                .last()
+                .map(|p| platform::cursor::encode(p.created_at, p.id))
+        })
         .flatten();
     Ok(Json(PaymentPage {
         payments,

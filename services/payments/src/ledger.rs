@@ -148,10 +148,9 @@ pub async fn balances(
     )
     .fetch_all(&state.pool)
     .await?;
-    let transactions =
-        sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM ledger_transactions"#)
-            .fetch_one(&state.pool)
-            .await?;
+    let transactions = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM ledger_transactions"#)
+        .fetch_one(&state.pool)
+        .await?;
     Ok(Json(Balances {
         total: accounts.iter().map(|a| a.balance).sum(),
         accounts: accounts

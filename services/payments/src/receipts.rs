@@ -55,14 +55,11 @@ pub async fn get(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Receipt>, ApiError> {
     let payment = visible(&state, &principal, id).await?;
-    let provider_txn = sqlx::query_scalar!(
-        "SELECT provider_txn FROM payment_intents WHERE id = $1",
-        id
-    )
-    .fetch_one(&state.pool)
-    .await?;
-    let (Some(number), Some(paid_at)) = (payment.receipt_number.clone(), payment.settled_at)
-    else {
+    let provider_txn =
+        sqlx::query_scalar!("SELECT provider_txn FROM payment_intents WHERE id = $1", id)
+            .fetch_one(&state.pool)
+            .await?;
+    let (Some(number), Some(paid_at)) = (payment.receipt_number.clone(), payment.settled_at) else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "not_paid",

@@ -90,7 +90,12 @@ pub async fn apply(
                 &mut tx,
                 &format!("payment:{}", payment.id),
                 payment.id,
-                &format!("{} {} {}", provider.as_str(), payment.service, payment.customer_code),
+                &format!(
+                    "{} {} {}",
+                    provider.as_str(),
+                    payment.service,
+                    payment.customer_code
+                ),
                 vec![
                     debit(ledger::provider_clearing(provider), *amount),
                     credit(ledger::biller_payable(&payment.biller_id), *amount),

@@ -201,7 +201,9 @@ impl Providers {
     }
 
     pub fn momo(&self) -> Result<&momo::MomoClient, ProviderError> {
-        self.momo.as_ref().ok_or(ProviderError::NotConfigured("momo"))
+        self.momo
+            .as_ref()
+            .ok_or(ProviderError::NotConfigured("momo"))
     }
 }
 

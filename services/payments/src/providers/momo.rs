@@ -354,7 +354,10 @@ mod tests {
             ("orderId", "P1A2B3C4D5"),
             ("orderInfo", "Tiền nước tháng 10/2026"),
             ("partnerCode", "MOMO"),
-            ("redirectUrl", "https://api.example.vn/v1/payments/return/momo"),
+            (
+                "redirectUrl",
+                "https://api.example.vn/v1/payments/return/momo",
+            ),
             ("requestId", "2f0b5e0a-0000-4000-8000-000000000001"),
             ("requestType", "captureWallet"),
         ]);

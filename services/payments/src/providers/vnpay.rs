@@ -12,9 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use sha2::Sha512;
 
-use super::{
-    Checkout, Outcome, Payment, ProviderError, Refund, RefundOutcome, post_json,
-};
+use super::{Checkout, Outcome, Payment, ProviderError, Refund, RefundOutcome, post_json};
 
 const VERSION: &str = "2.1.0";
 const PROVIDER: &str = "vnpay";
@@ -39,7 +37,6 @@ pub fn vnpay_date(t: DateTime<Utc>) -> String {
     let gmt7 = FixedOffset::east_opt(7 * 3600).unwrap_or_else(|| Utc.fix());
     t.with_timezone(&gmt7).format("%Y%m%d%H%M%S").to_string()
 }
-
 
 /// The text a query's `vnp_SecureHash` is made over: every `vnp_*` parameter with a value but
 /// the hash itself, sorted by name, names and values form-encoded (space as `+`).
@@ -80,8 +77,7 @@ fn mac(secret: &str, data: &str) -> Hmac<Sha512> {
 
 /// Whether `given` (hex, either case) is the signature of `data`, compared in constant time.
 fn signed_by(secret: &str, data: &str, given: &str) -> bool {
-    hex::decode(given.trim())
-        .is_ok_and(|given| mac(secret, data).verify_slice(&given).is_ok())
+    hex::decode(given.trim()).is_ok_and(|given| mac(secret, data).verify_slice(&given).is_ok())
 }
 
 impl VnpayClient {
@@ -398,7 +394,10 @@ mod tests {
             ("vnp_Locale", "vn"),
             ("vnp_OrderInfo", "Thanh toan hoa don PC05HU0012345"),
             ("vnp_OrderType", "billpayment"),
-            ("vnp_ReturnUrl", "https://api.example.vn/v1/payments/return/vnpay"),
+            (
+                "vnp_ReturnUrl",
+                "https://api.example.vn/v1/payments/return/vnpay",
+            ),
             ("vnp_TxnRef", "P1A2B3C4D5"),
             ("vnp_BankCode", ""),
         ];
