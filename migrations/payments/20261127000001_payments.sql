@@ -37,7 +37,9 @@ CREATE TABLE payment_intents (
     updated_at      timestamptz NOT NULL DEFAULT now(),
     expires_at      timestamptz NOT NULL,
     settled_at      timestamptz,
-    -- Telling the biller the bill is paid (a job, retried until it answers).
+    -- Telling the biller the bill is paid (a job, retried until it answers; a replica holds a
+    -- payment for that until `posting_until`).
+    posting_until   timestamptz,
     biller_posted_at timestamptz,
     biller_ref      text,
     biller_error    text
@@ -49,11 +51,12 @@ CREATE INDEX payment_intents_unsettled ON payment_intents (updated_at)
     WHERE status IN ('created', 'redirected', 'pending');
 -- Paid bills the biller has not yet been told of.
 CREATE INDEX payment_intents_unposted ON payment_intents (settled_at)
-    WHERE status = 'succeeded' AND biller_posted_at IS NULL AND biller_error IS NULL;
+    WHERE status IN ('succeeded', 'partially_refunded') AND biller_posted_at IS NULL
+      AND biller_error IS NULL;
 -- A provider's payments of a day, for its daily report.
 CREATE INDEX payment_intents_provider_day ON payment_intents (provider, created_at);
 -- One bill is paid once: a second payment waits for the first to fail or expire.
-CREATE UNIQUE INDEX payment_intents_one_per_bill ON payment_intents (bill_id)
+CREATE UNIQUE INDEX payment_intents_one_per_bill ON payment_intents (biller_id, bill_id)
     WHERE status NOT IN ('failed', 'expired');
 
 CREATE SEQUENCE receipt_numbers;
@@ -75,11 +78,14 @@ CREATE TABLE refunds (
 CREATE INDEX refunds_intent ON refunds (intent_id);
 
 -- The first answer to each Idempotency-Key, replayed for 24 hours. A key being worked on has
--- no answer yet and a lease: a crash mid-request frees it when the lease ends.
+-- no answer yet and a lease: a crash mid-request frees it when the lease ends. A request that
+-- failed keeps its fingerprint, so the key can be retried with that request only.
 CREATE TABLE idempotency_keys (
     account_id      uuid NOT NULL,
     key             text NOT NULL,
     request_hash    bytea NOT NULL,
+    -- Who holds the key now: only that request may answer or let it go.
+    claim_id        uuid,
     locked_until    timestamptz,
     response_status smallint,
     response_body   jsonb,

@@ -211,7 +211,7 @@ mod tests {
                 Module::Payments
             ]
         );
-        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 7);
+        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 8);
     }
 
     #[test]
@@ -229,7 +229,7 @@ mod tests {
         assert!(error.contains("unknown target `catalog`"), "{error}");
         assert!(
             error.contains(
-                "all, catalogue, identity, media, reports, notifications, mobile-api, sandbox"
+                "all, catalogue, identity, media, reports, notifications, payments, mobile-api, sandbox"
             ),
             "{error}"
         );

@@ -471,7 +471,8 @@ async fn a_momo_payment_is_refunded_in_part_then_in_full(mode: Mode) {
     let log = payments.ipn_log("momo", "order_id", &order_id, 2).await;
     assert!(log.iter().all(|a| a["http_status"] == 204), "{log:?}");
 
-    // Not the stranger's to refund; not more than was paid.
+    // Not the stranger's to refund, nor the payer's alone: the city's operators refund, and
+    // never more than was paid.
     let stranger = app.resident_token().await;
     problem(
         payments.refund(&stranger, id, "r-0", 10_000).await,
@@ -480,34 +481,46 @@ async fn a_momo_payment_is_refunded_in_part_then_in_full(mode: Mode) {
     )
     .await;
     problem(
-        payments.refund(&resident, id, "r-1", amount + 1).await,
+        payments.refund(&resident, id, "r-0", 10_000).await,
+        403,
+        "refund_needs_operator",
+    )
+    .await;
+    let operator = payments.platform_admin().await;
+    problem(
+        payments.refund(&operator, id, "r-1", amount + 1).await,
         422,
         "refund_exceeds_payment",
     )
     .await;
 
     let part = 1_000;
-    let refunded = payments.refund(&resident, id, "r-2", part).await;
+    let refunded = payments.refund(&operator, id, "r-2", part).await;
     assert_eq!(refunded.status(), 201);
     let refunded: Json = refunded.json().await.unwrap();
     assert_eq!(refunded["refund"]["status"], "succeeded", "{refunded}");
     assert_eq!(refunded["payment"]["status"], "partially_refunded");
     assert_eq!(refunded["payment"]["refunded_amount"], part);
     // The same key again replays; more than what is left is refused.
-    let replayed = payments.refund(&resident, id, "r-2", part).await;
+    let replayed = payments.refund(&operator, id, "r-2", part).await;
     assert_eq!(replayed.headers()["idempotent-replayed"], "true");
     problem(
         payments
-            .refund(&resident, id, "r-3", amount - part + 1)
+            .refund(&operator, id, "r-3", amount - part + 1)
             .await,
         422,
         "refund_exceeds_payment",
     )
     .await;
-    let rest = payments.refund(&resident, id, "r-4", amount - part).await;
+    let rest = payments.refund(&operator, id, "r-4", amount - part).await;
     let rest: Json = rest.json().await.unwrap();
     assert_eq!(rest["payment"]["status"], "refunded", "{rest}");
     assert_eq!(rest["payment"]["refunded_amount"], amount);
+    // The payer sees it refunded on the receipt.
+    let receipt = app
+        .get_json_as(&format!("/v1/payments/{id}/receipt"), &resident)
+        .await;
+    assert_eq!(receipt["refunded_amount"], amount);
 
     let ledger = payments.balanced_ledger().await;
     let fee = fee(amount, 150);
@@ -678,19 +691,30 @@ async fn vnpay_notifications_are_answered_with_vnpays_codes() {
     assert_eq!(declined["failure_code"], "vnpay_24");
 
     let db = app.schema_pool("payments").await;
-    let booked: Vec<String> = sqlx::query_scalar("SELECT external_id FROM ledger_transactions")
+    // The wrong amount pays no bill: it is held in suspense for an operator to return.
+    let mut booked: Vec<String> = sqlx::query_scalar("SELECT external_id FROM ledger_transactions")
         .fetch_all(&db)
         .await
         .unwrap();
+    booked.sort();
     assert_eq!(
         booked,
-        [format!("payment:{}", paid["id"].as_str().unwrap())]
+        [
+            format!("payment:{}", paid["id"].as_str().unwrap()),
+            format!("unmatched:{}", wrong["id"].as_str().unwrap()),
+        ]
     );
-    payments.balanced_ledger().await;
+    let ledger = payments.balanced_ledger().await;
+    assert_eq!(
+        ledger["suspense"],
+        -(wrong["amount"].as_i64().unwrap() + 1000)
+    );
 
     // The day's report shows what the provider took and we did not book.
     let admin = payments.platform_admin().await;
-    let today = chrono::Utc::now()
+    // The Huế day the payments were made.
+    let today = chrono::DateTime::parse_from_rfc3339(paid["created_at"].as_str().unwrap())
+        .unwrap()
         .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).unwrap())
         .date_naive()
         .to_string();
@@ -726,7 +750,7 @@ async fn vnpay_notifications_are_answered_with_vnpays_codes() {
     .await;
     let ledger = app.get_json_as("/v1/admin/payments/ledger", &admin).await;
     assert_eq!(ledger["total"], 0);
-    assert_eq!(ledger["transactions"], 1);
+    assert_eq!(ledger["transactions"], 2);
     payments.app.stop().await;
 }
 
@@ -795,13 +819,32 @@ async fn a_payment_whose_notification_never_comes_is_settled_by_reconciliation(m
     payments
         .payment_when(&resident, abandoned["id"].as_str().unwrap(), "expired")
         .await;
+    // The payer still pays on VNPay's page: the money is held in suspense, not lost, and the
+    // payment stays expired (its bill may have been paid another way since).
+    payments.decide(&abandoned, "approve").await;
+    let log = payments
+        .ipn_log("vnpay", "txn_ref", &vnpay_reference(&abandoned), 2)
+        .await;
+    assert_eq!(log[0]["rsp_code"], "02", "{log:?}");
+    let still = app
+        .get_json_as(
+            &format!("/v1/payments/{}", abandoned["id"].as_str().unwrap()),
+            &resident,
+        )
+        .await;
+    assert_eq!(still["status"], "expired");
 
     let ledger = payments.balanced_ledger().await;
-    let (vnpay, momo) = (
+    let (vnpay, momo, held) = (
         lost["amount"].as_i64().unwrap(),
         late["amount"].as_i64().unwrap(),
+        abandoned["amount"].as_i64().unwrap(),
     );
-    assert_eq!(ledger["provider_clearing:vnpay"], vnpay - fee(vnpay, 110));
+    assert_eq!(ledger["suspense"], -held);
+    assert_eq!(
+        ledger["provider_clearing:vnpay"],
+        vnpay - fee(vnpay, 110) + held
+    );
     assert_eq!(ledger["provider_clearing:momo"], momo - fee(momo, 150));
     payments.app.stop().await;
 }
@@ -894,6 +937,15 @@ async fn bad_input_and_dead_upstreams_get_clear_errors() {
     payments
         .switch("momo", "order_id", "*", json!({ "clear": true }))
         .await;
+    // The key stays bound to its request, failed or not.
+    problem(
+        payments
+            .pay(&resident, "k5", &order(&code, &bill, "vnpay"))
+            .await,
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
     let retried = payments
         .pay(&resident, "k5", &order(&code, &bill, "momo"))
         .await;
@@ -926,10 +978,8 @@ async fn the_ledger_refuses_unbalanced_or_changed_rows() {
         .execute(&db)
         .await;
     assert!(changed.unwrap_err().to_string().contains("append-only"));
-    let deleted = sqlx::query("DELETE FROM ledger_transactions")
-        .execute(&db)
-        .await;
-    assert!(deleted.is_err());
+    let deleted = sqlx::query("DELETE FROM ledger_entries").execute(&db).await;
+    assert!(deleted.unwrap_err().to_string().contains("append-only"));
 
     // An entry that does not balance is refused when its transaction commits.
     let mut tx = db.begin().await.unwrap();

@@ -315,7 +315,7 @@ pub struct OwedBill {
     #[serde(flatten)]
     bill: Bill,
     /// A payment of it under way or done, if any (`created`, `redirected`, `pending`,
-    /// `succeeded`, ...), and its id.
+    /// `succeeded`, ...), and its id when it is the caller's.
     payment_status: Option<String>,
     payment_id: Option<Uuid>,
 }
@@ -347,16 +347,20 @@ pub async fn lookup(
     let code = normalized(query.service, &query.code)?;
     let statement = statement(&state, query.service, &code).await?;
     let bill_ids: Vec<String> = statement.bills.iter().map(|b| b.bill_id.clone()).collect();
-    // One query for every bill's payment, if any.
-    let payments: HashMap<String, (Uuid, String)> = sqlx::query!(
-        r#"SELECT bill_id, id, status FROM payment_intents
-           WHERE bill_id = ANY($1) AND status NOT IN ('failed', 'expired')"#,
+    // One query for every bill's payment, if any; its id only if it is the caller's.
+    let payments: HashMap<String, (Option<Uuid>, String)> = sqlx::query!(
+        r#"SELECT bill_id, id, account_id, status FROM payment_intents
+           WHERE biller_id = $1 AND bill_id = ANY($2) AND status NOT IN ('failed', 'expired')"#,
+        statement.biller.id,
         &bill_ids
     )
     .fetch_all(&state.pool)
     .await?
     .into_iter()
-    .map(|row| (row.bill_id, (row.id, row.status)))
+    .map(|row| {
+        let mine = row.account_id == principal.account_id;
+        (row.bill_id, (mine.then_some(row.id), row.status))
+    })
     .collect();
     Ok(Json(BillLookup {
         service: query.service,
@@ -370,7 +374,7 @@ pub async fn lookup(
                 let payment = payments.get(&bill.bill_id);
                 OwedBill {
                     payment_status: payment.map(|(_, status)| status.clone()),
-                    payment_id: payment.map(|(id, _)| *id),
+                    payment_id: payment.and_then(|(id, _)| *id),
                     bill,
                 }
             })
@@ -425,7 +429,7 @@ fn biller_unavailable() -> ApiError {
 }
 
 /// Tells billers of paid bills, for as long as the process runs: woken by each payment,
-/// retrying an unavailable biller on the next round. Replicas share the work (`SKIP LOCKED`).
+/// retrying an unavailable biller on the next round.
 pub async fn run_postings(state: PaymentsState) {
     let Some(billers) = state.billers.clone() else {
         return;
@@ -442,15 +446,21 @@ pub async fn run_postings(state: PaymentsState) {
     }
 }
 
+/// Takes a batch of paid bills for a while (replicas take others), then tells the biller of
+/// each outside any transaction, so nothing waits on the biller holding a lock.
 async fn post_paid_bills(state: &PaymentsState, billers: &dyn Biller) -> anyhow::Result<usize> {
-    let mut tx = state.pool.begin().await?;
     let due = sqlx::query!(
-        r#"SELECT id, bill_id, amount, settled_at AS "settled_at!" FROM payment_intents
-           WHERE status = 'succeeded' AND biller_posted_at IS NULL AND biller_error IS NULL
-           ORDER BY settled_at LIMIT $1 FOR UPDATE SKIP LOCKED"#,
-        POSTING_BATCH
+        r#"UPDATE payment_intents SET posting_until = now() + make_interval(secs => $2)
+           WHERE id IN (
+               SELECT id FROM payment_intents
+               WHERE status IN ('succeeded', 'partially_refunded') AND biller_posted_at IS NULL
+                 AND biller_error IS NULL AND (posting_until IS NULL OR posting_until < now())
+               ORDER BY settled_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+           RETURNING id, bill_id, amount, settled_at AS "settled_at!""#,
+        POSTING_BATCH,
+        (state.config.biller_timeout_ms as f64 / 1000.0) * POSTING_BATCH as f64 + 60.0
     )
-    .fetch_all(&mut *tx)
+    .fetch_all(&state.pool)
     .await?;
     let mut handled = 0;
     for payment in &due {
@@ -465,32 +475,38 @@ async fn post_paid_bills(state: &PaymentsState, billers: &dyn Biller) -> anyhow:
         {
             Ok(Posting::Posted { biller_ref }) => {
                 sqlx::query!(
-                    "UPDATE payment_intents SET biller_posted_at = now(), biller_ref = $2 WHERE id = $1",
+                    r#"UPDATE payment_intents SET biller_posted_at = now(), biller_ref = $2,
+                           posting_until = NULL WHERE id = $1"#,
                     payment.id,
                     biller_ref
                 )
-                .execute(&mut *tx)
+                .execute(&state.pool)
                 .await?;
             }
             Ok(Posting::Refused { reason }) => {
                 tracing::error!(payment = %payment.id, reason, "the biller refused a paid bill; it needs an operator");
                 sqlx::query!(
-                    "UPDATE payment_intents SET biller_error = $2 WHERE id = $1",
+                    "UPDATE payment_intents SET biller_error = $2, posting_until = NULL WHERE id = $1",
                     payment.id,
                     reason
                 )
-                .execute(&mut *tx)
+                .execute(&state.pool)
                 .await?;
             }
-            // Left for the next round; the rest waits too, as the biller is down.
+            // The rest waits for the next round, as the biller is down.
             Err(error) => {
                 tracing::warn!(error = %error, "the bill gateway is unavailable; posting later");
+                sqlx::query!(
+                    "UPDATE payment_intents SET posting_until = NULL WHERE id = ANY($1)",
+                    &due.iter().map(|p| p.id).collect::<Vec<_>>()
+                )
+                .execute(&state.pool)
+                .await?;
                 break;
             }
         }
         handled += 1;
     }
-    tx.commit().await?;
     Ok(handled)
 }
 

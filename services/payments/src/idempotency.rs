@@ -1,8 +1,9 @@
 //! `Idempotency-Key` for payments, as the IETF draft and Stripe have it: a key is the caller's
 //! own; the first answer is kept and replayed for 24 hours (`Idempotent-Replayed: true`); the
 //! same key while the first request still runs is a 409; with another request it is a 422.
-//! Only successes are kept: a request that failed wrote nothing a retry could repeat, so the
-//! key is let go and a retry runs again (it finds the intent the key names, if one was made).
+//! Only successes are kept as answers: a request that failed is let go so the same request may
+//! run again (it finds what the key names, if anything was made), but the key stays bound to
+//! that request.
 
 use std::future::Future;
 use std::time::Duration;
@@ -42,21 +43,28 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<(StatusCode, serde_json::Value), ApiError>>,
 {
-    // Takes a new key, one past its 24 hours, or one whose first request died holding it.
+    // Takes a new key, one past its 24 hours, or one of the same request that failed or died
+    // holding it.
+    let claim = Uuid::new_v4();
     let claimed = sqlx::query_scalar!(
-        r#"INSERT INTO idempotency_keys (account_id, key, request_hash, locked_until)
-           VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+        r#"INSERT INTO idempotency_keys (account_id, key, request_hash, claim_id, locked_until)
+           VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
            ON CONFLICT (account_id, key) DO UPDATE
-             SET request_hash = EXCLUDED.request_hash, locked_until = EXCLUDED.locked_until,
-                 response_status = NULL, response_body = NULL, created_at = now()
-             WHERE idempotency_keys.created_at < now() - make_interval(secs => $5)
+             SET request_hash = EXCLUDED.request_hash, claim_id = EXCLUDED.claim_id,
+                 locked_until = EXCLUDED.locked_until,
+                 response_status = NULL, response_body = NULL,
+                 created_at = CASE WHEN idempotency_keys.created_at < now() - make_interval(secs => $6)
+                                   THEN now() ELSE idempotency_keys.created_at END
+             WHERE idempotency_keys.created_at < now() - make_interval(secs => $6)
                 OR (idempotency_keys.response_status IS NULL
-                    AND idempotency_keys.locked_until < now()
+                    AND (idempotency_keys.locked_until IS NULL
+                         OR idempotency_keys.locked_until < now())
                     AND idempotency_keys.request_hash = EXCLUDED.request_hash)
            RETURNING true AS "claimed!""#,
         account,
         key,
         fingerprint,
+        claim,
         lease.as_secs_f64(),
         KEPT_FOR.as_secs_f64()
     )
@@ -66,32 +74,30 @@ where
     if !claimed {
         return replay(pool, account, key, fingerprint).await;
     }
-    match work().await {
-        Ok((status, body)) => {
-            sqlx::query!(
-                r#"UPDATE idempotency_keys
-                   SET response_status = $3, response_body = $4, locked_until = NULL
-                   WHERE account_id = $1 AND key = $2"#,
-                account,
-                key,
-                i16::try_from(status.as_u16()).unwrap_or(200),
-                body
-            )
-            .execute(pool)
-            .await?;
-            Ok((status, Json(body)).into_response())
-        }
-        Err(error) => {
-            sqlx::query!(
-                "DELETE FROM idempotency_keys WHERE account_id = $1 AND key = $2",
-                account,
-                key
-            )
-            .execute(pool)
-            .await?;
-            Err(error)
-        }
-    }
+    let outcome = work().await;
+    // Answered or let go only by this claim: a request that outlived its lease and lost the key
+    // to a retry changes nothing of the retry's.
+    let (status, body) = match &outcome {
+        Ok((status, body)) => (
+            Some(i16::try_from(status.as_u16()).unwrap_or(200)),
+            Some(body),
+        ),
+        Err(_) => (None, None),
+    };
+    sqlx::query!(
+        r#"UPDATE idempotency_keys
+           SET response_status = $4, response_body = $5, locked_until = NULL, claim_id = NULL
+           WHERE account_id = $1 AND key = $2 AND claim_id = $3"#,
+        account,
+        key,
+        claim,
+        status,
+        body
+    )
+    .execute(pool)
+    .await?;
+    let (status, body) = outcome?;
+    Ok((status, Json(body)).into_response())
 }
 
 /// The kept answer to a key someone already holds.
@@ -130,6 +136,7 @@ async fn replay(
             "This Idempotency-Key was used for a different request.",
         ));
     }
+    // Still running (a failed one of the same request would have been claimed again).
     let (Some(status), Some(body)) = (stored.response_status, stored.response_body) else {
         return Err(in_use());
     };

@@ -204,7 +204,7 @@ async fn make(
     match inserted {
         Ok(_) => {}
         Err(sqlx::Error::Database(e)) if e.constraint() == Some("payment_intents_one_per_bill") => {
-            return Err(bill_taken(state, &bill.bill_id).await?);
+            return Err(bill_taken(state, &statement.biller.id, &bill.bill_id).await?);
         }
         Err(e) => return Err(e.into()),
     }
@@ -225,15 +225,22 @@ async fn start(
 ) -> Result<Payment, ApiError> {
     let provider = ProviderName::parse(&payment.provider)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown provider")))?;
+    // One time for our record and for the provider: VNPay finds the payment by it later.
+    let created_at = Utc::now();
     let reference = new_reference();
-    sqlx::query!(
-        r#"UPDATE payment_intents SET provider_ref = $2, provider_created_at = now()
+    let taken = sqlx::query!(
+        r#"UPDATE payment_intents SET provider_ref = $2, provider_created_at = $3
            WHERE id = $1 AND status = 'created'"#,
         payment.id,
-        reference
+        reference,
+        created_at
     )
     .execute(&state.pool)
     .await?;
+    if taken.rows_affected() == 0 {
+        // Started (or settled) by a request that raced this one: answer with what it made.
+        return load(state, payment.id).await?.ok_or_else(payment_not_found);
+    }
     let ip = client
         .ip
         .map_or_else(|| "127.0.0.1".to_owned(), |ip| ip.to_string());
@@ -254,7 +261,7 @@ async fn start(
                 reference: &reference,
                 amount: payment.amount,
                 order_info: &order_info,
-                created_at: Utc::now(),
+                created_at,
                 expires_at: payment.expires_at,
                 locale: &payment.locale,
                 client_ip: &ip,
@@ -267,14 +274,17 @@ async fn start(
         Ok(checkout) => checkout,
         Err(ProviderError::Refused { code, message, .. }) => {
             tracing::warn!(payment = %payment.id, code, message, "the provider refused to start a payment");
-            sqlx::query!(
-                r#"UPDATE payment_intents SET status = 'failed', failure_code = $2,
-                       settled_at = now(), updated_at = now() WHERE id = $1 AND status = 'created'"#,
-                payment.id,
-                format!("{}_{code}", provider.as_str())
+            // The provider's own answer about this payment: it fails, and the payer is told.
+            crate::settle::apply(
+                state,
+                provider,
+                &reference,
+                &providers::Outcome::Failed {
+                    code: format!("{}_{code}", provider.as_str()),
+                },
             )
-            .execute(&state.pool)
-            .await?;
+            .await
+            .map_err(ApiError::internal)?;
             return Err(unprocessable(
                 "provider_refused",
                 "Cổng thanh toán từ chối giao dịch. Vui lòng chọn phương thức khác.",
@@ -292,11 +302,13 @@ async fn start(
             .with_retry_after(Duration::from_secs(2)));
         }
     };
+    // Kept only if no racing start replaced the reference meanwhile.
     sqlx::query!(
         r#"UPDATE payment_intents
-           SET status = 'redirected', pay_url = $2, deeplink = $3, qr_code = $4, updated_at = now()
-           WHERE id = $1 AND status = 'created'"#,
+           SET status = 'redirected', pay_url = $3, deeplink = $4, qr_code = $5, updated_at = now()
+           WHERE id = $1 AND provider_ref = $2 AND status = 'created'"#,
         payment.id,
+        reference,
         checkout.pay_url,
         checkout.deeplink,
         checkout.qr_code
@@ -309,10 +321,15 @@ async fn start(
 }
 
 /// Who already pays the bill: 409 either way, saying whether it is paid or under way.
-async fn bill_taken(state: &PaymentsState, bill_id: &str) -> Result<ApiError, ApiError> {
+async fn bill_taken(
+    state: &PaymentsState,
+    biller: &str,
+    bill_id: &str,
+) -> Result<ApiError, ApiError> {
     let status = sqlx::query_scalar!(
         r#"SELECT status FROM payment_intents
-           WHERE bill_id = $1 AND status NOT IN ('failed', 'expired')"#,
+           WHERE biller_id = $1 AND bill_id = $2 AND status NOT IN ('failed', 'expired')"#,
+        biller,
         bill_id
     )
     .fetch_optional(&state.pool)

@@ -7,6 +7,8 @@
 //! - `provider_fees:<provider>` (expense): what the provider keeps of each payment.
 //! - `biller_payable:<biller>` (liability): what we owe the biller for paid bills.
 //! - `resident_clearing` (liability): refunds owed to residents and not yet returned.
+//! - `suspense` (liability): money a provider took that pays no bill (another amount than
+//!   asked, or paid after the payment had failed or expired), until an operator returns it.
 //!
 //! A payment: provider clearing Dr, biller payable Cr (and the fee: fees Dr, provider clearing
 //! Cr). A refund, when asked: biller payable Dr, resident clearing Cr; when the provider has
@@ -26,6 +28,7 @@ use crate::PaymentsState;
 use crate::providers::ProviderName;
 
 pub const RESIDENT_CLEARING: &str = "resident_clearing";
+pub const SUSPENSE: &str = "suspense";
 
 pub fn provider_clearing(provider: ProviderName) -> String {
     format!("provider_clearing:{}", provider.as_str())

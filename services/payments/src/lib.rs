@@ -54,6 +54,10 @@ impl PaymentsState {
         let providers = Providers::new(config)?;
         if providers.offered().is_empty() {
             tracing::warn!("payments.vnpay and payments.momo are not set: nothing can be paid");
+        } else if config.public_url.is_none() {
+            tracing::warn!(
+                "payments.public_url is not set: the providers' return and notification URLs follow each request's host; set it in production"
+            );
         }
         let billers: Option<Arc<dyn bills::Biller>> = match &config.biller_url {
             Some(url) => Some(Arc::new(BillGateway::new(

@@ -131,7 +131,11 @@ async fn report_exists(
     day: NaiveDate,
 ) -> sqlx::Result<bool> {
     Ok(sqlx::query_scalar!(
-        "SELECT 1 AS one FROM reconciliation_reports WHERE provider = $1 AND day = $2",
+        // A report with unanswered payments is made again, hourly, until the provider answers.
+        r#"SELECT 1 AS one FROM reconciliation_reports
+           WHERE provider = $1 AND day = $2
+             AND (NOT mismatches @> '[{"kind": "unanswered"}]'
+                  OR created_at > now() - interval '1 hour')"#,
         provider.as_str(),
         day
     )

@@ -1,6 +1,8 @@
-//! Refunds of a paid payment, in whole or in part, by its payer or a platform admin. The refund
-//! is recorded (and the money set aside in the ledger) before the provider is asked, so a crash
-//! in between leaves a pending refund to finish, never money refunded without a record.
+//! Refunds of a paid payment, in whole or in part, by the city's operators (platform admins):
+//! the biller has usually been told the bill is paid by then, so a refund is a decision taken
+//! with the biller, not the payer's alone. The refund is recorded (and the money set aside in
+//! the ledger) before the provider is asked, so a crash in between leaves a pending refund to
+//! finish, never money refunded without a record.
 
 use std::time::Duration;
 
@@ -9,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use platform::ApiError;
-use platform::auth::Principal;
+use platform::auth::{Principal, Role};
 use platform::extract::{IdempotencyKey, JsonBody};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -51,11 +53,12 @@ pub struct RefundAnswer {
     payment: Payment,
 }
 
-/// Refunds part or all of a paid payment, once per `Idempotency-Key`.
+/// Refunds part or all of a paid payment, once per `Idempotency-Key` (platform admins).
 #[utoipa::path(post, path = "/v1/payments/{id}/refunds", tag = "payments", request_body = NewRefund,
     params(("id" = Uuid, Path), ("Idempotency-Key" = String, Header, description = "Unique per refund; retries reuse it")),
     responses(
         (status = 201, body = RefundAnswer, description = "Asked: `refund.status` says what the provider answered (`pending` if it has not yet)"),
+        (status = 403, body = platform::error::Problem, description = "`refund_needs_operator`: the payer asked; operators refund"),
         (status = 404, body = platform::error::Problem, description = "`payment_not_found`: none, or not the caller's"),
         (status = 409, body = platform::error::Problem, description = "`not_refundable`, `refund_in_progress`, `idempotency_key_in_use`"),
         (status = 422, body = platform::error::Problem, description = "`refund_exceeds_payment`, `invalid_refund`, `idempotency_key_reused`"),
@@ -79,7 +82,7 @@ pub async fn create(
         &fingerprint,
         lease,
         || async {
-            let answer = refund(&state, &principal, id, &key, &request).await?;
+            let answer = refund(&state, &principal, id, &key, &fingerprint, &request).await?;
             Ok((
                 StatusCode::CREATED,
                 serde_json::to_value(answer).map_err(ApiError::internal)?,
@@ -94,9 +97,18 @@ async fn refund(
     principal: &Principal,
     payment_id: Uuid,
     key: &str,
+    fingerprint: &[u8],
     request: &NewRefund,
 ) -> Result<RefundAnswer, ApiError> {
     let payment = visible(state, principal, payment_id).await?;
+    if !principal.has_role(Role::PlatformAdmin) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "refund_needs_operator",
+            "Hoàn tiền do tổng đài của thành phố xử lý. Vui lòng liên hệ tổng đài 1022.",
+            "Refunds are handled by the city's operators. Please call the 1022 hotline.",
+        ));
+    }
     let reason = request.reason.trim();
     if request.amount <= 0 || reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
         return Err(ApiError::new(
@@ -108,7 +120,7 @@ async fn refund(
     }
     let refund_id = Uuid::new_v5(
         &principal.account_id,
-        format!("refund-idempotency-key:{key}").as_bytes(),
+        format!("refund:{key}:{}", hex::encode(fingerprint)).as_bytes(),
     );
     if let Some(existing) = view(state, refund_id).await? {
         return Ok(RefundAnswer {

@@ -57,17 +57,37 @@ pub async fn apply(
         description_en: payment.description_en.clone(),
     };
     // VNPay's order of checks: the amount before whether it is already confirmed.
-    if let Outcome::Paid { amount, .. } = outcome
-        && *amount != payment.amount
-    {
-        if !is_final(&payment.status) {
-            tracing::error!(payment = %payment.id, ours = payment.amount, theirs = amount,
-                "the provider reports another amount; the payment fails and needs an operator");
-            fail(&mut tx, payment.id, "amount_mismatch").await?;
-            emit_failed(&mut tx, &event, "amount_mismatch").await?;
+    if let Outcome::Paid { amount, txn } = outcome {
+        let late = matches!(payment.status.as_str(), "failed" | "expired");
+        if *amount != payment.amount || late {
+            // Money moved that pays no bill (another amount, or paid after we gave up on it):
+            // held in suspense, once, for an operator to return to the payer.
+            let held = ledger::record(
+                &mut tx,
+                &format!("unmatched:{}", payment.id),
+                payment.id,
+                &format!("{} paid {amount} for no bill ({txn})", provider.as_str()),
+                vec![
+                    debit(ledger::provider_clearing(provider), *amount),
+                    credit(ledger::SUSPENSE.to_owned(), *amount),
+                ],
+            )
+            .await?;
+            if !is_final(&payment.status) {
+                fail(&mut tx, payment.id, "amount_mismatch").await?;
+                emit_failed(&mut tx, &event, "amount_mismatch").await?;
+            }
             tx.commit().await?;
+            if held {
+                tracing::error!(payment = %payment.id, ours = payment.amount, theirs = amount, status = payment.status,
+                    "the provider took money that pays no bill; it is held in suspense for an operator to return");
+            }
+            return Ok(if *amount != payment.amount {
+                Settled::AmountMismatch
+            } else {
+                Settled::AlreadyFinal
+            });
         }
-        return Ok(Settled::AmountMismatch);
     }
     if is_final(&payment.status) {
         return Ok(Settled::AlreadyFinal);
@@ -138,12 +158,9 @@ pub async fn apply(
             Settled::Applied
         }
         Outcome::Pending | Outcome::NotFound => {
-            // Asked again later, counted from now.
+            // Asked again later, counted from now (only the payer's return makes it `pending`).
             sqlx::query!(
-                r#"UPDATE payment_intents
-                   SET status = CASE WHEN status = 'redirected' THEN 'pending' ELSE status END,
-                       updated_at = now()
-                   WHERE id = $1"#,
+                "UPDATE payment_intents SET updated_at = now() WHERE id = $1",
                 payment.id
             )
             .execute(&mut *tx)

@@ -908,8 +908,20 @@ mod tests {
     #[test]
     fn the_kubernetes_configuration_file_loads() {
         let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../k8s/base/citizen.toml");
-        let config = Config::load(Some(&file), env(&[])).unwrap();
+        // The deployments give the providers' secrets as files; their values stand in here.
+        let config = Config::load(
+            Some(&file),
+            env(&[
+                ("CITIZEN_PAYMENTS__VNPAY__HASH_SECRET", "vnpay-secret"),
+                ("CITIZEN_PAYMENTS__MOMO__SECRET_KEY", "momo-secret"),
+            ]),
+        )
+        .unwrap();
         assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(
+            config.payments.vnpay.map(|v| v.tmn_code).as_deref(),
+            Some("HUES0001")
+        );
         assert_eq!(config.identity.sms.provider, SmsProvider::Http);
         assert_eq!(config.identity.signing_keys.len(), 1);
     }

@@ -205,6 +205,13 @@ impl MomoClient {
         .await?;
         match answer["resultCode"].as_i64() {
             Some(0) => {}
+            // MoMo failed or is busy: nothing is decided.
+            Some(98 | 99 | 7000 | 7002) | None => {
+                return Err(ProviderError::Unreachable {
+                    provider: PROVIDER,
+                    reason: format!("create answered {}", answer["resultCode"]),
+                });
+            }
             _ => return Err(refusal(&answer)),
         }
         let pay_url = answer["payUrl"]
@@ -260,11 +267,24 @@ impl MomoClient {
         if matches!(result_code, 10..=41 | 99) {
             return Err(refusal(&answer));
         }
-        Ok(outcome_of(
-            result_code,
-            answer["amount"].as_i64().unwrap_or_default(),
-            answer["transId"].as_i64().unwrap_or_default(),
-        ))
+        if answer["orderId"].as_str() != Some(payment.reference) {
+            return Err(ProviderError::Invalid {
+                provider: PROVIDER,
+                reason: "query answered about another order".into(),
+            });
+        }
+        let number = |name: &str| {
+            answer[name].as_i64().ok_or_else(|| ProviderError::Invalid {
+                provider: PROVIDER,
+                reason: format!("query answered without {name}"),
+            })
+        };
+        let (amount, trans_id) = if result_code == 0 {
+            (number("amount")?, number("transId")?)
+        } else {
+            (0, 0)
+        };
+        Ok(outcome_of(result_code, amount, trans_id))
     }
 
     /// Asks MoMo to refund part or all of a payment (`refund`).

@@ -200,12 +200,15 @@ impl VnpayClient {
         }
         Ok(match field("vnp_TransactionStatus").as_str() {
             // Paid, and possibly refunded or in refund since: the payment itself happened.
-            "00" | "04" | "05" | "06" | "09" => Outcome::Paid {
+            "00" | "05" | "06" | "09" => Outcome::Paid {
                 amount: amount_of(&field("vnp_Amount"))?,
                 txn: field("vnp_TransactionNo"),
             },
-            "01" | "07" if Utc::now() > payment.expires_at + EXPIRY_GRACE => Outcome::Expired,
-            "01" | "07" => Outcome::Pending,
+            // Unfinished, and past its time: the payment page no longer takes it.
+            "01" if Utc::now() > payment.expires_at + EXPIRY_GRACE => Outcome::Expired,
+            // Reversed (charged at the bank, not at VNPay) or held as suspected fraud: money may
+            // have moved, so it waits for VNPay (and an operator), never expiring.
+            "01" | "04" | "07" => Outcome::Pending,
             status => Outcome::Failed {
                 code: format!("vnpay_status_{status}"),
             },
@@ -339,6 +342,8 @@ pub fn outcome_of(params: &[(String, String)]) -> Result<(String, Outcome), Stri
             txn: field("vnp_TransactionNo"),
         },
         ("11", _) => Outcome::Expired,
+        // Deducted but held by VNPay as suspected fraud: decided later.
+        ("07", _) => Outcome::Pending,
         (code, _) => Outcome::Failed {
             code: format!("vnpay_{code}"),
         },
