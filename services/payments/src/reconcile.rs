@@ -153,8 +153,9 @@ pub struct Report {
     payments_checked: i32,
     matched: i32,
     /// Each disagreement: `payment_id`, `provider_ref`, `kind` (`paid_only_at_provider`,
-    /// `missing_at_provider`, `amount_differs`, `unanswered`), `ledger_amount`,
-    /// `provider_amount`, `status`.
+    /// `missing_at_provider`, `amount_differs`, `unanswered`, and `refund_unconfirmed` for a
+    /// refund the provider has not answered for an hour), `ledger_amount`, `provider_amount`,
+    /// `status`.
     #[schema(value_type = Vec<Object>)]
     mismatches: Vec<Value>,
     created_at: DateTime<Utc>,
@@ -268,6 +269,26 @@ pub async fn build_report(
     }
     let checked = i32::try_from(payments.len()).unwrap_or(i32::MAX);
     let matched = checked - i32::try_from(mismatches.len()).unwrap_or(i32::MAX);
+    // Refunds the provider never answered: an operator must confirm them with the provider.
+    let unconfirmed = sqlx::query!(
+        r#"SELECT r.id, r.intent_id, r.amount, i.provider_ref FROM refunds r
+           JOIN payment_intents i ON i.id = r.intent_id
+           WHERE i.provider = $1 AND r.status = 'pending'
+             AND r.created_at < now() - interval '1 hour'"#,
+        provider.as_str()
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    for refund in unconfirmed {
+        mismatches.push(json!({
+            "payment_id": refund.intent_id,
+            "provider_ref": refund.provider_ref,
+            "kind": "refund_unconfirmed",
+            "refund_id": refund.id,
+            "ledger_amount": refund.amount,
+            "provider_amount": null,
+        }));
+    }
     let created_at = sqlx::query_scalar!(
         r#"INSERT INTO reconciliation_reports (provider, day, payments_checked, matched, mismatches)
            VALUES ($1, $2, $3, $4, $5)

@@ -194,6 +194,8 @@ impl MomoClient {
             "extraData": "",
             "lang": if payment.locale == "en" { "en" } else { "vi" },
             "autoCapture": true,
+            // Minutes the payer has; after that MoMo refuses the order, as we stop waiting.
+            "orderExpireTime": (payment.expires_at - payment.created_at).num_minutes().max(1),
             "signature": signature,
         });
         let answer = post_json(
