@@ -14,10 +14,9 @@
 //   BASE_URL=http://127.0.0.1:8080 VUS=16 DURATION=30s load-tests/run payment
 import http from 'k6/http';
 import { check, sleep } from 'k6';
-import exec from 'k6/execution';
 import { Counter, Trend } from 'k6/metrics';
+import { BASE_URL, postJson, residentAuth } from './resident.js';
 
-const BASE_URL = __ENV.BASE_URL || 'http://127.0.0.1:8080';
 // The sandbox VNPay merchant (services/sandbox/src/vnpay.rs, DEMO_TMN_CODE).
 const TMN_CODE = __ENV.VNPAY_TMN_CODE || 'CITIZEN1';
 
@@ -35,32 +34,6 @@ export const options = {
 const completion = new Trend('payment_completion', true);
 const completed = new Counter('payments_completed');
 
-function postJson(path, body, name, headers = {}) {
-  return http.post(`${BASE_URL}${path}`, JSON.stringify(body), {
-    headers: Object.assign({ 'Content-Type': 'application/json' }, headers),
-    tags: { name },
-  });
-}
-
-let token = null;
-let expiresAt = 0;
-
-function signIn() {
-  const phone = `09${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;
-  const sent = postJson('/v1/auth/otp', { phone }, 'otp');
-  if (sent.status !== 202) {
-    exec.test.abort(`POST /v1/auth/otp: ${sent.status} ${sent.body} (per-address quota? see the top of this file)`);
-  }
-  const sms = http.get(`${BASE_URL}/v1/dev/sms?phone=${phone}`, { tags: { name: 'dev-sms' } });
-  const messages = sms.status === 200 ? sms.json() : [];
-  const code = messages.length ? (messages[messages.length - 1].match(/\d{6}/) || [])[0] : undefined;
-  if (!code) exec.test.abort(`no code in the development SMS sink: ${sms.status} ${sms.body}`);
-  const verified = postJson('/v1/auth/otp/verify', { phone, code }, 'otp-verify');
-  if (verified.status !== 200) exec.test.abort(`POST /v1/auth/otp/verify: ${verified.status} ${verified.body}`);
-  token = verified.json('access_token');
-  expiresAt = Date.now() + (verified.json('expires_in') - 60) * 1000;
-}
-
 // An electricity code of the sandbox biller, this virtual user's own (so no two pay one bill at
 // once); ending in 7 it is known and owes something.
 function customerCode() {
@@ -73,8 +46,7 @@ function queryValue(url, name) {
 }
 
 export default function () {
-  if (!token || Date.now() > expiresAt) signIn();
-  const auth = { Authorization: `Bearer ${token}` };
+  const auth = residentAuth();
 
   const code = customerCode();
   const lookup = http.get(`${BASE_URL}/v1/payments/bills?service=electricity&code=${code}`, {

@@ -12,10 +12,9 @@
 import http from 'k6/http';
 import { check } from 'k6';
 import encoding from 'k6/encoding';
-import exec from 'k6/execution';
 import { Counter, Trend } from 'k6/metrics';
+import { BASE_URL, postJson, residentAuth } from './resident.js';
 
-const BASE_URL = __ENV.BASE_URL || 'http://127.0.0.1:8080';
 
 export const options = {
   vus: Number(__ENV.VUS || 8),
@@ -69,36 +68,8 @@ function between([low, high]) {
   return low + Math.random() * (high - low);
 }
 
-function postJson(path, body, name, headers = {}) {
-  return http.post(`${BASE_URL}${path}`, JSON.stringify(body), {
-    headers: Object.assign({ 'Content-Type': 'application/json' }, headers),
-    tags: { name },
-  });
-}
-
-// This virtual user's access token, signed in again a minute before it expires.
-let token = null;
-let expiresAt = 0;
-
-function signIn() {
-  const phone = `09${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;
-  const sent = postJson('/v1/auth/otp', { phone }, 'otp');
-  if (sent.status !== 202) {
-    exec.test.abort(`POST /v1/auth/otp: ${sent.status} ${sent.body} (per-address quota? see the top of this file)`);
-  }
-  const sms = http.get(`${BASE_URL}/v1/dev/sms?phone=${phone}`, { tags: { name: 'dev-sms' } });
-  const messages = sms.status === 200 ? sms.json() : [];
-  const code = messages.length ? (messages[messages.length - 1].match(/\d{6}/) || [])[0] : undefined;
-  if (!code) exec.test.abort(`no code in the development SMS sink: ${sms.status} ${sms.body}`);
-  const verified = postJson('/v1/auth/otp/verify', { phone, code }, 'otp-verify');
-  if (verified.status !== 200) exec.test.abort(`POST /v1/auth/otp/verify: ${verified.status} ${verified.body}`);
-  token = verified.json('access_token');
-  expiresAt = Date.now() + (verified.json('expires_in') - 60) * 1000;
-}
-
 export default function () {
-  if (!token || Date.now() > expiresAt) signIn();
-  const auth = { Authorization: `Bearer ${token}` };
+  const auth = residentAuth();
 
   const upload = http.post(
     `${BASE_URL}/v1/media`,

@@ -137,23 +137,19 @@ pub async fn momo_return(
     RawQuery(query): RawQuery,
 ) -> Response {
     let lang = Lang::negotiate(&headers);
+    // The return's fields as JSON text (MoMo's numbers arrive as text and are read as such).
+    let fields: serde_json::Map<String, serde_json::Value> = pairs(query)
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
     let notification: Option<Notification> =
-        serde_urlencoded_pairs(&pairs(query)).and_then(|v| serde_json::from_value(v).ok());
+        serde_json::from_value(serde_json::Value::Object(fields)).ok();
     match notification {
         Some(n) if state.providers.momo().is_ok_and(|c| c.verify(&n)) => {
             back(&state, lang, ProviderName::Momo, &n.order_id).await
         }
         _ => invalid_link(lang),
     }
-}
-
-/// A return query as JSON text fields (MoMo's numbers arrive as text and are read as such).
-fn serde_urlencoded_pairs(pairs: &[(String, String)]) -> Option<serde_json::Value> {
-    let map: serde_json::Map<String, serde_json::Value> = pairs
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
-    Some(serde_json::Value::Object(map))
 }
 
 /// Marks the payer back (`pending`) and tells them the result is being confirmed.

@@ -23,6 +23,26 @@ const SERVER_IP: &str = "127.0.0.1";
 /// (the payment page refuses it by then).
 const EXPIRY_GRACE: chrono::Duration = chrono::Duration::minutes(5);
 
+/// The fields of a merchant API answer its `vnp_SecureHash` covers, in order (`querydr`; a
+/// `refund` answer's are the first 13).
+const ANSWER_FIELDS: [&str; 15] = [
+    "vnp_ResponseId",
+    "vnp_Command",
+    "vnp_ResponseCode",
+    "vnp_Message",
+    "vnp_TmnCode",
+    "vnp_TxnRef",
+    "vnp_Amount",
+    "vnp_BankCode",
+    "vnp_PayDate",
+    "vnp_TransactionNo",
+    "vnp_TransactionType",
+    "vnp_TransactionStatus",
+    "vnp_OrderInfo",
+    "vnp_PromotionCode",
+    "vnp_PromotionAmount",
+];
+
 pub struct VnpayClient {
     tmn_code: String,
     hash_secret: SecretString,
@@ -172,26 +192,7 @@ impl VnpayClient {
             "vnp_SecureHash": sign(self.secret(), &data),
         });
         let answer = post_json(&self.http, PROVIDER, &self.api_url, &body).await?;
-        self.check_answer(
-            &answer,
-            &[
-                "vnp_ResponseId",
-                "vnp_Command",
-                "vnp_ResponseCode",
-                "vnp_Message",
-                "vnp_TmnCode",
-                "vnp_TxnRef",
-                "vnp_Amount",
-                "vnp_BankCode",
-                "vnp_PayDate",
-                "vnp_TransactionNo",
-                "vnp_TransactionType",
-                "vnp_TransactionStatus",
-                "vnp_OrderInfo",
-                "vnp_PromotionCode",
-                "vnp_PromotionAmount",
-            ],
-        )?;
+        self.check_answer(&answer, &ANSWER_FIELDS)?;
         let field = |name: &str| text(&answer, name);
         match field("vnp_ResponseCode").as_str() {
             "00" => {}
@@ -260,24 +261,8 @@ impl VnpayClient {
             "vnp_SecureHash": sign(self.secret(), &data),
         });
         let answer = post_json(&self.http, PROVIDER, &self.api_url, &body).await?;
-        self.check_answer(
-            &answer,
-            &[
-                "vnp_ResponseId",
-                "vnp_Command",
-                "vnp_ResponseCode",
-                "vnp_Message",
-                "vnp_TmnCode",
-                "vnp_TxnRef",
-                "vnp_Amount",
-                "vnp_BankCode",
-                "vnp_PayDate",
-                "vnp_TransactionNo",
-                "vnp_TransactionType",
-                "vnp_TransactionStatus",
-                "vnp_OrderInfo",
-            ],
-        )?;
+        // A refund's answer is signed over the same fields but the promotion's.
+        self.check_answer(&answer, &ANSWER_FIELDS[..13])?;
         let field = |name: &str| text(&answer, name);
         match field("vnp_ResponseCode").as_str() {
             "00" => Ok(RefundOutcome::Done {
