@@ -806,6 +806,28 @@ async fn a_payment_whose_notification_never_comes_is_settled_by_reconciliation(m
     let log = payments.ipn_log("momo", "order_id", &order_id, 2).await;
     assert!(log.iter().all(|a| a["http_status"] == 204), "{log:?}");
 
+    // A refund whose answer never came (MoMo refunded, then was too slow to say so) is
+    // resolved from MoMo's own record of it.
+    let operator = payments.platform_admin().await;
+    payments
+        .switch("momo", "order_id", "*", json!({ "api_timeout_ms": 5000 }))
+        .await;
+    let late_id = late["id"].as_str().unwrap();
+    let unanswered = payments
+        .refund(&operator, late_id, "slow-refund", 5_000)
+        .await;
+    assert_eq!(unanswered.status(), 201);
+    let unanswered: Json = unanswered.json().await.unwrap();
+    assert_eq!(unanswered["refund"]["status"], "pending", "{unanswered}");
+    assert_eq!(unanswered["payment"]["status"], "refund_pending");
+    payments
+        .switch("momo", "order_id", "*", json!({ "clear": true }))
+        .await;
+    let resolved = payments
+        .payment_when(&resident, late_id, "partially_refunded")
+        .await;
+    assert_eq!(resolved["refunded_amount"], 5_000);
+
     // An abandoned payment expires: VNPay never heard of it once its time is over.
     let db = app.schema_pool("payments").await;
     let abandoned = payments.new_payment(&resident, "vnpay").await;
@@ -845,7 +867,11 @@ async fn a_payment_whose_notification_never_comes_is_settled_by_reconciliation(m
         ledger["provider_clearing:vnpay"],
         vnpay - fee(vnpay, 110) + held
     );
-    assert_eq!(ledger["provider_clearing:momo"], momo - fee(momo, 150));
+    assert_eq!(
+        ledger["provider_clearing:momo"],
+        momo - fee(momo, 150) - 5_000
+    );
+    assert_eq!(ledger["resident_clearing"], 0);
     payments.app.stop().await;
 }
 in_both_modes!(a_payment_whose_notification_never_comes_is_settled_by_reconciliation);

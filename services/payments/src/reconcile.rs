@@ -40,6 +40,11 @@ pub async fn run(state: PaymentsState) {
             Ok(settled) => tracing::info!(settled, "reconciliation settled payments"),
             Err(error) => tracing::warn!(error = %format!("{error:#}"), "reconciliation failed"),
         }
+        match resolve_refunds(&state).await {
+            Ok(0) => {}
+            Ok(resolved) => tracing::info!(resolved, "reconciliation resolved refunds"),
+            Err(error) => tracing::warn!(error = %format!("{error:#}"), "resolving refunds failed"),
+        }
         if let Err(error) = crate::idempotency::prune(&state.pool).await {
             tracing::warn!(error = %error, "pruning idempotency keys failed");
         }
@@ -123,6 +128,60 @@ pub async fn settle_stuck(state: &PaymentsState) -> anyhow::Result<usize> {
         .count()
         .await;
     Ok(settled)
+}
+
+/// Asks the provider about refunds it never answered (a timeout, a crash between asking and
+/// recording); how many it resolved.
+pub async fn resolve_refunds(state: &PaymentsState) -> anyhow::Result<usize> {
+    let pending = sqlx::query!(
+        r#"SELECT r.id, r.provider_ref AS refund_ref, i.provider, i.provider_ref, i.amount,
+                  i.provider_created_at, i.expires_at, i.locale, i.provider_txn
+           FROM refunds r JOIN payment_intents i ON i.id = r.intent_id
+           WHERE r.status = 'pending' AND r.created_at < now() - make_interval(secs => $1)
+           ORDER BY r.created_at LIMIT $2"#,
+        // Never while our own call may still be under way: its answer would race this one.
+        (state.config.reconcile_after_secs as f64)
+            .max(2.0 * state.config.provider_timeout_ms as f64 / 1000.0),
+        BATCH
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let mut resolved = 0;
+    for refund in pending {
+        let Some(provider) = ProviderName::parse(&refund.provider) else {
+            continue;
+        };
+        let status = state
+            .providers
+            .refund_status(
+                provider,
+                &providers::Payment {
+                    reference: &refund.provider_ref,
+                    amount: refund.amount,
+                    order_info: "",
+                    created_at: refund.provider_created_at,
+                    expires_at: refund.expires_at,
+                    locale: &refund.locale,
+                    client_ip: "127.0.0.1",
+                    provider_txn: refund.provider_txn.as_deref(),
+                },
+                &refund.refund_ref,
+            )
+            .await;
+        match status {
+            Ok(Some(outcome)) => {
+                crate::refunds::finish(state, refund.id, provider, &outcome)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.describe()))?;
+                resolved += 1;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(refund = %refund.id, error = %error, "a provider did not answer about a refund")
+            }
+        }
+    }
+    Ok(resolved)
 }
 
 async fn report_exists(

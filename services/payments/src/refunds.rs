@@ -241,8 +241,9 @@ async fn refund(
     })
 }
 
-/// Records what the provider answered to a pending refund.
-async fn finish(
+/// Records what the provider answered to a pending refund (once: a second answer finds it
+/// settled and changes nothing).
+pub(crate) async fn finish(
     state: &PaymentsState,
     refund_id: Uuid,
     provider: ProviderName,

@@ -185,6 +185,20 @@ impl Providers {
         }
     }
 
+    /// What the provider says of a refund it never answered; `None` when it cannot tell (VNPay's
+    /// merchant API has no refund status: an operator confirms those).
+    pub async fn refund_status(
+        &self,
+        provider: ProviderName,
+        payment: &Payment<'_>,
+        reference: &str,
+    ) -> Result<Option<RefundOutcome>, ProviderError> {
+        match provider {
+            ProviderName::Vnpay => Ok(None),
+            ProviderName::Momo => self.momo()?.refund_status(payment, reference).await,
+        }
+    }
+
     /// What the provider keeps of `amount`, in VND (rounded half up).
     pub fn fee(&self, provider: ProviderName, amount: i64) -> i64 {
         let basis_points = match provider {

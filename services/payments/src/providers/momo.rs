@@ -238,27 +238,7 @@ impl MomoClient {
 
     /// Asks MoMo what became of a payment (`query`).
     pub async fn query(&self, payment: &Payment<'_>) -> Result<Outcome, ProviderError> {
-        let request_id = uuid::Uuid::new_v4().to_string();
-        let signature = self.sign(&[
-            ("accessKey", &self.access_key),
-            ("orderId", payment.reference),
-            ("partnerCode", &self.partner_code),
-            ("requestId", &request_id),
-        ]);
-        let body = json!({
-            "partnerCode": self.partner_code,
-            "requestId": request_id,
-            "orderId": payment.reference,
-            "lang": "vi",
-            "signature": signature,
-        });
-        let answer = post_json(
-            &self.http,
-            PROVIDER,
-            &format!("{}/v2/gateway/api/query", self.endpoint),
-            &body,
-        )
-        .await?;
+        let answer = self.query_answer(payment).await?;
         let Some(result_code) = answer["resultCode"].as_i64() else {
             return Err(ProviderError::Invalid {
                 provider: PROVIDER,
@@ -287,6 +267,72 @@ impl MomoClient {
             (0, 0)
         };
         Ok(outcome_of(result_code, amount, trans_id))
+    }
+
+    /// What MoMo says of a refund we asked for (its `refundTrans` in a `query`); `None` while
+    /// it cannot tell yet.
+    pub async fn refund_status(
+        &self,
+        payment: &Payment<'_>,
+        reference: &str,
+    ) -> Result<Option<RefundOutcome>, ProviderError> {
+        let answer = self.query_answer(payment).await?;
+        if answer["resultCode"].as_i64() != Some(0)
+            || answer["orderId"].as_str() != Some(payment.reference)
+        {
+            return Err(ProviderError::Invalid {
+                provider: PROVIDER,
+                reason: format!(
+                    "query answered {} about a refunded order",
+                    answer["resultCode"]
+                ),
+            });
+        }
+        let listed = answer["refundTrans"]
+            .as_array()
+            .and_then(|refunds| refunds.iter().find(|r| r["orderId"] == reference));
+        Ok(match listed {
+            Some(refund) => match refund["resultCode"].as_i64() {
+                Some(0) => Some(RefundOutcome::Done {
+                    txn: refund["transId"]
+                        .as_i64()
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                }),
+                Some(7000 | 7002) | None => None,
+                Some(code) => Some(RefundOutcome::Refused {
+                    code: format!("momo_{code}"),
+                }),
+            },
+            // MoMo never received it: nothing was refunded.
+            None => Some(RefundOutcome::Refused {
+                code: "momo_refund_not_received".to_owned(),
+            }),
+        })
+    }
+
+    async fn query_answer(&self, payment: &Payment<'_>) -> Result<Value, ProviderError> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let signature = self.sign(&[
+            ("accessKey", &self.access_key),
+            ("orderId", payment.reference),
+            ("partnerCode", &self.partner_code),
+            ("requestId", &request_id),
+        ]);
+        let body = json!({
+            "partnerCode": self.partner_code,
+            "requestId": request_id,
+            "orderId": payment.reference,
+            "lang": "vi",
+            "signature": signature,
+        });
+        post_json(
+            &self.http,
+            PROVIDER,
+            &format!("{}/v2/gateway/api/query", self.endpoint),
+            &body,
+        )
+        .await
     }
 
     /// Asks MoMo to refund part or all of a payment (`refund`).
