@@ -55,9 +55,10 @@ CREATE INDEX payment_intents_unposted ON payment_intents (settled_at)
       AND biller_error IS NULL;
 -- A provider's payments of a day, for its daily report.
 CREATE INDEX payment_intents_provider_day ON payment_intents (provider, created_at);
--- One bill is paid once: a second payment waits for the first to fail or expire.
+-- One bill is paid once: a second payment waits for the first to fail, expire or be refunded
+-- in full.
 CREATE UNIQUE INDEX payment_intents_one_per_bill ON payment_intents (biller_id, bill_id)
-    WHERE status NOT IN ('failed', 'expired');
+    WHERE status NOT IN ('failed', 'expired', 'refunded');
 
 CREATE SEQUENCE receipt_numbers;
 

@@ -350,7 +350,8 @@ pub async fn lookup(
     // One query for every bill's payment, if any; its id only if it is the caller's.
     let payments: HashMap<String, (Option<Uuid>, String)> = sqlx::query!(
         r#"SELECT bill_id, id, account_id, status FROM payment_intents
-           WHERE biller_id = $1 AND bill_id = ANY($2) AND status NOT IN ('failed', 'expired')"#,
+           WHERE biller_id = $1 AND bill_id = ANY($2)
+             AND status NOT IN ('failed', 'expired', 'refunded')"#,
         statement.biller.id,
         &bill_ids
     )

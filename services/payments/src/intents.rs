@@ -80,7 +80,7 @@ pub struct Payment {
         (status = 201, body = Payment, description = "Made: send the payer to `pay_url` (replays carry `Idempotent-Replayed: true`)"),
         (status = 400, body = platform::error::Problem, description = "`idempotency_key_required`, `invalid_body`"),
         (status = 404, body = platform::error::Problem, description = "`customer_not_found`, `bill_not_found`"),
-        (status = 409, body = platform::error::Problem, description = "`idempotency_key_in_use`, `bill_changed`, `bill_payment_in_progress`, `bill_already_paid`"),
+        (status = 409, body = platform::error::Problem, description = "`idempotency_key_in_use`, `bill_changed`, `bill_payment_in_progress`, `bill_already_paid`, `payment_expired`"),
         (status = 422, body = platform::error::Problem, description = "`idempotency_key_reused`, `invalid_customer_code`, `provider_unavailable`, `amount_out_of_range`, `provider_refused`"),
         (status = 503, body = platform::error::Problem, description = "`biller_unavailable`, `provider_unreachable`"),
     ),
@@ -105,7 +105,16 @@ pub async fn create(
         &fingerprint,
         lease,
         || async {
-            let payment = make(&state, &principal, &client, &headers, &key, &request).await?;
+            let payment = make(
+                &state,
+                &principal,
+                &client,
+                &headers,
+                &key,
+                &fingerprint,
+                &request,
+            )
+            .await?;
             Ok((
                 StatusCode::CREATED,
                 serde_json::to_value(payment).map_err(ApiError::internal)?,
@@ -121,13 +130,15 @@ async fn make(
     client: &ClientInfo,
     headers: &HeaderMap,
     key: &str,
+    fingerprint: &[u8],
     request: &NewPayment,
 ) -> Result<Payment, ApiError> {
     let account = principal.account_id;
-    // The same account and key always name the same payment.
+    // The same account, key and request always name the same payment, so a retry after a
+    // fault finds it (and a key reused for another request after 24 hours names another).
     let id = Uuid::new_v5(
         &account,
-        format!("payment-idempotency-key:{key}").as_bytes(),
+        format!("payment:{key}:{}", hex::encode(fingerprint)).as_bytes(),
     );
     if let Some(existing) = load(state, id).await? {
         // A retry after a fault: started already, or to be started again.
@@ -227,6 +238,15 @@ async fn start(
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown provider")))?;
     // One time for our record and for the provider: VNPay finds the payment by it later.
     let created_at = Utc::now();
+    // Too late to send the payer anywhere: reconciliation expires it.
+    if created_at + chrono::Duration::minutes(1) >= payment.expires_at {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "payment_expired",
+            "Đã hết thời gian thanh toán giao dịch này. Vui lòng tạo giao dịch mới.",
+            "The time to pay this payment is over. Please make a new one.",
+        ));
+    }
     let reference = new_reference();
     let taken = sqlx::query!(
         r#"UPDATE payment_intents SET provider_ref = $2, provider_created_at = $3
@@ -328,7 +348,8 @@ async fn bill_taken(
 ) -> Result<ApiError, ApiError> {
     let status = sqlx::query_scalar!(
         r#"SELECT status FROM payment_intents
-           WHERE biller_id = $1 AND bill_id = $2 AND status NOT IN ('failed', 'expired')"#,
+           WHERE biller_id = $1 AND bill_id = $2
+             AND status NOT IN ('failed', 'expired', 'refunded')"#,
         biller,
         bill_id
     )

@@ -170,10 +170,12 @@ pub async fn resolve_refunds(state: &PaymentsState) -> anyhow::Result<usize> {
             .await;
         match status {
             Ok(Some(outcome)) => {
-                crate::refunds::finish(state, refund.id, provider, &outcome)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{}", e.describe()))?;
-                resolved += 1;
+                match crate::refunds::finish(state, refund.id, provider, &outcome).await {
+                    Ok(()) => resolved += 1,
+                    Err(error) => {
+                        tracing::warn!(refund = %refund.id, error = error.describe(), "recording a refund's outcome failed")
+                    }
+                }
             }
             Ok(None) => {}
             Err(error) => {

@@ -62,14 +62,17 @@ pub async fn apply(
         if *amount != payment.amount || late {
             // Money moved that pays no bill (another amount, or paid after we gave up on it):
             // held in suspense, once, for an operator to return to the payer.
+            let fee = state.providers.fee(provider, *amount);
             let held = ledger::record(
                 &mut tx,
-                &format!("unmatched:{}", payment.id),
+                &format!("unmatched:{}:{txn}", payment.id),
                 payment.id,
                 &format!("{} paid {amount} for no bill ({txn})", provider.as_str()),
                 vec![
                     debit(ledger::provider_clearing(provider), *amount),
                     credit(ledger::SUSPENSE.to_owned(), *amount),
+                    debit(ledger::provider_fees(provider), fee),
+                    credit(ledger::provider_clearing(provider), fee),
                 ],
             )
             .await?;

@@ -4,8 +4,8 @@
 //! - `POST /sandbox/momo/partners`: registers a partner (`partner_code`, `access_key`,
 //!   `secret_key`); [`DEMO_PARTNER_CODE`] is registered from the start.
 //! - `POST /sandbox/momo/v2/gateway/api/create`: creates an order and hands out `payUrl` (the
-//!   payment page here), `deeplink` and `qrCodeUrl`. An order can be paid for
-//!   [`ORDER_LIFETIME`].
+//!   payment page here), `deeplink` and `qrCodeUrl`. An order can be paid for its
+//!   `orderExpireTime` (minutes), else [`ORDER_LIFETIME`].
 //! - `GET /sandbox/momo/pay/{token}`: the page where the tester approves or declines
 //!   (`POST .../decide`). The outcome goes to the partner twice, as with MoMo: the IPN (a JSON
 //!   `POST` to `ipnUrl`, retried until the partner answers `204`, then once more as a duplicate)
@@ -141,6 +141,8 @@ struct Order {
     extra_data: String,
     lang: String,
     created_at: DateTime<Utc>,
+    /// How long the payer has (`orderExpireTime`, else [`ORDER_LIFETIME`]).
+    lifetime: chrono::Duration,
     status: Status,
     /// 0 until decided.
     trans_id: i64,
@@ -153,8 +155,7 @@ struct Order {
 impl Order {
     /// The status now: an order nobody decided on expires.
     fn status(&self) -> Status {
-        let expired = chrono::Duration::from_std(ORDER_LIFETIME)
-            .is_ok_and(|lifetime| Utc::now() > self.created_at + lifetime);
+        let expired = Utc::now() > self.created_at + self.lifetime;
         if self.status == Status::Created && expired {
             Status::Expired
         } else {
@@ -358,6 +359,8 @@ struct CreateRequest {
     request_type: String,
     extra_data: String,
     lang: String,
+    /// `orderExpireTime`, in minutes.
+    expire_minutes: Option<i64>,
 }
 
 impl CreateRequest {
@@ -371,6 +374,11 @@ impl CreateRequest {
             request_type.as_str(),
             "captureWallet" | "payWithMethod" | "payWithATM"
         );
+        // `orderExpireTime`: minutes, a positive integer when given.
+        let expire_minutes = match fields.0.get("orderExpireTime") {
+            None => None,
+            Some(_) => Some(fields.integer("orderExpireTime").filter(|m| *m > 0)?),
+        };
         (optional_ok && known_type).then_some(())?;
         Some(Self {
             partner_code: fields.required("partnerCode")?,
@@ -383,6 +391,7 @@ impl CreateRequest {
             request_type,
             extra_data: fields.text("extraData")?,
             lang: fields.lang()?,
+            expire_minutes,
         })
     }
 }
@@ -455,6 +464,11 @@ fn create_order(gateway: &Gateway, headers: &HeaderMap, fields: &Fields) -> Resp
             extra_data: request.extra_data,
             lang: request.lang.clone(),
             created_at: now,
+            lifetime: request
+                .expire_minutes
+                .map(chrono::Duration::minutes)
+                .or_else(|| chrono::Duration::from_std(ORDER_LIFETIME).ok())
+                .unwrap_or_else(|| chrono::Duration::minutes(100)),
             status: Status::Created,
             trans_id: 0,
             charged: request.amount,

@@ -304,10 +304,9 @@ impl MomoClient {
                     code: format!("momo_{code}"),
                 }),
             },
-            // MoMo never received it: nothing was refunded.
-            None => Some(RefundOutcome::Refused {
-                code: "momo_refund_not_received".to_owned(),
-            }),
+            // Not listed (yet): it stays pending, and the daily report shows it to operators,
+            // since concluding it failed could refund the payer twice.
+            None => None,
         })
     }
 

@@ -207,9 +207,9 @@ impl VnpayClient {
             },
             // Unfinished, and past its time: the payment page no longer takes it.
             "01" if Utc::now() > payment.expires_at + EXPIRY_GRACE => Outcome::Expired,
-            // Reversed (charged at the bank, not at VNPay) or held as suspected fraud: money may
-            // have moved, so it waits for VNPay (and an operator), never expiring.
-            "01" | "04" | "07" => Outcome::Pending,
+            // Held as suspected fraud: money has moved, so it waits for VNPay (and an operator),
+            // never expiring.
+            "01" | "07" => Outcome::Pending,
             status => Outcome::Failed {
                 code: format!("vnpay_status_{status}"),
             },
@@ -327,11 +327,18 @@ pub fn outcome_of(params: &[(String, String)]) -> Result<(String, Outcome), Stri
             txn: field("vnp_TransactionNo"),
         },
         ("11", _) => Outcome::Expired,
-        // Deducted but held by VNPay as suspected fraud: decided later.
-        ("07", _) => Outcome::Pending,
-        (code, _) => Outcome::Failed {
+        // Deducted but held as suspected fraud, or not finished: decided later (the query
+        // asks again).
+        ("07", _) | (_, "01" | "07") => Outcome::Pending,
+        // Reversed: charged at the bank, not at VNPay, and given back.
+        (_, "04") => Outcome::Failed {
+            code: "vnpay_status_04".to_owned(),
+        },
+        (code, "02") => Outcome::Failed {
             code: format!("vnpay_{code}"),
         },
+        // A status we do not know: not final; the query will tell.
+        _ => Outcome::Pending,
     };
     Ok((reference, outcome))
 }
@@ -412,6 +419,50 @@ mod tests {
         assert_eq!(
             sign("CITIZENVNPAYSANDBOXHASHSECRET001", data),
             PYTHON_PIPE_HASH
+        );
+    }
+
+    #[test]
+    fn only_a_finished_success_is_paid_and_money_that_may_have_moved_waits() {
+        let ipn = |code: &str, status: &str| {
+            let params: Vec<(String, String)> = [
+                ("vnp_TxnRef", "CZ1"),
+                ("vnp_Amount", "1000000"),
+                ("vnp_TransactionNo", "14000001"),
+                ("vnp_ResponseCode", code),
+                ("vnp_TransactionStatus", status),
+            ]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+            outcome_of(&params).unwrap().1
+        };
+        assert_eq!(
+            ipn("00", "00"),
+            Outcome::Paid {
+                amount: 10_000,
+                txn: "14000001".into()
+            }
+        );
+        assert_eq!(ipn("07", "07"), Outcome::Pending, "held as suspected fraud");
+        assert_eq!(ipn("00", "01"), Outcome::Pending);
+        assert_eq!(
+            ipn("00", "99"),
+            Outcome::Pending,
+            "an unknown status is not final"
+        );
+        assert_eq!(ipn("11", "02"), Outcome::Expired);
+        assert_eq!(
+            ipn("24", "02"),
+            Outcome::Failed {
+                code: "vnpay_24".into()
+            }
+        );
+        assert_eq!(
+            ipn("00", "04"),
+            Outcome::Failed {
+                code: "vnpay_status_04".into()
+            }
         );
     }
 
