@@ -1038,3 +1038,85 @@ async fn the_ledger_refuses_unbalanced_or_changed_rows() {
     payments.balanced_ledger().await;
     payments.app.stop().await;
 }
+
+#[tokio::test]
+async fn an_operator_resolves_a_refund_vnpay_never_answered() {
+    let payments = spawn(Mode::AllInOne).await;
+    let app = &payments.app;
+    let resident = app.resident_token().await;
+    let payment = payments.new_payment(&resident, "vnpay").await;
+    let id = payment["id"].as_str().unwrap();
+    let amount = payment["amount"].as_i64().unwrap();
+    payments.decide(&payment, "approve").await;
+    payments.payment_when(&resident, id, "succeeded").await;
+
+    // VNPay takes the refund, then is too slow to say so.
+    let operator = payments.platform_admin().await;
+    payments
+        .switch(
+            "vnpay",
+            "txn_ref",
+            &vnpay_reference(&payment),
+            json!({ "api_timeout_ms": 5000 }),
+        )
+        .await;
+    let asked = payments.refund(&operator, id, "slow", 2_000).await;
+    assert_eq!(asked.status(), 201);
+    let asked: Json = asked.json().await.unwrap();
+    assert_eq!(asked["refund"]["status"], "pending", "{asked}");
+    assert_eq!(asked["payment"]["status"], "refund_pending");
+    let refund_id = asked["refund"]["id"].as_str().unwrap();
+    let resolve = |token: &str, body: Json| {
+        app.authed(
+            Method::POST,
+            &format!("/v1/admin/payments/refunds/{refund_id}/resolve"),
+            token,
+        )
+        .json(&body)
+        .send()
+    };
+
+    problem(
+        resolve(
+            &resident,
+            json!({ "outcome": "succeeded", "provider_transaction": "1" }),
+        )
+        .await
+        .unwrap(),
+        404,
+        "route_not_found",
+    )
+    .await;
+    problem(
+        resolve(&operator, json!({ "outcome": "succeeded" }))
+            .await
+            .unwrap(),
+        422,
+        "invalid_resolution",
+    )
+    .await;
+    let resolved = resolve(
+        &operator,
+        json!({ "outcome": "succeeded", "provider_transaction": "14000099" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resolved.status(), 200);
+    let resolved: Json = resolved.json().await.unwrap();
+    assert_eq!(resolved["refund"]["status"], "succeeded");
+    assert_eq!(resolved["payment"]["status"], "partially_refunded");
+    assert_eq!(resolved["payment"]["refunded_amount"], 2_000);
+    problem(
+        resolve(&operator, json!({ "outcome": "failed" }))
+            .await
+            .unwrap(),
+        409,
+        "refund_not_pending",
+    )
+    .await;
+
+    let ledger = payments.balanced_ledger().await;
+    assert_eq!(ledger["resident_clearing"], 0);
+    assert_eq!(ledger["biller_payable:evn-cpc-hue"], -(amount - 2_000));
+    payments.app.stop().await;
+}

@@ -100,6 +100,10 @@ pub fn router(state: PaymentsState) -> Router {
         .route("/v1/payments/return/momo", get(callbacks::momo_return))
         .route("/v1/admin/payments/ledger", get(ledger::balances))
         .route(
+            "/v1/admin/payments/refunds/{id}/resolve",
+            post(refunds::resolve),
+        )
+        .route(
             "/v1/admin/payments/reconciliations",
             post(reconcile::run_now),
         )
@@ -125,6 +129,7 @@ pub fn router(state: PaymentsState) -> Router {
         callbacks::vnpay_return,
         callbacks::momo_return,
         ledger::balances,
+        refunds::resolve,
         reconcile::run_now,
         reconcile::get
     ),

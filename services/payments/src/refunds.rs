@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -340,6 +341,105 @@ pub(crate) async fn finish(
     }
     tx.commit().await?;
     Ok(())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resolution {
+    /// What the provider says became of the refund: `succeeded` or `failed`.
+    outcome: String,
+    /// The provider's transaction for a refund that succeeded.
+    #[serde(default)]
+    provider_transaction: Option<String>,
+}
+
+/// Records what an operator confirmed with the provider about a refund it never answered
+/// (VNPay's merchant API has no refund status), so the payment is no longer held (platform
+/// admins).
+#[utoipa::path(post, path = "/v1/admin/payments/refunds/{id}/resolve", tag = "payments-admin",
+    request_body = Resolution,
+    params(("id" = Uuid, Path, description = "The refund")),
+    responses(
+        (status = 200, body = RefundAnswer),
+        (status = 404, body = platform::error::Problem, description = "`refund_not_found`, or not a platform admin"),
+        (status = 409, body = platform::error::Problem, description = "`refund_not_pending`: the provider's answer was recorded already"),
+        (status = 422, body = platform::error::Problem, description = "`invalid_resolution`"),
+    ),
+    security(("bearer" = [])))]
+pub async fn resolve(
+    State(state): State<PaymentsState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    JsonBody(resolution): JsonBody<Resolution>,
+) -> Result<Json<RefundAnswer>, ApiError> {
+    if !principal.has_role(Role::PlatformAdmin) {
+        return Err(ApiError::route_not_found());
+    }
+    let refund = sqlx::query!(
+        r#"SELECT r.status, r.intent_id, i.provider FROM refunds r
+           JOIN payment_intents i ON i.id = r.intent_id WHERE r.id = $1"#,
+        id
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(|| {
+        ApiError::not_found(
+            "refund_not_found",
+            "Không có yêu cầu hoàn tiền này.",
+            "There is no such refund.",
+        )
+    })?;
+    let outcome = match (resolution.outcome.as_str(), resolution.provider_transaction) {
+        ("succeeded", Some(txn)) if !txn.trim().is_empty() && txn.len() <= 64 => {
+            RefundOutcome::Done {
+                txn: txn.trim().to_owned(),
+            }
+        }
+        ("failed", None) => RefundOutcome::Refused {
+            code: "confirmed_failed_by_operator".to_owned(),
+        },
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_resolution",
+                "Kết quả là `succeeded` kèm mã giao dịch của cổng thanh toán, hoặc `failed`.",
+                "The outcome is `succeeded` with the provider's transaction, or `failed`.",
+            ));
+        }
+    };
+    if refund.status != "pending" {
+        return Err(not_pending());
+    }
+    let provider = ProviderName::parse(&refund.provider)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown provider")))?;
+    // `finish` records an answer once; a concurrent one leaves the refund settled already.
+    finish(&state, id, provider, &outcome).await?;
+    let refund_view = view(&state, id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("refund vanished")))?;
+    let settled_by_this = match &outcome {
+        RefundOutcome::Done { .. } => refund_view.status == "succeeded",
+        RefundOutcome::Refused { .. } => refund_view.status == "failed",
+    };
+    if !settled_by_this {
+        return Err(not_pending());
+    }
+    tracing::warn!(refund = %id, operator = %principal.account_id, outcome = refund_view.status, "an operator resolved a refund");
+    Ok(Json(RefundAnswer {
+        refund: refund_view,
+        payment: load(&state, refund.intent_id)
+            .await?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("payment vanished")))?,
+    }))
+}
+
+fn not_pending() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "refund_not_pending",
+        "Kết quả của yêu cầu hoàn tiền này đã được ghi nhận.",
+        "This refund's outcome has been recorded already.",
+    )
 }
 
 async fn view(state: &PaymentsState, id: Uuid) -> Result<Option<RefundView>, ApiError> {
