@@ -498,3 +498,20 @@ pub fn six_digits(text: &str) -> Option<String> {
         .find(|w| w.iter().all(u8::is_ascii_digit))
         .map(|w| String::from_utf8_lossy(w).into_owned())
 }
+
+/// What `probe` gives once `done` holds for it, checked every 100 ms for 10 s at most (a
+/// background job's work, an emulator's record); the last answer otherwise.
+pub async fn poll_until<T, Fut>(mut probe: impl FnMut() -> Fut, done: impl Fn(&T) -> bool) -> T
+where
+    Fut: std::future::Future<Output = T>,
+{
+    let mut answer = probe().await;
+    for _ in 0..100 {
+        if done(&answer) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        answer = probe().await;
+    }
+    answer
+}

@@ -4,12 +4,11 @@
 //! balances after every test, in both deployment shapes.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
-use crate::helpers::{Mode, TestApp, problem};
+use crate::helpers::{Mode, TestApp, poll_until, problem};
 use crate::in_both_modes;
 
 struct Payments {
@@ -172,18 +171,17 @@ impl Payments {
 
     /// The payment once it reached `status` (checked every 100 ms, for 10 s at most).
     async fn payment_when(&self, token: &str, id: &str, status: &str) -> Json {
-        let mut payment = Json::Null;
-        for _ in 0..100 {
-            payment = self
-                .app
-                .get_json_as(&format!("/v1/payments/{id}"), token)
-                .await;
-            if payment["status"] == status {
-                return payment;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("payment never reached {status}: {payment}");
+        let path = format!("/v1/payments/{id}");
+        let payment = poll_until(
+            || self.app.get_json_as(&path, token),
+            |p: &Json| p["status"] == status,
+        )
+        .await;
+        assert_eq!(
+            payment["status"], status,
+            "payment never reached {status}: {payment}"
+        );
+        payment
     }
 
     async fn switch(&self, provider: &str, key: &str, reference: &str, switch: Json) {
@@ -202,25 +200,25 @@ impl Payments {
 
     /// The IPN attempts the sandbox made for `reference`, once there are `count`.
     async fn ipn_log(&self, provider: &str, key: &str, reference: &str, count: usize) -> Vec<Json> {
-        let mut log = Vec::new();
-        for _ in 0..100 {
-            log = self
-                .app
-                .client
-                .get(format!("{}/sandbox/{provider}/ipn-log", self.sandbox))
-                .query(&[(key, reference)])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if log.len() >= count {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        log
+        let url = format!("{}/sandbox/{provider}/ipn-log", self.sandbox);
+        poll_until(
+            || async {
+                let log: Vec<Json> = self
+                    .app
+                    .client
+                    .get(&url)
+                    .query(&[(key, reference)])
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                log
+            },
+            |log| log.len() >= count,
+        )
+        .await
     }
 
     async fn refund(&self, token: &str, id: &str, key: &str, amount: i64) -> reqwest::Response {
@@ -389,35 +387,31 @@ async fn a_resident_pays_a_bill_with_vnpay_and_gets_a_receipt(mode: Mode) {
     assert!(receipt["paid_at"].as_str().unwrap().ends_with("+07:00"));
 
     // The biller is told: the bill is no longer owed.
-    let mut still_owed = true;
-    for _ in 0..100 {
-        let lookup: Json = payments
-            .lookup(&resident, "electricity", code)
-            .await
-            .json()
-            .await
-            .unwrap();
-        still_owed = lookup["bills"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|b| b["bill_id"] == payment["bill_id"]);
-        if !still_owed {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let still_owed = poll_until(
+        || async {
+            let lookup: Json = payments
+                .lookup(&resident, "electricity", code)
+                .await
+                .json()
+                .await
+                .unwrap();
+            lookup["bills"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|b| b["bill_id"] == payment["bill_id"])
+        },
+        |owed| !owed,
+    )
+    .await;
     assert!(!still_owed, "the biller still lists the paid bill");
 
     // The payer hears of it in their inbox.
-    let mut inbox = Json::Null;
-    for _ in 0..100 {
-        inbox = app.get_json_as("/v1/inbox", &resident).await;
-        if inbox["notices"].as_array().is_some_and(|i| !i.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let inbox = poll_until(
+        || app.get_json_as("/v1/inbox", &resident),
+        |inbox: &Json| inbox["notices"].as_array().is_some_and(|i| !i.is_empty()),
+    )
+    .await;
     assert_eq!(
         inbox["notices"][0]["title_vi"], "Thanh toán thành công",
         "{inbox}"

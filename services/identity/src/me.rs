@@ -250,14 +250,12 @@ pub async fn update_profile(
     .await?;
     // The city's warnings reach residents by their home ward: notifications keeps it.
     if let Some(ward) = update.home_ward.filter(|w| before.as_ref() != Some(w)) {
-        sqlx::query!(
-            r#"INSERT INTO outbox (id, aggregate_id, event_type, payload)
-               VALUES ($1, $2, 'account.home_ward_changed', $3)"#,
-            Uuid::now_v7(),
+        platform::events::enqueue(
+            &mut tx,
             principal.account_id,
-            serde_json::json!({ "account_id": principal.account_id, "home_ward": ward })
+            "account.home_ward_changed",
+            serde_json::json!({ "account_id": principal.account_id, "home_ward": ward }),
         )
-        .execute(&mut *tx)
         .await?;
     }
     tx.commit().await?;
@@ -671,14 +669,12 @@ pub async fn request_erasure(
     )
     .execute(&mut *tx)
     .await?;
-    sqlx::query!(
-        r#"INSERT INTO outbox (id, aggregate_id, event_type, payload)
-           VALUES ($1, $2, 'account.erasure_requested', $3)"#,
-        Uuid::now_v7(),
+    platform::events::enqueue(
+        &mut tx,
         id,
-        serde_json::json!({ "account_id": id, "erase_after": erase_after })
+        "account.erasure_requested",
+        serde_json::json!({ "account_id": id, "erase_after": erase_after }),
     )
-    .execute(&mut *tx)
     .await?;
     audit::record(
         &mut tx,

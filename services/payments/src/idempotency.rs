@@ -31,7 +31,7 @@ pub fn fingerprint(operation: &str, body: &impl Serialize) -> Result<Vec<u8>, Ap
 
 /// Runs `work` once per key of `account`: claims the key, runs, keeps a success for replays.
 /// `lease` is how long a crashed first request holds the key.
-pub async fn once<F, Fut>(
+pub async fn once<F, Fut, T>(
     pool: &PgPool,
     account: Uuid,
     key: &str,
@@ -41,7 +41,8 @@ pub async fn once<F, Fut>(
 ) -> Result<Response, ApiError>
 where
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<(StatusCode, serde_json::Value), ApiError>>,
+    Fut: Future<Output = Result<(StatusCode, T), ApiError>>,
+    T: Serialize,
 {
     // Takes a new key, one past its 24 hours, or one of the same request that failed or died
     // holding it.
@@ -74,7 +75,12 @@ where
     if !claimed {
         return replay(pool, account, key, fingerprint).await;
     }
-    let outcome = work().await;
+    let outcome = match work().await {
+        Ok((status, answer)) => serde_json::to_value(answer)
+            .map(|body| (status, body))
+            .map_err(ApiError::internal),
+        Err(error) => Err(error),
+    };
     // Answered or let go only by this claim: a request that outlived its lease and lost the key
     // to a retry changes nothing of the retry's.
     let (status, body) = match &outcome {

@@ -115,10 +115,7 @@ pub async fn create(
                 &request,
             )
             .await?;
-            Ok((
-                StatusCode::CREATED,
-                serde_json::to_value(payment).map_err(ApiError::internal)?,
-            ))
+            Ok((StatusCode::CREATED, payment))
         },
     )
     .await

@@ -24,7 +24,6 @@ use crate::idempotency;
 use crate::intents::{Payment, load, visible};
 use crate::ledger::{self, credit, debit};
 use crate::providers::{self, ProviderName, RefundOutcome};
-use crate::settle::emit;
 
 const MAX_REASON_CHARS: usize = 200;
 
@@ -84,10 +83,7 @@ pub async fn create(
         lease,
         || async {
             let answer = refund(&state, &principal, id, &key, &fingerprint, &request).await?;
-            Ok((
-                StatusCode::CREATED,
-                serde_json::to_value(answer).map_err(ApiError::internal)?,
-            ))
+            Ok((StatusCode::CREATED, answer))
         },
     )
     .await
@@ -294,7 +290,7 @@ pub(crate) async fn finish(
                 ],
             )
             .await?;
-            emit(
+            platform::events::enqueue(
                 &mut tx,
                 refund.intent_id,
                 "payment.refunded",

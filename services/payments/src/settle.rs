@@ -127,7 +127,7 @@ pub async fn apply(
                 ],
             )
             .await?;
-            emit(
+            platform::events::enqueue(
                 &mut tx,
                 payment.id,
                 "payment.succeeded",
@@ -221,7 +221,7 @@ async fn emit_failed(
     payment: &PaymentEvent,
     reason: &str,
 ) -> sqlx::Result<()> {
-    emit(
+    platform::events::enqueue(
         conn,
         payment.id,
         "payment.failed",
@@ -236,23 +236,4 @@ async fn emit_failed(
         }),
     )
     .await
-}
-
-/// Writes an outbox event about a payment, within the caller's transaction.
-pub async fn emit(
-    conn: &mut PgConnection,
-    payment: Uuid,
-    event_type: &str,
-    payload: serde_json::Value,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        r#"INSERT INTO outbox (id, aggregate_id, event_type, payload) VALUES ($1, $2, $3, $4)"#,
-        Uuid::now_v7(),
-        payment,
-        event_type,
-        payload
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
 }

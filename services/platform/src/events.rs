@@ -71,6 +71,26 @@ pub async fn connect(config: &EventsConfig) -> anyhow::Result<SharedBus> {
     })
 }
 
+/// Writes an event to the service's `outbox`, within the transaction of the change it tells of;
+/// the outbox relay publishes it once that commits.
+pub async fn enqueue(
+    tx: &mut PgConnection,
+    aggregate_id: Uuid,
+    event_type: &str,
+    payload: serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO outbox (id, aggregate_id, event_type, payload) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(aggregate_id)
+    .bind(event_type)
+    .bind(payload)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
 /// Marks the event handled by `consumer` in the consumer's `inbox`, within the transaction that
 /// handles it; `false` when it was handled before and must be skipped.
 pub async fn first_delivery(

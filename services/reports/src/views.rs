@@ -338,27 +338,8 @@ impl Change<'_> {
         .execute(&mut *conn)
         .await?;
         if let Some(event_type) = event_type {
-            emit(conn, self.report_id, event_type, payload).await?;
+            platform::events::enqueue(conn, self.report_id, event_type, payload).await?;
         }
         Ok(())
     }
-}
-
-/// Writes an outbox event about a report, within the caller's transaction.
-pub async fn emit(
-    conn: &mut PgConnection,
-    report_id: Uuid,
-    event_type: &str,
-    payload: serde_json::Value,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        r#"INSERT INTO outbox (id, aggregate_id, event_type, payload) VALUES ($1, $2, $3, $4)"#,
-        Uuid::now_v7(),
-        report_id,
-        event_type,
-        payload
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
 }
