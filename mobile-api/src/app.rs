@@ -110,6 +110,7 @@ impl App {
                         &config.auth,
                         &config.identity,
                         &config.data_dir,
+                        config.outside_plain_http(),
                     )?;
                     state.seed_dev_staff().await?;
                     local_keys = Some(state.local_keys());
@@ -163,8 +164,11 @@ impl App {
                         &config,
                     )
                     .await?;
-                    let state =
-                        payments::PaymentsState::start(db.pool().clone(), &config.payments)?;
+                    let state = payments::PaymentsState::start(
+                        db.pool().clone(),
+                        &config.payments,
+                        config.outside_plain_http(),
+                    )?;
                     outboxes.push((db.pool().clone(), payments::SCHEMA));
                     services.insert("payments", payments::router(state));
                     databases.push(db);
@@ -191,6 +195,7 @@ impl App {
             let state = notifications::NotificationsState::start(
                 pool,
                 &config.notifications,
+                config.outside_plain_http(),
                 client("identity")?,
                 client("reports")?,
             )?;
@@ -321,7 +326,7 @@ fn token_verifier(
         .with_context(|| format!("upstreams.identity: {identity} is not a URL"))?;
     Ok(Some(Arc::new(TokenVerifier::remote(
         issuer, audience, jwks,
-    ))))
+    )?)))
 }
 
 /// One upstream per service: in-process when the service runs here, else the configured URL.

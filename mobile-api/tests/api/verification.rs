@@ -167,6 +167,63 @@ async fn without_a_provider_verification_is_unavailable() {
     app.stop().await;
 }
 
+/// An `https` issuer whose address answers in plain HTTP (TLS stripped by someone on the path)
+/// is never spoken to in clear: no discovery, no code, no client secret; verification is
+/// unavailable instead.
+#[tokio::test]
+async fn an_https_issuer_answered_in_plain_http_gets_no_plain_request() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("https://{}", listener.local_addr().unwrap());
+    let received = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::<u8>::new()));
+    let kept = received.clone();
+    let discovery = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/jwks"),
+    })
+    .to_string();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let kept = kept.clone();
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{discovery}",
+                discovery.len()
+            );
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 8192];
+                while let Ok(n) = socket.read(&mut buffer).await {
+                    if n == 0 {
+                        break;
+                    }
+                    kept.lock().await.extend_from_slice(&buffer[..n]);
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                }
+            });
+        }
+    });
+
+    let app = app_using(Mode::AllInOne, &issuer).await;
+    let token = app.resident_token().await;
+    let response = app
+        .authed(Method::POST, "/v1/me/verification/vneid", &token)
+        .send()
+        .await
+        .unwrap();
+    problem(response, 503, "verification_unavailable").await;
+
+    let bytes = received.lock().await.clone();
+    assert_eq!(bytes.first(), Some(&0x16), "only a TLS handshake arrives");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        !text.contains("GET ") && !text.contains("HTTP/1.1"),
+        "{text}"
+    );
+    assert!(!text.contains(sandbox::vneid::CLIENT_SECRET));
+    app.stop().await;
+}
+
 /// The sandbox holds clients to the protocol: a code without its PKCE verifier is refused.
 #[tokio::test]
 async fn the_sandbox_provider_enforces_pkce_and_client_authentication() {

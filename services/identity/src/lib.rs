@@ -27,6 +27,7 @@ use platform::ApiError;
 use platform::auth::{LocalKeys, Principal};
 use platform::config::{AuthConfig, IdentityConfig};
 use platform::extract::{JsonBody, QueryParams};
+use platform::outbound::PlainHttp;
 use serde::Deserialize;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -62,6 +63,7 @@ impl IdentityState {
         auth: &AuthConfig,
         config: &IdentityConfig,
         data_dir: &Path,
+        plain_http: PlainHttp,
     ) -> anyhow::Result<Self> {
         anyhow::ensure!(
             auth.access_token_ttl_secs > 0
@@ -80,8 +82,8 @@ impl IdentityState {
             auth: Arc::new(auth.clone()),
             config: Arc::new(config.clone()),
             otp_key: Arc::new(otp_key(config, data_dir)?),
-            sms: Arc::new(sms::SmsSender::from_config(&config.sms)?),
-            vneid: Arc::new(vneid::VneidClient::new(&config.vneid)),
+            sms: Arc::new(sms::SmsSender::from_config(&config.sms, plain_http)?),
+            vneid: Arc::new(vneid::VneidClient::new(&config.vneid, plain_http)?),
         };
         tokio::spawn(me::run_erasures(state.clone()));
         Ok(state)

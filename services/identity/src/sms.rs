@@ -3,17 +3,14 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::{Request, header};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 use platform::config::{SmsConfig, SmsProvider};
+use platform::outbound::{Limits, OutboundClient, PlainHttp};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::phone::PhoneNumber;
@@ -24,7 +21,7 @@ pub enum SmsSender {
 }
 
 impl SmsSender {
-    pub fn from_config(config: &SmsConfig) -> anyhow::Result<SmsSender> {
+    pub fn from_config(config: &SmsConfig, plain_http: PlainHttp) -> anyhow::Result<SmsSender> {
         match config.provider {
             SmsProvider::DevSink => {
                 tracing::warn!(
@@ -32,7 +29,9 @@ impl SmsSender {
                 );
                 Ok(SmsSender::DevSink(DevSink::default()))
             }
-            SmsProvider::Http => Ok(SmsSender::Http(Box::new(HttpSmsGateway::new(config)?))),
+            SmsProvider::Http => Ok(SmsSender::Http(Box::new(HttpSmsGateway::new(
+                config, plain_http,
+            )?))),
         }
     }
 
@@ -60,17 +59,20 @@ pub struct HttpSmsGateway {
     url: http::Uri,
     authorization: Option<SecretString>,
     sender: Option<String>,
-    client: Client<HttpConnector, Full<bytes::Bytes>>,
+    client: OutboundClient,
 }
 
 impl HttpSmsGateway {
-    fn new(config: &SmsConfig) -> anyhow::Result<Self> {
-        let url: http::Uri = config
-            .url
-            .as_deref()
-            .context("identity.sms.url is required for the http SMS provider")?
-            .parse()
-            .context("identity.sms.url is not a URL")?;
+    fn new(config: &SmsConfig, plain_http: PlainHttp) -> anyhow::Result<Self> {
+        let client = OutboundClient::new("the SMS gateway", plain_http, Limits::default())?;
+        let url = client
+            .check_url(
+                config
+                    .url
+                    .as_deref()
+                    .context("identity.sms.url is required for the http SMS provider")?,
+            )
+            .context("identity.sms.url")?;
         let authorization = config.username.as_ref().map(|user| {
             let password = config
                 .password
@@ -82,14 +84,11 @@ impl HttpSmsGateway {
                 STANDARD.encode(format!("{user}:{password}"))
             ))
         });
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(3)));
-        connector.enforce_http(true);
         Ok(Self {
             url,
             authorization,
             sender: config.sender.clone(),
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client,
         })
     }
 
@@ -101,20 +100,12 @@ impl HttpSmsGateway {
             request = request.header(header::AUTHORIZATION, authorization.expose_secret());
         }
         let request = request.body(Full::new(bytes::Bytes::from(serde_json::to_vec(&body)?)))?;
-        let response = tokio::time::timeout(Duration::from_secs(10), self.client.request(request))
-            .await
-            .context("the SMS gateway did not answer in time")??;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
+        let answer = self.client.send(request).await?;
+        if !answer.status.is_success() {
             anyhow::bail!(
-                "the SMS gateway refused the message: {status} {}",
-                String::from_utf8_lossy(&body[..body.len().min(200)])
+                "the SMS gateway refused the message: {} {}",
+                answer.status,
+                answer.excerpt()
             );
         }
         Ok(())

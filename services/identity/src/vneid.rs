@@ -15,15 +15,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use chrono::Utc;
 use http::{Request, header};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use platform::ApiError;
 use platform::auth::Principal;
 use platform::config::VneidConfig;
+use platform::outbound::{Limits, OutboundClient, PlainHttp};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -56,7 +54,7 @@ struct Provider {
 
 pub struct VneidClient {
     config: VneidConfig,
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: OutboundClient,
     provider: Mutex<Option<Provider>>,
 }
 
@@ -71,46 +69,41 @@ fn unavailable() -> ApiError {
 }
 
 impl VneidClient {
-    pub fn new(config: &VneidConfig) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(3)));
-        connector.enforce_http(false);
-        Self {
-            config: config.clone(),
-            http: Client::builder(TokioExecutor::new()).build(connector),
-            provider: Mutex::new(None),
+    pub fn new(config: &VneidConfig, plain_http: PlainHttp) -> anyhow::Result<Self> {
+        let http = OutboundClient::new("VNeID", plain_http, Limits::default())?;
+        if let Some(issuer) = &config.issuer {
+            http.check_url(issuer)
+                .context("identity.vneid.issuer must be an https URL")?;
         }
+        Ok(Self {
+            config: config.clone(),
+            http,
+            provider: Mutex::new(None),
+        })
     }
 
     async fn fetch_json<T: serde::de::DeserializeOwned>(
         &self,
         request: Request<Full<Bytes>>,
     ) -> anyhow::Result<(StatusCode, T)> {
-        let response = tokio::time::timeout(Duration::from_secs(10), self.http.request(request))
-            .await
-            .context("the provider did not answer in time")??;
-        let status = response.status();
-        let body = Limited::new(response.into_body(), 256 * 1024)
-            .collect()
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .to_bytes();
+        let answer = self.http.send(request).await?;
+        let status = answer.status;
         Ok((
             status,
-            serde_json::from_slice(&body)
+            answer
+                .json()
                 .with_context(|| format!("the provider answered {status} with no usable JSON"))?,
         ))
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> anyhow::Result<T> {
-        let request = Request::get(url)
-            .header(header::ACCEPT, "application/json")
-            .body(Full::default())?;
-        let (status, value) = self.fetch_json(request).await?;
-        if !status.is_success() {
-            bail!("{url} answered {status}");
+        let answer = self.http.get(url).await?;
+        if !answer.status.is_success() {
+            bail!("{url} answered {}", answer.status);
         }
-        Ok(value)
+        answer
+            .json()
+            .with_context(|| format!("{url} answered no usable JSON"))
     }
 
     /// Discovery and keys, fetched once and again when a token names an unknown key.

@@ -89,10 +89,15 @@ impl FcmClient {
         account: ServiceAccount,
         base_url: &str,
         concurrency: usize,
+        plain_http: platform::outbound::PlainHttp,
     ) -> anyhow::Result<Self> {
         let key = EncodingKey::from_rsa_pem(account.private_key.as_bytes())
             .map_err(|e| anyhow::anyhow!("the service account's private_key: {e}"))?;
-        let http = transport::client()?;
+        let http = transport::client("FCM", plain_http)?;
+        http.check_url(base_url)
+            .map_err(|e| anyhow::anyhow!("notifications.fcm.base_url: {e}"))?;
+        http.check_url(&account.token_uri)
+            .map_err(|e| anyhow::anyhow!("the service account's token_uri: {e}"))?;
         Ok(Self {
             http,
             send_url: format!(

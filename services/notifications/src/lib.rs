@@ -55,6 +55,7 @@ impl NotificationsState {
     pub fn start(
         pool: PgPool,
         config: &NotificationsConfig,
+        plain_http: platform::outbound::PlainHttp,
         identity: ServiceClient,
         reports: ServiceClient,
     ) -> anyhow::Result<Self> {
@@ -71,6 +72,7 @@ impl NotificationsState {
                     account,
                     &fcm.base_url,
                     fcm.concurrency,
+                    plain_http,
                 )?)
             }
             None => {
@@ -85,6 +87,7 @@ impl NotificationsState {
                     web.vapid_private_key.expose_secret(),
                     &web.subject,
                     web.concurrency,
+                    plain_http,
                 )?)
             }
             None => {

@@ -1,19 +1,14 @@
-//! The HTTP side shared by the FCM and Web Push clients: one pooled client (HTTP/2 where the
-//! push service speaks it, TLS through rustls with the web's roots), and one bounded exchange.
+//! The HTTP side shared by the FCM and Web Push clients: platform's outbound client, and push
+//! services' answers read as what to do next.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, StatusCode, header};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
+use platform::outbound::{Limits, OutboundClient, OutboundError, PlainHttp};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Push services answer with small documents.
-const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// Why a push was not sent, and so what to do about it (FCM's and Web Push's answers alike).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,28 +35,21 @@ pub enum SendError {
     Rejected(String),
 }
 
-pub(crate) type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type HttpClient = OutboundClient;
 
-/// A pooled client: HTTP/2 to the push services (one connection carries many sends); plain
-/// HTTP only for an emulator.
-pub(crate) fn client() -> anyhow::Result<HttpClient> {
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(rustls::RootCertStore::from_iter(
-        webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
-    ))
-    .with_no_client_auth();
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .build();
-    Ok(Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build(connector))
+/// A pooled client to the push services (HTTP/2 where they speak it: one connection carries
+/// many sends); plain HTTP only where `plain_http` allows (an emulator in development).
+pub(crate) fn client(system: &'static str, plain_http: PlainHttp) -> anyhow::Result<HttpClient> {
+    OutboundClient::new(
+        system,
+        plain_http,
+        Limits {
+            connect_timeout: Duration::from_secs(3),
+            timeout: REQUEST_TIMEOUT,
+            // Push services answer with small documents.
+            max_answer_bytes: 64 * 1024,
+        },
+    )
 }
 
 /// An answer: status, `Retry-After`, `Location` (Web Push names the message with it), body.
@@ -72,45 +60,29 @@ pub(crate) struct Answer {
     pub body: Bytes,
 }
 
-/// One request, with a deadline and a bounded answer; a transport failure is worth retrying.
+/// One request, with a deadline and a bounded answer; a transport failure is worth retrying,
+/// a URL we may not call is ours to fix.
 pub(crate) async fn exchange(
     http: &HttpClient,
     request: Request<Full<Bytes>>,
 ) -> Result<Answer, SendError> {
-    let retry = |reason: String| SendError::Retry {
-        after: None,
-        reason,
-    };
-    let exchange = async {
-        let response = http
-            .request(request)
-            .await
-            .map_err(|e| retry(format!("transport: {e}")))?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let location = response
-            .headers()
+    let answer = http.send(request).await.map_err(|error| match error {
+        OutboundError::PlainHttpRefused { .. } | OutboundError::InvalidUrl { .. } => {
+            SendError::Misconfigured(error.to_string())
+        }
+        _ => SendError::Retry {
+            after: None,
+            reason: error.to_string(),
+        },
+    })?;
+    Ok(Answer {
+        status: answer.status,
+        retry_after: answer.retry_after(),
+        location: answer
+            .headers
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES)
-            .collect()
-            .await
-            .map_err(|e| retry(format!("reading the answer: {e}")))?
-            .to_bytes();
-        Ok(Answer {
-            status,
-            retry_after,
-            location,
-            body,
-        })
-    };
-    tokio::time::timeout(REQUEST_TIMEOUT, exchange)
-        .await
-        .map_err(|_| retry("timed out".into()))?
+            .map(str::to_owned),
+        body: answer.body,
+    })
 }

@@ -55,7 +55,12 @@ pub struct Message<'a> {
 impl WebPushClient {
     /// A client signing with `private_key` (the P-256 scalar, base64url), at most
     /// `concurrency` requests at once.
-    pub fn new(private_key: &str, subject: &str, concurrency: usize) -> anyhow::Result<Self> {
+    pub fn new(
+        private_key: &str,
+        subject: &str,
+        concurrency: usize,
+        plain_http: platform::outbound::PlainHttp,
+    ) -> anyhow::Result<Self> {
         anyhow::ensure!(
             subject.starts_with("mailto:") || subject.starts_with("https://"),
             "notifications.web_push.subject must be a mailto: or https: URL"
@@ -65,7 +70,7 @@ impl WebPushClient {
         let public_key =
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(vapid.get_public_key());
         Ok(Self {
-            http: transport::client()?,
+            http: transport::client("Web Push", plain_http)?,
             vapid,
             public_key,
             subject: subject.to_owned(),

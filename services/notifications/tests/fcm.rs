@@ -19,7 +19,10 @@ async fn emulator() -> (String, FcmClient) {
     let mut account: ServiceAccount =
         serde_json::from_str(sandbox::fcm::TEST_SERVICE_ACCOUNT).unwrap();
     account.token_uri = format!("{base}/token");
-    (base.clone(), FcmClient::new(account, &base, 16).unwrap())
+    (
+        base.clone(),
+        FcmClient::new(account, &base, 16, platform::outbound::PlainHttp::Loopback).unwrap(),
+    )
 }
 
 fn message(token: &str) -> Value {

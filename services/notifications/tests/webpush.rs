@@ -24,7 +24,13 @@ fn new_client() -> WebPushClient {
     let mut key: [u8; 32] = rand::random();
     key[0] &= 0x7f;
     let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key);
-    WebPushClient::new(&key, "mailto:ops@citizen.example", 8).unwrap()
+    WebPushClient::new(
+        &key,
+        "mailto:ops@citizen.example",
+        8,
+        platform::outbound::PlainHttp::Loopback,
+    )
+    .unwrap()
 }
 
 /// A browser's subscription, made for `client`'s key.

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use platform::ApiError;
 use platform::auth::Principal;
 use platform::extract::QueryParams;
+use platform::outbound::{OutboundClient, PlainHttp};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -206,14 +207,17 @@ pub trait Biller: Send + Sync {
 /// The bill gateway's JSON protocol.
 pub struct BillGateway {
     base: String,
-    http: reqwest::Client,
+    http: OutboundClient,
 }
 
 impl BillGateway {
-    pub fn new(base: &str, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(base: &str, timeout: Duration, plain_http: PlainHttp) -> anyhow::Result<Self> {
+        let http = crate::providers::http_client("the bill gateway", timeout, plain_http)?;
+        http.check_url(base)
+            .map_err(|e| anyhow::anyhow!("payments.biller_url: {e}"))?;
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
-            http: crate::providers::http_client(timeout)?,
+            http,
         })
     }
 }
@@ -226,17 +230,18 @@ impl Biller for BillGateway {
         code: &str,
     ) -> Result<Option<Statement>, BillerUnavailable> {
         let unavailable = |e: String| BillerUnavailable(e);
-        let response = self
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("service", service.as_str())
+            .append_pair("code", code)
+            .finish();
+        let answer = self
             .http
-            .get(format!("{}/v1/bills", self.base))
-            .query(&[("service", service.as_str()), ("code", code)])
-            .send()
+            .get(&format!("{}/v1/bills?{query}", self.base))
             .await
             .map_err(|e| unavailable(e.to_string()))?;
-        match response.status() {
-            StatusCode::OK => response
+        match answer.status {
+            StatusCode::OK => answer
                 .json::<Statement>()
-                .await
                 .map(Some)
                 .map_err(|e| unavailable(format!("unreadable statement: {e}"))),
             StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => Ok(None),
@@ -260,24 +265,24 @@ impl Biller for BillGateway {
         }
         let response = self
             .http
-            .post(format!(
-                "{}/v1/bills/{}/payments",
-                self.base,
-                form_urlencoded::byte_serialize(bill_id.as_bytes()).collect::<String>()
-            ))
-            .json(&serde_json::json!({
-                "payment_id": payment, "amount": amount, "paid_at": paid_at,
-            }))
-            .send()
+            .post_json(
+                &format!(
+                    "{}/v1/bills/{}/payments",
+                    self.base,
+                    form_urlencoded::byte_serialize(bill_id.as_bytes()).collect::<String>()
+                ),
+                &serde_json::json!({
+                    "payment_id": payment, "amount": amount, "paid_at": paid_at,
+                }),
+            )
             .await
             .map_err(|e| BillerUnavailable(e.to_string()))?;
-        let status = response.status();
+        let status = response.status;
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
             return Err(BillerUnavailable(format!("HTTP {status}")));
         }
         let answer: Answer = response
             .json()
-            .await
             .map_err(|e| BillerUnavailable(format!("unreadable answer: {e}")))?;
         Ok(if status.is_success() {
             Posting::Posted {

@@ -50,8 +50,12 @@ pub struct PaymentsState {
 
 impl PaymentsState {
     /// Opens the providers and the bill gateway, and starts the reconciliation and posting jobs.
-    pub fn start(pool: PgPool, config: &PaymentsConfig) -> anyhow::Result<Self> {
-        let providers = Providers::new(config)?;
+    pub fn start(
+        pool: PgPool,
+        config: &PaymentsConfig,
+        plain_http: platform::outbound::PlainHttp,
+    ) -> anyhow::Result<Self> {
+        let providers = Providers::new(config, plain_http)?;
         if providers.offered().is_empty() {
             tracing::warn!("payments.vnpay and payments.momo are not set: nothing can be paid");
         } else if config.public_url.is_none() {
@@ -63,6 +67,7 @@ impl PaymentsState {
             Some(url) => Some(Arc::new(BillGateway::new(
                 url,
                 Duration::from_millis(config.biller_timeout_ms.max(1)),
+                plain_http,
             )?)),
             None => {
                 tracing::warn!("payments.biller_url is not set: no bills can be looked up");

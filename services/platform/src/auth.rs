@@ -233,13 +233,13 @@ impl TokenVerifier {
     }
 
     /// Verifies with the JWKS at `jwks_url` (identity's `/.well-known/jwks.json`).
-    pub fn remote(issuer: String, audience: String, jwks_url: http::Uri) -> Self {
-        Self {
+    pub fn remote(issuer: String, audience: String, jwks_url: http::Uri) -> anyhow::Result<Self> {
+        Ok(Self {
             issuer,
             audience,
-            source: KeySource::Remote(Box::new(RemoteJwks::new(jwks_url))),
+            source: KeySource::Remote(Box::new(RemoteJwks::new(jwks_url)?)),
             verified: Default::default(),
-        }
+        })
     }
 
     pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
@@ -406,10 +406,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
 /// not become a flood of fetches).
 struct RemoteJwks {
     url: http::Uri,
-    client: hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        http_body_util::Empty<bytes::Bytes>,
-    >,
+    client: crate::outbound::OutboundClient,
     keys: RwLock<HashMap<String, VerificationKey>>,
     fetched: Mutex<Option<Instant>>,
 }
@@ -418,18 +415,24 @@ const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
 const JWKS_MIN_REFETCH: Duration = Duration::from_secs(5);
 
 impl RemoteJwks {
-    fn new(url: http::Uri) -> Self {
-        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(2)));
-        Self {
+    fn new(url: http::Uri) -> anyhow::Result<Self> {
+        use crate::outbound::{Limits, OutboundClient, PlainHttp};
+        // Identity is a service of this deployment, on the cluster's own network.
+        let client = OutboundClient::new(
+            "identity's JWKS",
+            PlainHttp::Internal,
+            Limits {
+                connect_timeout: Duration::from_secs(2),
+                timeout: Duration::from_secs(5),
+                max_answer_bytes: 256 * 1024,
+            },
+        )?;
+        Ok(Self {
             url,
-            client: hyper_util::client::legacy::Client::builder(
-                hyper_util::rt::TokioExecutor::new(),
-            )
-            .build(connector),
+            client,
             keys: RwLock::new(HashMap::new()),
             fetched: Mutex::new(None),
-        }
+        })
     }
 
     /// The key, and whether the key set changed while looking for it.
@@ -473,23 +476,13 @@ impl RemoteJwks {
     }
 
     async fn fetch(&self) -> anyhow::Result<HashMap<String, VerificationKey>> {
-        use http_body_util::BodyExt;
-        let request = http::Request::get(self.url.clone())
-            .header(header::ACCEPT, "application/json")
-            .body(http_body_util::Empty::new())?;
-        let response =
-            tokio::time::timeout(Duration::from_secs(5), self.client.request(request)).await??;
+        let answer = self.client.get(&self.url.to_string()).await?;
         anyhow::ensure!(
-            response.status().is_success(),
+            answer.status.is_success(),
             "JWKS answered {}",
-            response.status()
+            answer.status
         );
-        let body = http_body_util::Limited::new(response.into_body(), 256 * 1024)
-            .collect()
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .to_bytes();
-        let set: JwkSet = serde_json::from_slice(&body)?;
+        let set: JwkSet = answer.json()?;
         Ok(set
             .keys
             .iter()

@@ -22,6 +22,8 @@ const FILE_SUFFIX: &str = "_FILE";
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// `development` (one machine: sandboxes and plain HTTP to them allowed) or `production`.
+    pub profile: DeploymentProfile,
     /// Address the HTTP server binds to.
     pub listen: SocketAddr,
     /// Where the process keeps its own files (the private PostgreSQL cluster, dev keys).
@@ -46,6 +48,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            profile: DeploymentProfile::Development,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
             log: LogConfig::default(),
@@ -61,6 +64,27 @@ impl Default for Config {
             payments: PaymentsConfig::default(),
             internal: InternalConfig::default(),
             events: EventsConfig::default(),
+        }
+    }
+}
+
+/// What a deployment is for, which decides what it may do without being told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentProfile {
+    /// A developer's machine: the sandboxes stand in for outside systems, on loopback.
+    Development,
+    /// A city's deployment: every outside system over TLS, no sandboxes, no demo data.
+    Production,
+}
+
+impl Config {
+    /// Where plain HTTP may reach an outside system: the sandboxes on this machine in
+    /// development, nowhere in production.
+    pub fn outside_plain_http(&self) -> crate::outbound::PlainHttp {
+        match self.profile {
+            DeploymentProfile::Development => crate::outbound::PlainHttp::Loopback,
+            DeploymentProfile::Production => crate::outbound::PlainHttp::Never,
         }
     }
 }

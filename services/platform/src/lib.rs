@@ -14,6 +14,7 @@ pub mod internal;
 pub mod lang;
 pub mod local_postgres;
 pub mod metrics;
+pub mod outbound;
 pub mod ratelimit;
 pub mod request;
 pub mod telemetry;

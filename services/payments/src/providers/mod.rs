@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use platform::config::PaymentsConfig;
+use platform::outbound::{Limits, OutboundClient, OutboundError, PlainHttp};
 use serde::{Deserialize, Serialize};
 
 /// A provider a payment goes through.
@@ -122,18 +123,29 @@ pub struct Providers {
 }
 
 impl Providers {
-    pub fn new(config: &PaymentsConfig) -> anyhow::Result<Self> {
-        let http = http_client(Duration::from_millis(config.provider_timeout_ms.max(1)))?;
-        Ok(Self {
-            vnpay: config
-                .vnpay
-                .as_ref()
-                .map(|c| vnpay::VnpayClient::new(c, http.clone())),
-            momo: config
-                .momo
-                .as_ref()
-                .map(|c| momo::MomoClient::new(c, http.clone())),
-        })
+    pub fn new(config: &PaymentsConfig, plain_http: PlainHttp) -> anyhow::Result<Self> {
+        let timeout = Duration::from_millis(config.provider_timeout_ms.max(1));
+        let vnpay = match &config.vnpay {
+            Some(c) => {
+                let http = http_client("VNPay", timeout, plain_http)?;
+                http.check_url(&c.api_url)
+                    .map_err(|e| anyhow::anyhow!("payments.vnpay.api_url: {e}"))?;
+                http.check_url(&c.payment_url)
+                    .map_err(|e| anyhow::anyhow!("payments.vnpay.payment_url: {e}"))?;
+                Some(vnpay::VnpayClient::new(c, http))
+            }
+            None => None,
+        };
+        let momo = match &config.momo {
+            Some(c) => {
+                let http = http_client("MoMo", timeout, plain_http)?;
+                http.check_url(&c.endpoint)
+                    .map_err(|e| anyhow::anyhow!("payments.momo.endpoint: {e}"))?;
+                Some(momo::MomoClient::new(c, http))
+            }
+            None => None,
+        };
+        Ok(Self { vnpay, momo })
     }
 
     pub fn offered(&self) -> Vec<ProviderName> {
@@ -233,46 +245,51 @@ pub struct Refund<'a> {
     pub requested_by: &'a str,
 }
 
-/// A pooled client for an outside system: TLS through rustls with the web's roots (plain HTTP
-/// only for a sandbox), a deadline per call, and no redirects followed.
-pub(crate) fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(5).min(timeout))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?)
+/// The client the providers and the bill gateway are called with: TLS (plain HTTP only to a
+/// sandbox on this machine in development), a deadline per call, answers of at most 64 KB, no
+/// redirects followed.
+pub(crate) fn http_client(
+    system: &'static str,
+    timeout: Duration,
+    plain_http: PlainHttp,
+) -> anyhow::Result<OutboundClient> {
+    OutboundClient::new(
+        system,
+        plain_http,
+        Limits {
+            connect_timeout: Duration::from_secs(5).min(timeout),
+            timeout,
+            max_answer_bytes: 64 * 1024,
+        },
+    )
 }
 
-/// Posts `body` as JSON and reads a JSON answer of at most 64 KB, whatever the status (both
-/// providers put their result codes in the body).
+/// Posts `body` as JSON and reads a JSON answer, whatever the status (both providers put their
+/// result codes in the body).
 async fn post_json(
-    http: &reqwest::Client,
+    http: &OutboundClient,
     provider: &'static str,
     url: &str,
     body: &serde_json::Value,
 ) -> Result<serde_json::Value, ProviderError> {
-    let unreachable = |reason: String| ProviderError::Unreachable { provider, reason };
-    let response = http
-        .post(url)
-        .json(body)
-        .send()
-        .await
-        .map_err(|e| unreachable(format!("{e}")))?;
-    let status = response.status();
-    if status.is_server_error() {
-        return Err(unreachable(format!("HTTP {status}")));
-    }
-    if response.content_length().is_some_and(|n| n > 64 * 1024) {
-        return Err(ProviderError::Invalid {
+    let answer = http.post_json(url, body).await.map_err(|e| match e {
+        OutboundError::AnswerTooLarge { .. } => ProviderError::Invalid {
             provider,
             reason: "answer too large".into(),
+        },
+        e => ProviderError::Unreachable {
+            provider,
+            reason: e.to_string(),
+        },
+    })?;
+    let status = answer.status;
+    if status.is_server_error() {
+        return Err(ProviderError::Unreachable {
+            provider,
+            reason: format!("HTTP {status}"),
         });
     }
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| unreachable(format!("{e}")))?;
-    serde_json::from_slice(&bytes).map_err(|e| ProviderError::Invalid {
+    answer.json().map_err(|e| ProviderError::Invalid {
         provider,
         reason: format!("HTTP {status}, not JSON: {e}"),
     })

@@ -21,7 +21,7 @@ pub struct MomoClient {
     secret_key: SecretString,
     endpoint: String,
     pub fee_basis_points: u32,
-    http: reqwest::Client,
+    http: platform::outbound::OutboundClient,
 }
 
 /// The raw text MoMo signs: `k=v` joined with `&`, in the order given (callers list the keys
@@ -112,7 +112,7 @@ fn outcome_of(result_code: i64, amount: i64, trans_id: i64) -> Outcome {
 }
 
 impl MomoClient {
-    pub fn new(config: &MomoConfig, http: reqwest::Client) -> Self {
+    pub fn new(config: &MomoConfig, http: platform::outbound::OutboundClient) -> Self {
         Self {
             partner_code: config.partner_code.clone(),
             access_key: config.access_key.clone(),

@@ -49,7 +49,7 @@ pub struct VnpayClient {
     payment_url: String,
     api_url: String,
     pub fee_basis_points: u32,
-    http: reqwest::Client,
+    http: platform::outbound::OutboundClient,
 }
 
 /// `t` as VNPay writes dates: `yyyyMMddHHmmss` in GMT+7.
@@ -101,7 +101,7 @@ fn signed_by(secret: &str, data: &str, given: &str) -> bool {
 }
 
 impl VnpayClient {
-    pub fn new(config: &VnpayConfig, http: reqwest::Client) -> Self {
+    pub fn new(config: &VnpayConfig, http: platform::outbound::OutboundClient) -> Self {
         Self {
             tmn_code: config.tmn_code.clone(),
             hash_secret: config.hash_secret.clone(),
