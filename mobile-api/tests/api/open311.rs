@@ -7,6 +7,7 @@ use serde_json::{Value as Json, json};
 
 use crate::helpers::{Mode, TestApp, problem};
 use crate::in_both_modes;
+use crate::reports::upload_photo;
 
 const PHU_XUAN: (f64, f64) = (16.495, 107.582);
 
@@ -217,15 +218,20 @@ async fn documents_follow_the_spec(mode: Mode) {
 }
 in_both_modes!(documents_follow_the_spec);
 
-/// A form POST of Open311 fields.
+/// A form POST of Open311 fields to `requests`.
 async fn post(app: &TestApp, format: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    post_to(app, &format!("requests.{format}"), fields).await
+}
+
+/// A form POST of Open311 fields to a document.
+async fn post_to(app: &TestApp, document: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     let body: String = fields
         .iter()
         .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
         .collect::<Vec<_>>()
         .join("&");
     app.client
-        .post(app.url(&format!("/open311/v2/requests.{format}")))
+        .post(app.url(&format!("/open311/v2/{document}")))
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(body)
         .send()
@@ -318,7 +324,7 @@ async fn a_request_filed_through_open311_is_handled_like_any_other(mode: Mode) {
         .unwrap()
         .to_owned();
     assert!(created[0]["service_notice"].is_string());
-    assert_eq!(created[0]["account_id"], Json::Null);
+    assert!(created[0].get("account_id").is_none(), "none was given");
 
     // A multi-valued attribute, answered in XML.
     let hazard = [
@@ -337,10 +343,7 @@ async fn a_request_filed_through_open311_is_handled_like_any_other(mode: Mode) {
     let doc = roxmltree::Document::parse(&body).unwrap();
     assert_eq!(doc.root_element().tag_name().name(), "service_requests");
     let request = child(doc.root_element(), "request");
-    assert_eq!(
-        children(request),
-        ["service_request_id", "service_notice", "account_id"]
-    );
+    assert_eq!(children(request), ["service_request_id", "service_notice"]);
     let second = text(request, "service_request_id").to_owned();
 
     // The ward's officer has both in their queue, like any other report.
@@ -464,7 +467,8 @@ async fn a_request_filed_through_open311_is_handled_like_any_other(mode: Mode) {
             "status",
             "updated_datetime",
             "description",
-            "media_url"
+            "media_url",
+            "external_status_code"
         ]
     );
 
@@ -520,3 +524,569 @@ async fn every_client_address_has_its_share_per_minute(mode: Mode) {
     app.stop().await;
 }
 in_both_modes!(every_client_address_has_its_share_per_minute);
+
+/// Demo staff, and one service token for every process (photos are attached across services).
+async fn spawn_city(mode: Mode) -> TestApp {
+    TestApp::spawn_with(mode, |config| {
+        config.identity.dev_seed_staff = true;
+        config.internal.service_token = Some("test-service-token".to_owned().into());
+    })
+    .await
+}
+
+/// Files a report through the app; its id.
+async fn file_in_app(app: &TestApp, token: &str, body: Json) -> String {
+    let response = app
+        .authed(Method::POST, "/v1/reports", token)
+        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let filed: Json = response.json().await.unwrap();
+    filed["report"]["id"].as_str().unwrap().to_owned()
+}
+
+/// Files a request through Open311 (JSON); its id.
+async fn file_in_open311(app: &TestApp, fields: &[(&str, &str)]) -> String {
+    let created = post(app, "json", fields).await;
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let created: Json = created.json().await.unwrap();
+    created[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// One request as Open311 shows it, with mySociety's extensions.
+async fn extended(app: &TestApp, id: &str) -> Json {
+    let (status, found) = json_doc(
+        app,
+        &format!("/open311/v2/requests/{id}.json?extensions=true"),
+    )
+    .await;
+    assert_eq!(status, 200, "{found}");
+    found[0].clone()
+}
+
+async fn officer_act(app: &TestApp, token: &str, id: &str, action: &str, body: Json) -> Json {
+    let response = app
+        .authed(
+            Method::POST,
+            &format!("/v1/officer/reports/{id}/{action}"),
+            token,
+        )
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    response.json().await.unwrap()
+}
+
+async fn open311_and_the_app_show_the_public_only_the_answers_marked_public(mode: Mode) {
+    let app = spawn_city(mode).await;
+    let resident = app.resident_token().await;
+    let stranger = app.resident_token().await;
+    let (lat, lng) = PHU_XUAN;
+    let pothole = file_in_app(
+        &app,
+        &resident,
+        json!({ "category": "pothole", "latitude": lat, "longitude": lng,
+                "description": "Ổ gà", "answers": { "size": "large", "depth_cm": 15 } }),
+    )
+    .await;
+    let anonymous = file_in_app(
+        &app,
+        &resident,
+        json!({ "category": "pothole", "latitude": lat + 0.001, "longitude": lng,
+                "description": "Ổ gà", "anonymous": true,
+                "answers": { "size": "large", "depth_cm": 15 } }),
+    )
+    .await;
+    // A sensitive category: the owner's name and phone are in an answer.
+    let lost_dog = file_in_app(
+        &app,
+        &resident,
+        json!({ "category": "lost_animal", "latitude": lat, "longitude": lng + 0.001,
+                "description": "Lạc chó",
+                "answers": { "species": "dog",
+                             "description": "Chó vàng tên Lu, chủ Trần Thị Bình 0905 111 222" } }),
+    )
+    .await;
+    // A free-text answer is not marked public; the choice beside it is.
+    let light = file_in_app(
+        &app,
+        &resident,
+        json!({ "category": "street_light", "latitude": lat, "longitude": lng - 0.001,
+                "description": "Đèn tắt",
+                "answers": { "light_state": "off", "pole_number": "Nhà ông Bảy, số 12" } }),
+    )
+    .await;
+
+    let expected = [
+        (&pothole, json!({ "size": "large", "depth_cm": 15 })),
+        (&anonymous, json!({})),
+        (&lost_dog, json!({})),
+        (&light, json!({ "light_state": "off" })),
+    ];
+    let feed: Json = app
+        .get_json(&format!(
+            "/v1/reports/near?lat={lat}&lng={lng}&radius_m=1000&status=all"
+        ))
+        .await;
+    for (id, answers) in &expected {
+        // The app's public view, the near feed and Open311 show the same answers.
+        let public = app
+            .get_json_as(&format!("/v1/reports/{id}"), &stranger)
+            .await;
+        assert_eq!(&public["answers"], answers, "{id}");
+        let in_feed = feed["reports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id.as_str())
+            .unwrap();
+        assert_eq!(&in_feed["answers"], answers, "{id}");
+        let request = extended(&app, id).await;
+        let as_text: serde_json::Map<String, Json> = answers
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(code, answer)| {
+                let text = answer
+                    .as_str()
+                    .map_or_else(|| answer.to_string(), str::to_owned);
+                (code.clone(), json!(text))
+            })
+            .collect();
+        assert_eq!(request["attributes"], Json::Object(as_text), "{id}");
+    }
+    let (_, everything) = json_doc(&app, "/open311/v2/requests.json?extensions=true").await;
+    let everything = everything.to_string();
+    assert!(!everything.contains("0905 111 222") && !everything.contains("ông Bảy"));
+    // Their reporter still reads every answer.
+    let own = app
+        .get_json_as(&format!("/v1/reports/{lost_dog}"), &resident)
+        .await;
+    assert_eq!(own["answers"]["species"], "dog");
+    assert!(own["answers"]["description"].is_string());
+    app.stop().await;
+}
+in_both_modes!(open311_and_the_app_show_the_public_only_the_answers_marked_public);
+
+async fn a_rejected_request_stays_readable_through_open311_as_closed_with_its_reason(mode: Mode) {
+    let app = spawn_city(mode).await;
+    let admin = app.staff_token("hue.admin").await;
+    let officer = app.staff_token("phuxuan.officer").await;
+    let resident = app.resident_token().await;
+    let stranger = app.resident_token().await;
+    let key = issue_key(&app, &admin, 100).await["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (lat, lng) = PHU_XUAN;
+    let (lat_text, lng_text) = (lat.to_string(), lng.to_string());
+    let elsewhere = file_in_open311(
+        &app,
+        &[
+            ("api_key", &key),
+            ("service_code", "pothole"),
+            ("lat", &lat_text),
+            ("long", &lng_text),
+            ("attribute[size]", "small"),
+            ("description", "Ổ gà trong khuôn viên trường"),
+        ],
+    )
+    .await;
+    let original = file_in_app(
+        &app,
+        &resident,
+        json!({ "category": "garbage", "latitude": lat, "longitude": lng,
+                "description": "Rác", "answers": { "volume": "pile" } }),
+    )
+    .await;
+    let duplicate = file_in_app(
+        &app,
+        &resident,
+        json!({ "category": "garbage", "latitude": lat + 0.0001, "longitude": lng,
+                "description": "Rác lần nữa", "answers": { "volume": "pile" } }),
+    )
+    .await;
+    let spam = file_in_app(
+        &app,
+        &resident,
+        json!({ "category": "garbage", "latitude": lat, "longitude": lng + 0.0001,
+                "description": "Vay tiền nhanh, gọi 0999 999 999", "answers": { "volume": "bags" } }),
+    )
+    .await;
+
+    officer_act(
+        &app,
+        &officer,
+        &elsewhere,
+        "reject",
+        json!({ "reason": "not_responsible" }),
+    )
+    .await;
+    let linked = app
+        .authed(
+            Method::POST,
+            &format!("/v1/officer/reports/{duplicate}/duplicate-of"),
+            &officer,
+        )
+        .json(&json!({ "original_id": original, "public_note": "Đã có phản ánh này" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(linked.status(), 200);
+    officer_act(&app, &officer, &spam, "reject", json!({ "reason": "spam" })).await;
+
+    // Closed, with why.
+    let request = extended(&app, &elsewhere).await;
+    assert_eq!(request["status"], "closed");
+    assert_eq!(
+        request["status_notes"],
+        "Không thuộc trách nhiệm của thành phố."
+    );
+    assert_eq!(
+        request["extended_attributes"]["reject_reason"],
+        "not_responsible"
+    );
+    let request = extended(&app, &duplicate).await;
+    assert_eq!(request["status"], "closed");
+    assert_eq!(request["status_notes"], "Đã có phản ánh này");
+    // What a rejected report said is no longer shown; that it was closed is.
+    let request = extended(&app, &spam).await;
+    assert_eq!(request["status"], "closed");
+    assert_eq!(request["description"], "");
+    assert_eq!(request["attributes"], json!({}));
+    assert_eq!(request["media_url"], Json::Null);
+    let (_, closed) = json_doc(&app, "/open311/v2/requests.json?status=closed").await;
+    let closed: Vec<&str> = closed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["service_request_id"].as_str().unwrap())
+        .collect();
+    for id in [&elsewhere, &duplicate, &spam] {
+        assert!(closed.contains(&id.as_str()), "{id}");
+    }
+    assert!(!serde_json::to_string(&closed).unwrap().contains("Vay tiền"));
+
+    // mySociety's updates say how each ended.
+    let (_, updates) = json_doc(&app, "/open311/v2/servicerequestupdates.json").await;
+    let ending = |id: &str| {
+        updates
+            .as_array()
+            .unwrap()
+            .iter()
+            .rfind(|u| u["service_request_id"] == id)
+            .unwrap_or_else(|| panic!("no update of {id}"))
+            .clone()
+    };
+    let update = ending(&elsewhere);
+    assert_eq!(update["status"], "NOT_COUNCILS_RESPONSIBILITY");
+    assert_eq!(update["external_status_code"], "not_responsible");
+    assert_eq!(
+        update["description"],
+        "Không thuộc trách nhiệm của thành phố."
+    );
+    let update = ending(&duplicate);
+    assert_eq!(update["status"], "DUPLICATE");
+    assert_eq!(update["description"], "Đã có phản ánh này");
+    assert_eq!(ending(&spam)["status"], "NO_FURTHER_ACTION");
+
+    // The app's public feed still leaves them out.
+    let feed: Json = app
+        .get_json(&format!(
+            "/v1/reports/near?lat={lat}&lng={lng}&radius_m=500&status=all"
+        ))
+        .await;
+    let shown: Vec<&str> = feed["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(shown, [original.as_str()]);
+    problem(
+        app.get_as(&format!("/v1/reports/{spam}"), &stranger).await,
+        404,
+        "report_not_found",
+    )
+    .await;
+    app.stop().await;
+}
+in_both_modes!(a_rejected_request_stays_readable_through_open311_as_closed_with_its_reason);
+
+async fn repeated_attribute_keys_keep_every_value(mode: Mode) {
+    let app = spawn_city(mode).await;
+    let admin = app.staff_token("hue.admin").await;
+    let officer = app.staff_token("phuxuan.officer").await;
+    let key = issue_key(&app, &admin, 100).await["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (lat, lng) = (PHU_XUAN.0.to_string(), PHU_XUAN.1.to_string());
+    let dumping = |values: [(&'static str, &'static str); 2]| {
+        let mut fields = vec![
+            ("api_key", key.clone()),
+            ("service_code", "illegal_dumping".to_owned()),
+            ("lat", lat.clone()),
+            ("long", lng.clone()),
+            ("description", "Đổ trộm xà bần".to_owned()),
+        ];
+        fields.extend(values.map(|(k, v)| (k, v.to_owned())));
+        fields
+    };
+    // As FixMyStreet sends a list: the key once per value.
+    let repeated = dumping([
+        ("attribute[waste_types]", "household"),
+        ("attribute[waste_types]", "construction"),
+    ]);
+    let bracketed = dumping([
+        ("attribute[waste_types][]", "bulky"),
+        ("attribute[waste_types][]", "hazardous"),
+    ]);
+    for (fields, expected) in [
+        (repeated, ["household", "construction"]),
+        (bracketed, ["bulky", "hazardous"]),
+    ] {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let id = file_in_open311(&app, &fields).await;
+        let report = app
+            .get_json_as(&format!("/v1/officer/reports/{id}"), &officer)
+            .await;
+        assert_eq!(report["answers"]["waste_types"], json!(expected));
+        assert_eq!(
+            extended(&app, &id).await["attributes"]["waste_types"],
+            expected.join(",")
+        );
+    }
+    app.stop().await;
+}
+in_both_modes!(repeated_attribute_keys_keep_every_value);
+
+async fn a_follow_up_posted_through_open311_reaches_the_officer_once(mode: Mode) {
+    let app = spawn_city(mode).await;
+    let admin = app.staff_token("hue.admin").await;
+    let officer = app.staff_token("phuxuan.officer").await;
+    let stranger = app.resident_token().await;
+    let key = issue_key(&app, &admin, 100).await["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (lat, lng) = (PHU_XUAN.0.to_string(), PHU_XUAN.1.to_string());
+    let id = file_in_open311(
+        &app,
+        &[
+            ("api_key", &key),
+            ("service_code", "pothole"),
+            ("lat", &lat),
+            ("long", &lng),
+            ("attribute[size]", "medium"),
+            ("description", "Ổ gà"),
+        ],
+    )
+    .await;
+    let photo = "https://fixmystreet.example/photo/c/4242.full.jpeg";
+    let update = [
+        ("api_key", key.as_str()),
+        ("jurisdiction_id", "hue"),
+        ("service_request_id", id.as_str()),
+        ("update_id", "fms-4242"),
+        ("updated_datetime", "2026-11-27T09:00:00+07:00"),
+        ("status", "OPEN"),
+        ("description", "Ổ gà đã rộng gấp đôi, xe máy vừa ngã"),
+        ("email", "an.nguyen@example.vn"),
+        ("first_name", "An"),
+        ("last_name", "Nguyễn"),
+        ("media_url", photo),
+    ];
+    // mySociety's answer: the update's id, in the format asked for.
+    let posted = post_to(&app, "servicerequestupdates.xml", &update).await;
+    assert_eq!(posted.status(), 201);
+    let body = posted.text().await.unwrap();
+    let doc = roxmltree::Document::parse(&body).unwrap();
+    assert_eq!(
+        doc.root_element().tag_name().name(),
+        "service_request_updates"
+    );
+    let answer = child(doc.root_element(), "request_update");
+    assert_eq!(children(answer), ["update_id"]);
+    let update_id = text(answer, "update_id").to_owned();
+    assert!(!update_id.is_empty());
+    // Posted again (FixMyStreet retries): the same update, once.
+    let again = post_to(&app, "servicerequestupdates.json", &update).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(
+        again.json::<Json>().await.unwrap()[0]["update_id"],
+        update_id
+    );
+
+    // The officer reads it on the report's timeline.
+    let report = app
+        .get_json_as(&format!("/v1/officer/reports/{id}"), &officer)
+        .await;
+    let notes: Vec<&Json> = report["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor_role"] == "open311" && e["kind"] == "comment")
+        .collect();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["id"], update_id);
+    assert_eq!(notes[0]["note"], "Ổ gà đã rộng gấp đôi, xe máy vừa ngã");
+    assert_eq!(notes[0]["details"]["media_urls"], json!([photo]));
+    assert_eq!(notes[0]["details"]["status"], "OPEN");
+    // The public does not: neither the note nor who wrote it.
+    let public = app
+        .get_json_as(&format!("/v1/reports/{id}"), &stranger)
+        .await
+        .to_string();
+    assert!(!public.contains("xe máy vừa ngã") && !public.contains("an.nguyen"));
+
+    // The spec's errors.
+    let with = |changes: &[(&'static str, &'static str)]| {
+        let mut fields = update.to_vec();
+        for (key, value) in changes {
+            fields.retain(|(k, _)| k != key);
+            if !value.is_empty() {
+                fields.push((key, value));
+            }
+        }
+        fields
+    };
+    let refused = post_to(
+        &app,
+        "servicerequestupdates.json",
+        &with(&[("api_key", "o311_wrong")]),
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(refused.json::<Json>().await.unwrap()[0]["code"], 403);
+    let nowhere = with(&[
+        ("service_request_id", "0190b2c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d"),
+        ("update_id", "fms-1"),
+    ]);
+    assert_eq!(
+        post_to(&app, "servicerequestupdates.json", &nowhere)
+            .await
+            .status(),
+        404
+    );
+    for bad in [
+        with(&[("update_id", "")]),
+        with(&[("update_id", "fms-2"), ("status", "MAYBE")]),
+        with(&[
+            ("update_id", "fms-3"),
+            ("description", ""),
+            ("media_url", ""),
+        ]),
+    ] {
+        assert_eq!(
+            post_to(&app, "servicerequestupdates.json", &bad)
+                .await
+                .status(),
+            400
+        );
+    }
+    app.stop().await;
+}
+in_both_modes!(a_follow_up_posted_through_open311_reaches_the_officer_once);
+
+async fn open311_answers_follow_the_spec_schemas(mode: Mode) {
+    let app = spawn_city(mode).await;
+    let admin = app.staff_token("hue.admin").await;
+    let officer = app.staff_token("phuxuan.officer").await;
+    let resident = app.resident_token().await;
+    let key = issue_key(&app, &admin, 100).await["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (lat, lng) = (PHU_XUAN.0.to_string(), PHU_XUAN.1.to_string());
+    let pothole = [
+        ("api_key", key.as_str()),
+        ("service_code", "pothole"),
+        ("lat", lat.as_str()),
+        ("long", lng.as_str()),
+        ("attribute[size]", "large"),
+        ("attribute[depth_cm]", "15"),
+        ("description", "Ổ gà"),
+    ];
+    // The client's account id comes back when it gave one.
+    let mut with_account = pothole.to_vec();
+    with_account.push(("account_id", "fms-user-7"));
+    let created: Json = post(&app, "json", &with_account)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created[0]["account_id"], "fms-user-7");
+    let id = created[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // No photo: `media_url` is null, not "" (the schema's URL or null); a whole number stays
+    // whole.
+    let request = extended(&app, &id).await;
+    assert_eq!(request["media_url"], Json::Null);
+    assert_eq!(request["attributes"]["depth_cm"], "15");
+    let report = app
+        .get_json_as(&format!("/v1/officer/reports/{id}"), &officer)
+        .await;
+    assert_eq!(report["answers"]["depth_cm"], 15);
+    // A photo filed in the app: its URL.
+    let photo = upload_photo(&app, &resident).await;
+    let with_photo = file_in_app(
+        &app,
+        &resident,
+        json!({ "category": "pothole", "latitude": PHU_XUAN.0, "longitude": PHU_XUAN.1,
+                "description": "Ổ gà", "media_ids": [photo], "answers": { "size": "small" } }),
+    )
+    .await;
+    assert!(
+        extended(&app, &with_photo).await["media_url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/v1/media/{photo}/display"))
+    );
+
+    // A resolution's update carries its proof photo; an update without one, null.
+    officer_act(
+        &app,
+        &officer,
+        &id,
+        "accept",
+        json!({ "public_note": "Đã tiếp nhận" }),
+    )
+    .await;
+    let proof = upload_photo(&app, &officer).await;
+    officer_act(
+        &app,
+        &officer,
+        &id,
+        "resolve",
+        json!({ "public_note": "Đã vá xong", "media_ids": [proof] }),
+    )
+    .await;
+    let (_, updates) = json_doc(&app, "/open311/v2/servicerequestupdates.json").await;
+    let updates: Vec<&Json> = updates
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["service_request_id"] == id.as_str())
+        .collect();
+    assert_eq!(updates.len(), 2);
+    assert_eq!(updates[0]["status"], "INVESTIGATING");
+    assert_eq!(updates[0]["media_url"], Json::Null);
+    assert_eq!(updates[1]["status"], "FIXED");
+    let proof_url = updates[1]["media_url"].as_str().unwrap();
+    assert!(proof_url.starts_with("http://"));
+    assert!(proof_url.ends_with(&format!("/v1/media/{proof}/display")));
+    app.stop().await;
+}
+in_both_modes!(open311_answers_follow_the_spec_schemas);

@@ -45,7 +45,7 @@ fn photo() -> Vec<u8> {
     bytes
 }
 
-async fn upload_photo(app: &TestApp, token: &str) -> String {
+pub(crate) async fn upload_photo(app: &TestApp, token: &str) -> String {
     let part = Part::bytes(photo())
         .file_name("p.png")
         .mime_str("image/png")
@@ -822,9 +822,14 @@ async fn scopes_keep_reports_to_those_responsible(mode: Mode) {
         .get_json_as(&format!("/v1/reports/{id}"), &stranger)
         .await;
     assert_eq!(public["id"], id);
-    for private_field in ["reporter_id", "answers", "anonymous", "assignee_id"] {
+    for private_field in ["reporter_id", "anonymous", "assignee_id"] {
         assert!(public.get(private_field).is_none(), "{private_field}");
     }
+    // Only the answers to questions marked public.
+    assert_eq!(
+        public["answers"],
+        json!({ "size": "large", "depth_cm": 15 })
+    );
     problem(
         app.get_as(&format!("/v1/reports/{complaint_id}"), &stranger)
             .await,

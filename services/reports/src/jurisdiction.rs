@@ -106,6 +106,11 @@ pub struct Question {
     pub kind: QuestionKind,
     #[serde(default)]
     pub required: bool,
+    /// Whether the public may read its answer (in the app's public view and the near feed,
+    /// and through Open311), on reports that are public and neither anonymous nor of a
+    /// sensitive category. Off unless set: answers may name people or places.
+    #[serde(default)]
+    pub public: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<QuestionOption>,
 }

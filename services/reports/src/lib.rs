@@ -164,7 +164,7 @@ pub fn router(state: ReportsState, service_token: &secrecy::SecretString) -> Rou
         .route("/v1/officer/reports/{id}/{action}", post(officer::act))
         .route(
             "/open311/v2/{file}",
-            get(open311::get_document).post(open311::post_request),
+            get(open311::get_document).post(open311::post_document),
         )
         .route("/open311/v2/{kind}/{file}", get(open311::get_one))
         .route(

@@ -1,13 +1,15 @@
 //! Open311 GeoReport v2 (wiki.open311.org/GeoReport_v2), so the clients cities already use
 //! (FixMyStreet, GeoReporter, back-offices) read and file reports here: discovery, services and
 //! their definitions, requests filed (`POST requests`, through the same routing and workflow as
-//! the app) and listed, tokens, and mySociety's `servicerequestupdates` and `extensions`.
+//! the app) and listed, tokens, and mySociety's `servicerequestupdates` (read, and posted: a
+//! client's follow-up becomes a note for staff) and `extensions`.
 //!
 //! Every document comes as XML or JSON, by the path's extension; errors are the spec's `errors`
-//! list. Only public reports are shown, at their public position, and never who filed them.
-//! Filing needs an `api_key` a jurisdiction admin issued (`/v1/admin/jurisdictions/{id}/
-//! open311-clients`), and is limited per key and hour; every request is limited per client
-//! address and minute.
+//! list. Requests read exactly as the app's public view shows them (`ReportRow::view`), at
+//! their public position, and never who filed them; a rejected one stays readable as
+//! `closed`, with its reason. Filing and updates need an `api_key` a jurisdiction admin issued
+//! (`/v1/admin/jurisdictions/{id}/open311-clients`); filing is limited per key and hour; every
+//! request is limited per client address and minute.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -33,6 +35,7 @@ use uuid::Uuid;
 use crate::ReportsState;
 use crate::filing::{self, Filer, NewReport};
 use crate::jurisdiction::{Question, QuestionKind};
+use crate::views::{Audience, Change, ReportRow};
 
 /// The spec's default window for `GET requests`, and its largest answer.
 const DEFAULT_DAYS: i64 = 90;
@@ -313,7 +316,7 @@ pub async fn get_document(
         "discovery" => Ok(discovery(&headers, format)),
         "services" => services(&state, &query, format).await,
         "requests" => requests(&state, &headers, &query, format).await,
-        "servicerequestupdates" => updates(&state, &query, format).await,
+        "servicerequestupdates" => updates(&state, &headers, &query, format).await,
         _ => Err(Open311Error::new(StatusCode::NOT_FOUND, "No such document")),
     };
     answer.unwrap_or_else(|error| error.render(format))
@@ -583,7 +586,9 @@ fn open_or_closed(status: &str) -> &'static str {
 }
 
 /// `GET requests`: by id (a comma list, overriding every other filter), or by service, window
-/// (the last 90 days by default) and status, at most 1,000 a page.
+/// (the last 90 days by default) and status, at most 1,000 a page. Reports whose status the
+/// public may learn, each as the app's public view shows it (`ReportRow::view`): a rejected
+/// one is `closed`, with its reason in `status_notes`, and nothing else it said.
 async fn requests(
     state: &ReportsState,
     headers: &HeaderMap,
@@ -629,28 +634,22 @@ async fn requests(
         MAX_RESULTS,
         MAX_RESULTS,
     )?;
-    let rows = sqlx::query!(
-        r#"SELECT r.id, r.status, r.reject_reason, r.category_code, c.name_vi, c.name_en,
-                  r.description, d.name_vi AS department_vi, d.name_en AS department_en,
-                  r.created_at, r.updated_at, r.sla_due_at, r.public_latitude, r.public_longitude,
-                  r.answers, r.media_ids, r.ward_id, s.media_url AS "client_media_url?",
-                  s.address AS "address?",
+    let found = sqlx::query!(
+        r#"SELECT d.id AS "id!", s.media_url AS "client_media_url?", s.address AS "address?",
                   (SELECT e.note FROM report_events e
-                   WHERE e.report_id = r.id AND e.public AND e.note IS NOT NULL
-                   ORDER BY e.created_at DESC LIMIT 1) AS status_notes
-           FROM reports r
-           JOIN categories c ON c.jurisdiction_id = r.jurisdiction_id AND c.code = r.category_code
-           JOIN departments d ON d.jurisdiction_id = r.jurisdiction_id AND d.id = r.department_id
-           LEFT JOIN open311_submitters s ON s.report_id = r.id
-           WHERE r.jurisdiction_id = $1 AND r.public
-             AND CASE WHEN $2::uuid[] IS NOT NULL THEN r.id = ANY($2)
-                 ELSE r.created_at >= $3 AND r.created_at <= $4
-                      AND ($5::text IS NULL OR r.category_code = $5)
+                   WHERE e.report_id = d.id AND e.kind = 'status_changed' AND e.public
+                   ORDER BY e.created_at DESC, e.id DESC LIMIT 1) AS status_note
+           FROM report_details d
+           LEFT JOIN open311_submitters s ON s.report_id = d.id
+           WHERE d.jurisdiction_id = $1 AND d.status_public
+             AND CASE WHEN $2::uuid[] IS NOT NULL THEN d.id = ANY($2)
+                 ELSE d.created_at >= $3 AND d.created_at <= $4
+                      AND ($5::text IS NULL OR d.category_code = $5)
                       AND ($6::text[] IS NULL OR
-                           (CASE WHEN r.status IN ('resolved', 'closed', 'rejected')
+                           (CASE WHEN d.status IN ('resolved', 'closed', 'rejected')
                                  THEN 'closed' ELSE 'open' END) = ANY($6))
                  END
-           ORDER BY r.created_at DESC, r.id DESC
+           ORDER BY d.created_at DESC, d.id DESC
            LIMIT $7 OFFSET $8"#,
         jurisdiction,
         ids.as_deref(),
@@ -663,72 +662,131 @@ async fn requests(
     )
     .fetch_all(&state.pool)
     .await?;
-    if ids.as_ref().is_some_and(|ids| ids.len() == 1) && rows.is_empty() {
+    if ids.as_ref().is_some_and(|ids| ids.len() == 1) && found.is_empty() {
         return Err(Open311Error::new(
             StatusCode::NOT_FOUND,
             "No such service request",
         ));
     }
+    let mut rows =
+        sqlx::query_as::<_, ReportRow>("SELECT * FROM report_details WHERE id = ANY($1)")
+            .bind(found.iter().map(|f| f.id).collect::<Vec<_>>())
+            .fetch_all(&state.pool)
+            .await?;
     let lang = lang();
     let extensions = truthy(query.extensions.as_deref());
     let base = origin(headers);
-    let requests: Vec<Fields> = rows
-        .into_iter()
-        .map(|row| {
-            let status_notes = row
-                .status_notes
-                .or(row.reject_reason.clone())
-                .unwrap_or_default();
-            let photos: Vec<Value> = row
-                .media_ids
-                .iter()
-                .map(|id| json!(format!("{base}/v1/media/{id}/display")))
+    let mut requests: Vec<Fields> = Vec::with_capacity(found.len());
+    for found in found {
+        let Some(at) = rows.iter().position(|row| row.id == found.id) else {
+            continue;
+        };
+        let report = rows.swap_remove(at).view(Audience::Public);
+        let photos: Vec<Value> = report
+            .media_ids
+            .iter()
+            .map(|id| json!(photo_url(&base, *id)))
+            .collect();
+        let status_notes = found
+            .status_note
+            .or_else(|| {
+                report
+                    .reject_reason
+                    .as_deref()
+                    .map(|reason| rejection_note(lang, reason, report.duplicate_of))
+            })
+            .unwrap_or_default();
+        // The client's own photo follows the report's: shown while the report is public.
+        let media_url = found
+            .client_media_url
+            .filter(|_| report.public)
+            .or_else(|| photos.first().and_then(Value::as_str).map(str::to_owned));
+        // An address would give away the place a coarsened position keeps vague.
+        let address = found
+            .address
+            .filter(|_| !report.position.coarsened)
+            .unwrap_or_default();
+        let mut request = object([
+            ("service_request_id", json!(report.id.to_string())),
+            ("status", json!(open_or_closed(&report.status))),
+            ("status_notes", json!(status_notes)),
+            (
+                "service_name",
+                json!(lang.pick(&report.category.name_vi, &report.category.name_en)),
+            ),
+            ("service_code", json!(report.category.id)),
+            ("description", json!(report.description)),
+            (
+                "agency_responsible",
+                json!(lang.pick(&report.department.name_vi, &report.department.name_en)),
+            ),
+            ("service_notice", json!("")),
+            ("requested_datetime", json!(datetime(report.created_at))),
+            ("updated_datetime", json!(datetime(report.updated_at))),
+            ("expected_datetime", json!(datetime(report.sla_due_at))),
+            ("address", json!(address)),
+            ("address_id", json!("")),
+            ("zipcode", json!("")),
+            ("lat", json!(report.position.latitude)),
+            ("long", json!(report.position.longitude)),
+            // A URL or nothing, as the spec's schema says.
+            ("media_url", json!(media_url)),
+        ]);
+        if extensions {
+            let attributes: Map<String, Value> = report
+                .answers
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(code, answer)| (code.clone(), answer_text(answer)))
                 .collect();
-            let media_url = row
-                .client_media_url
-                .clone()
-                .or_else(|| photos.first().and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or_default();
-            let mut request = object([
-                ("service_request_id", json!(row.id.to_string())),
-                ("status", json!(open_or_closed(&row.status))),
-                ("status_notes", json!(status_notes)),
-                ("service_name", json!(lang.pick(&row.name_vi, &row.name_en))),
-                ("service_code", json!(row.category_code)),
-                ("description", json!(row.description)),
-                (
-                    "agency_responsible",
-                    json!(lang.pick(&row.department_vi, &row.department_en)),
-                ),
-                ("service_notice", json!("")),
-                ("requested_datetime", json!(datetime(row.created_at))),
-                ("updated_datetime", json!(datetime(row.updated_at))),
-                ("expected_datetime", json!(datetime(row.sla_due_at))),
-                ("address", json!(row.address.clone().unwrap_or_default())),
-                ("address_id", json!("")),
-                ("zipcode", json!("")),
-                ("lat", json!(row.public_latitude)),
-                ("long", json!(row.public_longitude)),
-                ("media_url", json!(media_url)),
-            ]);
-            if extensions {
-                let attributes: Map<String, Value> = row
-                    .answers
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(code, answer)| (code.clone(), answer_text(answer)))
-                    .collect();
-                request.push(("attributes", Value::Object(attributes)));
-                request.push((
-                    "extended_attributes",
-                    json!({ "ward": row.ward_id, "status": row.status, "photos": photos }),
-                ));
+            request.push(("attributes", Value::Object(attributes)));
+            let mut extended = json!({
+                "ward": report.ward.id, "status": report.status, "photos": photos,
+            });
+            if let Some(reason) = &report.reject_reason {
+                extended["reject_reason"] = json!(reason);
             }
-            request
-        })
-        .collect();
+            request.push(("extended_attributes", extended));
+        }
+        requests.push(request);
+    }
     Ok(list(format, "service_requests", "request", &requests))
+}
+
+/// Where anyone reads a photo the public may see.
+fn photo_url(base: &str, id: Uuid) -> String {
+    format!("{base}/v1/media/{id}/display")
+}
+
+/// Why a report was rejected, for its notes when the officer left none.
+fn rejection_note(lang: Lang, reason: &str, duplicate_of: Option<Uuid>) -> String {
+    match (reason, duplicate_of) {
+        ("duplicate", Some(original)) => lang
+            .pick(
+                &format!("Trùng với phản ánh {original}."),
+                &format!("A duplicate of request {original}."),
+            )
+            .to_owned(),
+        ("duplicate", None) => lang
+            .pick(
+                "Trùng với một phản ánh khác.",
+                "A duplicate of another request.",
+            )
+            .to_owned(),
+        ("not_responsible", _) => lang
+            .pick(
+                "Không thuộc trách nhiệm của thành phố.",
+                "Not the city's responsibility.",
+            )
+            .to_owned(),
+        _ => lang
+            .pick(
+                "Phản ánh không được xử lý tiếp.",
+                "No further action will be taken.",
+            )
+            .to_owned(),
+    }
 }
 
 /// An answer as text (lists as their items, comma-separated).
@@ -787,10 +845,13 @@ fn update_status(status: &str, reason: Option<&str>) -> &'static str {
     }
 }
 
-/// mySociety's `servicerequestupdates`: public status changes of public requests in a window
-/// (the last day by default), oldest first.
+/// mySociety's `servicerequestupdates`: public status changes of requests whose status is
+/// public, in a window (the last day by default), oldest first; a resolution carries its proof
+/// photo, a rejection its reason (`DUPLICATE`, `NOT_COUNCILS_RESPONSIBILITY`,
+/// `NO_FURTHER_ACTION`).
 async fn updates(
     state: &ReportsState,
+    headers: &HeaderMap,
     query: &CommonQuery,
     format: Format,
 ) -> Result<Response, Open311Error> {
@@ -799,10 +860,11 @@ async fn updates(
     let start = parse_date("start_date", query.start_date.as_deref())?
         .unwrap_or(end - chrono::Duration::days(1));
     let rows = sqlx::query!(
-        r#"SELECT e.id, e.report_id, e.to_status, e.note, e.created_at, e.details
-           FROM report_events e JOIN reports r ON r.id = e.report_id
+        r#"SELECT e.id, e.report_id, e.to_status, e.note, e.media_ids, e.created_at, e.details,
+                  d.public AS "report_public!", d.duplicate_of
+           FROM report_events e JOIN report_details d ON d.id = e.report_id
            WHERE e.kind = 'status_changed' AND e.public AND e.created_at >= $2
-             AND e.created_at <= $3 AND r.jurisdiction_id = $1 AND r.public
+             AND e.created_at <= $3 AND d.jurisdiction_id = $1 AND d.status_public
            ORDER BY e.created_at, e.id LIMIT $4"#,
         jurisdiction,
         start,
@@ -811,20 +873,32 @@ async fn updates(
     )
     .fetch_all(&state.pool)
     .await?;
+    let lang = lang();
+    let base = origin(headers);
     let updates: Vec<Fields> = rows
         .into_iter()
         .map(|row| {
             let status = row.to_status.unwrap_or_default();
+            let reason = row.details["reason"].as_str();
+            let description = row
+                .note
+                .or_else(|| reason.map(|r| rejection_note(lang, r, row.duplicate_of)))
+                .unwrap_or_default();
+            // Photos are public with their report; a rejected one's are not.
+            let media_url = row
+                .media_ids
+                .first()
+                .filter(|_| row.report_public)
+                .map(|id| photo_url(&base, *id));
             object([
                 ("update_id", json!(row.id.to_string())),
                 ("service_request_id", json!(row.report_id.to_string())),
-                (
-                    "status",
-                    json!(update_status(&status, row.details["reason"].as_str())),
-                ),
+                ("status", json!(update_status(&status, reason))),
                 ("updated_datetime", json!(datetime(row.created_at))),
-                ("description", json!(row.note.unwrap_or_default())),
-                ("media_url", json!("")),
+                ("description", json!(description)),
+                ("media_url", json!(media_url)),
+                // Our own word for it: the status, or why it was rejected.
+                ("external_status_code", json!(reason.unwrap_or(&status))),
             ])
         })
         .collect();
@@ -884,56 +958,88 @@ fn key_hash(key: &str) -> Vec<u8> {
     Sha256::digest(key.as_bytes()).to_vec()
 }
 
-/// `POST /open311/v2/requests.{fmt}`: files a report for a third party.
-pub async fn post_request(
+/// `POST /open311/v2/requests.{fmt}` files a report for a third party;
+/// `POST /open311/v2/servicerequestupdates.{fmt}` adds its follow-up to one.
+pub async fn post_document(
     State(state): State<ReportsState>,
     Path(file): Path<String>,
     client: ClientInfo,
     body: Bytes,
 ) -> Response {
-    let Some(("requests", format)) = document(&file) else {
+    let Some((stem, format)) = document(&file) else {
         return Open311Error::new(StatusCode::NOT_FOUND, "No such document").render(Format::Xml);
     };
     if let Err(error) = limited(&state, &client) {
         return error.render(format);
     }
-    create_request(&state, &body, format)
-        .await
-        .unwrap_or_else(|error| error.render(format))
+    let form = Form::parse(&body);
+    let answer = match stem {
+        "requests" => create_request(&state, &form, format).await,
+        "servicerequestupdates" => create_update(&state, &form, format).await,
+        _ => Err(Open311Error::new(StatusCode::NOT_FOUND, "No such document")),
+    };
+    answer.unwrap_or_else(|error| error.render(format))
 }
 
-async fn create_request(
-    state: &ReportsState,
-    body: &[u8],
-    format: Format,
-) -> Result<Response, Open311Error> {
-    // Repeated keys (`attribute[CODE][]`) are why this is parsed by hand.
-    let mut fields: BTreeMap<String, String> = BTreeMap::new();
-    let mut lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (key, value) in form_urlencoded::parse(body) {
-        match key.strip_suffix("[]") {
-            Some(list) => lists
-                .entry(list.to_owned())
-                .or_default()
-                .push(value.into_owned()),
-            None => {
-                fields.insert(key.into_owned(), value.into_owned());
-            }
+/// A form-encoded body. A key may come more than once (FixMyStreet repeats
+/// `attribute[code]` for each value of a list, and `media_url` for each photo) or with `[]`
+/// (`attribute[code][]`): every value is kept, in order.
+struct Form(BTreeMap<String, Vec<String>>);
+
+impl Form {
+    fn parse(body: &[u8]) -> Self {
+        let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (key, value) in form_urlencoded::parse(body) {
+            let key = key.strip_suffix("[]").unwrap_or(&key).to_owned();
+            fields.entry(key).or_default().push(value.into_owned());
         }
+        Self(fields)
     }
-    let field = |name: &str| {
-        fields
-            .get(name)
+
+    /// Every value given for `name`.
+    fn all(&self, name: &str) -> &[String] {
+        self.0.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// The first value given for `name`, if not empty.
+    fn get(&self, name: &str) -> Option<&str> {
+        self.all(name)
+            .first()
             .map(String::as_str)
             .filter(|v| !v.is_empty())
-    };
+    }
+
+    /// A text about a person or place, cut to 500 characters.
+    fn text(&self, name: &str) -> Option<String> {
+        self.get(name).map(|v| v.chars().take(500).collect())
+    }
+
+    /// The web addresses given for `name` (others are dropped).
+    fn urls(&self, name: &str) -> Vec<String> {
+        self.all(name)
+            .iter()
+            .filter(|u| {
+                (u.starts_with("https://") || u.starts_with("http://")) && u.chars().count() <= 2000
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// The client behind the form's `api_key`, if the key is live and serves the jurisdiction asked
+/// for; 403 otherwise, as the spec says (`action` names what could not proceed).
+async fn authorised_client(
+    state: &ReportsState,
+    form: &Form,
+    action: &str,
+) -> Result<Client, Open311Error> {
     let forbidden = || {
         Open311Error::new(
             StatusCode::FORBIDDEN,
-            "Invalid api_key received -- can't proceed with create_request.",
+            format!("Invalid api_key received -- can't proceed with {action}."),
         )
     };
-    let key = field("api_key").ok_or_else(forbidden)?;
+    let key = form.get("api_key").ok_or_else(forbidden)?;
     let client = sqlx::query_as!(
         Client,
         r#"SELECT id, jurisdiction_id, requests_per_hour FROM open311_clients
@@ -943,14 +1049,33 @@ async fn create_request(
     .fetch_optional(&state.pool)
     .await?
     .ok_or_else(forbidden)?;
-    let jurisdiction = jurisdiction(state, field("jurisdiction_id")).await?;
-    if jurisdiction != client.jurisdiction_id {
+    if jurisdiction(state, form.get("jurisdiction_id")).await? != client.jurisdiction_id {
         return Err(forbidden());
     }
-    let code = field("service_code")
+    Ok(client)
+}
+
+/// An `attribute[code]` of a number question as a JSON number: whole numbers stay whole (`15`,
+/// not `15.0`).
+fn parse_number(name: &str, text: &str) -> Result<Value, Open311Error> {
+    text.trim()
+        .parse::<serde_json::Number>()
+        .map(Value::Number)
+        .map_err(|_| Open311Error::new(StatusCode::BAD_REQUEST, format!("{name} must be a number")))
+}
+
+async fn create_request(
+    state: &ReportsState,
+    form: &Form,
+    format: Format,
+) -> Result<Response, Open311Error> {
+    let client = authorised_client(state, form, "create_request").await?;
+    let jurisdiction = client.jurisdiction_id.clone();
+    let code = form
+        .get("service_code")
         .ok_or_else(|| Open311Error::new(StatusCode::BAD_REQUEST, "service_code is required"))?;
     let questions = questions(state, &jurisdiction, code).await?;
-    let (latitude, longitude) = match (field("lat"), field("long")) {
+    let (latitude, longitude) = match (form.get("lat"), form.get("long")) {
         (Some(lat), Some(long)) => match (lat.parse::<f64>(), long.parse::<f64>()) {
             (Ok(lat), Ok(long)) => (lat, long),
             _ => {
@@ -960,7 +1085,7 @@ async fn create_request(
                 ));
             }
         },
-        _ if field("address_string").is_some() || field("address_id").is_some() => {
+        _ if form.get("address_string").is_some() || form.get("address_id").is_some() => {
             return Err(Open311Error::new(
                 StatusCode::BAD_REQUEST,
                 "This server has no geocoder: give lat and long (address_string is kept beside them)",
@@ -976,19 +1101,13 @@ async fn create_request(
     let mut answers = Map::new();
     for question in &questions {
         let name = format!("attribute[{}]", question.code);
-        let answer = match question.kind {
-            QuestionKind::MultiChoice => lists
-                .get(&name)
-                .cloned()
-                .or_else(|| fields.get(&name).map(|v| vec![v.clone()]))
-                .map(|items| json!(items)),
-            QuestionKind::Number => match fields.get(&name) {
-                Some(text) => Some(json!(text.parse::<f64>().map_err(|_| {
-                    Open311Error::new(StatusCode::BAD_REQUEST, format!("{name} must be a number"))
-                })?)),
-                None => None,
-            },
-            _ => fields.get(&name).map(|v| json!(v)),
+        let answer = match (question.kind, form.get(&name)) {
+            (QuestionKind::MultiChoice, _) if !form.all(&name).is_empty() => {
+                Some(json!(form.all(&name)))
+            }
+            (QuestionKind::Number, Some(text)) => Some(parse_number(&name, text)?),
+            (_, Some(text)) => Some(json!(text)),
+            (_, None) => None,
         };
         if let Some(answer) = answer {
             answers.insert(question.code.clone(), answer);
@@ -998,28 +1117,27 @@ async fn create_request(
         category: code.to_owned(),
         latitude,
         longitude,
-        description: field("description").unwrap_or_default().to_owned(),
+        description: form.get("description").unwrap_or_default().to_owned(),
         media_ids: Vec::new(),
         answers,
         anonymous: false,
         jurisdiction: Some(jurisdiction),
     };
-    let text = |name: &str| field(name).map(|v| v.chars().take(500).collect::<String>());
+    let account_id = form.text("account_id");
     let filer = Filer {
         account_id: client.id,
         role: "open311",
         max_per_hour: i64::from(client.requests_per_hour),
         submitter: Some(Submitter {
             client_id: client.id,
-            email: text("email"),
-            phone: text("phone"),
-            first_name: text("first_name"),
-            last_name: text("last_name"),
-            device_id: text("device_id"),
-            account_id: text("account_id"),
-            media_url: text("media_url")
-                .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
-            address: text("address_string"),
+            email: form.text("email"),
+            phone: form.text("phone"),
+            first_name: form.text("first_name"),
+            last_name: form.text("last_name"),
+            device_id: form.text("device_id"),
+            account_id: account_id.clone(),
+            media_url: form.urls("media_url").into_iter().next(),
+            address: form.text("address_string"),
         }),
     };
     // Open311 has no idempotency key: every POST is a new request.
@@ -1029,17 +1147,188 @@ async fn create_request(
         "Phản ánh đã được chuyển đến đơn vị phụ trách.",
         "The request has been routed to the responsible department.",
     );
-    let created = list(
-        format,
-        "service_requests",
-        "request",
-        &[object([
-            ("service_request_id", json!(filing.report_id.to_string())),
-            ("service_notice", json!(notice)),
-            ("account_id", Value::Null),
-        ])],
-    );
+    let mut created = object([
+        ("service_request_id", json!(filing.report_id.to_string())),
+        ("service_notice", json!(notice)),
+    ]);
+    // The client's own id for the person, given back as the spec's answer carries it.
+    if let Some(account_id) = account_id {
+        created.push(("account_id", json!(account_id)));
+    }
+    let created = list(format, "service_requests", "request", &[created]);
     Ok((StatusCode::CREATED, created).into_response())
+}
+
+/// The states mySociety's extension lets a client report with an update.
+const UPDATE_STATES: [&str; 11] = [
+    "OPEN",
+    "CLOSED",
+    "FIXED",
+    "IN_PROGRESS",
+    "ACTION_SCHEDULED",
+    "INVESTIGATING",
+    "DUPLICATE",
+    "NOT_COUNCILS_RESPONSIBILITY",
+    "NO_FURTHER_ACTION",
+    "INTERNAL_REFERRAL",
+    "REOPEN",
+];
+
+/// Most photos one update may link to.
+const MAX_UPDATE_MEDIA: usize = 10;
+
+/// mySociety's `POST servicerequestupdates`: a person's follow-up, posted by the client they
+/// wrote it on (FixMyStreet's `post_service_request_update`), becomes a note on the report's
+/// timeline for staff; the status the client reports is kept with it, never acted on. Once per
+/// client and `update_id`: a retry is answered with the first update's id.
+async fn create_update(
+    state: &ReportsState,
+    form: &Form,
+    format: Format,
+) -> Result<Response, Open311Error> {
+    let client = authorised_client(state, form, "post_service_request_update").await?;
+    let bad = |text: &str| Open311Error::new(StatusCode::BAD_REQUEST, text);
+    let request_id = form
+        .get("service_request_id")
+        .ok_or_else(|| bad("service_request_id is required"))?;
+    let update_id = form
+        .get("update_id")
+        .filter(|id| id.chars().count() <= 100)
+        .ok_or_else(|| bad("update_id is required (at most 100 characters)"))?;
+    let description = form.get("description").unwrap_or_default().trim();
+    if description.chars().count() > filing::MAX_DESCRIPTION_CHARS {
+        return Err(bad("description may have at most 4000 characters"));
+    }
+    let media_urls = form.urls("media_url");
+    if description.is_empty() && media_urls.is_empty() {
+        return Err(bad("description is required"));
+    }
+    if media_urls.len() > MAX_UPDATE_MEDIA {
+        return Err(bad("at most 10 media_url"));
+    }
+    let status = match form.get("status") {
+        Some(status) => Some(
+            UPDATE_STATES
+                .into_iter()
+                .find(|s| s.eq_ignore_ascii_case(status))
+                .ok_or_else(|| bad("status must be OPEN, CLOSED or one of mySociety's states"))?,
+        ),
+        None => None,
+    };
+    let written_at = parse_date("updated_datetime", form.get("updated_datetime"))?;
+
+    if let Some(update) = posted_update(state, client.id, update_id).await? {
+        return replayed(update, request_id, format);
+    }
+    let not_found = || Open311Error::new(StatusCode::NOT_FOUND, "No such service request");
+    let report_id: Uuid = request_id.parse().map_err(|_| not_found())?;
+    // A client follows up on requests whose status is public, and on those it filed.
+    sqlx::query_scalar!(
+        r#"SELECT d.id AS "id!" FROM report_details d
+           WHERE d.id = $1 AND d.jurisdiction_id = $2
+             AND (d.status_public OR EXISTS (SELECT 1 FROM open311_submitters s
+                                             WHERE s.report_id = d.id AND s.client_id = $3))"#,
+        report_id,
+        client.jurisdiction_id,
+        client.id
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(not_found)?;
+
+    let mut tx = state.pool.begin().await?;
+    let event_id = Change {
+        report_id,
+        kind: "comment",
+        from_status: None,
+        to_status: None,
+        actor_id: Some(client.id),
+        actor_role: "open311",
+        public: false,
+        note: Some(description).filter(|d| !d.is_empty()),
+        media_ids: &[],
+        details: json!({
+            "update_id": update_id,
+            "status": status,
+            "media_urls": media_urls,
+            "updated_datetime": written_at,
+        }),
+    }
+    .record(&mut tx, None, Value::Null)
+    .await?;
+    // A concurrent retry waits here for the first to commit, then finds it.
+    let claimed = sqlx::query!(
+        r#"INSERT INTO open311_updates (client_id, update_id, report_id, event_id, email, phone,
+               first_name, last_name, account_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"#,
+        client.id,
+        update_id,
+        report_id,
+        event_id,
+        form.text("email"),
+        form.text("phone"),
+        form.text("first_name"),
+        form.text("last_name"),
+        form.text("account_id")
+    )
+    .execute(&mut *tx)
+    .await?;
+    if claimed.rows_affected() == 0 {
+        tx.rollback().await?;
+        let update = posted_update(state, client.id, update_id)
+            .await?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an Open311 update vanished")))?;
+        return replayed(update, request_id, format);
+    }
+    tx.commit().await?;
+    tracing::info!(client = %client.id, report_id = %report_id, "Open311 update posted");
+    Ok((StatusCode::CREATED, update_answer(event_id, format)).into_response())
+}
+
+/// An update a client posted before: the report it is on, and our id for it.
+struct PostedUpdate {
+    report_id: Uuid,
+    event_id: Uuid,
+}
+
+async fn posted_update(
+    state: &ReportsState,
+    client: Uuid,
+    update_id: &str,
+) -> Result<Option<PostedUpdate>, Open311Error> {
+    Ok(sqlx::query_as!(
+        PostedUpdate,
+        "SELECT report_id, event_id FROM open311_updates WHERE client_id = $1 AND update_id = $2",
+        client,
+        update_id
+    )
+    .fetch_optional(&state.pool)
+    .await?)
+}
+
+/// The first answer to an `update_id` posted again; 400 if it now names another request.
+fn replayed(
+    update: PostedUpdate,
+    request_id: &str,
+    format: Format,
+) -> Result<Response, Open311Error> {
+    if request_id.parse::<Uuid>().ok() != Some(update.report_id) {
+        return Err(Open311Error::new(
+            StatusCode::BAD_REQUEST,
+            "update_id was already used for another service request",
+        ));
+    }
+    Ok(update_answer(update.event_id, format))
+}
+
+/// mySociety's answer to an update: its id here.
+fn update_answer(event_id: Uuid, format: Format) -> Response {
+    list(
+        format,
+        "service_request_updates",
+        "request_update",
+        &[object([("update_id", json!(event_id.to_string()))])],
+    )
 }
 
 // Keys for third parties, managed by the jurisdiction's admins.

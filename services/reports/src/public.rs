@@ -295,7 +295,7 @@ pub async fn mine(
     .bind(limit)
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(page(rows, limit, Audience::Reporter)))
+    Ok(Json(page(rows, limit, |_| Audience::Reporter)))
 }
 
 /// Reports the caller follows, most recently followed first.
@@ -321,10 +321,17 @@ pub async fn following(
     .bind(limit)
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(page(rows, limit, Audience::Public)))
+    // Their own reports read as their reporter reads them; others' as the public does.
+    Ok(Json(page(rows, limit, |row| {
+        if row.reporter_id == principal.account_id {
+            Audience::Reporter
+        } else {
+            Audience::Public
+        }
+    })))
 }
 
-fn page(rows: Vec<ReportRow>, limit: i64, audience: Audience) -> ReportPage {
+fn page(rows: Vec<ReportRow>, limit: i64, audience: impl Fn(&ReportRow) -> Audience) -> ReportPage {
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| {
             rows.last()
@@ -332,7 +339,13 @@ fn page(rows: Vec<ReportRow>, limit: i64, audience: Audience) -> ReportPage {
         })
         .flatten();
     ReportPage {
-        reports: rows.into_iter().map(|row| row.view(audience)).collect(),
+        reports: rows
+            .into_iter()
+            .map(|row| {
+                let audience = audience(&row);
+                row.view(audience)
+            })
+            .collect(),
         next_cursor,
     }
 }

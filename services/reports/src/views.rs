@@ -1,6 +1,8 @@
 //! How a report reads to each audience. The public never learns who filed it, nor the exact
-//! position of an anonymous report or one of a sensitive category; its reporter sees their own
-//! answers; staff see everything, internal notes included.
+//! position of an anonymous report or one of a sensitive category, and reads only the answers
+//! its category marks public; its reporter sees all their answers; staff see everything,
+//! internal notes included. `ReportRow::view` is the one list of what the public reads: the
+//! app's public view, the near feed, duplicates and Open311 all render from it.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -50,6 +52,9 @@ pub struct ReportRow {
     pub category_name_vi: String,
     pub category_name_en: String,
     pub category_group: String,
+    pub category_sensitive: bool,
+    /// The category's questions, as stored (with their `public` flags).
+    pub category_questions: serde_json::Value,
     pub ward_name_vi: String,
     pub ward_name_en: String,
     pub department_name_vi: String,
@@ -90,10 +95,13 @@ pub struct Report {
     pub category_group: String,
     pub ward: Named,
     pub department: Named,
+    /// Empty for the public once the report left the public feed (rejected).
     pub description: String,
-    /// Answers to the category's questions (the reporter and staff only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub answers: Option<serde_json::Value>,
+    /// Answers to the category's questions: all of them for the reporter and staff; for the
+    /// public, those to questions marked public, of a public report that is neither anonymous
+    /// nor of a sensitive category.
+    pub answers: serde_json::Value,
+    /// Empty for the public once the report left the public feed (rejected).
     pub media_ids: Vec<Uuid>,
     pub position: Position,
     /// The reporter chose to stay anonymous to the public (the reporter and staff only).
@@ -132,8 +140,40 @@ pub struct Report {
 }
 
 impl ReportRow {
+    /// Answers the public may read: to questions the category marks public, of a public report
+    /// whose place is shown exactly (an anonymous report's or a sensitive one's answers could
+    /// name the people or the place the coarsened position hides).
+    fn public_answers(&self) -> serde_json::Map<String, serde_json::Value> {
+        if !self.public || self.anonymous || self.category_sensitive {
+            return serde_json::Map::new();
+        }
+        let public_codes: Vec<&str> = self
+            .category_questions
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|question| question["public"] == true)
+            .filter_map(|question| question["code"].as_str())
+            .collect();
+        self.answers
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(code, _)| public_codes.contains(&code.as_str()))
+            .map(|(code, answer)| (code.clone(), answer.clone()))
+            .collect()
+    }
+
     pub fn view(self, audience: Audience) -> Report {
         let private = audience != Audience::Public;
+        // What a report says and shows is public only while it is in the public feed; a
+        // rejected one keeps its status public (Open311) and nothing more.
+        let content = private || self.public;
+        let answers = if private {
+            self.answers.clone()
+        } else {
+            serde_json::Value::Object(self.public_answers())
+        };
         let position = if private {
             Position {
                 latitude: self.latitude,
@@ -168,9 +208,13 @@ impl ReportRow {
                 name_vi: self.department_name_vi,
                 name_en: self.department_name_en,
             },
-            description: self.description,
-            answers: private.then_some(self.answers),
-            media_ids: self.media_ids,
+            description: if content {
+                self.description
+            } else {
+                String::new()
+            },
+            answers,
+            media_ids: if content { self.media_ids } else { Vec::new() },
             position,
             anonymous: private.then_some(self.anonymous),
             reporter_id: (audience == Audience::Staff).then_some(self.reporter_id),
@@ -313,17 +357,19 @@ pub struct Change<'a> {
 }
 
 impl Change<'_> {
-    /// Writes the timeline event and, if `event_type` is given, the outbox event with `payload`.
+    /// Writes the timeline event and, if `event_type` is given, the outbox event with `payload`;
+    /// answers the event's id.
     pub async fn record(
         &self,
         conn: &mut PgConnection,
         event_type: Option<&str>,
         payload: serde_json::Value,
-    ) -> sqlx::Result<()> {
+    ) -> sqlx::Result<Uuid> {
+        let id = Uuid::now_v7();
         sqlx::query!(
             r#"INSERT INTO report_events (id, report_id, kind, from_status, to_status, actor_id, actor_role, public, note, media_ids, details)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
-            Uuid::now_v7(),
+            id,
             self.report_id,
             self.kind,
             self.from_status,
@@ -340,6 +386,6 @@ impl Change<'_> {
         if let Some(event_type) = event_type {
             platform::events::enqueue(conn, self.report_id, event_type, payload).await?;
         }
-        Ok(())
+        Ok(id)
     }
 }
