@@ -53,6 +53,15 @@ impl App {
             SecretString::from(token.iter().map(|b| format!("{b:02x}")).collect::<String>())
         });
 
+        // Counters replicas share (rate limits): in Redis when configured.
+        let counters = match &config.redis.url {
+            Some(url) => {
+                use secrecy::ExposeSecret as _;
+                platform::ratelimit::Counters::redis(url.expose_secret()).await?
+            }
+            None => platform::ratelimit::Counters::in_process(),
+        };
+
         // The event bus, for the modules that publish or consume events.
         let evented = [
             Module::Identity,
@@ -111,6 +120,7 @@ impl App {
                         &config.identity,
                         &config.data_dir,
                         config.outside_plain_http(),
+                        &counters,
                     )?;
                     state.seed_dev_staff().await?;
                     local_keys = Some(state.local_keys());
@@ -168,6 +178,7 @@ impl App {
                         db.pool().clone(),
                         &config.payments,
                         config.outside_plain_http(),
+                        &counters,
                     )?;
                     outboxes.push((db.pool().clone(), payments::SCHEMA));
                     services.insert("payments", payments::router(state));
@@ -184,6 +195,7 @@ impl App {
             let state = reports::ReportsState::start(
                 pool,
                 &config.reports,
+                &counters,
                 client("media")?,
                 client("identity")?,
             )
@@ -225,7 +237,7 @@ impl App {
         let router = if modules.contains(&Module::MobileApi) {
             let upstreams = upstreams(&config, &services)?;
             let verifier = verifier.context("the gateway needs identity's keys")?;
-            gateway::router(upstreams, &config, &metrics, &verifier)
+            gateway::router(upstreams, &config, &metrics, &verifier)?
         } else {
             services.into_values().fold(Router::new(), Router::merge)
         };

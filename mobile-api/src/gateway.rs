@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -20,6 +21,7 @@ use platform::Metrics;
 use platform::auth::SharedVerifier;
 use platform::config::GatewayConfig;
 use platform::http::with_service_layers;
+use platform::proxies::TrustedProxies;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, ServiceExt};
 use tower_http::compression::CompressionLayer;
@@ -89,8 +91,9 @@ pub fn router(
     full_config: &Config,
     metrics: &Metrics,
     verifier: &SharedVerifier,
-) -> Router {
+) -> anyhow::Result<Router> {
     let config = &full_config.gateway;
+    let proxies = TrustedProxies::parse(&config.trusted_proxies)?;
     let mut routes = Router::new();
     for (name, prefixes) in SERVICES {
         let Some(upstream) = upstreams.get(name) else {
@@ -126,14 +129,22 @@ pub fn router(
             verifier.clone(),
             reject_invalid_tokens,
         ))
-        .layer(middleware::from_fn(forwarded_for))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(proxies),
+            forwarded_for,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             Duration::from_millis(config.request_timeout_ms),
         ))
         .layer(CompressionLayer::new().gzip(true).br(true))
         .layer(cors(config));
-    with_service_layers(routes, "mobile-api", metrics, Some(verifier))
+    Ok(with_service_layers(
+        routes,
+        "mobile-api",
+        metrics,
+        Some(verifier),
+    ))
 }
 
 /// Refuses a body over `limit`: at once when `Content-Length` says so, else when the stream
@@ -174,21 +185,33 @@ async fn reject_invalid_tokens(
     }
 }
 
-/// Appends the address the request came from to `X-Forwarded-For`, so services behind the
-/// gateway (in-process or remote) can trust its last entry.
-async fn forwarded_for(mut request: Request, next: Next) -> Response {
+/// Tells services behind the gateway (in-process or remote) who the client is and how it
+/// reached us: `X-Forwarded-For` becomes the one client address, and `X-Forwarded-Host`/`-Proto`
+/// are believed only from a trusted proxy. Answers say not to sniff types, and over TLS to keep
+/// to it (HSTS).
+async fn forwarded_for(
+    State(proxies): State<Arc<TrustedProxies>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
-    if let Some(ip) = peer
-        && let Ok(value) = HeaderValue::from_str(&ip.to_string())
-    {
-        request.headers_mut().append(X_FORWARDED_FOR.clone(), value);
-    }
-    // Where the client reached us, for the URLs services hand out (a proxy in front of the
-    // gateway may have said so already).
+    let from_proxy = peer.is_some_and(|ip| proxies.trusts(ip));
     let headers = request.headers_mut();
+    if let Some(peer) = peer {
+        let client = proxies.client_address(peer, headers);
+        headers.remove(&X_FORWARDED_FOR);
+        if let Ok(value) = HeaderValue::from_str(&client.to_string()) {
+            headers.insert(X_FORWARDED_FOR.clone(), value);
+        }
+    }
+    if !from_proxy {
+        headers.remove(&X_FORWARDED_HOST);
+        headers.remove(&X_FORWARDED_PROTO);
+    }
+    // Where the client reached us, for the URLs services hand out.
     if !headers.contains_key(&X_FORWARDED_HOST)
         && let Some(host) = headers.get(header::HOST).cloned()
     {
@@ -197,7 +220,22 @@ async fn forwarded_for(mut request: Request, next: Next) -> Response {
     if !headers.contains_key(&X_FORWARDED_PROTO) {
         headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
     }
-    next.run(request).await
+    let over_tls = headers
+        .get(&X_FORWARDED_PROTO)
+        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if over_tls {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    response
 }
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");

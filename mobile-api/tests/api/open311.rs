@@ -525,6 +525,65 @@ async fn every_client_address_has_its_share_per_minute(mode: Mode) {
 }
 in_both_modes!(every_client_address_has_its_share_per_minute);
 
+async fn get_from(app: &TestApp, forwarded_for: &str, proto: &str) -> reqwest::Response {
+    app.client
+        .get(app.url("/open311/v2/services.json"))
+        .header("x-forwarded-for", forwarded_for)
+        .header("x-forwarded-proto", proto)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A client that makes up `X-Forwarded-For` is still itself; behind a trusted ingress each
+/// client is counted apart, an IPv6 client per /64.
+async fn only_a_trusted_proxy_is_believed_about_the_client(mode: Mode) {
+    let direct = TestApp::spawn_with(mode, |config| {
+        config.reports.open311_requests_per_minute = 3;
+    })
+    .await;
+    for n in 0..3 {
+        let response = get_from(&direct, &format!("203.0.113.{n}"), "https").await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        // Not over TLS by its own word: no HSTS.
+        assert!(!response.headers().contains_key("strict-transport-security"));
+    }
+    assert_eq!(
+        get_from(&direct, "203.0.113.99", "https").await.status(),
+        429
+    );
+    direct.stop().await;
+
+    let behind = TestApp::spawn_with(mode, |config| {
+        config.reports.open311_requests_per_minute = 3;
+        config.gateway.trusted_proxies = vec!["127.0.0.0/8".into(), "::1/128".into()];
+    })
+    .await;
+    for n in 0..5 {
+        let response = get_from(&behind, &format!("203.0.113.{n}"), "https").await;
+        assert_eq!(response.status(), 200);
+        assert!(
+            response.headers()["strict-transport-security"]
+                .to_str()
+                .unwrap()
+                .starts_with("max-age=")
+        );
+    }
+    for n in 0..3 {
+        let address = format!("2001:db8:5:5::{n}");
+        assert_eq!(get_from(&behind, &address, "https").await.status(), 200);
+    }
+    assert_eq!(
+        get_from(&behind, "2001:db8:5:5:ffff::1", "https")
+            .await
+            .status(),
+        429
+    );
+    behind.stop().await;
+}
+in_both_modes!(only_a_trusted_proxy_is_believed_about_the_client);
+
 /// Demo staff, and one service token for every process (photos are attached across services).
 async fn spawn_city(mode: Mode) -> TestApp {
     TestApp::spawn_with(mode, |config| {

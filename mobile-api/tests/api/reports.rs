@@ -279,6 +279,34 @@ async fn filing_is_rate_limited_per_account(mode: Mode) {
 }
 in_both_modes!(filing_is_rate_limited_per_account);
 
+/// Filings sent all at once are counted one after another: the limit holds exactly.
+async fn concurrent_filings_never_pass_the_hourly_limit(mode: Mode) {
+    let app = spawn_with(mode, |config| config.reports.max_reports_per_hour = 5).await;
+    let resident = app.resident_token().await;
+    let filings = (0..16).map(|n| {
+        let (app, resident) = (&app, &resident);
+        async move {
+            file_with_key(app, resident, &format!("burst-{n}"), &pothole_at(PHU_XUAN))
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures::future::join_all(filings).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        11,
+        "{statuses:?}"
+    );
+    app.stop().await;
+}
+in_both_modes!(concurrent_filings_never_pass_the_hourly_limit);
+
 async fn a_failed_filing_lets_its_photos_go(mode: Mode) {
     let app = spawn(mode).await;
     let resident = app.resident_token().await;

@@ -270,30 +270,137 @@ async fn totp_is_a_second_factor_that_works_once(mode: Mode) {
 }
 in_both_modes!(totp_is_a_second_factor_that_works_once);
 
-async fn repeated_wrong_passwords_lock_the_account(mode: Mode) {
+/// A sign-in from `address`, as the ingress (a trusted proxy) reports it.
+async fn login_from(
+    app: &TestApp,
+    address: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/v1/auth/staff/login"))
+        .header("x-forwarded-for", address)
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Behind an ingress on this machine, as a deployment behind Kubernetes' ingress is.
+fn behind_ingress(config: &mut platform::Config) {
+    config.gateway.trusted_proxies = vec!["127.0.0.1/32".into(), "::1/128".into()];
+}
+
+async fn wrong_passwords_lock_out_only_the_address_they_came_from(mode: Mode) {
     let database = Arc::new(TestDatabase::create().await);
     create_platform_admin(&database);
-    let app = TestApp::spawn_on(mode, database, |_| {}).await;
-    for _ in 0..5 {
-        problem(
-            login(&app, "root.admin", "not the password", None).await,
-            401,
-            "invalid_credentials",
-        )
-        .await;
+    let app = TestApp::spawn_on(mode, database, behind_ingress).await;
+    let attacker = "203.0.113.66";
+    for username in ["root.admin", "nobody.here"] {
+        for _ in 0..5 {
+            problem(
+                login_from(&app, attacker, username, "not the password").await,
+                401,
+                "invalid_credentials",
+            )
+            .await;
+        }
+        // Known and unknown usernames are locked alike, for the attacker's address only.
+        let locked = login_from(&app, attacker, username, PASSWORD).await;
+        assert!(locked.headers().contains_key("retry-after"));
+        problem(locked, 429, "account_locked").await;
     }
-    let locked = login(&app, "root.admin", PASSWORD, None).await;
-    assert!(locked.headers().contains_key("retry-after"));
-    problem(locked, 429, "account_locked").await;
+    // The officer, elsewhere, still signs in.
+    assert_eq!(
+        login_from(&app, "198.51.100.7", "root.admin", PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    app.stop().await;
+}
+in_both_modes!(wrong_passwords_lock_out_only_the_address_they_came_from);
+
+/// Sign-ins are throttled per address whatever username they try, and per username whatever
+/// address they come from.
+#[tokio::test]
+async fn sign_ins_are_throttled_per_address_and_per_username() {
+    let app = TestApp::spawn_with(Mode::AllInOne, |config| {
+        behind_ingress(config);
+        config.identity.staff_sign_in.per_address_per_minute = 3;
+        config.identity.staff_sign_in.per_username_per_minute = 4;
+    })
+    .await;
+    for n in 0..3 {
+        let response = login_from(&app, "2001:db8:7:7::1", &format!("user{n}"), "x").await;
+        assert_eq!(response.status(), 401);
+    }
+    // Another address of the same /64 is the same client.
     problem(
-        login(&app, "nobody.here", PASSWORD, None).await,
-        401,
-        "invalid_credentials",
+        login_from(&app, "2001:db8:7:7::2", "user9", "x").await,
+        429,
+        "too_many_sign_ins",
+    )
+    .await;
+    for n in 0..4 {
+        let address = format!("198.51.100.{n}");
+        assert_eq!(
+            login_from(&app, &address, "target", "x").await.status(),
+            401
+        );
+    }
+    problem(
+        login_from(&app, "198.51.100.200", "target", "x").await,
+        429,
+        "too_many_sign_ins",
     )
     .await;
     app.stop().await;
 }
-in_both_modes!(repeated_wrong_passwords_lock_the_account);
+
+/// A flood of sign-ins with made-up usernames waits for a bounded number of hashing slots
+/// (each hash takes 19 MiB); those that find none answer 429 with Retry-After, none fails.
+#[tokio::test]
+async fn a_flood_of_sign_ins_is_bounded_by_the_hashing_slots() {
+    let app = TestApp::spawn_with(Mode::AllInOne, |config| {
+        behind_ingress(config);
+        config.identity.staff_sign_in.hashing_concurrency = 1;
+    })
+    .await;
+    let attempts = (0..150).map(|n| {
+        let app = &app;
+        async move {
+            let address = format!("10.{}.{}.1", n / 200, n % 200);
+            let response = login_from(app, &address, &format!("nobody{n}"), "guess").await;
+            let status = response.status().as_u16();
+            let retry_after = response.headers().contains_key("retry-after");
+            let body: serde_json::Value = response.json().await.unwrap();
+            (
+                status,
+                retry_after,
+                body["code"].as_str().unwrap_or("").to_owned(),
+            )
+        }
+    });
+    let answers = futures::future::join_all(attempts).await;
+    assert!(
+        answers.iter().all(
+            |(status, _, code)| (*status == 401 && code == "invalid_credentials")
+                || (*status == 429 && code == "sign_in_busy")
+        ),
+        "{answers:?}"
+    );
+    let busy: Vec<_> = answers
+        .iter()
+        .filter(|(status, ..)| *status == 429)
+        .collect();
+    assert!(
+        !busy.is_empty(),
+        "one slot cannot hash 150 passwords in a second"
+    );
+    assert!(busy.iter().all(|(_, retry_after, _)| *retry_after));
+    app.stop().await;
+}
 
 #[tokio::test]
 async fn the_demo_staff_of_hue_exist_only_when_asked_for() {

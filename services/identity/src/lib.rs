@@ -8,6 +8,7 @@ mod me;
 mod otp;
 mod phone;
 mod sessions;
+mod sign_in;
 mod sms;
 mod staff;
 mod vneid;
@@ -53,6 +54,7 @@ pub struct IdentityState {
     otp_key: Arc<Vec<u8>>,
     sms: Arc<sms::SmsSender>,
     vneid: Arc<vneid::VneidClient>,
+    sign_in: Arc<sign_in::SignInGuard>,
 }
 
 impl IdentityState {
@@ -64,6 +66,7 @@ impl IdentityState {
         config: &IdentityConfig,
         data_dir: &Path,
         plain_http: PlainHttp,
+        counters: &platform::ratelimit::Counters,
     ) -> anyhow::Result<Self> {
         anyhow::ensure!(
             auth.access_token_ttl_secs > 0
@@ -84,6 +87,7 @@ impl IdentityState {
             otp_key: Arc::new(otp_key(config, data_dir)?),
             sms: Arc::new(sms::SmsSender::from_config(&config.sms, plain_http)?),
             vneid: Arc::new(vneid::VneidClient::new(&config.vneid, plain_http)?),
+            sign_in: Arc::new(sign_in::SignInGuard::new(&config.staff_sign_in, counters)),
         };
         tokio::spawn(me::run_erasures(state.clone()));
         Ok(state)

@@ -2,8 +2,6 @@
 //! a username and password (argon2id, OWASP parameters) and, once enrolled, a TOTP code.
 //! Admins create, disable and re-scope staff within their own reach.
 
-use std::time::Duration;
-
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use axum::Json;
@@ -25,9 +23,6 @@ use platform::extract::ClientInfo;
 use crate::audit;
 use crate::sessions::{TokenResponse, TokenSubject};
 
-/// Wrong passwords in a row before the account is locked, and for how long.
-const MAX_FAILED_LOGINS: i32 = 5;
-const LOCKOUT: Duration = Duration::from_secs(15 * 60);
 const MIN_PASSWORD_CHARS: usize = 12;
 const TOTP_STEP: u64 = 30;
 
@@ -46,9 +41,15 @@ fn hash_password(password: &str) -> anyhow::Result<String> {
         .to_string())
 }
 
-/// Checks a password off the async threads: hashing takes tens of milliseconds on purpose.
-async fn password_matches(password: String, hash: Option<String>) -> bool {
+/// Checks a password off the async threads (hashing takes tens of milliseconds on purpose),
+/// holding `slot` until the hash is done.
+async fn password_matches(
+    password: String,
+    hash: Option<String>,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) -> bool {
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         // With no account, hash anyway, so timing does not reveal which usernames exist.
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_owned());
         PasswordHash::new(&hash).is_ok_and(|parsed| {
@@ -119,7 +120,7 @@ fn invalid_credentials() -> ApiError {
     responses(
         (status = 200, body = TokenResponse),
         (status = 401, description = "Wrong credentials, or a TOTP code is needed (`totp_required`)", body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Locked after too many failures", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts (`too_many_sign_ins`), too many failures from this address (`account_locked`), or too many sign-ins at once (`sign_in_busy`)", body = platform::error::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn login(
@@ -131,8 +132,10 @@ pub async fn login(
     if username.len() > 64 || body.password.len() > 1024 {
         return Err(invalid_credentials());
     }
+    let attempt = state.sign_in.admit(&username, &client).await?;
+    let slot = state.sign_in.hashing_slot().await?;
     let account = sqlx::query!(
-        r#"SELECT id, password_hash, totp_secret, totp_enabled, totp_last_step, locked_until, disabled_at
+        r#"SELECT id, password_hash, totp_secret, totp_enabled, totp_last_step, disabled_at
            FROM accounts WHERE username = $1 AND kind = 'staff'"#,
         username
     )
@@ -141,20 +144,14 @@ pub async fn login(
     let matches = password_matches(
         body.password,
         account.as_ref().and_then(|a| a.password_hash.clone()),
+        slot,
     )
     .await;
     let Some(account) = account else {
+        // Counted like a known username's failure, so both answer alike.
+        state.sign_in.failed(&attempt).await;
         return Err(invalid_credentials());
     };
-    if let Some(until) = account.locked_until.filter(|until| *until > Utc::now()) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "account_locked",
-            "Tài khoản tạm khóa do đăng nhập sai nhiều lần.",
-            "The account is locked after too many failed sign-ins.",
-        )
-        .with_retry_after((until - Utc::now()).to_std().unwrap_or(LOCKOUT)));
-    }
     let mut second_factor_step = None;
     let failure = if !matches {
         Some(("password", invalid_credentials()))
@@ -204,17 +201,7 @@ pub async fn login(
     if let Some((factor, error)) = failure {
         // Asking for the TOTP code is not a failure; a wrong password or code is.
         if factor != "totp_missing" {
-            let locked = sqlx::query_scalar!(
-                r#"UPDATE accounts SET
-                     failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
-                     locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(secs => $3) ELSE locked_until END
-                   WHERE id = $1 RETURNING COALESCE(locked_until > now(), false) AS "locked!""#,
-                account.id,
-                MAX_FAILED_LOGINS,
-                LOCKOUT.as_secs_f64()
-            )
-            .fetch_one(&mut *tx)
-            .await?;
+            let locked = state.sign_in.failed(&attempt).await;
             audit::record(
                 &mut tx,
                 "sign_in_failed",
@@ -231,7 +218,7 @@ pub async fn login(
                     Some(account.id),
                     None,
                     &client,
-                    serde_json::json!({ "minutes": LOCKOUT.as_secs() / 60 }),
+                    serde_json::json!({ "minutes": state.config.staff_sign_in.lockout_secs / 60 }),
                 )
                 .await?;
             }
@@ -243,7 +230,7 @@ pub async fn login(
         return Err(crate::sessions::account_disabled());
     }
     sqlx::query!(
-        "UPDATE accounts SET failed_logins = 0, locked_until = NULL, totp_last_step = COALESCE($2, totp_last_step) WHERE id = $1",
+        "UPDATE accounts SET totp_last_step = COALESCE($2, totp_last_step) WHERE id = $1",
         account.id,
         second_factor_step
     )

@@ -340,7 +340,7 @@ pub async fn lookup(
     principal: Principal,
     QueryParams(query): QueryParams<LookupQuery>,
 ) -> Result<Json<BillLookup>, ApiError> {
-    if let Err(wait) = state.lookups.check(&principal.account_id.to_string()) {
+    if let Err(wait) = state.lookups.check(&principal.account_id.to_string()).await {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_lookups",

@@ -54,6 +54,7 @@ impl PaymentsState {
         pool: PgPool,
         config: &PaymentsConfig,
         plain_http: platform::outbound::PlainHttp,
+        counters: &platform::ratelimit::Counters,
     ) -> anyhow::Result<Self> {
         let providers = Providers::new(config, plain_http)?;
         if providers.offered().is_empty() {
@@ -80,6 +81,8 @@ impl PaymentsState {
             billers,
             providers: Arc::new(providers),
             lookups: Arc::new(platform::ratelimit::Limiter::new(
+                counters,
+                "payments.bill_lookups",
                 config.bill_lookups_per_minute,
                 Duration::from_secs(60),
             )),

@@ -43,6 +43,17 @@ pub struct Config {
     pub payments: PaymentsConfig,
     pub internal: InternalConfig,
     pub events: EventsConfig,
+    pub redis: RedisConfig,
+}
+
+/// Redis, where replicas keep what they must count together (rate limits); unset, each
+/// process counts alone.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// `redis://[:password@]host:port/db`, or `rediss://` for TLS.
+    #[serde(serialize_with = "serialize_secret")]
+    pub url: Option<SecretString>,
 }
 
 impl Default for Config {
@@ -64,6 +75,7 @@ impl Default for Config {
             payments: PaymentsConfig::default(),
             internal: InternalConfig::default(),
             events: EventsConfig::default(),
+            redis: RedisConfig::default(),
         }
     }
 }
@@ -151,6 +163,10 @@ pub struct GatewayConfig {
     pub body_limit_bytes: usize,
     /// Origins allowed by CORS (the web app's origin); empty allows none.
     pub cors_allowed_origins: Vec<String>,
+    /// Proxies in front of the gateway (the ingress), as CIDRs: only a request from one of them
+    /// is believed about the client's address (`X-Forwarded-For`) and the scheme and host it
+    /// used (`X-Forwarded-Proto`/`-Host`).
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for GatewayConfig {
@@ -161,6 +177,7 @@ impl Default for GatewayConfig {
             upstream_connect_timeout_ms: 2_000,
             body_limit_bytes: 1024 * 1024,
             cors_allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -533,6 +550,36 @@ pub struct IdentityConfig {
     /// default; anything else is refused at registration, so pushes cannot be aimed at other
     /// hosts.
     pub web_push_endpoints: Vec<String>,
+    pub staff_sign_in: StaffSignInConfig,
+}
+
+/// Limits on staff sign-in, where every attempt costs a password hash (19 MiB of memory).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StaffSignInConfig {
+    /// Password hashes computed at once by this process; 0 means twice its cores. A sign-in
+    /// that finds none free within a second answers 429.
+    pub hashing_concurrency: usize,
+    /// Attempts per minute from one client address (an IPv6 client is its /64).
+    pub per_address_per_minute: u32,
+    /// Attempts per minute at one username, from anywhere.
+    pub per_username_per_minute: u32,
+    /// Wrong passwords or codes from one address at one username before that pair is locked
+    /// out for `lockout_secs` (other addresses are not: nobody can lock an officer out).
+    pub failures_before_lockout: u32,
+    pub lockout_secs: u64,
+}
+
+impl Default for StaffSignInConfig {
+    fn default() -> Self {
+        Self {
+            hashing_concurrency: 0,
+            per_address_per_minute: 30,
+            per_username_per_minute: 60,
+            failures_before_lockout: 5,
+            lockout_secs: 15 * 60,
+        }
+    }
 }
 
 impl Default for IdentityConfig {
@@ -556,6 +603,7 @@ impl Default for IdentityConfig {
             ]
             .map(str::to_owned)
             .to_vec(),
+            staff_sign_in: StaffSignInConfig::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod lang;
 pub mod local_postgres;
 pub mod metrics;
 pub mod outbound;
+pub mod proxies;
 pub mod ratelimit;
 pub mod request;
 pub mod telemetry;

@@ -134,7 +134,8 @@ pub async fn file(
     }
 
     check_position(request.latitude, request.longitude)?;
-    check_rate(state, filer.account_id, filer.max_per_hour).await?;
+    // A cheap refusal before anything is attached; counted again, exactly, when writing.
+    check_rate(&state.pool, filer.account_id, filer.max_per_hour).await?;
     let description = request.description.trim();
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
         return Err(invalid(
@@ -241,6 +242,15 @@ pub async fn file(
             .await?
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotency key vanished")));
     }
+    // Concurrent filings of one filer (an account or an Open311 key) are counted one after
+    // another, on every replica, so none of them passes the limit together.
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('reports.filing:' || $1::text, 0))",
+        filer.account_id.to_string()
+    )
+    .execute(&mut *tx)
+    .await?;
+    check_rate(&mut *tx, filer.account_id, filer.max_per_hour).await?;
     let sla_due_at = sqlx::query_scalar!(
         r#"INSERT INTO reports (id, jurisdiction_id, category_code, ward_id, department_id, reporter_id,
                anonymous, status, description, answers, media_ids, latitude, longitude, h3_res9, h3_res7,
@@ -381,7 +391,7 @@ pub async fn undo_attach(state: &ReportsState, report_id: Uuid, media_ids: &[Uui
 /// One account files at most `max_reports_per_hour` reports an hour (retries of one key do not
 /// count: they are answered before this).
 async fn check_rate(
-    state: &ReportsState,
+    db: impl sqlx::PgExecutor<'_>,
     account: Uuid,
     max_per_hour: i64,
 ) -> Result<(), ApiError> {
@@ -394,7 +404,7 @@ async fn check_rate(
         account,
         max_per_hour
     )
-    .fetch_optional(&state.pool)
+    .fetch_optional(db)
     .await?
     .flatten();
     let Some(oldest) = oldest_in_hour else {

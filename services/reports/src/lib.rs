@@ -57,6 +57,7 @@ impl ReportsState {
     pub async fn start(
         pool: PgPool,
         config: &ReportsConfig,
+        counters: &platform::ratelimit::Counters,
         media: ServiceClient,
         identity: ServiceClient,
     ) -> anyhow::Result<Self> {
@@ -71,6 +72,8 @@ impl ReportsState {
             identity,
             max_reports_per_hour: config.max_reports_per_hour,
             open311_limiter: Arc::new(platform::ratelimit::Limiter::new(
+                counters,
+                "open311.requests",
                 config.open311_requests_per_minute,
                 Duration::from_secs(60),
             )),

@@ -105,13 +105,14 @@ impl Open311Error {
 }
 
 /// Counts a request against its client's share of Open311 (per address, per minute).
-fn limited(state: &ReportsState, client: &ClientInfo) -> Result<(), Open311Error> {
+async fn limited(state: &ReportsState, client: &ClientInfo) -> Result<(), Open311Error> {
     let key = client
         .ip
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        .map_or_else(|| "unknown".to_owned(), platform::ratelimit::address_key);
     state
         .open311_limiter
         .check(&key)
+        .await
         .map_err(|wait| Open311Error {
             retry_after: Some(wait),
             ..Open311Error::new(
@@ -309,7 +310,7 @@ pub async fn get_document(
     let Some((stem, format)) = document(&file) else {
         return Open311Error::new(StatusCode::NOT_FOUND, "No such document").render(Format::Xml);
     };
-    if let Err(error) = limited(&state, &client) {
+    if let Err(error) = limited(&state, &client).await {
         return error.render(format);
     }
     let answer = match stem {
@@ -333,7 +334,7 @@ pub async fn get_one(
     let Some((id, format)) = document(&file) else {
         return Open311Error::new(StatusCode::NOT_FOUND, "No such document").render(Format::Xml);
     };
-    if let Err(error) = limited(&state, &client) {
+    if let Err(error) = limited(&state, &client).await {
         return error.render(format);
     }
     let answer = match kind.as_str() {
@@ -969,7 +970,7 @@ pub async fn post_document(
     let Some((stem, format)) = document(&file) else {
         return Open311Error::new(StatusCode::NOT_FOUND, "No such document").render(Format::Xml);
     };
-    if let Err(error) = limited(&state, &client) {
+    if let Err(error) = limited(&state, &client).await {
         return error.render(format);
     }
     let form = Form::parse(&body);
