@@ -482,7 +482,7 @@ fn validate_request(request: &Value) -> Result<Value, Invalid> {
     }
     if let Some(condition) = fields.get("condition") {
         let topics = condition.as_str().and_then(condition_topics);
-        if !topics.is_some_and(|n| n <= MAX_CONDITION_TOPICS) {
+        if topics.is_none_or(|n| n > MAX_CONDITION_TOPICS) {
             return Err(Invalid::Field {
                 field: "message.condition",
                 description: "Invalid condition expression provided.",
