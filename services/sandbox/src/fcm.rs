@@ -685,7 +685,7 @@ fn keys_and_values(value: &Value) -> usize {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Control {
-    /// A registration token, or `*` for every token.
+    /// A registration token or installation ID, or `*` for every device.
     token: String,
     /// What to answer; `null` goes back to success.
     answer: Option<Answer>,
