@@ -6,6 +6,7 @@
 
 mod catalogue;
 mod config;
+mod firebase_admin;
 mod gateway;
 mod helpers;
 mod identity;

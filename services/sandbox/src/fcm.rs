@@ -3,11 +3,14 @@
 //!
 //! - `POST /sandbox/fcm/token`: Google's OAuth 2.0 token endpoint for service accounts
 //!   (RFC 7523 JWT bearer grant): the RS256 assertion is verified against the test service
-//!   account's public key (`data/fcm-test-service-account.json`), and an access token valid for
-//!   an hour is issued.
+//!   account's public key (`data/fcm-test-service-account.json`), it must ask for the
+//!   `firebase.messaging` or the `cloud-platform` scope (Google's firebase-admin SDKs ask for the
+//!   latter), and an access token valid for an hour is issued.
 //! - `POST /sandbox/fcm/v1/projects/{project}/messages:send`: validates the message as FCM does
-//!   (exactly one target, string-only `data`, reserved keys, 4 KB payload, TTL range, topic
-//!   names, snake_case or camelCase fields) and answers with FCM's error envelope.
+//!   (exactly one target of `token`, `fid`, `topic` or `condition`; condition syntax and its
+//!   five-topic limit; string-only `data`, reserved keys, the payload limit counted on keys and
+//!   values, TTL range, topic names, boolean Android flags, snake_case or camelCase fields) and
+//!   answers with FCM's error envelope.
 //! - `POST /sandbox/fcm/control`: tells it to answer a token (or every token) with
 //!   `UNREGISTERED`, 429 with `Retry-After`, 500, 503, an HTML 502, ... the next N times.
 //! - `GET /sandbox/fcm/deliveries`: what it accepted, for tests to read; `DELETE` forgets.
@@ -31,10 +34,17 @@ use serde_json::{Map, Value, json};
 pub const TEST_SERVICE_ACCOUNT: &str = include_str!("../data/fcm-test-service-account.json");
 const TEST_PUBLIC_KEY: &str = include_str!("../data/fcm-test-service-account.pub.pem");
 pub const TEST_PROJECT: &str = "citizen-test";
-const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
+/// Either grants `messages:send`, as on Google's token endpoint.
+const SCOPES: [&str; 2] = [
+    "https://www.googleapis.com/auth/firebase.messaging",
+    "https://www.googleapis.com/auth/cloud-platform",
+];
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
-/// FCM's limit on a message.
-const MAX_MESSAGE_BYTES: usize = 4096;
+/// FCM's limit on a message's payload (its keys and values), and on one sent to topics.
+const MAX_PAYLOAD_BYTES: usize = 4096;
+const MAX_TOPIC_PAYLOAD_BYTES: usize = 2048;
+/// Topics one condition may name.
+const MAX_CONDITION_TOPICS: usize = 5;
 /// FCM keeps a message at most four weeks.
 const MAX_TTL_SECS: f64 = 2_419_200.0;
 
@@ -160,7 +170,7 @@ async fn token(
     if claims.iss != *emulator.client_email {
         return grant_error("invalid_grant", "Invalid JWT Signature.");
     }
-    if !claims.scope.split(' ').any(|s| s == SCOPE) {
+    if !claims.scope.split(' ').any(|s| SCOPES.contains(&s)) {
         return grant_error(
             "invalid_scope",
             "Invalid OAuth scope or ID token audience provided.",
@@ -200,13 +210,56 @@ fn fcm_error(
     (status, Json(json!({ "error": error }))).into_response()
 }
 
-fn invalid(message: impl AsRef<str>) -> Response {
-    fcm_error(
-        StatusCode::BAD_REQUEST,
-        "INVALID_ARGUMENT",
-        message.as_ref(),
-        Some("INVALID_ARGUMENT"),
-    )
+/// Why a send request is refused: a message, or a field FCM names in a `BadRequest` detail.
+#[derive(Debug, PartialEq, Eq)]
+enum Invalid {
+    Message(String),
+    Field {
+        field: &'static str,
+        description: &'static str,
+    },
+}
+
+impl From<String> for Invalid {
+    fn from(message: String) -> Self {
+        Invalid::Message(message)
+    }
+}
+
+impl From<&str> for Invalid {
+    fn from(message: &str) -> Self {
+        Invalid::Message(message.to_owned())
+    }
+}
+
+fn invalid(invalid: Invalid) -> Response {
+    match invalid {
+        Invalid::Message(message) => fcm_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_ARGUMENT",
+            &message,
+            Some("INVALID_ARGUMENT"),
+        ),
+        // FCM names the field in a google.rpc.BadRequest before its own FcmError detail.
+        Invalid::Field { field, description } => {
+            let error = json!({
+                "code": 400,
+                "message": "Request contains an invalid argument.",
+                "status": "INVALID_ARGUMENT",
+                "details": [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.BadRequest",
+                        "fieldViolations": [{ "field": field, "description": description }],
+                    },
+                    {
+                        "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
+                        "errorCode": "INVALID_ARGUMENT",
+                    },
+                ],
+            });
+            (StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response()
+        }
+    }
 }
 
 async fn send(
@@ -254,15 +307,18 @@ impl Emulator {
         }
         let request: Value = match serde_json::from_slice(body) {
             Ok(value) => value,
-            Err(error) => return invalid(format!("Invalid JSON payload received. {error}")),
+            Err(error) => {
+                return invalid(format!("Invalid JSON payload received. {error}").into());
+            }
         };
         let message = match validate_request(&request) {
             Ok(message) => message,
-            Err(text) => return invalid(text),
+            Err(refused) => return invalid(refused),
         };
-        let target = message
-            .get("token")
-            .and_then(Value::as_str)
+        // Faults are set per device: its registration token or installation ID.
+        let target = ["token", "fid"]
+            .iter()
+            .find_map(|t| message.get(*t).and_then(Value::as_str))
             .unwrap_or("*")
             .to_owned();
         if let Some(response) = self.fault_for(&target) {
@@ -366,7 +422,7 @@ fn check_data(data: &Value, at: &str) -> Result<(), String> {
 }
 
 /// Checks a send request; the message on success.
-fn validate_request(request: &Value) -> Result<Value, String> {
+fn validate_request(request: &Value) -> Result<Value, Invalid> {
     known_fields(object(request, "")?, "", &["message", "validate_only"])?;
     let message = field(request, "message").ok_or("Request contains an invalid argument.")?;
     let fields = object(message, "message")?;
@@ -382,16 +438,17 @@ fn validate_request(request: &Value) -> Result<Value, String> {
             "apns",
             "fcm_options",
             "token",
+            "fid",
             "topic",
             "condition",
         ],
     )?;
-    let targets = ["token", "topic", "condition"]
+    let targets = ["token", "fid", "topic", "condition"]
         .iter()
         .filter(|t| fields.contains_key(**t))
         .count();
     if targets != 1 {
-        return Err("Exactly one of token, topic or condition must be specified.".to_owned());
+        return Err("Exactly one of token, fid, topic or condition must be specified.".into());
     }
     if let Some(token) = fields.get("token") {
         let valid = token.as_str().is_some_and(|t| {
@@ -400,18 +457,36 @@ fn validate_request(request: &Value) -> Result<Value, String> {
                     .all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b))
         });
         if !valid {
-            return Err("The registration token is not a valid FCM registration token".to_owned());
+            return Err("The registration token is not a valid FCM registration token".into());
+        }
+    }
+    if let Some(fid) = fields.get("fid") {
+        // A Firebase installation ID is 17 bytes in URL-safe base64: 22 characters.
+        let valid = fid.as_str().is_some_and(|f| {
+            f.len() == 22
+                && f.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+        if !valid {
+            return Err(Invalid::Field {
+                field: "message.fid",
+                description: "Invalid Firebase installation ID.",
+            });
         }
     }
     if let Some(topic) = fields.get("topic") {
         let name = topic.as_str().unwrap_or_default();
-        let name = name.strip_prefix("/topics/").unwrap_or(name);
-        let valid = (1..=900).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.~%".contains(&b));
-        if !valid {
-            return Err(format!("Invalid topic name: {topic}"));
+        if !valid_topic(name.strip_prefix("/topics/").unwrap_or(name)) {
+            return Err(format!("Invalid topic name: {topic}").into());
+        }
+    }
+    if let Some(condition) = fields.get("condition") {
+        let topics = condition.as_str().and_then(condition_topics);
+        if topics.is_none_or(|n| n > MAX_CONDITION_TOPICS) {
+            return Err(Invalid::Field {
+                field: "message.condition",
+                description: "Invalid condition expression provided.",
+            });
         }
     }
     if let Some(data) = fields.get("data") {
@@ -438,10 +513,26 @@ fn validate_request(request: &Value) -> Result<Value, String> {
                 "notification",
                 "fcm_options",
                 "direct_boot_ok",
+                "bandwidth_constrained_ok",
+                "restricted_satellite_ok",
             ],
         )?;
         if let Some(data) = field(android, "data") {
             check_data(data, "message.android.data")?;
+        }
+        for flag in [
+            "direct_boot_ok",
+            "bandwidth_constrained_ok",
+            "restricted_satellite_ok",
+        ] {
+            if let Some(value) = field(android, flag)
+                && !value.is_boolean()
+            {
+                return Err(format!(
+                    "Invalid value at 'message.android.{flag}' (TYPE_BOOL), {value}"
+                )
+                .into());
+            }
         }
         if let Some(priority) = field(android, "priority")
             && !matches!(
@@ -451,7 +542,7 @@ fn validate_request(request: &Value) -> Result<Value, String> {
         {
             return Err(format!(
                 "Invalid value at 'message.android.priority' (type.googleapis.com/google.firebase.fcm.v1.AndroidMessagePriority), {priority}"
-            ));
+            ).into());
         }
         if let Some(ttl) = field(android, "ttl") {
             let seconds = ttl
@@ -464,7 +555,7 @@ fn validate_request(request: &Value) -> Result<Value, String> {
                 _ => {
                     return Err(format!(
                         "Invalid value at 'message.android.ttl' (type.googleapis.com/google.protobuf.Duration), {ttl}"
-                    ));
+                    ).into());
                 }
             }
         }
@@ -486,19 +577,115 @@ fn validate_request(request: &Value) -> Result<Value, String> {
             &["headers", "payload", "fcm_options", "live_activity_token"],
         )?;
     }
-    let size = serde_json::to_vec(message).map_or(usize::MAX, |bytes| bytes.len());
-    if size > MAX_MESSAGE_BYTES {
+    let limit = if fields.contains_key("topic") || fields.contains_key("condition") {
+        MAX_TOPIC_PAYLOAD_BYTES
+    } else {
+        MAX_PAYLOAD_BYTES
+    };
+    let size = payload_bytes(message);
+    if size > limit {
         return Err(format!(
-            "Message is too big: {size} bytes, the limit is {MAX_MESSAGE_BYTES}."
-        ));
+            "Message is too big: its payload has {size} bytes of keys and values, the limit is {limit}."
+        )
+        .into());
     }
     Ok(message.clone())
+}
+
+/// A topic name as FCM allows it (without the `/topics/` prefix).
+fn valid_topic(name: &str) -> bool {
+    (1..=900).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.~%".contains(&b))
+}
+
+/// The number of topics a condition names, if it is one: `'name' in topics` tests joined by
+/// `&&` and `||`, grouped with parentheses. FCM has no `!`.
+fn condition_topics(condition: &str) -> Option<usize> {
+    let mut rest = condition.trim_start();
+    let mut topics = 0;
+    let mut depth = 0usize;
+    // Alternates between an operand (a test or an opening parenthesis) and what may follow one.
+    let mut want_operand = true;
+    while !rest.is_empty() {
+        if want_operand {
+            if let Some(after) = rest.strip_prefix('(') {
+                depth += 1;
+                rest = after;
+            } else {
+                let (name, after) = rest.strip_prefix('\'')?.split_once('\'')?;
+                let after = after.trim_start().strip_prefix("in")?;
+                let after = after
+                    .strip_prefix(char::is_whitespace)?
+                    .trim_start()
+                    .strip_prefix("topics")?;
+                if !valid_topic(name) || after.starts_with(|c: char| c.is_alphanumeric()) {
+                    return None;
+                }
+                topics += 1;
+                want_operand = false;
+                rest = after;
+            }
+        } else if let Some(after) = rest.strip_prefix(')') {
+            depth = depth.checked_sub(1)?;
+            rest = after;
+        } else {
+            rest = rest
+                .strip_prefix("&&")
+                .or_else(|| rest.strip_prefix("||"))?;
+            want_operand = true;
+        }
+        rest = rest.trim_start();
+    }
+    (!want_operand && depth == 0).then_some(topics)
+}
+
+/// What FCM counts against its payload limit: the keys and values of what a device receives
+/// (its `data` and notification fields, a platform's own replacing the message's), on the
+/// platform that gets the most.
+fn payload_bytes(message: &Value) -> usize {
+    let data = field(message, "data");
+    let notification = field(message, "notification");
+    let android = field(message, "android");
+    let webpush = field(message, "webpush");
+    let apns = field(message, "apns");
+    let for_platform = |config: Option<&Value>| {
+        let data = config.and_then(|c| field(c, "data")).or(data);
+        let mut shown = notification
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(own) = config
+            .and_then(|c| field(c, "notification"))
+            .and_then(Value::as_object)
+        {
+            shown.extend(own.clone());
+        }
+        data.map_or(0, keys_and_values) + keys_and_values(&Value::Object(shown))
+    };
+    let apple = for_platform(None)
+        + apns
+            .and_then(|a| field(a, "payload"))
+            .map_or(0, keys_and_values);
+    for_platform(android).max(for_platform(webpush)).max(apple)
+}
+
+/// The bytes of an object's keys and of its values, nested ones counted the same way.
+fn keys_and_values(value: &Value) -> usize {
+    match value {
+        Value::Object(map) => map.iter().map(|(k, v)| k.len() + keys_and_values(v)).sum(),
+        Value::Array(items) => items.iter().map(keys_and_values).sum(),
+        Value::String(text) => text.len(),
+        Value::Null => 0,
+        other => other.to_string().len(),
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Control {
-    /// A registration token, or `*` for every token.
+    /// A registration token or installation ID, or `*` for every device.
     token: String,
     /// What to answer; `null` goes back to success.
     answer: Option<Answer>,
@@ -537,4 +724,81 @@ async fn deliveries(
 async fn forget(State(emulator): State<Emulator>) -> StatusCode {
     emulator.deliveries.clear();
     StatusCode::NO_CONTENT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_are_topic_tests_joined_by_and_or_and_parentheses() {
+        for (condition, topics) in [
+            ("'weather' in topics", 1),
+            (
+                "'TopicA' in topics && ('TopicB' in topics || 'TopicC' in topics)",
+                3,
+            ),
+            ("('a' in topics||'b' in topics)&&'c' in topics", 3),
+            ("  ( ( 'a' in topics ) )  ", 1),
+            (
+                "'a' in topics && 'b' in topics && 'c' in topics && 'd' in topics && 'e' in topics && 'f' in topics",
+                6,
+            ),
+        ] {
+            assert_eq!(condition_topics(condition), Some(topics), "{condition}");
+        }
+        for condition in [
+            "",
+            "weather",
+            "'weather'",
+            "'weather' in topic",
+            "'weather' in topicsx",
+            "'weather' intopics",
+            "\"weather\" in topics",
+            "!('weather' in topics)",
+            "'a' in topics &&",
+            "&& 'a' in topics",
+            "'a' in topics 'b' in topics",
+            "'a' in topics & 'b' in topics",
+            "('a' in topics",
+            "'a' in topics)",
+            "()",
+            "'a b' in topics",
+            "'' in topics",
+        ] {
+            assert_eq!(condition_topics(condition), None, "{condition}");
+        }
+        // Deep nesting is counted, not recursed into.
+        let deep = format!(
+            "{}'a' in topics{}",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        assert_eq!(condition_topics(&deep), Some(1));
+    }
+
+    #[test]
+    fn the_payload_limit_counts_keys_and_values_not_the_envelope() {
+        let token = "t".repeat(200);
+        let at_limit = json!({ "token": token, "data": { "a": "x".repeat(4095) } });
+        assert_eq!(payload_bytes(&at_limit), 4096);
+        assert!(validate_request(&json!({ "message": at_limit })).is_ok());
+        let over = json!({ "token": token, "data": { "a": "x".repeat(4096) } });
+        assert!(matches!(
+            validate_request(&json!({ "message": over })),
+            Err(Invalid::Message(m)) if m.starts_with("Message is too big")
+        ));
+        // Notification fields count; a platform's data replaces the message's.
+        let message = json!({
+            "token": token,
+            "notification": { "title": "ab", "body": "cd" },
+            "data": { "k": "vvvv" },
+            "android": { "data": { "k": "v" }, "notification": { "title": "abcdef" } },
+        });
+        // Apple: k + vvvv + title + ab + body + cd = 1+4+5+2+4+2; Android: 1+1+5+6+4+2.
+        assert_eq!(payload_bytes(&message), 19);
+        // Messages to topics have half the room.
+        let topic = json!({ "topic": "news", "data": { "a": "x".repeat(2048) } });
+        assert!(validate_request(&json!({ "message": topic })).is_err());
+    }
 }
