@@ -411,32 +411,8 @@ async fn a_phone_photo_is_stored_indexed_and_stripped(mode: Mode, store: Store) 
 
     // The original keeps what the derivatives leave out: staff only, even for its owner.
     problem(get("original").await.unwrap(), 404, "media_not_found").await;
-    let officer = app.staff_token("phuxuan.officer").await;
-    let ranged = app
-        .authed(Method::GET, &format!("/v1/media/{id}/original"), &officer)
-        .header("range", "bytes=0-9")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ranged.status(), 206);
-    assert_eq!(
-        ranged.headers()["content-range"],
-        format!("bytes 0-9/{}", photo.len()).as_str()
-    );
-    assert_eq!(ranged.bytes().await.unwrap().as_ref(), &photo[..10]);
-    let unsatisfiable = app
-        .authed(Method::GET, &format!("/v1/media/{id}/original"), &officer)
-        .header("range", format!("bytes={}-", photo.len()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        unsatisfiable.headers()["content-range"],
-        format!("bytes */{}", photo.len()).as_str()
-    );
-    problem(unsatisfiable, 416, "range_not_satisfiable").await;
 
-    let again: Json = upload(&app, &token, photo, "image/jpeg")
+    let again: Json = upload(&app, &token, photo.clone(), "image/jpeg")
         .await
         .json()
         .await
@@ -474,6 +450,33 @@ async fn a_phone_photo_is_stored_indexed_and_stripped(mode: Mode, store: Store) 
         "unauthenticated",
     )
     .await;
+
+    // Staff read the original once the photo is attached to a report they work on.
+    file_pothole_with(&app, &token, &id).await;
+    let officer = app.staff_token("phuxuan.officer").await;
+    let ranged = app
+        .authed(Method::GET, &format!("/v1/media/{id}/original"), &officer)
+        .header("range", "bytes=0-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status(), 206);
+    assert_eq!(
+        ranged.headers()["content-range"],
+        format!("bytes 0-9/{}", photo.len()).as_str()
+    );
+    assert_eq!(ranged.bytes().await.unwrap().as_ref(), &photo[..10]);
+    let unsatisfiable = app
+        .authed(Method::GET, &format!("/v1/media/{id}/original"), &officer)
+        .header("range", format!("bytes={}-", photo.len()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unsatisfiable.headers()["content-range"],
+        format!("bytes */{}", photo.len()).as_str()
+    );
+    problem(unsatisfiable, 416, "range_not_satisfiable").await;
     app.stop().await;
 }
 in_both_modes_and_stores!(a_phone_photo_is_stored_indexed_and_stripped);
@@ -1278,6 +1281,7 @@ async fn originals_can_be_dropped_once_derivatives_exist() {
     let token = app.resident_token().await;
     let (_, id) = uploaded(&app, &token, phone_photo(400, 300, 1), "image/jpeg").await;
     until_ready(&app, &token, &id).await;
+    file_pothole_with(&app, &token, &id).await;
     let officer = app.staff_token("phuxuan.officer").await;
     problem(
         app.get_as(&format!("/v1/media/{id}/original"), &officer)

@@ -1,7 +1,8 @@
 //! Photos residents attach to field reports and officers attach as proof: validated from their
 //! bytes, derivatives made without metadata by a job queue in PostgreSQL, positions indexed by
 //! H3 cell, kept in a local directory or an S3-compatible store, read through signed URLs or
-//! the gateway by their owner and staff, and by anyone once what they belong to is public.
+//! the gateway by their owner, by the staff who work on what they belong to, and by anyone once
+//! what they belong to is public.
 
 mod access;
 mod budgets;
