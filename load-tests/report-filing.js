@@ -3,11 +3,11 @@
 // uploads a photo (multipart POST /v1/media, each one different so none is answered from the
 // duplicate check) and files a pothole with it (POST /v1/reports, a new Idempotency-Key each) at
 // a random point inside the demo ward Phú Xuân. Every virtual user signs in from the same
-// address, and identity allows 20 codes per address per hour, and reports 20 reports per account
-// per hour, so raise both on the server:
+// address, and identity allows 20 codes per address per hour, reports 20 reports per account
+// per hour and media 200 uploads per account per day, so raise them on the server:
 //
 //   CITIZEN_IDENTITY__OTP__PER_IP_PER_HOUR=100000 CITIZEN_REPORTS__MAX_REPORTS_PER_HOUR=100000 \
-//     target/release/citizen serve
+//     CITIZEN_MEDIA__DAILY_UPLOAD_COUNT=100000 target/release/citizen serve
 //   BASE_URL=http://127.0.0.1:8080 VUS=8 DURATION=30s load-tests/run report-filing
 import http from 'k6/http';
 import { check } from 'k6';

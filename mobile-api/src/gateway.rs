@@ -11,7 +11,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::response::Response;
@@ -27,7 +27,6 @@ use tower::{Layer, ServiceExt};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 use utoipa_scalar::Servable;
 
@@ -133,9 +132,9 @@ pub fn router(
             Arc::new(proxies),
             forwarded_for,
         ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::GATEWAY_TIMEOUT,
+        .layer(middleware::from_fn_with_state(
             Duration::from_millis(config.request_timeout_ms),
+            within_deadline,
         ))
         .layer(CompressionLayer::new().gzip(true).br(true))
         .layer(cors(config));
@@ -145,6 +144,20 @@ pub fn router(
         metrics,
         Some(verifier),
     ))
+}
+
+/// Answers 504 `upstream_timeout` for a request not answered within the gateway's deadline, as
+/// for a remote upstream that does not answer in time: the client was too slow to send or the
+/// service to answer, not our failure.
+async fn within_deadline(
+    State(deadline): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => crate::upstream::timed_out().into_response(),
+    }
 }
 
 /// Refuses a body over `limit`: at once when `Content-Length` says so, else when the stream

@@ -208,13 +208,7 @@ impl RemoteService {
             }
             Failure::Timeout => {
                 tracing::warn!(upstream = name, "upstream timed out");
-                ApiError::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "upstream_timeout",
-                    "Dịch vụ phản hồi quá chậm. Vui lòng thử lại sau.",
-                    "The service took too long to answer. Please try again later.",
-                )
-                .into_response()
+                timed_out().into_response()
             }
             Failure::Other(error) => {
                 tracing::warn!(upstream = name, ?error, "upstream failed");
@@ -228,6 +222,16 @@ impl RemoteService {
             }
         }
     }
+}
+
+/// A request the service did not answer in time.
+pub fn timed_out() -> ApiError {
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "upstream_timeout",
+        "Dịch vụ phản hồi quá chậm. Vui lòng thử lại sau.",
+        "The service took too long to answer. Please try again later.",
+    )
 }
 
 fn is_idempotent(method: &Method) -> bool {

@@ -199,6 +199,24 @@ pub async fn until_ready(app: &TestApp, token: &str, id: &str) -> Json {
     panic!("derivatives were not made");
 }
 
+/// Files a pothole report in Phú Xuân (ward `phu-xuan`, department `construction`) with the
+/// photo `media_id`: the photo is then attached to it.
+async fn file_pothole_with(app: &TestApp, token: &str, media_id: &str) -> String {
+    let response = app
+        .authed(Method::POST, "/v1/reports", token)
+        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+        .json(&serde_json::json!({
+            "category": "pothole", "latitude": 16.495, "longitude": 107.582,
+            "description": "Ổ gà", "answers": { "size": "large" }, "media_ids": [media_id],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let filed: Json = response.json().await.unwrap();
+    filed["report"]["id"].as_str().unwrap().to_owned()
+}
+
 fn assert_no_metadata(derivative: &[u8]) {
     assert!(
         !derivative.windows(6).any(|w| w == b"Exif\0\0"),
@@ -393,32 +411,8 @@ async fn a_phone_photo_is_stored_indexed_and_stripped(mode: Mode, store: Store) 
 
     // The original keeps what the derivatives leave out: staff only, even for its owner.
     problem(get("original").await.unwrap(), 404, "media_not_found").await;
-    let officer = app.staff_token("phuxuan.officer").await;
-    let ranged = app
-        .authed(Method::GET, &format!("/v1/media/{id}/original"), &officer)
-        .header("range", "bytes=0-9")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ranged.status(), 206);
-    assert_eq!(
-        ranged.headers()["content-range"],
-        format!("bytes 0-9/{}", photo.len()).as_str()
-    );
-    assert_eq!(ranged.bytes().await.unwrap().as_ref(), &photo[..10]);
-    let unsatisfiable = app
-        .authed(Method::GET, &format!("/v1/media/{id}/original"), &officer)
-        .header("range", format!("bytes={}-", photo.len()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        unsatisfiable.headers()["content-range"],
-        format!("bytes */{}", photo.len()).as_str()
-    );
-    problem(unsatisfiable, 416, "range_not_satisfiable").await;
 
-    let again: Json = upload(&app, &token, photo, "image/jpeg")
+    let again: Json = upload(&app, &token, photo.clone(), "image/jpeg")
         .await
         .json()
         .await
@@ -456,6 +450,33 @@ async fn a_phone_photo_is_stored_indexed_and_stripped(mode: Mode, store: Store) 
         "unauthenticated",
     )
     .await;
+
+    // Staff read the original once the photo is attached to a report they work on.
+    file_pothole_with(&app, &token, &id).await;
+    let officer = app.staff_token("phuxuan.officer").await;
+    let ranged = app
+        .authed(Method::GET, &format!("/v1/media/{id}/original"), &officer)
+        .header("range", "bytes=0-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status(), 206);
+    assert_eq!(
+        ranged.headers()["content-range"],
+        format!("bytes 0-9/{}", photo.len()).as_str()
+    );
+    assert_eq!(ranged.bytes().await.unwrap().as_ref(), &photo[..10]);
+    let unsatisfiable = app
+        .authed(Method::GET, &format!("/v1/media/{id}/original"), &officer)
+        .header("range", format!("bytes={}-", photo.len()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unsatisfiable.headers()["content-range"],
+        format!("bytes */{}", photo.len()).as_str()
+    );
+    problem(unsatisfiable, 416, "range_not_satisfiable").await;
     app.stop().await;
 }
 in_both_modes_and_stores!(a_phone_photo_is_stored_indexed_and_stripped);
@@ -683,6 +704,7 @@ async fn staff_find_photos_near_a_point(mode: Mode, store: Store) {
     let resident = app.resident_token().await;
     let (media, id) = uploaded(&app, &resident, phone_photo(640, 480, 1), "image/jpeg").await;
     until_ready(&app, &resident, &id).await;
+    file_pothole_with(&app, &resident, &id).await;
 
     let officer = app.staff_token("phuxuan.officer").await;
     let near = |query: &str| {
@@ -733,6 +755,112 @@ async fn staff_find_photos_near_a_point(mode: Mode, store: Store) {
 }
 in_both_modes_and_stores!(staff_find_photos_near_a_point);
 
+/// A staff member of another jurisdiction, made as `citizen staff create` makes staff.
+async fn staff_elsewhere(app: &TestApp, username: &str, jurisdiction: &str, ward: &str) -> String {
+    let staff = identity::NewStaff {
+        username: username.to_owned(),
+        password: "hue-demo-password".to_owned(),
+        display_name: None,
+        roles: vec![platform::auth::Role::WardOfficer],
+        scope: platform::auth::Scope {
+            jurisdiction: Some(jurisdiction.to_owned()),
+            wards: vec![ward.to_owned()],
+            departments: Vec::new(),
+        },
+    };
+    mobile_api::app::create_staff(&crate::helpers::test_config(&app.database), &staff)
+        .await
+        .unwrap();
+    app.staff_token(username).await
+}
+
+async fn staff_read_only_photos_of_what_they_work_on(mode: Mode) {
+    let app = spawn(mode, Store::Local, |_| {}).await;
+    let resident = app.resident_token().await;
+    let photo = phone_photo(640, 480, 1);
+    let (_, filed) = uploaded(&app, &resident, photo.clone(), "image/jpeg").await;
+    // Another photo of the same place, attached to nothing.
+    let (_, unattached) = uploaded(&app, &resident, phone_photo(600, 400, 1), "image/jpeg").await;
+    until_ready(&app, &resident, &filed).await;
+    until_ready(&app, &resident, &unattached).await;
+    file_pothole_with(&app, &resident, &filed).await;
+
+    let near = |token: String| {
+        let request = app.authed(
+            Method::GET,
+            "/v1/media/near?lat=16.4754&lng=107.5753&radius_m=500",
+            &token,
+        );
+        async move {
+            let found: Vec<Json> = request.send().await.unwrap().json().await.unwrap();
+            found
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    // The report's ward, its department and its jurisdiction's admin.
+    for username in ["phuxuan.officer", "construction.staff", "hue.admin"] {
+        let token = app.staff_token(username).await;
+        let original = app
+            .get_as(&format!("/v1/media/{filed}/original"), &token)
+            .await;
+        assert_eq!(original.status(), 200, "{username} reads the original");
+        assert_eq!(original.bytes().await.unwrap().as_ref(), photo.as_slice());
+        let urls: Json = app
+            .get_json_as(&format!("/v1/media/{filed}/urls"), &token)
+            .await;
+        assert!(urls["original"].is_string(), "{username}: {urls}");
+        assert_eq!(near(token.clone()).await, vec![filed.clone()], "{username}");
+        for variant in ["original", "display", "thumbnail"] {
+            problem(
+                app.get_as(&format!("/v1/media/{unattached}/{variant}"), &token)
+                    .await,
+                404,
+                "media_not_found",
+            )
+            .await;
+        }
+    }
+
+    // Another ward, another department, and a ward of the same name in another jurisdiction.
+    let elsewhere = staff_elsewhere(&app, "danang.officer", "danang", "phu-xuan").await;
+    let outsiders = [
+        (
+            "thuanhoa.officer",
+            app.staff_token("thuanhoa.officer").await,
+        ),
+        (
+            "environment.staff",
+            app.staff_token("environment.staff").await,
+        ),
+        ("danang.officer", elsewhere),
+    ];
+    for (username, token) in outsiders {
+        let original = app
+            .get_as(&format!("/v1/media/{filed}/original"), &token)
+            .await;
+        problem(original, 404, "media_not_found").await;
+        // The report is public: its photo's derivatives are anyone's, never the original.
+        let urls: Json = app
+            .get_json_as(&format!("/v1/media/{filed}/urls"), &token)
+            .await;
+        assert!(
+            urls["display"].is_string() && urls["original"].is_null(),
+            "{username}: {urls}"
+        );
+        for variant in ["original", "display", "thumbnail", "urls"] {
+            let response = app
+                .get_as(&format!("/v1/media/{unattached}/{variant}"), &token)
+                .await;
+            assert_eq!(response.status(), 404, "{username}: {variant} of an upload");
+        }
+        assert!(near(token).await.is_empty(), "{username} sees no positions");
+    }
+    app.stop().await;
+}
+crate::in_both_modes!(staff_read_only_photos_of_what_they_work_on);
+
 async fn signed_urls_serve_each_reader_what_they_may_see(mode: Mode, store: Store) {
     let app = spawn(mode, store, |_| {}).await;
     let token = app.resident_token().await;
@@ -773,6 +901,8 @@ async fn signed_urls_serve_each_reader_what_they_may_see(mode: Mode, store: Stor
         .replace("display/", "thumbnails/");
     assert_eq!(app.client.get(forged).send().await.unwrap().status(), 403);
 
+    // The officer of the ward the photo's report is in.
+    file_pothole_with(&app, &token, &id).await;
     let officer = app.staff_token("phuxuan.officer").await;
     let staff_urls: Json = app
         .get_as(&format!("/v1/media/{id}/urls"), &officer)
@@ -833,6 +963,7 @@ async fn a_report_attaches_photos_and_shares_them_when_public(store: Store) {
             Some(serde_json::json!({
                 "owner_id": owner, "attached_to": attached_to, "media_ids": ids,
                 "public": false, "latitude": 16.4637, "longitude": 107.5909,
+                "scope": { "jurisdiction": "hue", "ward": "phu-xuan", "department": "construction" },
             })),
         )
     };
@@ -957,6 +1088,28 @@ async fn a_report_attaches_photos_and_shares_them_when_public(store: Store) {
         "media_not_found",
     )
     .await;
+
+    // The staff of the report's ward read the photos, until the report moves to another ward.
+    let original = |officer: String| {
+        let (app, path) = (&app, format!("/v1/media/{plain_id}/original"));
+        async move { app.get_as(&path, &officer).await.status() }
+    };
+    let phu_xuan = app.staff_token("phuxuan.officer").await;
+    let thuan_hoa = app.staff_token("thuanhoa.officer").await;
+    assert_eq!(original(phu_xuan.clone()).await, 200);
+    assert_eq!(original(thuan_hoa.clone()).await, 404);
+    let moved = internal(
+        &app,
+        Method::PUT,
+        &format!("/internal/v1/media/attachments/{report}/scope"),
+        Some(serde_json::json!({
+            "jurisdiction": "hue", "ward": "thuan-hoa", "department": "construction",
+        })),
+    )
+    .await;
+    assert_eq!(moved.status(), 204);
+    assert_eq!(original(phu_xuan).await, 404);
+    assert_eq!(original(thuan_hoa).await, 200);
     app.stop().await;
 }
 
@@ -1128,6 +1281,7 @@ async fn originals_can_be_dropped_once_derivatives_exist() {
     let token = app.resident_token().await;
     let (_, id) = uploaded(&app, &token, phone_photo(400, 300, 1), "image/jpeg").await;
     until_ready(&app, &token, &id).await;
+    file_pothole_with(&app, &token, &id).await;
     let officer = app.staff_token("phuxuan.officer").await;
     problem(
         app.get_as(&format!("/v1/media/{id}/original"), &officer)
@@ -1309,3 +1463,217 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// A PNG of `side`×`side` transparent black pixels at 16 bits a channel: 8 bytes a pixel once
+/// decoded, a little over a byte on the wire per 200 pixels. Written by hand with deflate's fixed
+/// codes, each run of 258 zero bytes one back-reference, as an encoder would (faster than one
+/// unoptimised in a test build).
+fn blank_16_bit_png(side: u32) -> Vec<u8> {
+    #[derive(Default)]
+    struct Bits {
+        bytes: Vec<u8>,
+        used: u8,
+    }
+    impl Bits {
+        fn bit(&mut self, bit: u32) {
+            if self.used == 0 {
+                self.bytes.push(0);
+            }
+            *self.bytes.last_mut().unwrap() |= (bit as u8) << self.used;
+            self.used = (self.used + 1) % 8;
+        }
+        /// A header field, least significant bit first.
+        fn field(&mut self, value: u32, len: u32) {
+            (0..len).for_each(|i| self.bit((value >> i) & 1));
+        }
+        /// A Huffman code, most significant bit first.
+        fn code(&mut self, code: u32, len: u32) {
+            (0..len).rev().for_each(|i| self.bit((code >> i) & 1));
+        }
+    }
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for byte in bytes {
+            crc ^= u32::from(*byte);
+            for _ in 0..8 {
+                crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+            }
+        }
+        !crc
+    }
+    // Each row: its filter byte (none) and the pixels, all zero.
+    let raw = u64::from(side) * (1 + u64::from(side) * 8);
+    let mut deflate = Bits::default();
+    deflate.field(1, 1); // the last block
+    deflate.field(1, 2); // fixed codes
+    deflate.code(0b0011_0000, 8); // a literal 0
+    let mut left = raw - 1;
+    while left >= 258 {
+        deflate.code(0b1100_0101, 8); // length 258
+        deflate.code(0, 5); // distance 1
+        left -= 258;
+    }
+    (0..left).for_each(|_| deflate.code(0b0011_0000, 8));
+    deflate.code(0, 7); // end of block
+    let mut zlib = vec![0x78, 0x01];
+    zlib.extend(deflate.bytes);
+    // Adler-32 of zeros: a stays 1, b counts the bytes.
+    zlib.extend((((raw % 65521) << 16) as u32 | 1).to_be_bytes());
+
+    let mut ihdr = Vec::new();
+    ihdr.extend(side.to_be_bytes());
+    ihdr.extend(side.to_be_bytes());
+    ihdr.extend([16, 6, 0, 0, 0]); // 16-bit RGBA, not interlaced
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, data) in [(b"IHDR", ihdr), (b"IDAT", zlib), (b"IEND", Vec::new())] {
+        png.extend((data.len() as u32).to_be_bytes());
+        let mut chunk = kind.to_vec();
+        chunk.extend(data);
+        png.extend(&chunk);
+        png.extend(crc32(&chunk).to_be_bytes());
+    }
+    png
+}
+
+async fn a_small_16_bit_png_of_huge_dimensions_is_refused_before_decoding(mode: Mode) {
+    let decoded = image::load_from_memory(&blank_16_bit_png(64)).unwrap();
+    assert_eq!(decoded.color(), image::ColorType::Rgba16, "a real PNG");
+    assert_eq!((decoded.width(), decoded.height()), (64, 64));
+
+    let app = spawn(mode, Store::Local, |_| {}).await;
+    let token = app.resident_token().await;
+    // 32 MP, under the pixel limit; 260 MB decoded, over the 200 MiB limit.
+    let bomb = blank_16_bit_png(5700);
+    assert!(bomb.len() < 2_000_000, "{} bytes", bomb.len());
+    problem(
+        upload(&app, &token, bomb.clone(), "image/png").await,
+        422,
+        "too_large_decoded",
+    )
+    .await;
+    problem(
+        upload_directly(&app, &token, bomb, "image/png").await,
+        422,
+        "too_large_decoded",
+    )
+    .await;
+    app.stop().await;
+}
+crate::in_both_modes!(a_small_16_bit_png_of_huge_dimensions_is_refused_before_decoding);
+
+/// An upload through the gateway whose body arrives only as far as the first bytes of the
+/// photo, then waits, as a phone on a bad connection does.
+struct SlowUpload {
+    /// The rest of the body; dropping it ends the upload.
+    rest: futures::channel::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    answer: tokio::task::JoinHandle<reqwest::Response>,
+}
+
+async fn start_slow_upload(app: &TestApp, token: &str) -> SlowUpload {
+    use futures::SinkExt;
+    let (mut rest, chunks) = futures::channel::mpsc::channel(0);
+    let part = Part::stream(reqwest::Body::wrap_stream(chunks))
+        .file_name("slow.jpg")
+        .mime_str("image/jpeg")
+        .unwrap();
+    let request = app
+        .authed(Method::POST, "/v1/media", token)
+        .multipart(Form::new().part("file", part));
+    let answer = tokio::spawn(async move { request.send().await.unwrap() });
+    rest.send(Ok(vec![0xFF, 0xD8])).await.unwrap();
+    // A second chunk is taken once the first was: the request is on its way (or answered).
+    let second = rest.send(Ok(vec![0xFF]));
+    tokio::pin!(second);
+    while tokio::time::timeout(std::time::Duration::from_millis(20), &mut second)
+        .await
+        .is_err()
+        && !answer.is_finished()
+    {}
+    SlowUpload { rest, answer }
+}
+
+async fn a_slow_upload_does_not_hold_up_other_residents(mode: Mode) {
+    let app = spawn(mode, Store::Local, |_| {}).await;
+    let slow = app.resident_token().await;
+    let other = app.resident_token().await;
+    // As many as the process checks at once; those past the account's share are refused.
+    let mut trickles = Vec::new();
+    for _ in 0..8 {
+        trickles.push(start_slow_upload(&app, &slow).await);
+    }
+
+    let response = upload(&app, &other, phone_photo(320, 240, 1), "image/jpeg").await;
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    assert!(
+        trickles.iter().any(|t| !t.answer.is_finished()),
+        "the slow uploads are still open"
+    );
+    for trickle in trickles {
+        drop(trickle.rest);
+        let status = trickle.answer.await.unwrap().status().as_u16();
+        assert!(
+            [429, 415, 422].contains(&status),
+            "refused, or judged once ended: {status}"
+        );
+    }
+    app.stop().await;
+}
+crate::in_both_modes!(a_slow_upload_does_not_hold_up_other_residents);
+
+async fn a_request_past_the_gateway_deadline_answers_504_upstream_timeout(mode: Mode) {
+    let app = spawn(mode, Store::Local, |c| c.gateway.request_timeout_ms = 1_000).await;
+    let token = app.resident_token().await;
+    let slow = start_slow_upload(&app, &token).await;
+    problem(slow.answer.await.unwrap(), 504, "upstream_timeout").await;
+    app.stop().await;
+}
+crate::in_both_modes!(a_request_past_the_gateway_deadline_answers_504_upstream_timeout);
+
+async fn uploads_past_the_daily_quota_are_refused_until_tomorrow(mode: Mode) {
+    let app = spawn(mode, Store::Local, |c| {
+        c.media.daily_upload_count = 2;
+        c.media.daily_upload_bytes = 200_000;
+    })
+    .await;
+    let token = app.resident_token().await;
+    for width in [300, 301] {
+        uploaded(&app, &token, phone_photo(width, 200, 1), "image/jpeg").await;
+    }
+    let refused = upload(&app, &token, phone_photo(302, 200, 1), "image/jpeg").await;
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=24 * 3600).contains(&retry_after), "{retry_after}");
+    problem(refused, 429, "upload_quota_exceeded").await;
+    let start = |token: String, byte_size: u64| {
+        let app = &app;
+        async move {
+            let body = serde_json::json!({ "content_type": "image/jpeg", "byte_size": byte_size });
+            start_upload(app, &token, body).await
+        }
+    };
+    problem(
+        start(token.clone(), 1_000).await,
+        429,
+        "upload_quota_exceeded",
+    )
+    .await;
+
+    // Bytes count as well as uploads; concurrent starts never pass the quota together.
+    let other = app.resident_token().await;
+    assert_eq!(start(other.clone(), 150_000).await.status(), 201);
+    problem(start(other, 60_000).await, 429, "upload_quota_exceeded").await;
+    let third = app.resident_token().await;
+    let starts = futures::future::join_all((0..6).map(|_| start(third.clone(), 1_000))).await;
+    let started = starts.iter().filter(|r| r.status() == 201).count();
+    assert_eq!(
+        started,
+        2,
+        "{:?}",
+        starts.iter().map(|r| r.status()).collect::<Vec<_>>()
+    );
+    app.stop().await;
+}
+crate::in_both_modes!(uploads_past_the_daily_quota_are_refused_until_tomorrow);

@@ -9,12 +9,13 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {
+    let limits = media::inspect::Limits::of(&platform::config::MediaConfig::default());
     let photo = media::samples::phone_photo().unwrap();
     eprintln!("photo: {:.1} MB", photo.len() as f64 / 1e6);
     let mut group = c.benchmark_group("12 MP phone JPEG (about 3 MB)");
     group.sample_size(10);
     group.bench_function("upload checks (sniff, header, full decode)", |b| {
-        b.iter(|| media::inspect::inspect(std::hint::black_box(&photo), 50_000_000).unwrap())
+        b.iter(|| media::inspect::inspect(std::hint::black_box(&photo), &limits).unwrap())
     });
     group.bench_function("derivatives (1280 px and 256 px, no metadata)", |b| {
         b.iter(|| media::derive::make(std::hint::black_box(&photo), 6).unwrap())
@@ -26,7 +27,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("12 MP phone HEIC");
     group.sample_size(10);
     group.bench_function("upload checks (sniff, ispe, full decode)", |b| {
-        b.iter(|| media::inspect::inspect(std::hint::black_box(&heic), 50_000_000).unwrap())
+        b.iter(|| media::inspect::inspect(std::hint::black_box(&heic), &limits).unwrap())
     });
     group.bench_function("derivatives (1280 px and 256 px, no metadata)", |b| {
         b.iter(|| media::derive::make(std::hint::black_box(&heic), 1).unwrap())

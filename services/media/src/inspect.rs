@@ -1,14 +1,15 @@
 //! What an uploaded file really is, judged from its bytes, never from the client's content
-//! type: the format by magic bytes, the dimensions from the header before anything is decoded
-//! (a decompression bomb is refused before it costs memory), a full decode to find corrupt
-//! files, and the EXIF position, capture time and orientation.
+//! type: the format by magic bytes, the dimensions, bit depth and channels from the header before
+//! anything is decoded (a decompression bomb is refused before it costs memory), a full decode
+//! to find corrupt files, and the EXIF position, capture time and orientation.
 
 use std::io::Cursor;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use http::StatusCode;
-use image::{ImageFormat, ImageReader, Limits};
+use image::{ColorType, ImageDecoder, ImageFormat, ImageReader};
 use platform::ApiError;
+use platform::config::MediaConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -118,26 +119,120 @@ fn check_pixels(width: u32, height: u32, max_pixels: u64) -> Result<(), ApiError
     ))
 }
 
-/// Checks the bytes: format, pixel count (before decoding), and that they decode.
-pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<Inspected, ApiError> {
+/// How big an image may be.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Width × height.
+    pub max_pixels: u64,
+    /// The decoded pixels, at their bit depth and channels.
+    pub max_decoded_bytes: u64,
+}
+
+impl Limits {
+    pub fn of(config: &MediaConfig) -> Limits {
+        Limits {
+            max_pixels: config.max_pixels,
+            max_decoded_bytes: config.max_decoded_bytes,
+        }
+    }
+}
+
+/// What an image's header says, read before anything is decoded.
+#[derive(Debug, Clone, Copy)]
+pub struct Header {
+    pub format: Format,
+    pub width: u32,
+    pub height: u32,
+    /// The decoded pixels in bytes: pixels × channels × bytes per channel.
+    pub decoded_bytes: u64,
+    /// Whether they decode as 8-bit RGB, which derivatives are made from without a copy.
+    rgb8: bool,
+}
+
+impl Header {
+    /// Reads the header; `None` when there is no image header to read.
+    pub fn read(bytes: &[u8]) -> Option<Header> {
+        let format = Format::sniff(bytes)?;
+        let (width, height, bytes_per_pixel, rgb8) = match format.image_format() {
+            Some(image_format) => {
+                let decoder = ImageReader::with_format(Cursor::new(bytes), image_format)
+                    .into_decoder()
+                    .ok()?;
+                let (width, height) = decoder.dimensions();
+                let color = decoder.color_type();
+                (
+                    width,
+                    height,
+                    u64::from(color.bytes_per_pixel()),
+                    color == ColorType::Rgb8,
+                )
+            }
+            // HEIC reaches us as 8-bit RGB from its decoder's process (whose own memory is
+            // capped there).
+            None => {
+                let (width, height) = crate::heic::dimensions(bytes)?;
+                (width, height, 3, true)
+            }
+        };
+        Some(Header {
+            format,
+            width,
+            height,
+            decoded_bytes: u64::from(width) * u64::from(height) * bytes_per_pixel,
+            rgb8,
+        })
+    }
+
+    /// What making derivatives holds at once: the decoded pixels and, unless they are 8-bit
+    /// RGB already, their 8-bit RGB copy.
+    pub fn derivative_bytes(&self) -> u64 {
+        let copy = if self.rgb8 {
+            0
+        } else {
+            u64::from(self.width) * u64::from(self.height) * 3
+        };
+        self.decoded_bytes + copy
+    }
+}
+
+/// Checks what can be known before decoding: the format, the pixel count and the decoded size
+/// (a small file of huge 16-bit pixels is refused here, before it costs memory).
+pub fn header(bytes: &[u8], limits: &Limits) -> Result<Header, ApiError> {
     let format = Format::sniff(bytes).ok_or_else(unsupported)?;
     if format == Format::Heic && !heic_supported() {
         return Err(heic_unsupported());
     }
-    let reader = |image_format| ImageReader::with_format(Cursor::new(bytes), image_format);
-    let (width, height) = match format.image_format() {
-        Some(image_format) => reader(image_format).into_dimensions().ok(),
-        None => crate::heic::dimensions(bytes),
+    let header = Header::read(bytes).ok_or_else(corrupt)?;
+    check_pixels(header.width, header.height, limits.max_pixels)?;
+    if header.decoded_bytes > limits.max_decoded_bytes {
+        let mb = |bytes: u64| bytes.div_ceil(1024 * 1024);
+        let (decoded, limit) = (mb(header.decoded_bytes), mb(limits.max_decoded_bytes));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_large_decoded",
+            format!("Ảnh cần {decoded} MB khi giải nén, vượt quá {limit} MB."),
+            format!("The image takes {decoded} MB decoded, more than {limit} MB."),
+        ));
     }
-    .ok_or_else(corrupt)?;
-    check_pixels(width, height, max_pixels)?;
+    Ok(header)
+}
+
+/// Checks the bytes: their header (see [`header`]), that they decode, and reads their EXIF.
+/// Decoding takes about `header(..).decoded_bytes` of memory; the caller decides when.
+pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<Inspected, ApiError> {
+    let Header {
+        format,
+        width,
+        height,
+        ..
+    } = header(bytes, limits)?;
     match format.image_format() {
         Some(image_format) => {
-            let mut decoder = reader(image_format);
-            let mut limits = Limits::default();
-            // Room for the pixels at 4 bytes each and the decoder's own buffers, no more.
-            limits.max_alloc = Some(max_pixels.saturating_mul(4).saturating_add(64 << 20));
-            decoder.limits(limits);
+            let mut decoder = ImageReader::with_format(Cursor::new(bytes), image_format);
+            let mut decoder_limits = image::Limits::default();
+            // Room for the pixels and the decoder's own buffers, no more.
+            decoder_limits.max_alloc = Some(limits.max_decoded_bytes.saturating_add(64 << 20));
+            decoder.limits(decoder_limits);
             decoder.decode().map_err(|_| corrupt())?;
         }
         None => {
@@ -150,7 +245,7 @@ pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<Inspected, ApiError> {
                 ImageReader::with_format(Cursor::new(&decoded), ImageFormat::Jpeg)
                     .into_dimensions()
                     .map_err(|_| corrupt())?;
-            check_pixels(real_width, real_height, max_pixels)?;
+            check_pixels(real_width, real_height, limits.max_pixels)?;
         }
     }
     // Decoders fill a cut-off JPEG with grey rather than fail; an upload cut off half-way

@@ -1,6 +1,7 @@
 //! Calls other services make (never routed by the gateway, guarded by the service token): a
-//! report attaches its photos and makes them public or private with itself; an erased
-//! account's photos are deleted (also on identity's `account.erased` event).
+//! report attaches its photos, saying where it belongs (which staff may read them), and makes
+//! them public or private with itself; an erased account's photos are deleted (also on
+//! identity's `account.erased` event).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -45,6 +46,18 @@ pub struct Attach {
     /// The position of what they are attached to, for photos without an EXIF position.
     latitude: Option<f64>,
     longitude: Option<f64>,
+    /// Where what they are attached to belongs: staff read the photos only there.
+    scope: AttachmentScope,
+}
+
+/// Where a thing photos are attached to belongs: the jurisdiction, ward and department whose
+/// staff work on it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentScope {
+    jurisdiction: String,
+    ward: String,
+    department: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -114,17 +127,22 @@ pub async fn attach(
             "A photo could not be processed; please upload it again.",
         ));
     }
+    let scope = &request.scope;
     sqlx::query!(
         r#"UPDATE media SET attached_to = $2, public = $3,
                  latitude = COALESCE(latitude, $4), longitude = COALESCE(longitude, $5),
-                 h3_cell = COALESCE(h3_cell, $6), updated_at = now()
+                 h3_cell = COALESCE(h3_cell, $6), jurisdiction_id = $7, ward_id = $8,
+                 department_id = $9, updated_at = now()
            WHERE id = ANY($1)"#,
         &ids,
         request.attached_to,
         request.public,
         latitude,
         longitude,
-        fallback_cell
+        fallback_cell,
+        scope.jurisdiction,
+        scope.ward,
+        scope.department
     )
     .execute(&mut *tx)
     .await?;
@@ -160,6 +178,29 @@ pub async fn set_visibility(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Moves every photo of a thing with it (a report routed to another ward or department): from
+/// now on the staff there read them, and those of the old place no longer do.
+pub async fn set_scope(
+    State(state): State<MediaState>,
+    Path(attached_to): Path<String>,
+    JsonBody(request): JsonBody<AttachmentScope>,
+) -> Result<StatusCode, ApiError> {
+    if !valid_owner_ref(&attached_to) {
+        return Err(invalid_reference());
+    }
+    sqlx::query!(
+        r#"UPDATE media SET jurisdiction_id = $2, ward_id = $3, department_id = $4, updated_at = now()
+           WHERE attached_to = $1"#,
+        attached_to,
+        request.jurisdiction,
+        request.ward,
+        request.department
+    )
+    .execute(&state.pool)
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Detach {
@@ -178,7 +219,8 @@ pub async fn detach(
         return Err(invalid_reference());
     }
     sqlx::query!(
-        r#"UPDATE media SET attached_to = NULL, public = false, updated_at = now()
+        r#"UPDATE media SET attached_to = NULL, public = false, jurisdiction_id = NULL,
+                 ward_id = NULL, department_id = NULL, updated_at = now()
            WHERE attached_to = $1 AND id = ANY($2)"#,
         attached_to,
         &request.media_ids
@@ -266,8 +308,8 @@ pub struct Erased {
     deleted: i64,
 }
 
-/// Deletes everything of an erased account: its photos and its unfinished uploads. Records go
-/// now, their objects right after; calling it again finds nothing more to do.
+/// Deletes everything of an erased account: its photos, its unfinished uploads and its upload
+/// counts. Records go now, their objects right after; calling it again finds nothing more to do.
 pub async fn erase_owner(
     State(state): State<MediaState>,
     Path(owner_id): Path<Uuid>,
@@ -279,8 +321,8 @@ pub async fn erase_owner(
     Ok(Json(Erased { deleted }))
 }
 
-/// The photos and unfinished uploads of `owner_id` deleted, their objects queued for deletion;
-/// how many photos there were.
+/// The photos, unfinished uploads and upload counts of `owner_id` deleted, their objects queued
+/// for deletion; how many photos there were.
 pub(crate) async fn erase_owner_in(
     tx: &mut sqlx::PgConnection,
     owner_id: Uuid,
@@ -303,6 +345,12 @@ pub(crate) async fn erase_owner_in(
         r#"WITH gone AS (DELETE FROM media_uploads WHERE owner_id = $1 RETURNING object_key, url_expires_at)
            INSERT INTO media_object_deletions (object_key, run_after)
            SELECT object_key, url_expires_at FROM gone ON CONFLICT DO NOTHING"#,
+        owner_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM media_daily_uploads WHERE owner_id = $1",
         owner_id
     )
     .execute(&mut *tx)

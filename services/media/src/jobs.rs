@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use crate::MediaState;
 use crate::derive;
+use crate::inspect::Header;
 
 const MAX_ATTEMPTS: i32 = 5;
 const POLL: Duration = Duration::from_secs(2);
@@ -106,8 +107,15 @@ async fn make_derivatives(
         .storage
         .read(original_key, state.config.max_upload_bytes as u64)
         .await?;
+    // The original passed the upload checks; should its header not read now, count the most
+    // an upload may decode to.
+    let needed = Header::read(&original).map_or(state.config.max_decoded_bytes, |header| {
+        header.derivative_bytes()
+    });
+    let memory = state.decode_memory.reserve(needed).await?;
     let derivatives =
         tokio::task::spawn_blocking(move || derive::make(&original, orientation as u32)).await??;
+    drop(memory);
     let (display_key, thumbnail_key) =
         (format!("display/{id}.jpg"), format!("thumbnails/{id}.jpg"));
     for (key, bytes) in [
@@ -122,8 +130,8 @@ async fn make_derivatives(
     Ok((display_key, thumbnail_key))
 }
 
-/// Deletes uploads nobody attached to anything in time, and the objects of deleted records, for
-/// as long as the process runs.
+/// Deletes uploads nobody attached to anything in time, the objects of deleted records, and
+/// the upload counts of past days, for as long as the process runs.
 pub async fn clean_up(state: MediaState) {
     let interval = Duration::from_secs(state.config.cleanup_interval_secs.max(1));
     loop {
@@ -136,6 +144,9 @@ pub async fn clean_up(state: MediaState) {
         }
         if let Err(error) = delete_objects(&state).await {
             tracing::warn!(error = %format!("{error:#}"), "object deletion failed; will retry");
+        }
+        if let Err(error) = crate::budgets::forget_past_days(&state).await {
+            tracing::warn!(%error, "forgetting past upload counts failed; will retry");
         }
         let _ = tokio::time::timeout(interval, state.deletions.notified()).await;
     }

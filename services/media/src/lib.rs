@@ -1,8 +1,11 @@
 //! Photos residents attach to field reports and officers attach as proof: validated from their
 //! bytes, derivatives made without metadata by a job queue in PostgreSQL, positions indexed by
 //! H3 cell, kept in a local directory or an S3-compatible store, read through signed URLs or
-//! the gateway by their owner and staff, and by anyone once what they belong to is public.
+//! the gateway by their owner, by the staff who work on what they belong to, and by anyone once
+//! what they belong to is public.
 
+mod access;
+mod budgets;
 pub mod derive;
 mod heic;
 pub mod inspect;
@@ -25,6 +28,7 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tokio::sync::{Notify, Semaphore};
 
+use crate::budgets::{DecodeMemory, UploadsUnderWay};
 use crate::storage::{LocalStorage, ObjectStore, S3Storage, UrlSigner};
 
 /// The PostgreSQL schema this service owns.
@@ -43,8 +47,13 @@ pub struct MediaState {
     work: Arc<Notify>,
     /// Wakes the clean-up worker when objects are queued for deletion.
     deletions: Arc<Notify>,
-    /// Uploads held in memory at once: each may take `max_upload_bytes` while it is checked.
+    /// Uploads checked at once, each taken once its bytes have all arrived (a slow sender
+    /// holds none).
     uploads: Arc<Semaphore>,
+    /// Uploads each account is sending at once.
+    under_way: Arc<UploadsUnderWay>,
+    /// Memory for decoded pixels, shared by upload checks and derivatives.
+    decode_memory: Arc<DecodeMemory>,
 }
 
 /// Uploads checked at the same time per process; more wait their turn.
@@ -83,6 +92,8 @@ impl MediaState {
             work: Arc::new(Notify::new()),
             deletions: Arc::new(Notify::new()),
             uploads: Arc::new(Semaphore::new(CONCURRENT_UPLOADS)),
+            under_way: Arc::new(UploadsUnderWay::new(config.concurrent_uploads_per_account)),
+            decode_memory: Arc::new(DecodeMemory::new(config.decode_memory_bytes)),
         };
         // One derivative worker per core: making derivatives is CPU work.
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -133,6 +144,10 @@ pub fn router(state: MediaState, service_token: &SecretString) -> Router {
         .route(
             "/internal/v1/media/attachments/{attached_to}/visibility",
             put(internal::set_visibility),
+        )
+        .route(
+            "/internal/v1/media/attachments/{attached_to}/scope",
+            put(internal::set_scope),
         )
         .route(
             "/internal/v1/media/attachments/{attached_to}/detach",

@@ -10,16 +10,17 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
 use platform::ApiError;
-use platform::auth::{Principal, Role};
+use platform::auth::Principal;
 use platform::extract::QueryParams;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::access::{AttachedTo, StaffReach};
 use crate::inspect::{self, Inspected};
 use crate::storage::Access;
-use crate::{MediaState, derive};
+use crate::{MediaState, budgets, derive};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Position {
@@ -165,7 +166,8 @@ async fn read_file(multipart: &mut Multipart, limit: usize) -> Result<Bytes, Api
         (status = 200, description = "The same photo was uploaded before by this account", body = Media),
         (status = 413, description = "`too_large`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type`", body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`too_many_pixels` or `corrupt_image`", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`too_many_pixels`, `too_large_decoded` or `corrupt_image`", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_uploads` (this account's uploads under way) or `upload_quota_exceeded` (for today), with `Retry-After`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`storage_unavailable`", body = platform::error::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(owner = %principal.account_id))]
@@ -174,9 +176,9 @@ pub async fn upload(
     principal: Principal,
     mut multipart: Multipart,
 ) -> Result<(StatusCode, Json<Media>), ApiError> {
-    // Memory stays bounded however many phones upload at once.
-    let _permit = state.uploads.acquire().await.map_err(ApiError::internal)?;
+    let _under_way = state.under_way.begin(principal.account_id)?;
     let bytes = read_file(&mut multipart, state.config.max_upload_bytes).await?;
+    budgets::count_upload(&state, principal.account_id, bytes.len() as u64).await?;
     let (status, media) = admit(
         &state,
         principal.account_id,
@@ -205,6 +207,7 @@ pub(crate) fn original_key(id: Uuid) -> String {
 
 /// Checks the bytes of a new photo and records it as media `id` with its original at
 /// `originals/<id>`; the same bytes uploaded before by the same owner give that media (200).
+/// The bytes have all arrived: only now is a slot taken, then the memory to decode them.
 pub(crate) async fn admit(
     state: &MediaState,
     owner: Uuid,
@@ -212,12 +215,20 @@ pub(crate) async fn admit(
     bytes: Bytes,
     source: Source,
 ) -> Result<(StatusCode, Media), ApiError> {
-    let max_pixels = state.config.max_pixels;
+    let limits = inspect::Limits::of(&state.config);
+    let header = inspect::header(&bytes, &limits)?;
+    let _slot = state.uploads.acquire().await.map_err(ApiError::internal)?;
+    let memory = state
+        .decode_memory
+        .reserve(header.decoded_bytes)
+        .await
+        .map_err(ApiError::internal)?;
     let checked = bytes.clone();
     let inspected: Inspected =
-        tokio::task::spawn_blocking(move || inspect::inspect(&checked, max_pixels))
+        tokio::task::spawn_blocking(move || inspect::inspect(&checked, &limits))
             .await
             .map_err(ApiError::internal)??;
+    drop(memory);
     let sha256 = Sha256::digest(&bytes).to_vec();
     let original_key = original_key(id);
 
@@ -367,12 +378,6 @@ pub async fn metadata(
     ))
 }
 
-/// Staff read any photo's bytes (they resolve the reports photos belong to); residents only
-/// their own.
-pub(crate) fn is_staff(principal: &Principal) -> bool {
-    principal.roles.iter().any(|role| *role != Role::Resident)
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct NearQuery {
@@ -397,8 +402,8 @@ pub struct NearbyMedia {
 const RES9_EDGE_M: f64 = 174.0;
 const MAX_NEARBY: i64 = 200;
 
-/// Photos taken near a point, nearest first (staff only): the H3 cells around the point narrow
-/// the search, the exact distance decides.
+/// Photos taken near a point, nearest first, among those attached to what the caller works on
+/// (staff only): the H3 cells around the point narrow the search, the exact distance decides.
 #[utoipa::path(get, path = "/v1/media/near", tag = "media", security(("bearer" = [])), params(NearQuery),
     responses(
         (status = 200, body = [NearbyMedia]),
@@ -410,14 +415,14 @@ pub async fn near(
     principal: Principal,
     QueryParams(query): QueryParams<NearQuery>,
 ) -> Result<Json<Vec<NearbyMedia>>, ApiError> {
-    if !is_staff(&principal) {
+    let Some(reach) = StaffReach::of(&principal) else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "staff_only",
             "Chức năng dành cho cán bộ.",
             "This is for staff only.",
         ));
-    }
+    };
     let radius = query.radius_m.unwrap_or(200.0);
     let invalid = || {
         ApiError::new(
@@ -442,9 +447,16 @@ pub async fn near(
         .collect();
     let rows = sqlx::query!(
         r#"SELECT id, latitude AS "latitude!", longitude AS "longitude!", taken_at
-           FROM media WHERE h3_cell = ANY($1) AND status = 'ready'
+           FROM media WHERE h3_cell = ANY($1) AND status = 'ready' AND attached_to IS NOT NULL
+             AND ($2 OR (jurisdiction_id = $3
+                         AND ($4 OR ward_id = ANY($5) OR department_id = ANY($6))))
            ORDER BY created_at DESC LIMIT 5000"#,
-        &cells
+        &cells,
+        reach.all,
+        reach.jurisdiction,
+        reach.whole,
+        &reach.wards,
+        &reach.departments
     )
     .fetch_all(&state.pool)
     .await?;
@@ -492,7 +504,7 @@ fn parse_range(header: &str, size: u64) -> Option<std::ops::Range<u64>> {
 }
 
 /// The variants of a photo: two derivatives anyone allowed to see the photo may read, and the
-/// original, for staff only.
+/// original, for the staff who work on what it is attached to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Variant {
     Display,
@@ -523,6 +535,10 @@ struct Readable {
 struct Stored {
     owner_id: Uuid,
     public: bool,
+    attached: bool,
+    jurisdiction_id: Option<String>,
+    ward_id: Option<String>,
+    department_id: Option<String>,
     content_type: String,
     original_key: Option<String>,
     display_key: Option<String>,
@@ -532,7 +548,8 @@ struct Stored {
 async fn stored(state: &MediaState, id: Uuid) -> Result<Stored, ApiError> {
     sqlx::query_as!(
         Stored,
-        r#"SELECT owner_id, public, content_type, original_key, display_key, thumbnail_key
+        r#"SELECT owner_id, public, attached_to IS NOT NULL AS "attached!", jurisdiction_id,
+                  ward_id, department_id, content_type, original_key, display_key, thumbnail_key
            FROM media WHERE id = $1"#,
         id
     )
@@ -544,7 +561,15 @@ async fn stored(state: &MediaState, id: Uuid) -> Result<Stored, ApiError> {
 impl Stored {
     /// The variant, for a reader who may see it; 404 for anyone else.
     fn readable(&self, variant: Variant, reader: Option<&Principal>) -> Result<Readable, ApiError> {
-        let staff = reader.is_some_and(is_staff);
+        let attached_to = AttachedTo {
+            attached: self.attached,
+            jurisdiction: self.jurisdiction_id.as_deref(),
+            ward: self.ward_id.as_deref(),
+            department: self.department_id.as_deref(),
+        };
+        let staff = reader
+            .and_then(StaffReach::of)
+            .is_some_and(|reach| reach.covers(&attached_to));
         let owner = reader.is_some_and(|reader| reader.account_id == self.owner_id);
         let allowed = match variant {
             // Originals may hold what the derivatives leave out (EXIF position, faces at full size).
@@ -590,8 +615,8 @@ impl Stored {
 }
 
 /// The bytes of a variant: `display` (1280 px) or `thumbnail` (256 px), both without
-/// metadata, for the owner, staff, or anyone once the photo is public; the `original` for
-/// staff. `Range` is honoured.
+/// metadata, for the owner, the staff who work on what the photo is attached to, or anyone once
+/// the photo is public; the `original` for those staff. `Range` is honoured.
 #[utoipa::path(get, path = "/v1/media/{id}/{variant}", tag = "media", security((), ("bearer" = [])),
     params(("id" = Uuid, Path), ("variant" = String, Path, description = "`display`, `thumbnail` or `original` (staff)")),
     responses(

@@ -20,12 +20,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::MediaState;
 use crate::inspect::{Format, heic_supported, heic_unsupported, unsupported};
 use crate::routes::{
     Media, Source, admit, find, media_not_found, serve, storage_unavailable, too_large,
 };
 use crate::storage::Access;
+use crate::{MediaState, budgets};
 
 /// Direct uploads started but not completed, per account: enough for a report's photos.
 const MAX_PENDING_UPLOADS: i64 = 20;
@@ -68,7 +68,7 @@ pub struct Upload {
         (status = 400, description = "`invalid_body`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "`too_large`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type`", body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_uploads`: finish or abandon the ones started", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_uploads`: finish or abandon the ones started; `upload_quota_exceeded`: no more today (`Retry-After`)", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`storage_unavailable`", body = platform::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn start(
@@ -112,6 +112,7 @@ pub async fn start(
         )
         .with_retry_after(ttl));
     }
+    budgets::count_upload(&state, principal.account_id, request.byte_size).await?;
 
     let id = Uuid::now_v7();
     let key = format!("uploads/{id}");
@@ -168,6 +169,7 @@ pub async fn complete(
     if let Some(done) = find(&state, principal.account_id, Some(id), None).await? {
         return Ok((StatusCode::OK, Json(done)));
     }
+    let _under_way = state.under_way.begin(principal.account_id)?;
     let upload = sqlx::query!(
         "SELECT object_key FROM media_uploads WHERE id = $1 AND owner_id = $2",
         id,
@@ -193,7 +195,6 @@ pub async fn complete(
     if size > limit as u64 {
         return Err(too_large(limit));
     }
-    let _permit = state.uploads.acquire().await.map_err(ApiError::internal)?;
     let bytes = state
         .storage
         .read(&upload.object_key, limit as u64)
@@ -245,7 +246,21 @@ pub async fn put_object(
     {
         return Err(bad_signature());
     }
-    let _permit = state.uploads.acquire().await.map_err(ApiError::internal)?;
+    // The upload's owner sends few at once, as through the gateway; an upload completed or
+    // expired takes no more bytes.
+    let upload_id = key
+        .strip_prefix("uploads/")
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or_else(media_not_found)?;
+    let owner = sqlx::query_scalar!(
+        "SELECT owner_id FROM media_uploads WHERE id = $1 AND object_key = $2",
+        upload_id,
+        key
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(media_not_found)?;
+    let _under_way = state.under_way.begin(owner)?;
     let limit = usize::try_from(content_length).map_err(ApiError::internal)?;
     let bytes = Limited::new(body, limit)
         .collect()

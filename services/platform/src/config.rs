@@ -225,6 +225,17 @@ pub struct MediaConfig {
     pub max_upload_bytes: usize,
     /// Largest image accepted, in pixels (width × height), checked before decoding.
     pub max_pixels: u64,
+    /// Largest image accepted, in bytes once decoded (pixels × channels × bytes per channel: a
+    /// 16-bit RGBA pixel is 8 bytes), checked before decoding.
+    pub max_decoded_bytes: u64,
+    /// Decoded pixels one process holds at once, in bytes; more decodes wait their turn.
+    pub decode_memory_bytes: u64,
+    /// Uploads one account may send at once to one process (429 `too_many_uploads` beyond).
+    pub concurrent_uploads_per_account: usize,
+    /// Uploads one account may start a day (Asia/Ho_Chi_Minh), and their bytes (429
+    /// `upload_quota_exceeded` beyond).
+    pub daily_upload_count: u32,
+    pub daily_upload_bytes: u64,
     /// Uploads attached to nothing for this long are deleted.
     pub unattached_ttl_secs: u64,
     /// How often that clean-up runs.
@@ -242,6 +253,12 @@ impl Default for MediaConfig {
             keep_originals: true,
             max_upload_bytes: 15 * 1024 * 1024,
             max_pixels: 50_000_000,
+            // 50 MP at 8-bit RGBA; a 16-bit image may have half as many pixels.
+            max_decoded_bytes: 200 * 1024 * 1024,
+            decode_memory_bytes: 384 * 1024 * 1024,
+            concurrent_uploads_per_account: 2,
+            daily_upload_count: 200,
+            daily_upload_bytes: 1024 * 1024 * 1024,
             unattached_ttl_secs: 24 * 3600,
             cleanup_interval_secs: 600,
         }

@@ -207,6 +207,7 @@ pub async fn file(
             &request.media_ids,
             public,
             (request.latitude, request.longitude),
+            (&jurisdiction, &ward, &department),
         )
         .await?;
     }
@@ -498,8 +499,9 @@ async fn locate(state: &ReportsState, request: &NewReport) -> Result<(String, St
         })
 }
 
-/// Attaches the reporter's photos to the report through media; a photo that is not theirs is
-/// a 422, a photo attached elsewhere a 409.
+/// Attaches the reporter's photos to the report through media, with the report's
+/// jurisdiction, ward and department (media lets only their staff read the photos); a photo
+/// that is not theirs is a 422, a photo attached elsewhere a 409.
 pub async fn attach_photos(
     state: &ReportsState,
     owner: Uuid,
@@ -507,6 +509,7 @@ pub async fn attach_photos(
     media_ids: &[Uuid],
     public: bool,
     (latitude, longitude): (f64, f64),
+    (jurisdiction, ward, department): (&str, &str, &str),
 ) -> Result<(), ApiError> {
     let answer = state
         .media
@@ -520,6 +523,7 @@ pub async fn attach_photos(
                 "public": public,
                 "latitude": latitude,
                 "longitude": longitude,
+                "scope": { "jurisdiction": jurisdiction, "ward": ward, "department": department },
             })),
         )
         .await?;

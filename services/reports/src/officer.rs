@@ -378,6 +378,7 @@ pub async fn act(
                 &body.media_ids,
                 row.public,
                 (row.latitude, row.longitude),
+                (&row.jurisdiction_id, &row.ward_id, &row.department_id),
             )
             .await?;
             attached = true;
