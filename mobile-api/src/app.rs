@@ -77,6 +77,8 @@ impl App {
         // Reports and notifications call other services, so they start once those are known.
         let mut reports_pool = None;
         let mut notifications_pool = None;
+        // Identity's client of reports, when both run here: reports is built after identity.
+        let mut reports_for_identity = None;
 
         for module in &modules {
             match module {
@@ -105,11 +107,23 @@ impl App {
                         &config,
                     )
                     .await?;
+                    let reports = if modules.contains(&Module::Reports) {
+                        let (service, later) = upstream::in_process_later();
+                        reports_for_identity = Some(later);
+                        platform::internal::ServiceClient::new(
+                            "reports",
+                            service,
+                            service_token.clone(),
+                        )
+                    } else {
+                        internal_client(&config, &services, "reports", &service_token)?
+                    };
                     let state = identity::IdentityState::start(
                         db.pool().clone(),
                         &config.auth,
                         &config.identity,
                         &config.data_dir,
+                        reports,
                     )?;
                     state.seed_dev_staff().await?;
                     local_keys = Some(state.local_keys());
@@ -184,7 +198,11 @@ impl App {
                 client("identity")?,
             )
             .await?;
-            services.insert("reports", reports::router(state, &service_token));
+            let router = reports::router(state, &service_token);
+            if let Some(later) = reports_for_identity.take() {
+                later.bind(router.clone());
+            }
+            services.insert("reports", router);
         }
         if let Some(pool) = notifications_pool {
             let client = |name| internal_client(&config, &services, name, &service_token);

@@ -387,7 +387,8 @@ async fn residents_edit_their_profile_but_not_their_powers(mode: Mode) {
     };
 
     let updated = patch(json!({
-        "display_name": "Nguyễn Văn An", "language": "en", "home_ward": "phu-xuan",
+        "display_name": "Nguyễn Văn An", "language": "en",
+        "home_ward": { "jurisdiction": "hue", "ward": "phu-xuan" },
         "notification_preferences": { "announcements": false, "quiet_hours": { "from": "22:00", "to": "06:30" } }
     }))
     .await
@@ -397,6 +398,10 @@ async fn residents_edit_their_profile_but_not_their_powers(mode: Mode) {
     assert_eq!(profile["display_name"], "Nguyễn Văn An");
     assert_eq!(profile["notification_preferences"]["announcements"], false);
     assert_eq!(profile["notification_preferences"]["report_updates"], true);
+    assert_eq!(
+        profile["home_ward"],
+        json!({ "jurisdiction": "hue", "ward": "phu-xuan" })
+    );
 
     for raise in [
         json!({ "roles": ["platform_admin"] }),

@@ -9,6 +9,7 @@ mod config;
 mod gateway;
 mod helpers;
 mod identity;
+mod jurisdictions;
 mod media;
 mod moderation;
 mod notifications;

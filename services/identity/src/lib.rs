@@ -3,6 +3,7 @@
 //! refresh tokens rotated on every use.
 
 mod audit;
+mod home_wards;
 mod keys;
 mod me;
 mod otp;
@@ -27,6 +28,7 @@ use platform::ApiError;
 use platform::auth::{LocalKeys, Principal};
 use platform::config::{AuthConfig, IdentityConfig};
 use platform::extract::{JsonBody, QueryParams};
+use platform::internal::ServiceClient;
 use serde::Deserialize;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -52,16 +54,19 @@ pub struct IdentityState {
     otp_key: Arc<Vec<u8>>,
     sms: Arc<sms::SmsSender>,
     vneid: Arc<vneid::VneidClient>,
+    /// Reports, which owns the wards a home ward must be one of.
+    reports: ServiceClient,
 }
 
 impl IdentityState {
-    /// Loads keys and secrets, and starts the background jobs (due erasures). Call within the
-    /// runtime that serves it.
+    /// Loads keys and secrets, and starts the background jobs (due erasures, home wards to
+    /// resolve). Call within the runtime that serves it.
     pub fn start(
         pool: PgPool,
         auth: &AuthConfig,
         config: &IdentityConfig,
         data_dir: &Path,
+        reports: ServiceClient,
     ) -> anyhow::Result<Self> {
         anyhow::ensure!(
             auth.access_token_ttl_secs > 0
@@ -82,8 +87,10 @@ impl IdentityState {
             otp_key: Arc::new(otp_key(config, data_dir)?),
             sms: Arc::new(sms::SmsSender::from_config(&config.sms)?),
             vneid: Arc::new(vneid::VneidClient::new(&config.vneid)),
+            reports,
         };
         tokio::spawn(me::run_erasures(state.clone()));
+        tokio::spawn(home_wards::resolve_legacy(state.clone()));
         Ok(state)
     }
 
