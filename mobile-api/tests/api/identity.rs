@@ -378,7 +378,11 @@ async fn logout_ends_the_session_and_logout_all_ends_every_one(mode: Mode) {
 in_both_modes!(logout_ends_the_session_and_logout_all_ends_every_one);
 
 async fn residents_edit_their_profile_but_not_their_powers(mode: Mode) {
-    let app = TestApp::spawn(mode).await;
+    // Identity checks the home ward with reports, over HTTP when split.
+    let app = TestApp::spawn_with(mode, |config| {
+        config.internal.service_token = Some("test-service-token".to_owned().into());
+    })
+    .await;
     let token = app.resident_token().await;
     let patch = |body: Value| {
         app.authed(Method::PATCH, "/v1/me", &token)

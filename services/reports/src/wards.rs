@@ -152,6 +152,9 @@ impl WardIndex {
 #[derive(Default)]
 pub struct WardIndexes {
     by_jurisdiction: RwLock<HashMap<String, Arc<WardIndex>>>,
+    /// One rebuild at a time: requests arriving together wait for it rather than each
+    /// covering the city with cells again.
+    rebuilding: tokio::sync::Mutex<()>,
 }
 
 impl WardIndexes {
@@ -172,6 +175,14 @@ impl WardIndexes {
             let index = match cached {
                 Some(index) => index,
                 None => {
+                    let _rebuilding = self.rebuilding.lock().await;
+                    let fresh = self
+                        .get(&row.id)
+                        .filter(|i| i.version == row.boundaries_version);
+                    if let Some(index) = fresh {
+                        current.push(index);
+                        continue;
+                    }
                     let index = Arc::new(load(pool, row.id.clone(), row.boundaries_version).await?);
                     self.by_jurisdiction
                         .write()
