@@ -205,7 +205,8 @@ pub async fn get_profile(
     responses(
         (status = 200, body = Profile),
         (status = 400, description = "Unknown or read-only field (role, scope, acr...)", body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid value", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`; `unknown_ward`: reports has no such ward in that jurisdiction", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`upstream_unavailable`: reports, which checks the home ward, could not be reached", body = platform::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update_profile(
     State(state): State<IdentityState>,
