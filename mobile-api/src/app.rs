@@ -86,6 +86,8 @@ impl App {
         // Reports and notifications call other services, so they start once those are known.
         let mut reports_pool = None;
         let mut notifications_pool = None;
+        // Identity's client of reports, when both run here: reports is built after identity.
+        let mut reports_for_identity = None;
 
         for module in &modules {
             match module {
@@ -114,6 +116,17 @@ impl App {
                         &config,
                     )
                     .await?;
+                    let reports = if modules.contains(&Module::Reports) {
+                        let (service, later) = upstream::in_process_later();
+                        reports_for_identity = Some(later);
+                        platform::internal::ServiceClient::new(
+                            "reports",
+                            service,
+                            service_token.clone(),
+                        )
+                    } else {
+                        internal_client(&config, &services, "reports", &service_token)?
+                    };
                     let state = identity::IdentityState::start(
                         db.pool().clone(),
                         &config.auth,
@@ -121,6 +134,7 @@ impl App {
                         &config.data_dir,
                         config.outside_plain_http(),
                         &counters,
+                        reports,
                     )?;
                     state.seed_dev_staff().await?;
                     local_keys = Some(state.local_keys());
@@ -200,7 +214,11 @@ impl App {
                 client("identity")?,
             )
             .await?;
-            services.insert("reports", reports::router(state, &service_token));
+            let router = reports::router(state, &service_token);
+            if let Some(later) = reports_for_identity.take() {
+                later.bind(router.clone());
+            }
+            services.insert("reports", router);
         }
         if let Some(pool) = notifications_pool {
             let client = |name| internal_client(&config, &services, name, &service_token);

@@ -40,6 +40,44 @@ pub fn in_process(router: Router) -> Upstream {
     }))
 }
 
+/// A service of this process whose router is built after its caller's (identity checks home
+/// wards with reports, which itself calls identity): calls wait until `bind` is given the
+/// router, and answer 503 if it never is.
+pub fn in_process_later() -> (Upstream, LaterRouter) {
+    let (sender, receiver) = tokio::sync::watch::channel(None::<Upstream>);
+    let service = tower::service_fn(move |request: Request<Body>| {
+        let mut receiver = receiver.clone();
+        async move {
+            let bound = receiver
+                .wait_for(Option::is_some)
+                .await
+                .ok()
+                .and_then(|b| b.clone());
+            let response = match bound {
+                Some(upstream) => upstream.oneshot(request).await?,
+                None => ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "upstream_unavailable",
+                    "Dịch vụ chưa sẵn sàng.",
+                    "The service is not ready.",
+                )
+                .into_response(),
+            };
+            Ok::<_, Infallible>(response)
+        }
+    });
+    (BoxCloneSyncService::new(service), LaterRouter(sender))
+}
+
+/// Gives an `in_process_later` upstream its router.
+pub struct LaterRouter(tokio::sync::watch::Sender<Option<Upstream>>);
+
+impl LaterRouter {
+    pub fn bind(self, router: Router) {
+        self.0.send_replace(Some(in_process(router)));
+    }
+}
+
 /// Settings shared by every remote upstream.
 #[derive(Clone, Debug)]
 pub struct HttpSettings {

@@ -99,12 +99,16 @@ pub fn test_config(database: &TestDatabase) -> Config {
 }
 
 pub async fn start(config: Config, targets: &str) -> App {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    start_on(config, targets, listener).await
+}
+
+pub async fn start_on(config: Config, targets: &str, listener: TcpListener) -> App {
     // Warnings and errors show in a failing test's output (RUST_LOG overrides).
     platform::telemetry::init(&platform::config::LogConfig {
         filter: "warn".to_owned(),
         ..Default::default()
     });
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     App::start(config, targets, listener).await.unwrap()
 }
 
@@ -130,20 +134,28 @@ impl TestApp {
             Mode::AllInOne => vec![start(config, "all").await],
             Mode::Split => {
                 // Order matters: catalogue_addr and identity_addr find them by position.
-                let mut services = Vec::new();
-                for name in [
+                let names = [
                     "catalogue",
                     "identity",
                     "media",
                     "reports",
                     "notifications",
                     "payments",
-                ] {
-                    let service = start(config.clone(), name).await;
+                ];
+                // Every service knows where the others listen before any starts, as on
+                // Kubernetes: identity and reports call each other.
+                let mut listeners = Vec::new();
+                for name in names {
+                    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                    let addr = listener.local_addr().unwrap();
                     config
                         .upstreams
-                        .insert(name.to_owned(), format!("http://{}", service.addr()));
-                    services.push(service);
+                        .insert(name.to_owned(), format!("http://{addr}"));
+                    listeners.push(listener);
+                }
+                let mut services = Vec::new();
+                for (name, listener) in names.into_iter().zip(listeners) {
+                    services.push(start_on(config.clone(), name, listener).await);
                 }
                 config.database.url = None;
                 let gateway = start(config, "mobile-api").await;

@@ -378,7 +378,11 @@ async fn logout_ends_the_session_and_logout_all_ends_every_one(mode: Mode) {
 in_both_modes!(logout_ends_the_session_and_logout_all_ends_every_one);
 
 async fn residents_edit_their_profile_but_not_their_powers(mode: Mode) {
-    let app = TestApp::spawn(mode).await;
+    // Identity checks the home ward with reports, over HTTP when split.
+    let app = TestApp::spawn_with(mode, |config| {
+        config.internal.service_token = Some("test-service-token".to_owned().into());
+    })
+    .await;
     let token = app.resident_token().await;
     let patch = |body: Value| {
         app.authed(Method::PATCH, "/v1/me", &token)
@@ -387,7 +391,8 @@ async fn residents_edit_their_profile_but_not_their_powers(mode: Mode) {
     };
 
     let updated = patch(json!({
-        "display_name": "Nguyễn Văn An", "language": "en", "home_ward": "phu-xuan",
+        "display_name": "Nguyễn Văn An", "language": "en",
+        "home_ward": { "jurisdiction": "hue", "ward": "phu-xuan" },
         "notification_preferences": { "announcements": false, "quiet_hours": { "from": "22:00", "to": "06:30" } }
     }))
     .await
@@ -397,6 +402,10 @@ async fn residents_edit_their_profile_but_not_their_powers(mode: Mode) {
     assert_eq!(profile["display_name"], "Nguyễn Văn An");
     assert_eq!(profile["notification_preferences"]["announcements"], false);
     assert_eq!(profile["notification_preferences"]["report_updates"], true);
+    assert_eq!(
+        profile["home_ward"],
+        json!({ "jurisdiction": "hue", "ward": "phu-xuan" })
+    );
 
     for raise in [
         json!({ "roles": ["platform_admin"] }),

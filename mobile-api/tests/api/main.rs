@@ -10,6 +10,7 @@ mod firebase_admin;
 mod gateway;
 mod helpers;
 mod identity;
+mod jurisdictions;
 mod media;
 mod moderation;
 mod notifications;

@@ -599,7 +599,7 @@ async fn resident_with_device(app: &TestApp) -> (String, String, String) {
 async fn set_home_ward(app: &TestApp, token: &str, ward: &str) {
     let set = app
         .authed(Method::PATCH, "/v1/me", token)
-        .json(&json!({ "home_ward": ward }))
+        .json(&json!({ "home_ward": { "jurisdiction": "hue", "ward": ward } }))
         .send()
         .await
         .unwrap();
@@ -876,7 +876,7 @@ async fn an_interrupted_broadcast_resumes_and_tells_nobody_twice(mode: Mode) {
     // 2,500 more residents of Kim Long (without devices): three pages of recipients.
     let db = app.schema_pool("notifications").await;
     sqlx::query(
-        "INSERT INTO residents (account_id, home_ward) SELECT gen_random_uuid(), 'kim-long' FROM generate_series(1, 2500)",
+        "INSERT INTO residents (account_id, home_jurisdiction, home_ward) SELECT gen_random_uuid(), 'hue', 'kim-long' FROM generate_series(1, 2500)",
     )
     .execute(&db)
     .await

@@ -3,6 +3,7 @@
 //! refresh tokens rotated on every use.
 
 mod audit;
+mod home_wards;
 mod keys;
 mod me;
 mod otp;
@@ -29,6 +30,7 @@ use platform::auth::{LocalKeys, Principal};
 use platform::config::{AuthConfig, IdentityConfig};
 use platform::extract::{JsonBody, QueryParams};
 use platform::outbound::PlainHttp;
+use platform::internal::ServiceClient;
 use serde::Deserialize;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -55,11 +57,13 @@ pub struct IdentityState {
     sms: Arc<sms::SmsSender>,
     vneid: Arc<vneid::VneidClient>,
     sign_in: Arc<sign_in::SignInGuard>,
+    /// Reports, which owns the wards a home ward must be one of.
+    reports: ServiceClient,
 }
 
 impl IdentityState {
-    /// Loads keys and secrets, and starts the background jobs (due erasures). Call within the
-    /// runtime that serves it.
+    /// Loads keys and secrets, and starts the background jobs (due erasures, home wards to
+    /// resolve). Call within the runtime that serves it.
     pub fn start(
         pool: PgPool,
         auth: &AuthConfig,
@@ -67,6 +71,7 @@ impl IdentityState {
         data_dir: &Path,
         plain_http: PlainHttp,
         counters: &platform::ratelimit::Counters,
+        reports: ServiceClient,
     ) -> anyhow::Result<Self> {
         anyhow::ensure!(
             auth.access_token_ttl_secs > 0
@@ -88,8 +93,10 @@ impl IdentityState {
             sms: Arc::new(sms::SmsSender::from_config(&config.sms, plain_http)?),
             vneid: Arc::new(vneid::VneidClient::new(&config.vneid, plain_http)?),
             sign_in: Arc::new(sign_in::SignInGuard::new(&config.staff_sign_in, counters)),
+            reports,
         };
         tokio::spawn(me::run_erasures(state.clone()));
+        tokio::spawn(home_wards::resolve_legacy(state.clone()));
         Ok(state)
     }
 

@@ -19,6 +19,7 @@ use crate::IdentityState;
 use platform::extract::ClientInfo;
 
 use crate::audit;
+use crate::home_wards::{self, HomeWard};
 
 /// Which notifications the person wants; urgent alerts ignore quiet hours.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -65,7 +66,8 @@ pub struct Profile {
     display_name: Option<String>,
     /// `vi` or `en`.
     language: String,
-    home_ward: Option<String>,
+    /// Where the city's warnings reach the resident.
+    home_ward: Option<HomeWard>,
     notification_preferences: NotificationPreferences,
     roles: Vec<Role>,
     scope: Scope,
@@ -88,8 +90,9 @@ pub struct ProfileUpdate {
     display_name: Option<String>,
     #[serde(default)]
     language: Option<String>,
+    /// A ward of a jurisdiction, as reports knows them.
     #[serde(default)]
-    home_ward: Option<String>,
+    home_ward: Option<HomeWard>,
     #[serde(default)]
     notification_preferences: Option<NotificationPreferences>,
 }
@@ -131,19 +134,6 @@ impl ProfileUpdate {
         {
             return Err(invalid_field("language", "chỉ nhận vi hoặc en", "vi or en"));
         }
-        if let Some(ward) = &self.home_ward
-            && (ward.is_empty()
-                || ward.len() > 64
-                || !ward
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
-        {
-            return Err(invalid_field(
-                "home_ward",
-                "mã phường không hợp lệ",
-                "not a ward id",
-            ));
-        }
         if let Some(quiet) = self
             .notification_preferences
             .as_ref()
@@ -162,7 +152,7 @@ impl ProfileUpdate {
 
 async fn load_profile(state: &IdentityState, account_id: Uuid) -> Result<Profile, ApiError> {
     let row = sqlx::query!(
-        r#"SELECT id, kind, phone, username, display_name, language, home_ward,
+        r#"SELECT id, kind, phone, username, display_name, language, home_jurisdiction, home_ward,
                   notification_preferences, roles, jurisdiction, ward_ids, department_ids, acr,
                   verified_at, totp_enabled, erasure_requested_at, created_at
            FROM accounts WHERE id = $1"#,
@@ -179,7 +169,11 @@ async fn load_profile(state: &IdentityState, account_id: Uuid) -> Result<Profile
         username: row.username,
         display_name: row.display_name,
         language: row.language,
-        home_ward: row.home_ward,
+        // One set before jurisdictions were recorded shows once it is resolved.
+        home_ward: row
+            .home_jurisdiction
+            .zip(row.home_ward)
+            .map(|(jurisdiction, ward)| HomeWard { jurisdiction, ward }),
         notification_preferences: serde_json::from_value(row.notification_preferences)
             .unwrap_or_default(),
         roles: row.roles.iter().filter_map(|r| Role::parse(r)).collect(),
@@ -211,7 +205,8 @@ pub async fn get_profile(
     responses(
         (status = 200, body = Profile),
         (status = 400, description = "Unknown or read-only field (role, scope, acr...)", body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid value", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`; `unknown_ward`: reports has no such ward in that jurisdiction", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`upstream_unavailable`: reports, which checks the home ward, could not be reached", body = platform::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update_profile(
     State(state): State<IdentityState>,
@@ -219,42 +214,52 @@ pub async fn update_profile(
     JsonBody(update): JsonBody<ProfileUpdate>,
 ) -> Result<Json<Profile>, ApiError> {
     update.validate()?;
+    if let Some(home) = &update.home_ward {
+        home.check_exists(&state.reports).await?;
+    }
     let preferences = update
         .notification_preferences
         .map(serde_json::to_value)
         .transpose()
         .map_err(ApiError::internal)?;
     let mut tx = state.pool.begin().await?;
-    let before = sqlx::query_scalar!(
-        "SELECT home_ward FROM accounts WHERE id = $1 FOR UPDATE",
+    let before = sqlx::query!(
+        "SELECT home_jurisdiction, home_ward FROM accounts WHERE id = $1 FOR UPDATE",
         principal.account_id
     )
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(account_not_found)?;
+    let (home_jurisdiction, home_ward) = match update.home_ward.clone() {
+        Some(home) => (Some(home.jurisdiction), Some(home.ward)),
+        None => (None, None),
+    };
     sqlx::query!(
         r#"UPDATE accounts SET
              display_name = COALESCE($2, display_name),
              language = COALESCE($3, language),
-             home_ward = COALESCE($4, home_ward),
-             notification_preferences = COALESCE($5, notification_preferences),
+             home_jurisdiction = COALESCE($4, home_jurisdiction),
+             home_ward = COALESCE($5, home_ward),
+             notification_preferences = COALESCE($6, notification_preferences),
              updated_at = now()
            WHERE id = $1"#,
         principal.account_id,
         update.display_name.map(|n| n.trim().to_owned()),
         update.language,
-        update.home_ward,
+        home_jurisdiction,
+        home_ward,
         preferences
     )
     .execute(&mut *tx)
     .await?;
     // The city's warnings reach residents by their home ward: notifications keeps it.
-    if let Some(ward) = update.home_ward.filter(|w| before.as_ref() != Some(w)) {
-        platform::events::enqueue(
+    let unchanged = before.home_jurisdiction == home_jurisdiction && before.home_ward == home_ward;
+    if let Some(home) = update.home_ward.filter(|_| !unchanged) {
+        home_wards::home_ward_changed(
             &mut tx,
             principal.account_id,
-            "account.home_ward_changed",
-            serde_json::json!({ "account_id": principal.account_id, "home_ward": ward }),
+            Some(&home.jurisdiction),
+            Some(&home.ward),
         )
         .await?;
     }

@@ -1,6 +1,7 @@
 //! Area broadcasts: an operator warns everyone in some wards, a polygon or a set of H3 cells (a
-//! flood, a storm, a water cut). The recipients are the residents whose home ward is one the
-//! area touches, or whose last report lies in a cell it covers (reports resolves the area).
+//! flood, a storm, a water cut). The recipients are the residents of the operator's
+//! jurisdiction whose home ward is one the area touches, or whose last report lies in a cell it
+//! covers (reports resolves the area, clipped to the jurisdiction).
 //!
 //! The fan-out is a job in PostgreSQL. Recipients are chosen once, then walked in pages by
 //! account id; each page's notices, pushes and the cursor commit together, so a restart goes on
@@ -159,7 +160,7 @@ fn broadcast_not_found() -> ApiError {
         (status = 200, body = Broadcast, description = "The same request again (`Idempotent-Replayed: true`)"),
         (status = 400, body = platform::error::Problem, description = "`idempotency_key_required`, `invalid_body`"),
         (status = 404, body = platform::error::Problem, description = "Not an admin of this jurisdiction, or no such jurisdiction"),
-        (status = 422, body = platform::error::Problem, description = "`invalid_field`, `message_too_long`, `invalid_area`, `unknown_ward`, `area_too_large`, `idempotency_key_reused`"),
+        (status = 422, body = platform::error::Problem, description = "`invalid_field`, `message_too_long`, `invalid_area`, `unknown_ward`, `area_outside_jurisdiction`, `area_too_large`, `idempotency_key_reused`"),
     ),
     security(("bearer" = [])))]
 pub async fn create(
@@ -282,6 +283,11 @@ async fn resolve_area(
             "unknown_ward",
             "Khu vực có phường không thuộc địa bàn.",
             "The area names a ward that is not in the jurisdiction.",
+        )),
+        (_, Some("area_outside_jurisdiction")) => Err(unprocessable(
+            "area_outside_jurisdiction",
+            "Khu vực nằm ngoài địa bàn.",
+            "The area lies outside the jurisdiction.",
         )),
         (_, Some("area_too_large")) => Err(unprocessable(
             "area_too_large",
@@ -514,6 +520,7 @@ pub async fn run(state: NotificationsState) {
 
 struct Pending {
     id: Uuid,
+    jurisdiction: String,
     status: String,
     cursor: Option<Uuid>,
     wards: Vec<String>,
@@ -530,7 +537,8 @@ struct Pending {
 async fn step(state: &NotificationsState) -> anyhow::Result<bool> {
     let Some(broadcast) = sqlx::query_as!(
         Pending,
-        r#"SELECT id, status, cursor, wards, cells, title_vi, body_vi, title_en, body_en, urgent
+        r#"SELECT id, jurisdiction, status, cursor, wards, cells, title_vi, body_vi, title_en,
+                  body_en, urgent
            FROM broadcasts WHERE status IN ('resolving', 'fanning_out')
            ORDER BY created_at LIMIT 1"#
     )
@@ -559,11 +567,16 @@ async fn choose_recipients(state: &NotificationsState, broadcast: &Pending) -> a
     if still != "resolving" {
         return Ok(());
     }
+    // Only the broadcast's jurisdiction: another one may have wards of the same ids, and a
+    // cell on the border may hold its residents' reports too.
     let chosen = sqlx::query!(
         r#"INSERT INTO broadcast_recipients (broadcast_id, account_id)
            SELECT $1, account_id FROM residents
-           WHERE home_ward = ANY($2) OR last_report_cell = ANY($3)"#,
+           WHERE (home_jurisdiction = $2 AND home_ward = ANY($3))
+              OR (last_report_cell = ANY($4)
+                  AND (last_report_jurisdiction = $2 OR last_report_jurisdiction IS NULL))"#,
         broadcast.id,
+        broadcast.jurisdiction,
         &broadcast.wards,
         &broadcast.cells
     )

@@ -159,7 +159,7 @@ impl NotificationsState {
         }
         let report: Report = serde_json::from_value(event.payload.clone())?;
         if event.event_type == "report.created" {
-            self.remember_report_cell(&event, report.reporter_id)
+            self.remember_report_cell(&event, report.reporter_id, &report.jurisdiction)
                 .await?;
         }
         let (notice, recipients) = match event.event_type.as_str() {
@@ -297,20 +297,23 @@ impl NotificationsState {
         &self,
         event: &Event,
         reporter: Option<Uuid>,
+        jurisdiction: &str,
     ) -> anyhow::Result<()> {
         let (Some(reporter), Some(cell)) = (reporter, event.payload["h3_res9"].as_i64()) else {
             return Ok(());
         };
         sqlx::query!(
-            r#"INSERT INTO residents (account_id, last_report_cell, last_report_at)
-               VALUES ($1, $2, $3)
+            r#"INSERT INTO residents (account_id, last_report_cell, last_report_jurisdiction, last_report_at)
+               VALUES ($1, $2, $3, $4)
                ON CONFLICT (account_id) DO UPDATE
                  SET last_report_cell = EXCLUDED.last_report_cell,
+                     last_report_jurisdiction = EXCLUDED.last_report_jurisdiction,
                      last_report_at = EXCLUDED.last_report_at
                  WHERE residents.last_report_at IS NULL
                     OR residents.last_report_at < EXCLUDED.last_report_at"#,
             reporter,
             cell,
+            jurisdiction,
             event.occurred_at
         )
         .execute(&self.pool)
@@ -318,21 +321,28 @@ impl NotificationsState {
         Ok(())
     }
 
-    /// A resident's home ward, for the city's warnings (the newest change wins).
+    /// A resident's home ward, a ward of a jurisdiction, for the city's warnings (the newest
+    /// change wins; none when identity cleared it).
     async fn on_home_ward_changed(&self, event: Event) -> anyhow::Result<()> {
         #[derive(Deserialize)]
         struct Changed {
             account_id: Uuid,
-            home_ward: String,
+            // Absent from events written before home wards had a jurisdiction.
+            #[serde(default)]
+            jurisdiction: Option<String>,
+            home_ward: Option<String>,
         }
         let changed: Changed = serde_json::from_value(event.payload.clone())?;
         sqlx::query!(
-            r#"INSERT INTO residents (account_id, home_ward, home_ward_at) VALUES ($1, $2, $3)
+            r#"INSERT INTO residents (account_id, home_jurisdiction, home_ward, home_ward_at)
+               VALUES ($1, $2, $3, $4)
                ON CONFLICT (account_id) DO UPDATE
-                 SET home_ward = EXCLUDED.home_ward, home_ward_at = EXCLUDED.home_ward_at
+                 SET home_jurisdiction = EXCLUDED.home_jurisdiction,
+                     home_ward = EXCLUDED.home_ward, home_ward_at = EXCLUDED.home_ward_at
                  WHERE residents.home_ward_at IS NULL
                     OR residents.home_ward_at < EXCLUDED.home_ward_at"#,
             changed.account_id,
+            changed.jurisdiction,
             changed.home_ward,
             event.occurred_at
         )

@@ -43,19 +43,20 @@ pub async fn put_jurisdiction(
             "The jurisdiction id in the body differs from the path.",
         ));
     }
-    jurisdiction::import_jurisdiction(&state.pool, &file).await?;
+    jurisdiction::import(&state.pool, &file, None).await?;
     tracing::info!(jurisdiction = %id, by = %principal.account_id, "jurisdiction data imported");
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Replaces a jurisdiction's wards from a GeoJSON FeatureCollection of Polygons and
-/// MultiPolygons (holes allowed; wards may share borders but not overlap).
+/// MultiPolygons (holes allowed; positions may carry a height, which is dropped; wards may share
+/// borders but not overlap each other or another jurisdiction's).
 #[utoipa::path(put, path = "/v1/admin/jurisdictions/{id}/wards", tag = "reports",
     params(("id" = String, Path)),
     request_body(content = String, content_type = "application/geo+json"),
     responses((status = 204), (status = 404, body = platform::error::Problem),
         (status = 409, body = platform::error::Problem, description = "`ward_in_use`"),
-        (status = 422, body = platform::error::Problem, description = "`invalid_jurisdiction_data`")),
+        (status = 422, body = platform::error::Problem, description = "`invalid_jurisdiction_data`, `overlaps_jurisdiction`")),
     security(("bearer" = [])))]
 pub async fn put_wards(
     State(state): State<ReportsState>,

@@ -1,6 +1,6 @@
 //! Areas the city warns: a set of wards, a GeoJSON polygon or H3 cells, resolved to the res-9
-//! cells they cover and the wards they touch. Notifications asks, to find the residents inside
-//! (by the cell of their last report, or by their home ward).
+//! cells they cover within the jurisdiction and the wards they touch. Notifications asks, to
+//! find the residents inside (by the cell of their last report, or by their home ward).
 
 use axum::Json;
 use axum::extract::State;
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ReportsState;
 use crate::jurisdiction::{GeoJsonGeometry, is_valid_shape};
-use crate::wards::COVER_RESOLUTION;
+use crate::wards::{COVER_RESOLUTION, WardIndex};
 
 /// The most res-9 cells an area may cover (about 21,000 km²: a province).
 const MAX_CELLS: usize = 200_000;
@@ -108,11 +108,11 @@ pub async fn internal_resolve(
             (ids, cells)
         }
         Area::Polygon(geometry) => {
-            let cells = polygon_cells(&geometry)?;
+            let cells = within_jurisdiction(&index, polygon_cells(&geometry)?)?;
             (index.wards_touching(&cells), cells)
         }
         Area::Cells(listed) => {
-            let cells = listed_cells(&listed)?;
+            let cells = within_jurisdiction(&index, listed_cells(&listed)?)?;
             (index.wards_touching(&cells), cells)
         }
     };
@@ -121,6 +121,24 @@ pub async fn internal_resolve(
         wards,
         cells: cells.into_iter().map(|c| u64::from(c) as i64).collect(),
     }))
+}
+
+/// The part of an area inside the jurisdiction's wards: a warning never reaches past the
+/// caller's jurisdiction. An area wholly outside it is refused.
+fn within_jurisdiction(
+    index: &WardIndex,
+    mut cells: Vec<CellIndex>,
+) -> Result<Vec<CellIndex>, ApiError> {
+    cells.retain(|cell| index.covers(*cell));
+    if cells.is_empty() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "area_outside_jurisdiction",
+            "Khu vực nằm ngoài địa bàn.",
+            "The area lies outside the jurisdiction.",
+        ));
+    }
+    Ok(cells)
 }
 
 /// The res-9 cells covering a polygon.
@@ -206,6 +224,7 @@ fn listed_cells(listed: &[String]) -> Result<Vec<CellIndex>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jurisdiction::GeoJsonPosition;
     use h3o::LatLng;
 
     #[test]
@@ -227,13 +246,17 @@ mod tests {
     #[test]
     fn polygons_are_covered_and_bounded() {
         let square = |size: f64| {
-            GeoJsonGeometry::Polygon(vec![vec![
-                [107.58, 16.46],
-                [107.58 + size, 16.46],
-                [107.58 + size, 16.46 + size],
-                [107.58, 16.46 + size],
-                [107.58, 16.46],
-            ]])
+            GeoJsonGeometry::Polygon(vec![
+                [
+                    [107.58, 16.46],
+                    [107.58 + size, 16.46],
+                    [107.58 + size, 16.46 + size],
+                    [107.58, 16.46 + size],
+                    [107.58, 16.46],
+                ]
+                .map(GeoJsonPosition)
+                .to_vec(),
+            ])
         };
         // About 1.1 km a side: a dozen or so res-9 cells.
         let cells = polygon_cells(&square(0.01)).unwrap();
@@ -244,13 +267,17 @@ mod tests {
             "area_too_large"
         );
         // A bow tie is not a polygon.
-        let bow_tie = GeoJsonGeometry::Polygon(vec![vec![
-            [107.58, 16.46],
-            [107.59, 16.47],
-            [107.59, 16.46],
-            [107.58, 16.47],
-            [107.58, 16.46],
-        ]]);
+        let bow_tie = GeoJsonGeometry::Polygon(vec![
+            [
+                [107.58, 16.46],
+                [107.59, 16.47],
+                [107.59, 16.46],
+                [107.58, 16.47],
+                [107.58, 16.46],
+            ]
+            .map(GeoJsonPosition)
+            .to_vec(),
+        ]);
         assert_eq!(polygon_cells(&bow_tie).unwrap_err().code(), "invalid_area");
     }
 }

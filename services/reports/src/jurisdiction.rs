@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use geo::{Area, Intersects, MultiPolygon, Polygon, Validation};
 use platform::ApiError;
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 
 /// The demo jurisdiction shipped in the binary.
@@ -174,15 +174,52 @@ struct WardProperties {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "type", content = "coordinates")]
 pub enum GeoJsonGeometry {
-    Polygon(Vec<Vec<[f64; 2]>>),
-    MultiPolygon(Vec<Vec<Vec<[f64; 2]>>>),
+    Polygon(Vec<Vec<GeoJsonPosition>>),
+    MultiPolygon(Vec<Vec<Vec<GeoJsonPosition>>>),
+}
+
+/// A GeoJSON position, `[longitude, latitude]`. RFC 7946 allows a third element, the height
+/// (QGIS writes one): it is accepted and dropped, since wards and areas are flat.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct GeoJsonPosition(pub [f64; 2]);
+
+impl<'de> Deserialize<'de> for GeoJsonPosition {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GeoJsonPosition;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a position [longitude, latitude] or [longitude, latitude, height]")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<GeoJsonPosition, A::Error> {
+                use serde::de::Error;
+                let longitude: f64 = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let latitude: f64 = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                let _height: Option<f64> = seq.next_element()?;
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::invalid_length(4, &self));
+                }
+                Ok(GeoJsonPosition([longitude, latitude]))
+            }
+        }
+        deserializer.deserialize_seq(Visitor)
+    }
 }
 
 impl GeoJsonGeometry {
     pub fn to_geo(&self) -> MultiPolygon<f64> {
-        fn polygon(rings: &[Vec<[f64; 2]>]) -> Polygon<f64> {
-            let ring = |points: &Vec<[f64; 2]>| {
-                geo::LineString::from(points.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>())
+        fn polygon(rings: &[Vec<GeoJsonPosition>]) -> Polygon<f64> {
+            let ring = |points: &Vec<GeoJsonPosition>| {
+                geo::LineString::from(points.iter().map(|p| (p.0[0], p.0[1])).collect::<Vec<_>>())
             };
             let mut rings = rings.iter().map(ring);
             let exterior = rings.next().unwrap_or_else(|| geo::LineString::new(vec![]));
@@ -407,7 +444,7 @@ pub fn parse_wards(geojson: &str) -> Result<Vec<Ward>, ApiError> {
     // Wards may share borders, never area.
     for (i, a) in shapes.iter().enumerate() {
         for (j, b) in shapes.iter().enumerate().skip(i + 1) {
-            if a.intersects(b) && overlap_area(a, b) > OVERLAP_TOLERANCE {
+            if overlap(a, b) {
                 return Err(invalid(
                     format!(
                         "Phường `{}` và `{}` chồng lên nhau.",
@@ -442,15 +479,90 @@ pub fn is_valid_shape(shape: &MultiPolygon<f64>) -> bool {
 /// Overlap tolerated between wards, in square degrees (~1 m²): shared borders digitised twice.
 const OVERLAP_TOLERANCE: f64 = 1e-10;
 
-fn overlap_area(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> f64 {
+/// Whether two shapes share more than a border.
+fn overlap(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> bool {
     use geo::BooleanOps;
-    a.intersection(b).unsigned_area()
+    a.intersects(b) && a.intersection(b).unsigned_area() > OVERLAP_TOLERANCE
 }
 
-/// Replaces a jurisdiction's departments, categories and routing rules (its wards stay).
-pub async fn import_jurisdiction(pool: &PgPool, file: &JurisdictionFile) -> Result<(), ApiError> {
+/// A ward of another jurisdiction, as stored.
+struct OtherWard {
+    jurisdiction: String,
+    id: String,
+    shape: MultiPolygon<f64>,
+}
+
+/// Refuses wards that overlap another jurisdiction's: a point belongs to one jurisdiction, so
+/// nobody can route another city's reports (or warnings) to themselves.
+fn check_no_overlap_with_others(wards: &[Ward], others: &[OtherWard]) -> Result<(), ApiError> {
+    use geo::BoundingRect;
+    let others: Vec<(&OtherWard, geo::Rect<f64>)> = others
+        .iter()
+        .filter_map(|other| Some((other, other.shape.bounding_rect()?)))
+        .collect();
+    for ward in wards {
+        let shape = ward.boundary.to_geo();
+        let Some(bounds) = shape.bounding_rect() else {
+            continue;
+        };
+        // Bounding boxes first: only neighbours get the exact (costly) test.
+        let overlapped = others
+            .iter()
+            .filter(|(_, other_bounds)| bounds.intersects(other_bounds))
+            .find(|(other, _)| overlap(&shape, &other.shape));
+        if let Some((other, _)) = overlapped {
+            return Err(ApiError::new(
+                http::StatusCode::UNPROCESSABLE_ENTITY,
+                "overlaps_jurisdiction",
+                format!(
+                    "Phường `{}` chồng lên phường `{}` của địa bàn `{}`.",
+                    ward.id, other.id, other.jurisdiction
+                ),
+                format!(
+                    "Ward `{}` overlaps ward `{}` of jurisdiction `{}`.",
+                    ward.id, other.id, other.jurisdiction
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Creates or replaces a jurisdiction's data and, when given, its wards: all of it or, when
+/// anything is refused, none of it.
+pub async fn import(
+    pool: &PgPool,
+    file: &JurisdictionFile,
+    wards: Option<&[Ward]>,
+) -> Result<(), ApiError> {
     file.validate()?;
     let mut tx = pool.begin().await?;
+    write_jurisdiction(&mut tx, file).await?;
+    if let Some(wards) = wards {
+        write_wards(&mut tx, &file.id, wards).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Replaces a jurisdiction's wards (the jurisdiction must exist).
+pub async fn import_wards(
+    pool: &PgPool,
+    jurisdiction: &str,
+    wards: &[Ward],
+) -> Result<(), ApiError> {
+    let mut tx = pool.begin().await?;
+    write_wards(&mut tx, jurisdiction, wards).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Replaces a jurisdiction's departments, categories and routing rules (its wards stay), within
+/// the caller's transaction.
+async fn write_jurisdiction(
+    tx: &mut PgConnection,
+    file: &JurisdictionFile,
+) -> Result<(), ApiError> {
     sqlx::query!(
         r#"INSERT INTO jurisdictions (id, name_vi, name_en, timezone) VALUES ($1, $2, $3, $4)
            ON CONFLICT (id) DO UPDATE SET name_vi = $2, name_en = $3, timezone = $4, updated_at = now()"#,
@@ -550,18 +662,21 @@ pub async fn import_jurisdiction(pool: &PgPool, file: &JurisdictionFile) -> Resu
     )
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
-/// Replaces a jurisdiction's wards. Wards that reports point at may change shape or name but
-/// not disappear.
-pub async fn import_wards(
-    pool: &PgPool,
+/// Replaces a jurisdiction's wards, within the caller's transaction. Wards that reports point at
+/// may change shape or name but not disappear; no ward may overlap another jurisdiction's.
+async fn write_wards(
+    tx: &mut PgConnection,
     jurisdiction: &str,
     wards: &[Ward],
 ) -> Result<(), ApiError> {
-    let mut tx = pool.begin().await?;
+    // One ward import at a time, so two jurisdictions cannot each pass the overlap check
+    // against the other's old wards; reads and filings go on meanwhile.
+    sqlx::query!("LOCK TABLE wards IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await?;
     let bumped = sqlx::query!(
         r#"UPDATE jurisdictions SET boundaries_version = boundaries_version + 1, updated_at = now()
            WHERE id = $1"#,
@@ -572,6 +687,28 @@ pub async fn import_wards(
     if bumped.rows_affected() == 0 {
         return Err(crate::jurisdiction_not_found());
     }
+    let others = sqlx::query!(
+        r#"SELECT jurisdiction_id, id, boundary FROM wards WHERE jurisdiction_id <> $1"#,
+        jurisdiction
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|row| {
+        let boundary: GeoJsonGeometry = serde_json::from_value(row.boundary)?;
+        Ok(OtherWard {
+            jurisdiction: row.jurisdiction_id,
+            id: row.id,
+            shape: boundary.to_geo(),
+        })
+    })
+    .collect::<anyhow::Result<Vec<_>>>()
+    .map_err(ApiError::internal)?;
+    // Comparing shapes is CPU work: off the async threads.
+    let checked = wards.to_vec();
+    tokio::task::spawn_blocking(move || check_no_overlap_with_others(&checked, &others))
+        .await
+        .map_err(ApiError::internal)??;
     let ids: Vec<&str> = wards.iter().map(|w| w.id.as_str()).collect();
     let orphaned = sqlx::query_scalar!(
         r#"SELECT DISTINCT ward_id FROM reports WHERE jurisdiction_id = $1 AND ward_id <> ALL($2::text[]) LIMIT 5"#,
@@ -622,7 +759,6 @@ pub async fn import_wards(
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -651,6 +787,28 @@ mod tests {
         // The Cồn Hến island, the second part of vy-da.
         assert_eq!(index.locate(16.4663, 107.5858), Some("vy-da"));
         assert_eq!(index.locate(16.60, 107.72), None);
+    }
+
+    #[test]
+    fn positions_with_a_height_are_accepted_without_it() {
+        let ring = |z: &str| {
+            format!(
+                r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"id":"a","name_vi":"a","name_en":"a"}},
+                   "geometry":{{"type":"Polygon","coordinates":[[[107.5,16.4{z}],[107.6,16.4{z}],[107.6,16.5{z}],[107.5,16.4{z}]]]}}}}]}}"#
+            )
+        };
+        let wards = parse_wards(&ring(",12.5")).unwrap();
+        let GeoJsonGeometry::Polygon(rings) = &wards[0].boundary else {
+            panic!("a polygon")
+        };
+        assert_eq!(rings[0][1], GeoJsonPosition([107.6, 16.4]));
+        assert_eq!(
+            serde_json::to_value(&wards[0].boundary).unwrap()["coordinates"][0][0],
+            serde_json::json!([107.5, 16.4])
+        );
+        // A position is two or three numbers.
+        assert!(parse_wards(&ring(",1,2")).is_err());
+        assert!(parse_wards(&ring(r#","x""#)).is_err());
     }
 
     #[test]

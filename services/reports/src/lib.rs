@@ -99,36 +99,29 @@ async fn seed_demo(pool: &PgPool) -> anyhow::Result<()> {
         serde_json::from_str(jurisdiction::DEMO_JURISDICTION)?;
     let wards = jurisdiction::parse_wards(jurisdiction::DEMO_WARDS)
         .map_err(|e| anyhow::anyhow!("demo wards: {}", e.describe()))?;
-    jurisdiction::import_jurisdiction(pool, &file)
+    jurisdiction::import(pool, &file, Some(&wards))
         .await
         .map_err(|e| anyhow::anyhow!("demo jurisdiction: {}", e.describe()))?;
-    jurisdiction::import_wards(pool, &file.id, &wards)
-        .await
-        .map_err(|e| anyhow::anyhow!("demo wards: {}", e.describe()))?;
     tracing::info!("demo jurisdiction `hue` imported");
     Ok(())
 }
 
-/// Imports a jurisdiction file and, if given, its wards (`citizen jurisdiction import`).
+/// Imports a jurisdiction file and, if given, its wards (`citizen jurisdiction import`): all of
+/// it, or nothing when any part is refused.
 pub async fn import(
     pool: &PgPool,
     jurisdiction_json: &str,
     wards_geojson: Option<&str>,
 ) -> anyhow::Result<(String, usize)> {
     let file: jurisdiction::JurisdictionFile = serde_json::from_str(jurisdiction_json)?;
-    jurisdiction::import_jurisdiction(pool, &file)
+    let wards = wards_geojson
+        .map(jurisdiction::parse_wards)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{}", e.describe()))?;
+    jurisdiction::import(pool, &file, wards.as_deref())
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.describe()))?;
-    let mut ward_count = 0;
-    if let Some(geojson) = wards_geojson {
-        let wards =
-            jurisdiction::parse_wards(geojson).map_err(|e| anyhow::anyhow!("{}", e.describe()))?;
-        jurisdiction::import_wards(pool, &file.id, &wards)
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", e.describe()))?;
-        ward_count = wards.len();
-    }
-    Ok((file.id, ward_count))
+    Ok((file.id, wards.map_or(0, |w| w.len())))
 }
 
 /// Largest ward file an admin may upload.
@@ -141,7 +134,8 @@ pub fn router(state: ReportsState, service_token: &secrecy::SecretString) -> Rou
             "/internal/v1/reports/{id}/followers",
             get(public::internal_followers),
         )
-        .route("/internal/v1/areas/resolve", post(areas::internal_resolve));
+        .route("/internal/v1/areas/resolve", post(areas::internal_resolve))
+        .route("/internal/v1/wards/find", post(wards::internal_find));
     Router::new()
         .route("/v1/reports", post(filing::file_report))
         .route("/v1/reports/categories", get(public::categories))

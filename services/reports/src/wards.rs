@@ -6,11 +6,17 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
+use axum::Json;
+use axum::extract::State;
 use geo::{Intersects, MultiPolygon, Point};
 use h3o::geom::{ContainmentMode, TilerBuilder};
 use h3o::{CellIndex, LatLng, Resolution};
+use platform::ApiError;
+use platform::extract::JsonBody;
+use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
+use crate::ReportsState;
 use crate::jurisdiction::GeoJsonGeometry;
 
 /// The resolution of the ward cover (~0.1 km² cells): fine enough that few cells cross a
@@ -118,6 +124,11 @@ impl WardIndex {
             .collect())
     }
 
+    /// Whether a res-9 cell lies at least partly inside one of the wards.
+    pub fn covers(&self, cell: CellIndex) -> bool {
+        self.cells.contains_key(&cell)
+    }
+
     /// The wards sharing at least one cover cell with `cells` (of the cover's resolution).
     pub fn wards_touching(&self, cells: &[CellIndex]) -> Vec<String> {
         let mut touched = BTreeSet::new();
@@ -141,15 +152,21 @@ impl WardIndex {
 #[derive(Default)]
 pub struct WardIndexes {
     by_jurisdiction: RwLock<HashMap<String, Arc<WardIndex>>>,
+    /// One rebuild at a time: requests arriving together wait for it rather than each
+    /// covering the city with cells again.
+    rebuilding: tokio::sync::Mutex<()>,
 }
 
 impl WardIndexes {
-    /// The current indexes: one small query to learn the versions, and a rebuild of any index
-    /// that changed since (rare: boundaries change by import).
+    /// The current indexes, by jurisdiction id: one small query to learn the versions, and a
+    /// rebuild of any index that changed since (rare: boundaries change by import). The order
+    /// is stable, never the table's physical one: jurisdictions share borders but no area, and
+    /// a point on a shared border goes to the jurisdiction whose id sorts first.
     pub async fn current(&self, pool: &PgPool) -> anyhow::Result<Vec<Arc<WardIndex>>> {
-        let versions = sqlx::query!(r#"SELECT id, boundaries_version FROM jurisdictions"#)
-            .fetch_all(pool)
-            .await?;
+        let versions =
+            sqlx::query!(r#"SELECT id, boundaries_version FROM jurisdictions ORDER BY id"#)
+                .fetch_all(pool)
+                .await?;
         let mut current = Vec::with_capacity(versions.len());
         for row in versions {
             let cached = self
@@ -158,6 +175,14 @@ impl WardIndexes {
             let index = match cached {
                 Some(index) => index,
                 None => {
+                    let _rebuilding = self.rebuilding.lock().await;
+                    let fresh = self
+                        .get(&row.id)
+                        .filter(|i| i.version == row.boundaries_version);
+                    if let Some(index) = fresh {
+                        current.push(index);
+                        continue;
+                    }
                     let index = Arc::new(load(pool, row.id.clone(), row.boundaries_version).await?);
                     self.by_jurisdiction
                         .write()
@@ -180,6 +205,50 @@ impl WardIndexes {
     }
 }
 
+/// Most ward ids one lookup may name.
+const MAX_LOOKUP: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WardLookup {
+    wards: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FoundWard {
+    jurisdiction: String,
+    ward: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FoundWards {
+    wards: Vec<FoundWard>,
+}
+
+/// Every (jurisdiction, ward) whose ward id is one of those given: identity checks a resident's
+/// home ward with it (ward ids are unique within a jurisdiction, not across them).
+pub async fn internal_find(
+    State(state): State<ReportsState>,
+    JsonBody(lookup): JsonBody<WardLookup>,
+) -> Result<Json<FoundWards>, ApiError> {
+    if lookup.wards.len() > MAX_LOOKUP {
+        return Err(ApiError::bad_request(
+            "too_many_wards",
+            format!("Tối đa {MAX_LOOKUP} phường mỗi lần."),
+            format!("At most {MAX_LOOKUP} wards at a time."),
+        ));
+    }
+    let wards = sqlx::query_as!(
+        FoundWard,
+        r#"SELECT jurisdiction_id AS jurisdiction, id AS ward FROM wards
+           WHERE id = ANY($1) ORDER BY jurisdiction_id, id"#,
+        &lookup.wards
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(FoundWards { wards }))
+}
+
 async fn load(pool: &PgPool, jurisdiction: String, version: i64) -> anyhow::Result<WardIndex> {
     let rows = sqlx::query!(
         r#"SELECT id, boundary FROM wards WHERE jurisdiction_id = $1"#,
@@ -198,15 +267,18 @@ async fn load(pool: &PgPool, jurisdiction: String, version: i64) -> anyhow::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jurisdiction::GeoJsonPosition;
 
-    fn square(west: f64, south: f64, east: f64, north: f64) -> Vec<[f64; 2]> {
-        vec![
+    fn square(west: f64, south: f64, east: f64, north: f64) -> Vec<GeoJsonPosition> {
+        [
             [west, south],
             [east, south],
             [east, north],
             [west, north],
             [west, south],
         ]
+        .map(GeoJsonPosition)
+        .to_vec()
     }
 
     /// Two wards side by side; the western one has a hole filled by a third.
