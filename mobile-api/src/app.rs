@@ -29,6 +29,8 @@ pub struct App {
     database_source: Option<String>,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
+    /// The operators' listener (`ops_listen`), when configured.
+    ops_server: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl App {
@@ -40,6 +42,19 @@ impl App {
         listener: TcpListener,
     ) -> anyhow::Result<App> {
         let modules = modules::expand(targets)?;
+        let serves = platform::config::Serves {
+            identity: modules.contains(&Module::Identity),
+            reports: modules.contains(&Module::Reports),
+            payments: modules.contains(&Module::Payments),
+            sandbox: modules.contains(&Module::Sandbox),
+        };
+        let problems = config.profile_problems(&serves);
+        anyhow::ensure!(
+            problems.is_empty(),
+            "the {:?} profile refuses to start: {}",
+            config.profile,
+            problems.join("; ")
+        );
         let metrics = Metrics::default();
         let mut database: Option<LocatedDatabase> = None;
         let mut databases = Vec::new();
@@ -266,13 +281,33 @@ impl App {
             }
             None => router,
         };
+        let readiness = Readiness::new(databases);
+        // Metrics are for operators: on their own listener when there is one, else on this one
+        // only on a developer's machine.
+        let public_metrics = config.ops_listen.is_none()
+            && config.profile == platform::config::DeploymentProfile::Development;
+        let ops_router =
+            with_not_found_fallback(ops_routes(readiness.clone(), metrics.clone(), true));
         let router =
-            with_not_found_fallback(router.merge(ops_routes(Readiness::new(databases), metrics)));
+            with_not_found_fallback(router.merge(ops_routes(readiness, metrics, public_metrics)));
 
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let stopping = shutdown.clone();
         let private_cluster = database.as_mut().and_then(|d| d.private_cluster.take());
+        let ops_server = match config.ops_listen {
+            Some(ops_listen) => {
+                let ops_listener = TcpListener::bind(ops_listen)
+                    .await
+                    .with_context(|| format!("cannot listen on ops_listen = {ops_listen}"))?;
+                let stopping = shutdown.clone();
+                Some(tokio::spawn(async move {
+                    platform::http::serve(ops_listener, ops_router, stopping.cancelled_owned())
+                        .await
+                }))
+            }
+            None => None,
+        };
         let server = tokio::spawn(async move {
             let served = platform::http::serve(listener, router, stopping.cancelled_owned()).await;
             // The private cluster, if any, outlives every request.
@@ -285,6 +320,7 @@ impl App {
             database_source: database.map(|d| d.source),
             shutdown,
             server,
+            ops_server,
         })
     }
 
@@ -305,6 +341,9 @@ impl App {
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
         self.server.await.context("server task failed")??;
+        if let Some(ops_server) = self.ops_server {
+            ops_server.await.context("ops server task failed")??;
+        }
         Ok(())
     }
 }

@@ -29,8 +29,9 @@ struct Cli {
 enum Command {
     /// Serves the given targets until SIGTERM or Ctrl-C, then drains in-flight requests.
     Serve {
-        /// Comma list of targets: `all` (mobile-api, identity, catalogue), one of those, or
-        /// `sandbox` (stand-ins for outside systems, for development).
+        /// Comma list of targets: `all` (every service; in the development profile with the
+        /// sandboxes too), one of those, or `sandbox` (stand-ins for outside systems, for
+        /// development).
         #[arg(long, default_value = "all")]
         target: String,
         /// Address to listen on (overrides `listen`), e.g. 0.0.0.0:8080.
@@ -200,10 +201,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { target, listen } => {
-            let mut config = Config::from_process(cli.config.as_deref())?;
-            if let Some(listen) = listen {
-                config.listen = listen;
-            }
+            // `--listen` is read like `CITIZEN_LISTEN`, so what derives from it (the sandboxes'
+            // addresses in development) follows it.
+            let listen = listen.map(|addr| ("CITIZEN_LISTEN".to_owned(), addr.to_string()));
+            let config = Config::load(cli.config.as_deref(), std::env::vars().chain(listen))?;
+            let target = if target == "all"
+                && config.profile == platform::config::DeploymentProfile::Development
+            {
+                "all,sandbox".to_owned()
+            } else {
+                target
+            };
             platform::telemetry::init(&config.log);
             let listener = tokio::net::TcpListener::bind(config.listen).await?;
             let app = App::start(config, &target, listener).await?;

@@ -66,3 +66,66 @@ async fn metrics_count_requests_by_route_template(mode: Mode) {
     app.stop().await;
 }
 in_both_modes!(metrics_count_requests_by_route_template);
+
+/// The production profile names every setting that would make it unsafe, and does not start.
+#[tokio::test]
+async fn production_refuses_development_settings_naming_each_key() {
+    let database = crate::helpers::TestDatabase::create().await;
+    let mut config = crate::helpers::test_config(&database);
+    config.profile = platform::config::DeploymentProfile::Production;
+    config.payments.momo = Some(platform::config::MomoConfig {
+        partner_code: "MOMOTEST".into(),
+        access_key: "key".into(),
+        secret_key: "secret".to_owned().into(),
+        endpoint: "https://payment.momo.vn".into(),
+        fee_basis_points: 150,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let refused = mobile_api::App::start(config, "all,sandbox", listener)
+        .await
+        .err()
+        .expect("production does not start with development settings")
+        .to_string();
+    for key in [
+        "sandbox",
+        "identity.sms.provider",
+        "identity.signing_keys",
+        "identity.otp_secret",
+        "reports.seed_demo_jurisdiction",
+        "payments.public_url",
+    ] {
+        assert!(refused.contains(key), "{key} is not named: {refused}");
+    }
+}
+
+/// Metrics are for operators: with `ops_listen` they are served there and not to the public.
+#[tokio::test]
+async fn metrics_are_served_on_the_ops_listener_not_the_public_one() {
+    let database = crate::helpers::TestDatabase::create().await;
+    let mut config = crate::helpers::test_config(&database);
+    let ops = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ops_addr = ops.local_addr().unwrap();
+    drop(ops);
+    config.ops_listen = Some(ops_addr);
+    let app = crate::helpers::start(config, "all").await;
+    let public = crate::helpers::client()
+        .get(format!("http://{}/metrics", app.addr()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
+    let private = crate::helpers::client()
+        .get(format!("http://{ops_addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(private.status(), 200);
+    assert!(
+        private.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    assert!(private.text().await.unwrap().trim_end().ends_with("# EOF"));
+    app.stop().await.unwrap();
+}

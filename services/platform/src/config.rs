@@ -26,6 +26,10 @@ pub struct Config {
     pub profile: DeploymentProfile,
     /// Address the HTTP server binds to.
     pub listen: SocketAddr,
+    /// Address of the operators' listener (`/metrics`, `/healthz`, `/readyz`), kept off the
+    /// public one; unset, `/metrics` is served on `listen` in development and nowhere in
+    /// production.
+    pub ops_listen: Option<SocketAddr>,
     /// Where the process keeps its own files (the private PostgreSQL cluster, dev keys).
     pub data_dir: PathBuf,
     pub log: LogConfig,
@@ -61,6 +65,7 @@ impl Default for Config {
         Self {
             profile: DeploymentProfile::Development,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            ops_listen: None,
             data_dir: PathBuf::from("data"),
             log: LogConfig::default(),
             database: DatabaseConfig::default(),
@@ -80,6 +85,15 @@ impl Default for Config {
     }
 }
 
+/// What a process serves, for the checks of its profile.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Serves {
+    pub identity: bool,
+    pub reports: bool,
+    pub payments: bool,
+    pub sandbox: bool,
+}
+
 /// What a deployment is for, which decides what it may do without being told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,6 +105,62 @@ pub enum DeploymentProfile {
 }
 
 impl Config {
+    /// What this configuration may not do in its profile, each naming the key to change; empty
+    /// when it may start.
+    pub fn profile_problems(&self, serves: &Serves) -> Vec<String> {
+        let mut problems = Vec::new();
+        match self.profile {
+            DeploymentProfile::Development => {
+                if !self.listen.ip().is_loopback() {
+                    problems.push(format!(
+                        "listen = {}: the development profile serves this machine only (a loopback address); set profile = \"production\" to serve a network",
+                        self.listen
+                    ));
+                }
+            }
+            DeploymentProfile::Production => {
+                let mut refuse = |problem: &str| problems.push(problem.to_owned());
+                if serves.sandbox {
+                    refuse(
+                        "the sandbox target: stand-ins for outside systems never run in production",
+                    );
+                }
+                if serves.identity {
+                    if self.identity.sms.provider == SmsProvider::DevSink {
+                        refuse(
+                            "identity.sms.provider = \"dev_sink\" lets anyone read sign-in codes: set \"http\" and identity.sms.url",
+                        );
+                    }
+                    if self.identity.dev_seed_staff {
+                        refuse("identity.dev_seed_staff: demo staff with a published password");
+                    }
+                    if self.identity.signing_keys.is_empty() {
+                        refuse(
+                            "identity.signing_keys: set a signing key (generated keys live on one pod's disk)",
+                        );
+                    }
+                    if self.identity.otp_secret.is_none() {
+                        refuse(
+                            "identity.otp_secret: set it (a generated one lives on one pod's disk)",
+                        );
+                    }
+                }
+                if serves.reports && self.reports.seed_demo_jurisdiction {
+                    refuse("reports.seed_demo_jurisdiction: the demo city is not a city's data");
+                }
+                if serves.payments
+                    && (self.payments.vnpay.is_some() || self.payments.momo.is_some())
+                    && self.payments.public_url.is_none()
+                {
+                    refuse(
+                        "payments.public_url: providers must call back at the ingress's address, not one a request names",
+                    );
+                }
+            }
+        }
+        problems
+    }
+
     /// Where plain HTTP may reach an outside system: the sandboxes on this machine in
     /// development, nowhere in production.
     pub fn outside_plain_http(&self) -> crate::outbound::PlainHttp {
@@ -779,30 +849,37 @@ impl Config {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        if let Some(path) = file {
-            let text =
-                std::fs::read_to_string(path).map_err(|source| ConfigError::UnreadableFile {
+        let text = match file {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|source| {
+                ConfigError::UnreadableFile {
                     path: path.to_owned(),
                     source,
-                })?;
-            figment = figment.merge(Toml::string(&text));
-        }
+                }
+            })?),
+            None => None,
+        };
         let env: Vec<(String, String)> = env
             .into_iter()
             .filter(|(key, _)| key.starts_with(ENV_PREFIX) && key != CONFIG_FILE_VAR)
             .collect();
-        figment = figment.merge(EnvValues::read(&env)?);
-        // Lossy: an environment string becomes a number or boolean where the field wants one.
-        figment.extract_lossy().map_err(|error| {
-            // figment reports every problem; the first one names the key and where it came from.
-            let message = error
-                .into_iter()
-                .map(|e| describe(&e))
-                .collect::<Vec<_>>()
-                .join("; ");
-            ConfigError::Invalid(message)
-        })
+        let env = EnvValues::read(&env)?;
+        let layered = |development: Option<&Config>| {
+            let mut figment = Figment::from(Serialized::defaults(Config::default()));
+            if let Some(first) = development {
+                figment = figment.merge(Serialized::defaults(development_defaults(first)));
+            }
+            if let Some(text) = &text {
+                figment = figment.merge(Toml::string(text));
+            }
+            extract(figment.merge(env.clone()))
+        };
+        // The profile comes from the file or the environment; in development, the sandboxes
+        // stand in for whatever outside system the file and environment leave unset.
+        let first = layered(None)?;
+        match first.profile {
+            DeploymentProfile::Development => layered(Some(&first)),
+            DeploymentProfile::Production => Ok(first),
+        }
     }
 
     /// The configuration as a newcomer would see it with the process environment.
@@ -810,6 +887,67 @@ impl Config {
         Self::load(file, std::env::vars())
     }
 }
+
+fn extract(figment: Figment) -> Result<Config, ConfigError> {
+    // Lossy: an environment string becomes a number or boolean where the field wants one.
+    figment.extract_lossy().map_err(|error| {
+        // figment reports every problem; the first one names the key and where it came from.
+        let message = error
+            .into_iter()
+            .map(|e| describe(&e))
+            .collect::<Vec<_>>()
+            .join("; ");
+        ConfigError::Invalid(message)
+    })
+}
+
+/// The development profile's defaults: the demo staff, and every outside system answered by
+/// the sandboxes of the same process (`serve --target all` runs them in development), so
+/// signing in with VNeID, paying and pushing work with no configuration file.
+fn development_defaults(config: &Config) -> serde_json::Value {
+    let base = format!("http://{}", config.listen);
+    let sandbox = format!("{base}/sandbox");
+    let mut service_account: serde_json::Value =
+        serde_json::from_str(FCM_SANDBOX_SERVICE_ACCOUNT).unwrap_or_default();
+    service_account["token_uri"] = format!("{sandbox}/fcm/token").into();
+    serde_json::json!({
+        "identity": {
+            "dev_seed_staff": true,
+            "vneid": {
+                "issuer": format!("{sandbox}/vneid"),
+                "client_secret": "citizen-sandbox-secret",
+                "redirect_uri": format!("{base}/v1/auth/vneid/callback"),
+            },
+        },
+        "notifications": {
+            "fcm": {
+                "service_account": service_account.to_string(),
+                "base_url": format!("{sandbox}/fcm"),
+            },
+        },
+        "payments": {
+            "biller_url": format!("{sandbox}/biller"),
+            "vnpay": {
+                "tmn_code": "CITIZEN1",
+                "hash_secret": "CITIZENVNPAYSANDBOXHASHSECRET001",
+                "payment_url": format!("{sandbox}/vnpay/paymentv2/vpcpay.html"),
+                "api_url": format!("{sandbox}/vnpay/merchant_webapi/api/transaction"),
+                "fee_basis_points": 110,
+            },
+            "momo": {
+                "partner_code": "MOMOCITIZEN",
+                "access_key": "citizenmomoaccesskey",
+                "secret_key": "citizenmomosecretkeysandbox00001",
+                "endpoint": format!("{sandbox}/momo"),
+                "fee_basis_points": 150,
+            },
+        },
+    })
+}
+
+/// The FCM emulator's test service account (its key is published: development only).
+const FCM_SANDBOX_SERVICE_ACCOUNT: &str =
+    include_str!("../../sandbox/data/fcm-test-service-account.json");
 
 fn describe(error: &figment::Error) -> String {
     let key = error.path.join(".");
@@ -838,6 +976,7 @@ fn describe(error: &figment::Error) -> String {
 /// `CITIZEN_` variables as a figment provider, with `_FILE` variables replaced by the
 /// contents of the file they name. Values stay strings; figment converts them to numbers and
 /// booleans where the field asks for one, so a numeric password stays a string.
+#[derive(Clone)]
 struct EnvValues {
     values: Dict,
 }
@@ -1008,11 +1147,46 @@ mod tests {
         .unwrap();
         assert_eq!(config.log.format, LogFormat::Json);
         assert_eq!(
-            config.payments.vnpay.map(|v| v.tmn_code).as_deref(),
+            config.payments.vnpay.as_ref().map(|v| v.tmn_code.as_str()),
             Some("HUES0001")
         );
         assert_eq!(config.identity.sms.provider, SmsProvider::Http);
         assert_eq!(config.identity.signing_keys.len(), 1);
+        assert_eq!(config.profile, DeploymentProfile::Production);
+        assert!(config.redis.url.is_some() && !config.gateway.trusted_proxies.is_empty());
+        // With the OTP secret its deployment mounts, every module may start in production.
+        let mut config = config;
+        config.identity.otp_secret = Some("mounted".to_owned().into());
+        let serves = Serves {
+            identity: true,
+            reports: true,
+            payments: true,
+            sandbox: false,
+        };
+        assert_eq!(config.profile_problems(&serves), Vec::<String>::new());
+    }
+
+    #[test]
+    fn development_wires_the_sandboxes_in_and_production_nothing() {
+        let development = Config::load(None, env(&[("CITIZEN_LISTEN", "127.0.0.1:9999")])).unwrap();
+        assert_eq!(development.profile, DeploymentProfile::Development);
+        assert!(development.identity.dev_seed_staff);
+        let fcm = development.notifications.fcm.as_ref().unwrap();
+        assert_eq!(fcm.base_url, "http://127.0.0.1:9999/sandbox/fcm");
+        assert_eq!(
+            development.payments.biller_url.as_deref(),
+            Some("http://127.0.0.1:9999/sandbox/biller")
+        );
+        assert!(development.payments.vnpay.is_some() && development.payments.momo.is_some());
+        // What the file or environment says still wins.
+        let told =
+            Config::load(None, env(&[("CITIZEN_IDENTITY__DEV_SEED_STAFF", "false")])).unwrap();
+        assert!(!told.identity.dev_seed_staff);
+
+        let production = Config::load(None, env(&[("CITIZEN_PROFILE", "production")])).unwrap();
+        assert!(!production.identity.dev_seed_staff);
+        assert!(production.notifications.fcm.is_none() && production.payments.vnpay.is_none());
+        assert!(production.identity.vneid.issuer.is_none());
     }
 
     #[test]

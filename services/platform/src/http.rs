@@ -90,14 +90,18 @@ struct OpsState {
     metrics: Metrics,
 }
 
-/// `/healthz` (the process answers), `/readyz` (its databases answer and are migrated) and
-/// `/metrics` (Prometheus text format).
-pub fn ops_routes(readiness: Readiness, metrics: Metrics) -> Router {
-    Router::new()
+/// `/healthz` (the process answers), `/readyz` (its databases answer and are migrated) and,
+/// with `with_metrics`, `/metrics` (Prometheus text format: for operators, not the public).
+pub fn ops_routes(readiness: Readiness, metrics: Metrics, with_metrics: bool) -> Router {
+    let routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(render_metrics))
-        .with_state(OpsState { readiness, metrics })
+        .route("/readyz", get(readyz));
+    let routes = if with_metrics {
+        routes.route("/metrics", get(render_metrics))
+    } else {
+        routes
+    };
+    routes.with_state(OpsState { readiness, metrics })
 }
 
 async fn readyz(State(state): State<OpsState>) -> Response {
