@@ -1348,6 +1348,19 @@ async fn a_strangers_abandoned_payment_does_not_hold_up_the_owner_and_a_second_s
         .await;
     assert_eq!(second["failure_code"], "bill_already_paid");
     assert!(second["receipt_number"].is_null());
+    // The stranger is told their money comes back, not that they were never charged.
+    let inbox = poll_until(
+        || app.get_json_as("/v1/inbox", &stranger),
+        |inbox: &Json| inbox["notices"].as_array().is_some_and(|n| !n.is_empty()),
+    )
+    .await;
+    assert!(
+        inbox["notices"][0]["body_vi"]
+            .as_str()
+            .unwrap()
+            .contains("sẽ được hoàn lại"),
+        "{inbox}"
+    );
     let ledger = payments.balanced_ledger().await;
     assert_eq!(ledger["suspense"], -amount);
     assert_eq!(ledger["biller_payable:evn-cpc-hue"], -amount);
