@@ -327,18 +327,8 @@ async fn a_resident_pays_a_bill_with_vnpay_and_gets_a_receipt(mode: Mode) {
     );
     assert_eq!(query_value(pay_url, "vnp_Version"), "2.1.0");
 
-    // Someone else paying the same bill meanwhile is told it is under way.
     let other = app.resident_token().await;
     let code = payment["customer_code"].as_str().unwrap();
-    let second = payments
-        .pay(
-            &other,
-            "second-payer",
-            &json!({ "service": "electricity", "code": code, "bill_id": payment["bill_id"],
-                     "amount": amount, "provider": "momo" }),
-        )
-        .await;
-    problem(second, 409, "bill_payment_in_progress").await;
 
     let back = payments.decide(&payment, "approve").await;
     assert!(
@@ -1112,5 +1102,345 @@ async fn an_operator_resolves_a_refund_vnpay_never_answered() {
     let ledger = payments.balanced_ledger().await;
     assert_eq!(ledger["resident_clearing"], 0);
     assert_eq!(ledger["biller_payable:evn-cpc-hue"], -(amount - 2_000));
+    payments.app.stop().await;
+}
+
+/// `Nguyễn Thị Hoa` as `N. T. H.`, as residents who do not know the customer see it.
+fn initials_of(name: &str) -> String {
+    name.split_whitespace()
+        .map(|word| format!("{}.", word.chars().next().unwrap()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test]
+async fn a_customer_is_shown_masked_until_the_account_links_or_pays_the_code() {
+    let payments = spawn(Mode::AllInOne).await;
+    let app = &payments.app;
+    let owner = app.resident_token().await;
+    let (code, bill) = payments.owed_bill(&owner).await;
+    let customer_seen_by = |token: &str| {
+        let (token, code) = (token.to_owned(), code.clone());
+        let payments = &payments;
+        async move {
+            let lookup = payments.lookup(&token, "electricity", &code).await;
+            assert_eq!(lookup.status(), 200);
+            lookup.json::<Json>().await.unwrap()["customer"].clone()
+        }
+    };
+
+    // Whoever types the code sees initials and the ward, never the name and address.
+    let masked = customer_seen_by(&owner).await;
+    assert_eq!(masked["masked"], true, "{masked}");
+    assert!(masked["address"].is_null(), "{masked}");
+    let ward = masked["ward"].as_str().unwrap().to_owned();
+    let initials = masked["name"].as_str().unwrap().to_owned();
+    assert!(
+        initials
+            .split(' ')
+            .all(|word| word.chars().count() == 2 && word.ends_with('.')),
+        "{initials}"
+    );
+
+    // Linking takes the contract number printed on the bill: a wrong one, or a code that does
+    // not exist, is refused alike.
+    let link = |token: &str, code: &str, number: &str| {
+        app.authed(
+            Method::PUT,
+            &format!("/v1/payments/customer-links/electricity/{code}"),
+            token,
+        )
+        .json(&json!({ "contract_number": number }))
+        .send()
+    };
+    problem(
+        link(&owner, &code, "0000000000").await.unwrap(),
+        422,
+        "customer_not_matched",
+    )
+    .await;
+    problem(
+        link(&owner, "PC05HU0000099", "0000000000").await.unwrap(),
+        422,
+        "customer_not_matched",
+    )
+    .await;
+    let number = sandbox::biller::contract_number_on_bill("electricity", &code).unwrap();
+    let linked = link(&owner, &code, &number).await.unwrap();
+    assert_eq!(linked.status(), 200);
+    let linked: Json = linked.json().await.unwrap();
+    let full_name = linked["customer"]["name"].as_str().unwrap().to_owned();
+    assert_eq!(initials_of(&full_name), initials);
+    let known = customer_seen_by(&owner).await;
+    assert_eq!(known["masked"], false, "{known}");
+    assert_eq!(known["name"], full_name.as_str());
+    assert!(
+        known["address"].as_str().unwrap().contains(&ward),
+        "{known}"
+    );
+    let links = app.get_json_as("/v1/payments/customer-links", &owner).await;
+    assert_eq!(links["links"][0]["code"], code.as_str(), "{links}");
+
+    // Unlinked, it is masked again.
+    let unlinked = app
+        .authed(
+            Method::DELETE,
+            &format!("/v1/payments/customer-links/electricity/{code}"),
+            &owner,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unlinked.status(), 204);
+    assert_eq!(customer_seen_by(&owner).await["masked"], true);
+
+    // Someone paying the code sees initials on the payment until it succeeds; having paid it,
+    // they see the customer in full there, on the receipt and in lookups.
+    let payer = app.resident_token().await;
+    customer_seen_by(&payer).await;
+    let made = payments
+        .pay(&payer, "pay-for-a-neighbour", &order(&code, &bill, "momo"))
+        .await;
+    assert_eq!(made.status(), 201);
+    let made: Json = made.json().await.unwrap();
+    assert_eq!(made["customer_name"], initials.as_str(), "{made}");
+    payments.decide(&made, "approve").await;
+    let id = made["id"].as_str().unwrap();
+    let paid = payments.payment_when(&payer, id, "succeeded").await;
+    assert_eq!(paid["customer_name"], full_name.as_str());
+    let receipt = app
+        .get_json_as(&format!("/v1/payments/{id}/receipt"), &payer)
+        .await;
+    assert!(receipt["vi"]["lines"].to_string().contains(&full_name));
+    assert_eq!(customer_seen_by(&payer).await["masked"], false);
+    payments.app.stop().await;
+}
+
+#[tokio::test]
+async fn paying_counts_as_a_lookup_and_tells_whoever_has_not_looked_the_code_up_nothing() {
+    let payments = spawn_with(Mode::AllInOne, |config| {
+        config.payments.bill_lookups_per_minute = 6;
+    })
+    .await;
+    let app = &payments.app;
+    let owner = app.resident_token().await;
+    let (code, bill) = payments.owed_bill(&owner).await;
+
+    // A stranger who never looked the code up learns nothing from paying: a code that does not
+    // exist, a bill that does not and a wrong amount get one answer.
+    let stranger = app.resident_token().await;
+    let mut unknown_code = order("PC05HU0000099", &bill, "momo");
+    unknown_code["bill_id"] = json!("electricity-PC05HU0000099-2026-10");
+    let mut unknown_bill = order(&code, &bill, "momo");
+    unknown_bill["bill_id"] = json!(format!("electricity-{code}-1999-01"));
+    let mut wrong_amount = order(&code, &bill, "momo");
+    wrong_amount["amount"] = json!(bill["amount"].as_i64().unwrap() + 50);
+    let mut answers = Vec::new();
+    for (key, body) in [
+        ("guess-1", &unknown_code),
+        ("guess-2", &unknown_bill),
+        ("guess-3", &wrong_amount),
+    ] {
+        let mut answer = problem(
+            payments.pay(&stranger, key, body).await,
+            404,
+            "bill_not_found",
+        )
+        .await;
+        answer.as_object_mut().unwrap().remove("instance");
+        answers.push(answer);
+    }
+    assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+
+    // Having looked it up, they are told what is wrong, as the lookup showed them anyway.
+    assert_eq!(
+        payments
+            .lookup(&stranger, "electricity", &code)
+            .await
+            .status(),
+        200
+    );
+    problem(
+        payments.pay(&stranger, "guess-4", &wrong_amount).await,
+        409,
+        "bill_changed",
+    )
+    .await;
+
+    // Six uses of the bill gateway in a minute, paying or looking up: the seventh is refused.
+    problem(
+        payments.pay(&stranger, "guess-5", &wrong_amount).await,
+        409,
+        "bill_changed",
+    )
+    .await;
+    problem(
+        payments.pay(&stranger, "guess-6", &wrong_amount).await,
+        429,
+        "too_many_lookups",
+    )
+    .await;
+    problem(
+        payments.lookup(&stranger, "electricity", &code).await,
+        429,
+        "too_many_lookups",
+    )
+    .await;
+    payments.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_strangers_abandoned_payment_does_not_hold_up_the_owner_and_a_second_success_is_held_in_suspense()
+ {
+    let payments = spawn(Mode::AllInOne).await;
+    let app = &payments.app;
+    let owner = app.resident_token().await;
+    let (code, bill) = payments.owed_bill(&owner).await;
+    let amount = bill["amount"].as_i64().unwrap();
+
+    // A stranger starts paying the owner's bill on VNPay's page and walks away.
+    let stranger = app.resident_token().await;
+    payments.lookup(&stranger, "electricity", &code).await;
+    let abandoned = payments
+        .pay(&stranger, "not-mine", &order(&code, &bill, "vnpay"))
+        .await;
+    assert_eq!(abandoned.status(), 201);
+    let abandoned: Json = abandoned.json().await.unwrap();
+
+    // The owner pays all the same; only their own payment under way holds them up.
+    let mine = payments
+        .pay(&owner, "mine", &order(&code, &bill, "momo"))
+        .await;
+    assert_eq!(mine.status(), 201);
+    let mine: Json = mine.json().await.unwrap();
+    problem(
+        payments
+            .pay(&owner, "mine-again", &order(&code, &bill, "vnpay"))
+            .await,
+        409,
+        "bill_payment_in_progress",
+    )
+    .await;
+    payments.decide(&mine, "approve").await;
+    let mine_id = mine["id"].as_str().unwrap();
+    payments.payment_when(&owner, mine_id, "succeeded").await;
+    let db = app.schema_pool("payments").await;
+    let posted = || async {
+        let posted: Vec<uuid::Uuid> =
+            sqlx::query_scalar("SELECT id FROM payment_intents WHERE biller_posted_at IS NOT NULL")
+                .fetch_all(&db)
+                .await
+                .unwrap();
+        posted
+    };
+    let told = poll_until(posted, |posted| !posted.is_empty()).await;
+    assert_eq!(told, [uuid::Uuid::parse_str(mine_id).unwrap()]);
+
+    // The stranger comes back and pays too: VNPay is told it is recorded, the money waits in
+    // suspense for an operator to return, and the biller is not told of the bill again.
+    payments.decide(&abandoned, "approve").await;
+    let log = payments
+        .ipn_log("vnpay", "txn_ref", &vnpay_reference(&abandoned), 1)
+        .await;
+    assert_eq!(log[0]["rsp_code"], "00", "{log:?}");
+    let second = payments
+        .payment_when(&stranger, abandoned["id"].as_str().unwrap(), "failed")
+        .await;
+    assert_eq!(second["failure_code"], "bill_already_paid");
+    assert!(second["receipt_number"].is_null());
+    // The stranger is told their money comes back, not that they were never charged.
+    let inbox = poll_until(
+        || app.get_json_as("/v1/inbox", &stranger),
+        |inbox: &Json| inbox["notices"].as_array().is_some_and(|n| !n.is_empty()),
+    )
+    .await;
+    assert!(
+        inbox["notices"][0]["body_vi"]
+            .as_str()
+            .unwrap()
+            .contains("sẽ được hoàn lại"),
+        "{inbox}"
+    );
+    let ledger = payments.balanced_ledger().await;
+    assert_eq!(ledger["suspense"], -amount);
+    assert_eq!(ledger["biller_payable:evn-cpc-hue"], -amount);
+    assert_eq!(posted().await.len(), 1, "posted to the biller once");
+    payments.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_amount_already_recorded_is_acknowledged_so_the_provider_stops_sending_it() {
+    let payments = spawn(Mode::AllInOne).await;
+    let app = &payments.app;
+    let resident = app.resident_token().await;
+
+    // VNPay: refused with 04 the first time, then "already confirmed" (02), which stops it.
+    let wrong = payments.new_payment(&resident, "vnpay").await;
+    let reference = vnpay_reference(&wrong);
+    payments
+        .switch(
+            "vnpay",
+            "txn_ref",
+            &reference,
+            json!({ "amount_delta": 1000 }),
+        )
+        .await;
+    payments.decide(&wrong, "approve").await;
+    let log = payments.ipn_log("vnpay", "txn_ref", &reference, 3).await;
+    let codes: Vec<&str> = log
+        .iter()
+        .map(|a| a["rsp_code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["04", "02", "02"]);
+
+    // MoMo: 422 the first time, then 204.
+    let momo = payments.new_payment(&resident, "momo").await;
+    payments
+        .switch("momo", "order_id", "*", json!({ "amount_delta": 500 }))
+        .await;
+    let back = payments.decide(&momo, "approve").await;
+    let order_id = query_value(&back, "orderId");
+    let log = payments.ipn_log("momo", "order_id", &order_id, 3).await;
+    let statuses: Vec<i64> = log
+        .iter()
+        .map(|a| a["http_status"].as_i64().unwrap())
+        .collect();
+    assert_eq!(statuses, [422, 204, 204]);
+
+    // Each payment fails for an operator, its money held in suspense once.
+    for payment in [&wrong, &momo] {
+        let failed = payments
+            .payment_when(&resident, payment["id"].as_str().unwrap(), "failed")
+            .await;
+        assert_eq!(failed["failure_code"], "amount_mismatch");
+    }
+    let ledger = payments.balanced_ledger().await;
+    assert_eq!(
+        ledger["suspense"],
+        -(wrong["amount"].as_i64().unwrap() + 1000 + momo["amount"].as_i64().unwrap() + 500)
+    );
+    payments.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_billers_retry_after_is_passed_on_capped_at_a_minute() {
+    let payments = spawn(Mode::AllInOne).await;
+    let app = &payments.app;
+    let resident = app.resident_token().await;
+    for (asked, passed_on) in [(30, "30"), (86_400, "60")] {
+        let faulted = app
+            .client
+            .post(format!("{}/sandbox/biller/faults", payments.sandbox))
+            .json(&json!({ "status": 503, "times": 1, "retry_after_secs": asked }))
+            .send()
+            .await
+            .unwrap();
+        assert!(faulted.status().is_success());
+        let refused = payments
+            .lookup(&resident, "electricity", "PC05HU0012347")
+            .await;
+        assert_eq!(refused.headers()["retry-after"], passed_on);
+        problem(refused, 503, "biller_unavailable").await;
+    }
     payments.app.stop().await;
 }

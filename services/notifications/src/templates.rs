@@ -117,6 +117,27 @@ pub fn payment(event_type: &str, payload: &Value) -> Option<Notice> {
             format!("{what_vi}: {vi} chưa được thanh toán. Bạn có thể thanh toán lại."),
             format!("{what_en}: {en} was not paid. You can pay again."),
         ),
+        // The provider took the money but it paid no bill: it is held to be returned.
+        "payment.failed" if payload["reason"] == "bill_already_paid" => (
+            "Thanh toán không thành công".to_owned(),
+            "Payment failed".to_owned(),
+            format!(
+                "{what_vi}: hóa đơn đã được thanh toán trước đó. Số tiền bạn đã trả sẽ được hoàn lại."
+            ),
+            format!(
+                "{what_en}: the bill had already been paid. The money you paid will be returned."
+            ),
+        ),
+        "payment.failed" if payload["reason"] == "amount_mismatch" => (
+            "Thanh toán không thành công".to_owned(),
+            "Payment failed".to_owned(),
+            format!(
+                "{what_vi}: số tiền cổng thanh toán báo không khớp với hóa đơn. Số tiền bạn đã trả sẽ được hoàn lại."
+            ),
+            format!(
+                "{what_en}: the provider reported another amount than the bill's. The money you paid will be returned."
+            ),
+        ),
         "payment.failed" => (
             "Thanh toán không thành công".to_owned(),
             "Payment failed".to_owned(),

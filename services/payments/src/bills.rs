@@ -22,6 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::PaymentsState;
+use crate::customers::{self, BillCustomer};
 
 /// Paid bills told to the biller per round of the posting job.
 const POSTING_BATCH: i64 = 50;
@@ -41,6 +42,19 @@ pub enum Service {
 }
 
 impl Service {
+    const ALL: [Service; 6] = [
+        Service::Electricity,
+        Service::Water,
+        Service::Sanitation,
+        Service::Tuition,
+        Service::AdminFee,
+        Service::TrafficFine,
+    ];
+
+    pub fn parse(text: &str) -> Option<Service> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Service::Electricity => "electricity",
@@ -135,10 +149,19 @@ impl Service {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// The customer behind a code, as the biller answers (never shown to a resident as it is: see
+/// `customers::BillCustomer`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Customer {
     pub name: String,
     pub address: String,
+    /// The ward of the address, when the biller names it.
+    #[serde(default)]
+    pub ward: Option<String>,
+    /// The number of the customer's contract with the biller, printed on every bill: what a
+    /// resident proves they hold the code with.
+    #[serde(default)]
+    pub contract_number: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -181,8 +204,21 @@ pub enum Posting {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("the bill gateway is unavailable: {0}")]
-pub struct BillerUnavailable(String);
+#[error("the bill gateway is unavailable: {reason}")]
+pub struct BillerUnavailable {
+    reason: String,
+    /// How long the gateway asked us to wait (`Retry-After`, capped).
+    retry_after: Option<Duration>,
+}
+
+impl BillerUnavailable {
+    fn new(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            retry_after: None,
+        }
+    }
+}
 
 /// A biller, or a gateway in front of many.
 #[async_trait::async_trait]
@@ -229,7 +265,6 @@ impl Biller for BillGateway {
         service: Service,
         code: &str,
     ) -> Result<Option<Statement>, BillerUnavailable> {
-        let unavailable = |e: String| BillerUnavailable(e);
         let query = form_urlencoded::Serializer::new(String::new())
             .append_pair("service", service.as_str())
             .append_pair("code", code)
@@ -238,14 +273,17 @@ impl Biller for BillGateway {
             .http
             .get(&format!("{}/v1/bills?{query}", self.base))
             .await
-            .map_err(|e| unavailable(e.to_string()))?;
+            .map_err(|e| BillerUnavailable::new(e.to_string()))?;
         match answer.status {
             StatusCode::OK => answer
                 .json::<Statement>()
                 .map(Some)
-                .map_err(|e| unavailable(format!("unreadable statement: {e}"))),
+                .map_err(|e| BillerUnavailable::new(format!("unreadable statement: {e}"))),
             StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => Ok(None),
-            status => Err(unavailable(format!("HTTP {status}"))),
+            status => Err(BillerUnavailable {
+                reason: format!("HTTP {status}"),
+                retry_after: crate::providers::retry_after(&answer),
+            }),
         }
     }
 
@@ -276,14 +314,17 @@ impl Biller for BillGateway {
                 }),
             )
             .await
-            .map_err(|e| BillerUnavailable(e.to_string()))?;
+            .map_err(|e| BillerUnavailable::new(e.to_string()))?;
         let status = response.status;
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(BillerUnavailable(format!("HTTP {status}")));
+            return Err(BillerUnavailable {
+                reason: format!("HTTP {status}"),
+                retry_after: crate::providers::retry_after(&response),
+            });
         }
         let answer: Answer = response
             .json()
-            .map_err(|e| BillerUnavailable(format!("unreadable answer: {e}")))?;
+            .map_err(|e| BillerUnavailable::new(format!("unreadable answer: {e}")))?;
         Ok(if status.is_success() {
             Posting::Posted {
                 biller_ref: answer.biller_ref,
@@ -310,7 +351,7 @@ pub struct LookupQuery {
 pub struct BillLookup {
     service: Service,
     code: String,
-    customer: Customer,
+    customer: BillCustomer,
     biller: BillerInfo,
     bills: Vec<OwedBill>,
 }
@@ -319,13 +360,17 @@ pub struct BillLookup {
 pub struct OwedBill {
     #[serde(flatten)]
     bill: Bill,
-    /// A payment of it under way or done, if any (`created`, `redirected`, `pending`,
-    /// `succeeded`, ...), and its id when it is the caller's.
+    /// The caller's payment of it under way, or anyone's that paid it (`created`, `redirected`,
+    /// `pending`, `succeeded`, ...), if any; its id when it is the caller's.
     payment_status: Option<String>,
     payment_id: Option<Uuid>,
 }
 
-/// What a code owes: its customer, its biller and its unpaid bills.
+/// How long a lookup lets its account be told exactly what is wrong with a payment of the code.
+const LOOKUP_REMEMBERED_SECS: f64 = 24.0 * 3600.0;
+
+/// What a code owes: its customer (masked unless the caller paid or linked the code), its
+/// biller and its unpaid bills.
 #[utoipa::path(get, path = "/v1/payments/bills", tag = "payments", params(LookupQuery),
     responses(
         (status = 200, body = BillLookup),
@@ -340,38 +385,45 @@ pub async fn lookup(
     principal: Principal,
     QueryParams(query): QueryParams<LookupQuery>,
 ) -> Result<Json<BillLookup>, ApiError> {
-    if let Err(wait) = state.lookups.check(&principal.account_id.to_string()).await {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_lookups",
-            "Bạn tra cứu quá nhiều lần trong một phút. Vui lòng thử lại sau.",
-            "Too many lookups in a minute. Please try again shortly.",
-        )
-        .with_retry_after(wait.max(Duration::from_secs(1))));
-    }
+    count_lookup(&state, &principal).await?;
+    let account = principal.account_id;
     let code = normalized(query.service, &query.code)?;
     let statement = statement(&state, query.service, &code).await?;
+    sqlx::query!(
+        r#"INSERT INTO bill_lookups (account_id, service, code) VALUES ($1, $2, $3)
+           ON CONFLICT (account_id, service, code) DO UPDATE SET looked_up_at = now()"#,
+        account,
+        query.service.as_str(),
+        code
+    )
+    .execute(&state.pool)
+    .await?;
+    let known = customers::known(&state, account, query.service, &code).await?;
     let bill_ids: Vec<String> = statement.bills.iter().map(|b| b.bill_id.clone()).collect();
-    // One query for every bill's payment, if any; its id only if it is the caller's.
+    // One query for every bill's payment: the caller's under way, or anyone's that paid it
+    // (that one first); its id only if it is the caller's.
     let payments: HashMap<String, (Option<Uuid>, String)> = sqlx::query!(
-        r#"SELECT bill_id, id, account_id, status FROM payment_intents
+        r#"SELECT DISTINCT ON (bill_id) bill_id, id, account_id, status FROM payment_intents
            WHERE biller_id = $1 AND bill_id = ANY($2)
-             AND status NOT IN ('failed', 'expired', 'refunded')"#,
+             AND (status IN ('succeeded', 'refund_pending', 'partially_refunded')
+                  OR (account_id = $3 AND status IN ('created', 'redirected', 'pending')))
+           ORDER BY bill_id, status IN ('created', 'redirected', 'pending')"#,
         statement.biller.id,
-        &bill_ids
+        &bill_ids,
+        account
     )
     .fetch_all(&state.pool)
     .await?
     .into_iter()
     .map(|row| {
-        let mine = row.account_id == principal.account_id;
+        let mine = row.account_id == account;
         (row.bill_id, (mine.then_some(row.id), row.status))
     })
     .collect();
     Ok(Json(BillLookup {
         service: query.service,
         code,
-        customer: statement.customer,
+        customer: BillCustomer::shown(statement.customer, known),
         biller: statement.biller,
         bills: statement
             .bills
@@ -388,6 +440,53 @@ pub async fn lookup(
     }))
 }
 
+/// Counts one use of the bill gateway by the caller (a lookup, a payment made, a code linked)
+/// against `payments.bill_lookups_per_minute`, so codes cannot be enumerated through any of
+/// them; 429 `too_many_lookups` past it.
+pub async fn count_lookup(state: &PaymentsState, principal: &Principal) -> Result<(), ApiError> {
+    if let Err(wait) = state.lookups.check(&principal.account_id.to_string()).await {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_lookups",
+            "Bạn tra cứu quá nhiều lần trong một phút. Vui lòng thử lại sau.",
+            "Too many lookups in a minute. Please try again shortly.",
+        )
+        .with_retry_after(wait.max(Duration::from_secs(1))));
+    }
+    Ok(())
+}
+
+/// Whether `account` looked `code` up (and found it) within the last day.
+pub async fn looked_up(
+    state: &PaymentsState,
+    account: Uuid,
+    service: Service,
+    code: &str,
+) -> Result<bool, ApiError> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM bill_lookups
+               WHERE account_id = $1 AND service = $2 AND code = $3
+                 AND looked_up_at > now() - make_interval(secs => $4)) AS "looked_up!""#,
+        account,
+        service.as_str(),
+        code,
+        LOOKUP_REMEMBERED_SECS
+    )
+    .fetch_one(&state.pool)
+    .await?)
+}
+
+/// Forgets lookups past the day they count for.
+pub async fn prune_lookups(pool: &sqlx::PgPool) -> sqlx::Result<u64> {
+    Ok(sqlx::query!(
+        "DELETE FROM bill_lookups WHERE looked_up_at < now() - make_interval(secs => $1)",
+        LOOKUP_REMEMBERED_SECS
+    )
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
 /// The code in its one written form; 422 `invalid_customer_code` otherwise.
 pub fn normalized(service: Service, raw: &str) -> Result<String, ApiError> {
     service.normalize_code(raw).ok_or_else(|| {
@@ -401,37 +500,50 @@ pub fn normalized(service: Service, raw: &str) -> Result<String, ApiError> {
     })
 }
 
-/// What `code` owes, from the billers.
+/// What `code` owes, from the billers; 404 `customer_not_found` for a code they do not know.
 pub async fn statement(
     state: &PaymentsState,
     service: Service,
     code: &str,
 ) -> Result<Statement, ApiError> {
-    let billers = state.billers.as_ref().ok_or_else(biller_unavailable)?;
-    billers
-        .statement(service, code)
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "bill lookup failed");
-            biller_unavailable()
-        })?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "customer_not_found",
-                "Không tìm thấy mã khách hàng này.",
-                "There is no such customer code.",
-            )
-        })
+    find_statement(state, service, code)
+        .await?
+        .ok_or_else(customer_not_found)
 }
 
-fn biller_unavailable() -> ApiError {
+pub fn customer_not_found() -> ApiError {
+    ApiError::not_found(
+        "customer_not_found",
+        "Không tìm thấy mã khách hàng này.",
+        "There is no such customer code.",
+    )
+}
+
+/// What `code` owes, from the billers; `None` for a code they do not know.
+pub async fn find_statement(
+    state: &PaymentsState,
+    service: Service,
+    code: &str,
+) -> Result<Option<Statement>, ApiError> {
+    let billers = state
+        .billers
+        .as_ref()
+        .ok_or_else(|| biller_unavailable(None))?;
+    billers.statement(service, code).await.map_err(|e| {
+        tracing::warn!(error = %e, "bill lookup failed");
+        biller_unavailable(e.retry_after)
+    })
+}
+
+/// 503 `biller_unavailable`, with the wait the gateway asked for (5 s if it said none).
+fn biller_unavailable(retry_after: Option<Duration>) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "biller_unavailable",
         "Không kết nối được với đơn vị thu. Vui lòng thử lại sau.",
         "The biller cannot be reached. Please try again later.",
     )
-    .with_retry_after(Duration::from_secs(5))
+    .with_retry_after(retry_after.unwrap_or(Duration::from_secs(5)))
 }
 
 /// Tells billers of paid bills, for as long as the process runs: woken by each payment,

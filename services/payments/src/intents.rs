@@ -48,6 +48,7 @@ pub struct Payment {
     pub provider: String,
     pub service: String,
     pub customer_code: String,
+    /// In full once the payer paid this code or linked it; its initials (`N. T. H.`) until then.
     pub customer_name: String,
     pub bill_id: String,
     pub biller_id: String,
@@ -66,11 +67,26 @@ pub struct Payment {
     pub deeplink: Option<String>,
     pub qr_code: Option<String>,
     pub receipt_number: Option<String>,
-    /// Why it failed (`amount_mismatch`, `expired`, the provider's code).
+    /// Why it failed (`amount_mismatch`, `expired`, `bill_already_paid` when another payment
+    /// paid the bill first, the provider's code); the money of a payment that failed after the
+    /// provider took it is held for an operator to return.
     pub failure_code: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub settled_at: Option<DateTime<Utc>>,
+    /// Whether the payer may see the customer's name in full; not sent, see `customer_name`.
+    #[serde(skip)]
+    pub customer_known: bool,
+}
+
+impl Payment {
+    /// As the payer may see it: the customer's name masked unless they know the customer.
+    fn shown(mut self) -> Self {
+        if !self.customer_known {
+            self.customer_name = crate::customers::initials(&self.customer_name);
+        }
+        self
+    }
 }
 
 /// Pays a bill: makes the payment once per `Idempotency-Key` and answers where to pay.
@@ -79,9 +95,10 @@ pub struct Payment {
     responses(
         (status = 201, body = Payment, description = "Made: send the payer to `pay_url` (replays carry `Idempotent-Replayed: true`)"),
         (status = 400, body = platform::error::Problem, description = "`idempotency_key_required`, `invalid_body`"),
-        (status = 404, body = platform::error::Problem, description = "`customer_not_found`, `bill_not_found`"),
-        (status = 409, body = platform::error::Problem, description = "`idempotency_key_in_use`, `bill_changed`, `bill_payment_in_progress`, `bill_already_paid`, `payment_expired`"),
+        (status = 404, body = platform::error::Problem, description = "`bill_not_found` (also for a wrong code or amount, unless the caller looked the code up within a day), `customer_not_found`"),
+        (status = 409, body = platform::error::Problem, description = "`idempotency_key_in_use`, `bill_changed`, `bill_payment_in_progress` (the caller's own payment of the bill is under way), `bill_already_paid`, `payment_expired`"),
         (status = 422, body = platform::error::Problem, description = "`idempotency_key_reused`, `invalid_customer_code`, `provider_unavailable`, `amount_out_of_range`, `provider_refused`"),
+        (status = 429, body = platform::error::Problem, description = "`too_many_lookups`: each payment counts as a bill lookup"),
         (status = 503, body = platform::error::Problem, description = "`biller_unavailable`, `provider_unreachable`"),
     ),
     security(("bearer" = [])))]
@@ -93,6 +110,8 @@ pub async fn create(
     IdempotencyKey(key): IdempotencyKey,
     JsonBody(request): JsonBody<NewPayment>,
 ) -> Result<Response, ApiError> {
+    // Paying names a code and a bill, as a lookup does: it counts as one.
+    bills::count_lookup(&state, &principal).await?;
     let fingerprint = idempotency::fingerprint("POST /v1/payments", &request)?;
     let lease = Duration::from_millis(
         state.config.provider_timeout_ms + state.config.biller_timeout_ms + 10_000,
@@ -160,24 +179,43 @@ async fn make(
         ));
     }
     let code = bills::normalized(request.service, &request.code)?;
-    let statement = bills::statement(state, request.service, &code).await?;
+    // To a caller who has not looked the code up, a wrong code, bill or amount are answered
+    // alike, so paying cannot stand in for lookups to learn what codes and bills exist.
+    let looked_up = bills::looked_up(state, account, request.service, &code).await?;
+    let wrong = |precise: ApiError| {
+        if looked_up { precise } else { bill_not_found() }
+    };
+    let statement = bills::find_statement(state, request.service, &code)
+        .await?
+        .ok_or_else(|| wrong(bills::customer_not_found()))?;
     let bill = statement
         .bills
         .iter()
         .find(|b| b.bill_id == request.bill_id)
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "bill_not_found",
-                "Hóa đơn này không còn phải thanh toán.",
-                "This bill is no longer due.",
-            )
-        })?;
+        .ok_or_else(bill_not_found)?;
     if bill.amount != request.amount {
-        return Err(ApiError::new(
+        return Err(wrong(ApiError::new(
             StatusCode::CONFLICT,
             "bill_changed",
             format!("Số tiền của hóa đơn đã thay đổi: {} đồng.", bill.amount),
             format!("The bill's amount has changed: {} VND.", bill.amount),
+        )));
+    }
+    // Paid by anyone, and not yet told to the biller (which then stops listing it).
+    let paid = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM payment_intents WHERE biller_id = $1 AND bill_id = $2
+               AND status IN ('succeeded', 'refund_pending', 'partially_refunded')) AS "paid!""#,
+        statement.biller.id,
+        bill.bill_id
+    )
+    .fetch_one(&state.pool)
+    .await?;
+    if paid {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "bill_already_paid",
+            "Hóa đơn này đã được thanh toán.",
+            "This bill has already been paid.",
         ));
     }
     let locale = match request.locale.as_deref() {
@@ -211,8 +249,16 @@ async fn make(
     .await;
     match inserted {
         Ok(_) => {}
-        Err(sqlx::Error::Database(e)) if e.constraint() == Some("payment_intents_one_per_bill") => {
-            return Err(bill_taken(state, &statement.biller.id, &bill.bill_id).await?);
+        // The caller's own payment of the bill is under way (other payers' never hold it up).
+        Err(sqlx::Error::Database(e))
+            if e.constraint() == Some("payment_intents_one_in_flight_per_payer") =>
+        {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "bill_payment_in_progress",
+                "Bạn đang thanh toán hóa đơn này. Vui lòng đợi kết quả.",
+                "You are already paying this bill. Please wait for the result.",
+            ));
         }
         Err(e) => return Err(e.into()),
     }
@@ -264,7 +310,7 @@ async fn start(
     let order_info = match provider {
         ProviderName::Vnpay => format!(
             "Thanh toan {} {}",
-            service_of(&payment.service).map_or("hoa don", Service::plain_name),
+            Service::parse(&payment.service).map_or("hoa don", Service::plain_name),
             payment.customer_code.replace(['.', '-'], "")
         ),
         ProviderName::Momo => payment.description_vi.clone(),
@@ -337,48 +383,19 @@ async fn start(
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("payment vanished")))
 }
 
-/// Who already pays the bill: 409 either way, saying whether it is paid or under way.
-async fn bill_taken(
-    state: &PaymentsState,
-    biller: &str,
-    bill_id: &str,
-) -> Result<ApiError, ApiError> {
-    let status = sqlx::query_scalar!(
-        r#"SELECT status FROM payment_intents
-           WHERE biller_id = $1 AND bill_id = $2
-             AND status NOT IN ('failed', 'expired', 'refunded')"#,
-        biller,
-        bill_id
-    )
-    .fetch_optional(&state.pool)
-    .await?
-    .unwrap_or_default();
-    Ok(
-        if matches!(status.as_str(), "created" | "redirected" | "pending") {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "bill_payment_in_progress",
-                "Hóa đơn này đang được thanh toán. Vui lòng đợi kết quả.",
-                "This bill is being paid. Please wait for the result.",
-            )
-        } else {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "bill_already_paid",
-                "Hóa đơn này đã được thanh toán.",
-                "This bill has already been paid.",
-            )
-        },
+/// 404 `bill_not_found`: also what a caller who has not looked the code up is told of a wrong
+/// code or amount.
+fn bill_not_found() -> ApiError {
+    ApiError::not_found(
+        "bill_not_found",
+        "Không có hóa đơn này để thanh toán. Vui lòng tra cứu lại mã khách hàng.",
+        "There is no such bill to pay. Please look the customer code up again.",
     )
 }
 
 /// Our reference at the provider: letters and digits only, as both accept.
 fn new_reference() -> String {
     format!("CZ{}", Uuid::new_v4().simple()).to_uppercase()
-}
-
-fn service_of(text: &str) -> Option<Service> {
-    serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
 }
 
 /// The address providers and browsers reach us at: configured, or the host the caller used.
@@ -405,12 +422,14 @@ pub async fn load(state: &PaymentsState, id: Uuid) -> Result<Option<Payment>, Ap
         r#"SELECT id, status, provider, service, customer_code, customer_name, bill_id, biller_id,
                   biller_name_vi, biller_name_en, description_vi, description_en, amount,
                   refunded_amount, locale, pay_url, deeplink, qr_code, receipt_number, failure_code,
-                  created_at, expires_at, settled_at
+                  created_at, expires_at, settled_at,
+                  customer_known(account_id, service, customer_code) AS "customer_known!"
            FROM payment_intents WHERE id = $1"#,
         id
     )
     .fetch_optional(&state.pool)
-    .await?)
+    .await?
+    .map(Payment::shown))
 }
 
 /// A payment the caller may see: their own, or any for a platform admin; 404 otherwise.
@@ -482,7 +501,8 @@ pub async fn list(
         r#"SELECT id, status, provider, service, customer_code, customer_name, bill_id, biller_id,
                   biller_name_vi, biller_name_en, description_vi, description_en, amount,
                   refunded_amount, locale, pay_url, deeplink, qr_code, receipt_number, failure_code,
-                  created_at, expires_at, settled_at
+                  created_at, expires_at, settled_at,
+                  customer_known(account_id, service, customer_code) AS "customer_known!"
            FROM payment_intents
            WHERE account_id = $1
              AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
@@ -493,7 +513,10 @@ pub async fn list(
         limit
     )
     .fetch_all(&state.pool)
-    .await?;
+    .await?
+    .into_iter()
+    .map(Payment::shown)
+    .collect::<Vec<_>>();
     let next_cursor = (payments.len() as i64 == limit)
         .then(|| {
             payments

@@ -8,6 +8,7 @@
 
 mod bills;
 mod callbacks;
+mod customers;
 mod idempotency;
 mod intents;
 mod ledger;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use platform::config::PaymentsConfig;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -42,7 +43,8 @@ pub struct PaymentsState {
     /// Where bills are looked up and told they were paid; `None` when not configured.
     billers: Option<Arc<dyn bills::Biller>>,
     providers: Arc<Providers>,
-    /// Bill lookups per account, against enumerating customer codes.
+    /// Uses of the bill gateway per account (lookups, payments made, codes linked), against
+    /// enumerating customer codes.
     lookups: Arc<platform::ratelimit::Limiter>,
     /// Wakes the job that tells billers of paid bills.
     settled: Arc<Notify>,
@@ -98,6 +100,11 @@ impl PaymentsState {
 pub fn router(state: PaymentsState) -> Router {
     Router::new()
         .route("/v1/payments/bills", get(bills::lookup))
+        .route("/v1/payments/customer-links", get(customers::list_links))
+        .route(
+            "/v1/payments/customer-links/{service}/{code}",
+            put(customers::link_code).delete(customers::unlink_code),
+        )
         .route("/v1/payments", get(intents::list).post(intents::create))
         .route("/v1/payments/{id}", get(intents::get))
         .route("/v1/payments/{id}/receipt", get(receipts::get))
@@ -127,6 +134,9 @@ pub fn router(state: PaymentsState) -> Router {
 #[openapi(
     paths(
         bills::lookup,
+        customers::link_code,
+        customers::list_links,
+        customers::unlink_code,
         intents::create,
         intents::list,
         intents::get,

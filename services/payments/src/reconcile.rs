@@ -30,7 +30,8 @@ const CONCURRENCY: usize = 8;
 const HUE_OFFSET_SECS: i32 = 7 * 3600;
 
 /// Runs for as long as the process does: settles stuck payments each interval, prunes old
-/// idempotency keys, and writes yesterday's report per provider once it is 01:00 in Huế.
+/// idempotency keys and lookups, and writes yesterday's report per provider once it is 01:00
+/// in Huế.
 pub async fn run(state: PaymentsState) {
     let interval = Duration::from_millis(state.config.reconcile_interval_ms.max(10));
     loop {
@@ -47,6 +48,9 @@ pub async fn run(state: PaymentsState) {
         }
         if let Err(error) = crate::idempotency::prune(&state.pool).await {
             tracing::warn!(error = %error, "pruning idempotency keys failed");
+        }
+        if let Err(error) = crate::bills::prune_lookups(&state.pool).await {
+            tracing::warn!(error = %error, "pruning bill lookups failed");
         }
         let now = hue_now();
         if now.format("%H").to_string().as_str() >= "01" {

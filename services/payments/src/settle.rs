@@ -24,7 +24,8 @@ pub enum Settled {
     StillPending,
     /// No payment of ours has this reference.
     NotFound,
-    /// The provider reports another amount than we asked for: failed, for an operator.
+    /// The provider reports another amount than we asked for, for the first time: failed, the
+    /// money held in suspense for an operator (told again, it is `AlreadyFinal`).
     AmountMismatch,
 }
 
@@ -37,7 +38,7 @@ pub async fn apply(
 ) -> anyhow::Result<Settled> {
     let mut tx = state.pool.begin().await?;
     let Some(payment) = sqlx::query!(
-        r#"SELECT id, account_id, status, amount, biller_id, service, customer_code,
+        r#"SELECT id, account_id, status, amount, biller_id, bill_id, service, customer_code,
                   description_vi, description_en, expires_at
            FROM payment_intents WHERE provider = $1 AND provider_ref = $2 FOR UPDATE"#,
         provider.as_str(),
@@ -59,9 +60,24 @@ pub async fn apply(
     // VNPay's order of checks: the amount before whether it is already confirmed.
     if let Outcome::Paid { amount, txn } = outcome {
         let late = matches!(payment.status.as_str(), "failed" | "expired");
-        if *amount != payment.amount || late {
-            // Money moved that pays no bill (another amount, or paid after we gave up on it):
-            // held in suspense, once, for an operator to return to the payer.
+        let wrong_amount = *amount != payment.amount;
+        // Another payer's payment of the bill succeeded first: this one pays nothing.
+        let paid_by_another = !wrong_amount
+            && !is_final(&payment.status)
+            && sqlx::query_scalar!(
+                r#"SELECT EXISTS (SELECT 1 FROM payment_intents
+                       WHERE biller_id = $1 AND bill_id = $2 AND id <> $3
+                         AND status IN ('succeeded', 'refund_pending', 'partially_refunded'))
+                   AS "paid!""#,
+                payment.biller_id,
+                payment.bill_id,
+                payment.id
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+        if wrong_amount || late || paid_by_another {
+            // Money moved that pays no bill (another amount, paid after we gave up on it, or a
+            // bill paid already): held in suspense, once, for an operator to return to the payer.
             let fee = state.providers.fee(provider, *amount);
             let held = ledger::record(
                 &mut tx,
@@ -77,16 +93,25 @@ pub async fn apply(
             )
             .await?;
             if !is_final(&payment.status) {
-                fail(&mut tx, payment.id, "amount_mismatch").await?;
-                emit_failed(&mut tx, &event, "amount_mismatch").await?;
+                let reason = if wrong_amount {
+                    "amount_mismatch"
+                } else {
+                    "bill_already_paid"
+                };
+                fail(&mut tx, payment.id, reason).await?;
+                emit_failed(&mut tx, &event, reason).await?;
             }
             tx.commit().await?;
             if held {
                 tracing::error!(payment = %payment.id, ours = payment.amount, theirs = amount, status = payment.status,
                     "the provider took money that pays no bill; it is held in suspense for an operator to return");
             }
-            return Ok(if *amount != payment.amount {
+            // Only the first notice of a wrong amount is refused: once it is held, the provider
+            // is told it is recorded, so it stops sending it.
+            return Ok(if wrong_amount && held {
                 Settled::AmountMismatch
+            } else if paid_by_another {
+                Settled::Applied
             } else {
                 Settled::AlreadyFinal
             });

@@ -3,8 +3,10 @@
 //! payment is built and tested without a contract with each. Its protocol is ours, JSON over
 //! HTTP:
 //!
-//! - `GET /sandbox/biller/v1/bills?service=&code=`: the customer behind a code and the bills
-//!   still unpaid. `400 {"error":"invalid_service"}` for an unknown service,
+//! - `GET /sandbox/biller/v1/bills?service=&code=`: the customer behind a code (`name`,
+//!   `address`, `ward`, and the `contract_number` printed on their bills, which the payments
+//!   service never shows and takes as proof a resident holds the code) and the bills still
+//!   unpaid. `400 {"error":"invalid_service"}` for an unknown service,
 //!   `400 {"error":"invalid_code"}` for a code not of the service's format,
 //!   `404 {"error":"not_found"}` for an unknown code.
 //! - `POST /sandbox/biller/v1/bills/{bill_id}/payments` `{"payment_id": uuid, "amount": VND,
@@ -14,8 +16,9 @@
 //!   `422 {"error":"amount_mismatch"}` when the amount is not the bill's,
 //!   `404 {"error":"not_found"}` for an unknown bill, `400 {"error":"invalid_request"}` for a
 //!   malformed body. A posted bill is no longer listed.
-//! - `POST /sandbox/biller/faults` `{"status": 503, "times": 2}`: the next lookups and postings
-//!   answer that status (`{"status": null}` goes back to normal).
+//! - `POST /sandbox/biller/faults` `{"status": 503, "times": 2, "retry_after_secs": 30}`: the
+//!   next lookups and postings answer that status, with that `Retry-After` if given
+//!   (`{"status": null}` goes back to normal).
 //!
 //! Codes, uppercase (callers trim them and, for plates, strip `-`, `.` and spaces):
 //! electricity `PC05HU` + 7 digits, water `HW` + 8 digits, sanitation `VS` + 8 digits, tuition a
@@ -429,12 +432,8 @@ fn account(service: Service, code: &str, today: NaiveDate) -> Option<(Value, Vec
         draw.pick(MIDDLE_NAMES),
         draw.pick(GIVEN_NAMES)
     );
-    let address = format!(
-        "{} {}, phường {}, Huế",
-        draw.between(1, 250),
-        draw.pick(STREETS),
-        draw.pick(WARDS)
-    );
+    let (number, street, ward) = (draw.between(1, 250), draw.pick(STREETS), draw.pick(WARDS));
+    let address = format!("{number} {street}, phường {ward}, Huế");
     let count = if code.ends_with('0') {
         0
     } else {
@@ -467,7 +466,27 @@ fn account(service: Service, code: &str, today: NaiveDate) -> Option<(Value, Vec
             .rev()
             .collect()
     };
-    Some((json!({ "name": name, "address": address }), bills))
+    let customer = json!({
+        "name": name,
+        "address": address,
+        "ward": ward,
+        "contract_number": contract_number(service, code),
+    });
+    Some((customer, bills))
+}
+
+/// The number of `code`'s contract with its biller, printed on each of its bills (what its
+/// holder links the code with).
+fn contract_number(service: Service, code: &str) -> String {
+    let mut draw = Draw::new(&format!("{}:{code}:contract", service.name()));
+    format!("{:010}", draw.between(0, 9_999_999_999))
+}
+
+/// The contract number on the bills of `code` of `service` (`electricity`, ...), as its holder
+/// reads it off a bill; `None` for an unknown service or code.
+pub fn contract_number_on_bill(service: &str, code: &str) -> Option<String> {
+    let service = Service::parse(service)?;
+    account(service, code, today()).map(|_| contract_number(service, code))
 }
 
 struct Posting {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use platform::config::PaymentsConfig;
-use platform::outbound::{Limits, OutboundClient, OutboundError, PlainHttp};
+use platform::outbound::{Answer, Limits, OutboundClient, OutboundError, PlainHttp};
 use serde::{Deserialize, Serialize};
 
 /// A provider a payment goes through.
@@ -262,6 +262,18 @@ pub(crate) fn http_client(
             max_answer_bytes: 64 * 1024,
         },
     )
+}
+
+/// The longest wait an outside system's `Retry-After` is taken at: a gateway asking for a day,
+/// by mistake or not, must not have residents told to come back tomorrow.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The wait an answer asks for (`Retry-After` in seconds), at least 1 s and at most
+/// [`MAX_RETRY_AFTER`].
+pub(crate) fn retry_after(answer: &Answer) -> Option<Duration> {
+    answer
+        .retry_after()
+        .map(|wait| wait.clamp(Duration::from_secs(1), MAX_RETRY_AFTER))
 }
 
 /// Posts `body` as JSON and reads a JSON answer, whatever the status (both providers put their
