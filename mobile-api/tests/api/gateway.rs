@@ -247,3 +247,75 @@ async fn the_openapi_document_is_served_with_its_docs_page() {
     );
     app.stop().await;
 }
+
+/// A NUL byte or another control character in any string, wherever it comes in, is refused at
+/// the edge with 400 `invalid_text`, never a 500 from the database.
+async fn control_characters_anywhere_are_refused_with_invalid_text(mode: crate::helpers::Mode) {
+    use crate::helpers::{TestApp, problem};
+    use reqwest::Method;
+    use serde_json::json;
+    let app = TestApp::spawn(mode).await;
+    let token = app.resident_token().await;
+    // Query and path.
+    problem(
+        app.get("/v1/catalogue/services?q=a%00b").await,
+        400,
+        "invalid_text",
+    )
+    .await;
+    problem(
+        app.get("/v1/reports/categories%00").await,
+        400,
+        "invalid_text",
+    )
+    .await;
+    // JSON fields of several services.
+    let bodies = [
+        (
+            Method::PATCH,
+            "/v1/me",
+            json!({ "display_name": "An\u{0}" }),
+        ),
+        (
+            Method::POST,
+            "/v1/me/devices",
+            json!({ "platform": "android", "push_token": "tok\u{0}en", "app_version": "1" }),
+        ),
+        (
+            Method::POST,
+            "/v1/reports",
+            json!({ "category": "pothole", "latitude": 16.495, "longitude": 107.582,
+                    "description": "Ổ gà\u{1b}[2J", "answers": {} }),
+        ),
+    ];
+    for (method, path, body) in bodies {
+        let response = app
+            .authed(method, path, &token)
+            .header("idempotency-key", "nul-test")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        problem(response, 400, "invalid_text").await;
+    }
+    let login = app
+        .client
+        .post(app.url("/v1/auth/staff/login"))
+        .json(&json!({ "username": "hue.admin\u{0}", "password": "x" }))
+        .send()
+        .await
+        .unwrap();
+    problem(login, 400, "invalid_text").await;
+    // Multi-line text is still text.
+    let filed = app
+        .authed(Method::POST, "/v1/reports", &token)
+        .header("idempotency-key", "multi-line")
+        .json(&json!({ "category": "pothole", "latitude": 16.495, "longitude": 107.582,
+                        "description": "Dòng một\nDòng hai\tcó tab", "answers": { "size": "large" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(filed.status(), 201, "{}", filed.text().await.unwrap());
+    app.stop().await;
+}
+in_both_modes!(control_characters_anywhere_are_refused_with_invalid_text);

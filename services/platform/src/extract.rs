@@ -1,6 +1,6 @@
 //! Request extractors whose rejections are problems, like every other error.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use std::net::IpAddr;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -18,29 +18,52 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(JsonBody(value)),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
+        let is_json = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| mime.trim().to_ascii_lowercase())
+            .is_some_and(|mime| {
+                mime.starts_with("application/")
+                    && (mime.ends_with("/json") || mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "Nội dung phải là JSON (Content-Type: application/json).",
                 "The body must be JSON (Content-Type: application/json).",
-            )),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "too_large",
-                    "Nội dung gửi lên vượt quá giới hạn cho phép.",
-                    "The request body is larger than allowed.",
-                ))
-            }
-            Err(rejection) => Err(ApiError::bad_request(
-                "invalid_body",
-                format!("Nội dung không hợp lệ: {}", rejection.body_text()),
-                format!("The body is not valid: {}", rejection.body_text()),
-            )),
+            ));
+        }
+        let bytes = bytes::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "too_large",
+                        "Nội dung gửi lên vượt quá giới hạn cho phép.",
+                        "The request body is larger than allowed.",
+                    )
+                } else {
+                    invalid_body(&rejection.body_text())
+                }
+            })?;
+        crate::text::check_json(&bytes)?;
+        match axum::Json::<T>::from_bytes(&bytes) {
+            Ok(axum::Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) => Err(invalid_body(&rejection.body_text())),
         }
     }
+}
+
+fn invalid_body(reason: &str) -> ApiError {
+    ApiError::bad_request(
+        "invalid_body",
+        format!("Nội dung không hợp lệ: {reason}"),
+        format!("The body is not valid: {reason}"),
+    )
 }
 
 /// Query parameters; bad ones are a 400 problem.

@@ -41,6 +41,9 @@ pub fn with_service_layers(
             metrics::record,
         ))
         .layer(middleware::from_fn(problem_for_bare_errors))
+        .layer(middleware::from_fn(
+            crate::text::refuse_control_characters_in_uri,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(move |request: &Request| {

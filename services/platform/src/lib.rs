@@ -19,6 +19,7 @@ pub mod proxies;
 pub mod ratelimit;
 pub mod request;
 pub mod telemetry;
+pub mod text;
 pub mod trace_context;
 
 pub use config::Config;

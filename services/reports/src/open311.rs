@@ -973,7 +973,10 @@ pub async fn post_document(
     if let Err(error) = limited(&state, &client).await {
         return error.render(format);
     }
-    let form = Form::parse(&body);
+    let form = match Form::parse(&body) {
+        Ok(form) => form,
+        Err(error) => return Open311Error::from(error).render(format),
+    };
     let answer = match stem {
         "requests" => create_request(&state, &form, format).await,
         "servicerequestupdates" => create_update(&state, &form, format).await,
@@ -988,13 +991,15 @@ pub async fn post_document(
 struct Form(BTreeMap<String, Vec<String>>);
 
 impl Form {
-    fn parse(body: &[u8]) -> Self {
+    fn parse(body: &[u8]) -> Result<Self, ApiError> {
         let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (key, value) in form_urlencoded::parse(body) {
+            platform::text::check(&key)?;
+            platform::text::check(&value)?;
             let key = key.strip_suffix("[]").unwrap_or(&key).to_owned();
             fields.entry(key).or_default().push(value.into_owned());
         }
-        Self(fields)
+        Ok(Self(fields))
     }
 
     /// Every value given for `name`.
