@@ -90,6 +90,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     for (_, service) in service_documents() {
         doc.merge(service);
     }
+    platform::openapi::document_shared_problems(&mut doc);
     doc
 }
 

@@ -142,3 +142,61 @@ fn no_operation_is_documented_by_two_services() {
         "operations two services document: {twice:#?}"
     );
 }
+
+/// A response of the document, following a `$ref` to `components.responses`.
+fn resolved<'a>(doc: &'a Value, response: &'a Value) -> &'a Value {
+    match response["$ref"].as_str() {
+        Some(target) => doc.pointer(target.trim_start_matches('#')).unwrap(),
+        None => response,
+    }
+}
+
+#[test]
+fn every_problem_is_documented_as_application_problem_json() {
+    let doc = serde_json::to_value(openapi()).unwrap();
+    let mut mistyped = Vec::new();
+    for (method, path, operation) in operations(&doc) {
+        for (status, response) in operation["responses"].as_object().unwrap() {
+            let content = resolved(&doc, response)["content"].as_object();
+            for (media_type, body) in content.into_iter().flatten() {
+                let is_problem = body["schema"]["$ref"] == "#/components/schemas/Problem";
+                if is_problem != (media_type == "application/problem+json") {
+                    mistyped.push(format!("{method} {path} {status}: {media_type}"));
+                }
+            }
+        }
+    }
+    assert!(
+        mistyped.is_empty(),
+        "problems typed otherwise: {mistyped:#?}"
+    );
+}
+
+#[test]
+fn every_operation_documents_the_problems_of_what_it_takes() {
+    let doc = serde_json::to_value(openapi()).unwrap();
+    let mut missing = Vec::new();
+    for (method, path, operation) in operations(&doc) {
+        let needs_token = operation["security"]
+            .as_array()
+            .is_some_and(|all| !all.is_empty() && !all.contains(&serde_json::json!({})));
+        let takes_json = operation["requestBody"]["content"]
+            .get("application/json")
+            .is_some();
+        let takes_parameters = operation["parameters"]
+            .as_array()
+            .is_some_and(|all| !all.is_empty());
+        let expected = [
+            ("400", takes_json || takes_parameters),
+            ("401", needs_token),
+            ("413", takes_json),
+            ("415", takes_json),
+        ];
+        for (status, needed) in expected {
+            if needed && operation["responses"].get(status).is_none() {
+                missing.push(format!("{method} {path}: {status}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "problems not documented: {missing:#?}");
+}

@@ -95,7 +95,8 @@ const OPEN_STATUSES: &str = "('submitted', 'accepted', 'assigned', 'in_progress'
 /// assigned to them) is its own branch reading its own index in SLA order, so a page costs a
 /// few index reads whatever the table's size; the branches are merged and cut to the page.
 #[utoipa::path(get, path = "/v1/officer/reports", tag = "reports", params(QueueQuery),
-    responses((status = 200, body = ReportPage), (status = 400, body = platform::error::Problem)),
+    responses((status = 200, body = ReportPage), (status = 400, body = platform::error::Problem),
+        (status = 404, body = platform::error::Problem, description = "Not staff")),
     security(("bearer" = [])))]
 pub async fn queue(
     State(state): State<ReportsState>,
@@ -710,7 +711,9 @@ pub struct Skipped {
 /// Accepts many reports at once; each is accepted or skipped with the reason.
 #[utoipa::path(post, path = "/v1/officer/reports/accept", tag = "reports",
     request_body = BulkAccept,
-    responses((status = 200, body = BulkAccepted), (status = 422, body = platform::error::Problem)),
+    responses((status = 200, body = BulkAccepted),
+        (status = 404, body = platform::error::Problem, description = "Not staff"),
+        (status = 422, body = platform::error::Problem)),
     security(("bearer" = [])))]
 pub async fn bulk_accept(
     State(state): State<ReportsState>,
