@@ -382,8 +382,6 @@ pub async fn build_report(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunRequest {
-    /// `vnpay` or `momo`.
-    #[schema(value_type = String)]
     provider: ProviderName,
     /// A day in Huế, `2026-11-23`; yesterday when absent.
     #[serde(default)]

@@ -4,11 +4,13 @@
 //! takes, rather than written into every annotation; and every problem is typed
 //! `application/problem+json`, as it is sent.
 
-use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response, ResponseBuilder};
 
 use crate::error::PROBLEM_JSON;
+use crate::extract::MAX_IDEMPOTENCY_KEY_CHARS;
 
 const PROBLEM_SCHEMA: &str = "#/components/schemas/Problem";
 
@@ -42,7 +44,8 @@ const SHARED: [(&str, &str, &str); 4] = [
 
 /// Adds to every operation of `doc` the problems it may answer without saying so in its own
 /// annotation (401 where it needs a token; 400 where it takes parameters or a body; 413 and
-/// 415 where it takes JSON), and types every problem response `application/problem+json`.
+/// 415 where it takes JSON), types every problem response `application/problem+json`, and
+/// says what an `Idempotency-Key` may be.
 pub fn document_shared_problems(doc: &mut OpenApi) {
     let components = doc.components.get_or_insert_with(Default::default);
     for (name, _, description) in SHARED {
@@ -58,6 +61,13 @@ pub fn document_shared_problems(doc: &mut OpenApi) {
     }
     for item in doc.paths.paths.values_mut() {
         for operation in operations(item) {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if parameter.parameter_in == ParameterIn::Header
+                    && parameter.name.eq_ignore_ascii_case("idempotency-key")
+                {
+                    parameter.schema = Some(idempotency_key_schema());
+                }
+            }
             for response in operation.responses.responses.values_mut() {
                 if let RefOr::T(response) = response {
                     type_as_problem(response);
@@ -103,6 +113,17 @@ fn needs_token(operation: &Operation) -> bool {
     operation.security.as_ref().is_some_and(|requirements| {
         !requirements.is_empty() && !requirements.contains(&SecurityRequirement::default())
     })
+}
+
+/// The `Idempotency-Key` header as `IdempotencyKey` takes it: visible ASCII (spaces inside),
+/// at most 255 characters.
+fn idempotency_key_schema() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_IDEMPOTENCY_KEY_CHARS))
+        .pattern(Some("^[!-~]([ -~]*[!-~])?$"))
+        .into()
 }
 
 fn problem_content() -> Content {

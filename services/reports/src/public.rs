@@ -451,6 +451,7 @@ pub async fn unfollow(
 #[serde(deny_unknown_fields)]
 pub struct Rating {
     /// 1 (bad) to 5 (very good).
+    #[schema(minimum = 1, maximum = 5)]
     rating: i16,
     #[serde(default)]
     comment: Option<String>,
