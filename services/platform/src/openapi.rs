@@ -79,6 +79,7 @@ pub fn document_shared_problems(doc: &mut OpenApi) {
                 .is_some_and(|body| body.content.contains_key("application/json"));
             let malformable = operation.request_body.is_some()
                 || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            // In the order of `SHARED`: 400, 401, 413, 415.
             let needs = [malformable, needs_token(operation), takes_json, takes_json];
             for ((name, status, _), needed) in SHARED.iter().zip(needs) {
                 if needed {
