@@ -73,14 +73,24 @@ pub const SERVICES: &[(&str, &[&str])] = &[
 ))]
 struct GatewayApi;
 
+/// Each service's own OpenAPI document, by service name. The gateway's document merges them.
+pub fn service_documents() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
+    vec![
+        ("catalogue", catalogue::CatalogueApi::openapi()),
+        ("identity", identity::IdentityApi::openapi()),
+        ("media", media::MediaApi::openapi()),
+        ("reports", reports::ReportsApi::openapi()),
+        ("notifications", notifications::NotificationsApi::openapi()),
+        ("payments", payments::PaymentsApi::openapi()),
+    ]
+}
+
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = GatewayApi::openapi();
-    doc.merge(catalogue::CatalogueApi::openapi());
-    doc.merge(identity::IdentityApi::openapi());
-    doc.merge(media::MediaApi::openapi());
-    doc.merge(reports::ReportsApi::openapi());
-    doc.merge(notifications::NotificationsApi::openapi());
-    doc.merge(payments::PaymentsApi::openapi());
+    for (_, service) in service_documents() {
+        doc.merge(service);
+    }
+    platform::openapi::document_shared_problems(&mut doc);
     doc
 }
 

@@ -15,6 +15,7 @@ mod media;
 mod moderation;
 mod notifications;
 mod open311;
+mod openapi;
 mod operations;
 mod ops;
 mod payments;

@@ -75,6 +75,7 @@ pub struct JurisdictionParam {
 
 /// A city service as the app shows it, in the language the request asked for.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = catalogue::Service)]
 pub struct Service {
     #[schema(example = "field-reports")]
     id: String,
@@ -102,6 +103,7 @@ pub struct ServiceList {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = catalogue::Category)]
 pub struct Category {
     id: String,
     name: String,

@@ -47,6 +47,7 @@ impl Default for NotificationPreferences {
 /// Local time (Asia/Ho_Chi_Minh), `HH:MM`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = identity::QuietHours)]
 pub struct QuietHours {
     #[schema(example = "22:00")]
     pub from: String,

@@ -233,6 +233,7 @@ pub async fn send_code(
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 400, description = "Wrong, expired or used code", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_phone`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong codes", body = platform::error::Problem, content_type = "application/problem+json"),
     )
 )]

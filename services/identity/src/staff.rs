@@ -266,7 +266,9 @@ fn staff_only(principal: &Principal) -> Result<(), ApiError> {
 
 /// Starts TOTP enrolment: returns a new secret to confirm with a code.
 #[utoipa::path(post, path = "/v1/me/totp", tag = "staff", security(("bearer" = [])),
-    responses((status = 200, body = TotpEnrolment), (status = 409, body = platform::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = TotpEnrolment),
+        (status = 403, description = "`staff_only`", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = platform::error::Problem, content_type = "application/problem+json")))]
 pub async fn enrol_totp(
     State(state): State<IdentityState>,
     principal: Principal,
@@ -311,7 +313,8 @@ pub struct TotpConfirmation {
 
 /// Turns TOTP on, given a code from the enrolled secret.
 #[utoipa::path(post, path = "/v1/me/totp/confirm", tag = "staff", security(("bearer" = [])), request_body = TotpConfirmation,
-    responses((status = 204), (status = 400, body = platform::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 204), (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`staff_only`", body = platform::error::Problem, content_type = "application/problem+json")))]
 pub async fn confirm_totp(
     State(state): State<IdentityState>,
     principal: Principal,
@@ -500,7 +503,7 @@ fn forbidden_scope() -> ApiError {
 
 /// Creates a staff member.
 #[utoipa::path(post, path = "/v1/admin/staff", tag = "staff", security(("bearer" = [])), request_body = NewStaff,
-    responses((status = 201, body = StaffMember), (status = 403, body = platform::error::Problem, content_type = "application/problem+json"),
+    responses((status = 201, body = StaffMember), (status = 403, description = "`admin_only`, `outside_your_scope`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = platform::error::Problem, content_type = "application/problem+json"), (status = 422, body = platform::error::Problem, content_type = "application/problem+json")))]
 pub async fn create_staff_route(
     State(state): State<IdentityState>,
@@ -648,7 +651,10 @@ pub struct StaffUpdate {
 /// Disables, enables or re-scopes a staff member.
 #[utoipa::path(patch, path = "/v1/admin/staff/{id}", tag = "staff", security(("bearer" = [])), request_body = StaffUpdate,
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = StaffMember), (status = 404, description = "No such staff member within your reach", body = platform::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = StaffMember),
+        (status = 403, description = "`admin_only`, `outside_your_scope`", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such staff member within your reach", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_staff`", body = platform::error::Problem, content_type = "application/problem+json")))]
 pub async fn update_staff(
     State(state): State<IdentityState>,
     actor: Principal,
@@ -730,7 +736,8 @@ pub struct StaffQuery {
 /// Staff within my reach.
 #[utoipa::path(get, path = "/v1/admin/staff", tag = "staff", security(("bearer" = [])),
     params(("jurisdiction" = Option<String>, Query)),
-    responses((status = 200, body = [StaffMember])))]
+    responses((status = 200, body = [StaffMember]),
+        (status = 403, description = "`admin_only`", body = platform::error::Problem, content_type = "application/problem+json")))]
 pub async fn list_staff(
     State(state): State<IdentityState>,
     actor: Principal,

@@ -253,7 +253,7 @@ pub struct VerificationStarted {
 }
 
 /// Starts linking my account to VNeID: returns the provider's page to open.
-#[utoipa::path(post, path = "/v1/me/verification/vneid", tag = "me", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/me/verification/vneid", operation_id = "start_vneid_verification", tag = "me", security(("bearer" = [])),
     responses(
         (status = 200, body = VerificationStarted),
         (status = 409, description = "Already verified", body = platform::error::Problem, content_type = "application/problem+json"),

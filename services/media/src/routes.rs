@@ -23,6 +23,7 @@ use crate::storage::Access;
 use crate::{MediaState, budgets, derive};
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = media::Position)]
 pub struct Position {
     latitude: f64,
     longitude: f64,
@@ -404,7 +405,7 @@ const MAX_NEARBY: i64 = 200;
 
 /// Photos taken near a point, nearest first, among those attached to what the caller works on
 /// (staff only): the H3 cells around the point narrow the search, the exact distance decides.
-#[utoipa::path(get, path = "/v1/media/near", tag = "media", security(("bearer" = [])), params(NearQuery),
+#[utoipa::path(get, path = "/v1/media/near", operation_id = "near_media", tag = "media", security(("bearer" = [])), params(NearQuery),
     responses(
         (status = 200, body = [NearbyMedia]),
         (status = 403, description = "`staff_only`", body = platform::error::Problem, content_type = "application/problem+json"),

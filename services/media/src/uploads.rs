@@ -61,7 +61,7 @@ pub struct Upload {
 
 /// Starts a direct upload: a signed URL to `PUT` the photo to, valid for a short time and for
 /// exactly the declared size; then `POST /v1/media/{id}/complete`.
-#[utoipa::path(post, path = "/v1/media/uploads", tag = "media", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/media/uploads", operation_id = "start_upload", tag = "media", security(("bearer" = [])),
     request_body = NewUpload,
     responses(
         (status = 201, body = Upload),

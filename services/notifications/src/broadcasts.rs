@@ -153,7 +153,7 @@ fn broadcast_not_found() -> ApiError {
 }
 
 /// Sends a warning to everyone in an area, once per `Idempotency-Key`.
-#[utoipa::path(post, path = "/v1/admin/broadcasts", tag = "broadcasts", request_body = NewBroadcast,
+#[utoipa::path(post, path = "/v1/admin/broadcasts", operation_id = "create_broadcast", tag = "broadcasts", request_body = NewBroadcast,
     params(("Idempotency-Key" = String, Header, description = "Unique per warning; a retry reuses it")),
     responses(
         (status = 202, body = Broadcast, description = "Accepted: recipients are being chosen"),
@@ -316,7 +316,7 @@ pub struct ListQuery {
 }
 
 /// A jurisdiction's broadcasts, newest first, with their progress.
-#[utoipa::path(get, path = "/v1/admin/broadcasts", tag = "broadcasts", params(ListQuery),
+#[utoipa::path(get, path = "/v1/admin/broadcasts", operation_id = "list_broadcasts", tag = "broadcasts", params(ListQuery),
     responses((status = 200, body = BroadcastPage), (status = 404, body = platform::error::Problem)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -361,7 +361,7 @@ pub async fn list(
 }
 
 /// One broadcast and its progress.
-#[utoipa::path(get, path = "/v1/admin/broadcasts/{id}", tag = "broadcasts",
+#[utoipa::path(get, path = "/v1/admin/broadcasts/{id}", operation_id = "get_broadcast", tag = "broadcasts",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Broadcast), (status = 404, body = platform::error::Problem)),
     security(("bearer" = [])))]

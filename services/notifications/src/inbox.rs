@@ -46,7 +46,7 @@ pub struct PageQuery {
 }
 
 /// My notices, newest first, and how many are unread.
-#[utoipa::path(get, path = "/v1/inbox", tag = "inbox", params(PageQuery),
+#[utoipa::path(get, path = "/v1/inbox", operation_id = "list_inbox", tag = "inbox", params(PageQuery),
     responses((status = 200, body = InboxPage), (status = 400, body = platform::error::Problem)),
     security(("bearer" = [])))]
 pub async fn list(

@@ -14,6 +14,7 @@ use crate::NotificationsState;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = notifications::QuietHours)]
 pub struct QuietHours {
     /// Local time, `HH:MM`.
     #[schema(value_type = String, example = "22:00")]
@@ -39,7 +40,7 @@ fn vietnam() -> i32 {
 }
 
 /// My notification preferences.
-#[utoipa::path(get, path = "/v1/notifications/preferences", tag = "inbox",
+#[utoipa::path(get, path = "/v1/notifications/preferences", operation_id = "get_notification_preferences", tag = "inbox",
     responses((status = 200, body = Preferences)),
     security(("bearer" = [])))]
 pub async fn get(
@@ -68,7 +69,7 @@ pub async fn get(
 }
 
 /// Sets my notification preferences.
-#[utoipa::path(put, path = "/v1/notifications/preferences", tag = "inbox",
+#[utoipa::path(put, path = "/v1/notifications/preferences", operation_id = "put_notification_preferences", tag = "inbox",
     request_body = Preferences,
     responses((status = 200, body = Preferences), (status = 422, body = platform::error::Problem)),
     security(("bearer" = [])))]

@@ -32,6 +32,7 @@ const POSTING_IDLE: Duration = Duration::from_secs(5);
 /// A kind of bill or fee.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = payments::Service)]
 pub enum Service {
     Electricity,
     Water,

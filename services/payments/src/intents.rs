@@ -90,7 +90,7 @@ impl Payment {
 }
 
 /// Pays a bill: makes the payment once per `Idempotency-Key` and answers where to pay.
-#[utoipa::path(post, path = "/v1/payments", tag = "payments", request_body = NewPayment,
+#[utoipa::path(post, path = "/v1/payments", operation_id = "create_payment", tag = "payments", request_body = NewPayment,
     params(("Idempotency-Key" = String, Header, description = "Unique per payment the resident means to make; retries reuse it")),
     responses(
         (status = 201, body = Payment, description = "Made: send the payer to `pay_url` (replays carry `Idempotent-Replayed: true`)"),
@@ -450,7 +450,7 @@ pub async fn visible(
 }
 
 /// One of the caller's payments.
-#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments",
+#[utoipa::path(get, path = "/v1/payments/{id}", operation_id = "get_payment", tag = "payments",
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = Payment),
@@ -480,7 +480,7 @@ pub struct PaymentPage {
 }
 
 /// The caller's payments, newest first.
-#[utoipa::path(get, path = "/v1/payments", tag = "payments", params(ListQuery),
+#[utoipa::path(get, path = "/v1/payments", operation_id = "list_payments", tag = "payments", params(ListQuery),
     responses((status = 200, body = PaymentPage)),
     security(("bearer" = [])))]
 pub async fn list(

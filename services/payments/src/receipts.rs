@@ -41,7 +41,7 @@ pub struct ReceiptText {
 }
 
 /// The receipt of one of the caller's paid payments.
-#[utoipa::path(get, path = "/v1/payments/{id}/receipt", tag = "payments",
+#[utoipa::path(get, path = "/v1/payments/{id}/receipt", operation_id = "get_receipt", tag = "payments",
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = Receipt),

@@ -212,6 +212,7 @@ async fn report_exists(
 /// One provider's day: every payment made that day, what the ledger holds of it, and what
 /// the provider says.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = payments::Report)]
 pub struct Report {
     provider: String,
     day: NaiveDate,
@@ -385,8 +386,6 @@ pub async fn build_report(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunRequest {
-    /// `vnpay` or `momo`.
-    #[schema(value_type = String)]
     provider: ProviderName,
     /// A day in Huế, `2026-11-23`; yesterday when absent.
     #[serde(default)]
@@ -436,7 +435,7 @@ pub async fn run_now(
 }
 
 /// A provider's report for a day (platform admins).
-#[utoipa::path(get, path = "/v1/admin/payments/reconciliations/{provider}/{day}", tag = "payments-admin",
+#[utoipa::path(get, path = "/v1/admin/payments/reconciliations/{provider}/{day}", operation_id = "get_reconciliation", tag = "payments-admin",
     params(("provider" = String, Path), ("day" = String, Path, description = "`2026-11-23`")),
     responses(
         (status = 200, body = Report),

@@ -54,7 +54,7 @@ pub struct RefundAnswer {
 }
 
 /// Refunds part or all of a paid payment, once per `Idempotency-Key` (platform admins).
-#[utoipa::path(post, path = "/v1/payments/{id}/refunds", tag = "payments", request_body = NewRefund,
+#[utoipa::path(post, path = "/v1/payments/{id}/refunds", operation_id = "create_refund", tag = "payments", request_body = NewRefund,
     params(("id" = Uuid, Path), ("Idempotency-Key" = String, Header, description = "Unique per refund; retries reuse it")),
     responses(
         (status = 201, body = RefundAnswer, description = "Asked: `refund.status` says what the provider answered (`pending` if it has not yet)"),

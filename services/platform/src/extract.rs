@@ -93,7 +93,7 @@ fn invalid_query(rejection: QueryRejection) -> ApiError {
 pub struct IdempotencyKey(pub String);
 
 /// The longest `Idempotency-Key` accepted.
-const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+pub(crate) const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
 impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = ApiError;

@@ -14,6 +14,7 @@ pub mod internal;
 pub mod lang;
 pub mod local_postgres;
 pub mod metrics;
+pub mod openapi;
 pub mod outbound;
 pub mod proxies;
 pub mod ratelimit;

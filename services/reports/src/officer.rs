@@ -95,7 +95,8 @@ const OPEN_STATUSES: &str = "('submitted', 'accepted', 'assigned', 'in_progress'
 /// assigned to them) is its own branch reading its own index in SLA order, so a page costs a
 /// few index reads whatever the table's size; the branches are merged and cut to the page.
 #[utoipa::path(get, path = "/v1/officer/reports", tag = "reports", params(QueueQuery),
-    responses((status = 200, body = ReportPage), (status = 400, body = platform::error::Problem)),
+    responses((status = 200, body = ReportPage), (status = 400, body = platform::error::Problem),
+        (status = 404, body = platform::error::Problem, description = "Not staff")),
     security(("bearer" = [])))]
 pub async fn queue(
     State(state): State<ReportsState>,
@@ -227,7 +228,7 @@ enum Reach {
 }
 
 /// A report in full, internal notes included.
-#[utoipa::path(get, path = "/v1/officer/reports/{id}", tag = "reports",
+#[utoipa::path(get, path = "/v1/officer/reports/{id}", operation_id = "get_officer_report", tag = "reports",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Report), (status = 404, body = platform::error::Problem)),
     security(("bearer" = [])))]
@@ -289,10 +290,36 @@ fn note(text: &Option<String>) -> Result<Option<&str>, ApiError> {
     Ok(text)
 }
 
+/// The workflow actions staff take through `/v1/officer/reports/{id}/{action}`; the reporter
+/// reopens through their own route.
+const OFFICER_ACTIONS: [Action; 6] = [
+    Action::Accept,
+    Action::Assign,
+    Action::Start,
+    Action::Resolve,
+    Action::Reject,
+    Action::Close,
+];
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ActionPath {
+    id: Uuid,
+    #[param(schema_with = officer_action_schema)]
+    action: String,
+}
+
+fn officer_action_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(OFFICER_ACTIONS.map(Action::as_str)))
+        .build()
+}
+
 /// Moves a report along its workflow: `accept`, `assign`, `start`, `resolve` (with a proof
 /// photo and a public note), `reject` (with a reason) or `close`.
 #[utoipa::path(post, path = "/v1/officer/reports/{id}/{action}", tag = "reports",
-    params(("id" = Uuid, Path), ("action" = Action, Path, description = "accept, assign, start, resolve, reject or close")),
+    params(ActionPath),
     request_body = ActionBody,
     responses((status = 200, body = Report), (status = 404, body = platform::error::Problem),
         (status = 409, body = platform::error::Problem, description = "`illegal_transition`"),
@@ -301,11 +328,11 @@ fn note(text: &Option<String>) -> Result<Option<&str>, ApiError> {
 pub async fn act(
     State(state): State<ReportsState>,
     principal: Principal,
-    Path((id, action)): Path<(Uuid, String)>,
+    Path(ActionPath { id, action }): Path<ActionPath>,
     JsonBody(body): JsonBody<ActionBody>,
 ) -> Result<Json<Report>, ApiError> {
     let action = Action::parse(&action)
-        .filter(|a| *a != Action::Reopen)
+        .filter(|a| OFFICER_ACTIONS.contains(a))
         .ok_or_else(ApiError::route_not_found)?;
     let scope = StaffScope::of(&principal)?;
     let public_note = note(&body.public_note)?;
@@ -684,7 +711,9 @@ pub struct Skipped {
 /// Accepts many reports at once; each is accepted or skipped with the reason.
 #[utoipa::path(post, path = "/v1/officer/reports/accept", tag = "reports",
     request_body = BulkAccept,
-    responses((status = 200, body = BulkAccepted), (status = 422, body = platform::error::Problem)),
+    responses((status = 200, body = BulkAccepted),
+        (status = 404, body = platform::error::Problem, description = "Not staff"),
+        (status = 422, body = platform::error::Problem)),
     security(("bearer" = [])))]
 pub async fn bulk_accept(
     State(state): State<ReportsState>,

@@ -124,11 +124,13 @@ pub struct KpiQuery {
     /// RFC 3339, exclusive; now by default.
     to: Option<DateTime<Utc>>,
     #[serde(default)]
+    #[param(inline)]
     group_by: GroupBy,
     ward: Option<String>,
     department: Option<String>,
     category: Option<String>,
     #[serde(default)]
+    #[param(inline)]
     format: Format,
 }
 
@@ -183,7 +185,10 @@ pub struct KpiReport {
 /// department or category, and per day. `format=csv` gives the groups and the total as CSV.
 #[utoipa::path(get, path = "/v1/ops/kpis", tag = "operations", params(KpiQuery),
     responses(
-        (status = 200, body = KpiReport, description = "JSON, or `text/csv` with `format=csv`"),
+        (status = 200, description = "JSON, or `text/csv` with `format=csv`", content(
+            (KpiReport = "application/json"),
+            (String = "text/csv"),
+        )),
         (status = 400, body = platform::error::Problem, description = "`invalid_window`, `jurisdiction_required`, `invalid_query`"),
         (status = 404, body = platform::error::Problem, description = "Not staff, or not this jurisdiction's"),
     ),

@@ -68,6 +68,7 @@ pub struct CategoriesQuery {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = reports::Category)]
 pub struct Category {
     code: String,
     name_vi: String,
@@ -157,7 +158,7 @@ pub struct NearReports {
 
 /// Public reports around a point, nearest first: the H3 cells covering the circle,
 /// then the exact distance. Never who filed them; coarsened positions where privacy asks.
-#[utoipa::path(get, path = "/v1/reports/near", tag = "reports", params(NearQuery),
+#[utoipa::path(get, path = "/v1/reports/near", operation_id = "near_reports", tag = "reports", params(NearQuery),
     responses((status = 200, body = NearReports), (status = 400, body = platform::error::Problem)))]
 pub async fn near(
     State(state): State<ReportsState>,
@@ -368,7 +369,7 @@ async fn readable(
 
 /// A report with its timeline: in full for its reporter, as the public sees it for anyone else
 /// when it is public; 404 otherwise.
-#[utoipa::path(get, path = "/v1/reports/{id}", tag = "reports",
+#[utoipa::path(get, path = "/v1/reports/{id}", operation_id = "get_report", tag = "reports",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Report), (status = 404, body = platform::error::Problem)))]
 pub async fn report(
@@ -450,6 +451,7 @@ pub async fn unfollow(
 #[serde(deny_unknown_fields)]
 pub struct Rating {
     /// 1 (bad) to 5 (very good).
+    #[schema(minimum = 1, maximum = 5)]
     rating: i16,
     #[serde(default)]
     comment: Option<String>,

@@ -78,6 +78,7 @@ pub struct Named {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = reports::Position)]
 pub struct Position {
     pub latitude: f64,
     pub longitude: f64,
@@ -86,6 +87,7 @@ pub struct Position {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = reports::Report)]
 pub struct Report {
     pub id: Uuid,
     pub status: String,
