@@ -447,10 +447,15 @@ impl TestApp {
 
     /// The access token of a demo staff member (`identity.dev_seed_staff`).
     pub async fn staff_token(&self, username: &str) -> String {
+        self.staff_token_with(username, "hue-demo-password").await
+    }
+
+    /// The access token of a staff member signed in with `password`.
+    pub async fn staff_token_with(&self, username: &str, password: &str) -> String {
         let signed_in: serde_json::Value = self
             .client
             .post(self.url("/v1/auth/staff/login"))
-            .json(&serde_json::json!({ "username": username, "password": "hue-demo-password" }))
+            .json(&serde_json::json!({ "username": username, "password": password }))
             .send()
             .await
             .unwrap()

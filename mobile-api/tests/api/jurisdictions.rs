@@ -49,17 +49,7 @@ async fn staff(
     )
     .await
     .unwrap();
-    let signed_in: Json = app
-        .client
-        .post(app.url("/v1/auth/staff/login"))
-        .json(&json!({ "username": username, "password": password }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    signed_in["access_token"].as_str().unwrap().to_owned()
+    app.staff_token_with(username, password).await
 }
 
 fn phong_dien() -> Json {
