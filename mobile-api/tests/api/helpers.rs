@@ -95,6 +95,9 @@ pub fn test_config(database: &TestDatabase) -> Config {
     config.database.max_connections = 4;
     // Development keys are generated here, one set per test.
     config.data_dir = std::env::temp_dir().join(format!("citizen-test-{}", database.name));
+    // Demo admins sign in with a password, as in the development profile; the TOTP
+    // requirement has its own test (staff::admins_act_as_admins_only_once_totp_is_on).
+    config.identity.admin_totp_required = false;
     config
 }
 

@@ -270,6 +270,114 @@ async fn totp_is_a_second_factor_that_works_once(mode: Mode) {
 }
 in_both_modes!(totp_is_a_second_factor_that_works_once);
 
+/// A TOTP generator for an enrolment answer, as an authenticator app makes one.
+fn authenticator(enrolment: &Value) -> totp_rs::TOTP {
+    let secret = totp_rs::Secret::Encoded(enrolment["secret"].as_str().unwrap().to_owned())
+        .to_bytes()
+        .unwrap();
+    totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        secret,
+        None,
+        String::new(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn admins_act_as_admins_only_once_totp_is_on() {
+    let database = Arc::new(TestDatabase::create().await);
+    create_platform_admin(&database);
+    let app = TestApp::spawn_on(Mode::AllInOne, database, |config| {
+        config.identity.admin_totp_required = true;
+        config.identity.dev_seed_staff = true;
+    })
+    .await;
+
+    // A password alone: the session carries no admin role, and the profile says why.
+    let session: Value = login(&app, "root.admin", PASSWORD, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let password_only = session["access_token"].as_str().unwrap();
+    problem(
+        app.get_as("/v1/admin/staff", password_only).await,
+        403,
+        "admin_only",
+    )
+    .await;
+    let me: Value = app
+        .get_as("/v1/me", password_only)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["totp_required"], true);
+    assert_eq!(me["roles"], json!(["platform_admin"]));
+
+    // The same session enrols, confirms and, refreshed, administers.
+    let enrolment: Value = app
+        .authed(Method::POST, "/v1/me/totp", password_only)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let totp = authenticator(&enrolment);
+    let now = chrono::Utc::now().timestamp() as u64;
+    let confirm = app
+        .authed(Method::POST, "/v1/me/totp/confirm", password_only)
+        .json(&json!({ "code": totp.generate(now) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirm.status(), 204);
+    let refreshed: Value = app
+        .client
+        .post(app.url("/v1/auth/refresh"))
+        .json(&json!({ "refresh_token": session["refresh_token"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin = refreshed["access_token"].as_str().unwrap();
+    assert_eq!(app.get_as("/v1/admin/staff", admin).await.status(), 200);
+    let me: Value = app.get_as("/v1/me", admin).await.json().await.unwrap();
+    assert_eq!(me["totp_required"], false);
+
+    // A demo jurisdiction admin without TOTP is held back too; an officer is not.
+    let hue = app.staff_token("hue.admin").await;
+    problem(app.get_as("/v1/admin/staff", &hue).await, 403, "admin_only").await;
+    let officer = app.staff_token("phuxuan.officer").await;
+    let me: Value = app.get_as("/v1/me", &officer).await.json().await.unwrap();
+    assert_eq!(me["roles"], json!(["ward_officer"]));
+    assert_eq!(me["totp_required"], false);
+    assert_eq!(
+        app.get_as("/v1/officer/reports", &officer).await.status(),
+        200
+    );
+
+    // A resident cannot enrol, whatever their token says.
+    let resident = app.resident_token().await;
+    problem(
+        app.authed(Method::POST, "/v1/me/totp", &resident)
+            .send()
+            .await
+            .unwrap(),
+        403,
+        "staff_only",
+    )
+    .await;
+    app.stop().await;
+}
+
 /// A sign-in from `address`, as the ingress (a trusted proxy) reports it.
 async fn login_from(
     app: &TestApp,

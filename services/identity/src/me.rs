@@ -77,6 +77,9 @@ pub struct Profile {
     #[serde(skip_serializing_if = "Option::is_none")]
     verified_at: Option<DateTime<Utc>>,
     totp_enabled: bool,
+    /// The account holds admin roles that its sessions carry only once TOTP is on: enrol at
+    /// `/v1/me/totp`, confirm, then refresh the session.
+    totp_required: bool,
     /// Set when erasure was asked for: the account is erased after this time.
     #[serde(skip_serializing_if = "Option::is_none")]
     erase_after: Option<DateTime<Utc>>,
@@ -163,6 +166,10 @@ async fn load_profile(state: &IdentityState, account_id: Uuid) -> Result<Profile
     .await?
     .ok_or_else(account_not_found)?;
     let grace = chrono::Duration::days(i64::from(state.config.erasure_grace_days));
+    let roles: Vec<Role> = row.roles.iter().filter_map(|r| Role::parse(r)).collect();
+    let totp_required = state.config.admin_totp_required
+        && !row.totp_enabled
+        && roles.iter().any(|role| role.is_admin());
     Ok(Profile {
         id: row.id,
         kind: row.kind,
@@ -177,7 +184,7 @@ async fn load_profile(state: &IdentityState, account_id: Uuid) -> Result<Profile
             .map(|(jurisdiction, ward)| HomeWard { jurisdiction, ward }),
         notification_preferences: serde_json::from_value(row.notification_preferences)
             .unwrap_or_default(),
-        roles: row.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+        roles,
         scope: Scope {
             jurisdiction: row.jurisdiction,
             wards: row.ward_ids,
@@ -186,6 +193,7 @@ async fn load_profile(state: &IdentityState, account_id: Uuid) -> Result<Profile
         acr: Acr::parse(&row.acr).unwrap_or(Acr::Basic),
         verified_at: row.verified_at,
         totp_enabled: row.totp_enabled,
+        totp_required,
         erase_after: row.erasure_requested_at.map(|at| at + grace),
         created_at: row.created_at,
     })

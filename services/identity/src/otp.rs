@@ -314,7 +314,7 @@ pub async fn verify_code(
     )
     .fetch_one(&mut *tx)
     .await?;
-    let subject = TokenSubject::load(&mut tx, account.id).await?;
+    let subject = TokenSubject::load(&mut tx, account.id, state.config.admin_totp_required).await?;
     let tokens = state.start_session(&mut tx, &subject).await?;
     audit::record(
         &mut tx,

@@ -42,13 +42,16 @@ pub struct TokenSubject {
 }
 
 impl TokenSubject {
-    /// Reads the account, refusing disabled ones.
+    /// Reads the account, refusing disabled ones. With `admin_totp_required`, the admin roles
+    /// of an account without TOTP stay out of its tokens: a stolen password alone never
+    /// administers anything.
     pub async fn load(
         connection: &mut PgConnection,
         account_id: Uuid,
+        admin_totp_required: bool,
     ) -> Result<TokenSubject, ApiError> {
         let row = sqlx::query!(
-            r#"SELECT roles, jurisdiction, ward_ids, department_ids, acr, disabled_at
+            r#"SELECT roles, jurisdiction, ward_ids, department_ids, acr, disabled_at, totp_enabled
                FROM accounts WHERE id = $1"#,
             account_id
         )
@@ -58,9 +61,15 @@ impl TokenSubject {
         if row.disabled_at.is_some() {
             return Err(account_disabled());
         }
+        let withhold_admin = admin_totp_required && !row.totp_enabled;
         Ok(TokenSubject {
             account_id,
-            roles: row.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+            roles: row
+                .roles
+                .iter()
+                .filter_map(|r| Role::parse(r))
+                .filter(|role| !(withhold_admin && role.is_admin()))
+                .collect(),
             scope: Scope {
                 jurisdiction: row.jurisdiction,
                 wards: row.ward_ids,
@@ -221,7 +230,8 @@ impl IdentityState {
             .execute(&mut *tx)
             .await?;
         }
-        let subject = TokenSubject::load(&mut tx, row.account_id).await?;
+        let subject =
+            TokenSubject::load(&mut tx, row.account_id, self.config.admin_totp_required).await?;
         let tokens = self.issue(&mut tx, &subject, row.family_id).await?;
         tx.commit().await?;
         Ok(tokens)

@@ -236,7 +236,7 @@ pub async fn login(
     )
     .execute(&mut *tx)
     .await?;
-    let subject = TokenSubject::load(&mut tx, account.id).await?;
+    let subject = TokenSubject::load(&mut tx, account.id, state.config.admin_totp_required).await?;
     let tokens = state.start_session(&mut tx, &subject).await?;
     audit::record(&mut tx, "sign_in", Some(account.id), Some(account.id), &client,
         serde_json::json!({ "method": if second_factor_step.is_some() { "password+totp" } else { "password" } })).await?;
@@ -252,8 +252,10 @@ pub struct TotpEnrolment {
     otpauth_uri: String,
 }
 
-fn staff_only(principal: &Principal) -> Result<(), ApiError> {
-    if principal.roles.iter().any(|r| *r != Role::Resident) {
+/// Read from the account, not the token: an admin whose admin roles are withheld until TOTP
+/// is on may hold a token with no role at all, and must still be able to enrol.
+fn staff_only(kind: &str) -> Result<(), ApiError> {
+    if kind == "staff" {
         return Ok(());
     }
     Err(ApiError::new(
@@ -273,13 +275,13 @@ pub async fn enrol_totp(
     State(state): State<IdentityState>,
     principal: Principal,
 ) -> Result<Json<TotpEnrolment>, ApiError> {
-    staff_only(&principal)?;
     let account = sqlx::query!(
-        "SELECT username, totp_enabled FROM accounts WHERE id = $1",
+        "SELECT kind, username, totp_enabled FROM accounts WHERE id = $1",
         principal.account_id
     )
     .fetch_one(&state.pool)
     .await?;
+    staff_only(&account.kind)?;
     if account.totp_enabled {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -321,13 +323,13 @@ pub async fn confirm_totp(
     client: ClientInfo,
     JsonBody(body): JsonBody<TotpConfirmation>,
 ) -> Result<StatusCode, ApiError> {
-    staff_only(&principal)?;
     let account = sqlx::query!(
-        "SELECT username, totp_secret, totp_enabled FROM accounts WHERE id = $1",
+        "SELECT kind, username, totp_secret, totp_enabled FROM accounts WHERE id = $1",
         principal.account_id
     )
     .fetch_one(&state.pool)
     .await?;
+    staff_only(&account.kind)?;
     let step = account
         .totp_secret
         .as_deref()

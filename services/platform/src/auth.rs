@@ -48,6 +48,11 @@ impl Role {
         }
     }
 
+    /// Roles that change other people's accounts, areas or settings.
+    pub fn is_admin(self) -> bool {
+        matches!(self, Role::JurisdictionAdmin | Role::PlatformAdmin)
+    }
+
     pub fn parse(text: &str) -> Option<Role> {
         [
             Role::Resident,

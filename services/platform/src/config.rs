@@ -134,6 +134,11 @@ impl Config {
                     if self.identity.dev_seed_staff {
                         refuse("identity.dev_seed_staff: demo staff with a published password");
                     }
+                    if !self.identity.admin_totp_required {
+                        refuse(
+                            "identity.admin_totp_required = false: admins sign in with a password alone",
+                        );
+                    }
                     if self.identity.signing_keys.is_empty() {
                         refuse(
                             "identity.signing_keys: set a signing key (generated keys live on one pod's disk)",
@@ -627,6 +632,10 @@ pub struct IdentityConfig {
     pub sms: SmsConfig,
     /// Creates the demo staff of `hue` at start. Never in production.
     pub dev_seed_staff: bool,
+    /// Jurisdiction and platform admins act as admins only once they have turned TOTP on:
+    /// until then their sessions carry their other roles (and may enrol TOTP). Always on in
+    /// production; the development profile turns it off for the demo staff.
+    pub admin_totp_required: bool,
     /// Days between an erasure request and the erasure.
     pub erasure_grace_days: u32,
     /// How often due erasures run.
@@ -679,6 +688,7 @@ impl Default for IdentityConfig {
             otp: OtpConfig::default(),
             sms: SmsConfig::default(),
             dev_seed_staff: false,
+            admin_totp_required: true,
             erasure_grace_days: 30,
             erasure_interval_secs: 3600,
             vneid: VneidConfig::default(),
@@ -913,6 +923,7 @@ fn development_defaults(config: &Config) -> serde_json::Value {
     serde_json::json!({
         "identity": {
             "dev_seed_staff": true,
+            "admin_totp_required": false,
             "vneid": {
                 "issuer": format!("{sandbox}/vneid"),
                 "client_secret": "citizen-sandbox-secret",
@@ -1164,6 +1175,11 @@ mod tests {
             sandbox: false,
         };
         assert_eq!(config.profile_problems(&serves), Vec::<String>::new());
+        config.identity.admin_totp_required = false;
+        assert!(
+            config.profile_problems(&serves)[0].starts_with("identity.admin_totp_required"),
+            "production refuses admins without a second factor"
+        );
     }
 
     #[test]
@@ -1171,6 +1187,7 @@ mod tests {
         let development = Config::load(None, env(&[("CITIZEN_LISTEN", "127.0.0.1:9999")])).unwrap();
         assert_eq!(development.profile, DeploymentProfile::Development);
         assert!(development.identity.dev_seed_staff);
+        assert!(!development.identity.admin_totp_required);
         let fcm = development.notifications.fcm.as_ref().unwrap();
         assert_eq!(fcm.base_url, "http://127.0.0.1:9999/sandbox/fcm");
         assert_eq!(
@@ -1185,6 +1202,7 @@ mod tests {
 
         let production = Config::load(None, env(&[("CITIZEN_PROFILE", "production")])).unwrap();
         assert!(!production.identity.dev_seed_staff);
+        assert!(production.identity.admin_totp_required);
         assert!(production.notifications.fcm.is_none() && production.payments.vnpay.is_none());
         assert!(production.identity.vneid.issuer.is_none());
     }
