@@ -10,10 +10,12 @@ use anyhow::Context;
 use axum::Router;
 use platform::auth::{LocalKeys, SharedVerifier, TokenVerifier};
 use platform::http::{Readiness, ops_routes, with_not_found_fallback, with_service_layers};
+use platform::internal::ServiceClient;
+use platform::jobs::Jobs;
 use platform::local_postgres::{self, LocatedDatabase};
+use platform::service::{Service, StartContext};
 use platform::{Config, Metrics, ServiceDb, events};
 use secrecy::SecretString;
-use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -31,22 +33,25 @@ pub struct App {
     server: JoinHandle<std::io::Result<()>>,
     /// The operators' listener (`ops_listen`), when configured.
     ops_server: Option<JoinHandle<std::io::Result<()>>>,
+    /// Every service's background work: jobs, consumers, relays.
+    jobs: Jobs,
 }
 
 impl App {
     /// Starts the modules of `targets` (a comma list such as `all` or `mobile-api`) on
-    /// `listener`: connects and migrates their databases, seeds, and serves.
+    /// `listener`: connects and migrates their databases, starts each service, and serves.
     pub async fn start(
         config: Config,
         targets: &str,
         listener: TcpListener,
     ) -> anyhow::Result<App> {
         let modules = modules::expand(targets)?;
+        let runs = |name: &str| modules.iter().any(|m| m.name() == name);
         let serves = platform::config::Serves {
-            identity: modules.contains(&Module::Identity),
-            reports: modules.contains(&Module::Reports),
-            payments: modules.contains(&Module::Payments),
-            sandbox: modules.contains(&Module::Sandbox),
+            identity: runs("identity"),
+            reports: runs("reports"),
+            payments: runs("payments"),
+            sandbox: runs("sandbox"),
         };
         let problems = config.profile_problems(&serves);
         anyhow::ensure!(
@@ -55,12 +60,10 @@ impl App {
             config.profile,
             problems.join("; ")
         );
+        let config = Arc::new(config);
+        let services: Vec<&'static Service> = modules.iter().filter_map(|m| m.service()).collect();
         let metrics = Metrics::default();
-        let mut database: Option<LocatedDatabase> = None;
-        let mut databases = Vec::new();
-        let mut services: BTreeMap<&'static str, Router> = BTreeMap::new();
-        let mut local_keys = None;
-        let mut sandboxes = None;
+        let jobs = Jobs::new();
         // Without a configured token, one this process alone knows: in-process calls work,
         // calls from another process are refused.
         let service_token = config.internal.service_token.clone().unwrap_or_else(|| {
@@ -77,188 +80,101 @@ impl App {
             None => platform::ratelimit::Counters::in_process(),
         };
 
-        // The event bus, for the modules that publish or consume events.
-        let evented = [
-            Module::Identity,
-            Module::Media,
-            Module::Reports,
-            Module::Notifications,
-            Module::Payments,
-        ];
-        let bus = if modules.iter().any(|m| evented.contains(m)) {
-            let split = evented.iter().any(|m| !modules.contains(m));
+        // The event bus, for the services that publish or consume events.
+        let evented = |service: &Service| service.outbox || service.consumes_events;
+        let bus = if services.iter().any(|service| evented(service)) {
+            let split = modules::SERVICES
+                .iter()
+                .any(|service| evented(service) && !runs(service.name));
             if split && config.events.backend == platform::config::EventBackend::InProcess {
                 tracing::warn!(
                     "events stay within this process (events.backend = in_process); a split deployment needs NATS"
                 );
             }
-            Some(events::connect(&config.events).await?)
+            Some(events::connect(&config.events, &jobs).await?)
         } else {
             None
         };
-        // Outboxes to relay, started once every consumer in this process has subscribed.
-        let mut outboxes: Vec<(PgPool, &'static str)> = Vec::new();
-        // Reports and notifications call other services, so they start once those are known.
-        let mut reports_pool = None;
-        let mut notifications_pool = None;
-        // Identity's client of reports, when both run here: reports is built after identity.
-        let mut reports_for_identity = None;
 
+        // Services of this process call each other in-process, whatever order they start in
+        // (identity and reports call each other): a call waits until its callee is started.
+        let (mut binders, in_process): (BTreeMap<_, _>, BTreeMap<_, _>) = services
+            .iter()
+            .map(|service| {
+                let (upstream, binder) = upstream::in_process_later();
+                ((service.name, binder), (service.name, upstream))
+            })
+            .unzip();
+
+        let mut database: Option<LocatedDatabase> = None;
+        let mut databases = Vec::new();
+        let mut routers: BTreeMap<&'static str, Router> = BTreeMap::new();
+        let mut token_keys = None;
+        let mut sandboxes = None;
+        let mut outboxes = Vec::new();
         for module in &modules {
-            match module {
-                Module::Database => database = Some(local_postgres::locate(&config).await?),
-                Module::Catalogue => {
-                    let db = connect(
-                        database.as_ref(),
-                        catalogue::SCHEMA,
-                        &catalogue::MIGRATOR,
-                        &config,
-                    )
-                    .await?;
-                    catalogue::seed(db.pool(), &catalogue_files(&config)?).await?;
-                    let state = catalogue::CatalogueState::start(
-                        db.pool().clone(),
-                        config.catalogue.default_jurisdiction.clone(),
-                    );
-                    services.insert("catalogue", catalogue::router(state));
-                    databases.push(db);
+            let service = match module {
+                Module::Database => {
+                    database = Some(local_postgres::locate(&config).await?);
+                    continue;
                 }
-                Module::Identity => {
-                    let db = connect(
-                        database.as_ref(),
-                        identity::SCHEMA,
-                        &identity::MIGRATOR,
-                        &config,
-                    )
-                    .await?;
-                    let reports = if modules.contains(&Module::Reports) {
-                        let (service, later) = upstream::in_process_later();
-                        reports_for_identity = Some(later);
-                        platform::internal::ServiceClient::new(
-                            "reports",
-                            service,
-                            service_token.clone(),
-                        )
-                    } else {
-                        internal_client(&config, &services, "reports", &service_token)?
-                    };
-                    let state = identity::IdentityState::start(
-                        db.pool().clone(),
-                        &config.auth,
-                        &config.identity,
-                        &config.data_dir,
-                        config.outside_plain_http(),
-                        &counters,
-                        reports,
-                    )?;
-                    state.seed_dev_staff().await?;
-                    local_keys = Some(state.local_keys());
-                    outboxes.push((db.pool().clone(), identity::SCHEMA));
-                    services.insert("identity", identity::router(state, &service_token));
-                    databases.push(db);
+                Module::Sandbox => {
+                    sandboxes = Some(sandbox::router());
+                    continue;
                 }
-                Module::Media => {
-                    let db = connect(database.as_ref(), media::SCHEMA, &media::MIGRATOR, &config)
-                        .await?;
-                    let state = media::MediaState::start(
-                        db.pool().clone(),
-                        &config.media,
-                        &config.data_dir,
-                    )
-                    .await?;
-                    if let Some(bus) = &bus {
-                        state.subscribe(bus).await?;
-                    }
-                    services.insert("media", media::router(state, &service_token));
-                    databases.push(db);
-                }
-                Module::Reports => {
-                    let db = connect(
-                        database.as_ref(),
-                        reports::SCHEMA,
-                        &reports::MIGRATOR,
-                        &config,
-                    )
-                    .await?;
-                    reports_pool = Some(db.pool().clone());
-                    outboxes.push((db.pool().clone(), reports::SCHEMA));
-                    databases.push(db);
-                }
-                Module::Notifications => {
-                    let db = connect(
-                        database.as_ref(),
-                        notifications::SCHEMA,
-                        &notifications::MIGRATOR,
-                        &config,
-                    )
-                    .await?;
-                    notifications_pool = Some(db.pool().clone());
-                    databases.push(db);
-                }
-                Module::Payments => {
-                    let db = connect(
-                        database.as_ref(),
-                        payments::SCHEMA,
-                        &payments::MIGRATOR,
-                        &config,
-                    )
-                    .await?;
-                    let state = payments::PaymentsState::start(
-                        db.pool().clone(),
-                        &config.payments,
-                        config.outside_plain_http(),
-                        &counters,
-                    )?;
-                    outboxes.push((db.pool().clone(), payments::SCHEMA));
-                    services.insert("payments", payments::router(state));
-                    databases.push(db);
-                }
-                Module::Sandbox => sandboxes = Some(sandbox::router()),
                 // Started last, once every in-process service is known.
-                Module::MobileApi => {}
+                Module::MobileApi => continue,
+                Module::Service(service) => *service,
+            };
+            let db = connect(database.as_ref(), service, &config).await?;
+            let clients = service
+                .calls
+                .iter()
+                .map(|name| {
+                    let callee = match in_process.get(name) {
+                        Some(upstream) => upstream.clone(),
+                        None => remote_upstream(&config, name, "this service")?,
+                    };
+                    Ok((
+                        *name,
+                        ServiceClient::new(name, callee, service_token.clone()),
+                    ))
+                })
+                .collect::<anyhow::Result<_>>()?;
+            let running = (service.start)(StartContext {
+                config: config.clone(),
+                pool: db.pool().clone(),
+                counters: counters.clone(),
+                bus: bus.clone(),
+                service_token: service_token.clone(),
+                jobs: jobs.clone(),
+                clients,
+            })
+            .await
+            .with_context(|| format!("cannot start {}", service.name))?;
+            if let Some(keys) = running.token_keys {
+                token_keys = Some(keys);
             }
+            if let Some(binder) = binders.remove(service.name) {
+                binder.bind(running.router.clone());
+            }
+            if service.outbox
+                && let Some(bus) = &bus
+            {
+                // Relays start once every consumer of this process has subscribed; events
+                // wait in the outbox until then.
+                outboxes.push((db.pool().clone(), service.schema, bus.clone()));
+            }
+            routers.insert(service.name, running.router);
+            databases.push(db);
+        }
+        let poll = Duration::from_millis(config.events.outbox_poll_ms.max(10));
+        for (pool, schema, bus) in outboxes {
+            events::spawn_outbox_relay(pool, schema, bus, poll, &jobs);
         }
 
-        if let Some(pool) = reports_pool {
-            let client = |name| internal_client(&config, &services, name, &service_token);
-            let state = reports::ReportsState::start(
-                pool,
-                &config.reports,
-                &counters,
-                client("media")?,
-                client("identity")?,
-            )
-            .await?;
-            let router = reports::router(state, &service_token);
-            if let Some(later) = reports_for_identity.take() {
-                later.bind(router.clone());
-            }
-            services.insert("reports", router);
-        }
-        if let Some(pool) = notifications_pool {
-            let client = |name| internal_client(&config, &services, name, &service_token);
-            let state = notifications::NotificationsState::start(
-                pool,
-                &config.notifications,
-                config.outside_plain_http(),
-                client("identity")?,
-                client("reports")?,
-            )?;
-            if let Some(bus) = &bus {
-                state.subscribe(bus).await?;
-            }
-            services.insert("notifications", notifications::router(state));
-        }
-
-        if let Some(bus) = &bus {
-            let poll = Duration::from_millis(config.events.outbox_poll_ms.max(10));
-            for (pool, schema) in outboxes {
-                events::spawn_outbox_relay(pool, schema, bus.clone(), poll);
-            }
-        }
-
-        let verifier = token_verifier(&config, local_keys)?;
-        let services: BTreeMap<&'static str, Router> = services
+        let verifier = token_verifier(&config, token_keys)?;
+        let routers: BTreeMap<&'static str, Router> = routers
             .into_iter()
             .map(|(name, routes)| {
                 (
@@ -268,11 +184,11 @@ impl App {
             })
             .collect();
         let router = if modules.contains(&Module::MobileApi) {
-            let upstreams = upstreams(&config, &services)?;
+            let upstreams = upstreams(&config, &routers)?;
             let verifier = verifier.context("the gateway needs identity's keys")?;
             gateway::router(upstreams, &config, &metrics, &verifier)?
         } else {
-            services.into_values().fold(Router::new(), Router::merge)
+            routers.into_values().fold(Router::new(), Router::merge)
         };
         // Sandboxes stand for outside systems: beside the gateway, never behind it.
         let router = match sandboxes {
@@ -321,6 +237,7 @@ impl App {
             shutdown,
             server,
             ops_server,
+            jobs,
         })
     }
 
@@ -337,44 +254,33 @@ impl App {
         self.database_source.as_deref()
     }
 
-    /// Stops accepting connections and waits for in-flight requests to finish.
+    /// Stops accepting connections, waits for in-flight requests to finish, then stops every
+    /// job and consumer.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
         self.server.await.context("server task failed")??;
         if let Some(ops_server) = self.ops_server {
             ops_server.await.context("ops server task failed")??;
         }
+        self.jobs.stop().await;
         Ok(())
     }
 }
 
+/// The service's pool on its own schema, migrated.
 async fn connect(
     database: Option<&LocatedDatabase>,
-    schema: &'static str,
-    migrator: &'static sqlx::migrate::Migrator,
+    service: &Service,
     config: &Config,
 ) -> anyhow::Result<ServiceDb> {
     let database = database.context("the database module was not started")?;
-    ServiceDb::connect(&database.url, schema, migrator, &config.database).await
-}
-
-fn catalogue_files(config: &Config) -> anyhow::Result<Vec<(String, String)>> {
-    if config.catalogue.seed_files.is_empty() {
-        return Ok(catalogue::BUILT_IN
-            .iter()
-            .map(|(name, text)| ((*name).to_owned(), (*text).to_owned()))
-            .collect());
-    }
-    config
-        .catalogue
-        .seed_files
-        .iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read catalogue file {}", path.display()))?;
-            Ok((path.display().to_string(), text))
-        })
-        .collect()
+    ServiceDb::connect(
+        &database.url,
+        service.schema,
+        service.migrator,
+        &config.database,
+    )
+    .await
 }
 
 /// Verifies tokens with identity's keys in this process, else with its JWKS over HTTP; `None`
@@ -404,56 +310,39 @@ fn upstreams(
     in_process: &BTreeMap<&'static str, Router>,
 ) -> anyhow::Result<BTreeMap<&'static str, Upstream>> {
     for name in config.upstreams.keys() {
-        if !gateway::SERVICES.iter().any(|(known, _)| known == name) {
+        if modules::service(name).is_none() {
             anyhow::bail!(
                 "unknown key `upstreams.{name}`: known services are {}",
-                gateway::SERVICES
+                modules::SERVICES
                     .iter()
-                    .map(|(n, _)| *n)
+                    .map(|service| service.name)
                     .collect::<Vec<_>>()
                     .join(", ")
             );
         }
     }
-    let settings = http_settings(config);
-    let mut upstreams = BTreeMap::new();
-    for (name, _) in gateway::SERVICES {
-        let upstream = match (in_process.get(name), config.upstreams.get(*name)) {
-            (Some(router), _) => upstream::in_process(router.clone()),
-            (None, Some(url)) => upstream::remote(name, url, &settings)?,
-            (None, None) => anyhow::bail!(
-                "the gateway needs {name}: run it here (--target mobile-api,{name}) \
-                 or say where it runs (CITIZEN_UPSTREAMS__{}=http://host:port)",
-                name.to_uppercase()
-            ),
-        };
-        upstreams.insert(*name, upstream);
-    }
-    Ok(upstreams)
+    modules::SERVICES
+        .iter()
+        .map(|service| {
+            let upstream = match in_process.get(service.name) {
+                Some(router) => upstream::in_process(router.clone()),
+                None => remote_upstream(config, service.name, "the gateway")?,
+            };
+            Ok((service.name, upstream))
+        })
+        .collect()
 }
 
-/// A client for another service's `/internal/` routes: in-process when it runs here, else at
-/// its configured URL.
-fn internal_client(
-    config: &Config,
-    in_process: &BTreeMap<&'static str, Router>,
-    name: &'static str,
-    service_token: &SecretString,
-) -> anyhow::Result<platform::internal::ServiceClient> {
-    let service = match (in_process.get(name), config.upstreams.get(name)) {
-        (Some(router), _) => upstream::in_process(router.clone()),
-        (None, Some(url)) => upstream::remote(name, url, &http_settings(config))?,
-        (None, None) => anyhow::bail!(
-            "this service needs {name}: run it here (--target <service>,{name}) \
+/// A service of another process, at its configured URL.
+fn remote_upstream(config: &Config, name: &'static str, caller: &str) -> anyhow::Result<Upstream> {
+    match config.upstreams.get(name) {
+        Some(url) => upstream::remote(name, url, &http_settings(config)),
+        None => anyhow::bail!(
+            "{caller} needs {name}: run it here (--target <service>,{name}) \
              or say where it runs (CITIZEN_UPSTREAMS__{}=http://host:port)",
             name.to_uppercase()
         ),
-    };
-    Ok(platform::internal::ServiceClient::new(
-        name,
-        service,
-        service_token.clone(),
-    ))
+    }
 }
 
 fn http_settings(config: &Config) -> HttpSettings {
@@ -463,7 +352,7 @@ fn http_settings(config: &Config) -> HttpSettings {
     }
 }
 
-/// Applies the migrations of the modules of `targets`, then returns.
+/// Applies the migrations of the services of `targets`, then returns their schemas.
 pub async fn migrate(config: &Config, targets: &str) -> anyhow::Result<Vec<&'static str>> {
     let modules = modules::expand(targets)?;
     let mut migrated = Vec::new();
@@ -471,59 +360,9 @@ pub async fn migrate(config: &Config, targets: &str) -> anyhow::Result<Vec<&'sta
     for module in &modules {
         match module {
             Module::Database => database = Some(local_postgres::locate(config).await?),
-            Module::Catalogue => {
-                connect(
-                    database.as_ref(),
-                    catalogue::SCHEMA,
-                    &catalogue::MIGRATOR,
-                    config,
-                )
-                .await?;
-                migrated.push(catalogue::SCHEMA);
-            }
-            Module::Identity => {
-                connect(
-                    database.as_ref(),
-                    identity::SCHEMA,
-                    &identity::MIGRATOR,
-                    config,
-                )
-                .await?;
-                migrated.push(identity::SCHEMA);
-            }
-            Module::Media => {
-                connect(database.as_ref(), media::SCHEMA, &media::MIGRATOR, config).await?;
-                migrated.push(media::SCHEMA);
-            }
-            Module::Reports => {
-                connect(
-                    database.as_ref(),
-                    reports::SCHEMA,
-                    &reports::MIGRATOR,
-                    config,
-                )
-                .await?;
-                migrated.push(reports::SCHEMA);
-            }
-            Module::Notifications => {
-                connect(
-                    database.as_ref(),
-                    notifications::SCHEMA,
-                    &notifications::MIGRATOR,
-                    config,
-                )
-                .await?;
-                migrated.push(notifications::SCHEMA);
-            }
-            Module::Payments => {
-                connect(
-                    database.as_ref(),
-                    payments::SCHEMA,
-                    &payments::MIGRATOR,
-                    config,
-                )
-                .await?;
-                migrated.push(payments::SCHEMA);
+            Module::Service(service) => {
+                connect(database.as_ref(), service, config).await?;
+                migrated.push(service.schema);
             }
             Module::MobileApi | Module::Sandbox => {}
         }

@@ -30,39 +30,8 @@ use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::OpenApi;
 use utoipa_scalar::Servable;
 
+use crate::modules::SERVICES;
 use crate::upstream::Upstream;
-
-/// Every service the gateway may forward to, with the path prefixes it owns.
-pub const SERVICES: &[(&str, &[&str])] = &[
-    ("catalogue", &["/v1/catalogue"]),
-    ("media", &["/v1/media"]),
-    (
-        "reports",
-        &[
-            "/v1/reports",
-            "/v1/officer",
-            "/v1/ops",
-            "/v1/admin/jurisdictions",
-            "/v1/admin/reports",
-            "/open311",
-        ],
-    ),
-    (
-        "notifications",
-        &["/v1/inbox", "/v1/notifications", "/v1/admin/broadcasts"],
-    ),
-    ("payments", &["/v1/payments", "/v1/admin/payments"]),
-    (
-        "identity",
-        &[
-            "/.well-known/jwks.json",
-            "/v1/auth",
-            "/v1/me",
-            "/v1/admin/staff",
-            "/v1/dev/sms",
-        ],
-    ),
-];
 
 /// The public OpenAPI document of the gateway.
 #[derive(OpenApi)]
@@ -75,14 +44,10 @@ struct GatewayApi;
 
 /// Each service's own OpenAPI document, by service name. The gateway's document merges them.
 pub fn service_documents() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
-    vec![
-        ("catalogue", catalogue::CatalogueApi::openapi()),
-        ("identity", identity::IdentityApi::openapi()),
-        ("media", media::MediaApi::openapi()),
-        ("reports", reports::ReportsApi::openapi()),
-        ("notifications", notifications::NotificationsApi::openapi()),
-        ("payments", payments::PaymentsApi::openapi()),
-    ]
+    SERVICES
+        .iter()
+        .map(|service| (service.name, (service.openapi)()))
+        .collect()
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -94,7 +59,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// The gateway's router. `upstreams` holds one entry per name in `SERVICES`.
+/// The gateway's router. `upstreams` holds one entry per service of `SERVICES`.
 pub fn router(
     upstreams: BTreeMap<&'static str, Upstream>,
     full_config: &Config,
@@ -104,18 +69,13 @@ pub fn router(
     let config = &full_config.gateway;
     let proxies = TrustedProxies::parse(&config.trusted_proxies)?;
     let mut routes = Router::new();
-    for (name, prefixes) in SERVICES {
-        let Some(upstream) = upstreams.get(name) else {
+    for service in SERVICES {
+        let Some(upstream) = upstreams.get(service.name) else {
             continue;
         };
-        // Photos, and ward boundaries admins upload, are larger than anything else.
-        let limit = match *name {
-            "media" => media::MediaState::max_upload_bytes(&full_config.media),
-            "reports" => reports::MAX_BODY_BYTES,
-            _ => config.body_limit_bytes,
-        };
+        let limit = (service.body_limit)(full_config).unwrap_or(config.body_limit_bytes);
         let upstream = with_body_limit(upstream.clone(), limit);
-        for prefix in *prefixes {
+        for prefix in service.routes {
             routes = routes
                 .route_service(prefix, upstream.clone())
                 .route_service(&format!("{prefix}/{{*rest}}"), upstream.clone());

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use mobile_api::App;
 use platform::Config;
 
@@ -29,9 +29,7 @@ struct Cli {
 enum Command {
     /// Serves the given targets until SIGTERM or Ctrl-C, then drains in-flight requests.
     Serve {
-        /// Comma list of targets: `all` (every service; in the development profile with the
-        /// sandboxes too), one of those, or `sandbox` (stand-ins for outside systems, for
-        /// development).
+        /// Comma list of targets (listed below `--help`).
         #[arg(long, default_value = "all")]
         target: String,
         /// Address to listen on (overrides `listen`), e.g. 0.0.0.0:8080.
@@ -40,7 +38,7 @@ enum Command {
     },
     /// Applies the database migrations of the given targets and exits.
     Migrate {
-        /// Comma list of targets: `all`, `identity`, `catalogue`.
+        /// Comma list of targets (listed below `--help`).
         #[arg(long, default_value = "all")]
         target: String,
     },
@@ -104,8 +102,29 @@ enum JurisdictionCommand {
     },
 }
 
+/// The targets `--target` takes, from the module registry.
+fn targets_help() -> String {
+    let mut help = String::from(
+        "Comma list of targets:\n  all: the gateway and every service (in the development profile, the sandboxes too)\n",
+    );
+    for module in mobile_api::modules::all_modules().skip(1) {
+        help.push_str(&format!("  {}: {}\n", module.name(), module.about()));
+    }
+    help.trim_end().to_owned()
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = Cli::command()
+        .mut_subcommand("serve", |serve| {
+            serve.mut_arg("target", |arg| arg.long_help(targets_help()))
+        })
+        .mut_subcommand("migrate", |migrate| {
+            migrate.mut_arg("target", |arg| arg.long_help(targets_help()))
+        });
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

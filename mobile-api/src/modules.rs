@@ -1,25 +1,28 @@
-//! Which modules a process runs is data: a target names modules or groups of them, and each
-//! module names the modules it needs (after Grafana Mimir's `modules.go`). Expanding a target
-//! list yields every module once, dependencies first.
+//! Which modules a process runs is data (after Grafana Mimir's `modules.go`): every service is
+//! a value its crate exports (`platform::service::Service`), listed once in `SERVICES`; a
+//! target names modules or groups of them, and expanding a target list yields every module
+//! once, dependencies first. Adding a service is its crate and one line in `SERVICES`.
 
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+use platform::service::Service;
+
+/// Every service of Citizen, in the order `--help` lists them.
+pub static SERVICES: &[&Service] = &[
+    &catalogue::SERVICE,
+    &identity::SERVICE,
+    &media::SERVICE,
+    &reports::SERVICE,
+    &notifications::SERVICE,
+    &payments::SERVICE,
+];
+
+/// A part of a process: a service, or one of the parts around them.
+#[derive(Debug, Clone, Copy)]
 pub enum Module {
-    /// Finds or starts PostgreSQL; every service with a schema needs it.
+    /// Finds or starts PostgreSQL; every service needs it.
     Database,
-    /// The catalogue of city services.
-    Catalogue,
-    /// Accounts, sign-in, tokens and keys.
-    Identity,
-    /// Photos: validation, derivatives, geo index.
-    Media,
-    /// Field reports: routing, workflow, officer queues.
-    Reports,
-    /// The inbox and pushes to phones.
-    Notifications,
-    /// Bills and fees paid through VNPay and MoMo, the ledger, reconciliation.
-    Payments,
+    Service(&'static Service),
     /// The gateway the app talks to.
     MobileApi,
     /// Stand-ins for outside systems (VNeID, FCM, Web Push, VNPay, MoMo, a bill gateway), for
@@ -27,96 +30,53 @@ pub enum Module {
     Sandbox,
 }
 
-struct ModuleSpec {
-    module: Module,
-    name: &'static str,
-    /// Whether `--target` may name it (internal modules come in only as dependencies).
-    targetable: bool,
-    needs: &'static [Module],
+impl PartialEq for Module {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
 }
 
-const MODULES: &[ModuleSpec] = &[
-    ModuleSpec {
-        module: Module::Database,
-        name: "database",
-        targetable: false,
-        needs: &[],
-    },
-    ModuleSpec {
-        module: Module::Catalogue,
-        name: "catalogue",
-        targetable: true,
-        needs: &[Module::Database],
-    },
-    ModuleSpec {
-        module: Module::Identity,
-        name: "identity",
-        targetable: true,
-        needs: &[Module::Database],
-    },
-    ModuleSpec {
-        module: Module::Media,
-        name: "media",
-        targetable: true,
-        needs: &[Module::Database],
-    },
-    ModuleSpec {
-        module: Module::Reports,
-        name: "reports",
-        targetable: true,
-        needs: &[Module::Database],
-    },
-    ModuleSpec {
-        module: Module::Notifications,
-        name: "notifications",
-        targetable: true,
-        needs: &[Module::Database],
-    },
-    ModuleSpec {
-        module: Module::Payments,
-        name: "payments",
-        targetable: true,
-        needs: &[Module::Database],
-    },
-    ModuleSpec {
-        module: Module::MobileApi,
-        name: "mobile-api",
-        targetable: true,
-        needs: &[],
-    },
-    ModuleSpec {
-        module: Module::Sandbox,
-        name: "sandbox",
-        targetable: true,
-        needs: &[],
-    },
-];
-
-/// Groups of modules a target may name.
-const GROUPS: &[(&str, &[Module])] = &[(
-    "all",
-    &[
-        Module::MobileApi,
-        Module::Identity,
-        Module::Catalogue,
-        Module::Media,
-        Module::Reports,
-        Module::Notifications,
-        Module::Payments,
-    ],
-)];
-
-fn spec(module: Module) -> &'static ModuleSpec {
-    // Every variant has a row; the test below keeps it so.
-    MODULES
-        .iter()
-        .find(|s| s.module == module)
-        .unwrap_or(&MODULES[0])
-}
+impl Eq for Module {}
 
 impl Module {
     pub fn name(self) -> &'static str {
-        spec(self).name
+        match self {
+            Module::Database => "database",
+            Module::Service(service) => service.name,
+            Module::MobileApi => "mobile-api",
+            Module::Sandbox => "sandbox",
+        }
+    }
+
+    /// The service, when the module is one.
+    pub fn service(self) -> Option<&'static Service> {
+        match self {
+            Module::Service(service) => Some(service),
+            _ => None,
+        }
+    }
+
+    /// What `--help` says of it.
+    pub fn about(self) -> &'static str {
+        match self {
+            Module::Database => "PostgreSQL, found or started",
+            Module::Service(service) => service.about,
+            Module::MobileApi => "the gateway the app talks to",
+            Module::Sandbox => "stand-ins for outside systems, for development",
+        }
+    }
+
+    /// Modules that must run in the same process, started first.
+    fn needs(self) -> &'static [Module] {
+        match self {
+            Module::Service(_) => &[Module::Database],
+            _ => &[],
+        }
+    }
+
+    /// Whether `--target` may name it (the database comes in only as a dependency).
+    fn targetable(self) -> bool {
+        self != Module::Database
     }
 }
 
@@ -126,12 +86,31 @@ impl fmt::Display for Module {
     }
 }
 
+/// Every module, services in registry order.
+pub fn all_modules() -> impl Iterator<Item = Module> {
+    std::iter::once(Module::Database)
+        .chain(SERVICES.iter().map(|service| Module::Service(service)))
+        .chain([Module::MobileApi, Module::Sandbox])
+}
+
+/// The group `all`: the gateway and every service (the sandbox only where the profile asks).
+fn all_group() -> impl Iterator<Item = Module> {
+    std::iter::once(Module::MobileApi)
+        .chain(SERVICES.iter().map(|service| Module::Service(service)))
+}
+
+/// The service called `name`.
+pub fn service(name: &str) -> Option<&'static Service> {
+    SERVICES
+        .iter()
+        .copied()
+        .find(|service| service.name == name)
+}
+
 /// Every name `--target` accepts, for help and error messages.
 pub fn target_names() -> Vec<&'static str> {
-    GROUPS
-        .iter()
-        .map(|(name, _)| *name)
-        .chain(MODULES.iter().filter(|s| s.targetable).map(|s| s.name))
+    std::iter::once("all")
+        .chain(all_modules().filter(|m| m.targetable()).map(Module::name))
         .collect()
 }
 
@@ -140,11 +119,10 @@ pub fn target_names() -> Vec<&'static str> {
 pub fn expand(targets: &str) -> anyhow::Result<Vec<Module>> {
     let mut order = Vec::new();
     for name in targets.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let roots: Vec<Module> = if let Some((_, modules)) = GROUPS.iter().find(|(g, _)| *g == name)
-        {
-            modules.to_vec()
-        } else if let Some(spec) = MODULES.iter().find(|s| s.targetable && s.name == name) {
-            vec![spec.module]
+        let roots: Vec<Module> = if name == "all" {
+            all_group().collect()
+        } else if let Some(module) = all_modules().find(|m| m.targetable() && m.name() == name) {
+            vec![module]
         } else {
             anyhow::bail!(
                 "unknown target `{name}`; known targets: {}",
@@ -168,7 +146,7 @@ fn visit(module: Module, order: &mut Vec<Module>) {
     if order.contains(&module) {
         return;
     }
-    for needed in spec(module).needs {
+    for needed in module.needs() {
         visit(*needed, order);
     }
     order.push(module);
@@ -178,20 +156,32 @@ fn visit(module: Module, order: &mut Vec<Module>) {
 mod tests {
     use super::*;
 
+    fn names(modules: &[Module]) -> Vec<&'static str> {
+        modules.iter().map(|m| m.name()).collect()
+    }
+
     #[test]
-    fn every_module_has_a_spec() {
-        for module in [
-            Module::Database,
-            Module::Catalogue,
-            Module::Identity,
-            Module::Media,
-            Module::Reports,
-            Module::Notifications,
-            Module::Payments,
-            Module::MobileApi,
-            Module::Sandbox,
-        ] {
-            assert_eq!(spec(module).module, module);
+    fn service_names_and_routes_are_unique() {
+        let mut names: Vec<&str> = SERVICES.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), SERVICES.len());
+        let mut prefixes: Vec<&str> = SERVICES
+            .iter()
+            .flat_map(|s| s.routes.iter().copied())
+            .collect();
+        let count = prefixes.len();
+        prefixes.sort_unstable();
+        prefixes.dedup();
+        assert_eq!(prefixes.len(), count, "two services claim one path prefix");
+        for service in SERVICES {
+            for called in service.calls {
+                assert!(
+                    super::service(called).is_some(),
+                    "{} calls unknown {called}",
+                    service.name
+                );
+            }
         }
     }
 
@@ -199,16 +189,16 @@ mod tests {
     fn all_expands_to_every_module_once_with_dependencies_first() {
         let modules = expand("all").unwrap();
         assert_eq!(
-            modules,
-            vec![
-                Module::MobileApi,
-                Module::Database,
-                Module::Identity,
-                Module::Catalogue,
-                Module::Media,
-                Module::Reports,
-                Module::Notifications,
-                Module::Payments
+            names(&modules),
+            [
+                "mobile-api",
+                "database",
+                "catalogue",
+                "identity",
+                "media",
+                "reports",
+                "notifications",
+                "payments"
             ]
         );
         assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 8);
@@ -218,8 +208,8 @@ mod tests {
     fn a_single_target_brings_only_what_it_needs() {
         assert_eq!(expand("mobile-api").unwrap(), vec![Module::MobileApi]);
         assert_eq!(
-            expand("catalogue").unwrap(),
-            vec![Module::Database, Module::Catalogue]
+            names(&expand("catalogue").unwrap()),
+            ["database", "catalogue"]
         );
     }
 

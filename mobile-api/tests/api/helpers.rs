@@ -136,29 +136,20 @@ impl TestApp {
         let apps = match mode {
             Mode::AllInOne => vec![start(config, "all").await],
             Mode::Split => {
-                // Order matters: catalogue_addr and identity_addr find them by position.
-                let names = [
-                    "catalogue",
-                    "identity",
-                    "media",
-                    "reports",
-                    "notifications",
-                    "payments",
-                ];
                 // Every service knows where the others listen before any starts, as on
                 // Kubernetes: identity and reports call each other.
                 let mut listeners = Vec::new();
-                for name in names {
+                for service in mobile_api::modules::SERVICES {
                     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
                     let addr = listener.local_addr().unwrap();
                     config
                         .upstreams
-                        .insert(name.to_owned(), format!("http://{addr}"));
+                        .insert(service.name.to_owned(), format!("http://{addr}"));
                     listeners.push(listener);
                 }
                 let mut services = Vec::new();
-                for (name, listener) in names.into_iter().zip(listeners) {
-                    services.push(start_on(config.clone(), name, listener).await);
+                for (service, listener) in mobile_api::modules::SERVICES.iter().zip(listeners) {
+                    services.push(start_on(config.clone(), service.name, listener).await);
                 }
                 config.database.url = None;
                 let gateway = start(config, "mobile-api").await;
@@ -173,44 +164,39 @@ impl TestApp {
         }
     }
 
-    /// The catalogue's own server, in split mode.
-    pub fn catalogue_addr(&self) -> Option<SocketAddr> {
-        self.apps.get(1).map(App::addr)
+    /// The own server of the service `name`, in split mode.
+    pub fn service_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.service_index(name)
+            .map(|index| self.apps[index].addr())
     }
 
-    /// Identity's own server, in split mode.
-    pub fn identity_addr(&self) -> Option<SocketAddr> {
-        self.apps.get(2).map(App::addr)
+    fn service_index(&self, name: &str) -> Option<usize> {
+        let runs_only = |app: &App| app.modules().iter().all(|m| m.name() != "mobile-api");
+        self.apps
+            .iter()
+            .position(|app| runs_only(app) && app.modules().iter().any(|m| m.name() == name))
     }
 
-    /// Media's own server, in split mode.
-    pub fn media_addr(&self) -> Option<SocketAddr> {
-        self.apps.get(3).map(App::addr)
+    /// Stops the service's own server in split mode, as a crash of that pod would (the rest
+    /// keeps running): its routes, jobs and consumers all stop.
+    pub async fn stop_service(&mut self, name: &str) {
+        let index = self.service_index(name).expect("split mode");
+        self.apps.remove(index).stop().await.unwrap();
     }
 
-    /// Reports' own server, in split mode.
-    pub fn reports_addr(&self) -> Option<SocketAddr> {
-        self.apps.get(4).map(App::addr)
-    }
-
-    /// Stops notifications' own server in split mode, as a crash of that pod would (the rest
-    /// keeps running).
-    pub async fn stop_notifications(&mut self) {
-        assert_eq!(self.apps.len(), 7, "split mode");
-        self.apps.remove(5).stop().await.unwrap();
-    }
-
-    /// Starts a notifications server again, with `config` as the others had it.
-    pub async fn start_notifications(&mut self, mut config: Config) {
-        config.upstreams.insert(
-            "identity".to_owned(),
-            format!("http://{}", self.identity_addr().unwrap()),
-        );
-        config.upstreams.insert(
-            "reports".to_owned(),
-            format!("http://{}", self.reports_addr().unwrap()),
-        );
-        self.apps.push(start(config, "notifications").await);
+    /// Starts the service's server again, with `config` as the others had it and the
+    /// addresses of the services it calls.
+    pub async fn start_service(&mut self, name: &str, mut config: Config) {
+        let service = mobile_api::modules::service(name).unwrap();
+        for called in service.calls {
+            let addr = self
+                .service_addr(called)
+                .expect("the services it calls run");
+            config
+                .upstreams
+                .insert((*called).to_owned(), format!("http://{addr}"));
+        }
+        self.apps.push(start(config, name).await);
     }
 
     pub fn url(&self, path: &str) -> String {

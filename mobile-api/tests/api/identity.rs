@@ -153,7 +153,7 @@ async fn forged_and_stale_tokens_are_refused(mode: Mode) {
         );
         problem(response, 401, "invalid_token").await;
     }
-    if let Some(identity) = app.identity_addr() {
+    if let Some(identity) = app.service_addr("identity") {
         // The gateway refused them all: identity never saw one.
         let metrics = crate::helpers::client()
             .get(format!("http://{identity}/metrics"))

@@ -931,7 +931,7 @@ async fn internal(
     path: &str,
     body: Option<Json>,
 ) -> reqwest::Response {
-    let url = format!("http://{}{path}", app.media_addr().unwrap());
+    let url = format!("http://{}{path}", app.service_addr("media").unwrap());
     let mut request = app
         .client
         .request(method, url)
@@ -1008,7 +1008,7 @@ async fn a_report_attaches_photos_and_shares_them_when_public(store: Store) {
         .client
         .post(format!(
             "http://{}/internal/v1/media/attachments",
-            app.media_addr().unwrap()
+            app.service_addr("media").unwrap()
         ))
         .json(&serde_json::json!({}))
         .send()

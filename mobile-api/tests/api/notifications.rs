@@ -560,13 +560,13 @@ async fn a_consumer_down_mid_stream_loses_nothing_and_doubles_nothing() {
     officer_does(&app, &reports[0], "accept", json!({})).await;
     assert_eq!(pushes_to(&fcm, &push_token, 1).await.len(), 1);
 
-    app.stop_notifications().await;
+    app.stop_service("notifications").await;
     for id in &reports[1..] {
         officer_does(&app, id, "accept", json!({})).await;
     }
     let mut config = crate::helpers::test_config(&app.database);
     configure(&mut config);
-    app.start_notifications(config).await;
+    app.start_service("notifications", config).await;
 
     let received = pushes_to(&fcm, &push_token, 6).await;
     let mut ids: Vec<&str> = received

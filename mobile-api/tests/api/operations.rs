@@ -11,7 +11,7 @@ async fn readiness_fails_while_the_database_is_down(mode: Mode) {
     let catalogue_ready = match mode {
         // The gateway alone has no database: its readiness does not follow its upstreams'.
         Mode::Split => {
-            let catalogue = app.catalogue_addr().unwrap();
+            let catalogue = app.service_addr("catalogue").unwrap();
             crate::helpers::client()
                 .get(format!("http://{catalogue}/readyz"))
                 .send()
@@ -47,7 +47,10 @@ async fn metrics_count_requests_by_route_template(mode: Mode) {
     let metrics = match mode {
         Mode::AllInOne => app.get("/metrics").await.text().await.unwrap(),
         Mode::Split => crate::helpers::client()
-            .get(format!("http://{}/metrics", app.catalogue_addr().unwrap()))
+            .get(format!(
+                "http://{}/metrics",
+                app.service_addr("catalogue").unwrap()
+            ))
             .send()
             .await
             .unwrap()

@@ -8,7 +8,11 @@ mod seed;
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use axum::Router;
+use platform::config::CatalogueConfig;
+use platform::jobs::Jobs;
+use platform::service::Running;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
@@ -20,6 +24,50 @@ pub const SCHEMA: &str = "catalogue";
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/catalogue");
 
+pub static SERVICE: platform::service::Service = platform::service::Service {
+    name: "catalogue",
+    about: "the catalogue of city services the app's home screen shows",
+    schema: SCHEMA,
+    migrator: &MIGRATOR,
+    routes: &["/v1/catalogue"],
+    calls: &[],
+    outbox: false,
+    consumes_events: false,
+    body_limit: platform::service::gateway_body_limit,
+    openapi: <CatalogueApi as utoipa::OpenApi>::openapi,
+    start: |context| {
+        Box::pin(async move {
+            let config = &context.config.catalogue;
+            seed(&context.pool, &seed_files(config)?).await?;
+            let state = CatalogueState::start(
+                context.pool.clone(),
+                config.default_jurisdiction.clone(),
+                &context.jobs,
+            );
+            Ok(Running::routes(router(state)))
+        })
+    },
+};
+
+/// The catalogue files to seed: `catalogue.seed_files`, else the built-in demo city.
+fn seed_files(config: &CatalogueConfig) -> anyhow::Result<Vec<(String, String)>> {
+    if config.seed_files.is_empty() {
+        return Ok(BUILT_IN
+            .iter()
+            .map(|(name, text)| ((*name).to_owned(), (*text).to_owned()))
+            .collect());
+    }
+    config
+        .seed_files
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read catalogue file {}", path.display()))?;
+            Ok((path.display().to_string(), text))
+        })
+        .collect()
+}
+
 #[derive(Clone)]
 pub struct CatalogueState {
     pool: PgPool,
@@ -30,9 +78,12 @@ pub struct CatalogueState {
 impl CatalogueState {
     /// The catalogue's state, and a background task that keeps its response cache in step
     /// with the database (see `cache`). Call within the runtime that serves it.
-    pub fn start(pool: PgPool, default_jurisdiction: String) -> Self {
+    pub fn start(pool: PgPool, default_jurisdiction: String, jobs: &Jobs) -> Self {
         let cache = Arc::new(cache::ResponseCache::default());
-        tokio::spawn(cache::follow_changes(pool.clone(), cache.clone()));
+        jobs.spawn(
+            "catalogue cache",
+            cache::follow_changes(pool.clone(), cache.clone()),
+        );
         Self {
             pool,
             default_jurisdiction,

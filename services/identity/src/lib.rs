@@ -30,7 +30,7 @@ use platform::auth::{LocalKeys, Principal};
 use platform::config::{AuthConfig, IdentityConfig};
 use platform::extract::{JsonBody, QueryParams};
 use platform::internal::ServiceClient;
-use platform::outbound::PlainHttp;
+use platform::service::{Running, Service, StartContext};
 use serde::Deserialize;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -46,6 +46,35 @@ use platform::extract::ClientInfo;
 pub const SCHEMA: &str = "identity";
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/identity");
+
+pub static SERVICE: Service = Service {
+    name: "identity",
+    about: "accounts, sign-in, tokens and keys",
+    schema: SCHEMA,
+    migrator: &MIGRATOR,
+    routes: &[
+        "/.well-known/jwks.json",
+        "/v1/auth",
+        "/v1/me",
+        "/v1/admin/staff",
+        "/v1/dev/sms",
+    ],
+    calls: &["reports"],
+    outbox: true,
+    consumes_events: false,
+    body_limit: platform::service::gateway_body_limit,
+    openapi: <IdentityApi as utoipa::OpenApi>::openapi,
+    start: |context| {
+        Box::pin(async move {
+            let state = IdentityState::start(&context)?;
+            state.seed_dev_staff().await?;
+            Ok(Running {
+                token_keys: Some(state.local_keys()),
+                router: router(state, &context.service_token),
+            })
+        })
+    },
+};
 
 #[derive(Clone)]
 pub struct IdentityState {
@@ -64,15 +93,11 @@ pub struct IdentityState {
 impl IdentityState {
     /// Loads keys and secrets, and starts the background jobs (due erasures, home wards to
     /// resolve). Call within the runtime that serves it.
-    pub fn start(
-        pool: PgPool,
-        auth: &AuthConfig,
-        config: &IdentityConfig,
-        data_dir: &Path,
-        plain_http: PlainHttp,
-        counters: &platform::ratelimit::Counters,
-        reports: ServiceClient,
-    ) -> anyhow::Result<Self> {
+    fn start(context: &StartContext) -> anyhow::Result<Self> {
+        let config = &context.config;
+        let (auth, data_dir) = (&config.auth, config.data_dir.as_path());
+        let plain_http = config.outside_plain_http();
+        let config = &config.identity;
         anyhow::ensure!(
             auth.access_token_ttl_secs > 0
                 && Duration::from_secs(auth.access_token_ttl_secs)
@@ -85,18 +110,25 @@ impl IdentityState {
             Duration::from_secs(auth.access_token_ttl_secs),
         )?;
         let state = Self {
-            pool,
+            pool: context.pool.clone(),
             keys: Arc::new(keys),
             auth: Arc::new(auth.clone()),
             config: Arc::new(config.clone()),
             otp_key: Arc::new(otp_key(config, data_dir)?),
             sms: Arc::new(sms::SmsSender::from_config(&config.sms, plain_http)?),
             vneid: Arc::new(vneid::VneidClient::new(&config.vneid, plain_http)?),
-            sign_in: Arc::new(sign_in::SignInGuard::new(&config.staff_sign_in, counters)),
-            reports,
+            sign_in: Arc::new(sign_in::SignInGuard::new(
+                &config.staff_sign_in,
+                &context.counters,
+            )),
+            reports: context.client("reports")?,
         };
-        tokio::spawn(me::run_erasures(state.clone()));
-        tokio::spawn(home_wards::resolve_legacy(state.clone()));
+        let jobs = &context.jobs;
+        jobs.spawn("erasures", me::run_erasures(state.clone()));
+        jobs.spawn(
+            "legacy home wards",
+            home_wards::resolve_legacy(state.clone()),
+        );
         Ok(state)
     }
 

@@ -23,6 +23,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 use platform::config::MediaConfig;
+use platform::jobs::Jobs;
+use platform::service::{Running, Service};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -35,6 +37,36 @@ use crate::storage::{LocalStorage, ObjectStore, S3Storage, UrlSigner};
 pub const SCHEMA: &str = "media";
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/media");
+
+pub static SERVICE: Service = Service {
+    name: "media",
+    about: "photos: validation, derivatives, geo index",
+    schema: SCHEMA,
+    migrator: &MIGRATOR,
+    routes: &["/v1/media"],
+    calls: &[],
+    outbox: false,
+    consumes_events: true,
+    // Photos are larger than anything else.
+    body_limit: |config| Some(MediaState::max_upload_bytes(&config.media)),
+    openapi: <MediaApi as utoipa::OpenApi>::openapi,
+    start: |context| {
+        Box::pin(async move {
+            let config = &context.config;
+            let state = MediaState::start(
+                context.pool.clone(),
+                &config.media,
+                &config.data_dir,
+                &context.jobs,
+            )
+            .await?;
+            if let Some(bus) = context.bus() {
+                state.subscribe(bus).await?;
+            }
+            Ok(Running::routes(router(state, &context.service_token)))
+        })
+    },
+};
 
 #[derive(Clone)]
 pub struct MediaState {
@@ -65,6 +97,7 @@ impl MediaState {
         pool: PgPool,
         config: &MediaConfig,
         data_dir: &Path,
+        jobs: &Jobs,
     ) -> anyhow::Result<Self> {
         let (storage, local_urls): (Arc<dyn ObjectStore>, _) = match &config.s3 {
             Some(s3) => (Arc::new(S3Storage::connect(s3).await?), None),
@@ -98,9 +131,9 @@ impl MediaState {
         // One derivative worker per core: making derivatives is CPU work.
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         for _ in 0..workers {
-            tokio::spawn(jobs::run(state.clone()));
+            jobs.spawn("derivatives", crate::jobs::run(state.clone()));
         }
-        tokio::spawn(jobs::clean_up(state.clone()));
+        jobs.spawn("media clean-up", crate::jobs::clean_up(state.clone()));
         Ok(state)
     }
 

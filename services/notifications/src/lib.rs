@@ -22,6 +22,7 @@ use axum::routing::{get, post};
 use platform::config::NotificationsConfig;
 use platform::events::{Event, Handler, SharedBus, first_delivery};
 use platform::internal::ServiceClient;
+use platform::service::{Running, Service, StartContext};
 use serde::Deserialize;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -32,6 +33,28 @@ use uuid::Uuid;
 pub const SCHEMA: &str = "notifications";
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/notifications");
+
+pub static SERVICE: Service = Service {
+    name: "notifications",
+    about: "the inbox, pushes to phones and browsers, area broadcasts",
+    schema: SCHEMA,
+    migrator: &MIGRATOR,
+    routes: &["/v1/inbox", "/v1/notifications", "/v1/admin/broadcasts"],
+    calls: &["identity", "reports"],
+    outbox: false,
+    consumes_events: true,
+    body_limit: platform::service::gateway_body_limit,
+    openapi: <NotificationsApi as utoipa::OpenApi>::openapi,
+    start: |context| {
+        Box::pin(async move {
+            let state = NotificationsState::start(&context)?;
+            if let Some(bus) = context.bus() {
+                state.subscribe(bus).await?;
+            }
+            Ok(Running::routes(router(state)))
+        })
+    },
+};
 
 /// The durable name of this service's event consumers.
 const CONSUMER: &str = "notifications";
@@ -52,13 +75,9 @@ pub struct NotificationsState {
 
 impl NotificationsState {
     /// Opens the FCM client (if configured) and starts the push worker.
-    pub fn start(
-        pool: PgPool,
-        config: &NotificationsConfig,
-        plain_http: platform::outbound::PlainHttp,
-        identity: ServiceClient,
-        reports: ServiceClient,
-    ) -> anyhow::Result<Self> {
+    fn start(context: &StartContext) -> anyhow::Result<Self> {
+        let config: &NotificationsConfig = &context.config.notifications;
+        let plain_http = context.config.outside_plain_http();
         let fcm = match &config.fcm {
             Some(fcm) => {
                 use secrecy::ExposeSecret as _;
@@ -96,17 +115,19 @@ impl NotificationsState {
             }
         };
         let state = Self {
-            pool,
-            identity,
-            reports,
+            pool: context.pool.clone(),
+            identity: context.client("identity")?,
+            reports: context.client("reports")?,
             senders: Arc::new(push::Senders { fcm, web_push }),
             pushes: Arc::new(Notify::new()),
             broadcasts: Arc::new(Notify::new()),
         };
-        tokio::spawn(broadcasts::run(state.clone()));
+        context
+            .jobs
+            .spawn("broadcast fan-out", broadcasts::run(state.clone()));
         if !state.senders.platforms().is_empty() {
             for _ in 0..config.push_workers.max(1) {
-                tokio::spawn(push::run(state.clone()));
+                context.jobs.spawn("pushes", push::run(state.clone()));
             }
         }
         Ok(state)

@@ -24,6 +24,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{get, post, put};
 use platform::config::PaymentsConfig;
+use platform::service::{Running, Service, StartContext};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tokio::sync::Notify;
@@ -35,6 +36,25 @@ use crate::providers::Providers;
 pub const SCHEMA: &str = "payments";
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/payments");
+
+pub static SERVICE: Service = Service {
+    name: "payments",
+    about: "bills and fees paid through VNPay and MoMo, the ledger, reconciliation",
+    schema: SCHEMA,
+    migrator: &MIGRATOR,
+    routes: &["/v1/payments", "/v1/admin/payments"],
+    calls: &[],
+    outbox: true,
+    consumes_events: false,
+    body_limit: platform::service::gateway_body_limit,
+    openapi: <PaymentsApi as utoipa::OpenApi>::openapi,
+    start: |context| {
+        Box::pin(async move {
+            let state = PaymentsState::start(&context)?;
+            Ok(Running::routes(router(state)))
+        })
+    },
+};
 
 #[derive(Clone)]
 pub struct PaymentsState {
@@ -52,12 +72,9 @@ pub struct PaymentsState {
 
 impl PaymentsState {
     /// Opens the providers and the bill gateway, and starts the reconciliation and posting jobs.
-    pub fn start(
-        pool: PgPool,
-        config: &PaymentsConfig,
-        plain_http: platform::outbound::PlainHttp,
-        counters: &platform::ratelimit::Counters,
-    ) -> anyhow::Result<Self> {
+    fn start(context: &StartContext) -> anyhow::Result<Self> {
+        let config: &PaymentsConfig = &context.config.payments;
+        let plain_http = context.config.outside_plain_http();
         let providers = Providers::new(config, plain_http)?;
         if providers.offered().is_empty() {
             tracing::warn!("payments.vnpay and payments.momo are not set: nothing can be paid");
@@ -78,20 +95,24 @@ impl PaymentsState {
             }
         };
         let state = Self {
-            pool,
+            pool: context.pool.clone(),
             config: Arc::new(config.clone()),
             billers,
             providers: Arc::new(providers),
             lookups: Arc::new(platform::ratelimit::Limiter::new(
-                counters,
+                &context.counters,
                 "payments.bill_lookups",
                 config.bill_lookups_per_minute,
                 Duration::from_secs(60),
             )),
             settled: Arc::new(Notify::new()),
         };
-        tokio::spawn(reconcile::run(state.clone()));
-        tokio::spawn(bills::run_postings(state.clone()));
+        context
+            .jobs
+            .spawn("reconciliation", reconcile::run(state.clone()));
+        context
+            .jobs
+            .spawn("bill postings", bills::run_postings(state.clone()));
         Ok(state)
     }
 }

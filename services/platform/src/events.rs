@@ -22,6 +22,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::config::{EventBackend, EventsConfig};
+use crate::jobs::Jobs;
 
 /// Something that happened, as another service learns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,11 +64,11 @@ pub trait EventBus: Send + Sync {
 
 pub type SharedBus = Arc<dyn EventBus>;
 
-/// The bus the configuration names.
-pub async fn connect(config: &EventsConfig) -> anyhow::Result<SharedBus> {
+/// The bus the configuration names; its consumers run under `jobs`.
+pub async fn connect(config: &EventsConfig, jobs: &Jobs) -> anyhow::Result<SharedBus> {
     Ok(match config.backend {
         EventBackend::InProcess => Arc::new(InProcessBus::new(config.max_deliveries)),
-        EventBackend::Nats => Arc::new(NatsBus::connect(config).await?),
+        EventBackend::Nats => Arc::new(NatsBus::connect(config, jobs.clone()).await?),
     })
 }
 
@@ -195,10 +196,12 @@ pub struct NatsBus {
     stream: String,
     prefix: String,
     max_deliveries: i64,
+    /// Where the consumers run.
+    jobs: Jobs,
 }
 
 impl NatsBus {
-    pub async fn connect(config: &EventsConfig) -> anyhow::Result<Self> {
+    pub async fn connect(config: &EventsConfig, jobs: Jobs) -> anyhow::Result<Self> {
         let client = async_nats::ConnectOptions::new()
             .connection_timeout(Duration::from_secs(5))
             .connect(&config.nats_url)
@@ -222,6 +225,7 @@ impl NatsBus {
             stream: config.nats_stream.clone(),
             prefix: config.nats_subject_prefix.clone(),
             max_deliveries: config.max_deliveries.max(1),
+            jobs,
         })
     }
 }
@@ -269,7 +273,7 @@ impl EventBus for NatsBus {
         let dead_letters = format!("{}.dead.{consumer}", self.prefix);
         let jetstream = self.jetstream.clone();
         let max_deliveries = self.max_deliveries;
-        tokio::spawn(async move {
+        self.jobs.spawn("event consumer", async move {
             loop {
                 let mut messages = match pull.messages().await {
                     Ok(messages) => messages,
@@ -324,8 +328,14 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Publishes a service's outbox for as long as the process runs: woken by the table's
 /// `NOTIFY <schema>_outbox`, polling as a fallback. One replica at a time holds the batch (an
 /// advisory lock), so events leave in the order they were written.
-pub fn spawn_outbox_relay(pool: PgPool, schema: &'static str, bus: SharedBus, poll: Duration) {
-    tokio::spawn(async move {
+pub fn spawn_outbox_relay(
+    pool: PgPool,
+    schema: &'static str,
+    bus: SharedBus,
+    poll: Duration,
+    jobs: &Jobs,
+) {
+    jobs.spawn("outbox relay", async move {
         let channel = format!("{schema}_outbox");
         let mut listener = None;
         let mut pruned_at: Option<std::time::Instant> = None;

@@ -106,7 +106,8 @@ async fn effects(pool: &PgPool) -> i64 {
 
 async fn every_event_arrives_once_in_order(backend: EventBackend) {
     let (pool, admin, name) = database().await;
-    let bus: SharedBus = events::connect(&config(backend)).await.unwrap();
+    let jobs = platform::jobs::Jobs::new();
+    let bus: SharedBus = events::connect(&config(backend), &jobs).await.unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let fail_once = Arc::new(AtomicBool::new(true));
     bus.subscribe(
@@ -138,6 +139,7 @@ async fn every_event_arrives_once_in_order(backend: EventBackend) {
         SCHEMA,
         bus.clone(),
         Duration::from_millis(100),
+        &jobs,
     );
 
     for _ in 0..200 {
@@ -164,6 +166,7 @@ async fn every_event_arrives_once_in_order(backend: EventBackend) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(unpublished, 0);
+    jobs.stop().await;
     if backend == EventBackend::InProcess {
         // The relay stops at a failed event, so the order holds even across the retry.
         let seen = seen.lock().unwrap().clone();

@@ -26,8 +26,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 use h3o::{CellIndex, LatLng, Resolution};
 use platform::ApiError;
-use platform::config::ReportsConfig;
 use platform::internal::ServiceClient;
+use platform::service::{Running, Service, StartContext};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
@@ -38,6 +38,33 @@ use crate::wards::WardIndexes;
 pub const SCHEMA: &str = "reports";
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/reports");
+
+pub static SERVICE: Service = Service {
+    name: "reports",
+    about: "field reports: routing, workflow, officer queues, Open311",
+    schema: SCHEMA,
+    migrator: &MIGRATOR,
+    routes: &[
+        "/v1/reports",
+        "/v1/officer",
+        "/v1/ops",
+        "/v1/admin/jurisdictions",
+        "/v1/admin/reports",
+        "/open311",
+    ],
+    calls: &["media", "identity"],
+    outbox: true,
+    consumes_events: false,
+    // Ward boundaries admins upload are larger than anything else but photos.
+    body_limit: |_| Some(MAX_BODY_BYTES),
+    openapi: <ReportsApi as utoipa::OpenApi>::openapi,
+    start: |context| {
+        Box::pin(async move {
+            let state = ReportsState::start(&context).await?;
+            Ok(Running::routes(router(state, &context.service_token)))
+        })
+    },
+};
 
 #[derive(Clone)]
 pub struct ReportsState {
@@ -54,13 +81,8 @@ pub struct ReportsState {
 
 impl ReportsState {
     /// Seeds the demo city if configured, and starts the SLA job.
-    pub async fn start(
-        pool: PgPool,
-        config: &ReportsConfig,
-        counters: &platform::ratelimit::Counters,
-        media: ServiceClient,
-        identity: ServiceClient,
-    ) -> anyhow::Result<Self> {
+    async fn start(context: &StartContext) -> anyhow::Result<Self> {
+        let (pool, config) = (context.pool.clone(), &context.config.reports);
         if config.seed_demo_jurisdiction {
             seed_demo(&pool).await?;
         }
@@ -68,20 +90,23 @@ impl ReportsState {
         let state = Self {
             pool,
             wards: Arc::default(),
-            media,
-            identity,
+            media: context.client("media")?,
+            identity: context.client("identity")?,
             max_reports_per_hour: config.max_reports_per_hour,
             open311_limiter: Arc::new(platform::ratelimit::Limiter::new(
-                counters,
+                &context.counters,
                 "open311.requests",
                 config.open311_requests_per_minute,
                 Duration::from_secs(60),
             )),
         };
-        tokio::spawn(sla::run(
-            state.clone(),
-            Duration::from_millis(config.sla_check_interval_ms.max(10)),
-        ));
+        context.jobs.spawn(
+            "sla",
+            sla::run(
+                state.clone(),
+                Duration::from_millis(config.sla_check_interval_ms.max(10)),
+            ),
+        );
         Ok(state)
     }
 }

@@ -1,0 +1,75 @@
+//! The background work of a process (periodic jobs, queue workers, event consumers, outbox
+//! relays) under one cancellation: `stop` ends all of it, so a stopped process is really
+//! stopped. Jobs are written to survive a crash at any await point (leases, transactions, the
+//! inbox), so a job stopped mid-way is dropped there, as a crash would drop it.
+
+use std::future::Future;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[derive(Clone, Default)]
+pub struct Jobs {
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Jobs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `job` until it ends or the process stops.
+    pub fn spawn(&self, name: &'static str, job: impl Future<Output = ()> + Send + 'static) {
+        let shutdown = self.shutdown.clone();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                () = shutdown.cancelled() => tracing::debug!(job = name, "job stopped"),
+                () = job => {}
+            }
+        });
+    }
+
+    /// Resolves once the process is stopping.
+    pub async fn stopping(&self) {
+        self.shutdown.cancelled().await
+    }
+
+    /// Stops every job and waits until each has let go.
+    pub async fn stop(&self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn stop_ends_endless_jobs_and_nothing_runs_after_it() {
+        let jobs = Jobs::new();
+        let ticks = Arc::new(AtomicUsize::new(0));
+        for _ in 0..3 {
+            let ticks = ticks.clone();
+            jobs.spawn("ticker", async move {
+                loop {
+                    ticks.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            });
+        }
+        while ticks.load(Ordering::SeqCst) < 3 {
+            tokio::task::yield_now().await;
+        }
+        jobs.stop().await;
+        let after_stop = ticks.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(ticks.load(Ordering::SeqCst), after_stop);
+    }
+}
