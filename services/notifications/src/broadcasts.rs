@@ -19,7 +19,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use platform::ApiError;
-use platform::auth::{Principal, Role};
+use platform::auth::Principal;
 use platform::extract::{IdempotencyKey, JsonBody, QueryParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -137,13 +137,6 @@ pub struct BroadcastPage {
     next_cursor: Option<String>,
 }
 
-/// Platform admins anywhere; jurisdiction admins in their own jurisdiction.
-fn may_broadcast(principal: &Principal, jurisdiction: &str) -> bool {
-    principal.has_role(Role::PlatformAdmin)
-        || (principal.has_role(Role::JurisdictionAdmin)
-            && principal.scope.jurisdiction.as_deref() == Some(jurisdiction))
-}
-
 fn broadcast_not_found() -> ApiError {
     ApiError::not_found(
         "broadcast_not_found",
@@ -169,7 +162,7 @@ pub async fn create(
     IdempotencyKey(key): IdempotencyKey,
     JsonBody(request): JsonBody<NewBroadcast>,
 ) -> Result<Response, ApiError> {
-    if !may_broadcast(&principal, &request.jurisdiction) {
+    if !principal.administers(&request.jurisdiction) {
         return Err(ApiError::route_not_found());
     }
     request.validate()?;
@@ -328,7 +321,7 @@ pub async fn list(
         .jurisdiction
         .or_else(|| principal.scope.jurisdiction.clone())
         .unwrap_or_default();
-    if !may_broadcast(&principal, &jurisdiction) {
+    if !principal.administers(&jurisdiction) {
         return Err(ApiError::route_not_found());
     }
     let (before, before_id) = match query.cursor.as_deref() {
@@ -373,7 +366,7 @@ pub async fn get(
     let broadcast = load(&state, &[id])
         .await?
         .pop()
-        .filter(|b| may_broadcast(&principal, &b.jurisdiction))
+        .filter(|b| principal.administers(&b.jurisdiction))
         .ok_or_else(broadcast_not_found)?;
     Ok(Json(broadcast))
 }
@@ -395,7 +388,7 @@ pub async fn cancel(
     let current = load(&state, &[id])
         .await?
         .pop()
-        .filter(|b| may_broadcast(&principal, &b.jurisdiction))
+        .filter(|b| principal.administers(&b.jurisdiction))
         .ok_or_else(broadcast_not_found)?;
     if current.status == "completed" {
         return Err(ApiError::new(

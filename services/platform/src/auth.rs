@@ -151,6 +151,14 @@ impl Principal {
         self.roles.contains(&role)
     }
 
+    /// Whether the caller administers `jurisdiction`: platform admins every one, jurisdiction
+    /// admins their own.
+    pub fn administers(&self, jurisdiction: &str) -> bool {
+        self.has_role(Role::PlatformAdmin)
+            || (self.has_role(Role::JurisdictionAdmin)
+                && self.scope.jurisdiction.as_deref() == Some(jurisdiction))
+    }
+
     /// Refuses with 403 `assurance_too_low` unless the caller reached `needed`.
     pub fn require_acr(&self, needed: Acr) -> Result<(), ApiError> {
         if self.acr >= needed {
@@ -502,6 +510,23 @@ impl RemoteJwks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn admins_administer_their_own_jurisdiction_platform_admins_every_one() {
+        let with = |role: Role, jurisdiction: Option<&str>| Principal {
+            roles: vec![role],
+            scope: Scope {
+                jurisdiction: jurisdiction.map(str::to_owned),
+                ..Scope::default()
+            },
+            ..principal(Acr::Basic)
+        };
+        assert!(with(Role::JurisdictionAdmin, Some("hue")).administers("hue"));
+        assert!(!with(Role::JurisdictionAdmin, Some("hue")).administers("danang"));
+        assert!(!with(Role::JurisdictionAdmin, None).administers("hue"));
+        assert!(with(Role::PlatformAdmin, None).administers("danang"));
+        assert!(!with(Role::WardOfficer, Some("hue")).administers("hue"));
+    }
 
     fn principal(acr: Acr) -> Principal {
         Principal {

@@ -93,3 +93,11 @@ impl StaffMember {
                     && self.scope.departments.iter().any(|d| d == department)))
     }
 }
+
+/// Others than its administrators get 404: a jurisdiction's admin routes do not exist for them.
+pub(crate) fn may_administer(principal: &Principal, jurisdiction: &str) -> Result<(), ApiError> {
+    if principal.administers(jurisdiction) {
+        return Ok(());
+    }
+    Err(ApiError::route_not_found())
+}

@@ -5,21 +5,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use platform::ApiError;
-use platform::auth::{Principal, Role};
+use platform::auth::Principal;
 use platform::extract::JsonBody;
 
 use crate::ReportsState;
 use crate::jurisdiction::{self, JurisdictionFile};
-
-/// Platform admins everywhere; jurisdiction admins in their own jurisdiction. Others get 404.
-fn may_administer(principal: &Principal, jurisdiction: &str) -> Result<(), ApiError> {
-    let own = principal.has_role(Role::JurisdictionAdmin)
-        && principal.scope.jurisdiction.as_deref() == Some(jurisdiction);
-    if own || principal.has_role(Role::PlatformAdmin) {
-        return Ok(());
-    }
-    Err(ApiError::route_not_found())
-}
 
 /// Creates or replaces a jurisdiction's departments, categories (with their questions) and
 /// routing rules. Only platform admins create new jurisdictions.
@@ -34,7 +24,7 @@ pub async fn put_jurisdiction(
     Path(id): Path<String>,
     JsonBody(file): JsonBody<JurisdictionFile>,
 ) -> Result<StatusCode, ApiError> {
-    may_administer(&principal, &id)?;
+    crate::access::may_administer(&principal, &id)?;
     if file.id != id {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -64,7 +54,7 @@ pub async fn put_wards(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    may_administer(&principal, &id)?;
+    crate::access::may_administer(&principal, &id)?;
     let text = std::str::from_utf8(&body).map_err(|_| {
         ApiError::bad_request(
             "invalid_body",

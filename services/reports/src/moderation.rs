@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, FixedOffset, Utc};
 use platform::ApiError;
-use platform::auth::{Principal, Role};
+use platform::auth::Principal;
 use platform::extract::{JsonBody, QueryParams};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -18,13 +18,6 @@ use uuid::Uuid;
 use crate::ReportsState;
 use crate::access::StaffScope;
 use crate::views::ReportRow;
-
-/// Platform admins anywhere; jurisdiction admins in their own. Others get 404.
-fn may_moderate(principal: &Principal, jurisdiction: &str) -> bool {
-    principal.has_role(Role::PlatformAdmin)
-        || (principal.has_role(Role::JurisdictionAdmin)
-            && principal.scope.jurisdiction.as_deref() == Some(jurisdiction))
-}
 
 fn report_not_found() -> ApiError {
     crate::report_not_found()
@@ -101,7 +94,7 @@ async fn moderated(
     )
     .fetch_optional(&mut *tx)
     .await?
-    .filter(|r| may_moderate(principal, &r.jurisdiction_id))
+    .filter(|r| principal.administers(&r.jurisdiction_id))
     .ok_or_else(report_not_found)?;
     let may_be_public = row.category_public && row.status != "rejected";
     Ok((row.jurisdiction_id, row.hidden, may_be_public))
@@ -313,7 +306,7 @@ pub async fn ban(
     Path((jurisdiction, account)): Path<(String, Uuid)>,
     JsonBody(body): JsonBody<Ban>,
 ) -> Result<StatusCode, ApiError> {
-    if !may_moderate(&principal, &jurisdiction) {
+    if !principal.administers(&jurisdiction) {
         return Err(ApiError::route_not_found());
     }
     let why = reason(&body.reason)?;
@@ -365,7 +358,7 @@ pub async fn lift_ban(
     principal: Principal,
     Path((jurisdiction, account)): Path<(String, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    if !may_moderate(&principal, &jurisdiction) {
+    if !principal.administers(&jurisdiction) {
         return Err(ApiError::route_not_found());
     }
     let mut tx = state.pool.begin().await?;
@@ -471,7 +464,7 @@ pub async fn moderation_log(
     Path(jurisdiction): Path<String>,
     QueryParams(query): QueryParams<LogQuery>,
 ) -> Result<Json<Vec<LogEntry>>, ApiError> {
-    if !may_moderate(&principal, &jurisdiction) {
+    if !principal.administers(&jurisdiction) {
         return Err(ApiError::route_not_found());
     }
     let entries = sqlx::query_as!(
@@ -567,7 +560,7 @@ pub async fn put_templates(
     Path(jurisdiction): Path<String>,
     JsonBody(templates): JsonBody<Vec<Template>>,
 ) -> Result<StatusCode, ApiError> {
-    if !may_moderate(&principal, &jurisdiction) {
+    if !principal.administers(&jurisdiction) {
         return Err(ApiError::route_not_found());
     }
     if templates.len() > 500 {

@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use platform::ApiError;
-use platform::auth::{Principal, Role};
+use platform::auth::Principal;
 use platform::extract::{ClientInfo, JsonBody};
 use platform::lang::Lang;
 use platform::request::RequestContext;
@@ -1361,15 +1361,6 @@ pub struct Open311Client {
     api_key: Option<String>,
 }
 
-fn may_administer(principal: &Principal, jurisdiction: &str) -> Result<(), ApiError> {
-    let own = principal.has_role(Role::JurisdictionAdmin)
-        && principal.scope.jurisdiction.as_deref() == Some(jurisdiction);
-    if own || principal.has_role(Role::PlatformAdmin) {
-        return Ok(());
-    }
-    Err(ApiError::route_not_found())
-}
-
 /// Issues an Open311 `api_key` for a third party.
 #[utoipa::path(post, path = "/v1/admin/jurisdictions/{id}/open311-clients", tag = "reports",
     params(("id" = String, Path)), request_body = NewClient,
@@ -1382,7 +1373,7 @@ pub async fn issue_key(
     Path(jurisdiction): Path<String>,
     JsonBody(client): JsonBody<NewClient>,
 ) -> Result<(StatusCode, Json<Open311Client>), ApiError> {
-    may_administer(&principal, &jurisdiction)?;
+    crate::access::may_administer(&principal, &jurisdiction)?;
     let name = client.name.trim();
     let per_hour = client
         .requests_per_hour
@@ -1444,7 +1435,7 @@ pub async fn list_keys(
     principal: Principal,
     Path(jurisdiction): Path<String>,
 ) -> Result<Json<Vec<Open311Client>>, ApiError> {
-    may_administer(&principal, &jurisdiction)?;
+    crate::access::may_administer(&principal, &jurisdiction)?;
     let clients = sqlx::query!(
         r#"SELECT id, name, requests_per_hour, created_at, revoked_at FROM open311_clients
            WHERE jurisdiction_id = $1 ORDER BY created_at"#,
@@ -1475,7 +1466,7 @@ pub async fn revoke_key(
     principal: Principal,
     Path((jurisdiction, client)): Path<(String, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    may_administer(&principal, &jurisdiction)?;
+    crate::access::may_administer(&principal, &jurisdiction)?;
     let revoked = sqlx::query!(
         r#"UPDATE open311_clients SET revoked_at = COALESCE(revoked_at, now())
            WHERE id = $1 AND jurisdiction_id = $2"#,
