@@ -21,40 +21,6 @@ use platform::extract::ClientInfo;
 use crate::audit;
 use crate::home_wards::{self, HomeWard};
 
-/// Which notifications the person wants; urgent alerts ignore quiet hours.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct NotificationPreferences {
-    pub report_updates: bool,
-    pub alerts: bool,
-    pub payments: bool,
-    pub announcements: bool,
-    pub quiet_hours: Option<QuietHours>,
-}
-
-impl Default for NotificationPreferences {
-    fn default() -> Self {
-        Self {
-            report_updates: true,
-            alerts: true,
-            payments: true,
-            announcements: true,
-            quiet_hours: None,
-        }
-    }
-}
-
-/// Local time (Asia/Ho_Chi_Minh), `HH:MM`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = identity::QuietHours)]
-pub struct QuietHours {
-    #[schema(example = "22:00")]
-    pub from: String,
-    #[schema(example = "06:30")]
-    pub to: String,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Profile {
     id: Uuid,
@@ -69,7 +35,6 @@ pub struct Profile {
     language: String,
     /// Where the city's warnings reach the resident.
     home_ward: Option<HomeWard>,
-    notification_preferences: NotificationPreferences,
     roles: Vec<Role>,
     scope: Scope,
     acr: Acr,
@@ -97,8 +62,6 @@ pub struct ProfileUpdate {
     /// A ward of a jurisdiction, as reports knows them.
     #[serde(default)]
     home_ward: Option<HomeWard>,
-    #[serde(default)]
-    notification_preferences: Option<NotificationPreferences>,
 }
 
 fn account_not_found() -> ApiError {
@@ -118,10 +81,6 @@ fn invalid_field(field: &str, vi: &str, en: &str) -> ApiError {
     )
 }
 
-fn valid_time(text: &str) -> bool {
-    chrono::NaiveTime::parse_from_str(text, "%H:%M").is_ok() && text.len() == 5
-}
-
 impl ProfileUpdate {
     fn validate(&self) -> Result<(), ApiError> {
         if let Some(name) = &self.display_name
@@ -138,18 +97,6 @@ impl ProfileUpdate {
         {
             return Err(invalid_field("language", "chỉ nhận vi hoặc en", "vi or en"));
         }
-        if let Some(quiet) = self
-            .notification_preferences
-            .as_ref()
-            .and_then(|p| p.quiet_hours.as_ref())
-            && !(valid_time(&quiet.from) && valid_time(&quiet.to))
-        {
-            return Err(invalid_field(
-                "quiet_hours",
-                "giờ dạng HH:MM",
-                "times as HH:MM",
-            ));
-        }
         Ok(())
     }
 }
@@ -157,7 +104,7 @@ impl ProfileUpdate {
 async fn load_profile(state: &IdentityState, account_id: Uuid) -> Result<Profile, ApiError> {
     let row = sqlx::query!(
         r#"SELECT id, kind, phone, username, display_name, language, home_jurisdiction, home_ward,
-                  notification_preferences, roles, jurisdiction, ward_ids, department_ids, acr,
+                  roles, jurisdiction, ward_ids, department_ids, acr,
                   verified_at, totp_enabled, erasure_requested_at, created_at
            FROM accounts WHERE id = $1"#,
         account_id
@@ -182,8 +129,6 @@ async fn load_profile(state: &IdentityState, account_id: Uuid) -> Result<Profile
             .home_jurisdiction
             .zip(row.home_ward)
             .map(|(jurisdiction, ward)| HomeWard { jurisdiction, ward }),
-        notification_preferences: serde_json::from_value(row.notification_preferences)
-            .unwrap_or_default(),
         roles,
         scope: Scope {
             jurisdiction: row.jurisdiction,
@@ -226,11 +171,6 @@ pub async fn update_profile(
     if let Some(home) = &update.home_ward {
         home.check_exists(&state.reports).await?;
     }
-    let preferences = update
-        .notification_preferences
-        .map(serde_json::to_value)
-        .transpose()
-        .map_err(ApiError::internal)?;
     let mut tx = state.pool.begin().await?;
     let before = sqlx::query!(
         "SELECT home_jurisdiction, home_ward FROM accounts WHERE id = $1 FOR UPDATE",
@@ -249,15 +189,13 @@ pub async fn update_profile(
              language = COALESCE($3, language),
              home_jurisdiction = COALESCE($4, home_jurisdiction),
              home_ward = COALESCE($5, home_ward),
-             notification_preferences = COALESCE($6, notification_preferences),
              updated_at = now()
            WHERE id = $1"#,
         principal.account_id,
         update.display_name.map(|n| n.trim().to_owned()),
         update.language,
         home_jurisdiction,
-        home_ward,
-        preferences
+        home_ward
     )
     .execute(&mut *tx)
     .await?;
