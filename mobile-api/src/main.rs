@@ -7,6 +7,12 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use mobile_api::App;
 use platform::Config;
 
+/// Every request allocates across many small middlewares from every worker thread; glibc's
+/// malloc spent about a sixth of the gateway's CPU on that, partly waiting on its arena locks
+/// (`perf` on `load-tests/bench`). mimalloc keeps per-thread heaps.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "citizen",

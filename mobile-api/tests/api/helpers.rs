@@ -242,6 +242,15 @@ pub async fn problem(response: reqwest::Response, status: u16, code: &str) -> se
     body
 }
 
+/// In Phú Xuân, a demo ward of `hue` (`phu-xuan`; potholes there go to `construction`).
+pub const PHU_XUAN: (f64, f64) = (16.495, 107.582);
+
+/// A pothole report at `(latitude, longitude)` answering every question of the category.
+pub fn pothole_at((latitude, longitude): (f64, f64)) -> serde_json::Value {
+    serde_json::json!({ "category": "pothole", "latitude": latitude, "longitude": longitude,
+                        "description": "Ổ gà", "answers": { "size": "small" } })
+}
+
 /// Runs an async test once per deployment shape.
 #[macro_export]
 macro_rules! in_both_modes {
@@ -452,6 +461,31 @@ impl TestApp {
             .await
             .unwrap();
         signed_in["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Files `report` as the app does, with a new `Idempotency-Key`.
+    pub async fn post_report(&self, token: &str, report: &serde_json::Value) -> reqwest::Response {
+        self.authed(reqwest::Method::POST, "/v1/reports", token)
+            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+            .json(report)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Files `report`, expecting 201: the answer's `report`.
+    pub async fn file_report(&self, token: &str, report: &serde_json::Value) -> serde_json::Value {
+        let response = self.post_report(token, report).await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        response.json::<serde_json::Value>().await.unwrap()["report"].clone()
+    }
+
+    /// Files `report`, expecting 201: its id.
+    pub async fn file_report_id(&self, token: &str, report: &serde_json::Value) -> String {
+        self.file_report(token, report).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// The access token of a new resident.

@@ -4,11 +4,10 @@
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
-use crate::helpers::{Mode, TestApp, poll_until, problem};
+use crate::helpers::{Mode, PHU_XUAN, TestApp, poll_until, pothole_at, problem};
 use crate::in_both_modes;
 
 /// Phú Xuân, Huế, away from its borders.
-const PHU_XUAN: (f64, f64) = (16.495, 107.582);
 /// Hương An, Huế's westernmost ward.
 const HUONG_AN: (f64, f64) = (16.48, 107.50);
 /// Inside Phong Điền's ward, west of Huế.
@@ -129,22 +128,9 @@ async fn create_phong_dien(app: &TestApp) -> String {
     .await
 }
 
-fn pothole_at((latitude, longitude): (f64, f64)) -> Json {
-    json!({ "category": "pothole", "latitude": latitude, "longitude": longitude,
-            "description": "Ổ gà", "answers": { "size": "small" } })
-}
-
-/// Files a report, expecting success: the answer's `report`.
+/// Files a pothole at `at`, expecting success: the answer's `report`.
 async fn file(app: &TestApp, token: &str, at: (f64, f64)) -> Json {
-    let response = app
-        .authed(Method::POST, "/v1/reports", token)
-        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
-        .json(&pothole_at(at))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-    response.json::<Json>().await.unwrap()["report"].clone()
+    app.file_report(token, &pothole_at(at)).await
 }
 
 async fn a_ward_overlapping_another_jurisdiction_is_refused_and_reports_keep_their_city(

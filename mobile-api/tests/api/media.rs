@@ -7,7 +7,9 @@ use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value as Json;
 
-use crate::helpers::{Mode, S3_TEST_BUCKET, Store, TestApp, problem, s3_endpoint};
+use crate::helpers::{
+    Mode, PHU_XUAN, S3_TEST_BUCKET, Store, TestApp, pothole_at, problem, s3_endpoint,
+};
 use crate::in_both_modes_and_stores;
 
 /// A phone photo: a JPEG with EXIF position (Huế citadel), capture time and orientation.
@@ -202,19 +204,9 @@ pub async fn until_ready(app: &TestApp, token: &str, id: &str) -> Json {
 /// Files a pothole report in Phú Xuân (ward `phu-xuan`, department `construction`) with the
 /// photo `media_id`: the photo is then attached to it.
 async fn file_pothole_with(app: &TestApp, token: &str, media_id: &str) -> String {
-    let response = app
-        .authed(Method::POST, "/v1/reports", token)
-        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
-        .json(&serde_json::json!({
-            "category": "pothole", "latitude": 16.495, "longitude": 107.582,
-            "description": "Ổ gà", "answers": { "size": "large" }, "media_ids": [media_id],
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-    let filed: Json = response.json().await.unwrap();
-    filed["report"]["id"].as_str().unwrap().to_owned()
+    let mut report = pothole_at(PHU_XUAN);
+    report["media_ids"] = serde_json::json!([media_id]);
+    app.file_report_id(token, &report).await
 }
 
 fn assert_no_metadata(derivative: &[u8]) {

@@ -4,25 +4,17 @@
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
-use crate::helpers::{Mode, TestApp, problem};
+use crate::helpers::{Mode, PHU_XUAN, TestApp, problem};
 use crate::in_both_modes;
-
-const PHU_XUAN: (f64, f64) = (16.495, 107.582);
 
 async fn file(app: &TestApp, token: &str, category: &str) -> reqwest::Response {
     let answers = match category {
         "pothole" => json!({ "size": "small" }),
         _ => json!({ "light_state": "off" }),
     };
-    app.authed(Method::POST, "/v1/reports", token)
-        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
-        .json(
-            &json!({ "category": category, "latitude": PHU_XUAN.0, "longitude": PHU_XUAN.1,
-                       "description": "Ổ gà", "answers": answers }),
-        )
-        .send()
-        .await
-        .unwrap()
+    let report = json!({ "category": category, "latitude": PHU_XUAN.0, "longitude": PHU_XUAN.1,
+                         "description": "Ổ gà", "answers": answers });
+    app.post_report(token, &report).await
 }
 
 async fn filed(app: &TestApp, token: &str, category: &str) -> String {

@@ -9,10 +9,8 @@ use serde_json::{Value as Json, json};
 
 use base64::Engine as _;
 
-use crate::helpers::{Mode, TestApp, problem};
+use crate::helpers::{Mode, PHU_XUAN, TestApp, problem};
 use crate::in_both_modes;
-
-const PHU_XUAN: (f64, f64) = (16.495, 107.582);
 
 /// The FCM emulator on a port of its own; its base URL.
 async fn fcm_emulator() -> String {
@@ -89,17 +87,7 @@ async fn file_report(app: &TestApp, token: &str) -> String {
 }
 
 async fn file(app: &TestApp, token: &str, report: Json) -> String {
-    let filed: Json = app
-        .authed(Method::POST, "/v1/reports", token)
-        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
-        .json(&report)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    filed["report"]["id"].as_str().unwrap().to_owned()
+    app.file_report_id(token, &report).await
 }
 
 async fn officer_does(app: &TestApp, id: &str, action: &str, body: Json) {

@@ -5,11 +5,9 @@
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
-use crate::helpers::{Mode, TestApp, problem};
+use crate::helpers::{Mode, PHU_XUAN, TestApp, problem};
 use crate::in_both_modes;
 use crate::reports::upload_photo;
-
-const PHU_XUAN: (f64, f64) = (16.495, 107.582);
 
 /// The names of an element's child elements, in order.
 fn children<'a>(node: roxmltree::Node<'a, 'a>) -> Vec<&'a str> {
@@ -595,16 +593,7 @@ async fn spawn_city(mode: Mode) -> TestApp {
 
 /// Files a report through the app; its id.
 async fn file_in_app(app: &TestApp, token: &str, body: Json) -> String {
-    let response = app
-        .authed(Method::POST, "/v1/reports", token)
-        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-    let filed: Json = response.json().await.unwrap();
-    filed["report"]["id"].as_str().unwrap().to_owned()
+    app.file_report_id(token, &body).await
 }
 
 /// Files a request through Open311 (JSON); its id.

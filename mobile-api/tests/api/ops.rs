@@ -4,10 +4,9 @@
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
-use crate::helpers::{Mode, TestApp, problem};
+use crate::helpers::{Mode, PHU_XUAN, TestApp, problem};
 use crate::in_both_modes;
 
-const PHU_XUAN: (f64, f64) = (16.495, 107.582);
 const THUAN_HOA: (f64, f64) = (16.458, 107.592);
 
 async fn file(app: &TestApp, token: &str, category: &str, at: (f64, f64)) -> String {
@@ -15,21 +14,9 @@ async fn file(app: &TestApp, token: &str, category: &str, at: (f64, f64)) -> Str
         "pothole" => json!({ "size": "small" }),
         _ => json!({ "light_state": "off" }),
     };
-    let filed = app
-        .authed(Method::POST, "/v1/reports", token)
-        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
-        .json(
-            &json!({ "category": category, "latitude": at.0, "longitude": at.1,
-                       "description": "KPI", "answers": answers }),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(filed.status(), 201);
-    filed.json::<Json>().await.unwrap()["report"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    let report = json!({ "category": category, "latitude": at.0, "longitude": at.1,
+                         "description": "KPI", "answers": answers });
+    app.file_report_id(token, &report).await
 }
 
 /// A report's history, in hours after 2026-11-01 08:00 in Huế.

@@ -8,11 +8,10 @@ use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value as Json, json};
 
-use crate::helpers::{Mode, TestApp, problem};
+use crate::helpers::{Mode, PHU_XUAN, TestApp, problem};
 use crate::in_both_modes;
 
 /// Well inside Phú Xuân.
-const PHU_XUAN: (f64, f64) = (16.495, 107.582);
 /// In Thanh Thủy, which fills a hole in Hương Thủy.
 const IN_THE_HOLE: (f64, f64) = (16.400, 107.614);
 /// In Hương Thủy, outside its hole.
@@ -82,10 +81,7 @@ async fn file_with_key(app: &TestApp, token: &str, key: &str, body: &Json) -> re
 
 /// Files a report, expecting success: the answer's `report`.
 async fn file(app: &TestApp, token: &str, body: &Json) -> Json {
-    let response = file_with_key(app, token, &uuid::Uuid::new_v4().to_string(), body).await;
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-    let filed: Json = response.json().await.unwrap();
-    filed["report"].clone()
+    app.file_report(token, body).await
 }
 
 async fn act(app: &TestApp, token: &str, id: &str, action: &str, body: Json) -> reqwest::Response {

@@ -71,6 +71,8 @@ pub struct NotificationsState {
     pushes: Arc<Notify>,
     /// Wakes the broadcast fan-out job when an operator sends one.
     broadcasts: Arc<Notify>,
+    /// Where the workers run; a round of pushes finishes even when the process stops.
+    jobs: platform::jobs::Jobs,
 }
 
 impl NotificationsState {
@@ -121,6 +123,7 @@ impl NotificationsState {
             senders: Arc::new(push::Senders { fcm, web_push }),
             pushes: Arc::new(Notify::new()),
             broadcasts: Arc::new(Notify::new()),
+            jobs: context.jobs.clone(),
         };
         context
             .jobs

@@ -227,10 +227,16 @@ impl Senders {
 /// How long a push service keeps a Web Push message for a browser that is offline.
 const WEB_PUSH_TTL: Duration = Duration::from_secs(24 * 3600);
 
-/// One worker: rounds while there is work, then waits to be woken (or polls).
+/// One worker: rounds while there is work, then waits to be woken (or polls). A round is never
+/// cut short by a stop: pushes it sent are marked sent, so a restart sends none of them again.
 pub async fn run(state: NotificationsState) {
     loop {
-        match round(&state).await {
+        let this_round = state.clone();
+        let outcome = state
+            .jobs
+            .uninterrupted(async move { round(&this_round).await })
+            .await;
+        match outcome {
             Ok(sent) if sent > 0 => continue,
             Ok(_) => {}
             Err(error) => {

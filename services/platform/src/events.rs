@@ -273,6 +273,7 @@ impl EventBus for NatsBus {
         let dead_letters = format!("{}.dead.{consumer}", self.prefix);
         let jetstream = self.jetstream.clone();
         let max_deliveries = self.max_deliveries;
+        let jobs = self.jobs.clone();
         self.jobs.spawn("event consumer", async move {
             loop {
                 let mut messages = match pull.messages().await {
@@ -285,31 +286,41 @@ impl EventBus for NatsBus {
                 };
                 while let Some(message) = messages.next().await {
                     let Ok(message) = message else { break };
-                    let delivered = message.info().map_or(1, |info| info.delivered);
-                    let outcome = match serde_json::from_slice::<Event>(&message.payload) {
-                        Ok(event) => handler(event).await,
-                        Err(error) => Err(anyhow::Error::new(error).context("not an event")),
-                    };
-                    let ack = match outcome {
-                        Ok(()) => message.ack().await,
-                        Err(error) if delivered >= max_deliveries => {
-                            tracing::error!(consumer = %durable, delivered, error = %format!("{error:#}"),
-                                "event moved to the dead-letter subject");
-                            match jetstream
-                                .publish(dead_letters.clone(), message.payload.clone())
-                                .await
-                            {
-                                Ok(_) => message.ack_with(AckKind::Term).await,
-                                Err(_) => message.ack_with(AckKind::Nak(None)).await,
+                    // Handled and acknowledged to the end, stop or not: a stop between the two
+                    // would leave the event to come again only after `ack_wait`.
+                    let (handler, jetstream) = (handler.clone(), jetstream.clone());
+                    let (consumer, dead_letters) = (durable.clone(), dead_letters.clone());
+                    let ack = jobs
+                        .uninterrupted(async move {
+                            let delivered = message.info().map_or(1, |info| info.delivered);
+                            let outcome = match serde_json::from_slice::<Event>(&message.payload) {
+                                Ok(event) => handler(event).await,
+                                Err(error) => {
+                                    Err(anyhow::Error::new(error).context("not an event"))
+                                }
+                            };
+                            match outcome {
+                                Ok(()) => message.ack().await,
+                                Err(error) if delivered >= max_deliveries => {
+                                    tracing::error!(%consumer, delivered, error = %format!("{error:#}"),
+                                        "event moved to the dead-letter subject");
+                                    match jetstream
+                                        .publish(dead_letters, message.payload.clone())
+                                        .await
+                                    {
+                                        Ok(_) => message.ack_with(AckKind::Term).await,
+                                        Err(_) => message.ack_with(AckKind::Nak(None)).await,
+                                    }
+                                }
+                                Err(error) => {
+                                    tracing::warn!(%consumer, delivered, error = %format!("{error:#}"),
+                                        "event failed; it will be delivered again");
+                                    let delay = Duration::from_secs(1 << delivered.clamp(0, 6));
+                                    message.ack_with(AckKind::Nak(Some(delay))).await
+                                }
                             }
-                        }
-                        Err(error) => {
-                            tracing::warn!(consumer = %durable, delivered, error = %format!("{error:#}"),
-                                "event failed; it will be delivered again");
-                            let delay = Duration::from_secs(1 << delivered.clamp(0, 6));
-                            message.ack_with(AckKind::Nak(Some(delay))).await
-                        }
-                    };
+                        })
+                        .await;
                     if let Err(error) = ack {
                         tracing::warn!(consumer = %durable, %error, "ack failed; the event may come again");
                     }

@@ -30,6 +30,19 @@ impl Jobs {
         });
     }
 
+    /// Runs `work` to its end even when the process stops meanwhile (`stop` waits for it): for
+    /// a unit whose effect outside cannot be taken back before it is recorded, such as a push
+    /// sent but not yet marked sent.
+    pub async fn uninterrupted<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> T {
+        match self.tracker.spawn(work).await {
+            Ok(output) => output,
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        }
+    }
+
     /// Resolves once the process is stopping.
     pub async fn stopping(&self) {
         self.shutdown.cancelled().await
@@ -71,5 +84,30 @@ mod tests {
         let after_stop = ticks.load(Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(ticks.load(Ordering::SeqCst), after_stop);
+    }
+
+    #[tokio::test]
+    async fn an_uninterrupted_unit_finishes_though_its_job_is_stopped() {
+        let jobs = Jobs::new();
+        let (started, began) = tokio::sync::oneshot::channel();
+        let recorded = Arc::new(AtomicUsize::new(0));
+        let unit_jobs = jobs.clone();
+        let unit_recorded = recorded.clone();
+        jobs.spawn("sender", async move {
+            unit_jobs
+                .uninterrupted(async move {
+                    let _ = started.send(());
+                    // Sent; now recorded, a few awaits later.
+                    for _ in 0..10 {
+                        tokio::task::yield_now().await;
+                    }
+                    unit_recorded.fetch_add(1, Ordering::SeqCst);
+                })
+                .await;
+            std::future::pending::<()>().await;
+        });
+        began.await.unwrap();
+        jobs.stop().await;
+        assert_eq!(recorded.load(Ordering::SeqCst), 1);
     }
 }
