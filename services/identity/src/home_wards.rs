@@ -178,7 +178,7 @@ pub async fn home_ward_changed(
     platform::events::enqueue(
         tx,
         account,
-        "account.home_ward_changed",
+        platform::events::types::ACCOUNT_HOME_WARD_CHANGED,
         serde_json::json!({ "account_id": account, "jurisdiction": jurisdiction, "home_ward": ward }),
     )
     .await

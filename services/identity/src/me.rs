@@ -624,7 +624,7 @@ pub async fn request_erasure(
     platform::events::enqueue(
         &mut tx,
         id,
-        "account.erasure_requested",
+        platform::events::types::ACCOUNT_ERASURE_REQUESTED,
         serde_json::json!({ "account_id": id, "erase_after": erase_after }),
     )
     .await?;
@@ -686,9 +686,10 @@ async fn erase_due_accounts(state: &IdentityState) -> anyhow::Result<usize> {
     .await?;
     sqlx::query!(
         r#"INSERT INTO outbox (id, aggregate_id, event_type, payload)
-           SELECT gen_random_uuid(), id, 'account.erased', jsonb_build_object('account_id', id)
+           SELECT gen_random_uuid(), id, $2, jsonb_build_object('account_id', id)
            FROM unnest($1::uuid[]) AS id"#,
-        &ids
+        &ids,
+        platform::events::types::ACCOUNT_ERASED
     )
     .execute(&mut *tx)
     .await?;

@@ -145,7 +145,8 @@ impl MediaState {
             let state = state.clone();
             Box::pin(async move { state.on_account_erased(event).await })
         });
-        bus.subscribe("media", "account.erased", handler).await
+        bus.subscribe("media", platform::events::types::ACCOUNT_ERASED, handler)
+            .await
     }
 
     async fn on_account_erased(&self, event: platform::events::Event) -> anyhow::Result<()> {

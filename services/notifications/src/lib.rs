@@ -139,14 +139,14 @@ impl NotificationsState {
     /// Consumes the events people are told about, and identity's erasures.
     pub async fn subscribe(&self, bus: &SharedBus) -> anyhow::Result<()> {
         for event_type in [
-            "report.created",
-            "report.status_changed",
-            "report.overdue",
-            "account.erased",
-            "account.home_ward_changed",
-            "payment.succeeded",
-            "payment.failed",
-            "payment.refunded",
+            platform::events::types::REPORT_CREATED,
+            platform::events::types::REPORT_STATUS_CHANGED,
+            platform::events::types::REPORT_OVERDUE,
+            platform::events::types::ACCOUNT_ERASED,
+            platform::events::types::ACCOUNT_HOME_WARD_CHANGED,
+            platform::events::types::PAYMENT_SUCCEEDED,
+            platform::events::types::PAYMENT_FAILED,
+            platform::events::types::PAYMENT_REFUNDED,
         ] {
             let state = self.clone();
             let handler: Handler = Arc::new(move |event| {
@@ -174,27 +174,31 @@ impl NotificationsState {
             assignee_id: Option<Uuid>,
         }
         match event.event_type.as_str() {
-            "account.erased" => return self.on_account_erased(event).await,
-            "account.home_ward_changed" => return self.on_home_ward_changed(event).await,
-            "payment.succeeded" | "payment.failed" | "payment.refunded" => {
+            platform::events::types::ACCOUNT_ERASED => return self.on_account_erased(event).await,
+            platform::events::types::ACCOUNT_HOME_WARD_CHANGED => {
+                return self.on_home_ward_changed(event).await;
+            }
+            platform::events::types::PAYMENT_SUCCEEDED
+            | platform::events::types::PAYMENT_FAILED
+            | platform::events::types::PAYMENT_REFUNDED => {
                 return self.on_payment(event).await;
             }
             _ => {}
         }
         let report: Report = serde_json::from_value(event.payload.clone())?;
-        if event.event_type == "report.created" {
+        if event.event_type == platform::events::types::REPORT_CREATED {
             self.remember_report_cell(&event, report.reporter_id, &report.jurisdiction)
                 .await?;
         }
         let (notice, recipients) = match event.event_type.as_str() {
             // The officers who answer for the ward and the department.
-            "report.created" => (
+            platform::events::types::REPORT_CREATED => (
                 templates::created(&event.payload),
                 self.responsible(&report.jurisdiction, &report.ward, &report.department)
                     .await?,
             ),
             // The same, and whoever it is assigned to.
-            "report.overdue" => {
+            platform::events::types::REPORT_OVERDUE => {
                 let mut staff = self
                     .responsible(&report.jurisdiction, &report.ward, &report.department)
                     .await?;

@@ -99,7 +99,7 @@ pub fn payment(event_type: &str, payload: &Value) -> Option<Notice> {
     );
     let (vi, en) = (vnd(amount, Lang::Vi), vnd(amount, Lang::En));
     let (title_vi, title_en, body_vi, body_en) = match event_type {
-        "payment.succeeded" => (
+        platform::events::types::PAYMENT_SUCCEEDED => (
             "Thanh toán thành công".to_owned(),
             "Payment successful".to_owned(),
             format!(
@@ -111,14 +111,14 @@ pub fn payment(event_type: &str, payload: &Value) -> Option<Notice> {
                 payload["receipt_number"].as_str().unwrap_or_default()
             ),
         ),
-        "payment.failed" if payload["reason"] == "expired" => (
+        platform::events::types::PAYMENT_FAILED if payload["reason"] == "expired" => (
             "Giao dịch thanh toán đã hết hạn".to_owned(),
             "Payment expired".to_owned(),
             format!("{what_vi}: {vi} chưa được thanh toán. Bạn có thể thanh toán lại."),
             format!("{what_en}: {en} was not paid. You can pay again."),
         ),
         // The provider took the money but it paid no bill: it is held to be returned.
-        "payment.failed" if payload["reason"] == "bill_already_paid" => (
+        platform::events::types::PAYMENT_FAILED if payload["reason"] == "bill_already_paid" => (
             "Thanh toán không thành công".to_owned(),
             "Payment failed".to_owned(),
             format!(
@@ -128,7 +128,7 @@ pub fn payment(event_type: &str, payload: &Value) -> Option<Notice> {
                 "{what_en}: the bill had already been paid. The money you paid will be returned."
             ),
         ),
-        "payment.failed" if payload["reason"] == "amount_mismatch" => (
+        platform::events::types::PAYMENT_FAILED if payload["reason"] == "amount_mismatch" => (
             "Thanh toán không thành công".to_owned(),
             "Payment failed".to_owned(),
             format!(
@@ -138,13 +138,13 @@ pub fn payment(event_type: &str, payload: &Value) -> Option<Notice> {
                 "{what_en}: the provider reported another amount than the bill's. The money you paid will be returned."
             ),
         ),
-        "payment.failed" => (
+        platform::events::types::PAYMENT_FAILED => (
             "Thanh toán không thành công".to_owned(),
             "Payment failed".to_owned(),
             format!("{what_vi}: {vi}. Bạn chưa bị trừ tiền cho hóa đơn này."),
             format!("{what_en}: {en}. The bill is still unpaid."),
         ),
-        "payment.refunded" => (
+        platform::events::types::PAYMENT_REFUNDED => (
             "Đã hoàn tiền".to_owned(),
             "Refund completed".to_owned(),
             format!("{vi} đã được hoàn về tài khoản thanh toán của bạn."),

@@ -293,7 +293,7 @@ pub(crate) async fn finish(
             platform::events::enqueue(
                 &mut tx,
                 refund.intent_id,
-                "payment.refunded",
+                platform::events::types::PAYMENT_REFUNDED,
                 json!({
                     "payment_id": refund.intent_id,
                     "refund_id": refund_id,

@@ -155,7 +155,7 @@ pub async fn apply(
             platform::events::enqueue(
                 &mut tx,
                 payment.id,
-                "payment.succeeded",
+                platform::events::types::PAYMENT_SUCCEEDED,
                 json!({
                     "payment_id": payment.id,
                     "account_id": payment.account_id,
@@ -249,7 +249,7 @@ async fn emit_failed(
     platform::events::enqueue(
         conn,
         payment.id,
-        "payment.failed",
+        platform::events::types::PAYMENT_FAILED,
         json!({
             "payment_id": payment.id,
             "account_id": payment.account_id,

@@ -46,6 +46,34 @@ fn first_schema_version() -> i16 {
     1
 }
 
+/// Every event type, named once: producers and consumers use these, never their own spelling.
+pub mod types {
+    /// Identity: an account asked to be erased (`account_id`, `erase_after`).
+    pub const ACCOUNT_ERASURE_REQUESTED: &str = "account.erasure_requested";
+    /// Identity: an account and what it held are gone (`account_id`).
+    pub const ACCOUNT_ERASED: &str = "account.erased";
+    /// Identity: a resident's home ward changed (`account_id`, `jurisdiction`, `ward`).
+    pub const ACCOUNT_HOME_WARD_CHANGED: &str = "account.home_ward_changed";
+    /// Reports: a report was filed.
+    pub const REPORT_CREATED: &str = "report.created";
+    /// Reports: a report moved in its workflow.
+    pub const REPORT_STATUS_CHANGED: &str = "report.status_changed";
+    /// Reports: a report passed its SLA deadline.
+    pub const REPORT_OVERDUE: &str = "report.overdue";
+    /// Reports: staff commented on a report.
+    pub const REPORT_COMMENTED: &str = "report.commented";
+    /// Reports: a report was linked as a duplicate of another.
+    pub const REPORT_DUPLICATE_LINKED: &str = "report.duplicate_linked";
+    /// Reports: the reporter rated how a report was resolved.
+    pub const REPORT_RATED: &str = "report.rated";
+    /// Payments: a payment settled.
+    pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";
+    /// Payments: a payment failed or expired (`reason`).
+    pub const PAYMENT_FAILED: &str = "payment.failed";
+    /// Payments: a payment was refunded, in part or in full.
+    pub const PAYMENT_REFUNDED: &str = "payment.refunded";
+}
+
 /// What a consumer does with an event: `Ok` once handled, `Err` to have it delivered again.
 pub type Handler = Arc<dyn Fn(Event) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
 

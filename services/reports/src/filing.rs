@@ -302,7 +302,7 @@ pub async fn file(
     }
     .record(
         &mut tx,
-        Some("report.created"),
+        Some(platform::events::types::REPORT_CREATED),
         json!({
             "report_id": report_id,
             "jurisdiction": jurisdiction,

@@ -592,7 +592,11 @@ pub async fn change_status(
         media_ids,
         details,
     }
-    .record(tx, Some("report.status_changed"), payload)
+    .record(
+        tx,
+        Some(platform::events::types::REPORT_STATUS_CHANGED),
+        payload,
+    )
     .await?;
     Ok(())
 }
@@ -672,7 +676,7 @@ pub async fn comment(
         }
         .record(
             &mut tx,
-            Some("report.commented"),
+            Some(platform::events::types::REPORT_COMMENTED),
             json!({ "report_id": id, "reporter_id": row.reporter_id, "note": text }),
         )
         .await?;
@@ -902,7 +906,7 @@ pub async fn mark_duplicate(
     }
     .record(
         &mut tx,
-        Some("report.duplicate_linked"),
+        Some(platform::events::types::REPORT_DUPLICATE_LINKED),
         json!({ "report_id": request.original_id, "duplicate_id": id }),
     )
     .await?;

@@ -524,7 +524,7 @@ pub async fn rate(
     }
     .record(
         &mut tx,
-        Some("report.rated"),
+        Some(platform::events::types::REPORT_RATED),
         json!({ "report_id": id, "rating": rating.rating, "jurisdiction": row.jurisdiction_id,
                 "ward": row.ward_id, "department": row.department_id }),
     )

@@ -69,7 +69,7 @@ async fn check(state: &ReportsState) -> anyhow::Result<usize> {
         }
         .record(
             &mut tx,
-            Some("report.overdue"),
+            Some(platform::events::types::REPORT_OVERDUE),
             json!({
                 "report_id": report.id,
                 "jurisdiction": report.jurisdiction_id,
@@ -111,7 +111,7 @@ async fn check(state: &ReportsState) -> anyhow::Result<usize> {
         }
         .record(
             &mut tx,
-            Some("report.status_changed"),
+            Some(platform::events::types::REPORT_STATUS_CHANGED),
             json!({
                 "report_id": report.id,
                 "from": "resolved",
