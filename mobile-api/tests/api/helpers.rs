@@ -488,6 +488,19 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Refreshes the session `signed_in` (a sign-in's answer), expecting new tokens.
+    pub async fn refresh(&self, signed_in: &serde_json::Value) -> serde_json::Value {
+        let response = self
+            .client
+            .post(self.url("/v1/auth/refresh"))
+            .json(&serde_json::json!({ "refresh_token": signed_in["refresh_token"] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "the session refreshes");
+        response.json().await.unwrap()
+    }
+
     /// The access token of a new resident.
     pub async fn resident_token(&self) -> String {
         self.sign_in(&random_phone()).await["access_token"]

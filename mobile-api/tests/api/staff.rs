@@ -224,19 +224,7 @@ async fn totp_is_a_second_factor_that_works_once(mode: Mode) {
             .unwrap()
             .starts_with("otpauth://totp/Citizen")
     );
-    let secret = totp_rs::Secret::Encoded(enrolment["secret"].as_str().unwrap().to_owned())
-        .to_bytes()
-        .unwrap();
-    let totp = totp_rs::TOTP::new(
-        totp_rs::Algorithm::SHA1,
-        6,
-        1,
-        30,
-        secret,
-        None,
-        String::new(),
-    )
-    .unwrap();
+    let totp = authenticator(&enrolment);
     let now = chrono::Utc::now().timestamp() as u64;
     let confirm = app
         .authed(Method::POST, "/v1/me/totp/confirm", &root)
@@ -337,16 +325,7 @@ async fn admins_act_as_admins_only_once_totp_is_on() {
         .await
         .unwrap();
     assert_eq!(confirm.status(), 204);
-    let refreshed: Value = app
-        .client
-        .post(app.url("/v1/auth/refresh"))
-        .json(&json!({ "refresh_token": session["refresh_token"] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let refreshed = app.refresh(&session).await;
     let admin = refreshed["access_token"].as_str().unwrap();
     assert_eq!(app.get_as("/v1/admin/staff", admin).await.status(), 200);
     let me: Value = app.get_as("/v1/me", admin).await.json().await.unwrap();

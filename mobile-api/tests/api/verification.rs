@@ -94,16 +94,7 @@ async fn linking_vneid_makes_the_account_verified(mode: Mode) {
     let outcome = verify(&app, &issuer, token, "approve", "046090001234").await;
     assert_eq!(outcome, "citizen://identity-verification?status=verified");
 
-    let refreshed: Value = app
-        .client
-        .post(app.url("/v1/auth/refresh"))
-        .json(&json!({ "refresh_token": session["refresh_token"] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let refreshed = app.refresh(&session).await;
     let verified_token = refreshed["access_token"].as_str().unwrap();
     let me: Value = app
         .get_as("/v1/me", verified_token)
