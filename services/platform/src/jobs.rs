@@ -39,13 +39,10 @@ impl Jobs {
     ) -> T {
         match self.tracker.spawn(work).await {
             Ok(output) => output,
-            Err(error) => std::panic::resume_unwind(error.into_panic()),
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            // Only a runtime shutting down cancels the task; this caller goes with it.
+            Err(_) => std::future::pending().await,
         }
-    }
-
-    /// Resolves once the process is stopping.
-    pub async fn stopping(&self) {
-        self.shutdown.cancelled().await
     }
 
     /// Stops every job and waits until each has let go.
