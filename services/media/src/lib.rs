@@ -60,7 +60,7 @@ pub static SERVICE: Service = Service {
                 &context.jobs,
             )
             .await?;
-            if let Some(bus) = context.bus() {
+            if let Some(bus) = &context.bus {
                 state.subscribe(bus).await?;
             }
             Ok(Running::routes(router(state, &context.service_token)))

@@ -48,7 +48,7 @@ pub static SERVICE: Service = Service {
     start: |context| {
         Box::pin(async move {
             let state = NotificationsState::start(&context)?;
-            if let Some(bus) = context.bus() {
+            if let Some(bus) = &context.bus {
                 state.subscribe(bus).await?;
             }
             Ok(Running::routes(router(state)))

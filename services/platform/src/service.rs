@@ -81,11 +81,6 @@ impl StartContext {
             .cloned()
             .with_context(|| format!("`{name}` is not among the services this one calls"))
     }
-
-    /// Subscribes to events when this process has a bus.
-    pub fn bus(&self) -> Option<&SharedBus> {
-        self.bus.as_ref()
-    }
 }
 
 /// A started service.
