@@ -298,12 +298,7 @@ async fn admins_act_as_admins_only_once_totp_is_on() {
         "admin_only",
     )
     .await;
-    let me: Value = app
-        .get_as("/v1/me", password_only)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me = app.get_json_as("/v1/me", password_only).await;
     assert_eq!(me["totp_required"], true);
     assert_eq!(me["roles"], json!(["platform_admin"]));
 
@@ -328,14 +323,14 @@ async fn admins_act_as_admins_only_once_totp_is_on() {
     let refreshed = app.refresh(&session).await;
     let admin = refreshed["access_token"].as_str().unwrap();
     assert_eq!(app.get_as("/v1/admin/staff", admin).await.status(), 200);
-    let me: Value = app.get_as("/v1/me", admin).await.json().await.unwrap();
+    let me = app.get_json_as("/v1/me", admin).await;
     assert_eq!(me["totp_required"], false);
 
     // A demo jurisdiction admin without TOTP is held back too; an officer is not.
     let hue = app.staff_token("hue.admin").await;
     problem(app.get_as("/v1/admin/staff", &hue).await, 403, "admin_only").await;
     let officer = app.staff_token("phuxuan.officer").await;
-    let me: Value = app.get_as("/v1/me", &officer).await.json().await.unwrap();
+    let me = app.get_json_as("/v1/me", &officer).await;
     assert_eq!(me["roles"], json!(["ward_officer"]));
     assert_eq!(me["totp_required"], false);
     assert_eq!(

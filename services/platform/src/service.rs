@@ -35,7 +35,7 @@ pub struct Service {
     pub calls: &'static [&'static str],
     /// Whether it writes events to an outbox for the relay to publish.
     pub outbox: bool,
-    /// Whether it subscribes to events (in `start`, through `Context::bus`).
+    /// Whether it subscribes to events (in `start`, through `StartContext::bus`).
     pub consumes_events: bool,
     /// Its largest request body, when it takes more than `gateway.body_limit_bytes`.
     pub body_limit: fn(&Config) -> Option<usize>,
