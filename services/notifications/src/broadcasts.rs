@@ -15,14 +15,15 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use platform::ApiError;
 use platform::auth::Principal;
 use platform::extract::{IdempotencyKey, JsonBody, QueryParams};
+use platform::{ApiError, idempotency};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -32,6 +33,8 @@ use crate::templates::Notice;
 
 /// The kind of a broadcast's notices in the inbox.
 const KIND: &str = "broadcast";
+/// The operation broadcast keys are fingerprinted with.
+const SEND: &str = "POST /v1/admin/broadcasts";
 /// Recipients per fan-out page: one call to identity and one transaction each.
 const PAGE: i64 = 1000;
 /// With nothing to fan out, the job looks again this often (it is also woken by a new one).
@@ -149,8 +152,7 @@ fn broadcast_not_found() -> ApiError {
 #[utoipa::path(post, path = "/v1/admin/broadcasts", operation_id = "create_broadcast", tag = "broadcasts", request_body = NewBroadcast,
     params(("Idempotency-Key" = String, Header, description = "Unique per warning; a retry reuses it")),
     responses(
-        (status = 202, body = Broadcast, description = "Accepted: recipients are being chosen"),
-        (status = 200, body = Broadcast, description = "The same request again (`Idempotent-Replayed: true`)"),
+        (status = 202, body = Broadcast, description = "Accepted: recipients are being chosen (or the first answer to this key, replayed with `Idempotent-Replayed: true`)"),
         (status = 400, body = platform::error::Problem, description = "`idempotency_key_required`, `invalid_body`"),
         (status = 404, body = platform::error::Problem, description = "Not an admin of this jurisdiction, or no such jurisdiction"),
         (status = 422, body = platform::error::Problem, description = "`invalid_field`, `message_too_long`, `invalid_area`, `unknown_ward`, `area_outside_jurisdiction`, `area_too_large`, `idempotency_key_reused`"),
@@ -166,25 +168,31 @@ pub async fn create(
         return Err(ApiError::route_not_found());
     }
     request.validate()?;
-    // The same account and key always name the same broadcast: a retry never warns twice.
-    let id = Uuid::new_v5(
-        &principal.account_id,
-        format!("broadcast-idempotency-key:{key}").as_bytes(),
-    );
-    let stored = serde_json::to_value(&request).map_err(ApiError::internal)?;
-    if let Some(replayed) = replay(&state, id, &stored).await? {
-        return Ok(replayed);
+    let fingerprint = idempotency::fingerprint(SEND, &request)?;
+    let (account, key) = (principal.account_id, key.as_str());
+    if let Some(answer) = idempotency::kept(&state.pool, account, key, &fingerprint).await? {
+        return Ok(answer.replayed());
     }
     let (wards, cells) = resolve_area(&state, &request).await?;
-    let inserted = sqlx::query!(
+    // Derived from the key, as before keys were kept apart: a key used for a broadcast then can
+    // never make a second one (the insert fails on the id).
+    let id = Uuid::new_v5(
+        &account,
+        format!("broadcast-idempotency-key:{key}").as_bytes(),
+    );
+    let mut tx = state.pool.begin().await?;
+    // A retry that raced this one in waits here for it, then gets its answer: never two warnings.
+    if let Some(answer) = idempotency::claim_in(&mut tx, account, key, &fingerprint).await? {
+        return Ok(answer.replayed());
+    }
+    sqlx::query!(
         r#"INSERT INTO broadcasts (id, jurisdiction, created_by, request, wards, cells,
                                    title_vi, body_vi, title_en, body_en, urgent)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-           ON CONFLICT (id) DO NOTHING"#,
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
         id,
         request.jurisdiction,
-        principal.account_id,
-        stored,
+        account,
+        serde_json::to_value(&request).map_err(ApiError::internal)?,
         &wards,
         &cells,
         request.title_vi.trim(),
@@ -193,52 +201,18 @@ pub async fn create(
         request.body_en.trim(),
         request.urgent
     )
-    .execute(&state.pool)
+    .execute(&mut *tx)
     .await?;
-    if inserted.rows_affected() == 0 {
-        // The same key raced this request in: answer as its replay.
-        if let Some(replayed) = replay(&state, id, &stored).await? {
-            return Ok(replayed);
-        }
-    }
+    let broadcast = load_in(&mut tx, &[id])
+        .await?
+        .pop()
+        .ok_or_else(broadcast_not_found)?;
+    let answer = serde_json::to_value(&broadcast).map_err(ApiError::internal)?;
+    idempotency::answer_in(&mut tx, account, key, StatusCode::ACCEPTED, &answer).await?;
+    tx.commit().await?;
     tracing::info!(broadcast = %id, jurisdiction = request.jurisdiction, urgent = request.urgent, "broadcast accepted");
     state.broadcasts.notify_one();
-    let broadcast = load(&state, &[id])
-        .await?
-        .pop()
-        .ok_or_else(broadcast_not_found)?;
     Ok((StatusCode::ACCEPTED, Json(broadcast)).into_response())
-}
-
-/// The broadcast a key already made, if it did; 422 when it was made for another request.
-async fn replay(
-    state: &NotificationsState,
-    id: Uuid,
-    request: &Value,
-) -> Result<Option<Response>, ApiError> {
-    let Some(stored) = sqlx::query_scalar!("SELECT request FROM broadcasts WHERE id = $1", id)
-        .fetch_optional(&state.pool)
-        .await?
-    else {
-        return Ok(None);
-    };
-    if stored != *request {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_key_reused",
-            "Idempotency-Key này đã được dùng cho một thông báo khẩn khác.",
-            "This Idempotency-Key was used for a different broadcast.",
-        ));
-    }
-    let broadcast = load(state, &[id])
-        .await?
-        .pop()
-        .ok_or_else(broadcast_not_found)?;
-    let mut response = Json(broadcast).into_response();
-    response
-        .headers_mut()
-        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    Ok(Some(response))
 }
 
 /// The wards the area touches and the res-9 cells it covers, from reports.
@@ -435,6 +409,11 @@ pub async fn cancel(
 
 /// Broadcasts by id, in the order given, with their push counts: two queries for any number.
 async fn load(state: &NotificationsState, ids: &[Uuid]) -> Result<Vec<Broadcast>, ApiError> {
+    load_in(&mut *state.pool.acquire().await?, ids).await
+}
+
+/// The broadcasts of `ids` as `conn` sees them (a transaction sees its own).
+async fn load_in(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Broadcast>, ApiError> {
     let rows = sqlx::query!(
         r#"SELECT id, jurisdiction, status, title_vi, body_vi, title_en, body_en, urgent,
                   request -> 'area' AS "area!", wards, recipients, fanned_out, created_at,
@@ -442,7 +421,7 @@ async fn load(state: &NotificationsState, ids: &[Uuid]) -> Result<Vec<Broadcast>
            FROM broadcasts WHERE id = ANY($1)"#,
         ids
     )
-    .fetch_all(&state.pool)
+    .fetch_all(&mut *conn)
     .await?;
     let counted = sqlx::query!(
         r#"SELECT n.event_id, p.status, count(*) AS "count!"
@@ -450,7 +429,7 @@ async fn load(state: &NotificationsState, ids: &[Uuid]) -> Result<Vec<Broadcast>
            WHERE n.event_id = ANY($1) GROUP BY n.event_id, p.status"#,
         ids
     )
-    .fetch_all(&state.pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut counts: HashMap<Uuid, PushCounts> = HashMap::new();
     for row in counted {

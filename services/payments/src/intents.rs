@@ -12,13 +12,13 @@ use chrono::{DateTime, Utc};
 use platform::ApiError;
 use platform::auth::{Principal, Role};
 use platform::extract::{ClientInfo, IdempotencyKey, JsonBody, QueryParams};
+use platform::idempotency;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::PaymentsState;
 use crate::bills::{self, Service};
-use crate::idempotency;
 use crate::providers::{self, ProviderError, ProviderName};
 
 const MAX_PAGE: i64 = 100;

@@ -9,7 +9,6 @@
 mod bills;
 mod callbacks;
 mod customers;
-mod idempotency;
 mod intents;
 mod ledger;
 pub mod providers;

@@ -46,7 +46,7 @@ pub async fn run(state: PaymentsState) {
             Ok(resolved) => tracing::info!(resolved, "reconciliation resolved refunds"),
             Err(error) => tracing::warn!(error = %format!("{error:#}"), "resolving refunds failed"),
         }
-        if let Err(error) = crate::idempotency::prune(&state.pool).await {
+        if let Err(error) = platform::idempotency::prune(&state.pool).await {
             tracing::warn!(error = %error, "pruning idempotency keys failed");
         }
         if let Err(error) = crate::bills::prune_lookups(&state.pool).await {

@@ -14,13 +14,13 @@ use chrono::{DateTime, Utc};
 use platform::ApiError;
 use platform::auth::{Principal, Role};
 use platform::extract::{IdempotencyKey, JsonBody};
+use platform::idempotency;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::PaymentsState;
-use crate::idempotency;
 use crate::intents::{Payment, load, visible};
 use crate::ledger::{self, credit, debit};
 use crate::providers::{self, ProviderName, RefundOutcome};

@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod http;
+pub mod idempotency;
 pub mod internal;
 pub mod jobs;
 pub mod lang;

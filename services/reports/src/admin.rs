@@ -8,8 +8,8 @@ use platform::ApiError;
 use platform::auth::Principal;
 use platform::extract::JsonBody;
 
-use crate::ReportsState;
-use crate::jurisdiction::{self, JurisdictionFile};
+use crate::domain::ReportsState;
+use crate::domain::jurisdiction::{self, JurisdictionFile};
 
 /// Creates or replaces a jurisdiction's departments, categories (with their questions) and
 /// routing rules. Only platform admins create new jurisdictions.
@@ -24,7 +24,7 @@ pub async fn put_jurisdiction(
     Path(id): Path<String>,
     JsonBody(file): JsonBody<JurisdictionFile>,
 ) -> Result<StatusCode, ApiError> {
-    crate::access::may_administer(&principal, &id)?;
+    crate::domain::access::may_administer(&principal, &id)?;
     if file.id != id {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -54,7 +54,7 @@ pub async fn put_wards(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    crate::access::may_administer(&principal, &id)?;
+    crate::domain::access::may_administer(&principal, &id)?;
     let text = std::str::from_utf8(&body).map_err(|_| {
         ApiError::bad_request(
             "invalid_body",

@@ -3,20 +3,17 @@
 //! there, given an SLA deadline, and worked through its workflow by officers, every step on a
 //! timeline and in the outbox.
 
-mod access;
+mod domain;
+
+// Audience adapters over the domain core.
 mod admin;
-mod areas;
-mod filing;
-pub mod jurisdiction;
 mod moderation;
 mod officer;
 mod open311;
 mod ops;
 mod public;
+mod resident;
 mod sla;
-mod views;
-pub mod wards;
-mod workflow;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,15 +21,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
-use h3o::{CellIndex, LatLng, Resolution};
-use platform::ApiError;
-use platform::internal::ServiceClient;
 use platform::service::{Running, Service, StartContext};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
+use crate::domain::ReportsState;
+pub use crate::domain::geo::{cell_at, coarsened};
+pub use crate::domain::{jurisdiction, wards};
 pub use crate::public::nearest_public;
-use crate::wards::WardIndexes;
 
 /// The PostgreSQL schema this service owns.
 pub const SCHEMA: &str = "reports";
@@ -60,55 +56,40 @@ pub static SERVICE: Service = Service {
     openapi: <ReportsApi as utoipa::OpenApi>::openapi,
     start: |context| {
         Box::pin(async move {
-            let state = ReportsState::start(&context).await?;
+            let state = start(&context).await?;
             Ok(Running::routes(router(state, &context.service_token)))
         })
     },
 };
 
-#[derive(Clone)]
-pub struct ReportsState {
-    pool: PgPool,
-    wards: Arc<WardIndexes>,
-    /// Attaches photos to reports and sets whether they are public.
-    media: ServiceClient,
-    /// Tells whether an assignee is staff of the right scope.
-    identity: ServiceClient,
-    max_reports_per_hour: i64,
-    /// Open311's requests per client address.
-    open311_limiter: Arc<platform::ratelimit::Limiter>,
-}
-
-impl ReportsState {
-    /// Seeds the demo city if configured, and starts the SLA job.
-    async fn start(context: &StartContext) -> anyhow::Result<Self> {
-        let (pool, config) = (context.pool.clone(), &context.config.reports);
-        if config.seed_demo_jurisdiction {
-            seed_demo(&pool).await?;
-        }
-        ops::fill_missing_cells(&pool).await?;
-        let state = Self {
-            pool,
-            wards: Arc::default(),
-            media: context.client("media")?,
-            identity: context.client("identity")?,
-            max_reports_per_hour: config.max_reports_per_hour,
-            open311_limiter: Arc::new(platform::ratelimit::Limiter::new(
-                &context.counters,
-                "open311.requests",
-                config.open311_requests_per_minute,
-                Duration::from_secs(60),
-            )),
-        };
-        context.jobs.spawn(
-            "sla",
-            sla::run(
-                state.clone(),
-                Duration::from_millis(config.sla_check_interval_ms.max(10)),
-            ),
-        );
-        Ok(state)
+/// Seeds the demo city if configured, and starts the SLA job.
+async fn start(context: &StartContext) -> anyhow::Result<ReportsState> {
+    let (pool, config) = (context.pool.clone(), &context.config.reports);
+    if config.seed_demo_jurisdiction {
+        seed_demo(&pool).await?;
     }
+    ops::fill_missing_cells(&pool).await?;
+    let state = ReportsState {
+        pool,
+        wards: Arc::default(),
+        media: context.client("media")?,
+        identity: context.client("identity")?,
+        max_reports_per_hour: config.max_reports_per_hour,
+        open311_limiter: Arc::new(platform::ratelimit::Limiter::new(
+            &context.counters,
+            "open311.requests",
+            config.open311_requests_per_minute,
+            Duration::from_secs(60),
+        )),
+    };
+    context.jobs.spawn(
+        "sla",
+        sla::run(
+            state.clone(),
+            Duration::from_millis(config.sla_check_interval_ms.max(10)),
+        ),
+    );
+    Ok(state)
 }
 
 /// Imports the demo city `hue` unless it is already there.
@@ -159,12 +140,15 @@ pub fn router(state: ReportsState, service_token: &secrecy::SecretString) -> Rou
             "/internal/v1/reports/{id}/followers",
             get(public::internal_followers),
         )
-        .route("/internal/v1/areas/resolve", post(areas::internal_resolve))
+        .route(
+            "/internal/v1/areas/resolve",
+            post(domain::areas::internal_resolve),
+        )
         .route("/internal/v1/wards/find", post(wards::internal_find));
     Router::new()
-        .route("/v1/reports", post(filing::file_report))
+        .route("/v1/reports", post(resident::file_report))
         .route("/v1/reports/categories", get(public::categories))
-        .route("/v1/reports/duplicates", get(filing::duplicates))
+        .route("/v1/reports/duplicates", get(resident::duplicates))
         .route("/v1/reports/near", get(public::near))
         .route("/v1/reports/mine", get(public::mine))
         .route("/v1/reports/following", get(public::following))
@@ -238,8 +222,8 @@ pub const MAX_BODY_BYTES: usize = MAX_WARDS_BODY;
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
-        filing::file_report,
-        filing::duplicates,
+        resident::file_report,
+        resident::duplicates,
         public::categories,
         public::near,
         public::mine,
@@ -280,34 +264,71 @@ pub const MAX_BODY_BYTES: usize = MAX_WARDS_BODY;
 )]
 pub struct ReportsApi;
 
-/// An H3 cell as PostgreSQL stores it (a signed 64-bit integer).
-pub fn cell_at(latitude: f64, longitude: f64, resolution: Resolution) -> Option<i64> {
-    let cell = LatLng::new(latitude, longitude).ok()?.to_cell(resolution);
-    Some(u64::from(cell) as i64)
-}
+#[cfg(test)]
+mod tests {
+    /// Each audience adapter, as its source names other modules of this crate.
+    const ADAPTERS: [(&str, &str); 8] = [
+        ("admin", include_str!("admin.rs")),
+        ("moderation", include_str!("moderation.rs")),
+        ("officer", include_str!("officer.rs")),
+        ("open311", include_str!("open311.rs")),
+        ("ops", include_str!("ops.rs")),
+        ("public", include_str!("public.rs")),
+        ("resident", include_str!("resident.rs")),
+        ("sla", include_str!("sla.rs")),
+    ];
 
-/// The centre of the cell `latitude`/`longitude` is in: where the public sees a report whose
-/// exact position is private.
-pub fn coarsened(latitude: f64, longitude: f64) -> Option<(f64, f64)> {
-    let cell: CellIndex = LatLng::new(latitude, longitude)
-        .ok()?
-        .to_cell(Resolution::Eight);
-    let centre = LatLng::from(cell);
-    Some((centre.lat(), centre.lng()))
-}
+    const DOMAIN: [(&str, &str); 13] = [
+        ("domain", include_str!("domain/mod.rs")),
+        ("access", include_str!("domain/access.rs")),
+        ("areas", include_str!("domain/areas.rs")),
+        ("bans", include_str!("domain/bans.rs")),
+        ("filing", include_str!("domain/filing.rs")),
+        ("geo", include_str!("domain/geo.rs")),
+        ("jurisdiction", include_str!("domain/jurisdiction.rs")),
+        ("photos", include_str!("domain/photos.rs")),
+        ("templates", include_str!("domain/templates.rs")),
+        ("transitions", include_str!("domain/transitions.rs")),
+        ("views", include_str!("domain/views.rs")),
+        ("wards", include_str!("domain/wards.rs")),
+        ("workflow", include_str!("domain/workflow.rs")),
+    ];
 
-pub(crate) fn report_not_found() -> ApiError {
-    ApiError::not_found(
-        "report_not_found",
-        "Không tìm thấy phản ánh.",
-        "There is no such report.",
-    )
-}
+    /// The modules of this crate that `source` names through `crate::` or `super::`.
+    fn names(source: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for prefix in ["crate::", "super::"] {
+            for (at, _) in source.match_indices(prefix) {
+                let rest = &source[at + prefix.len()..];
+                let end = rest
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                found.push(rest[..end].to_owned());
+            }
+        }
+        found
+    }
 
-pub(crate) fn jurisdiction_not_found() -> ApiError {
-    ApiError::not_found(
-        "jurisdiction_not_found",
-        "Không tìm thấy địa bàn.",
-        "There is no such jurisdiction.",
-    )
+    /// The core never reaches into an adapter, and adapters reach only into the core: the
+    /// modules of reports import one another in no circle.
+    #[test]
+    fn adapters_depend_only_on_the_core() {
+        for (adapter, source) in ADAPTERS {
+            for name in names(source) {
+                assert!(
+                    name == "domain" || name.is_empty(),
+                    "the adapter `{adapter}` names `{name}`: adapters use only `crate::domain`"
+                );
+            }
+        }
+        let adapters: Vec<&str> = ADAPTERS.iter().map(|(name, _)| *name).collect();
+        for (module, source) in DOMAIN {
+            for name in names(source) {
+                assert!(
+                    !adapters.contains(&name.as_str()),
+                    "the core module `{module}` names the adapter `{name}`"
+                );
+            }
+        }
+    }
 }

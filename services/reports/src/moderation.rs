@@ -7,7 +7,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use platform::ApiError;
 use platform::auth::Principal;
 use platform::extract::{JsonBody, QueryParams};
@@ -15,12 +15,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::ReportsState;
-use crate::access::StaffScope;
-use crate::views::ReportRow;
+use crate::domain::ReportsState;
+use crate::domain::access::StaffScope;
 
 fn report_not_found() -> ApiError {
-    crate::report_not_found()
+    crate::domain::report_not_found()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -123,7 +122,7 @@ pub async fn hide_report(
         )
         .execute(&mut *tx)
         .await?;
-        crate::officer::set_photos_public(&state, id, false).await?;
+        crate::domain::photos::set_photos_public(&state, id, false).await?;
         log(
             &mut tx,
             &jurisdiction,
@@ -162,7 +161,7 @@ pub async fn show_report(
         .execute(&mut *tx)
         .await?;
         if may_be_public {
-            crate::officer::set_photos_public(&state, id, true).await?;
+            crate::domain::photos::set_photos_public(&state, id, true).await?;
         }
         log(
             &mut tx,
@@ -392,45 +391,6 @@ pub async fn lift_ban(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Refuses a filing by an account banned in the jurisdiction (403 with until when).
-pub async fn check_not_banned(
-    state: &ReportsState,
-    jurisdiction: &str,
-    account: Uuid,
-) -> Result<(), ApiError> {
-    let Some(ban) = sqlx::query!(
-        "SELECT reason, until FROM filing_bans WHERE jurisdiction_id = $1 AND account_id = $2 AND until > now()",
-        jurisdiction,
-        account
-    )
-    .fetch_optional(&state.pool)
-    .await?
-    else {
-        return Ok(());
-    };
-    let until = local(ban.until);
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        "banned_from_filing",
-        format!(
-            "Tài khoản bị tạm ngừng gửi phản ánh đến {until}. Lý do: {}",
-            ban.reason
-        ),
-        format!(
-            "This account may not file reports until {until}. Reason: {}",
-            ban.reason
-        ),
-    ))
-}
-
-/// A time as people in the city read it.
-fn local(at: DateTime<Utc>) -> String {
-    FixedOffset::east_opt(7 * 3600)
-        .map_or_else(|| at.fixed_offset(), |hue| at.with_timezone(&hue))
-        .format("%H:%M %d/%m/%Y")
-        .to_string()
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LogEntry {
     id: i64,
@@ -574,7 +534,7 @@ pub async fn put_templates(
     for template in &templates {
         check_template(template)?;
         if let Some(action) = &template.action
-            && crate::workflow::Action::parse(action).is_none()
+            && crate::domain::workflow::Action::parse(action).is_none()
         {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -652,55 +612,4 @@ pub async fn templates(
     .fetch_all(&state.pool)
     .await?;
     Ok(Json(templates))
-}
-
-/// A template's texts for a report, placeholders filled (Vietnamese, English); 422 when there is
-/// no such template for this report's category and the action.
-pub async fn render(
-    tx: &mut sqlx::PgConnection,
-    row: &ReportRow,
-    action: &str,
-    id: &str,
-) -> Result<(String, String), ApiError> {
-    let template = sqlx::query!(
-        r#"SELECT text_vi, text_en FROM response_templates
-           WHERE jurisdiction_id = $1 AND id = $2
-             AND (category_code IS NULL OR category_code = $3)
-             AND (action IS NULL OR action = $4)"#,
-        row.jurisdiction_id,
-        id,
-        row.category_code,
-        action
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_template",
-            "Không có mẫu phản hồi này cho loại phản ánh và thao tác này.",
-            "There is no such response template for this category and action.",
-        )
-    })?;
-    let due = local(row.sla_due_at);
-    let fill = |text: &str, category: &str, ward: &str, department: &str| {
-        text.replace("{category}", category)
-            .replace("{ward}", ward)
-            .replace("{department}", department)
-            .replace("{due}", &due)
-    };
-    Ok((
-        fill(
-            &template.text_vi,
-            &row.category_name_vi,
-            &row.ward_name_vi,
-            &row.department_name_vi,
-        ),
-        fill(
-            &template.text_en,
-            &row.category_name_en,
-            &row.ward_name_en,
-            &row.department_name_en,
-        ),
-    ))
 }

@@ -14,33 +14,12 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::access::{StaffMember, StaffScope};
-use crate::views::{self, Audience, Change, Report, ReportPage, ReportRow};
-use crate::workflow::{self, Action, RejectReason, Status};
-use crate::{ReportsState, report_not_found};
-
-/// Who changes a report, as its timeline records them.
-pub struct Actor<'a> {
-    pub id: Uuid,
-    pub role: &'a str,
-}
-
-pub fn illegal(from: Status, action: Action) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "illegal_transition",
-        format!(
-            "Không thể thực hiện `{}` khi phản ánh đang ở trạng thái `{}`.",
-            action.as_str(),
-            from.as_str()
-        ),
-        format!(
-            "`{}` is not possible while the report is `{}`.",
-            action.as_str(),
-            from.as_str()
-        ),
-    )
-}
+use crate::domain::access::{StaffMember, StaffScope};
+use crate::domain::photos::set_photos_public;
+use crate::domain::transitions::{Actor, change_status, illegal};
+use crate::domain::views::{self, Audience, Change, Report, ReportPage, ReportRow};
+use crate::domain::workflow::{self, Action, RejectReason, Status};
+use crate::domain::{ReportsState, report_not_found};
 
 fn invalid(code: &'static str, vi: &str, en: &str) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, vi, en)
@@ -85,9 +64,6 @@ pub struct QueueQuery {
     /// At most 100; 50 by default.
     limit: Option<i64>,
 }
-
-/// The statuses of open reports, as the queue indexes' predicate names them.
-const OPEN_STATUSES: &str = "('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')";
 
 /// The caller's work queue: open reports within their scope, soonest SLA deadline first.
 ///
@@ -146,7 +122,7 @@ pub async fn queue(
             sql.push(" UNION ");
         }
         sql.push("(SELECT id, sla_due_at FROM reports WHERE status IN ");
-        sql.push(OPEN_STATUSES);
+        sql.push(workflow::OPEN_STATUSES_SQL);
         match reach {
             Reach::Everything => {}
             Reach::Jurisdiction => {
@@ -280,7 +256,7 @@ pub struct ActionBody {
 
 fn note(text: &Option<String>) -> Result<Option<&str>, ApiError> {
     let text = text.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    if text.is_some_and(|t| t.chars().count() > crate::filing::MAX_DESCRIPTION_CHARS) {
+    if text.is_some_and(|t| t.chars().count() > crate::domain::filing::MAX_DESCRIPTION_CHARS) {
         return Err(invalid(
             "note_too_long",
             "Ghi chú tối đa 4000 ký tự.",
@@ -379,9 +355,9 @@ pub async fn act(
         let to = workflow::next(from, action).ok_or_else(|| illegal(from, action))?;
         // A template writes the public note the officer did not.
         let templated = match (public_note, &body.template) {
-            (None, Some(template)) => {
-                Some(crate::moderation::render(&mut tx, &row, action.as_str(), template).await?)
-            }
+            (None, Some(template)) => Some(
+                crate::domain::templates::render(&mut tx, &row, action.as_str(), template).await?,
+            ),
             _ => None,
         };
         let public_note = public_note.or(templated.as_ref().map(|(vi, _)| vi.as_str()));
@@ -398,7 +374,7 @@ pub async fn act(
             .await?;
         }
         if !body.media_ids.is_empty() {
-            crate::filing::attach_photos(
+            crate::domain::photos::attach_photos(
                 &state,
                 principal.account_id,
                 id,
@@ -450,7 +426,7 @@ pub async fn act(
     .await;
     if outcome.is_err() {
         if attached {
-            crate::filing::undo_attach(&state, id, &body.media_ids).await;
+            crate::domain::photos::undo_attach(&state, id, &body.media_ids).await;
         }
         if hidden {
             show_photos_again(&state, id).await;
@@ -502,103 +478,6 @@ async fn check_assignee(
         "Cán bộ này không phụ trách phản ánh ở phường hoặc phòng ban này.",
         "This staff member does not work on reports of this ward or department.",
     ))
-}
-
-/// Makes a report's photos public or private with it (a rejected report leaves the public
-/// feed).
-pub(crate) async fn set_photos_public(
-    state: &ReportsState,
-    id: Uuid,
-    public: bool,
-) -> Result<(), ApiError> {
-    let answer = state
-        .media
-        .call(
-            http::Method::PUT,
-            &format!("/internal/v1/media/attachments/report:{id}/visibility"),
-            Some(&json!({ "public": public })),
-        )
-        .await?;
-    if answer.status.is_success() {
-        return Ok(());
-    }
-    Err(ApiError::internal(anyhow::anyhow!(
-        "media answered {} to a change of visibility",
-        answer.status
-    )))
-}
-
-/// Writes a status change: the row, its timeline event, and `report.status_changed`.
-#[allow(clippy::too_many_arguments)]
-pub async fn change_status(
-    tx: &mut sqlx::PgConnection,
-    row: &ReportRow,
-    from: Status,
-    to: Status,
-    actor: &Actor<'_>,
-    public_note: Option<&str>,
-    media_ids: &[Uuid],
-    details: Value,
-) -> Result<(), ApiError> {
-    let reason = details.get("reason").and_then(Value::as_str);
-    sqlx::query!(
-        r#"UPDATE reports SET status = $2, reject_reason = $3,
-               public = public AND $2 <> 'rejected',
-               resolved_at = CASE WHEN $2 = 'resolved' THEN now() ELSE resolved_at END,
-               -- For the KPIs: the first response and resolution, and every reopening.
-               accepted_at = COALESCE(accepted_at, CASE WHEN $2 IN
-                   ('accepted', 'assigned', 'in_progress', 'resolved') THEN now() END),
-               first_resolved_at = COALESCE(first_resolved_at,
-                   CASE WHEN $2 = 'resolved' THEN now() END),
-               reopen_count = reopen_count + CASE WHEN $2 = 'reopened' THEN 1 ELSE 0 END,
-               -- Reopened, it gets a fresh deadline of its category's length.
-               sla_due_at = CASE WHEN $2 = 'reopened' THEN now() + (
-                   SELECT make_interval(hours => c.sla_hours) FROM categories c
-                   WHERE c.jurisdiction_id = reports.jurisdiction_id AND c.code = reports.category_code)
-                   ELSE sla_due_at END,
-               overdue_at = CASE WHEN $2 = 'reopened' THEN NULL ELSE overdue_at END,
-               media_ids = media_ids || $4,
-               updated_at = now()
-           WHERE id = $1"#,
-        row.id,
-        to.as_str(),
-        reason,
-        media_ids
-    )
-    .execute(&mut *tx)
-    .await?;
-    let payload = json!({
-        "report_id": row.id,
-        "from": from.as_str(),
-        "to": to.as_str(),
-        "actor_role": actor.role,
-        "reason": reason,
-        "jurisdiction": row.jurisdiction_id,
-        "ward": row.ward_id,
-        "department": row.department_id,
-        "reporter_id": row.reporter_id,
-        "public_note": public_note,
-        "urgent": row.urgent,
-    });
-    Change {
-        report_id: row.id,
-        kind: "status_changed",
-        from_status: Some(from.as_str()),
-        to_status: Some(to.as_str()),
-        actor_id: Some(actor.id),
-        actor_role: actor.role,
-        public: true,
-        note: public_note,
-        media_ids,
-        details,
-    }
-    .record(
-        tx,
-        Some(platform::events::types::REPORT_STATUS_CHANGED),
-        payload,
-    )
-    .await?;
-    Ok(())
 }
 
 async fn internal_comment(

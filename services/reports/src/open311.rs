@@ -32,10 +32,10 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::ReportsState;
-use crate::filing::{self, Filer, NewReport};
-use crate::jurisdiction::{Question, QuestionKind};
-use crate::views::{Audience, Change, ReportRow};
+use crate::domain::ReportsState;
+use crate::domain::filing::{self, Filer, NewReport, Submitter};
+use crate::domain::jurisdiction::{Question, QuestionKind};
+use crate::domain::views::{Audience, Change, ReportRow};
 
 /// The spec's default window for `GET requests`, and its largest answer.
 const DEFAULT_DAYS: i64 = 90;
@@ -911,43 +911,6 @@ async fn updates(
     ))
 }
 
-/// Whom a third party says filed a request, kept with the report (staff only).
-pub struct Submitter {
-    client_id: Uuid,
-    email: Option<String>,
-    phone: Option<String>,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    device_id: Option<String>,
-    account_id: Option<String>,
-    media_url: Option<String>,
-    address: Option<String>,
-}
-
-impl Submitter {
-    /// Written in the transaction that files the report: a request is never kept without them.
-    pub async fn record(&self, tx: &mut sqlx::PgConnection, report_id: Uuid) -> sqlx::Result<()> {
-        sqlx::query!(
-            r#"INSERT INTO open311_submitters (report_id, client_id, email, phone, first_name,
-                   last_name, device_id, account_id, media_url, address)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
-            report_id,
-            self.client_id,
-            self.email,
-            self.phone,
-            self.first_name,
-            self.last_name,
-            self.device_id,
-            self.account_id,
-            self.media_url,
-            self.address
-        )
-        .execute(&mut *tx)
-        .await?;
-        Ok(())
-    }
-}
-
 /// The client behind an `api_key`, if the key is live.
 struct Client {
     id: Uuid,
@@ -1373,7 +1336,7 @@ pub async fn issue_key(
     Path(jurisdiction): Path<String>,
     JsonBody(client): JsonBody<NewClient>,
 ) -> Result<(StatusCode, Json<Open311Client>), ApiError> {
-    crate::access::may_administer(&principal, &jurisdiction)?;
+    crate::domain::access::may_administer(&principal, &jurisdiction)?;
     let name = client.name.trim();
     let per_hour = client
         .requests_per_hour
@@ -1435,7 +1398,7 @@ pub async fn list_keys(
     principal: Principal,
     Path(jurisdiction): Path<String>,
 ) -> Result<Json<Vec<Open311Client>>, ApiError> {
-    crate::access::may_administer(&principal, &jurisdiction)?;
+    crate::domain::access::may_administer(&principal, &jurisdiction)?;
     let clients = sqlx::query!(
         r#"SELECT id, name, requests_per_hour, created_at, revoked_at FROM open311_clients
            WHERE jurisdiction_id = $1 ORDER BY created_at"#,
@@ -1466,7 +1429,7 @@ pub async fn revoke_key(
     principal: Principal,
     Path((jurisdiction, client)): Path<(String, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    crate::access::may_administer(&principal, &jurisdiction)?;
+    crate::domain::access::may_administer(&principal, &jurisdiction)?;
     let revoked = sqlx::query!(
         r#"UPDATE open311_clients SET revoked_at = COALESCE(revoked_at, now())
            WHERE id = $1 AND jurisdiction_id = $2"#,

@@ -19,8 +19,9 @@ use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::ReportsState;
-use crate::access::StaffScope;
+use crate::domain::ReportsState;
+use crate::domain::access::StaffScope;
+use crate::domain::workflow::Status;
 
 /// The longest window one request may cover.
 const MAX_WINDOW_DAYS: i64 = 366;
@@ -29,16 +30,6 @@ const DEFAULT_WINDOW_DAYS: i64 = 30;
 const MAX_HEXAGONS: usize = 50_000;
 /// Days are counted in the city's time.
 const TIME_ZONE: &str = "Asia/Ho_Chi_Minh";
-const STATUSES: [&str; 8] = [
-    "submitted",
-    "accepted",
-    "assigned",
-    "in_progress",
-    "resolved",
-    "closed",
-    "rejected",
-    "reopened",
-];
 
 /// A window and the jurisdiction it is about, checked against the caller's scope.
 struct Window {
@@ -259,6 +250,7 @@ pub async fn kpis(
     let mut total = None;
     let mut groups = Vec::new();
     for row in rows {
+        // In `Status::ALL`'s order, which `by_status` zips them with.
         let counts = [
             row.submitted,
             row.accepted,
@@ -272,10 +264,10 @@ pub async fn kpis(
         let kpis = Kpis {
             key: (!row.total).then(|| row.key.clone().unwrap_or_default()),
             received: row.received,
-            by_status: STATUSES
+            by_status: Status::ALL
                 .iter()
                 .zip(counts)
-                .map(|(status, n)| ((*status).to_owned(), json!(n)))
+                .map(|(status, n)| (status.as_str().to_owned(), json!(n)))
                 .collect(),
             resolved: row.resolved,
             time_to_accept: Spread {
@@ -301,9 +293,9 @@ pub async fn kpis(
     let total = total.unwrap_or_else(|| Kpis {
         key: None,
         received: 0,
-        by_status: STATUSES
+        by_status: Status::ALL
             .iter()
-            .map(|s| ((*s).to_owned(), json!(0)))
+            .map(|status| (status.as_str().to_owned(), json!(0)))
             .collect(),
         resolved: 0,
         time_to_accept: Spread {
@@ -379,8 +371,8 @@ async fn per_day(pool: &PgPool, window: &Window, query: &KpiQuery) -> Result<Vec
 /// The groups and the total (key `total`) as CSV, one row each.
 fn csv(report: &KpiReport) -> Response {
     let mut text = String::from("key,received");
-    for status in STATUSES {
-        let _ = write!(text, ",{status}");
+    for status in Status::ALL {
+        let _ = write!(text, ",{}", status.as_str());
     }
     text.push_str(",resolved,accept_median_hours,accept_p90_hours,resolve_median_hours,resolve_p90_hours,sla_compliance_pct,reopen_rate_pct,average_rating,ratings\n");
     let number = |value: Option<f64>| value.map(|v| v.to_string()).unwrap_or_default();
@@ -392,8 +384,8 @@ fn csv(report: &KpiReport) -> Response {
             kpis.key.as_deref().unwrap_or("total"),
             kpis.received
         );
-        for status in STATUSES {
-            let _ = write!(text, ",{}", kpis.by_status[status]);
+        for status in Status::ALL {
+            let _ = write!(text, ",{}", kpis.by_status[status.as_str()]);
         }
         let _ = writeln!(
             text,
@@ -463,7 +455,7 @@ pub async fn heatmap(
             )
         })?;
     if let Some(status) = &query.status
-        && !STATUSES.contains(&status.as_str())
+        && Status::parse(status).is_none()
     {
         return Err(ApiError::bad_request(
             "invalid_status",

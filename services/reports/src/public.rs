@@ -5,8 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Utc;
-use h3o::geom::{ContainmentMode, TilerBuilder};
-use h3o::{LatLng, Resolution};
+use h3o::LatLng;
 use platform::ApiError;
 use platform::auth::Principal;
 use platform::extract::{JsonBody, QueryParams};
@@ -15,50 +14,16 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::jurisdiction::Question;
-use crate::views::{self, Audience, Change, Report, ReportPage, ReportRow};
-use crate::workflow::{self, Action, Status};
-use crate::{ReportsState, report_not_found};
+use crate::domain::geo::cells_within;
+use crate::domain::jurisdiction::Question;
+use crate::domain::transitions::REOPEN_WINDOW_DAYS;
+use crate::domain::views::{self, Audience, Change, Report, ReportPage, ReportRow};
+use crate::domain::workflow::{self, Action, Status};
+use crate::domain::{ReportsState, report_not_found};
 
 /// The widest near-me radius.
 pub const MAX_RADIUS_M: f64 = 2000.0;
 const DEFAULT_RADIUS_M: f64 = 500.0;
-/// Reporters may reopen a resolution for this long.
-pub const REOPEN_WINDOW_DAYS: i64 = 7;
-
-/// The res-9 cells (as stored) that hold every point within `radius_m` of a position: the H3
-/// cover of a polygon drawn around the circle.
-pub fn cells_within(latitude: f64, longitude: f64, radius_m: f64) -> Option<Vec<i64>> {
-    const SIDES: usize = 32;
-    const EARTH_RADIUS_M: f64 = 6_371_008.8;
-    LatLng::new(latitude, longitude).ok()?;
-    // The polygon's sides touch the circle from outside, so it holds the whole circle; the
-    // centimetre keeps rounding from nibbling at the edge.
-    let reach = radius_m / (std::f64::consts::PI / SIDES as f64).cos() + 0.01;
-    let dlat = (reach / EARTH_RADIUS_M).to_degrees();
-    let dlng = dlat / latitude.to_radians().cos();
-    let ring: Vec<(f64, f64)> = (0..=SIDES)
-        .map(|i| {
-            let angle = 2.0 * std::f64::consts::PI * (i % SIDES) as f64 / SIDES as f64;
-            (
-                longitude + dlng * angle.cos(),
-                latitude + dlat * angle.sin(),
-            )
-        })
-        .collect();
-    let mut tiler = TilerBuilder::new(Resolution::Nine)
-        .containment_mode(ContainmentMode::Covers)
-        .build();
-    tiler
-        .add(geo::Polygon::new(geo::LineString::from(ring), Vec::new()))
-        .ok()?;
-    Some(
-        tiler
-            .into_coverage()
-            .map(|cell| u64::from(cell) as i64)
-            .collect(),
-    )
-}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -107,7 +72,7 @@ pub async fn categories(
     .fetch_all(&state.pool)
     .await?;
     if rows.is_empty() {
-        return Err(crate::jurisdiction_not_found());
+        return Err(crate::domain::jurisdiction_not_found());
     }
     let categories = rows
         .into_iter()
@@ -173,24 +138,11 @@ pub async fn near(
         ));
     }
     let radius = radius.min(MAX_RADIUS_M);
-    let statuses: &[&str] = match query.status.as_deref().unwrap_or("open") {
-        "open" => &[
-            "submitted",
-            "accepted",
-            "assigned",
-            "in_progress",
-            "reopened",
-        ],
-        "resolved" => &["resolved", "closed"],
-        "all" => &[
-            "submitted",
-            "accepted",
-            "assigned",
-            "in_progress",
-            "reopened",
-            "resolved",
-            "closed",
-        ],
+    // Rejected reports are never on the public map.
+    let shown: fn(&Status) -> bool = match query.status.as_deref().unwrap_or("open") {
+        "open" => |status| status.is_open(),
+        "resolved" => |status| matches!(status, Status::Resolved | Status::Closed),
+        "all" => |status| *status != Status::Rejected,
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_status",
@@ -199,6 +151,11 @@ pub async fn near(
             ));
         }
     };
+    let statuses: Vec<&str> = Status::ALL
+        .iter()
+        .filter(|status| shown(status))
+        .map(|status| status.as_str())
+        .collect();
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
     if LatLng::new(query.lat, query.lng).is_err() {
         return Err(ApiError::bad_request(
@@ -208,7 +165,7 @@ pub async fn near(
         ));
     }
     let nearest =
-        nearest_public(&state.pool, query.lat, query.lng, radius, statuses, limit).await?;
+        nearest_public(&state.pool, query.lat, query.lng, radius, &statuses, limit).await?;
     let ids: Vec<Uuid> = nearest.iter().map(|(id, _)| *id).collect();
     let mut rows =
         sqlx::query_as::<_, ReportRow>("SELECT * FROM report_details WHERE id = ANY($1)")
@@ -555,7 +512,7 @@ pub async fn reopen(
     JsonBody(reopen): JsonBody<Reopen>,
 ) -> Result<Json<Report>, ApiError> {
     let note = reopen.note.trim();
-    if note.is_empty() || note.chars().count() > crate::filing::MAX_DESCRIPTION_CHARS {
+    if note.is_empty() || note.chars().count() > crate::domain::filing::MAX_DESCRIPTION_CHARS {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "note_required",
@@ -568,7 +525,7 @@ pub async fn reopen(
     let from = Status::parse(&row.status)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad status")))?;
     let to = workflow::next(from, Action::Reopen)
-        .ok_or_else(|| crate::officer::illegal(from, Action::Reopen))?;
+        .ok_or_else(|| crate::domain::transitions::illegal(from, Action::Reopen))?;
     let window_passed = row
         .resolved_at
         .is_none_or(|at| Utc::now() - at > chrono::Duration::days(REOPEN_WINDOW_DAYS));
@@ -579,12 +536,12 @@ pub async fn reopen(
             "A resolution can only be reopened within 7 days.",
         ));
     }
-    crate::officer::change_status(
+    crate::domain::transitions::change_status(
         &mut tx,
         &row,
         from,
         to,
-        &crate::officer::Actor {
+        &crate::domain::transitions::Actor {
             id: principal.account_id,
             role: "resident",
         },
@@ -616,40 +573,4 @@ async fn own_report_for_update(
 
 fn conflict(code: &'static str, vi: &str, en: &str) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, code, vi, en)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every point within the radius, in every direction, is in one of the cells.
-    #[test]
-    fn the_cells_cover_the_whole_circle() {
-        for (lat, lng, radius) in [
-            (16.4637, 107.5909, 50.0),
-            (16.5, 107.6, 500.0),
-            (10.77, 106.7, 2000.0),
-        ] {
-            let cells = cells_within(lat, lng, radius).unwrap();
-            for step in 0..360 {
-                let angle = (step as f64).to_radians();
-                for fraction in [0.25, 0.5, 0.99, 1.0] {
-                    let d = radius * fraction / 6_371_008.8;
-                    let point = (
-                        lat + d.to_degrees() * angle.sin(),
-                        lng + d.to_degrees() * angle.cos() / lat.to_radians().cos(),
-                    );
-                    let cell = crate::cell_at(point.0, point.1, Resolution::Nine).unwrap();
-                    assert!(cells.contains(&cell), "{radius} m at {step}°");
-                }
-            }
-            // And not many more: the circle's area in ~0.1 km² cells, plus its rim.
-            let circle_cells = std::f64::consts::PI * radius * radius / 105_000.0;
-            assert!(
-                (cells.len() as f64) < circle_cells * 1.5 + 40.0,
-                "{} cells for {radius} m",
-                cells.len()
-            );
-        }
-    }
 }

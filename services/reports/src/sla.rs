@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::ReportsState;
-use crate::public::REOPEN_WINDOW_DAYS;
+use crate::domain::views::Change;
+use crate::domain::{ReportsState, transitions};
 
 /// Reports handled per transaction; a backlog is worked off batch by batch.
 const BATCH: i64 = 500;
@@ -43,6 +43,7 @@ async fn check(state: &ReportsState) -> anyhow::Result<usize> {
         r#"UPDATE reports SET overdue_at = now() WHERE id IN (
                SELECT id FROM reports
                WHERE overdue_at IS NULL AND sla_due_at < now()
+                 -- workflow::OPEN_STATUSES_SQL, spelled out as the partial index's predicate.
                  AND status IN ('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')
                ORDER BY sla_due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
              -- Rows an officer changed meanwhile are judged again as they are now.
@@ -55,7 +56,7 @@ async fn check(state: &ReportsState) -> anyhow::Result<usize> {
     .fetch_all(&mut *tx)
     .await?;
     for report in &overdue {
-        crate::views::Change {
+        Change {
             report_id: report.id,
             kind: "overdue",
             from_status: None,
@@ -84,53 +85,12 @@ async fn check(state: &ReportsState) -> anyhow::Result<usize> {
         )
         .await?;
     }
-    let closed = sqlx::query!(
-        r#"UPDATE reports SET status = 'closed', updated_at = now() WHERE id IN (
-               SELECT id FROM reports
-               WHERE status = 'resolved' AND resolved_at < now() - make_interval(days => $2)
-               ORDER BY resolved_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-             AND status = 'resolved' AND resolved_at < now() - make_interval(days => $2)
-           RETURNING id, reporter_id, jurisdiction_id, ward_id, department_id, urgent"#,
-        BATCH,
-        REOPEN_WINDOW_DAYS as i32
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    for report in &closed {
-        crate::views::Change {
-            report_id: report.id,
-            kind: "status_changed",
-            from_status: Some("resolved"),
-            to_status: Some("closed"),
-            actor_id: None,
-            actor_role: "system",
-            public: true,
-            note: None,
-            media_ids: &[],
-            details: json!({}),
-        }
-        .record(
-            &mut tx,
-            Some(platform::events::types::REPORT_STATUS_CHANGED),
-            json!({
-                "report_id": report.id,
-                "from": "resolved",
-                "to": "closed",
-                "actor_role": "system",
-                "reason": null,
-                "jurisdiction": report.jurisdiction_id,
-                "ward": report.ward_id,
-                "department": report.department_id,
-                "reporter_id": report.reporter_id,
-                "public_note": null,
-                "urgent": report.urgent,
-            }),
-        )
-        .await?;
-    }
+    let closed = transitions::close_unreopened(&mut tx, BATCH)
+        .await
+        .map_err(|error| anyhow::anyhow!(error.describe()))?;
     tx.commit().await?;
-    if !overdue.is_empty() || !closed.is_empty() {
-        tracing::info!(overdue = overdue.len(), closed = closed.len(), "SLA check");
+    if !overdue.is_empty() || closed > 0 {
+        tracing::info!(overdue = overdue.len(), closed, "SLA check");
     }
-    Ok(overdue.len().max(closed.len()))
+    Ok(overdue.len().max(closed))
 }

@@ -16,8 +16,8 @@ use platform::extract::JsonBody;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
-use crate::ReportsState;
-use crate::jurisdiction::GeoJsonGeometry;
+use crate::domain::ReportsState;
+use crate::domain::jurisdiction::GeoJsonGeometry;
 
 /// The resolution of the ward cover (~0.1 km² cells): fine enough that few cells cross a
 /// border, coarse enough that a city is a few thousand cells.
@@ -267,7 +267,7 @@ async fn load(pool: &PgPool, jurisdiction: String, version: i64) -> anyhow::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jurisdiction::GeoJsonPosition;
+    use crate::domain::jurisdiction::GeoJsonPosition;
 
     fn square(west: f64, south: f64, east: f64, north: f64) -> Vec<GeoJsonPosition> {
         [

@@ -11,8 +11,8 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 
 /// The demo jurisdiction shipped in the binary.
-pub const DEMO_JURISDICTION: &str = include_str!("../data/hue/jurisdiction.json");
-pub const DEMO_WARDS: &str = include_str!("../data/hue/wards.geojson");
+pub const DEMO_JURISDICTION: &str = include_str!("../../data/hue/jurisdiction.json");
+pub const DEMO_WARDS: &str = include_str!("../../data/hue/wards.geojson");
 
 /// Most wards, categories and questions one import may hold.
 const MAX_WARDS: usize = 500;
@@ -685,7 +685,7 @@ async fn write_wards(
     .execute(&mut *tx)
     .await?;
     if bumped.rows_affected() == 0 {
-        return Err(crate::jurisdiction_not_found());
+        return Err(crate::domain::jurisdiction_not_found());
     }
     let others = sqlx::query!(
         r#"SELECT jurisdiction_id, id, boundary FROM wards WHERE jurisdiction_id <> $1"#,
@@ -765,7 +765,7 @@ async fn write_wards(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wards::WardIndex;
+    use crate::domain::wards::WardIndex;
 
     #[test]
     fn the_demo_city_is_valid_and_its_wards_are_found() {

@@ -54,6 +54,13 @@ impl Status {
     }
 }
 
+/// The open statuses as an SQL list. Queries of open reports spell out this very list, as the
+/// queue indexes' partial predicates do, so PostgreSQL can use those indexes (a bound array
+/// would not match a predicate); `tests::the_open_status_list_is_the_open_statuses` keeps it
+/// true to `Status::is_open`.
+pub const OPEN_STATUSES_SQL: &str =
+    "('submitted', 'accepted', 'assigned', 'in_progress', 'reopened')";
+
 /// What staff (or, for `reopen`, the reporter) do to a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -181,6 +188,16 @@ mod tests {
         assert_eq!(next(Status::Submitted, Action::Close), None);
         assert_eq!(next(Status::Submitted, Action::Reopen), None);
         assert_eq!(next(Status::Resolved, Action::Reject), None);
+    }
+
+    #[test]
+    fn the_open_status_list_is_the_open_statuses() {
+        let open: Vec<String> = Status::ALL
+            .into_iter()
+            .filter(|s| s.is_open())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        assert_eq!(OPEN_STATUSES_SQL, format!("({})", open.join(", ")));
     }
 
     #[test]

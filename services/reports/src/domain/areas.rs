@@ -11,9 +11,9 @@ use platform::ApiError;
 use platform::extract::JsonBody;
 use serde::{Deserialize, Serialize};
 
-use crate::ReportsState;
-use crate::jurisdiction::{GeoJsonGeometry, is_valid_shape};
-use crate::wards::{COVER_RESOLUTION, WardIndex};
+use crate::domain::ReportsState;
+use crate::domain::jurisdiction::{GeoJsonGeometry, is_valid_shape};
+use crate::domain::wards::{COVER_RESOLUTION, WardIndex};
 
 /// The most res-9 cells an area may cover (about 21,000 km²: a province).
 const MAX_CELLS: usize = 200_000;
@@ -224,7 +224,7 @@ fn listed_cells(listed: &[String]) -> Result<Vec<CellIndex>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jurisdiction::GeoJsonPosition;
+    use crate::domain::jurisdiction::GeoJsonPosition;
     use h3o::LatLng;
 
     #[test]

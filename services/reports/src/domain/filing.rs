@@ -1,24 +1,24 @@
 //! Filing a report: checked, located, routed, given its deadline, and written with its first
-//! timeline event and its outbox event in one transaction, once per `Idempotency-Key`.
+//! timeline event and its outbox event in one transaction, once per key. Residents (through
+//! `resident`) and Open311 clients (through `open311`) file through this one function.
 
-use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use h3o::Resolution;
-use platform::ApiError;
-use platform::auth::Principal;
-use platform::extract::{IdempotencyKey, JsonBody, QueryParams};
+use platform::{ApiError, idempotency};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::jurisdiction::{Question, QuestionKind};
-use crate::views::{self, Audience, Change, Report};
-use crate::workflow::Status;
-use crate::{ReportsState, cell_at, coarsened};
+use crate::domain::geo::{cell_at, cells_within, coarsened};
+use crate::domain::jurisdiction::{Question, QuestionKind};
+use crate::domain::photos::{attach_photos, undo_attach};
+use crate::domain::views::{self, Audience, Change, Report};
+use crate::domain::workflow::Status;
+use crate::domain::{ReportsState, bans};
+
+/// The operation filing keys are fingerprinted with (a resident's and an Open311 client's).
+const FILING: &str = "POST /v1/reports";
 
 pub const MAX_DESCRIPTION_CHARS: usize = 4000;
 const MAX_PHOTOS: usize = 10;
@@ -60,7 +60,7 @@ fn invalid(code: &'static str, vi: impl Into<String>, en: impl Into<String>) -> 
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, vi, en)
 }
 
-fn check_position(latitude: f64, longitude: f64) -> Result<(), ApiError> {
+pub fn check_position(latitude: f64, longitude: f64) -> Result<(), ApiError> {
     if (-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude) {
         return Ok(());
     }
@@ -69,35 +69,6 @@ fn check_position(latitude: f64, longitude: f64) -> Result<(), ApiError> {
         "Vị trí không hợp lệ.",
         "The position is not valid.",
     ))
-}
-
-/// Files a report, once per `Idempotency-Key`: a retry with the same key and body gets the
-/// first answer again; the same key with another body is refused.
-#[utoipa::path(post, path = "/v1/reports", tag = "reports",
-    request_body = NewReport,
-    params(("Idempotency-Key" = String, Header, description = "Unique per report the resident means to file; retries reuse it")),
-    responses(
-        (status = 201, body = Filed, description = "Filed (or the first answer to this key, replayed)"),
-        (status = 400, body = platform::error::Problem, description = "`idempotency_key_required`, `invalid_position`, `invalid_body`"),
-        (status = 422, body = platform::error::Problem, description = "`outside_jurisdiction`, `unknown_category`, `invalid_answers`, `description_too_long`, `media_not_owned`, `idempotency_key_reused`"),
-        (status = 429, body = platform::error::Problem, description = "`too_many_reports`, with Retry-After"),
-        (status = 503, body = platform::error::Problem, description = "Media could not be reached; nothing was filed")
-    ),
-    security(("bearer" = [])))]
-pub async fn file_report(
-    State(state): State<ReportsState>,
-    principal: Principal,
-    IdempotencyKey(key): IdempotencyKey,
-    JsonBody(request): JsonBody<NewReport>,
-) -> Result<Response, ApiError> {
-    let filer = Filer {
-        account_id: principal.account_id,
-        role: "resident",
-        max_per_hour: state.max_reports_per_hour,
-        submitter: None,
-    };
-    let filing = file(&state, &filer, &key, &request).await?;
-    Ok(created(filing.report_id, filing.body, filing.replayed))
 }
 
 /// Who files a report: a resident, or a third party's Open311 client (whose id then stands as
@@ -109,7 +80,44 @@ pub struct Filer {
     /// Filings allowed in any hour.
     pub max_per_hour: i64,
     /// For Open311: who the third party says filed it.
-    pub submitter: Option<crate::open311::Submitter>,
+    pub submitter: Option<Submitter>,
+}
+
+/// Whom a third party says filed a request, kept with the report (staff only).
+pub struct Submitter {
+    pub client_id: Uuid,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub device_id: Option<String>,
+    pub account_id: Option<String>,
+    pub media_url: Option<String>,
+    pub address: Option<String>,
+}
+
+impl Submitter {
+    /// Written in the transaction that files the report: a request is never kept without them.
+    async fn record(&self, tx: &mut sqlx::PgConnection, report_id: Uuid) -> sqlx::Result<()> {
+        sqlx::query!(
+            r#"INSERT INTO open311_submitters (report_id, client_id, email, phone, first_name,
+                   last_name, device_id, account_id, media_url, address)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
+            report_id,
+            self.client_id,
+            self.email,
+            self.phone,
+            self.first_name,
+            self.last_name,
+            self.device_id,
+            self.account_id,
+            self.media_url,
+            self.address
+        )
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
 }
 
 /// A report filed, or found filed under the same key before.
@@ -120,6 +128,21 @@ pub struct Filing {
     pub replayed: bool,
 }
 
+impl Filing {
+    /// The report a key filed before, from the first answer.
+    fn replayed(answer: idempotency::Answer) -> Result<Filing, ApiError> {
+        let report_id = answer.body["report"]["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a kept filing names no report")))?;
+        Ok(Filing {
+            report_id,
+            body: answer.body,
+            replayed: true,
+        })
+    }
+}
+
 /// Files a report once per key: checks it, routes it, attaches its photos, and writes it with
 /// its timeline event and `report.created` in one transaction.
 pub async fn file(
@@ -128,9 +151,11 @@ pub async fn file(
     key: &str,
     request: &NewReport,
 ) -> Result<Filing, ApiError> {
-    let request_hash = Sha256::digest(serde_json::to_vec(request).map_err(ApiError::internal)?);
-    if let Some(replayed) = replay(state, filer.account_id, key, &request_hash).await? {
-        return Ok(replayed);
+    let fingerprint = idempotency::fingerprint(FILING, request)?;
+    if let Some(answer) =
+        idempotency::kept(&state.pool, filer.account_id, key, &fingerprint).await?
+    {
+        return Filing::replayed(answer);
     }
 
     check_position(request.latitude, request.longitude)?;
@@ -160,7 +185,7 @@ pub async fn file(
     }
 
     let (jurisdiction, ward) = locate(state, request).await?;
-    crate::moderation::check_not_banned(state, &jurisdiction, filer.account_id).await?;
+    bans::check_not_banned(state, &jurisdiction, filer.account_id).await?;
     let category = sqlx::query!(
         r#"SELECT c.sla_hours, c.priority, c.urgent, c.public, c.sensitive, c.questions,
                   c.name_vi, c.name_en,
@@ -227,21 +252,9 @@ pub async fn file(
 
     let mut tx = state.pool.begin().await?;
     // Concurrent retries with one key wait here for the first to commit, then replay it.
-    let claimed = sqlx::query!(
-        r#"INSERT INTO idempotency_keys (account_id, key, request_hash, report_id, response)
-           VALUES ($1, $2, $3, $4, '{}') ON CONFLICT DO NOTHING"#,
-        filer.account_id,
-        key,
-        request_hash.as_slice(),
-        report_id
-    )
-    .execute(&mut *tx)
-    .await?;
-    if claimed.rows_affected() == 0 {
+    if let Some(answer) = idempotency::claim_in(&mut tx, filer.account_id, key, &fingerprint).await? {
         tx.rollback().await?;
-        return replay(state, filer.account_id, key, &request_hash)
-            .await?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotency key vanished")));
+        return Filing::replayed(answer);
     }
     // Concurrent filings of one filer (an account or an Open311 key) are counted one after
     // another, on every replica, so none of them passes the limit together.
@@ -335,14 +348,7 @@ pub async fn file(
         possible_duplicates,
     };
     let response = serde_json::to_value(&filed).map_err(ApiError::internal)?;
-    sqlx::query!(
-        r#"UPDATE idempotency_keys SET response = $3 WHERE account_id = $1 AND key = $2"#,
-        filer.account_id,
-        key,
-        response
-    )
-    .execute(&mut *tx)
-    .await?;
+    idempotency::answer_in(&mut tx, filer.account_id, key, StatusCode::CREATED, &response).await?;
     tx.commit().await?;
     Ok(Filing {
         report_id,
@@ -355,38 +361,6 @@ pub async fn file(
         undo_attach(state, report_id, &request.media_ids).await;
     }
     written
-}
-
-/// Detaches the photos of `media_ids` the report does not list (all of them when it was never
-/// written): a failed write, or a concurrent retry with another body, leaves no photo attached
-/// to a report that does not show it. Best effort: a failure is logged.
-pub async fn undo_attach(state: &ReportsState, report_id: Uuid, media_ids: &[Uuid]) {
-    let listed: Vec<Uuid> =
-        sqlx::query_scalar!("SELECT media_ids FROM reports WHERE id = $1", report_id)
-            .fetch_optional(&state.pool)
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-    let strays: Vec<Uuid> = media_ids
-        .iter()
-        .filter(|id| !listed.contains(id))
-        .copied()
-        .collect();
-    if strays.is_empty() {
-        return;
-    }
-    let undone = state
-        .media
-        .call(
-            http::Method::POST,
-            &format!("/internal/v1/media/attachments/report:{report_id}/detach"),
-            Some(&json!({ "media_ids": strays })),
-        )
-        .await;
-    if !undone.as_ref().is_ok_and(|a| a.status.is_success()) {
-        tracing::warn!(%report_id, "photos of a report that was not written stay attached");
-    }
 }
 
 /// One account files at most `max_reports_per_hour` reports an hour (retries of one key do not
@@ -424,52 +398,6 @@ async fn check_rate(
     .with_retry_after(std::time::Duration::from_secs(wait.as_secs() + 1)))
 }
 
-fn created(report_id: Uuid, body: Value, replayed: bool) -> Response {
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/v1/reports/{report_id}")) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    if replayed {
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    response
-}
-
-/// The first answer to this key, if there was one. Keys do not expire: a key names one report
-/// (its id is derived from it), so a retry days later still finds it.
-async fn replay(
-    state: &ReportsState,
-    account: Uuid,
-    key: &str,
-    request_hash: &[u8],
-) -> Result<Option<Filing>, ApiError> {
-    let Some(stored) = sqlx::query!(
-        r#"SELECT request_hash, report_id, response FROM idempotency_keys
-           WHERE account_id = $1 AND key = $2"#,
-        account,
-        key
-    )
-    .fetch_optional(&state.pool)
-    .await?
-    else {
-        return Ok(None);
-    };
-    if stored.request_hash != request_hash {
-        return Err(invalid(
-            "idempotency_key_reused",
-            "Idempotency-Key này đã được dùng cho một phản ánh khác.",
-            "This Idempotency-Key was used for a different report.",
-        ));
-    }
-    Ok(Some(Filing {
-        report_id: stored.report_id,
-        body: stored.response,
-        replayed: true,
-    }))
-}
-
 /// The jurisdiction and ward a position is in; 422 when it is in none.
 async fn locate(state: &ReportsState, request: &NewReport) -> Result<(String, String), ApiError> {
     let indexes = state
@@ -497,59 +425,6 @@ async fn locate(state: &ReportsState, request: &NewReport) -> Result<(String, St
                 "This position is outside the area the city handles reports for.",
             )
         })
-}
-
-/// Attaches the reporter's photos to the report through media, with the report's
-/// jurisdiction, ward and department (media lets only their staff read the photos); a photo
-/// that is not theirs is a 422, a photo attached elsewhere a 409.
-pub async fn attach_photos(
-    state: &ReportsState,
-    owner: Uuid,
-    report_id: Uuid,
-    media_ids: &[Uuid],
-    public: bool,
-    (latitude, longitude): (f64, f64),
-    (jurisdiction, ward, department): (&str, &str, &str),
-) -> Result<(), ApiError> {
-    let answer = state
-        .media
-        .call(
-            http::Method::POST,
-            "/internal/v1/media/attachments",
-            Some(&json!({
-                "owner_id": owner,
-                "attached_to": format!("report:{report_id}"),
-                "media_ids": media_ids,
-                "public": public,
-                "latitude": latitude,
-                "longitude": longitude,
-                "scope": { "jurisdiction": jurisdiction, "ward": ward, "department": department },
-            })),
-        )
-        .await?;
-    match answer.status.as_u16() {
-        200..=299 => Ok(()),
-        404 => Err(invalid(
-            "media_not_owned",
-            "Có ảnh không tồn tại hoặc không phải của bạn.",
-            "A photo does not exist or is not yours.",
-        )),
-        409 => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "media_already_attached",
-            "Có ảnh đã được đính kèm vào nội dung khác.",
-            "A photo is already attached to something else.",
-        )),
-        422 => Err(invalid(
-            "media_failed",
-            "Không xử lý được một ảnh; vui lòng tải lại ảnh đó.",
-            "A photo could not be processed; please upload it again.",
-        )),
-        other => Err(ApiError::internal(anyhow::anyhow!(
-            "media answered {other} to an attachment: {}",
-            answer.body
-        ))),
-    }
 }
 
 fn check_answers(questions: &[Question], answers: &Map<String, Value>) -> Result<(), ApiError> {
@@ -613,46 +488,17 @@ fn check_answers(questions: &[Question], answers: &Map<String, Value>) -> Result
     Ok(())
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DuplicateQuery {
-    category: String,
-    lat: f64,
-    lng: f64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Duplicates {
-    pub reports: Vec<Report>,
-}
-
-/// Open reports of a category within about 50 m from the last 30 days, asked before filing so
-/// the resident can follow one instead.
-#[utoipa::path(get, path = "/v1/reports/duplicates", tag = "reports", params(DuplicateQuery),
-    responses((status = 200, body = Duplicates)),
-    security(("bearer" = [])))]
-pub async fn duplicates(
-    State(state): State<ReportsState>,
-    _principal: Principal,
-    QueryParams(query): QueryParams<DuplicateQuery>,
-) -> Result<Json<Duplicates>, ApiError> {
-    check_position(query.lat, query.lng)?;
-    let mut conn = state.pool.acquire().await?;
-    let reports = nearby_open(&mut conn, &query.category, query.lat, query.lng, None).await?;
-    Ok(Json(Duplicates { reports }))
-}
-
 /// Open public reports of `category` within `DUPLICATE_RADIUS_M`, nearest first, as the public
 /// sees them. Reports whose position the public only sees coarsened (anonymous, sensitive) are
 /// never offered: being offered within 50 m of a point would give their place away.
-async fn nearby_open(
+pub async fn nearby_open(
     conn: &mut sqlx::PgConnection,
     category: &str,
     latitude: f64,
     longitude: f64,
     except: Option<Uuid>,
 ) -> Result<Vec<Report>, ApiError> {
-    let Some(cells) = crate::public::cells_within(latitude, longitude, DUPLICATE_RADIUS_M) else {
+    let Some(cells) = cells_within(latitude, longitude, DUPLICATE_RADIUS_M) else {
         return Ok(Vec::new());
     };
     let rows = sqlx::query_as::<_, (Uuid, f64)>(

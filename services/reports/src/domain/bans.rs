@@ -1,0 +1,38 @@
+//! Accounts a jurisdiction's moderators banned from filing (`moderation` bans and lifts them).
+
+use axum::http::StatusCode;
+use platform::ApiError;
+use uuid::Uuid;
+
+use crate::domain::{ReportsState, local_time};
+
+/// Refuses a filing by an account banned in the jurisdiction (403 with until when).
+pub async fn check_not_banned(
+    state: &ReportsState,
+    jurisdiction: &str,
+    account: Uuid,
+) -> Result<(), ApiError> {
+    let Some(ban) = sqlx::query!(
+        "SELECT reason, until FROM filing_bans WHERE jurisdiction_id = $1 AND account_id = $2 AND until > now()",
+        jurisdiction,
+        account
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    else {
+        return Ok(());
+    };
+    let until = local_time(ban.until);
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "banned_from_filing",
+        format!(
+            "Tài khoản bị tạm ngừng gửi phản ánh đến {until}. Lý do: {}",
+            ban.reason
+        ),
+        format!(
+            "This account may not file reports until {until}. Reason: {}",
+            ban.reason
+        ),
+    ))
+}

@@ -1,0 +1,66 @@
+//! The domain core of reports: what a report is and how it changes, whoever asks. It owns the
+//! workflow table and every status change (`transitions`), filing (`filing`), photos,
+//! the timeline and views, geography (jurisdictions, wards, H3 cells) and who may see what
+//! (`access`). The audience adapters beside it (`resident`, `public`, `officer`,
+//! `moderation`, `open311`, `admin`, `ops`, the `sla` job) turn HTTP and time into calls of
+//! this core; they depend on it and never on one another, and it depends on none of them
+//! (`tests::adapters_depend_only_on_the_core` holds both).
+
+pub mod access;
+pub mod areas;
+pub mod bans;
+pub mod filing;
+pub mod geo;
+pub mod jurisdiction;
+pub mod photos;
+pub mod templates;
+pub mod transitions;
+pub mod views;
+pub mod wards;
+pub mod workflow;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use platform::ApiError;
+use platform::internal::ServiceClient;
+use sqlx::PgPool;
+
+use self::wards::WardIndexes;
+
+#[derive(Clone)]
+pub struct ReportsState {
+    pub(crate) pool: PgPool,
+    pub(crate) wards: Arc<WardIndexes>,
+    /// Attaches photos to reports and sets whether they are public.
+    pub(crate) media: ServiceClient,
+    /// Tells whether an assignee is staff of the right scope.
+    pub(crate) identity: ServiceClient,
+    pub(crate) max_reports_per_hour: i64,
+    /// Open311's requests per client address.
+    pub(crate) open311_limiter: Arc<platform::ratelimit::Limiter>,
+}
+
+/// A time as people in the city read it.
+pub fn local_time(at: DateTime<Utc>) -> String {
+    FixedOffset::east_opt(7 * 3600)
+        .map_or_else(|| at.fixed_offset(), |hue| at.with_timezone(&hue))
+        .format("%H:%M %d/%m/%Y")
+        .to_string()
+}
+
+pub fn report_not_found() -> ApiError {
+    ApiError::not_found(
+        "report_not_found",
+        "Không tìm thấy phản ánh.",
+        "There is no such report.",
+    )
+}
+
+pub fn jurisdiction_not_found() -> ApiError {
+    ApiError::not_found(
+        "jurisdiction_not_found",
+        "Không tìm thấy địa bàn.",
+        "There is no such jurisdiction.",
+    )
+}
