@@ -47,13 +47,12 @@ impl App {
     ) -> anyhow::Result<App> {
         let modules = modules::expand(targets)?;
         let runs = |name: &str| modules.iter().any(|m| m.name() == name);
-        let serves = platform::config::Serves {
-            identity: runs("identity"),
-            reports: runs("reports"),
-            payments: runs("payments"),
-            sandbox: runs("sandbox"),
-        };
-        let problems = config.profile_problems(&serves);
+        let services: Vec<&'static Service> = modules.iter().filter_map(|m| m.service()).collect();
+        let sections: Vec<_> = services
+            .iter()
+            .filter_map(|service| service.config)
+            .collect();
+        let problems = config.profile_problems(&sections, runs("sandbox"));
         anyhow::ensure!(
             problems.is_empty(),
             "the {:?} profile refuses to start: {}",
@@ -61,7 +60,6 @@ impl App {
             problems.join("; ")
         );
         let config = Arc::new(config);
-        let services: Vec<&'static Service> = modules.iter().filter_map(|m| m.service()).collect();
         let metrics = Metrics::default();
         let jobs = Jobs::new();
         // Without a configured token, one this process alone knows: in-process calls work,

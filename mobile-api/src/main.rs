@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use mobile_api::App;
+use mobile_api::{App, modules};
 use platform::Config;
 
 /// Every request allocates across many small middlewares from every worker thread; glibc's
@@ -169,7 +169,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     password_file,
                 },
         } => {
-            let config = Config::from_process(cli.config.as_deref())?;
+            let config = Config::from_process(cli.config.as_deref(), &modules::config_sections())?;
             platform::telemetry::init(&config.log);
             let roles = roles
                 .iter()
@@ -204,7 +204,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Jurisdiction {
             command: JurisdictionCommand::Import { file, wards },
         } => {
-            let config = Config::from_process(cli.config.as_deref())?;
+            let config = Config::from_process(cli.config.as_deref(), &modules::config_sections())?;
             platform::telemetry::init(&config.log);
             let read = |path: &PathBuf| {
                 std::fs::read_to_string(path)
@@ -219,7 +219,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate { target } => {
-            let config = Config::from_process(cli.config.as_deref())?;
+            let config = Config::from_process(cli.config.as_deref(), &modules::config_sections())?;
             platform::telemetry::init(&config.log);
             let schemas = mobile_api::app::migrate(&config, &target).await?;
             println!("migrated: {}", schemas.join(", "));
@@ -229,7 +229,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // `--listen` is read like `CITIZEN_LISTEN`, so what derives from it (the sandboxes'
             // addresses in development) follows it.
             let listen = listen.map(|addr| ("CITIZEN_LISTEN".to_owned(), addr.to_string()));
-            let config = Config::load(cli.config.as_deref(), std::env::vars().chain(listen))?;
+            let config = Config::load(
+                cli.config.as_deref(),
+                std::env::vars().chain(listen),
+                &modules::config_sections(),
+            )?;
             let target = if target == "all"
                 && config.profile == platform::config::DeploymentProfile::Development
             {

@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use platform::config::SectionSpec;
 use platform::service::Service;
 
 /// Every service of Citizen, in the order `--help` lists them.
@@ -16,6 +17,15 @@ pub static SERVICES: &[&Service] = &[
     &notifications::SERVICE,
     &payments::SERVICE,
 ];
+
+/// The configuration sections of every service, for loading a configuration that any target
+/// may run with.
+pub fn config_sections() -> Vec<SectionSpec> {
+    SERVICES
+        .iter()
+        .filter_map(|service| service.config)
+        .collect()
+}
 
 /// A part of a process: a service, or one of the parts around them.
 #[derive(Debug, Clone, Copy)]
@@ -175,6 +185,9 @@ mod tests {
         prefixes.dedup();
         assert_eq!(prefixes.len(), count, "two services claim one path prefix");
         for service in SERVICES {
+            if let Some(section) = service.config {
+                assert_eq!(section.key, service.name, "a service's section is its name");
+            }
             for called in service.calls {
                 assert!(
                     super::service(called).is_some(),

@@ -1,3 +1,4 @@
+use catalogue::config::CatalogueConfig;
 use serde_json::Value;
 
 use crate::helpers::{Mode, TestApp, problem};
@@ -239,7 +240,7 @@ async fn a_reseeded_catalogue_reaches_running_servers(mode: Mode) {
     let file = dir.path().join("hue.toml");
     std::fs::write(&file, edited).unwrap();
     let mut config = crate::helpers::test_config(&app.database);
-    config.catalogue.seed_files = vec![file];
+    config.edit(|catalogue: &mut CatalogueConfig| catalogue.seed_files = vec![file]);
     let reseeder = crate::helpers::start(config, "catalogue").await;
 
     // The change arrives by NOTIFY, asynchronously: wait for it, within reason.

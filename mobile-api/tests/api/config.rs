@@ -147,3 +147,104 @@ async fn migrate_applies_the_migrations_and_exits() {
             .unwrap();
     assert!(applied >= 1);
 }
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn load(file: Option<&std::path::Path>, pairs: &[(&str, &str)]) -> platform::Config {
+    platform::Config::load(file, env(pairs), &mobile_api::modules::config_sections()).unwrap()
+}
+
+#[test]
+fn the_kubernetes_configuration_file_loads_and_may_start_in_production() {
+    use identity::config::{IdentityConfig, SmsProvider};
+    use payments::config::PaymentsConfig;
+    use platform::config::{DeploymentProfile, LogFormat};
+
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../k8s/base/citizen.toml");
+    // The deployments give the providers' secrets as files; their values stand in here.
+    let mut config = load(
+        Some(&file),
+        &[
+            ("CITIZEN_PAYMENTS__VNPAY__HASH_SECRET", "vnpay-secret"),
+            ("CITIZEN_PAYMENTS__MOMO__SECRET_KEY", "momo-secret"),
+        ],
+    );
+    assert_eq!(config.log.format, LogFormat::Json);
+    assert_eq!(config.profile, DeploymentProfile::Production);
+    assert!(config.redis.url.is_some() && !config.gateway.trusted_proxies.is_empty());
+    let payments: PaymentsConfig = config.section().unwrap();
+    assert_eq!(
+        payments.vnpay.as_ref().map(|v| v.tmn_code.as_str()),
+        Some("HUES0001")
+    );
+    let identity: IdentityConfig = config.section().unwrap();
+    assert_eq!(identity.sms.provider, SmsProvider::Http);
+    assert_eq!(identity.signing_keys.len(), 1);
+
+    // With the OTP secret its deployment mounts, every service may start in production.
+    let sections = mobile_api::modules::config_sections();
+    config.edit(|identity: &mut IdentityConfig| identity.otp_secret = Some("mounted".into()));
+    assert_eq!(
+        config.profile_problems(&sections, false),
+        Vec::<String>::new()
+    );
+    config.edit(|identity: &mut IdentityConfig| identity.admin_totp_required = false);
+    assert_eq!(
+        config.profile_problems(&sections, false),
+        ["identity.admin_totp_required = false: admins sign in with a password alone"],
+        "production refuses admins without a second factor"
+    );
+}
+
+#[test]
+fn development_wires_the_sandboxes_in_and_production_nothing() {
+    use identity::config::IdentityConfig;
+    use notifications::config::NotificationsConfig;
+    use payments::config::PaymentsConfig;
+
+    let development = load(None, &[("CITIZEN_LISTEN", "127.0.0.1:9999")]);
+    let identity: IdentityConfig = development.section().unwrap();
+    assert!(identity.dev_seed_staff && !identity.admin_totp_required);
+    assert_eq!(
+        identity.vneid.issuer.as_deref(),
+        Some("http://127.0.0.1:9999/sandbox/vneid")
+    );
+    let notifications: NotificationsConfig = development.section().unwrap();
+    assert_eq!(
+        notifications.fcm.unwrap().base_url,
+        "http://127.0.0.1:9999/sandbox/fcm"
+    );
+    let payments: PaymentsConfig = development.section().unwrap();
+    assert_eq!(
+        payments.biller_url.as_deref(),
+        Some("http://127.0.0.1:9999/sandbox/biller")
+    );
+    assert!(payments.vnpay.is_some() && payments.momo.is_some());
+    // What the file or environment says still wins.
+    let told = load(None, &[("CITIZEN_IDENTITY__DEV_SEED_STAFF", "false")]);
+    assert!(!told.section::<IdentityConfig>().unwrap().dev_seed_staff);
+
+    let production = load(None, &[("CITIZEN_PROFILE", "production")]);
+    let identity: IdentityConfig = production.section().unwrap();
+    assert!(!identity.dev_seed_staff && identity.admin_totp_required);
+    assert!(identity.vneid.issuer.is_none());
+    assert!(
+        production
+            .section::<NotificationsConfig>()
+            .unwrap()
+            .fcm
+            .is_none()
+    );
+    assert!(
+        production
+            .section::<PaymentsConfig>()
+            .unwrap()
+            .vnpay
+            .is_none()
+    );
+}

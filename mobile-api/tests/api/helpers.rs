@@ -1,3 +1,5 @@
+use identity::config::IdentityConfig;
+use media::config::MediaConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -97,7 +99,7 @@ pub fn test_config(database: &TestDatabase) -> Config {
     config.data_dir = std::env::temp_dir().join(format!("citizen-test-{}", database.name));
     // Demo admins sign in with a password, as in the development profile; the TOTP
     // requirement has its own test (staff::admins_act_as_admins_only_once_totp_is_on).
-    config.identity.admin_totp_required = false;
+    config.edit(|identity: &mut IdentityConfig| identity.admin_totp_required = false);
     config
 }
 
@@ -301,16 +303,19 @@ impl Store {
     /// Points `config` at this store (for S3, at `endpoint`, under a prefix of the test's own).
     pub fn configure(self, config: &mut Config, endpoint: &str) {
         if self == Store::S3 {
-            config.media.s3 = Some(platform::config::S3Config {
-                endpoint: endpoint.to_owned(),
-                public_endpoint: None,
-                region: "us-east-1".to_owned(),
-                bucket: S3_TEST_BUCKET.to_owned(),
-                key_prefix: s3_test_prefix(config),
-                path_style: true,
-                access_key_id: "citizen-test".to_owned(),
-                secret_access_key: SecretString::from("citizen-test-secret"),
-                create_bucket: true,
+            let key_prefix = s3_test_prefix(config);
+            config.edit(|media: &mut MediaConfig| {
+                media.s3 = Some(media::config::S3Config {
+                    endpoint: endpoint.to_owned(),
+                    public_endpoint: None,
+                    region: "us-east-1".to_owned(),
+                    bucket: S3_TEST_BUCKET.to_owned(),
+                    key_prefix,
+                    path_style: true,
+                    access_key_id: "citizen-test".to_owned(),
+                    secret_access_key: SecretString::from("citizen-test-secret"),
+                    create_bucket: true,
+                })
             });
         }
     }

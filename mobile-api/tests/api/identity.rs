@@ -2,8 +2,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use identity::config::IdentityConfig;
+use identity::config::SigningKeyConfig;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use platform::config::SigningKeyConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -74,7 +75,7 @@ async fn forged_and_stale_tokens_are_refused(mode: Mode) {
     let key = TestKey::new("test-key");
     let signing = key.config(None);
     let app = TestApp::spawn_with(mode, move |c| {
-        c.identity.signing_keys = vec![signing.clone()]
+        c.edit(|identity: &mut IdentityConfig| identity.signing_keys = vec![signing.clone()])
     })
     .await;
     let session = app.sign_in(&random_phone()).await;
@@ -172,7 +173,10 @@ async fn forged_and_stale_tokens_are_refused(mode: Mode) {
 in_both_modes!(forged_and_stale_tokens_are_refused);
 
 async fn one_number_written_three_ways_is_one_account(mode: Mode) {
-    let app = TestApp::spawn_with(mode, |c| c.identity.otp.resend_cooldown_secs = 0).await;
+    let app = TestApp::spawn_with(mode, |c| {
+        c.edit(|identity: &mut IdentityConfig| identity.otp.resend_cooldown_secs = 0)
+    })
+    .await;
     let national = random_phone();
     let spaced = format!("{} {} {}", &national[..4], &national[4..7], &national[7..]);
     let international = format!("+84{}", &national[1..]);
@@ -197,7 +201,10 @@ async fn one_number_written_three_ways_is_one_account(mode: Mode) {
 in_both_modes!(one_number_written_three_ways_is_one_account);
 
 async fn codes_work_once_and_allow_five_wrong_tries(mode: Mode) {
-    let app = TestApp::spawn_with(mode, |c| c.identity.otp.resend_cooldown_secs = 0).await;
+    let app = TestApp::spawn_with(mode, |c| {
+        c.edit(|identity: &mut IdentityConfig| identity.otp.resend_cooldown_secs = 0)
+    })
+    .await;
     let phone = random_phone();
     let verify = |code: String| {
         app.client
@@ -280,7 +287,10 @@ async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
 }
 
 async fn a_reused_refresh_token_revokes_its_session(mode: Mode) {
-    let app = TestApp::spawn_with(mode, |c| c.identity.refresh_reuse_grace_secs = 0).await;
+    let app = TestApp::spawn_with(mode, |c| {
+        c.edit(|identity: &mut IdentityConfig| identity.refresh_reuse_grace_secs = 0)
+    })
+    .await;
     let session = app.sign_in(&random_phone()).await;
     let first = session["refresh_token"].as_str().unwrap();
 
@@ -330,7 +340,10 @@ async fn two_refreshes_racing_inside_the_grace_window_both_work(mode: Mode) {
 in_both_modes!(two_refreshes_racing_inside_the_grace_window_both_work);
 
 async fn logout_ends_the_session_and_logout_all_ends_every_one(mode: Mode) {
-    let app = TestApp::spawn_with(mode, |c| c.identity.otp.resend_cooldown_secs = 0).await;
+    let app = TestApp::spawn_with(mode, |c| {
+        c.edit(|identity: &mut IdentityConfig| identity.otp.resend_cooldown_secs = 0)
+    })
+    .await;
     let phone = random_phone();
     let phone_app = app.sign_in(&phone).await;
     let tablet = app.sign_in(&phone).await;
@@ -497,8 +510,8 @@ async fn with_keys(
     keys: Vec<SigningKeyConfig>,
 ) -> TestApp {
     TestApp::spawn_on(mode, database.clone(), move |c| {
-        c.identity.signing_keys = keys.clone();
-        c.identity.otp.resend_cooldown_secs = 0;
+        c.edit(|identity: &mut IdentityConfig| identity.signing_keys = keys.clone());
+        c.edit(|identity: &mut IdentityConfig| identity.otp.resend_cooldown_secs = 0);
     })
     .await
 }
@@ -555,8 +568,8 @@ in_both_modes!(rotation_keeps_old_tokens_valid_until_they_expire);
 
 async fn export_and_erasure_work_end_to_end(mode: Mode) {
     let app = TestApp::spawn_with(mode, |c| {
-        c.identity.erasure_grace_days = 0;
-        c.identity.erasure_interval_secs = 1;
+        c.edit(|identity: &mut IdentityConfig| identity.erasure_grace_days = 0);
+        c.edit(|identity: &mut IdentityConfig| identity.erasure_interval_secs = 1);
     })
     .await;
     let phone = random_phone();

@@ -1,6 +1,7 @@
 //! More than one jurisdiction in a deployment: each keeps its reports, its residents and its
 //! warnings to itself. A second one, Phong Điền, lies west of Huế and shares no area with it.
 
+use identity::config::IdentityConfig;
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
@@ -17,7 +18,7 @@ const PHONG_DIEN: (f64, f64) = (16.485, 107.44);
 fn configure(mode: Mode) -> impl Fn(&mut platform::Config) + use<> {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     move |config: &mut platform::Config| {
-        config.identity.dev_seed_staff = true;
+        config.edit(|identity: &mut IdentityConfig| identity.dev_seed_staff = true);
         config.internal.service_token = Some("test-service-token".to_owned().into());
         if matches!(mode, Mode::Split) {
             crate::helpers::use_nats(config, &unique);

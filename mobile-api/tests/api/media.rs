@@ -1,3 +1,5 @@
+use identity::config::IdentityConfig;
+use media::config::MediaConfig;
 use std::io::Cursor;
 
 use exif::experimental::Writer;
@@ -97,7 +99,7 @@ async fn spawn_on_endpoint(
     adjust: impl Fn(&mut platform::Config),
 ) -> TestApp {
     TestApp::spawn_with(mode, |config| {
-        config.identity.dev_seed_staff = true;
+        config.edit(|identity: &mut IdentityConfig| identity.dev_seed_staff = true);
         config.internal.service_token = Some("test-service-token".to_owned().into());
         store.configure(config, endpoint);
         adjust(config);
@@ -611,8 +613,8 @@ async fn put_signed_unchecked(app: &TestApp, request: &Json, bytes: Vec<u8>) -> 
 
 async fn bad_files_are_refused_with_clear_codes(mode: Mode, store: Store) {
     let app = spawn(mode, store, |c| {
-        c.media.max_upload_bytes = 300_000;
-        c.media.max_pixels = 2_000_000;
+        c.edit(|media: &mut MediaConfig| media.max_upload_bytes = 300_000);
+        c.edit(|media: &mut MediaConfig| media.max_pixels = 2_000_000);
     })
     .await;
     let token = app.resident_token().await;
@@ -1157,8 +1159,8 @@ crate::in_both_stores!(an_erased_account_loses_its_photos);
 /// one process the event goes through the in-process bus; split, through NATS JetStream.
 async fn an_erased_account_loses_its_photos_through_events(mode: Mode) {
     let app = spawn(mode, Store::Local, |c| {
-        c.identity.erasure_grace_days = 0;
-        c.identity.erasure_interval_secs = 1;
+        c.edit(|identity: &mut IdentityConfig| identity.erasure_grace_days = 0);
+        c.edit(|identity: &mut IdentityConfig| identity.erasure_interval_secs = 1);
         c.events.outbox_poll_ms = 200;
         if let Mode::Split = mode {
             crate::helpers::use_nats(c, &uuid::Uuid::new_v4().simple().to_string());
@@ -1208,8 +1210,8 @@ crate::in_both_modes!(an_erased_account_loses_its_photos_through_events);
 /// Events through the local NATS server, on a stream and subjects of this test's own.
 async fn uploads_attached_to_nothing_expire(store: Store) {
     let app = spawn(Mode::AllInOne, store, |c| {
-        c.media.unattached_ttl_secs = 1;
-        c.media.cleanup_interval_secs = 1;
+        c.edit(|media: &mut MediaConfig| media.unattached_ttl_secs = 1);
+        c.edit(|media: &mut MediaConfig| media.cleanup_interval_secs = 1);
     })
     .await;
     let token = app.resident_token().await;
@@ -1267,7 +1269,7 @@ crate::in_both_stores!(uploads_attached_to_nothing_expire);
 #[tokio::test]
 async fn originals_can_be_dropped_once_derivatives_exist() {
     let app = spawn(Mode::AllInOne, Store::Local, |c| {
-        c.media.keep_originals = false
+        c.edit(|media: &mut MediaConfig| media.keep_originals = false)
     })
     .await;
     let token = app.resident_token().await;
@@ -1623,8 +1625,8 @@ crate::in_both_modes!(a_request_past_the_gateway_deadline_answers_504_upstream_t
 
 async fn uploads_past_the_daily_quota_are_refused_until_tomorrow(mode: Mode) {
     let app = spawn(mode, Store::Local, |c| {
-        c.media.daily_upload_count = 2;
-        c.media.daily_upload_bytes = 200_000;
+        c.edit(|media: &mut MediaConfig| media.daily_upload_count = 2);
+        c.edit(|media: &mut MediaConfig| media.daily_upload_bytes = 200_000);
     })
     .await;
     let token = app.resident_token().await;

@@ -1,6 +1,7 @@
 //! Moderation hides what it should from the app's public endpoints and Open311 alike, bans a
 //! filer for a while, and logs every action; officers answer with response templates.
 
+use identity::config::IdentityConfig;
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
@@ -38,7 +39,7 @@ async fn post_as(app: &TestApp, token: &str, path: &str, body: Json) -> reqwest:
 /// internal API).
 async fn spawn(mode: Mode) -> TestApp {
     TestApp::spawn_with(mode, |config| {
-        config.identity.dev_seed_staff = true;
+        config.edit(|identity: &mut IdentityConfig| identity.dev_seed_staff = true);
         config.internal.service_token = Some("test-service-token".to_owned().into());
     })
     .await

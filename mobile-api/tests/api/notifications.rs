@@ -2,6 +2,9 @@
 //! through the FCM emulator (and their browser through the Web Push emulator) and lands in their
 //! inbox, in both deployment shapes (split over NATS), with the push services' failures handled.
 
+use identity::config::IdentityConfig;
+use notifications::config::NotificationsConfig;
+use reports::config::ReportsConfig;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -38,27 +41,32 @@ fn configure(mode: Mode, fcm: &str) -> impl Fn(&mut platform::Config) + use<> {
     vapid[0] &= 0x7f;
     let vapid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(vapid);
     move |config: &mut platform::Config| {
-        config.identity.dev_seed_staff = true;
+        config.edit(|identity: &mut IdentityConfig| identity.dev_seed_staff = true);
         // Erasures happen at once, every second; so do SLA checks.
-        config.identity.erasure_grace_days = 0;
-        config.identity.erasure_interval_secs = 1;
-        config.reports.sla_check_interval_ms = 200;
+        config.edit(|identity: &mut IdentityConfig| identity.erasure_grace_days = 0);
+        config.edit(|identity: &mut IdentityConfig| identity.erasure_interval_secs = 1);
+        config.edit(|reports: &mut ReportsConfig| reports.sla_check_interval_ms = 200);
         config.internal.service_token = Some("test-service-token".to_owned().into());
-        config.notifications.fcm = Some(platform::config::FcmConfig {
-            service_account: account.to_string().into(),
-            base_url: fcm.clone(),
-            concurrency: 16,
+        config.edit(|notifications: &mut NotificationsConfig| {
+            notifications.fcm = Some(notifications::config::FcmConfig {
+                service_account: account.to_string().into(),
+                base_url: fcm.clone(),
+                concurrency: 16,
+            })
         });
-        config.notifications.web_push = Some(platform::config::WebPushConfig {
-            vapid_private_key: vapid.clone().into(),
-            subject: "mailto:ops@citizen.example".to_owned(),
-            concurrency: 16,
+        config.edit(|notifications: &mut NotificationsConfig| {
+            notifications.web_push = Some(notifications::config::WebPushConfig {
+                vapid_private_key: vapid.clone().into(),
+                subject: "mailto:ops@citizen.example".to_owned(),
+                concurrency: 16,
+            })
         });
         // Browsers' subscriptions may point at the emulator as well as the real push services.
-        config
-            .identity
-            .web_push_endpoints
-            .push(format!("{web_push}/push/"));
+        config.edit(|identity: &mut IdentityConfig| {
+            identity
+                .web_push_endpoints
+                .push(format!("{web_push}/push/"))
+        });
         if matches!(mode, Mode::Split) {
             // Events cross processes through NATS.
             crate::helpers::use_nats(config, &unique);

@@ -2,6 +2,8 @@
 //! spec's element names, nesting and types; a request filed by a third party reaches the
 //! officer queue; errors, paging, updates and keys.
 
+use identity::config::IdentityConfig;
+use reports::config::ReportsConfig;
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
@@ -264,7 +266,10 @@ async fn issue_key(app: &TestApp, admin: &str, per_hour: i32) -> Json {
 }
 
 async fn a_request_filed_through_open311_is_handled_like_any_other(mode: Mode) {
-    let app = TestApp::spawn_with(mode, |config| config.identity.dev_seed_staff = true).await;
+    let app = TestApp::spawn_with(mode, |config| {
+        config.edit(|identity: &mut IdentityConfig| identity.dev_seed_staff = true)
+    })
+    .await;
     let admin = app.staff_token("hue.admin").await;
     let client = issue_key(&app, &admin, 2).await;
     let key = client["api_key"].as_str().unwrap().to_owned();
@@ -501,7 +506,7 @@ in_both_modes!(a_request_filed_through_open311_is_handled_like_any_other);
 
 async fn every_client_address_has_its_share_per_minute(mode: Mode) {
     let app = TestApp::spawn_with(mode, |config| {
-        config.reports.open311_requests_per_minute = 5;
+        config.edit(|reports: &mut ReportsConfig| reports.open311_requests_per_minute = 5);
     })
     .await;
     for _ in 0..5 {
@@ -537,7 +542,7 @@ async fn get_from(app: &TestApp, forwarded_for: &str, proto: &str) -> reqwest::R
 /// client is counted apart, an IPv6 client per /64.
 async fn only_a_trusted_proxy_is_believed_about_the_client(mode: Mode) {
     let direct = TestApp::spawn_with(mode, |config| {
-        config.reports.open311_requests_per_minute = 3;
+        config.edit(|reports: &mut ReportsConfig| reports.open311_requests_per_minute = 3);
     })
     .await;
     for n in 0..3 {
@@ -554,7 +559,7 @@ async fn only_a_trusted_proxy_is_believed_about_the_client(mode: Mode) {
     direct.stop().await;
 
     let behind = TestApp::spawn_with(mode, |config| {
-        config.reports.open311_requests_per_minute = 3;
+        config.edit(|reports: &mut ReportsConfig| reports.open311_requests_per_minute = 3);
         config.gateway.trusted_proxies = vec!["127.0.0.0/8".into(), "::1/128".into()];
     })
     .await;
@@ -585,7 +590,7 @@ in_both_modes!(only_a_trusted_proxy_is_believed_about_the_client);
 /// Demo staff, and one service token for every process (photos are attached across services).
 async fn spawn_city(mode: Mode) -> TestApp {
     TestApp::spawn_with(mode, |config| {
-        config.identity.dev_seed_staff = true;
+        config.edit(|identity: &mut IdentityConfig| identity.dev_seed_staff = true);
         config.internal.service_token = Some("test-service-token".to_owned().into());
     })
     .await

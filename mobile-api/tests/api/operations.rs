@@ -1,5 +1,6 @@
 use crate::helpers::{Mode, TestApp};
 use crate::in_both_modes;
+use payments::config::PaymentsConfig;
 
 async fn readiness_fails_while_the_database_is_down(mode: Mode) {
     let app = TestApp::spawn(mode).await;
@@ -76,12 +77,14 @@ async fn production_refuses_development_settings_naming_each_key() {
     let database = crate::helpers::TestDatabase::create().await;
     let mut config = crate::helpers::test_config(&database);
     config.profile = platform::config::DeploymentProfile::Production;
-    config.payments.momo = Some(platform::config::MomoConfig {
-        partner_code: "MOMOTEST".into(),
-        access_key: "key".into(),
-        secret_key: "secret".to_owned().into(),
-        endpoint: "https://payment.momo.vn".into(),
-        fee_basis_points: 150,
+    config.edit(|payments: &mut PaymentsConfig| {
+        payments.momo = Some(payments::config::MomoConfig {
+            partner_code: "MOMOTEST".into(),
+            access_key: "key".into(),
+            secret_key: "secret".to_owned().into(),
+            endpoint: "https://payment.momo.vn".into(),
+            fee_basis_points: 150,
+        })
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let refused = mobile_api::App::start(config, "all,sandbox", listener)

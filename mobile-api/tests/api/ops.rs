@@ -1,6 +1,7 @@
 //! The operations centre's KPIs and heatmaps, checked against figures worked out by hand on a
 //! fixed set of reports, and against direct counts.
 
+use identity::config::IdentityConfig;
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
@@ -57,7 +58,10 @@ async fn rewrite(db: &sqlx::PgPool, id: &str, history: History) {
 const WINDOW: &str = "from=2026-11-01T00:00:00Z&to=2026-11-11T00:00:00Z";
 
 async fn kpis_match_figures_worked_out_by_hand(mode: Mode) {
-    let app = TestApp::spawn_with(mode, |config| config.identity.dev_seed_staff = true).await;
+    let app = TestApp::spawn_with(mode, |config| {
+        config.edit(|identity: &mut IdentityConfig| identity.dev_seed_staff = true)
+    })
+    .await;
     let resident = app.resident_token().await;
     let r1 = file(&app, &resident, "pothole", PHU_XUAN).await;
     let r2 = file(&app, &resident, "pothole", PHU_XUAN).await;
@@ -264,7 +268,10 @@ async fn kpis_match_figures_worked_out_by_hand(mode: Mode) {
 in_both_modes!(kpis_match_figures_worked_out_by_hand);
 
 async fn heatmap_counts_equal_a_direct_count(mode: Mode) {
-    let app = TestApp::spawn_with(mode, |config| config.identity.dev_seed_staff = true).await;
+    let app = TestApp::spawn_with(mode, |config| {
+        config.edit(|identity: &mut IdentityConfig| identity.dev_seed_staff = true)
+    })
+    .await;
     let resident = app.resident_token().await;
     for n in 0..6 {
         let at = (PHU_XUAN.0 + f64::from(n) * 0.0015, PHU_XUAN.1);

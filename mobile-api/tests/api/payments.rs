@@ -3,6 +3,7 @@
 //! idempotency, the providers' error codes, reconciliation of a lost IPN, and a ledger that
 //! balances after every test, in both deployment shapes.
 
+use payments::config::PaymentsConfig;
 use std::collections::HashMap;
 
 use reqwest::Method;
@@ -36,24 +37,25 @@ async fn spawn_with(mode: Mode, adjust: impl Fn(&mut platform::Config) + 'static
     let unique = uuid::Uuid::new_v4().simple().to_string();
     let base = sandbox.clone();
     let configure = move |config: &mut platform::Config| {
-        let payments = &mut config.payments;
-        payments.biller_url = Some(format!("{base}/sandbox/biller"));
-        payments.vnpay = Some(platform::config::VnpayConfig {
-            tmn_code: sandbox::vnpay::DEMO_TMN_CODE.to_owned(),
-            hash_secret: sandbox::vnpay::DEMO_HASH_SECRET.to_owned().into(),
-            payment_url: format!("{base}/sandbox/vnpay/paymentv2/vpcpay.html"),
-            api_url: format!("{base}/sandbox/vnpay/merchant_webapi/api/transaction"),
-            fee_basis_points: 110,
+        config.edit(|payments: &mut payments::config::PaymentsConfig| {
+            payments.biller_url = Some(format!("{base}/sandbox/biller"));
+            payments.vnpay = Some(payments::config::VnpayConfig {
+                tmn_code: sandbox::vnpay::DEMO_TMN_CODE.to_owned(),
+                hash_secret: sandbox::vnpay::DEMO_HASH_SECRET.to_owned().into(),
+                payment_url: format!("{base}/sandbox/vnpay/paymentv2/vpcpay.html"),
+                api_url: format!("{base}/sandbox/vnpay/merchant_webapi/api/transaction"),
+                fee_basis_points: 110,
+            });
+            payments.momo = Some(payments::config::MomoConfig {
+                partner_code: sandbox::momo::DEMO_PARTNER_CODE.to_owned(),
+                access_key: sandbox::momo::DEMO_ACCESS_KEY.to_owned(),
+                secret_key: sandbox::momo::DEMO_SECRET_KEY.to_owned().into(),
+                endpoint: format!("{base}/sandbox/momo"),
+                fee_basis_points: 150,
+            });
+            payments.provider_timeout_ms = 2_000;
+            payments.bill_lookups_per_minute = 1_000;
         });
-        payments.momo = Some(platform::config::MomoConfig {
-            partner_code: sandbox::momo::DEMO_PARTNER_CODE.to_owned(),
-            access_key: sandbox::momo::DEMO_ACCESS_KEY.to_owned(),
-            secret_key: sandbox::momo::DEMO_SECRET_KEY.to_owned().into(),
-            endpoint: format!("{base}/sandbox/momo"),
-            fee_basis_points: 150,
-        });
-        payments.provider_timeout_ms = 2_000;
-        payments.bill_lookups_per_minute = 1_000;
         if matches!(mode, Mode::Split) {
             // The payer's notice crosses processes through NATS.
             crate::helpers::use_nats(config, &unique);
@@ -748,8 +750,8 @@ fn form_urlencoded_pairs(params: &[(String, String)]) -> String {
 
 async fn a_payment_whose_notification_never_comes_is_settled_by_reconciliation(mode: Mode) {
     let payments = spawn_with(mode, |config| {
-        config.payments.reconcile_after_secs = 0;
-        config.payments.reconcile_interval_ms = 200;
+        config.edit(|payments: &mut PaymentsConfig| payments.reconcile_after_secs = 0);
+        config.edit(|payments: &mut PaymentsConfig| payments.reconcile_interval_ms = 200);
     })
     .await;
     let app = &payments.app;
@@ -1219,7 +1221,7 @@ async fn a_customer_is_shown_masked_until_the_account_links_or_pays_the_code() {
 #[tokio::test]
 async fn paying_counts_as_a_lookup_and_tells_whoever_has_not_looked_the_code_up_nothing() {
     let payments = spawn_with(Mode::AllInOne, |config| {
-        config.payments.bill_lookups_per_minute = 6;
+        config.edit(|payments: &mut PaymentsConfig| payments.bill_lookups_per_minute = 6);
     })
     .await;
     let app = &payments.app;

@@ -1,6 +1,8 @@
 //! Field reports, black-box through the gateway: filing, routing, duplicates, the workflow,
 //! scopes, the public feed and the SLA job, on the demo city `hue`.
 
+use identity::config::IdentityConfig;
+use reports::config::ReportsConfig;
 use std::io::Cursor;
 
 use image::{ImageFormat, RgbImage};
@@ -29,7 +31,7 @@ async fn spawn(mode: Mode) -> TestApp {
 
 async fn spawn_with(mode: Mode, adjust: impl Fn(&mut platform::Config)) -> TestApp {
     TestApp::spawn_with(mode, |config| {
-        config.identity.dev_seed_staff = true;
+        config.edit(|identity: &mut IdentityConfig| identity.dev_seed_staff = true);
         config.internal.service_token = Some("test-service-token".to_owned().into());
         adjust(config);
     })
@@ -244,7 +246,10 @@ async fn bad_filings_are_refused_with_clear_codes(mode: Mode) {
 in_both_modes!(bad_filings_are_refused_with_clear_codes);
 
 async fn filing_is_rate_limited_per_account(mode: Mode) {
-    let app = spawn_with(mode, |config| config.reports.max_reports_per_hour = 3).await;
+    let app = spawn_with(mode, |config| {
+        config.edit(|reports: &mut ReportsConfig| reports.max_reports_per_hour = 3)
+    })
+    .await;
     let resident = app.resident_token().await;
     for n in 0..3 {
         file_with_key(&app, &resident, &format!("k{n}"), &pothole_at(PHU_XUAN)).await;
@@ -277,7 +282,10 @@ in_both_modes!(filing_is_rate_limited_per_account);
 
 /// Filings sent all at once are counted one after another: the limit holds exactly.
 async fn concurrent_filings_never_pass_the_hourly_limit(mode: Mode) {
-    let app = spawn_with(mode, |config| config.reports.max_reports_per_hour = 5).await;
+    let app = spawn_with(mode, |config| {
+        config.edit(|reports: &mut ReportsConfig| reports.max_reports_per_hour = 5)
+    })
+    .await;
     let resident = app.resident_token().await;
     let filings = (0..16).map(|n| {
         let (app, resident) = (&app, &resident);
@@ -747,7 +755,10 @@ async fn the_workflow_checks_each_step(mode: Mode) {
 in_both_modes!(the_workflow_checks_each_step);
 
 async fn reopening_closes_after_a_week(mode: Mode) {
-    let app = spawn_with(mode, |config| config.reports.sla_check_interval_ms = 100).await;
+    let app = spawn_with(mode, |config| {
+        config.edit(|reports: &mut ReportsConfig| reports.sla_check_interval_ms = 100)
+    })
+    .await;
     let resident = app.resident_token().await;
     let officer = app.staff_token("phuxuan.officer").await;
     let id = file(&app, &resident, &pothole_at(PHU_XUAN)).await["id"]
@@ -1058,7 +1069,10 @@ async fn the_officer_queue_filters_and_pages_in_sla_order(mode: Mode) {
 in_both_modes!(the_officer_queue_filters_and_pages_in_sla_order);
 
 async fn overdue_reports_are_escalated_once(mode: Mode) {
-    let app = spawn_with(mode, |config| config.reports.sla_check_interval_ms = 100).await;
+    let app = spawn_with(mode, |config| {
+        config.edit(|reports: &mut ReportsConfig| reports.sla_check_interval_ms = 100)
+    })
+    .await;
     let resident = app.resident_token().await;
     let officer = app.staff_token("phuxuan.officer").await;
     let id = file(&app, &resident, &pothole_at(PHU_XUAN)).await["id"]

@@ -1,10 +1,11 @@
+use identity::config::IdentityConfig;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use platform::config::SmsProvider;
+use identity::config::SmsProvider;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -280,8 +281,8 @@ async fn admins_act_as_admins_only_once_totp_is_on() {
     let database = Arc::new(TestDatabase::create().await);
     create_platform_admin(&database);
     let app = TestApp::spawn_on(Mode::AllInOne, database, |config| {
-        config.identity.admin_totp_required = true;
-        config.identity.dev_seed_staff = true;
+        config.edit(|identity: &mut IdentityConfig| identity.admin_totp_required = true);
+        config.edit(|identity: &mut IdentityConfig| identity.dev_seed_staff = true);
     })
     .await;
 
@@ -409,8 +410,12 @@ in_both_modes!(wrong_passwords_lock_out_only_the_address_they_came_from);
 async fn sign_ins_are_throttled_per_address_and_per_username() {
     let app = TestApp::spawn_with(Mode::AllInOne, |config| {
         behind_ingress(config);
-        config.identity.staff_sign_in.per_address_per_minute = 3;
-        config.identity.staff_sign_in.per_username_per_minute = 4;
+        config.edit(|identity: &mut IdentityConfig| {
+            identity.staff_sign_in.per_address_per_minute = 3
+        });
+        config.edit(|identity: &mut IdentityConfig| {
+            identity.staff_sign_in.per_username_per_minute = 4
+        });
     })
     .await;
     for n in 0..3 {
@@ -446,7 +451,7 @@ async fn sign_ins_are_throttled_per_address_and_per_username() {
 async fn a_flood_of_sign_ins_is_bounded_by_the_hashing_slots() {
     let app = TestApp::spawn_with(Mode::AllInOne, |config| {
         behind_ingress(config);
-        config.identity.staff_sign_in.hashing_concurrency = 1;
+        config.edit(|identity: &mut IdentityConfig| identity.staff_sign_in.hashing_concurrency = 1);
     })
     .await;
     let attempts = (0..150).map(|n| {
@@ -495,7 +500,10 @@ async fn the_demo_staff_of_hue_exist_only_when_asked_for() {
     .await;
     without.stop().await;
 
-    let with = TestApp::spawn_with(Mode::AllInOne, |c| c.identity.dev_seed_staff = true).await;
+    let with = TestApp::spawn_with(Mode::AllInOne, |c| {
+        c.edit(|identity: &mut IdentityConfig| identity.dev_seed_staff = true)
+    })
+    .await;
     let session: Value = login(&with, "phuxuan.officer", "hue-demo-password", None)
         .await
         .json()
@@ -546,11 +554,13 @@ async fn sms_gateway(status: StatusCode) -> (String, Arc<Mutex<Vec<(HeaderMap, V
 async fn codes_go_out_through_the_http_sms_gateway() {
     let (url, received) = sms_gateway(StatusCode::OK).await;
     let app = TestApp::spawn_with(Mode::AllInOne, move |c| {
-        c.identity.sms.provider = SmsProvider::Http;
-        c.identity.sms.url = Some(url.clone());
-        c.identity.sms.username = Some("citizen".to_owned());
-        c.identity.sms.password = Some("s3cret".to_owned().into());
-        c.identity.sms.sender = Some("HUE-S".to_owned());
+        c.edit(|identity: &mut IdentityConfig| identity.sms.provider = SmsProvider::Http);
+        c.edit(|identity: &mut IdentityConfig| identity.sms.url = Some(url.clone()));
+        c.edit(|identity: &mut IdentityConfig| identity.sms.username = Some("citizen".to_owned()));
+        c.edit(|identity: &mut IdentityConfig| {
+            identity.sms.password = Some("s3cret".to_owned().into())
+        });
+        c.edit(|identity: &mut IdentityConfig| identity.sms.sender = Some("HUE-S".to_owned()));
     })
     .await;
     let phone = random_phone();
@@ -598,8 +608,8 @@ async fn codes_go_out_through_the_http_sms_gateway() {
 async fn a_failing_sms_gateway_gives_503_and_no_usable_code() {
     let (url, _) = sms_gateway(StatusCode::INTERNAL_SERVER_ERROR).await;
     let app = TestApp::spawn_with(Mode::AllInOne, move |c| {
-        c.identity.sms.provider = SmsProvider::Http;
-        c.identity.sms.url = Some(url.clone());
+        c.edit(|identity: &mut IdentityConfig| identity.sms.provider = SmsProvider::Http);
+        c.edit(|identity: &mut IdentityConfig| identity.sms.url = Some(url.clone()));
     })
     .await;
     let sent = app

@@ -1,3 +1,4 @@
+use identity::config::IdentityConfig;
 use std::collections::HashMap;
 
 use reqwest::Method;
@@ -16,11 +17,15 @@ async fn sandbox() -> (mobile_api::App, String) {
 async fn app_using(mode: Mode, issuer: &str) -> TestApp {
     let issuer = issuer.to_owned();
     TestApp::spawn_with(mode, move |c| {
-        c.identity.vneid.issuer = Some(issuer.clone());
-        c.identity.vneid.client_secret = Some(sandbox::vneid::CLIENT_SECRET.to_owned().into());
+        c.edit(|identity: &mut IdentityConfig| identity.vneid.issuer = Some(issuer.clone()));
+        c.edit(|identity: &mut IdentityConfig| {
+            identity.vneid.client_secret = Some(sandbox::vneid::CLIENT_SECRET.to_owned().into())
+        });
         // The provider redirects the browser here; the test plays the browser.
-        c.identity.vneid.redirect_uri = "http://127.0.0.1:9/v1/auth/vneid/callback".to_owned();
-        c.identity.otp.resend_cooldown_secs = 0;
+        c.edit(|identity: &mut IdentityConfig| {
+            identity.vneid.redirect_uri = "http://127.0.0.1:9/v1/auth/vneid/callback".to_owned()
+        });
+        c.edit(|identity: &mut IdentityConfig| identity.otp.resend_cooldown_secs = 0);
     })
     .await
 }

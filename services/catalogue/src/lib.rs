@@ -2,15 +2,16 @@
 //! accent-insensitive Vietnamese search, language negotiation and conditional GET.
 
 mod cache;
+pub mod config;
 mod routes;
 mod search;
 mod seed;
 
 use std::sync::Arc;
 
+use crate::config::CatalogueConfig;
 use anyhow::Context as _;
 use axum::Router;
-use platform::config::CatalogueConfig;
 use platform::jobs::Jobs;
 use platform::service::Running;
 use sqlx::PgPool;
@@ -33,12 +34,13 @@ pub static SERVICE: platform::service::Service = platform::service::Service {
     calls: &[],
     outbox: false,
     consumes_events: false,
+    config: Some(platform::config::SectionSpec::of::<config::CatalogueConfig>()),
     body_limit: platform::service::gateway_body_limit,
     openapi: <CatalogueApi as utoipa::OpenApi>::openapi,
     start: |context| {
         Box::pin(async move {
-            let config = &context.config.catalogue;
-            seed(&context.pool, &seed_files(config)?).await?;
+            let config: CatalogueConfig = context.section()?;
+            seed(&context.pool, &seed_files(&config)?).await?;
             let state = CatalogueState::start(
                 context.pool.clone(),
                 config.default_jurisdiction.clone(),

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::config::SigningKeyConfig;
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,7 +14,6 @@ use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use platform::auth::{LocalKeys, VerificationKey};
-use platform::config::SigningKeyConfig;
 use secrecy::ExposeSecret;
 use serde_json::json;
 use sha2::{Digest, Sha256};

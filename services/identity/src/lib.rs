@@ -3,6 +3,7 @@
 //! refresh tokens rotated on every use.
 
 mod audit;
+pub mod config;
 mod home_wards;
 mod keys;
 mod me;
@@ -18,6 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::IdentityConfig;
 use anyhow::Context;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -27,7 +29,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use platform::ApiError;
 use platform::auth::{LocalKeys, Principal};
-use platform::config::{AuthConfig, IdentityConfig};
+use platform::config::AuthConfig;
 use platform::extract::{JsonBody, QueryParams};
 use platform::internal::ServiceClient;
 use platform::service::{Running, Service, StartContext};
@@ -62,6 +64,7 @@ pub static SERVICE: Service = Service {
     calls: &["reports"],
     outbox: true,
     consumes_events: false,
+    config: Some(platform::config::SectionSpec::of::<config::IdentityConfig>()),
     body_limit: platform::service::gateway_body_limit,
     openapi: <IdentityApi as utoipa::OpenApi>::openapi,
     start: |context| {
@@ -97,7 +100,7 @@ impl IdentityState {
         let config = &context.config;
         let (auth, data_dir) = (&config.auth, config.data_dir.as_path());
         let plain_http = config.outside_plain_http();
-        let config = &config.identity;
+        let config: &IdentityConfig = &context.section()?;
         anyhow::ensure!(
             auth.access_token_ttl_secs > 0
                 && Duration::from_secs(auth.access_token_ttl_secs)

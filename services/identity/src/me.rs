@@ -710,7 +710,7 @@ mod tests {
     #[test]
     fn web_push_endpoints_must_point_at_an_allowed_push_service() {
         let allowed = |endpoint: &str| {
-            platform::config::IdentityConfig::default()
+            crate::config::IdentityConfig::default()
                 .web_push_endpoints
                 .iter()
                 .any(|a| endpoint_allowed(endpoint, a))

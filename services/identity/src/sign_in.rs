@@ -9,9 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::StaffSignInConfig;
 use axum::http::StatusCode;
 use platform::ApiError;
-use platform::config::StaffSignInConfig;
 use platform::extract::ClientInfo;
 use platform::ratelimit::{Counters, Limiter, address_key};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};

@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::config::{SmsConfig, SmsProvider};
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::{Request, header};
 use http_body_util::Full;
-use platform::config::{SmsConfig, SmsProvider};
 use platform::outbound::{Limits, OutboundClient, PlainHttp};
 use secrecy::{ExposeSecret, SecretString};
 

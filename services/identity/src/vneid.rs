@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::config::VneidConfig;
 use anyhow::{Context, bail};
 use axum::Json;
 use axum::extract::{Query, State};
@@ -20,7 +21,6 @@ use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use platform::ApiError;
 use platform::auth::Principal;
-use platform::config::VneidConfig;
 use platform::outbound::{Limits, OutboundClient, PlainHttp};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};

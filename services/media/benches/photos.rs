@@ -9,7 +9,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {
-    let limits = media::inspect::Limits::of(&platform::config::MediaConfig::default());
+    let limits = media::inspect::Limits::of(&media::config::MediaConfig::default());
     let photo = media::samples::phone_photo().unwrap();
     eprintln!("photo: {:.1} MB", photo.len() as f64 / 1e6);
     let mut group = c.benchmark_group("12 MP phone JPEG (about 3 MB)");

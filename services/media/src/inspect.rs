@@ -5,11 +5,11 @@
 
 use std::io::Cursor;
 
+use crate::config::MediaConfig;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use http::StatusCode;
 use image::{ColorType, ImageDecoder, ImageFormat, ImageReader};
 use platform::ApiError;
-use platform::config::MediaConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

@@ -6,6 +6,7 @@
 
 mod access;
 mod budgets;
+pub mod config;
 pub mod derive;
 mod heic;
 pub mod inspect;
@@ -19,10 +20,10 @@ mod uploads;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::config::MediaConfig;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
-use platform::config::MediaConfig;
 use platform::jobs::Jobs;
 use platform::service::{Running, Service};
 use secrecy::{ExposeSecret, SecretString};
@@ -48,14 +49,18 @@ pub static SERVICE: Service = Service {
     outbox: false,
     consumes_events: true,
     // Photos are larger than anything else.
-    body_limit: |config| Some(MediaState::max_upload_bytes(&config.media)),
+    config: Some(platform::config::SectionSpec::of::<config::MediaConfig>()),
+    body_limit: |config| {
+        let media: MediaConfig = config.section().ok()?;
+        Some(MediaState::max_upload_bytes(&media))
+    },
     openapi: <MediaApi as utoipa::OpenApi>::openapi,
     start: |context| {
         Box::pin(async move {
             let config = &context.config;
             let state = MediaState::start(
                 context.pool.clone(),
-                &config.media,
+                &context.section::<MediaConfig>()?,
                 &config.data_dir,
                 &context.jobs,
             )

@@ -7,6 +7,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::config::S3Config;
 use anyhow::Context;
 use async_trait::async_trait;
 use aws_sdk_s3::config::{
@@ -20,7 +21,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use platform::config::S3Config;
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};

@@ -5,6 +5,7 @@
 //! forget devices it says are gone.
 
 mod broadcasts;
+pub mod config;
 pub mod fcm;
 mod inbox;
 mod preferences;
@@ -17,9 +18,9 @@ pub use transport::SendError;
 
 use std::sync::Arc;
 
+use crate::config::NotificationsConfig;
 use axum::Router;
 use axum::routing::{get, post};
-use platform::config::NotificationsConfig;
 use platform::events::{Event, Handler, SharedBus, first_delivery};
 use platform::internal::ServiceClient;
 use platform::service::{Running, Service, StartContext};
@@ -43,6 +44,9 @@ pub static SERVICE: Service = Service {
     calls: &["identity", "reports"],
     outbox: false,
     consumes_events: true,
+    config: Some(platform::config::SectionSpec::of::<
+        config::NotificationsConfig,
+    >()),
     body_limit: platform::service::gateway_body_limit,
     openapi: <NotificationsApi as utoipa::OpenApi>::openapi,
     start: |context| {
@@ -78,7 +82,7 @@ pub struct NotificationsState {
 impl NotificationsState {
     /// Opens the FCM client (if configured) and starts the push worker.
     fn start(context: &StartContext) -> anyhow::Result<Self> {
-        let config: &NotificationsConfig = &context.config.notifications;
+        let config: &NotificationsConfig = &context.section()?;
         let plain_http = context.config.outside_plain_http();
         let fcm = match &config.fcm {
             Some(fcm) => {

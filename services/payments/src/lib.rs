@@ -8,6 +8,7 @@
 
 mod bills;
 mod callbacks;
+pub mod config;
 mod customers;
 mod intents;
 mod ledger;
@@ -20,9 +21,9 @@ mod settle;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::PaymentsConfig;
 use axum::Router;
 use axum::routing::{get, post, put};
-use platform::config::PaymentsConfig;
 use platform::service::{Running, Service, StartContext};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -45,6 +46,7 @@ pub static SERVICE: Service = Service {
     calls: &[],
     outbox: true,
     consumes_events: false,
+    config: Some(platform::config::SectionSpec::of::<config::PaymentsConfig>()),
     body_limit: platform::service::gateway_body_limit,
     openapi: <PaymentsApi as utoipa::OpenApi>::openapi,
     start: |context| {
@@ -72,7 +74,7 @@ pub struct PaymentsState {
 impl PaymentsState {
     /// Opens the providers and the bill gateway, and starts the reconciliation and posting jobs.
     fn start(context: &StartContext) -> anyhow::Result<Self> {
-        let config: &PaymentsConfig = &context.config.payments;
+        let config: &PaymentsConfig = &context.section()?;
         let plain_http = context.config.outside_plain_http();
         let providers = Providers::new(config, plain_http)?;
         if providers.offered().is_empty() {

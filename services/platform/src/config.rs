@@ -3,6 +3,11 @@
 //! be given as `<KEY>_FILE` naming a file that holds the value, for secrets mounted by
 //! Kubernetes. A key nobody knows is refused, naming it, so a typo never silently falls back
 //! to a default.
+//!
+//! `Config` holds what every process shares (listen addresses, the database, the gateway,
+//! events); each service's own section (`[identity]`, `[payments]`, ...) is a type in its crate
+//! that implements [`Section`], handed to the loader as a [`SectionSpec`] and read with
+//! [`Config::section`].
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -20,7 +25,7 @@ const CONFIG_FILE_VAR: &str = "CITIZEN_CONFIG";
 const FILE_SUFFIX: &str = "_FILE";
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct Config {
     /// `development` (one machine: sandboxes and plain HTTP to them allowed) or `production`.
     pub profile: DeploymentProfile,
@@ -38,16 +43,13 @@ pub struct Config {
     /// Base URLs of services that run in another process, by service name. A service that
     /// runs in this process is called in-process and needs no entry.
     pub upstreams: BTreeMap<String, String>,
-    pub catalogue: CatalogueConfig,
     pub auth: AuthConfig,
-    pub identity: IdentityConfig,
-    pub media: MediaConfig,
-    pub reports: ReportsConfig,
-    pub notifications: NotificationsConfig,
-    pub payments: PaymentsConfig,
     pub internal: InternalConfig,
     pub events: EventsConfig,
     pub redis: RedisConfig,
+    /// Each service's own section, by its key, as the loader checked it.
+    #[serde(skip)]
+    pub sections: Sections,
 }
 
 /// Redis, where replicas keep what they must count together (rate limits); unset, each
@@ -71,27 +73,13 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             gateway: GatewayConfig::default(),
             upstreams: BTreeMap::new(),
-            catalogue: CatalogueConfig::default(),
             auth: AuthConfig::default(),
-            identity: IdentityConfig::default(),
-            media: MediaConfig::default(),
-            reports: ReportsConfig::default(),
-            notifications: NotificationsConfig::default(),
-            payments: PaymentsConfig::default(),
             internal: InternalConfig::default(),
             events: EventsConfig::default(),
             redis: RedisConfig::default(),
+            sections: Sections::default(),
         }
     }
-}
-
-/// What a process serves, for the checks of its profile.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Serves {
-    pub identity: bool,
-    pub reports: bool,
-    pub payments: bool,
-    pub sandbox: bool,
 }
 
 /// What a deployment is for, which decides what it may do without being told.
@@ -106,8 +94,9 @@ pub enum DeploymentProfile {
 
 impl Config {
     /// What this configuration may not do in its profile, each naming the key to change; empty
-    /// when it may start.
-    pub fn profile_problems(&self, serves: &Serves) -> Vec<String> {
+    /// when it may start. `sections` are the sections of the services this process runs;
+    /// `sandbox` says whether it runs the sandboxes.
+    pub fn profile_problems(&self, sections: &[SectionSpec], sandbox: bool) -> Vec<String> {
         let mut problems = Vec::new();
         match self.profile {
             DeploymentProfile::Development => {
@@ -119,47 +108,17 @@ impl Config {
                 }
             }
             DeploymentProfile::Production => {
-                let mut refuse = |problem: &str| problems.push(problem.to_owned());
-                if serves.sandbox {
-                    refuse(
-                        "the sandbox target: stand-ins for outside systems never run in production",
+                if sandbox {
+                    problems.push(
+                        "the sandbox target: stand-ins for outside systems never run in production"
+                            .to_owned(),
                     );
                 }
-                if serves.identity {
-                    if self.identity.sms.provider == SmsProvider::DevSink {
-                        refuse(
-                            "identity.sms.provider = \"dev_sink\" lets anyone read sign-in codes: set \"http\" and identity.sms.url",
-                        );
+                for section in sections {
+                    match (section.production_problems)(self) {
+                        Ok(found) => problems.extend(found),
+                        Err(error) => problems.push(error.to_string()),
                     }
-                    if self.identity.dev_seed_staff {
-                        refuse("identity.dev_seed_staff: demo staff with a published password");
-                    }
-                    if !self.identity.admin_totp_required {
-                        refuse(
-                            "identity.admin_totp_required = false: admins sign in with a password alone",
-                        );
-                    }
-                    if self.identity.signing_keys.is_empty() {
-                        refuse(
-                            "identity.signing_keys: set a signing key (generated keys live on one pod's disk)",
-                        );
-                    }
-                    if self.identity.otp_secret.is_none() {
-                        refuse(
-                            "identity.otp_secret: set it (a generated one lives on one pod's disk)",
-                        );
-                    }
-                }
-                if serves.reports && self.reports.seed_demo_jurisdiction {
-                    refuse("reports.seed_demo_jurisdiction: the demo city is not a city's data");
-                }
-                if serves.payments
-                    && (self.payments.vnpay.is_some() || self.payments.momo.is_some())
-                    && self.payments.public_url.is_none()
-                {
-                    refuse(
-                        "payments.public_url: providers must call back at the ingress's address, not one a request names",
-                    );
                 }
             }
         }
@@ -257,124 +216,6 @@ impl Default for GatewayConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CatalogueConfig {
-    /// Jurisdiction served when a request names none.
-    pub default_jurisdiction: String,
-    /// Jurisdiction data files loaded into the database at start; defaults to the ones
-    /// shipped in the binary.
-    pub seed_files: Vec<PathBuf>,
-}
-
-impl Default for CatalogueConfig {
-    fn default() -> Self {
-        Self {
-            default_jurisdiction: "hue".to_owned(),
-            seed_files: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MediaConfig {
-    /// Where the local storage backend keeps objects; defaults to `<data_dir>/media`.
-    pub local_dir: Option<PathBuf>,
-    /// An S3-compatible store (MinIO, Ceph, R2, AWS S3, SeaweedFS); the local directory when
-    /// absent.
-    pub s3: Option<S3Config>,
-    /// The address clients reach the gateway at (`https://api.example.vn`), for the signed
-    /// URLs of the local backend; taken from the request's host when absent.
-    pub public_url: Option<String>,
-    /// Signs the local backend's URLs; generated under `data_dir` when absent (every replica
-    /// of a deployment must share one).
-    #[serde(serialize_with = "serialize_secret")]
-    pub url_signing_key: Option<SecretString>,
-    /// How long a signed upload or download URL works.
-    pub signed_url_ttl_secs: u64,
-    /// Keep the original (readable by staff only) after the derivatives are made; when false
-    /// it is deleted once they exist.
-    pub keep_originals: bool,
-    /// Largest upload accepted, in bytes.
-    pub max_upload_bytes: usize,
-    /// Largest image accepted, in pixels (width × height), checked before decoding.
-    pub max_pixels: u64,
-    /// Largest image accepted, in bytes once decoded (pixels × channels × bytes per channel: a
-    /// 16-bit RGBA pixel is 8 bytes), checked before decoding.
-    pub max_decoded_bytes: u64,
-    /// Decoded pixels one process holds at once, in bytes; more decodes wait their turn.
-    pub decode_memory_bytes: u64,
-    /// Uploads one account may send at once to one process (429 `too_many_uploads` beyond).
-    pub concurrent_uploads_per_account: usize,
-    /// Uploads one account may start a day (Asia/Ho_Chi_Minh), and their bytes (429
-    /// `upload_quota_exceeded` beyond).
-    pub daily_upload_count: u32,
-    pub daily_upload_bytes: u64,
-    /// Uploads attached to nothing for this long are deleted.
-    pub unattached_ttl_secs: u64,
-    /// How often that clean-up runs.
-    pub cleanup_interval_secs: u64,
-}
-
-impl Default for MediaConfig {
-    fn default() -> Self {
-        Self {
-            local_dir: None,
-            s3: None,
-            public_url: None,
-            url_signing_key: None,
-            signed_url_ttl_secs: 900,
-            keep_originals: true,
-            max_upload_bytes: 15 * 1024 * 1024,
-            max_pixels: 50_000_000,
-            // 50 MP at 8-bit RGBA; a 16-bit image may have half as many pixels.
-            max_decoded_bytes: 200 * 1024 * 1024,
-            decode_memory_bytes: 384 * 1024 * 1024,
-            concurrent_uploads_per_account: 2,
-            daily_upload_count: 200,
-            daily_upload_bytes: 1024 * 1024 * 1024,
-            unattached_ttl_secs: 24 * 3600,
-            cleanup_interval_secs: 600,
-        }
-    }
-}
-
-/// An S3-compatible bucket.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct S3Config {
-    /// `https://s3.ap-southeast-1.amazonaws.com`, `http://minio:9000`, ...
-    pub endpoint: String,
-    /// The address clients reach the store at, when it differs from `endpoint` (presigned
-    /// URLs are signed for it).
-    #[serde(default)]
-    pub public_endpoint: Option<String>,
-    #[serde(default = "default_s3_region")]
-    pub region: String,
-    pub bucket: String,
-    /// Put before every key (`hue/`), so several deployments can share a bucket.
-    #[serde(default)]
-    pub key_prefix: String,
-    /// `endpoint/bucket/key` rather than `bucket.endpoint/key`; most self-hosted stores need it.
-    #[serde(default = "default_true")]
-    pub path_style: bool,
-    pub access_key_id: String,
-    #[serde(serialize_with = "serialize_required_secret")]
-    pub secret_access_key: SecretString,
-    /// Create the bucket at start when it is missing (development and tests).
-    #[serde(default)]
-    pub create_bucket: bool,
-}
-
-fn default_s3_region() -> String {
-    "us-east-1".to_owned()
-}
-
-fn default_true() -> bool {
-    true
-}
-
 /// Which bus carries events between services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -415,175 +256,6 @@ impl Default for EventsConfig {
     }
 }
 
-/// Field reports.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ReportsConfig {
-    /// Imports the demo city `hue` (wards, departments, categories) when it is not there.
-    pub seed_demo_jurisdiction: bool,
-    /// How often the SLA job looks for reports past their deadline.
-    pub sla_check_interval_ms: u64,
-    /// Reports one account may file per hour; more are refused with 429 until the hour passes.
-    pub max_reports_per_hour: i64,
-    /// Open311 requests one client address may make per minute (per process).
-    pub open311_requests_per_minute: u32,
-}
-
-impl Default for ReportsConfig {
-    fn default() -> Self {
-        Self {
-            seed_demo_jurisdiction: true,
-            sla_check_interval_ms: 60_000,
-            max_reports_per_hour: 20,
-            open311_requests_per_minute: 300,
-        }
-    }
-}
-
-/// Notifications: the inbox, and pushes to phones (FCM) and browsers (Web Push).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct NotificationsConfig {
-    /// Firebase Cloud Messaging (the apps); without it, phones get no pushes.
-    pub fcm: Option<FcmConfig>,
-    /// Web Push (the web app); without it, browsers get no pushes.
-    pub web_push: Option<WebPushConfig>,
-    /// Push workers per process; they share the queue with each other and with replicas.
-    pub push_workers: usize,
-}
-
-impl Default for NotificationsConfig {
-    fn default() -> Self {
-        Self {
-            fcm: None,
-            web_push: None,
-            push_workers: 4,
-        }
-    }
-}
-
-/// Payments of bills and fees through VNPay and MoMo.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PaymentsConfig {
-    /// The address providers and browsers reach the gateway at (`https://api.example.vn`), for
-    /// the return and notification URLs; taken from the request's host when absent.
-    pub public_url: Option<String>,
-    /// The bill gateway every lookup and posting goes through (an aggregator serving the
-    /// city's billers, or the sandbox's `http://host/sandbox/biller`). Unset: no bills.
-    pub biller_url: Option<String>,
-    /// VNPay (2.1.0); unset: not offered.
-    pub vnpay: Option<VnpayConfig>,
-    /// MoMo (v2); unset: not offered.
-    pub momo: Option<MomoConfig>,
-    /// How long a payment may be paid after it is made.
-    pub payment_ttl_secs: u64,
-    /// A payment the provider has not settled this long after its last change is asked about.
-    pub reconcile_after_secs: u64,
-    /// How often reconciliation looks for such payments.
-    pub reconcile_interval_ms: u64,
-    /// Deadline for one call to a provider (MoMo asks for at least 30 s).
-    pub provider_timeout_ms: u64,
-    /// Deadline for one call to the bill gateway.
-    pub biller_timeout_ms: u64,
-    /// Bill lookups per account per minute, against enumerating customer codes.
-    pub bill_lookups_per_minute: u32,
-    /// Where the browser goes after paying (the app's deep link), with the payment id.
-    pub app_return_url: String,
-}
-
-impl Default for PaymentsConfig {
-    fn default() -> Self {
-        Self {
-            public_url: None,
-            biller_url: None,
-            vnpay: None,
-            momo: None,
-            payment_ttl_secs: 15 * 60,
-            reconcile_after_secs: 5 * 60,
-            reconcile_interval_ms: 30_000,
-            provider_timeout_ms: 30_000,
-            biller_timeout_ms: 10_000,
-            bill_lookups_per_minute: 30,
-            app_return_url: "citizen://payments".to_owned(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct VnpayConfig {
-    /// The merchant's terminal code (`vnp_TmnCode`).
-    pub tmn_code: String,
-    /// The secret the `vnp_SecureHash` is keyed with; usually from
-    /// `CITIZEN_PAYMENTS__VNPAY__HASH_SECRET_FILE`.
-    #[serde(serialize_with = "serialize_required_secret")]
-    pub hash_secret: SecretString,
-    /// The payment page (`https://pay.vnpay.vn/vpcpay.html`, the sandbox's
-    /// `http://host/sandbox/vnpay/paymentv2/vpcpay.html`).
-    pub payment_url: String,
-    /// The merchant API for `querydr` and `refund`.
-    pub api_url: String,
-    /// What VNPay keeps of each payment, in hundredths of a percent (booked as a fee).
-    #[serde(default)]
-    pub fee_basis_points: u32,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct MomoConfig {
-    pub partner_code: String,
-    pub access_key: String,
-    /// The key the signatures are made with; usually from
-    /// `CITIZEN_PAYMENTS__MOMO__SECRET_KEY_FILE`.
-    #[serde(serialize_with = "serialize_required_secret")]
-    pub secret_key: SecretString,
-    /// MoMo's API (`https://payment.momo.vn`, the sandbox's `http://host/sandbox/momo`).
-    pub endpoint: String,
-    /// What MoMo keeps of each payment, in hundredths of a percent (booked as a fee).
-    #[serde(default)]
-    pub fee_basis_points: u32,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebPushConfig {
-    /// The VAPID private key: the P-256 private scalar, base64url, as `npx web-push
-    /// generate-vapid-keys` prints it; usually read from a secret file with
-    /// `CITIZEN_NOTIFICATIONS__WEB_PUSH__VAPID_PRIVATE_KEY_FILE`. The web app subscribes with
-    /// its public key, served at `GET /v1/notifications/web-push/key`.
-    #[serde(serialize_with = "serialize_required_secret")]
-    pub vapid_private_key: SecretString,
-    /// Whom push services contact about our traffic: a `mailto:` or `https:` URL.
-    pub subject: String,
-    /// Sends in flight at once per process.
-    #[serde(default = "fcm_concurrency")]
-    pub concurrency: usize,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct FcmConfig {
-    /// The service account's JSON key (from the Firebase console); usually read from a secret
-    /// file with `CITIZEN_NOTIFICATIONS__FCM__SERVICE_ACCOUNT_FILE`.
-    #[serde(serialize_with = "serialize_required_secret")]
-    pub service_account: SecretString,
-    /// FCM's API, or the emulator's (`http://host/sandbox/fcm`).
-    #[serde(default = "fcm_base_url")]
-    pub base_url: String,
-    /// Sends in flight at once per process.
-    #[serde(default = "fcm_concurrency")]
-    pub concurrency: usize,
-}
-
-fn fcm_base_url() -> String {
-    "https://fcm.googleapis.com".to_owned()
-}
-
-fn fcm_concurrency() -> usize {
-    256
-}
-
 /// Calls between services (a report attaching its photos), never routed by the gateway.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -615,208 +287,8 @@ impl Default for AuthConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct IdentityConfig {
-    /// Token signing keys. Empty: a development key is generated into `data_dir`.
-    pub signing_keys: Vec<SigningKeyConfig>,
-    /// Key for hashing one-time codes (HMAC). Unset: generated into `data_dir`. Replicas must
-    /// share it.
-    #[serde(serialize_with = "serialize_secret")]
-    pub otp_secret: Option<SecretString>,
-    pub refresh_token_ttl_days: u32,
-    /// A rotated refresh token used again within this window (two requests of one app racing)
-    /// still works; later, it revokes its whole family.
-    pub refresh_reuse_grace_secs: u64,
-    pub otp: OtpConfig,
-    pub sms: SmsConfig,
-    /// Creates the demo staff of `hue` at start. Never in production.
-    pub dev_seed_staff: bool,
-    /// Jurisdiction and platform admins act as admins only once they have turned TOTP on:
-    /// until then their sessions carry their other roles (and may enrol TOTP). Always on in
-    /// production; the development profile turns it off for the demo staff.
-    pub admin_totp_required: bool,
-    /// Days between an erasure request and the erasure.
-    pub erasure_grace_days: u32,
-    /// How often due erasures run.
-    pub erasure_interval_secs: u64,
-    pub vneid: VneidConfig,
-    /// Where a browser's Web Push endpoint may point: `scheme://host[:port]/path-prefix`, the
-    /// host may start with `*.`. The push services of Chrome, Firefox, Safari and Edge by
-    /// default; anything else is refused at registration, so pushes cannot be aimed at other
-    /// hosts.
-    pub web_push_endpoints: Vec<String>,
-    pub staff_sign_in: StaffSignInConfig,
-}
-
-/// Limits on staff sign-in, where every attempt costs a password hash (19 MiB of memory).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StaffSignInConfig {
-    /// Password hashes computed at once by this process; 0 means twice its cores. A sign-in
-    /// that finds none free within a second answers 429.
-    pub hashing_concurrency: usize,
-    /// Attempts per minute from one client address (an IPv6 client is its /64).
-    pub per_address_per_minute: u32,
-    /// Attempts per minute at one username, from anywhere.
-    pub per_username_per_minute: u32,
-    /// Wrong passwords or codes from one address at one username before that pair is locked
-    /// out for `lockout_secs` (other addresses are not: nobody can lock an officer out).
-    pub failures_before_lockout: u32,
-    pub lockout_secs: u64,
-}
-
-impl Default for StaffSignInConfig {
-    fn default() -> Self {
-        Self {
-            hashing_concurrency: 0,
-            per_address_per_minute: 30,
-            per_username_per_minute: 60,
-            failures_before_lockout: 5,
-            lockout_secs: 15 * 60,
-        }
-    }
-}
-
-impl Default for IdentityConfig {
-    fn default() -> Self {
-        Self {
-            signing_keys: Vec::new(),
-            otp_secret: None,
-            refresh_token_ttl_days: 30,
-            refresh_reuse_grace_secs: 10,
-            otp: OtpConfig::default(),
-            sms: SmsConfig::default(),
-            dev_seed_staff: false,
-            admin_totp_required: true,
-            erasure_grace_days: 30,
-            erasure_interval_secs: 3600,
-            vneid: VneidConfig::default(),
-            web_push_endpoints: [
-                "https://fcm.googleapis.com/",
-                "https://updates.push.services.mozilla.com/",
-                "https://web.push.apple.com/",
-                "https://*.notify.windows.com/",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
-            staff_sign_in: StaffSignInConfig::default(),
-        }
-    }
-}
-
-/// The national e-ID (VNeID) as an OpenID Connect provider, for raising an account to
-/// `verified`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct VneidConfig {
-    /// The provider's issuer URL (discovery at `<issuer>/.well-known/openid-configuration`).
-    /// Unset: verification is unavailable.
-    pub issuer: Option<String>,
-    pub client_id: String,
-    #[serde(serialize_with = "serialize_secret")]
-    pub client_secret: Option<SecretString>,
-    /// Our callback as the provider redirects the browser to it.
-    pub redirect_uri: String,
-    /// Where the browser goes afterwards (the app's deep link), with `?status=`.
-    pub app_return_url: String,
-}
-
-impl Default for VneidConfig {
-    fn default() -> Self {
-        Self {
-            issuer: None,
-            client_id: "citizen-sandbox".to_owned(),
-            client_secret: None,
-            redirect_uri: "http://127.0.0.1:8080/v1/auth/vneid/callback".to_owned(),
-            app_return_url: "citizen://identity-verification".to_owned(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SigningKeyConfig {
-    /// Key id; defaults to the key's RFC 7638 thumbprint.
-    #[serde(default)]
-    pub kid: Option<String>,
-    /// PKCS#8 PEM of an Ed25519 (EdDSA) or P-256 (ES256) private key, or a file holding it.
-    #[serde(default, serialize_with = "serialize_secret")]
-    pub private_key: Option<SecretString>,
-    #[serde(default)]
-    pub private_key_file: Option<PathBuf>,
-    /// When the key starts signing (RFC 3339). Before that it is only published, so verifiers
-    /// learn it first. Unset: it has always signed.
-    #[serde(default)]
-    pub signs_from: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OtpConfig {
-    pub ttl_secs: u64,
-    pub max_attempts: i32,
-    pub resend_cooldown_secs: u64,
-    /// Codes sent per hour, against SMS pumping.
-    pub per_phone_per_hour: i64,
-    pub per_ip_per_hour: i64,
-    pub per_device_per_hour: i64,
-}
-
-impl Default for OtpConfig {
-    fn default() -> Self {
-        Self {
-            ttl_secs: 300,
-            max_attempts: 5,
-            resend_cooldown_secs: 60,
-            per_phone_per_hour: 5,
-            per_ip_per_hour: 20,
-            per_device_per_hour: 10,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SmsProvider {
-    /// Keeps the last messages in memory, readable at `/v1/dev/sms`: development only.
-    DevSink,
-    /// An HTTP SMS gateway.
-    Http,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SmsConfig {
-    pub provider: SmsProvider,
-    /// The gateway's send URL (HTTP provider).
-    pub url: Option<String>,
-    pub username: Option<String>,
-    #[serde(serialize_with = "serialize_secret")]
-    pub password: Option<SecretString>,
-    /// Registered sender name (brandname).
-    pub sender: Option<String>,
-    /// The message; `{code}` and `{minutes}` are replaced. SMS in Vietnam is sent without
-    /// diacritics so it fits one GSM-7 segment.
-    pub template: String,
-}
-
-impl Default for SmsConfig {
-    fn default() -> Self {
-        Self {
-            provider: SmsProvider::DevSink,
-            url: None,
-            username: None,
-            password: None,
-            sender: None,
-            template: "Ma xac thuc Citizen cua ban la {code}, hieu luc {minutes} phut. \
-                       Khong chia se ma nay cho bat ky ai."
-                .to_owned(),
-        }
-    }
-}
-
-fn serialize_secret<S: serde::Serializer>(
+/// Serializes an optional secret as its value, so that a layered configuration keeps it.
+pub fn serialize_secret<S: serde::Serializer>(
     secret: &Option<SecretString>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
@@ -827,7 +299,8 @@ fn serialize_secret<S: serde::Serializer>(
     }
 }
 
-fn serialize_required_secret<S: serde::Serializer>(
+/// Serializes a secret as its value, so that a layered configuration keeps it.
+pub fn serialize_required_secret<S: serde::Serializer>(
     secret: &SecretString,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
@@ -852,12 +325,122 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// A service's own section of the configuration (`[identity]`), a type of its crate.
+pub trait Section: Serialize + serde::de::DeserializeOwned + Default + 'static {
+    /// The section's key: the service's name.
+    const KEY: &'static str;
+
+    /// What the development profile fills in where the file and environment are silent,
+    /// usually the sandboxes standing in for outside systems.
+    fn development(_on: &Development) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
+    /// What the production profile refuses in this section, each naming the key to change.
+    fn production_problems(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Where a development process serves, for sections that point at its sandboxes.
+#[derive(Debug, Clone)]
+pub struct Development {
+    /// `http://<listen>`.
+    pub base_url: String,
+    /// `http://<listen>/sandbox`.
+    pub sandbox_url: String,
+}
+
+/// A [`Section`] type as a value, for the loader and the service registry.
+#[derive(Clone, Copy)]
+pub struct SectionSpec {
+    pub key: &'static str,
+    read: fn(&Figment) -> Result<serde_json::Value, Vec<figment::Error>>,
+    development: fn(&Development) -> serde_json::Value,
+    production_problems: fn(&Config) -> Result<Vec<String>, ConfigError>,
+}
+
+impl SectionSpec {
+    pub const fn of<S: Section>() -> Self {
+        Self {
+            key: S::KEY,
+            read: read_section::<S>,
+            development: S::development,
+            production_problems: section_problems::<S>,
+        }
+    }
+}
+
+impl std::fmt::Debug for SectionSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key)
+    }
+}
+
+fn section_problems<S: Section>(config: &Config) -> Result<Vec<String>, ConfigError> {
+    Ok(config.section::<S>()?.production_problems())
+}
+
+/// Reads a section lossily (an environment string becomes the number a field wants) and keeps
+/// it as its type writes it, so that reading it again is exact.
+fn read_section<S: Section>(figment: &Figment) -> Result<serde_json::Value, Vec<figment::Error>> {
+    let section: S = match figment.find_value(S::KEY) {
+        Ok(_) => figment.focus(S::KEY).extract_lossy().map_err(|errors| {
+            // Focused on the section, figment names keys within it.
+            errors
+                .into_iter()
+                .map(|mut error| {
+                    error.path.insert(0, S::KEY.to_owned());
+                    error
+                })
+                .collect::<Vec<_>>()
+        })?,
+        Err(_) => S::default(),
+    };
+    serde_json::to_value(section).map_err(|error| vec![figment::Error::from(error.to_string())])
+}
+
+/// The services' sections of a configuration, as their types wrote them. Its `Debug` names the
+/// sections only: they hold secrets.
+#[derive(Clone, Default)]
+pub struct Sections(BTreeMap<&'static str, serde_json::Value>);
+
+impl std::fmt::Debug for Sections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
 impl Config {
-    /// Loads the configuration from defaults, an optional TOML file and the given environment.
-    /// The environment is passed in so tests need not touch the process environment.
+    /// A service's section: what the file and environment said, else its defaults.
+    pub fn section<S: Section>(&self) -> Result<S, ConfigError> {
+        match self.sections.0.get(S::KEY) {
+            Some(value) => S::deserialize(value)
+                .map_err(|error| ConfigError::Invalid(format!("[{}]: {error}", S::KEY))),
+            None => Ok(S::default()),
+        }
+    }
+
+    /// Changes a service's section, for tests and tools that build a configuration in code.
+    #[allow(
+        clippy::expect_used,
+        reason = "a section is kept as its own type wrote it, so it reads back and writes again"
+    )]
+    pub fn edit<S: Section>(&mut self, change: impl FnOnce(&mut S)) {
+        let mut section = self
+            .section::<S>()
+            .expect("a section this process wrote reads back");
+        change(&mut section);
+        let value = serde_json::to_value(section).expect("a section serializes");
+        self.sections.0.insert(S::KEY, value);
+    }
+
+    /// Loads the configuration of a process whose services own `sections`; a key that is
+    /// neither shared nor one of theirs is refused.
     pub fn load(
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
+        sections: &[SectionSpec],
     ) -> Result<Self, ConfigError> {
         let text = match file {
             Some(path) => Some(std::fs::read_to_string(path).map_err(|source| {
@@ -876,12 +459,21 @@ impl Config {
         let layered = |development: Option<&Config>| {
             let mut figment = Figment::from(Serialized::defaults(Config::default()));
             if let Some(first) = development {
-                figment = figment.merge(Serialized::defaults(development_defaults(first)));
+                let on = Development {
+                    base_url: format!("http://{}", first.listen),
+                    sandbox_url: format!("http://{}/sandbox", first.listen),
+                };
+                for section in sections {
+                    let defaults = (section.development)(&on);
+                    if !defaults.is_null() {
+                        figment = figment.merge(Serialized::default(section.key, defaults));
+                    }
+                }
             }
             if let Some(text) = &text {
                 figment = figment.merge(Toml::string(text));
             }
-            extract(figment.merge(env.clone()))
+            extract(figment.merge(env.clone()), sections)
         };
         // The profile comes from the file or the environment; in development, the sandboxes
         // stand in for whatever outside system the file and environment leave unset.
@@ -892,73 +484,56 @@ impl Config {
         }
     }
 
-    /// The configuration as a newcomer would see it with the process environment.
-    pub fn from_process(file: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::load(file, std::env::vars())
+    pub fn from_process(
+        file: Option<&Path>,
+        sections: &[SectionSpec],
+    ) -> Result<Self, ConfigError> {
+        Self::load(file, std::env::vars(), sections)
     }
 }
 
-fn extract(figment: Figment) -> Result<Config, ConfigError> {
-    // Lossy: an environment string becomes a number or boolean where the field wants one.
-    figment.extract_lossy().map_err(|error| {
-        // figment reports every problem; the first one names the key and where it came from.
-        let message = error
-            .into_iter()
-            .map(|e| describe(&e))
-            .collect::<Vec<_>>()
-            .join("; ");
+fn extract(figment: Figment, sections: &[SectionSpec]) -> Result<Config, ConfigError> {
+    let invalid = |errors: Vec<figment::Error>| {
+        // figment reports every problem; each names the key and where it came from.
+        let message = errors.iter().map(describe).collect::<Vec<_>>().join("; ");
         ConfigError::Invalid(message)
-    })
+    };
+    // Lossy: an environment string becomes a number or boolean where the field wants one.
+    let mut config: Config = figment
+        .extract_lossy()
+        .map_err(|error| invalid(error.into_iter().collect()))?;
+    let shared = serde_json::to_value(Config::default()).unwrap_or_default();
+    let given = figment
+        .data()
+        .map_err(|error| invalid(error.into_iter().collect()))?;
+    let mut errors = Vec::new();
+    for key in given
+        .get(&Profile::Default)
+        .into_iter()
+        .flat_map(Dict::keys)
+    {
+        let known = shared.get(key).is_some() || sections.iter().any(|s| s.key == key);
+        if !known {
+            let mut error =
+                figment::Error::from(figment::error::Kind::UnknownField(key.clone(), &[]));
+            error.metadata = figment.find_metadata(key).cloned();
+            errors.push(error);
+        }
+    }
+    for section in sections {
+        match (section.read)(&figment) {
+            Ok(value) => {
+                config.sections.0.insert(section.key, value);
+            }
+            Err(error) => errors.extend(error),
+        }
+    }
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(invalid(errors))
+    }
 }
-
-/// The development profile's defaults: the demo staff, and every outside system answered by
-/// the sandboxes of the same process (`serve --target all` runs them in development), so
-/// signing in with VNeID, paying and pushing work with no configuration file.
-fn development_defaults(config: &Config) -> serde_json::Value {
-    let base = format!("http://{}", config.listen);
-    let sandbox = format!("{base}/sandbox");
-    let mut service_account: serde_json::Value =
-        serde_json::from_str(FCM_SANDBOX_SERVICE_ACCOUNT).unwrap_or_default();
-    service_account["token_uri"] = format!("{sandbox}/fcm/token").into();
-    serde_json::json!({
-        "identity": {
-            "dev_seed_staff": true,
-            "admin_totp_required": false,
-            "vneid": {
-                "issuer": format!("{sandbox}/vneid"),
-                "client_secret": "citizen-sandbox-secret",
-                "redirect_uri": format!("{base}/v1/auth/vneid/callback"),
-            },
-        },
-        "notifications": {
-            "fcm": {
-                "service_account": service_account.to_string(),
-                "base_url": format!("{sandbox}/fcm"),
-            },
-        },
-        "payments": {
-            "biller_url": format!("{sandbox}/biller"),
-            "vnpay": {
-                "tmn_code": "CITIZEN1",
-                "hash_secret": "CITIZENVNPAYSANDBOXHASHSECRET001",
-                "payment_url": format!("{sandbox}/vnpay/paymentv2/vpcpay.html"),
-                "api_url": format!("{sandbox}/vnpay/merchant_webapi/api/transaction"),
-                "fee_basis_points": 110,
-            },
-            "momo": {
-                "partner_code": "MOMOCITIZEN",
-                "access_key": "citizenmomoaccesskey",
-                "secret_key": "citizenmomosecretkeysandbox00001",
-                "endpoint": format!("{sandbox}/momo"),
-                "fee_basis_points": 150,
-            },
-        },
-    })
-}
-
-/// The FCM emulator's test service account (its key is published: development only).
-const FCM_SANDBOX_SERVICE_ACCOUNT: &str =
-    include_str!("../../sandbox/data/fcm-test-service-account.json");
 
 fn describe(error: &figment::Error) -> String {
     let key = error.path.join(".");
@@ -1072,7 +647,7 @@ mod tests {
 
     #[test]
     fn defaults_listen_on_localhost_8080() {
-        let config = Config::load(None, env(&[])).unwrap();
+        let config = Config::load(None, env(&[]), &[]).unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
     }
 
@@ -1097,6 +672,7 @@ mod tests {
                 ("UNRELATED", "ignored"),
                 ("CITIZEN_CONFIG", "/etc/citizen/citizen.toml"),
             ]),
+            &[],
         )
         .unwrap();
         assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
@@ -1114,6 +690,7 @@ mod tests {
         let config = Config::load(
             None,
             env(&[("CITIZEN_DATABASE__URL_FILE", secret.to_str().unwrap())]),
+            &[],
         )
         .unwrap();
         assert_eq!(
@@ -1124,87 +701,144 @@ mod tests {
 
     #[test]
     fn an_unknown_key_is_refused_by_name() {
-        let error = Config::load(None, env(&[("CITIZEN_GATEWAY__BODY_LIMT", "1")])).unwrap_err();
+        let error =
+            Config::load(None, env(&[("CITIZEN_GATEWAY__BODY_LIMT", "1")]), &[]).unwrap_err();
         assert!(error.to_string().contains("`gateway.body_limt`"), "{error}");
 
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("citizen.toml");
         std::fs::write(&file, "lissten = \"0.0.0.0:1\"\n").unwrap();
-        let error = Config::load(Some(&file), env(&[])).unwrap_err();
+        let error = Config::load(Some(&file), env(&[]), &[]).unwrap_err();
         assert!(error.to_string().contains("`lissten`"), "{error}");
     }
 
     #[test]
     fn a_value_of_the_wrong_type_names_its_key() {
-        let error =
-            Config::load(None, env(&[("CITIZEN_GATEWAY__BODY_LIMIT_BYTES", "lots")])).unwrap_err();
+        let error = Config::load(
+            None,
+            env(&[("CITIZEN_GATEWAY__BODY_LIMIT_BYTES", "lots")]),
+            &[],
+        )
+        .unwrap_err();
         assert!(
             error.to_string().contains("gateway.body_limit_bytes"),
             "{error}"
         );
     }
 
+    /// A service's section, as a service crate would write one.
+    #[derive(Debug, Default, Deserialize, Serialize)]
+    #[serde(deny_unknown_fields, default)]
+    struct Parking {
+        spaces: u32,
+        #[serde(serialize_with = "serialize_secret")]
+        operator_key: Option<SecretString>,
+        sensor_url: Option<String>,
+    }
+
+    impl Section for Parking {
+        const KEY: &'static str = "parking";
+
+        fn development(on: &Development) -> serde_json::Value {
+            serde_json::json!({ "sensor_url": format!("{}/parking", on.sandbox_url) })
+        }
+
+        fn production_problems(&self) -> Vec<String> {
+            match self.operator_key {
+                None => vec!["parking.operator_key: set it".to_owned()],
+                Some(_) => Vec::new(),
+            }
+        }
+    }
+
+    const PARKING: &[SectionSpec] = &[SectionSpec::of::<Parking>()];
+
     #[test]
-    fn the_kubernetes_configuration_file_loads() {
-        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../k8s/base/citizen.toml");
-        // The deployments give the providers' secrets as files; their values stand in here.
+    fn a_section_is_read_as_its_type_from_file_and_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("citizen.toml");
+        std::fs::write(&file, "[parking]\nspaces = 10\n").unwrap();
         let config = Config::load(
             Some(&file),
-            env(&[
-                ("CITIZEN_PAYMENTS__VNPAY__HASH_SECRET", "vnpay-secret"),
-                ("CITIZEN_PAYMENTS__MOMO__SECRET_KEY", "momo-secret"),
-            ]),
+            env(&[("CITIZEN_PARKING__OPERATOR_KEY", "k")]),
+            PARKING,
         )
         .unwrap();
-        assert_eq!(config.log.format, LogFormat::Json);
-        assert_eq!(
-            config.payments.vnpay.as_ref().map(|v| v.tmn_code.as_str()),
-            Some("HUES0001")
-        );
-        assert_eq!(config.identity.sms.provider, SmsProvider::Http);
-        assert_eq!(config.identity.signing_keys.len(), 1);
-        assert_eq!(config.profile, DeploymentProfile::Production);
-        assert!(config.redis.url.is_some() && !config.gateway.trusted_proxies.is_empty());
-        // With the OTP secret its deployment mounts, every module may start in production.
-        let mut config = config;
-        config.identity.otp_secret = Some("mounted".to_owned().into());
-        let serves = Serves {
-            identity: true,
-            reports: true,
-            payments: true,
-            sandbox: false,
-        };
-        assert_eq!(config.profile_problems(&serves), Vec::<String>::new());
-        config.identity.admin_totp_required = false;
+        let parking: Parking = config.section().unwrap();
+        assert_eq!(parking.spaces, 10);
+        assert_eq!(parking.operator_key.unwrap().expose_secret(), "k");
         assert!(
-            config.profile_problems(&serves)[0].starts_with("identity.admin_totp_required"),
-            "production refuses admins without a second factor"
+            !format!("{config:?}").contains("operator_key"),
+            "Debug shows no section values"
+        );
+
+        let error =
+            Config::load(None, env(&[("CITIZEN_PARKING__SPACES", "many")]), PARKING).unwrap_err();
+        assert!(error.to_string().contains("parking.spaces"), "{error}");
+        let error =
+            Config::load(None, env(&[("CITIZEN_PARKING__SPCES", "1")]), PARKING).unwrap_err();
+        assert!(error.to_string().contains("`parking.spces`"), "{error}");
+        // A section no service of this process owns is a typo too.
+        let error = Config::load(None, env(&[("CITIZEN_PARKING__SPACES", "1")]), &[]).unwrap_err();
+        assert!(
+            error.to_string().contains("unknown key `parking`"),
+            "{error}"
         );
     }
 
     #[test]
-    fn development_wires_the_sandboxes_in_and_production_nothing() {
-        let development = Config::load(None, env(&[("CITIZEN_LISTEN", "127.0.0.1:9999")])).unwrap();
-        assert_eq!(development.profile, DeploymentProfile::Development);
-        assert!(development.identity.dev_seed_staff);
-        assert!(!development.identity.admin_totp_required);
-        let fcm = development.notifications.fcm.as_ref().unwrap();
-        assert_eq!(fcm.base_url, "http://127.0.0.1:9999/sandbox/fcm");
-        assert_eq!(
-            development.payments.biller_url.as_deref(),
-            Some("http://127.0.0.1:9999/sandbox/biller")
-        );
-        assert!(development.payments.vnpay.is_some() && development.payments.momo.is_some());
-        // What the file or environment says still wins.
-        let told =
-            Config::load(None, env(&[("CITIZEN_IDENTITY__DEV_SEED_STAFF", "false")])).unwrap();
-        assert!(!told.identity.dev_seed_staff);
+    fn an_absent_section_is_its_defaults_and_an_edit_reads_back() {
+        let mut config = Config::default();
+        assert_eq!(config.section::<Parking>().unwrap().spaces, 0);
+        config.edit(|parking: &mut Parking| {
+            parking.spaces = 3;
+            parking.operator_key = Some("k".to_owned().into());
+        });
+        let parking: Parking = config.section().unwrap();
+        assert_eq!(parking.spaces, 3);
+        assert_eq!(parking.operator_key.unwrap().expose_secret(), "k");
+    }
 
-        let production = Config::load(None, env(&[("CITIZEN_PROFILE", "production")])).unwrap();
-        assert!(!production.identity.dev_seed_staff);
-        assert!(production.identity.admin_totp_required);
-        assert!(production.notifications.fcm.is_none() && production.payments.vnpay.is_none());
-        assert!(production.identity.vneid.issuer.is_none());
+    #[test]
+    fn development_fills_sections_in_and_production_checks_them() {
+        let development =
+            Config::load(None, env(&[("CITIZEN_LISTEN", "127.0.0.1:9999")]), PARKING).unwrap();
+        let parking: Parking = development.section().unwrap();
+        assert_eq!(
+            parking.sensor_url.as_deref(),
+            Some("http://127.0.0.1:9999/sandbox/parking")
+        );
+        assert!(development.profile_problems(PARKING, false).is_empty());
+        // What the file or environment says still wins.
+        let told = Config::load(
+            None,
+            env(&[("CITIZEN_PARKING__SENSOR_URL", "https://sensors.example")]),
+            PARKING,
+        )
+        .unwrap();
+        assert_eq!(
+            told.section::<Parking>().unwrap().sensor_url.as_deref(),
+            Some("https://sensors.example")
+        );
+
+        let production =
+            Config::load(None, env(&[("CITIZEN_PROFILE", "production")]), PARKING).unwrap();
+        assert!(
+            production
+                .section::<Parking>()
+                .unwrap()
+                .sensor_url
+                .is_none()
+        );
+        assert_eq!(
+            production.profile_problems(PARKING, true),
+            [
+                "the sandbox target: stand-ins for outside systems never run in production",
+                "parking.operator_key: set it"
+            ]
+        );
+        // A process that does not run the service does not check its section.
+        assert!(production.profile_problems(&[], false).is_empty());
     }
 
     #[test]
@@ -1212,6 +846,7 @@ mod tests {
         let error = Config::load(
             None,
             env(&[("CITIZEN_DATABASE__URL_FILE", "/nonexistent/secret")]),
+            &[],
         )
         .unwrap_err();
         assert!(

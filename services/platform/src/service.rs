@@ -16,6 +16,7 @@ use sqlx::migrate::Migrator;
 
 use crate::Config;
 use crate::auth::LocalKeys;
+use crate::config::{Section, SectionSpec};
 use crate::events::SharedBus;
 use crate::internal::ServiceClient;
 use crate::jobs::Jobs;
@@ -37,6 +38,8 @@ pub struct Service {
     pub outbox: bool,
     /// Whether it subscribes to events (in `start`, through `StartContext::bus`).
     pub consumes_events: bool,
+    /// Its own section of the configuration (`[<name>]`), a type of its crate.
+    pub config: Option<SectionSpec>,
     /// Its largest request body, when it takes more than `gateway.body_limit_bytes`.
     pub body_limit: fn(&Config) -> Option<usize>,
     /// Its part of the public OpenAPI document.
@@ -74,6 +77,11 @@ pub struct StartContext {
 }
 
 impl StartContext {
+    /// This service's section of the configuration.
+    pub fn section<S: Section>(&self) -> anyhow::Result<S> {
+        Ok(self.config.section()?)
+    }
+
     /// The client of a service this one `calls`.
     pub fn client(&self, name: &str) -> anyhow::Result<ServiceClient> {
         self.clients

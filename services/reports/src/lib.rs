@@ -3,6 +3,7 @@
 //! there, given an SLA deadline, and worked through its workflow by officers, every step on a
 //! timeline and in the outbox.
 
+pub mod config;
 mod domain;
 
 // Audience adapters over the domain core.
@@ -25,6 +26,7 @@ use platform::service::{Running, Service, StartContext};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
+use crate::config::ReportsConfig;
 use crate::domain::ReportsState;
 pub use crate::domain::geo::{cell_at, coarsened};
 pub use crate::domain::{jurisdiction, wards};
@@ -52,6 +54,7 @@ pub static SERVICE: Service = Service {
     outbox: true,
     consumes_events: false,
     // Ward boundaries admins upload are larger than anything else but photos.
+    config: Some(platform::config::SectionSpec::of::<config::ReportsConfig>()),
     body_limit: |_| Some(MAX_BODY_BYTES),
     openapi: <ReportsApi as utoipa::OpenApi>::openapi,
     start: |context| {
@@ -64,7 +67,7 @@ pub static SERVICE: Service = Service {
 
 /// Seeds the demo city if configured, and starts the SLA job.
 async fn start(context: &StartContext) -> anyhow::Result<ReportsState> {
-    let (pool, config) = (context.pool.clone(), &context.config.reports);
+    let (pool, config) = (context.pool.clone(), &context.section::<ReportsConfig>()?);
     if config.seed_demo_jurisdiction {
         seed_demo(&pool).await?;
     }

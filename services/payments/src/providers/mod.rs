@@ -8,8 +8,8 @@ pub mod vnpay;
 
 use std::time::Duration;
 
+use crate::config::PaymentsConfig;
 use chrono::{DateTime, Utc};
-use platform::config::PaymentsConfig;
 use platform::outbound::{Answer, Limits, OutboundClient, OutboundError, PlainHttp};
 use serde::{Deserialize, Serialize};
 

@@ -4,8 +4,8 @@
 //! Every signature is an HMAC-SHA256 over `key=value` pairs in a-z order of the keys, values
 //! as they are (not encoded), `accessKey` included.
 
+use crate::config::MomoConfig;
 use hmac::{Hmac, Mac};
-use platform::config::MomoConfig;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -5,9 +5,9 @@
 //! over their fields joined with `|`. Amounts travel as VND × 100; dates as `yyyyMMddHHmmss`
 //! in GMT+7.
 
+use crate::config::VnpayConfig;
 use chrono::{DateTime, FixedOffset, Offset as _, Utc};
 use hmac::{Hmac, Mac};
-use platform::config::VnpayConfig;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use sha2::Sha512;
