@@ -52,6 +52,19 @@ pub async fn scratch(
     Ok((pool, filled == count as i64))
 }
 
+/// The demo city's wards, indexed.
+pub fn demo_wards() -> anyhow::Result<(JurisdictionFile, WardIndex)> {
+    let file: JurisdictionFile = serde_json::from_str(jurisdiction::DEMO_JURISDICTION)?;
+    let wards = jurisdiction::parse_wards(jurisdiction::DEMO_WARDS)
+        .map_err(|e| anyhow::anyhow!("{}", e.describe()))?;
+    let index = WardIndex::build(
+        file.id.clone(),
+        1,
+        wards.into_iter().map(|w| (w.id, w.boundary)).collect(),
+    )?;
+    Ok((file, index))
+}
+
 /// Migrates, imports the demo city, and writes `count` reports with COPY.
 pub async fn fill(pool: &PgPool, count: usize) -> anyhow::Result<()> {
     pool.execute("DROP SCHEMA IF EXISTS reports CASCADE; CREATE SCHEMA reports")
@@ -63,14 +76,7 @@ pub async fn fill(pool: &PgPool, count: usize) -> anyhow::Result<()> {
         Some(jurisdiction::DEMO_WARDS),
     )
     .await?;
-    let file: JurisdictionFile = serde_json::from_str(jurisdiction::DEMO_JURISDICTION)?;
-    let wards = jurisdiction::parse_wards(jurisdiction::DEMO_WARDS)
-        .map_err(|e| anyhow::anyhow!("{}", e.describe()))?;
-    let index = WardIndex::build(
-        file.id.clone(),
-        1,
-        wards.into_iter().map(|w| (w.id, w.boundary)).collect(),
-    )?;
+    let (file, index) = demo_wards()?;
     let statuses = [
         "submitted",
         "accepted",
@@ -154,13 +160,17 @@ pub async fn fill(pool: &PgPool, count: usize) -> anyhow::Result<()> {
                  public_longitude, public_h3_res9, priority, urgent, created_at, sla_due_at, resolved_at,
                  accepted_at, first_resolved_at, overdue_at, reopen_count, rating)
              SELECT id, jurisdiction_id, category_code, ward_id, department_id, reporter_id, anonymous,
-                 status, description, latitude, longitude, h3_res9, h3_res7, h3_res15, public, public_latitude,
+                 -- A resolution no one reopened within the week was closed then (reports' REOPEN_WINDOW_DAYS).
+                 CASE WHEN status = 'resolved' AND resolved < now() - interval '7 days' THEN 'closed' ELSE status END,
+                 description, latitude, longitude, h3_res9, h3_res7, h3_res15, public, public_latitude,
                  public_longitude, public_h3_res9, priority, urgent, created,
                  created + interval '72 hours',
                  CASE WHEN status IN ('resolved', 'closed') THEN resolved END,
                  created + make_interval(secs => accepted_hours * 3600),
                  resolved,
-                 CASE WHEN resolved_hours > 72 THEN created + interval '72 hours' END,
+                 -- Late resolutions, and open reports past their deadline, were escalated then.
+                 CASE WHEN resolved_hours > 72 OR (resolved_hours IS NULL AND created < now() - interval '72 hours')
+                      THEN created + interval '72 hours' END,
                  CASE WHEN status = 'reopened' THEN 1 ELSE 0 END,
                  rating
              FROM (SELECT *, now() - make_interval(secs => days_ago * 86400) AS created,

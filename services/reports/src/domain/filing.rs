@@ -159,8 +159,11 @@ pub async fn file(
     }
 
     check_position(request.latitude, request.longitude)?;
-    // A cheap refusal before anything is attached; counted again, exactly, when writing.
-    check_rate(&state.pool, filer.account_id, filer.max_per_hour).await?;
+    // A refusal before photos are attached, rather than attaching and letting go of them;
+    // counted again, exactly, when writing.
+    if !request.media_ids.is_empty() {
+        check_rate(&state.pool, filer.account_id, filer.max_per_hour).await?;
+    }
     let description = request.description.trim();
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
         return Err(invalid(
@@ -521,6 +524,9 @@ pub async fn nearby_open(
     .bind(except)
     .fetch_all(&mut *conn)
     .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut reports = Vec::with_capacity(rows.len());
     let ids: Vec<Uuid> = rows.iter().map(|(id, _)| *id).collect();
     let details =
