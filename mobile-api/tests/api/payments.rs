@@ -729,6 +729,17 @@ async fn vnpay_notifications_are_answered_with_vnpays_codes() {
         )
         .await;
     assert_eq!(kept["mismatches"], report["mismatches"]);
+    // A day nobody reconciled has no report, under a code of its own (not a field report's).
+    problem(
+        app.get_as(
+            "/v1/admin/payments/reconciliations/vnpay/2020-01-01",
+            &admin,
+        )
+        .await,
+        404,
+        "reconciliation_not_found",
+    )
+    .await;
     // Residents see no ledger and no reports.
     problem(
         app.get_as("/v1/admin/payments/ledger", &resident).await,

@@ -175,11 +175,7 @@ impl CatalogueState {
         .fetch_one(&self.pool)
         .await?;
         if !exists {
-            return Err(ApiError::not_found(
-                "jurisdiction_not_found",
-                format!("Không có địa phương '{id}'."),
-                format!("There is no jurisdiction '{id}'."),
-            ));
+            return Err(ApiError::jurisdiction_not_found());
         }
         Ok(())
     }

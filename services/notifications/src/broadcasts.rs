@@ -241,11 +241,7 @@ async fn resolve_area(
                 serde_json::from_value(answer.body).map_err(ApiError::internal)?;
             Ok((resolved.wards, resolved.cells))
         }
-        (404, _) => Err(ApiError::not_found(
-            "jurisdiction_not_found",
-            "Không có địa bàn này.",
-            "There is no such jurisdiction.",
-        )),
+        (404, _) => Err(ApiError::jurisdiction_not_found()),
         (_, Some("unknown_ward")) => Err(unprocessable(
             "unknown_ward",
             "Khu vực có phường không thuộc địa bàn.",

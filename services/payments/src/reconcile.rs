@@ -439,7 +439,7 @@ pub async fn run_now(
     params(("provider" = String, Path), ("day" = String, Path, description = "`2026-11-23`")),
     responses(
         (status = 200, body = Report),
-        (status = 404, body = platform::error::Problem, description = "`report_not_found`, or not a platform admin"),
+        (status = 404, body = platform::error::Problem, description = "`reconciliation_not_found`, or not a platform admin"),
     ),
     security(("bearer" = [])))]
 pub async fn get(
@@ -458,7 +458,7 @@ pub async fn get(
     .await?
     .ok_or_else(|| {
         ApiError::not_found(
-            "report_not_found",
+            "reconciliation_not_found",
             "Chưa có báo cáo đối soát cho ngày này.",
             "There is no reconciliation report for that day.",
         )

@@ -72,6 +72,16 @@ impl ApiError {
         )
     }
 
+    /// A jurisdiction (a city or province) that does not exist, or not for the caller: the
+    /// same words from every service that names jurisdictions.
+    pub fn jurisdiction_not_found() -> Self {
+        Self::not_found(
+            "jurisdiction_not_found",
+            "Không có địa bàn này.",
+            "There is no such jurisdiction.",
+        )
+    }
+
     /// A failure of ours: the body says only that something went wrong; the cause is logged.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         Self {

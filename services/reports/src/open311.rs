@@ -1367,13 +1367,7 @@ pub async fn issue_key(
     )
     .fetch_optional(&state.pool)
     .await?
-    .ok_or_else(|| {
-        ApiError::not_found(
-            "jurisdiction_not_found",
-            "Không có địa bàn này.",
-            "There is no such jurisdiction.",
-        )
-    })?;
+    .ok_or_else(ApiError::jurisdiction_not_found)?;
     tracing::info!(client = %id, jurisdiction, by = %principal.account_id, "Open311 key issued");
     Ok((
         StatusCode::CREATED,

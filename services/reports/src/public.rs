@@ -72,7 +72,7 @@ pub async fn categories(
     .fetch_all(&state.pool)
     .await?;
     if rows.is_empty() {
-        return Err(crate::domain::jurisdiction_not_found());
+        return Err(platform::ApiError::jurisdiction_not_found());
     }
     let categories = rows
         .into_iter()

@@ -80,13 +80,7 @@ pub async fn internal_resolve(
         .map_err(ApiError::internal)?
         .into_iter()
         .find(|index| index.jurisdiction == request.jurisdiction)
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "jurisdiction_not_found",
-                "Không có địa bàn này.",
-                "There is no such jurisdiction.",
-            )
-        })?;
+        .ok_or_else(ApiError::jurisdiction_not_found)?;
     let (mut wards, cells) = match request.area {
         Area::Wards(mut ids) => {
             ids.sort();

@@ -685,7 +685,7 @@ async fn write_wards(
     .execute(&mut *tx)
     .await?;
     if bumped.rows_affected() == 0 {
-        return Err(crate::domain::jurisdiction_not_found());
+        return Err(platform::ApiError::jurisdiction_not_found());
     }
     let others = sqlx::query!(
         r#"SELECT jurisdiction_id, id, boundary FROM wards WHERE jurisdiction_id <> $1"#,

@@ -56,11 +56,3 @@ pub fn report_not_found() -> ApiError {
         "There is no such report.",
     )
 }
-
-pub fn jurisdiction_not_found() -> ApiError {
-    ApiError::not_found(
-        "jurisdiction_not_found",
-        "Không tìm thấy địa bàn.",
-        "There is no such jurisdiction.",
-    )
-}
