@@ -35,6 +35,8 @@ pub struct App {
     ops_server: Option<JoinHandle<std::io::Result<()>>>,
     /// Every service's background work: jobs, consumers, relays.
     jobs: Jobs,
+    /// The routers services of this process call each other through, let go of last.
+    _in_process_routers: BTreeMap<&'static str, upstream::LaterRouter>,
 }
 
 impl App {
@@ -44,6 +46,24 @@ impl App {
         config: Config,
         targets: &str,
         listener: TcpListener,
+    ) -> anyhow::Result<App> {
+        let jobs = Jobs::new();
+        match Self::start_with(config, targets, listener, jobs.clone()).await {
+            Ok(app) => Ok(app),
+            Err(error) => {
+                // What the services started before one failed stops with it, rather than
+                // running on without a server.
+                jobs.stop().await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn start_with(
+        config: Config,
+        targets: &str,
+        listener: TcpListener,
+        jobs: Jobs,
     ) -> anyhow::Result<App> {
         let modules = modules::expand(targets)?;
         let runs = |name: &str| modules.iter().any(|m| m.name() == name);
@@ -61,7 +81,6 @@ impl App {
         );
         let config = Arc::new(config);
         let metrics = Metrics::default();
-        let jobs = Jobs::new();
         // Without a configured token, one this process alone knows: in-process calls work,
         // calls from another process are refused.
         let service_token = config.internal.service_token.clone().unwrap_or_else(|| {
@@ -96,7 +115,7 @@ impl App {
 
         // Services of this process call each other in-process, whatever order they start in
         // (identity and reports call each other): a call waits until its callee is started.
-        let (mut binders, in_process): (BTreeMap<_, _>, BTreeMap<_, _>) = services
+        let (binders, in_process): (BTreeMap<_, _>, BTreeMap<_, _>) = services
             .iter()
             .map(|service| {
                 let (upstream, binder) = upstream::in_process_later();
@@ -153,7 +172,7 @@ impl App {
             if let Some(keys) = running.token_keys {
                 token_keys = Some(keys);
             }
-            if let Some(binder) = binders.remove(service.name) {
+            if let Some(binder) = binders.get(service.name) {
                 binder.bind(running.router.clone());
             }
             if service.outbox
@@ -236,6 +255,7 @@ impl App {
             server,
             ops_server,
             jobs,
+            _in_process_routers: binders,
         })
     }
 

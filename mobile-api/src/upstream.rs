@@ -69,12 +69,21 @@ pub fn in_process_later() -> (Upstream, LaterRouter) {
     (BoxCloneSyncService::new(service), LaterRouter(sender))
 }
 
-/// Gives an `in_process_later` upstream its router.
+/// Gives an `in_process_later` upstream its router, until it is dropped: services of one
+/// process that call each other hold each other's routers in a cycle (identity's state holds
+/// reports' router, whose state holds identity's), which only letting go of the routers here
+/// breaks, so that their pools and connections go with the process.
 pub struct LaterRouter(tokio::sync::watch::Sender<Option<Upstream>>);
 
 impl LaterRouter {
-    pub fn bind(self, router: Router) {
+    pub fn bind(&self, router: Router) {
         self.0.send_replace(Some(in_process(router)));
+    }
+}
+
+impl Drop for LaterRouter {
+    fn drop(&mut self) {
+        self.0.send_replace(None);
     }
 }
 

@@ -248,3 +248,47 @@ fn development_wires_the_sandboxes_in_and_production_nothing() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_start_that_fails_midway_leaves_nothing_running() {
+    use crate::helpers::{TestDatabase, admin_database_url, poll_until, test_config};
+    use notifications::config::{FcmConfig, NotificationsConfig};
+
+    let database = TestDatabase::create().await;
+    let mut config = test_config(&database);
+    // Notifications starts after identity, media and reports have started their jobs; a
+    // service account that is not one stops it.
+    config.edit(|notifications: &mut NotificationsConfig| {
+        notifications.fcm = Some(FcmConfig {
+            service_account: "not a key".to_owned().into(),
+            base_url: "http://127.0.0.1:9/sandbox/fcm".to_owned(),
+            concurrency: 1,
+        })
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let error = mobile_api::App::start(config, "all", listener)
+        .await
+        .err()
+        .expect("the start fails");
+    assert!(
+        format!("{error:#}").contains("notifications.fcm.service_account"),
+        "{error:#}"
+    );
+    // The services started before it stopped their jobs, and with them their connections.
+    let admin = sqlx::PgPool::connect(&admin_database_url()).await.unwrap();
+    let connections = poll_until(
+        || async {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
+                .bind(&database.name)
+                .fetch_one(&admin)
+                .await
+                .unwrap()
+        },
+        |count| *count == 0,
+    )
+    .await;
+    assert_eq!(
+        connections, 0,
+        "connections left open by jobs still running"
+    );
+}
