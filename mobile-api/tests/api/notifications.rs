@@ -779,7 +779,24 @@ async fn a_broadcast_reaches_exactly_the_devices_inside_the_area(mode: Mode) {
         "idempotency_key_reused",
     )
     .await;
-    // Every push of a completed broadcast has reached the emulator: none came of the retry.
+    // A key that made its broadcast before keys were kept (its id derives from the key) is
+    // still the same broadcast on a retry, and still refused for another.
+    let db = app.schema_pool("notifications").await;
+    sqlx::query("DELETE FROM idempotency_keys WHERE key = 'flood-2026-11-24'")
+        .execute(&db)
+        .await
+        .unwrap();
+    let again = send_broadcast(&app, &admin, "flood-2026-11-24", &body).await;
+    assert_eq!(again.status(), 202, "the first broadcast again");
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Json>().await.unwrap()["id"], id.as_str());
+    problem(
+        send_broadcast(&app, &admin, "flood-2026-11-24", &other).await,
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
+    // Every push of a completed broadcast has reached the emulator: none came of the retries.
     assert_eq!(pushes_to(&fcm, &at_home_phone, 1).await.len(), 1);
 
     // A small polygon in Thuận Hóa: whoever last reported inside it, and whoever lives in the

@@ -393,6 +393,33 @@ async fn one_key_files_one_report_under_concurrent_retries(mode: Mode) {
     let other = app.resident_token().await;
     let theirs = file_with_key(&app, &other, "same-key", &pothole_at(PHU_XUAN)).await;
     assert_eq!(theirs.status(), 201);
+
+    // A key kept before keys were fingerprinted with their operation (the body's SHA-256 alone,
+    // as filing wrote them until December 2026) still replays its report, and only for its body.
+    let first = file_with_key(&app, &other, "old-key", &pothole_at(PHU_XUAN)).await;
+    let first: Json = first.json().await.unwrap();
+    let (lat, lng) = PHU_XUAN;
+    let as_written = format!(
+        r#"{{"category":"pothole","latitude":{lat},"longitude":{lng},"description":"Ổ gà lớn giữa đường","media_ids":[],"answers":{{"depth_cm":15,"size":"large"}},"anonymous":false,"jurisdiction":null}}"#
+    );
+    sqlx::query(
+        "UPDATE idempotency_keys SET request_hash = sha256(convert_to($1, 'UTF8')) WHERE key = 'old-key'",
+    )
+    .bind(&as_written)
+    .execute(&db)
+    .await
+    .unwrap();
+    let retried = file_with_key(&app, &other, "old-key", &pothole_at(PHU_XUAN)).await;
+    assert_eq!(retried.status(), 201);
+    assert_eq!(retried.headers()["idempotent-replayed"], "true");
+    let retried: Json = retried.json().await.unwrap();
+    assert_eq!(retried["report"]["id"], first["report"]["id"]);
+    problem(
+        file_with_key(&app, &other, "old-key", &body).await,
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
     app.stop().await;
 }
 in_both_modes!(one_key_files_one_report_under_concurrent_retries);

@@ -148,6 +148,32 @@ fn broadcast_not_found() -> ApiError {
     )
 }
 
+/// The answer to a key that made its broadcast before keys were kept apart (December 2026):
+/// the broadcast as it is, for the same request; 422 for another.
+async fn replay_unkept(
+    state: &NotificationsState,
+    id: Uuid,
+    request: &NewBroadcast,
+) -> Result<Response, ApiError> {
+    let first: serde_json::Value =
+        sqlx::query_scalar!("SELECT request FROM broadcasts WHERE id = $1", id)
+            .fetch_one(&state.pool)
+            .await?;
+    if first != serde_json::to_value(request).map_err(ApiError::internal)? {
+        return Err(idempotency::reused());
+    }
+    let broadcast = load(state, &[id])
+        .await?
+        .pop()
+        .ok_or_else(broadcast_not_found)?;
+    let body = serde_json::to_value(&broadcast).map_err(ApiError::internal)?;
+    Ok(idempotency::Answer {
+        status: StatusCode::ACCEPTED,
+        body,
+    }
+    .replayed())
+}
+
 /// Sends a warning to everyone in an area, once per `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/broadcasts", operation_id = "create_broadcast", tag = "broadcasts", request_body = NewBroadcast,
     params(("Idempotency-Key" = String, Header, description = "Unique per warning; a retry reuses it")),
@@ -185,10 +211,11 @@ pub async fn create(
     if let Some(answer) = idempotency::claim_in(&mut tx, account, key, &fingerprint).await? {
         return Ok(answer.replayed());
     }
-    sqlx::query!(
+    let inserted = sqlx::query!(
         r#"INSERT INTO broadcasts (id, jurisdiction, created_by, request, wards, cells,
                                    title_vi, body_vi, title_en, body_en, urgent)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+           ON CONFLICT (id) DO NOTHING"#,
         id,
         request.jurisdiction,
         account,
@@ -202,7 +229,12 @@ pub async fn create(
         request.urgent
     )
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        tx.rollback().await?;
+        return replay_unkept(&state, id, &request).await;
+    }
     let broadcast = load_in(&mut tx, &[id])
         .await?
         .pop()

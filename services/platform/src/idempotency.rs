@@ -62,7 +62,8 @@ impl Answer {
     }
 }
 
-fn reused() -> ApiError {
+/// 422 `idempotency_key_reused`: the key was first used for another request.
+pub fn reused() -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "idempotency_key_reused",

@@ -7,6 +7,7 @@ use h3o::Resolution;
 use platform::{ApiError, idempotency};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -152,9 +153,7 @@ pub async fn file(
     request: &NewReport,
 ) -> Result<Filing, ApiError> {
     let fingerprint = idempotency::fingerprint(FILING, request)?;
-    if let Some(answer) =
-        idempotency::kept(&state.pool, filer.account_id, key, &fingerprint).await?
-    {
+    if let Some(answer) = kept(state, filer.account_id, key, &fingerprint, request).await? {
         return Filing::replayed(answer);
     }
 
@@ -364,6 +363,29 @@ pub async fn file(
         undo_attach(state, report_id, &request.media_ids).await;
     }
     written
+}
+
+/// What `key` already holds. Keys kept before filing used the shared mechanism (December 2026)
+/// were fingerprinted by the body's SHA-256 alone, and name their report for good: a retry of
+/// one is recognised by that fingerprint too.
+async fn kept(
+    state: &ReportsState,
+    account: Uuid,
+    key: &str,
+    fingerprint: &[u8],
+    request: &NewReport,
+) -> Result<Option<idempotency::Answer>, ApiError> {
+    match idempotency::kept(&state.pool, account, key, fingerprint).await {
+        Err(reused) if reused.code() == "idempotency_key_reused" => {
+            let body_only =
+                Sha256::digest(serde_json::to_vec(request).map_err(ApiError::internal)?);
+            match idempotency::kept(&state.pool, account, key, &body_only).await {
+                Ok(Some(answer)) => Ok(Some(answer)),
+                _ => Err(reused),
+            }
+        }
+        other => other,
+    }
 }
 
 /// One account files at most `max_reports_per_hour` reports an hour (retries of one key do not
