@@ -75,18 +75,18 @@ pub enum Action {
 }
 
 impl Action {
+    pub const ALL: [Action; 7] = [
+        Action::Accept,
+        Action::Assign,
+        Action::Start,
+        Action::Resolve,
+        Action::Reject,
+        Action::Close,
+        Action::Reopen,
+    ];
+
     pub fn parse(text: &str) -> Option<Action> {
-        [
-            Action::Accept,
-            Action::Assign,
-            Action::Start,
-            Action::Resolve,
-            Action::Reject,
-            Action::Close,
-            Action::Reopen,
-        ]
-        .into_iter()
-        .find(|a| a.as_str() == text)
+        Action::ALL.into_iter().find(|a| a.as_str() == text)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -172,15 +172,7 @@ mod tests {
 
     #[test]
     fn final_states_stay_final_except_a_reopened_resolution() {
-        for action in [
-            Action::Accept,
-            Action::Assign,
-            Action::Start,
-            Action::Resolve,
-            Action::Reject,
-            Action::Close,
-            Action::Reopen,
-        ] {
+        for action in Action::ALL {
             assert_eq!(next(Status::Rejected, action), None, "{action:?}");
         }
         assert_eq!(next(Status::Closed, Action::Reopen), Some(Status::Reopened));
