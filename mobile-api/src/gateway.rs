@@ -42,11 +42,16 @@ use crate::upstream::Upstream;
 ))]
 struct GatewayApi;
 
-/// Each service's own OpenAPI document, by service name. The gateway's document merges them.
+/// Each service's own OpenAPI document, by service name, its problems described from its error
+/// enum. The gateway's document merges them.
 pub fn service_documents() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
     SERVICES
         .iter()
-        .map(|service| (service.name, (service.openapi)()))
+        .map(|service| {
+            let mut doc = (service.openapi)();
+            platform::openapi::document_service_errors(&mut doc, service.errors);
+            (service.name, doc)
+        })
         .collect()
 }
 
@@ -56,7 +61,19 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         doc.merge(service);
     }
     platform::openapi::document_shared_problems(&mut doc);
+    platform::openapi::enumerate_problem_codes(&mut doc, &all_error_codes());
     doc
+}
+
+/// Every code the API answers with: each service's, the shared mechanisms', the gateway's.
+pub fn all_error_codes() -> Vec<platform::error::ErrorCode> {
+    SERVICES
+        .iter()
+        .flat_map(|service| service.errors)
+        .chain(platform::error::SharedError::CODES)
+        .chain(crate::upstream::GatewayError::CODES)
+        .copied()
+        .collect()
 }
 
 /// The gateway's router. `upstreams` holds one entry per service of `SERVICES`.
@@ -254,4 +271,38 @@ fn cors(config: &GatewayConfig) -> CorsLayer {
             HeaderName::from_static("x-request-id"),
         ])
         .max_age(Duration::from_secs(3600))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn every_error_code_is_declared_once_with_one_status() {
+        let mut owners = BTreeMap::new();
+        for code in all_error_codes() {
+            if let Some(first) = owners.insert(code.code, code) {
+                panic!("`{}` is declared twice: {first:?} and {code:?}", code.code);
+            }
+        }
+        assert!(owners.contains_key("report_not_found"));
+        assert!(owners.contains_key("bill_not_found"));
+    }
+
+    #[test]
+    fn the_document_lists_every_code_a_problem_may_carry() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let listed = &doc["components"]["schemas"]["Problem"]["properties"]["code"]["enum"];
+        let listed: Vec<&str> = listed
+            .as_array()
+            .expect("Problem.code is an enum")
+            .iter()
+            .filter_map(|code| code.as_str())
+            .collect();
+        for code in all_error_codes() {
+            assert!(listed.contains(&code.code), "{} is not listed", code.code);
+        }
+    }
 }

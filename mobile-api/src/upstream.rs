@@ -11,13 +11,14 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::uri::{Authority, Scheme};
-use axum::http::{HeaderMap, HeaderName, Method, Request, Response, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, Method, Request, Response, Uri, header};
 use axum::response::IntoResponse;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use platform::ApiError;
+use platform::error::SharedError;
 use platform::trace_context::{TRACEPARENT, TraceParent};
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
@@ -55,13 +56,7 @@ pub fn in_process_later() -> (Upstream, LaterRouter) {
                 .and_then(|b| b.clone());
             let response = match bound {
                 Some(upstream) => upstream.oneshot(request).await?,
-                None => ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "upstream_unavailable",
-                    "Dịch vụ chưa sẵn sàng.",
-                    "The service is not ready.",
-                )
-                .into_response(),
+                None => SharedError::UpstreamUnavailable.into_response(),
             };
             Ok::<_, Infallible>(response)
         }
@@ -244,14 +239,9 @@ impl RemoteService {
         match failure {
             Failure::Connect => {
                 tracing::warn!(upstream = name, "upstream unreachable");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "upstream_unavailable",
-                    "Dịch vụ tạm thời không truy cập được. Vui lòng thử lại sau.",
-                    "The service is temporarily unreachable. Please try again later.",
-                )
-                .with_retry_after(Duration::from_secs(5))
-                .into_response()
+                ApiError::from(SharedError::UpstreamUnavailable)
+                    .with_retry_after(Duration::from_secs(5))
+                    .into_response()
             }
             Failure::Timeout => {
                 tracing::warn!(upstream = name, "upstream timed out");
@@ -259,13 +249,7 @@ impl RemoteService {
             }
             Failure::Other(error) => {
                 tracing::warn!(upstream = name, ?error, "upstream failed");
-                ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    "upstream_failed",
-                    "Dịch vụ trả lời không hợp lệ. Vui lòng thử lại sau.",
-                    "The service gave an invalid answer. Please try again later.",
-                )
-                .into_response()
+                GatewayError::UpstreamFailed.into_response()
             }
         }
     }
@@ -273,12 +257,19 @@ impl RemoteService {
 
 /// A request the service did not answer in time.
 pub fn timed_out() -> ApiError {
-    ApiError::new(
-        StatusCode::GATEWAY_TIMEOUT,
-        "upstream_timeout",
-        "Dịch vụ phản hồi quá chậm. Vui lòng thử lại sau.",
-        "The service took too long to answer. Please try again later.",
-    )
+    GatewayError::UpstreamTimeout.into()
+}
+
+platform::error_codes! {
+    /// What the gateway answers for a service that fails it.
+    pub enum GatewayError {
+        UpstreamFailed = (BAD_GATEWAY, "upstream_failed",
+            "Dịch vụ trả lời không hợp lệ. Vui lòng thử lại sau.",
+            "The service gave an invalid answer. Please try again later."),
+        UpstreamTimeout = (GATEWAY_TIMEOUT, "upstream_timeout",
+            "Dịch vụ phản hồi quá chậm. Vui lòng thử lại sau.",
+            "The service took too long to answer. Please try again later."),
+    }
 }
 
 fn is_idempotent(method: &Method) -> bool {

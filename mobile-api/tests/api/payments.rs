@@ -1089,7 +1089,7 @@ async fn an_operator_resolves_a_refund_vnpay_never_answered() {
             .await
             .unwrap(),
         422,
-        "invalid_resolution",
+        "invalid_refund_outcome",
     )
     .await;
     let resolved = resolve(

@@ -3,6 +3,7 @@
 
 mod cache;
 pub mod config;
+mod errors;
 mod routes;
 mod search;
 mod seed;
@@ -17,6 +18,7 @@ use platform::service::Running;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
+pub use errors::CatalogueError;
 pub use routes::{Category, CategoryList, Kind, Service, ServiceList};
 pub use seed::{BUILT_IN, seed};
 
@@ -37,6 +39,7 @@ pub static SERVICE: platform::service::Service = platform::service::Service {
     config: Some(platform::config::SectionSpec::of::<config::CatalogueConfig>()),
     body_limit: platform::service::gateway_body_limit,
     openapi: <CatalogueApi as utoipa::OpenApi>::openapi,
+    errors: CatalogueError::CODES,
     start: |context| {
         Box::pin(async move {
             let config: CatalogueConfig = context.section()?;

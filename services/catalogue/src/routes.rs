@@ -12,9 +12,9 @@ use platform::{ApiError, Lang, RequestContext};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::CatalogueState;
 use crate::cache::CacheKey;
 use crate::search::{MAX_QUERY_CHARS, fold, like_patterns};
+use crate::{CatalogueError, CatalogueState};
 
 /// The catalogue changes only when it is re-seeded; clients may reuse it briefly and then
 /// revalidate cheaply with `If-None-Match`.
@@ -220,11 +220,10 @@ pub async fn list_services(
 ) -> Result<Response, ApiError> {
     let q = params.q.unwrap_or_default();
     if q.chars().count() > MAX_QUERY_CHARS {
-        return Err(ApiError::bad_request(
-            "query_too_long",
-            format!("Từ khóa tìm kiếm dài tối đa {MAX_QUERY_CHARS} ký tự."),
-            format!("The search text may be at most {MAX_QUERY_CHARS} characters."),
-        ));
+        return Err(CatalogueError::QueryTooLong {
+            max: MAX_QUERY_CHARS,
+        }
+        .into());
     }
     let jurisdiction = state.jurisdiction_or_default(params.jurisdiction);
     let lang = request_lang();
@@ -305,13 +304,7 @@ pub async fn get_service(
         )
         .fetch_optional(&state.pool)
         .await?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "service_not_found",
-                format!("Không có dịch vụ '{id}'."),
-                format!("There is no service '{id}'."),
-            )
-        })?;
+        .ok_or_else(|| CatalogueError::ServiceNotFound { id: id.clone() })?;
         Ok(row.localize(lang))
     };
     state.cached(key, &headers, lang, load).await

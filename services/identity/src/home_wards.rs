@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use platform::ApiError;
+use platform::error::SharedError;
 use platform::internal::ServiceClient;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -42,18 +43,10 @@ impl HomeWard {
         if exists {
             return Ok(());
         }
-        Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_ward",
-            format!(
-                "home_ward: không có phường `{}` trong địa bàn `{}`.",
-                self.ward, self.jurisdiction
-            ),
-            format!(
-                "home_ward: there is no ward `{}` in jurisdiction `{}`.",
-                self.ward, self.jurisdiction
-            ),
-        ))
+        Err(SharedError::UnknownWard {
+            ward: self.ward.clone(),
+        }
+        .into())
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod audit;
 pub mod config;
+mod errors;
 mod home_wards;
 mod keys;
 mod me;
@@ -30,6 +31,7 @@ use chrono::Utc;
 use platform::ApiError;
 use platform::auth::{LocalKeys, Principal};
 use platform::config::AuthConfig;
+use platform::error::SharedError;
 use platform::extract::{JsonBody, QueryParams};
 use platform::internal::ServiceClient;
 use platform::service::{Running, Service, StartContext};
@@ -37,6 +39,7 @@ use serde::Deserialize;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
+pub use errors::IdentityError;
 pub use keys::KeyRing;
 pub use sessions::TokenResponse;
 pub use staff::{NewStaff, create_staff};
@@ -67,6 +70,7 @@ pub static SERVICE: Service = Service {
     config: Some(platform::config::SectionSpec::of::<config::IdentityConfig>()),
     body_limit: platform::service::gateway_body_limit,
     openapi: <IdentityApi as utoipa::OpenApi>::openapi,
+    errors: IdentityError::CODES,
     start: |context| {
         Box::pin(async move {
             let state = IdentityState::start(&context)?;
@@ -254,11 +258,10 @@ async fn refresh(
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     if body.refresh_token.len() > 128 {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            "Mã làm mới không hợp lệ.",
-            "The refresh token is not valid.",
-        ));
+        return Err(SharedError::InvalidBody {
+            reason: "refresh_token: longer than 128 characters".to_owned(),
+        }
+        .into());
     }
     Ok(Json(state.refresh(&body.refresh_token, &client).await?))
 }
@@ -301,13 +304,7 @@ async fn dev_sms(
     State(state): State<IdentityState>,
     QueryParams(query): QueryParams<DevSmsQuery>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let phone = PhoneNumber::parse(&query.phone).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_phone",
-            "Số điện thoại không hợp lệ.",
-            "Invalid phone number.",
-        )
-    })?;
+    let phone = PhoneNumber::parse(&query.phone).ok_or(IdentityError::InvalidPhone)?;
     let sink = state.sms.dev_sink().ok_or_else(ApiError::route_not_found)?;
     Ok(Json(sink.messages(&phone)))
 }

@@ -10,12 +10,13 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use platform::ApiError;
 use platform::auth::{Acr, Principal, Role, Scope};
+use platform::error::SharedError;
 use platform::extract::JsonBody;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::IdentityState;
+use crate::{IdentityError, IdentityState};
 use platform::extract::ClientInfo;
 
 use crate::audit;
@@ -64,38 +65,27 @@ pub struct ProfileUpdate {
     home_ward: Option<HomeWard>,
 }
 
-fn account_not_found() -> ApiError {
-    ApiError::not_found(
-        "account_not_found",
-        "Không tìm thấy tài khoản.",
-        "The account does not exist.",
-    )
-}
-
-fn invalid_field(field: &str, vi: &str, en: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_field",
-        format!("{field}: {vi}"),
-        format!("{field}: {en}"),
-    )
-}
-
 impl ProfileUpdate {
     fn validate(&self) -> Result<(), ApiError> {
         if let Some(name) = &self.display_name
             && (name.trim().is_empty() || name.chars().count() > 100)
         {
-            return Err(invalid_field(
-                "display_name",
-                "từ 1 đến 100 ký tự",
-                "1 to 100 characters",
-            ));
+            return Err(SharedError::InvalidField {
+                field: "display_name",
+                rule_vi: "từ 1 đến 100 ký tự".to_owned(),
+                rule_en: "1 to 100 characters".to_owned(),
+            }
+            .into());
         }
         if let Some(language) = &self.language
             && !matches!(language.as_str(), "vi" | "en")
         {
-            return Err(invalid_field("language", "chỉ nhận vi hoặc en", "vi or en"));
+            return Err(SharedError::InvalidField {
+                field: "language",
+                rule_vi: "chỉ nhận vi hoặc en".to_owned(),
+                rule_en: "vi or en".to_owned(),
+            }
+            .into());
         }
         Ok(())
     }
@@ -111,7 +101,7 @@ async fn load_profile(state: &IdentityState, account_id: Uuid) -> Result<Profile
     )
     .fetch_optional(&state.pool)
     .await?
-    .ok_or_else(account_not_found)?;
+    .ok_or(IdentityError::AccountNotFound)?;
     let grace = chrono::Duration::days(i64::from(state.config.erasure_grace_days));
     let roles: Vec<Role> = row.roles.iter().filter_map(|r| Role::parse(r)).collect();
     let totp_required = state.config.admin_totp_required
@@ -178,7 +168,7 @@ pub async fn update_profile(
     )
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or_else(account_not_found)?;
+    .ok_or(IdentityError::AccountNotFound)?;
     let (home_jurisdiction, home_ward) = match update.home_ward.clone() {
         Some(home) => (Some(home.jurisdiction), Some(home.ward)),
         None => (None, None),
@@ -270,11 +260,12 @@ impl RegisterDevice {
     /// `web_push_endpoints`: where a Web Push endpoint may point (identity's configuration).
     fn validate(&self, web_push_endpoints: &[String]) -> Result<(), ApiError> {
         if self.push_token.is_empty() || self.push_token.len() > 4096 {
-            return Err(invalid_field(
-                "push_token",
-                "từ 1 đến 4096 ký tự",
-                "1 to 4096 characters",
-            ));
+            return Err(SharedError::InvalidField {
+                field: "push_token",
+                rule_vi: "từ 1 đến 4096 ký tự".to_owned(),
+                rule_en: "1 to 4096 characters".to_owned(),
+            }
+            .into());
         }
         match (self.platform, &self.web_push_keys) {
             (DevicePlatform::Web, Some(keys)) => {
@@ -282,42 +273,47 @@ impl RegisterDevice {
                     .iter()
                     .any(|allowed| endpoint_allowed(&self.push_token, allowed))
                 {
-                    return Err(invalid_field(
-                        "push_token",
-                        "phải là địa chỉ Web Push của trình duyệt",
-                        "must be a browser's Web Push endpoint",
-                    ));
+                    return Err(SharedError::InvalidField {
+                        field: "push_token",
+                        rule_vi: "phải là địa chỉ Web Push của trình duyệt".to_owned(),
+                        rule_en: "must be a browser's Web Push endpoint".to_owned(),
+                    }
+                    .into());
                 }
                 if !base64url_of_length(&keys.p256dh, 65) || !base64url_of_length(&keys.auth, 16) {
-                    return Err(invalid_field(
-                        "web_push_keys",
-                        "khóa không hợp lệ",
-                        "invalid keys",
-                    ));
+                    return Err(SharedError::InvalidField {
+                        field: "web_push_keys",
+                        rule_vi: "khóa không hợp lệ".to_owned(),
+                        rule_en: "invalid keys".to_owned(),
+                    }
+                    .into());
                 }
             }
             (DevicePlatform::Web, None) => {
-                return Err(invalid_field(
-                    "web_push_keys",
-                    "bắt buộc với web",
-                    "required for web",
-                ));
+                return Err(SharedError::InvalidField {
+                    field: "web_push_keys",
+                    rule_vi: "bắt buộc với web".to_owned(),
+                    rule_en: "required for web".to_owned(),
+                }
+                .into());
             }
             (_, Some(_)) => {
-                return Err(invalid_field(
-                    "web_push_keys",
-                    "chỉ dùng cho web",
-                    "only for web",
-                ));
+                return Err(SharedError::InvalidField {
+                    field: "web_push_keys",
+                    rule_vi: "chỉ dùng cho web".to_owned(),
+                    rule_en: "only for web".to_owned(),
+                }
+                .into());
             }
             (_, None) => {}
         }
         if self.app_version.as_ref().is_some_and(|v| v.len() > 32) {
-            return Err(invalid_field(
-                "app_version",
-                "tối đa 32 ký tự",
-                "at most 32 characters",
-            ));
+            return Err(SharedError::InvalidField {
+                field: "app_version",
+                rule_vi: "tối đa 32 ký tự".to_owned(),
+                rule_en: "at most 32 characters".to_owned(),
+            }
+            .into());
         }
         Ok(())
     }
@@ -435,11 +431,7 @@ pub async fn internal_devices(
     JsonBody(lookup): JsonBody<DeviceLookup>,
 ) -> Result<Json<Vec<PushTarget>>, ApiError> {
     if lookup.account_ids.len() > MAX_LOOKUP {
-        return Err(ApiError::bad_request(
-            "too_many_accounts",
-            format!("Tối đa {MAX_LOOKUP} tài khoản mỗi lần."),
-            format!("At most {MAX_LOOKUP} accounts at once."),
-        ));
+        return Err(IdentityError::TooManyAccounts { max: MAX_LOOKUP }.into());
     }
     let targets = sqlx::query_as!(
         PushTarget,
@@ -510,11 +502,7 @@ pub async fn remove_device(
     .execute(&state.pool)
     .await?;
     if deleted.rows_affected() == 0 {
-        return Err(ApiError::not_found(
-            "device_not_found",
-            "Không tìm thấy thiết bị.",
-            "There is no such device.",
-        ));
+        return Err(IdentityError::DeviceNotFound.into());
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -612,7 +600,7 @@ pub async fn request_erasure(
     )
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or_else(account_not_found)?;
+    .ok_or(IdentityError::AccountNotFound)?;
     let erase_after =
         requested_at + chrono::Duration::days(i64::from(state.config.erasure_grace_days));
     sqlx::query!(

@@ -26,7 +26,7 @@ use crate::phone::PhoneNumber;
 use crate::sessions::{TokenResponse, TokenSubject};
 use platform::extract::JsonBody;
 
-use crate::IdentityState;
+use crate::{IdentityError, IdentityState};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -55,19 +55,6 @@ pub struct VerifyCode {
     phone: String,
     #[schema(example = "123456")]
     code: String,
-}
-
-fn invalid_phone() -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_phone",
-        "Số điện thoại di động không hợp lệ.",
-        "This is not a valid Vietnamese mobile number.",
-    )
-}
-
-fn too_many(code: &'static str, vi: &str, en: &str, retry_after: Duration) -> ApiError {
-    ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, vi, en).with_retry_after(retry_after)
 }
 
 fn seconds_until(at: chrono::DateTime<Utc>) -> Duration {
@@ -104,7 +91,7 @@ pub async fn send_code(
     client: ClientInfo,
     JsonBody(body): JsonBody<SendCode>,
 ) -> Result<(StatusCode, Json<CodeSent>), ApiError> {
-    let phone = PhoneNumber::parse(&body.phone).ok_or_else(invalid_phone)?;
+    let phone = PhoneNumber::parse(&body.phone).ok_or(IdentityError::InvalidPhone)?;
     let device = body
         .device_id
         .filter(|d| !d.is_empty())
@@ -136,12 +123,9 @@ pub async fn send_code(
     if let Some(last) = usage.last_sent {
         let next = last + chrono::Duration::seconds(limits.resend_cooldown_secs as i64);
         if next > Utc::now() {
-            return Err(too_many(
-                "otp_cooldown",
-                "Vui lòng chờ trước khi yêu cầu mã mới.",
-                "Please wait before asking for another code.",
-                seconds_until(next),
-            ));
+            return Err(
+                ApiError::from(IdentityError::OtpCooldown).with_retry_after(seconds_until(next))
+            );
         }
     }
     let quotas = [
@@ -169,12 +153,11 @@ pub async fn send_code(
         )
         .await?;
         tx.commit().await?;
-        return Err(too_many(
-            "otp_quota_exceeded",
-            "Đã gửi quá nhiều mã xác thực. Vui lòng thử lại sau.",
-            "Too many codes were requested. Please try again later.",
-            oldest.map_or(Duration::from_secs(3600), |o| seconds_until(o + hour)),
-        ));
+        return Err(
+            ApiError::from(IdentityError::OtpQuotaExceeded).with_retry_after(
+                oldest.map_or(Duration::from_secs(3600), |o| seconds_until(o + hour)),
+            ),
+        );
     }
 
     let challenge = Uuid::now_v7();
@@ -209,13 +192,8 @@ pub async fn send_code(
         )
         .execute(&state.pool)
         .await?;
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "sms_unavailable",
-            "Không gửi được tin nhắn lúc này. Vui lòng thử lại sau.",
-            "The text message could not be sent right now. Please try again later.",
-        )
-        .with_retry_after(Duration::from_secs(limits.resend_cooldown_secs)));
+        return Err(ApiError::from(IdentityError::SmsUnavailable)
+            .with_retry_after(Duration::from_secs(limits.resend_cooldown_secs)));
     }
     Ok((
         StatusCode::ACCEPTED,
@@ -243,7 +221,7 @@ pub async fn verify_code(
     client: ClientInfo,
     JsonBody(body): JsonBody<VerifyCode>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let phone = PhoneNumber::parse(&body.phone).ok_or_else(invalid_phone)?;
+    let phone = PhoneNumber::parse(&body.phone).ok_or(IdentityError::InvalidPhone)?;
     let mut tx = state.pool.begin().await?;
     let challenge = sqlx::query!(
         r#"SELECT id, code_hash, attempts, expires_at FROM otp_challenges
@@ -254,20 +232,12 @@ pub async fn verify_code(
     .fetch_optional(&mut *tx)
     .await?;
     let Some(challenge) = challenge.filter(|c| c.expires_at > Utc::now()) else {
-        return Err(ApiError::bad_request(
-            "otp_expired",
-            "Mã xác thực đã hết hạn hoặc đã được dùng. Vui lòng yêu cầu mã mới.",
-            "The code has expired or was already used. Please ask for a new one.",
-        ));
+        return Err(IdentityError::OtpExpired.into());
     };
     let max_attempts = state.config.otp.max_attempts;
     if challenge.attempts >= max_attempts {
-        return Err(too_many(
-            "otp_locked",
-            "Đã nhập sai quá nhiều lần. Vui lòng yêu cầu mã mới.",
-            "Too many wrong codes. Please ask for a new one.",
-            seconds_until(challenge.expires_at),
-        ));
+        return Err(ApiError::from(IdentityError::OtpLocked)
+            .with_retry_after(seconds_until(challenge.expires_at)));
     }
     let mut mac = state.otp_mac();
     mac.update(challenge.id.as_bytes());
@@ -290,11 +260,7 @@ pub async fn verify_code(
         .await?;
         tx.commit().await?;
         let left = max_attempts - challenge.attempts - 1;
-        return Err(ApiError::bad_request(
-            "otp_incorrect",
-            format!("Mã xác thực không đúng. Còn {left} lần thử."),
-            format!("The code is not correct. {left} tries left."),
-        ));
+        return Err(IdentityError::OtpIncorrect { left }.into());
     }
     sqlx::query!(
         "UPDATE otp_challenges SET consumed_at = now() WHERE id = $1",

@@ -7,7 +7,6 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use http::StatusCode;
 use platform::ApiError;
 use platform::auth::{ACCESS_TOKEN_TYPE, AccessClaims, Acr, Role, Scope};
 use serde::Serialize;
@@ -15,7 +14,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::IdentityState;
+use crate::{IdentityError, IdentityState};
 use platform::extract::ClientInfo;
 
 use crate::audit;
@@ -57,9 +56,9 @@ impl TokenSubject {
         )
         .fetch_optional(&mut *connection)
         .await?
-        .ok_or_else(invalid_grant)?;
+        .ok_or(IdentityError::InvalidRefreshToken)?;
         if row.disabled_at.is_some() {
-            return Err(account_disabled());
+            return Err(IdentityError::AccountDisabled.into());
         }
         let withhold_admin = admin_totp_required && !row.totp_enabled;
         Ok(TokenSubject {
@@ -78,24 +77,6 @@ impl TokenSubject {
             acr: Acr::parse(&row.acr).unwrap_or(Acr::Basic),
         })
     }
-}
-
-pub fn account_disabled() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "account_disabled",
-        "Tài khoản đã bị khóa. Vui lòng liên hệ quản trị viên.",
-        "The account is disabled. Please contact an administrator.",
-    )
-}
-
-fn invalid_grant() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_refresh_token",
-        "Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại.",
-        "The session has expired. Please sign in again.",
-    )
 }
 
 fn new_refresh_token() -> (String, Vec<u8>) {
@@ -194,10 +175,10 @@ impl IdentityState {
         )
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or_else(invalid_grant)?;
+        .ok_or(IdentityError::InvalidRefreshToken)?;
         let now = Utc::now();
         if row.revoked_at.is_some() || row.expires_at <= now {
-            return Err(invalid_grant());
+            return Err(IdentityError::InvalidRefreshToken.into());
         }
         if let Some(rotated_at) = row.rotated_at {
             let grace = chrono::Duration::seconds(self.config.refresh_reuse_grace_secs as i64);
@@ -219,7 +200,7 @@ impl IdentityState {
                 .await?;
                 tx.commit().await?;
                 tracing::warn!(account = %row.account_id, session = %row.family_id, "refresh token reused: session revoked");
-                return Err(invalid_grant());
+                return Err(IdentityError::InvalidRefreshToken.into());
             }
             // Within the grace window: the same app asked twice at once; both get tokens.
         } else {

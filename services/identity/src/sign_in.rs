@@ -9,8 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::IdentityError;
 use crate::config::StaffSignInConfig;
-use axum::http::StatusCode;
 use platform::ApiError;
 use platform::extract::ClientInfo;
 use platform::ratelimit::{Counters, Limiter, address_key};
@@ -67,13 +67,13 @@ impl SignInGuard {
         let address = client.ip.map_or_else(|| "unknown".to_owned(), address_key);
         let pair = format!("{username}|{address}");
         if let Some(wait) = self.failures.exhausted(&pair).await {
-            return Err(locked_out(wait));
+            return Err(ApiError::from(IdentityError::AccountLocked).with_retry_after(wait));
         }
         if let Err(wait) = self.per_address.check(&address).await {
-            return Err(throttled(wait));
+            return Err(ApiError::from(IdentityError::TooManySignIns).with_retry_after(wait));
         }
         if let Err(wait) = self.per_username.check(username).await {
-            return Err(throttled(wait));
+            return Err(ApiError::from(IdentityError::TooManySignIns).with_retry_after(wait));
         }
         Ok(Attempt { pair })
     }
@@ -82,13 +82,10 @@ impl SignInGuard {
     pub async fn hashing_slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
         match tokio::time::timeout(HASHING_WAIT, self.hashing.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
-            _ => Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "sign_in_busy",
-                "Hệ thống đang bận. Vui lòng thử đăng nhập lại sau giây lát.",
-                "Sign-in is busy. Please try again in a moment.",
-            )
-            .with_retry_after(Duration::from_secs(1))),
+            _ => {
+                Err(ApiError::from(IdentityError::SignInBusy)
+                    .with_retry_after(Duration::from_secs(1)))
+            }
         }
     }
 
@@ -97,24 +94,4 @@ impl SignInGuard {
         self.failures.check(&attempt.pair).await.is_ok()
             && self.failures.exhausted(&attempt.pair).await.is_some()
     }
-}
-
-fn locked_out(wait: Duration) -> ApiError {
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "account_locked",
-        "Đăng nhập sai quá nhiều lần từ nơi này. Vui lòng thử lại sau.",
-        "Too many failed sign-ins from here. Please try again later.",
-    )
-    .with_retry_after(wait.max(Duration::from_secs(1)))
-}
-
-fn throttled(wait: Duration) -> ApiError {
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_sign_ins",
-        "Quá nhiều lần đăng nhập. Vui lòng thử lại sau.",
-        "Too many sign-in attempts. Please try again later.",
-    )
-    .with_retry_after(wait.max(Duration::from_secs(1)))
 }

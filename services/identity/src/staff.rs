@@ -17,7 +17,7 @@ use totp_rs::{Secret, TOTP};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::IdentityState;
+use crate::{IdentityError, IdentityState};
 use platform::extract::ClientInfo;
 
 use crate::audit;
@@ -106,15 +106,6 @@ pub struct StaffLogin {
     totp_code: Option<String>,
 }
 
-fn invalid_credentials() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-        "Tên đăng nhập hoặc mật khẩu không đúng.",
-        "The username or password is not correct.",
-    )
-}
-
 /// Staff sign-in.
 #[utoipa::path(post, path = "/v1/auth/staff/login", tag = "auth", request_body = StaffLogin,
     responses(
@@ -130,7 +121,7 @@ pub async fn login(
 ) -> Result<Json<TokenResponse>, ApiError> {
     let username = body.username.trim().to_lowercase();
     if username.len() > 64 || body.password.len() > 1024 {
-        return Err(invalid_credentials());
+        return Err(IdentityError::InvalidCredentials.into());
     }
     let attempt = state.sign_in.admit(&username, &client).await?;
     let slot = state.sign_in.hashing_slot().await?;
@@ -150,11 +141,11 @@ pub async fn login(
     let Some(account) = account else {
         // Counted like a known username's failure, so both answer alike.
         state.sign_in.failed(&attempt).await;
-        return Err(invalid_credentials());
+        return Err(IdentityError::InvalidCredentials.into());
     };
     let mut second_factor_step = None;
     let failure = if !matches {
-        Some(("password", invalid_credentials()))
+        Some(("password", IdentityError::InvalidCredentials))
     } else if account.totp_enabled {
         let checked = body
             .totp_code
@@ -170,24 +161,8 @@ pub async fn login(
                     .filter(|step| account.totp_last_step.is_none_or(|last| *step > last))
             });
         match checked {
-            None => Some((
-                "totp_missing",
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "totp_required",
-                    "Vui lòng nhập mã xác thực từ ứng dụng Authenticator.",
-                    "Please enter the code from your authenticator app.",
-                ),
-            )),
-            Some(None) => Some((
-                "totp",
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "totp_incorrect",
-                    "Mã xác thực không đúng hoặc đã dùng.",
-                    "The authenticator code is not correct or was already used.",
-                ),
-            )),
+            None => Some(("totp_missing", IdentityError::TotpRequired)),
+            Some(None) => Some(("totp", IdentityError::TotpIncorrect)),
             Some(Some(step)) => {
                 second_factor_step = Some(step);
                 None
@@ -224,10 +199,10 @@ pub async fn login(
             }
             tx.commit().await?;
         }
-        return Err(error);
+        return Err(error.into());
     }
     if account.disabled_at.is_some() {
-        return Err(crate::sessions::account_disabled());
+        return Err(IdentityError::AccountDisabled.into());
     }
     sqlx::query!(
         "UPDATE accounts SET totp_last_step = COALESCE($2, totp_last_step) WHERE id = $1",
@@ -258,12 +233,7 @@ fn staff_only(kind: &str) -> Result<(), ApiError> {
     if kind == "staff" {
         return Ok(());
     }
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        "staff_only",
-        "Chức năng dành cho cán bộ.",
-        "This is for staff only.",
-    ))
+    Err(platform::error::SharedError::StaffOnly.into())
 }
 
 /// Starts TOTP enrolment: returns a new secret to confirm with a code.
@@ -283,12 +253,7 @@ pub async fn enrol_totp(
     .await?;
     staff_only(&account.kind)?;
     if account.totp_enabled {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "totp_already_enabled",
-            "Đã bật xác thực hai lớp.",
-            "Two-factor sign-in is already on.",
-        ));
+        return Err(IdentityError::TotpAlreadyEnabled.into());
     }
     let secret = Secret::generate_secret().to_encoded().to_string();
     let username = account.username.unwrap_or_default();
@@ -316,6 +281,7 @@ pub struct TotpConfirmation {
 /// Turns TOTP on, given a code from the enrolled secret.
 #[utoipa::path(post, path = "/v1/me/totp/confirm", tag = "staff", security(("bearer" = [])), request_body = TotpConfirmation,
     responses((status = 204), (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`totp_confirmation_incorrect`: a wrong code, or no enrolment to confirm", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "`staff_only`", body = platform::error::Problem, content_type = "application/problem+json")))]
 pub async fn confirm_totp(
     State(state): State<IdentityState>,
@@ -336,13 +302,7 @@ pub async fn confirm_totp(
         .filter(|_| !account.totp_enabled)
         .and_then(|secret| totp(secret, account.username.as_deref().unwrap_or_default()))
         .and_then(|totp| totp_step_matching(&totp, body.code.trim()))
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "totp_incorrect",
-                "Mã xác thực không đúng.",
-                "The code is not correct.",
-            )
-        })?;
+        .ok_or(IdentityError::TotpConfirmationIncorrect)?;
     let mut tx = state.pool.begin().await?;
     sqlx::query!(
         "UPDATE accounts SET totp_enabled = true, totp_last_step = $2 WHERE id = $1",
@@ -389,31 +349,30 @@ pub struct StaffMember {
     disabled: bool,
 }
 
-fn validation(vi: &str, en: &str) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_staff", vi, en)
-}
-
 fn validate_roles_and_scope(roles: &[Role], scope: &Scope) -> Result<(), ApiError> {
     if roles.is_empty() || roles.contains(&Role::Resident) {
-        return Err(validation(
-            "Cần ít nhất một vai trò cán bộ.",
-            "At least one staff role is needed.",
-        ));
+        return Err(IdentityError::InvalidStaff {
+            rule_vi: "Cần ít nhất một vai trò cán bộ.",
+            rule_en: "At least one staff role is needed.",
+        }
+        .into());
     }
     let only_platform = roles.iter().all(|r| *r == Role::PlatformAdmin);
     if !only_platform && scope.jurisdiction.is_none() {
-        return Err(validation(
-            "Cán bộ địa phương cần có địa phương.",
-            "Staff of a jurisdiction need one.",
-        ));
+        return Err(IdentityError::InvalidStaff {
+            rule_vi: "Cán bộ địa phương cần có địa phương.",
+            rule_en: "Staff of a jurisdiction need one.",
+        }
+        .into());
     }
     let ids_ok =
         |ids: &[String]| ids.len() <= 100 && ids.iter().all(|id| !id.is_empty() && id.len() <= 64);
     if !ids_ok(&scope.wards) || !ids_ok(&scope.departments) {
-        return Err(validation(
-            "Mã phường hoặc phòng ban không hợp lệ.",
-            "Invalid ward or department ids.",
-        ));
+        return Err(IdentityError::InvalidStaff {
+            rule_vi: "Mã phường hoặc phòng ban không hợp lệ.",
+            rule_en: "Invalid ward or department ids.",
+        }
+        .into());
     }
     Ok(())
 }
@@ -425,16 +384,18 @@ impl NewStaff {
                 b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
             });
         if !username_ok {
-            return Err(validation(
-                "Tên đăng nhập gồm 3-64 ký tự a-z, 0-9, dấu chấm, gạch dưới, gạch ngang.",
-                "Usernames are 3-64 characters of a-z, 0-9, dot, underscore, dash.",
-            ));
+            return Err(IdentityError::InvalidStaff {
+                rule_vi: "Tên đăng nhập gồm 3-64 ký tự a-z, 0-9, dấu chấm, gạch dưới, gạch ngang.",
+                rule_en: "Usernames are 3-64 characters of a-z, 0-9, dot, underscore, dash.",
+            }
+            .into());
         }
         if self.password.chars().count() < MIN_PASSWORD_CHARS || self.password.len() > 1024 {
-            return Err(validation(
-                "Mật khẩu cần ít nhất 12 ký tự.",
-                "Passwords need at least 12 characters.",
-            ));
+            return Err(IdentityError::InvalidStaff {
+                rule_vi: "Mật khẩu cần ít nhất 12 ký tự.",
+                rule_en: "Passwords need at least 12 characters.",
+            }
+            .into());
         }
         validate_roles_and_scope(&self.roles, &self.scope)
     }
@@ -464,7 +425,7 @@ pub async fn create_staff(pool: &PgPool, staff: &NewStaff) -> Result<Uuid, ApiEr
     )
     .fetch_optional(pool)
     .await?
-    .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "username_taken", "Tên đăng nhập đã tồn tại.", "The username is taken."))?;
+    .ok_or(IdentityError::UsernameTaken)?;
     Ok(id)
 }
 
@@ -486,21 +447,7 @@ fn admins_only(actor: &Principal) -> Result<(), ApiError> {
     if actor.has_role(Role::PlatformAdmin) || actor.has_role(Role::JurisdictionAdmin) {
         return Ok(());
     }
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        "admin_only",
-        "Chức năng dành cho quản trị viên.",
-        "This is for administrators only.",
-    ))
-}
-
-fn forbidden_scope() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "outside_your_scope",
-        "Bạn không được quản lý cán bộ với vai trò hoặc địa phương này.",
-        "You may not manage staff with these roles or in this jurisdiction.",
-    )
+    Err(IdentityError::AdminOnly.into())
 }
 
 /// Creates a staff member.
@@ -515,7 +462,7 @@ pub async fn create_staff_route(
 ) -> Result<(StatusCode, Json<StaffMember>), ApiError> {
     admins_only(&actor)?;
     if !may_manage(&actor, &staff.roles, staff.scope.jurisdiction.as_deref()) {
-        return Err(forbidden_scope());
+        return Err(IdentityError::OutsideYourScope.into());
     }
     let id = create_staff(&state.pool, &staff).await?;
     let mut connection = state.pool.acquire().await?;
@@ -533,17 +480,9 @@ pub async fn create_staff_route(
         Json(
             load_staff(&state.pool, id)
                 .await?
-                .ok_or_else(staff_not_found)?,
+                .ok_or(IdentityError::StaffNotFound)?,
         ),
     ))
-}
-
-fn staff_not_found() -> ApiError {
-    ApiError::not_found(
-        "staff_not_found",
-        "Không tìm thấy cán bộ.",
-        "There is no such staff member.",
-    )
 }
 
 /// A staff account as read from the database.
@@ -621,10 +560,10 @@ pub async fn internal_staff(
     State(state): State<IdentityState>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<StaffMember>, ApiError> {
-    load_staff(&state.pool, id)
+    let staff = load_staff(&state.pool, id)
         .await?
-        .map(Json)
-        .ok_or_else(staff_not_found)
+        .ok_or(IdentityError::StaffNotFound)?;
+    Ok(Json(staff))
 }
 
 async fn load_staff(pool: &PgPool, id: Uuid) -> Result<Option<StaffMember>, ApiError> {
@@ -667,14 +606,14 @@ pub async fn update_staff(
     admins_only(&actor)?;
     let current = load_staff(&state.pool, id)
         .await?
-        .ok_or_else(staff_not_found)?;
+        .ok_or(IdentityError::StaffNotFound)?;
     // Staff out of reach are not shown to exist.
     if !may_manage(
         &actor,
         &current.roles,
         current.scope.jurisdiction.as_deref(),
     ) {
-        return Err(staff_not_found());
+        return Err(IdentityError::StaffNotFound.into());
     }
     let roles = update
         .roles
@@ -686,13 +625,14 @@ pub async fn update_staff(
         .unwrap_or_else(|| current.scope.clone());
     validate_roles_and_scope(&roles, &scope)?;
     if !may_manage(&actor, &roles, scope.jurisdiction.as_deref()) {
-        return Err(forbidden_scope());
+        return Err(IdentityError::OutsideYourScope.into());
     }
     if id == actor.account_id && update.disabled == Some(true) {
-        return Err(validation(
-            "Không thể tự khóa tài khoản của mình.",
-            "You cannot disable yourself.",
-        ));
+        return Err(IdentityError::InvalidStaff {
+            rule_vi: "Không thể tự khóa tài khoản của mình.",
+            rule_en: "You cannot disable yourself.",
+        }
+        .into());
     }
     let role_names: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
     let mut tx = state.pool.begin().await?;
@@ -726,7 +666,7 @@ pub async fn update_staff(
     Ok(Json(
         load_staff(&state.pool, id)
             .await?
-            .ok_or_else(staff_not_found)?,
+            .ok_or(IdentityError::StaffNotFound)?,
     ))
 }
 

@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use utoipa::ToSchema;
 
-use crate::IdentityState;
+use crate::{IdentityError, IdentityState};
 use platform::extract::ClientInfo;
 
 use crate::audit;
@@ -37,6 +37,8 @@ use crate::audit;
 const ATTEMPT_LIFETIME: Duration = Duration::from_secs(600);
 /// The identification level the provider must assert.
 const REQUIRED_ACR: &str = "2";
+/// When to try again while the provider is unavailable.
+const UNAVAILABLE_RETRY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Deserialize)]
 struct Discovery {
@@ -56,16 +58,6 @@ pub struct VneidClient {
     config: VneidConfig,
     http: OutboundClient,
     provider: Mutex<Option<Provider>>,
-}
-
-fn unavailable() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "verification_unavailable",
-        "Chưa thể xác thực định danh điện tử lúc này. Vui lòng thử lại sau.",
-        "Identity verification is not available right now. Please try again later.",
-    )
-    .with_retry_after(Duration::from_secs(60))
 }
 
 impl VneidClient {
@@ -264,22 +256,19 @@ pub async fn start(
     principal: Principal,
 ) -> Result<Json<VerificationStarted>, ApiError> {
     if principal.acr >= platform::auth::Acr::Verified {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "already_verified",
-            "Tài khoản đã được định danh.",
-            "The account is already verified.",
-        ));
+        return Err(IdentityError::AlreadyVerified.into());
     }
     let client = &state.vneid;
     if client.config.issuer.is_none() {
-        return Err(unavailable());
+        return Err(ApiError::from(IdentityError::VerificationUnavailable)
+            .with_retry_after(UNAVAILABLE_RETRY));
     }
     let authorization_endpoint = match client.provider(false).await {
         Ok(provider) => provider.discovery.authorization_endpoint.clone(),
         Err(error) => {
             tracing::warn!(error = %format!("{error:#}"), "VNeID discovery failed");
-            return Err(unavailable());
+            return Err(ApiError::from(IdentityError::VerificationUnavailable)
+                .with_retry_after(UNAVAILABLE_RETRY));
         }
     };
     let random = || URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
@@ -344,17 +333,10 @@ pub async fn callback(
     client: ClientInfo,
     Query(callback): Query<Callback>,
 ) -> Result<Response, ApiError> {
-    let invalid_state = || {
-        ApiError::bad_request(
-            "verification_state_invalid",
-            "Phiên xác thực không hợp lệ hoặc đã hết hạn. Vui lòng thử lại từ ứng dụng.",
-            "The verification session is invalid or has expired. Please start again from the app.",
-        )
-    };
     let state_token = callback
         .state
         .filter(|s| s.len() <= 128)
-        .ok_or_else(invalid_state)?;
+        .ok_or(IdentityError::VerificationStateInvalid)?;
     // Taking the attempt marks it done: a replayed callback finds nothing.
     let attempt = sqlx::query!(
         r#"UPDATE identity_verifications SET completed_at = now()
@@ -364,7 +346,7 @@ pub async fn callback(
     )
     .fetch_optional(&state.pool)
     .await?
-    .ok_or_else(invalid_state)?;
+    .ok_or(IdentityError::VerificationStateInvalid)?;
 
     let outcome = match (callback.code, callback.error) {
         (Some(code), None) => match state

@@ -6,13 +6,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use chrono::{FixedOffset, Offset, Utc};
 use platform::ApiError;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use uuid::Uuid;
 
-use crate::MediaState;
+use crate::{MediaError, MediaState};
 
 /// Decoded pixels a process holds at once, shared out in KiB: each decode waits until its
 /// share is free, so however many photos arrive together, memory stays bounded.
@@ -68,13 +67,9 @@ impl UploadsUnderWay {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let count = counts.entry(owner).or_default();
         if *count >= self.per_account {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_uploads",
-                "Bạn đang tải lên quá nhiều ảnh cùng lúc. Vui lòng chờ các ảnh đang gửi hoàn tất.",
-                "You are uploading too many photos at once. Please wait for those under way.",
-            )
-            .with_retry_after(Duration::from_secs(2)));
+            return Err(
+                ApiError::from(MediaError::TooManyUploads).with_retry_after(Duration::from_secs(2))
+            );
         }
         *count += 1;
         Ok(UploadUnderWay {
@@ -149,17 +144,7 @@ pub(crate) async fn count_upload(
         .unwrap_or_default()
         .max(Duration::from_secs(1));
     let mb = max_bytes / (1024 * 1024);
-    Err(ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "upload_quota_exceeded",
-        format!(
-            "Mỗi ngày mỗi tài khoản tải lên được tối đa {max_count} ảnh và {mb} MB. Vui lòng thử lại vào ngày mai."
-        ),
-        format!(
-            "An account may upload at most {max_count} photos and {mb} MB a day. Please try again tomorrow."
-        ),
-    )
-    .with_retry_after(wait))
+    Err(ApiError::from(MediaError::UploadQuotaExceeded { max_count, mb }).with_retry_after(wait))
 }
 
 /// Forgets the counts of days before yesterday.

@@ -7,9 +7,11 @@ use std::io::Cursor;
 
 use crate::config::MediaConfig;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use http::StatusCode;
 use image::{ColorType, ImageDecoder, ImageFormat, ImageReader};
 use platform::ApiError;
+use platform::error::SharedError;
+
+use crate::MediaError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -73,50 +75,22 @@ pub struct Inspected {
     pub orientation: u32,
 }
 
-pub fn unsupported() -> ApiError {
-    ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-        "Chỉ nhận ảnh JPEG, PNG, WebP hoặc HEIC.",
-        "Only JPEG, PNG, WebP or HEIC photos are accepted.",
-    )
-}
-
-/// HEIC where the server has no HEIC decoder (`heif-convert`, Debian's `libheif-examples`).
-pub fn heic_unsupported() -> ApiError {
-    ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-        "Máy chủ này chưa đọc được ảnh HEIC; vui lòng gửi JPEG.",
-        "This server cannot read HEIC photos; please send JPEG.",
-    )
-}
-
 /// Whether HEIC photos can be decoded here (checked once).
 pub fn heic_supported() -> bool {
     static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *AVAILABLE.get_or_init(crate::heic::decoder_available)
 }
 
-fn corrupt() -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "corrupt_image",
-        "Tệp ảnh bị hỏng hoặc không đọc được.",
-        "The image is damaged or cannot be read.",
-    )
-}
-
 fn check_pixels(width: u32, height: u32, max_pixels: u64) -> Result<(), ApiError> {
     if u64::from(width) * u64::from(height) <= max_pixels {
         return Ok(());
     }
-    Err(ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "too_many_pixels",
-        format!("Ảnh {width}×{height} vượt quá {max_pixels} điểm ảnh."),
-        format!("The image is {width}×{height}, more than {max_pixels} pixels."),
-    ))
+    Err(MediaError::TooManyPixels {
+        width,
+        height,
+        max_pixels,
+    }
+    .into())
 }
 
 /// How big an image may be.
@@ -195,24 +169,29 @@ impl Header {
     }
 }
 
+/// The photo formats taken, as a refusal names them.
+pub const PHOTOS: &str = "JPEG, PNG, WebP, HEIC";
+/// The same where the server has no HEIC decoder.
+pub const WITHOUT_HEIC: &str = "JPEG, PNG, WebP";
+
 /// Checks what can be known before decoding: the format, the pixel count and the decoded size
 /// (a small file of huge 16-bit pixels is refused here, before it costs memory).
 pub fn header(bytes: &[u8], limits: &Limits) -> Result<Header, ApiError> {
-    let format = Format::sniff(bytes).ok_or_else(unsupported)?;
+    let format =
+        Format::sniff(bytes).ok_or(SharedError::UnsupportedMediaType { accepted: PHOTOS })?;
+    // HEIC where the server has no HEIC decoder (`heif-convert`, Debian's `libheif-examples`).
     if format == Format::Heic && !heic_supported() {
-        return Err(heic_unsupported());
+        return Err(SharedError::UnsupportedMediaType {
+            accepted: WITHOUT_HEIC,
+        }
+        .into());
     }
-    let header = Header::read(bytes).ok_or_else(corrupt)?;
+    let header = Header::read(bytes).ok_or(MediaError::CorruptImage)?;
     check_pixels(header.width, header.height, limits.max_pixels)?;
     if header.decoded_bytes > limits.max_decoded_bytes {
         let mb = |bytes: u64| bytes.div_ceil(1024 * 1024);
         let (decoded, limit) = (mb(header.decoded_bytes), mb(limits.max_decoded_bytes));
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "too_large_decoded",
-            format!("Ảnh cần {decoded} MB khi giải nén, vượt quá {limit} MB."),
-            format!("The image takes {decoded} MB decoded, more than {limit} MB."),
-        ));
+        return Err(MediaError::TooLargeDecoded { decoded, limit }.into());
     }
     Ok(header)
 }
@@ -233,25 +212,25 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<Inspected, ApiError> {
             // Room for the pixels and the decoder's own buffers, no more.
             decoder_limits.max_alloc = Some(limits.max_decoded_bytes.saturating_add(64 << 20));
             decoder.limits(decoder_limits);
-            decoder.decode().map_err(|_| corrupt())?;
+            decoder.decode().map_err(|_| MediaError::CorruptImage)?;
         }
         None => {
             let decoded = crate::heic::to_jpeg(bytes).map_err(|error| {
                 tracing::info!(error = %format!("{error:#}"), "HEIC refused as corrupt");
-                corrupt()
+                MediaError::CorruptImage
             })?;
             // The size the file declared is checked above; the size it decoded to, here.
             let (real_width, real_height) =
                 ImageReader::with_format(Cursor::new(&decoded), ImageFormat::Jpeg)
                     .into_dimensions()
-                    .map_err(|_| corrupt())?;
+                    .map_err(|_| MediaError::CorruptImage)?;
             check_pixels(real_width, real_height, limits.max_pixels)?;
         }
     }
     // Decoders fill a cut-off JPEG with grey rather than fail; an upload cut off half-way
     // must not become a report's evidence.
     if format == Format::Jpeg && !jpeg_is_complete(bytes) {
-        return Err(corrupt());
+        return Err(MediaError::CorruptImage.into());
     }
 
     let exif = exif::Reader::new()

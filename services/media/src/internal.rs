@@ -11,8 +11,8 @@ use platform::extract::JsonBody;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::MediaState;
-use crate::routes::{h3_cell, media_not_found};
+use crate::routes::h3_cell;
+use crate::{MediaError, MediaState};
 
 /// What a photo is attached to: `<kind>:<id>`, like `report:0193…`.
 fn valid_owner_ref(attached_to: &str) -> bool {
@@ -23,14 +23,6 @@ fn valid_owner_ref(attached_to: &str) -> bool {
             && id.len() <= 64
             && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     })
-}
-
-fn invalid_reference() -> ApiError {
-    ApiError::bad_request(
-        "invalid_attachment",
-        "Đối tượng đính kèm không hợp lệ (dạng `loại:id`).",
-        "Invalid attachment target (`kind:id`).",
-    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,17 +68,13 @@ pub async fn attach(
     JsonBody(request): JsonBody<Attach>,
 ) -> Result<Json<Attached>, ApiError> {
     if !valid_owner_ref(&request.attached_to) {
-        return Err(invalid_reference());
+        return Err(MediaError::InvalidAttachment.into());
     }
     let mut ids = request.media_ids.clone();
     ids.sort();
     ids.dedup();
     if ids.len() > MAX_ATTACHED {
-        return Err(ApiError::bad_request(
-            "too_many_media",
-            format!("Tối đa {MAX_ATTACHED} ảnh."),
-            format!("At most {MAX_ATTACHED} photos."),
-        ));
+        return Err(platform::error::SharedError::TooManyMedia { max: MAX_ATTACHED }.into());
     }
     let fallback_cell = request
         .latitude
@@ -105,27 +93,17 @@ pub async fn attach(
     .fetch_all(&mut *tx)
     .await?;
     if rows.len() != ids.len() || rows.iter().any(|row| row.owner_id != request.owner_id) {
-        return Err(media_not_found());
+        return Err(platform::error::SharedError::MediaNotFound.into());
     }
     if rows.iter().any(|row| {
         row.attached_to
             .as_deref()
             .is_some_and(|other| other != request.attached_to)
     }) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "media_already_attached",
-            "Ảnh đã được đính kèm vào nội dung khác.",
-            "A photo is already attached to something else.",
-        ));
+        return Err(platform::error::SharedError::MediaAlreadyAttached.into());
     }
     if rows.iter().any(|row| row.status == "failed") {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "media_failed",
-            "Không xử lý được một ảnh; vui lòng tải lại ảnh đó.",
-            "A photo could not be processed; please upload it again.",
-        ));
+        return Err(platform::error::SharedError::MediaFailed.into());
     }
     let scope = &request.scope;
     sqlx::query!(
@@ -166,7 +144,7 @@ pub async fn set_visibility(
     JsonBody(request): JsonBody<Visibility>,
 ) -> Result<StatusCode, ApiError> {
     if !valid_owner_ref(&attached_to) {
-        return Err(invalid_reference());
+        return Err(MediaError::InvalidAttachment.into());
     }
     sqlx::query!(
         "UPDATE media SET public = $2, updated_at = now() WHERE attached_to = $1 AND public <> $2",
@@ -186,7 +164,7 @@ pub async fn set_scope(
     JsonBody(request): JsonBody<AttachmentScope>,
 ) -> Result<StatusCode, ApiError> {
     if !valid_owner_ref(&attached_to) {
-        return Err(invalid_reference());
+        return Err(MediaError::InvalidAttachment.into());
     }
     sqlx::query!(
         r#"UPDATE media SET jurisdiction_id = $2, ward_id = $3, department_id = $4, updated_at = now()
@@ -216,7 +194,7 @@ pub async fn detach(
     JsonBody(request): JsonBody<Detach>,
 ) -> Result<StatusCode, ApiError> {
     if !valid_owner_ref(&attached_to) || request.media_ids.len() > MAX_ATTACHED {
-        return Err(invalid_reference());
+        return Err(MediaError::InvalidAttachment.into());
     }
     sqlx::query!(
         r#"UPDATE media SET attached_to = NULL, public = false, jurisdiction_id = NULL,
@@ -244,7 +222,7 @@ pub async fn redact(
     JsonBody(request): JsonBody<Redact>,
 ) -> Result<StatusCode, ApiError> {
     if !valid_owner_ref(&attached_to) {
-        return Err(invalid_reference());
+        return Err(MediaError::InvalidAttachment.into());
     }
     let mut tx = state.pool.begin().await?;
     let media = sqlx::query!(
@@ -255,24 +233,13 @@ pub async fn redact(
     )
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or_else(|| {
-        ApiError::not_found(
-            "media_not_found",
-            "Không có ảnh này.",
-            "There is no such photo.",
-        )
-    })?;
+    .ok_or(platform::error::SharedError::MediaNotFound)?;
     if media.redacted_at.is_some() {
         return Ok(StatusCode::NO_CONTENT);
     }
     let (Some(display_key), Some(thumbnail_key)) = (media.display_key, media.thumbnail_key) else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "media_not_ready",
-            "Ảnh đang được xử lý; hãy thử lại sau giây lát.",
-            "The photo is still being processed; try again in a moment.",
-        )
-        .with_retry_after(std::time::Duration::from_secs(2)));
+        return Err(ApiError::from(platform::error::SharedError::MediaNotReady)
+            .with_retry_after(std::time::Duration::from_secs(2)));
     };
     let display = state
         .storage

@@ -8,6 +8,7 @@ mod access;
 mod budgets;
 pub mod config;
 pub mod derive;
+mod errors;
 mod heic;
 pub mod inspect;
 mod internal;
@@ -16,6 +17,8 @@ mod routes;
 pub mod samples;
 mod storage;
 mod uploads;
+
+pub use errors::MediaError;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -55,6 +58,7 @@ pub static SERVICE: Service = Service {
         Some(MediaState::max_upload_bytes(&media))
     },
     openapi: <MediaApi as utoipa::OpenApi>::openapi,
+    errors: MediaError::CODES,
     start: |context| {
         Box::pin(async move {
             let config = &context.config;

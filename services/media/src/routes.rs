@@ -11,6 +11,7 @@ use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
 use platform::ApiError;
 use platform::auth::Principal;
+use platform::error::SharedError;
 use platform::extract::QueryParams;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -20,7 +21,7 @@ use uuid::Uuid;
 use crate::access::{AttachedTo, StaffReach};
 use crate::inspect::{self, Inspected};
 use crate::storage::Access;
-use crate::{MediaState, budgets, derive};
+use crate::{MediaError, MediaState, budgets, derive};
 
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = media::Position)]
@@ -96,43 +97,14 @@ impl From<MediaRow> for Media {
     }
 }
 
-pub(crate) fn media_not_found() -> ApiError {
-    ApiError::not_found(
-        "media_not_found",
-        "Không tìm thấy ảnh.",
-        "There is no such photo.",
-    )
-}
-
 pub(crate) fn storage_unavailable(error: anyhow::Error) -> ApiError {
     tracing::error!(error = %format!("{error:#}"), "media storage failed");
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "storage_unavailable",
-        "Kho lưu trữ ảnh tạm thời không truy cập được. Vui lòng thử lại sau.",
-        "Photo storage is temporarily unavailable. Please try again later.",
-    )
-    .with_retry_after(Duration::from_secs(10))
-}
-
-pub(crate) fn too_large(limit: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
-        format!("Ảnh lớn tối đa {} MB.", limit / (1024 * 1024)),
-        format!("Photos may be at most {} MB.", limit / (1024 * 1024)),
-    )
+    ApiError::from(MediaError::StorageUnavailable).with_retry_after(Duration::from_secs(10))
 }
 
 /// Reads the `file` field of the form, refusing it as soon as it passes the limit.
 async fn read_file(multipart: &mut Multipart, limit: usize) -> Result<Bytes, ApiError> {
-    let invalid = |detail: String| {
-        ApiError::bad_request(
-            "invalid_body",
-            format!("Biểu mẫu không hợp lệ: {detail}"),
-            format!("Invalid form: {detail}"),
-        )
-    };
+    let invalid = |reason: String| SharedError::InvalidBody { reason };
     while let Some(mut field) = multipart
         .next_field()
         .await
@@ -144,19 +116,19 @@ async fn read_file(multipart: &mut Multipart, limit: usize) -> Result<Bytes, Api
         let mut bytes = BytesMut::new();
         while let Some(chunk) = field.chunk().await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                too_large(limit)
+                SharedError::TooLarge
             } else {
                 invalid(e.body_text())
             }
         })? {
             if bytes.len() + chunk.len() > limit {
-                return Err(too_large(limit));
+                return Err(SharedError::TooLarge.into());
             }
             bytes.extend_from_slice(&chunk);
         }
         return Ok(bytes.freeze());
     }
-    Err(invalid("the form has no `file` field".to_owned()))
+    Err(invalid("the form has no `file` field".to_owned()).into())
 }
 
 /// Uploads a photo (multipart form, field `file`); JPEG, PNG or WebP, judged from the bytes.
@@ -316,7 +288,7 @@ pub(crate) async fn admit(
     state.deletions.notify_one();
     let media = find(state, owner, None, Some(&sha256))
         .await?
-        .ok_or_else(media_not_found)?;
+        .ok_or(platform::error::SharedError::MediaNotFound)?;
     Ok((status, media))
 }
 
@@ -375,7 +347,7 @@ pub async fn metadata(
     Ok(Json(
         find(&state, principal.account_id, Some(id), None)
             .await?
-            .ok_or_else(media_not_found)?,
+            .ok_or(platform::error::SharedError::MediaNotFound)?,
     ))
 }
 
@@ -417,27 +389,15 @@ pub async fn near(
     QueryParams(query): QueryParams<NearQuery>,
 ) -> Result<Json<Vec<NearbyMedia>>, ApiError> {
     let Some(reach) = StaffReach::of(&principal) else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "staff_only",
-            "Chức năng dành cho cán bộ.",
-            "This is for staff only.",
-        ));
+        return Err(platform::error::SharedError::StaffOnly.into());
     };
     let radius = query.radius_m.unwrap_or(200.0);
-    let invalid = || {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_position",
-            "Tọa độ hoặc bán kính không hợp lệ.",
-            "Invalid position or radius.",
-        )
-    };
     let on_earth = (-90.0..=90.0).contains(&query.lat) && (-180.0..=180.0).contains(&query.lng);
     if !on_earth || !(1.0..=2000.0).contains(&radius) {
-        return Err(invalid());
+        return Err(platform::error::SharedError::InvalidPosition.into());
     }
-    let center = h3o::LatLng::new(query.lat, query.lng).map_err(|_| invalid())?;
+    let center = h3o::LatLng::new(query.lat, query.lng)
+        .map_err(|_| platform::error::SharedError::InvalidPosition)?;
     // Enough rings of cells to cover the circle, whatever the point's place in its cell.
     let rings = (radius / (RES9_EDGE_M * 1.5)).ceil() as u32 + 1;
     let cells: Vec<i64> = center
@@ -556,7 +516,7 @@ async fn stored(state: &MediaState, id: Uuid) -> Result<Stored, ApiError> {
     )
     .fetch_optional(&state.pool)
     .await?
-    .ok_or_else(media_not_found)
+    .ok_or_else(|| platform::error::SharedError::MediaNotFound.into())
 }
 
 impl Stored {
@@ -578,32 +538,25 @@ impl Stored {
             Variant::Display | Variant::Thumbnail => staff || owner || self.public,
         };
         if !allowed {
-            return Err(media_not_found());
+            return Err(platform::error::SharedError::MediaNotFound.into());
         }
-        let not_ready = || {
-            ApiError::not_found(
-                "media_not_ready",
-                "Ảnh đang được xử lý.",
-                "The photo is still being processed.",
-            )
-        };
         let (key, content_type) = match variant {
             Variant::Original => (
-                self.original_key.clone().ok_or_else(|| {
-                    ApiError::not_found(
-                        "original_not_kept",
-                        "Ảnh gốc không được lưu giữ.",
-                        "The original is not kept.",
-                    )
-                })?,
+                self.original_key
+                    .clone()
+                    .ok_or(MediaError::OriginalNotKept)?,
                 self.content_type.clone(),
             ),
             Variant::Display => (
-                self.display_key.clone().ok_or_else(not_ready)?,
+                self.display_key
+                    .clone()
+                    .ok_or(platform::error::SharedError::MediaNotReady)?,
                 derive::CONTENT_TYPE.to_owned(),
             ),
             Variant::Thumbnail => (
-                self.thumbnail_key.clone().ok_or_else(not_ready)?,
+                self.thumbnail_key
+                    .clone()
+                    .ok_or(platform::error::SharedError::MediaNotReady)?,
                 derive::CONTENT_TYPE.to_owned(),
             ),
         };
@@ -623,7 +576,8 @@ impl Stored {
     responses(
         (status = 200, description = "The image", content_type = "image/jpeg"),
         (status = 206, description = "The requested range"),
-        (status = 404, description = "No such photo you may see, or not ready", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`media_not_found`: no such photo you may see; `original_not_kept`", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`media_not_ready`: still being processed", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 416, description = "Unsatisfiable range", body = platform::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn content(
@@ -671,7 +625,8 @@ pub struct SignedUrls {
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = SignedUrls),
-        (status = 404, description = "No such photo you may see, or not ready", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`media_not_found`: no such photo you may see", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`media_not_ready`: still being processed", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`storage_unavailable`", body = platform::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn urls(
@@ -737,16 +692,10 @@ pub(crate) async fn serve(
         .size(key)
         .await
         .map_err(storage_unavailable)?
-        .ok_or_else(media_not_found)?;
+        .ok_or(platform::error::SharedError::MediaNotFound)?;
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(value) => Some(parse_range(value, size).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "range_not_satisfiable",
-                "Khoảng byte không hợp lệ.",
-                "The byte range cannot be served.",
-            )
-            .with_header(
+            ApiError::from(MediaError::RangeNotSatisfiable).with_header(
                 header::CONTENT_RANGE,
                 HeaderValue::from_str(&format!("bytes */{size}"))
                     .unwrap_or(HeaderValue::from_static("bytes */0")),

@@ -15,17 +15,16 @@ use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Limited};
 use platform::ApiError;
 use platform::auth::Principal;
+use platform::error::SharedError;
 use platform::extract::{JsonBody, QueryParams};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::inspect::{Format, heic_supported, heic_unsupported, unsupported};
-use crate::routes::{
-    Media, Source, admit, find, media_not_found, serve, storage_unavailable, too_large,
-};
+use crate::inspect::{Format, PHOTOS, WITHOUT_HEIC, heic_supported};
+use crate::routes::{Media, Source, admit, find, serve, storage_unavailable};
 use crate::storage::Access;
-use crate::{MediaState, budgets};
+use crate::{MediaError, MediaState, budgets};
 
 /// Direct uploads started but not completed, per account: enough for a report's photos.
 const MAX_PENDING_UPLOADS: i64 = 20;
@@ -78,22 +77,23 @@ pub async fn start(
     JsonBody(request): JsonBody<NewUpload>,
 ) -> Result<(StatusCode, Json<Upload>), ApiError> {
     if request.content_type == Format::Heic.content_type() && !heic_supported() {
-        return Err(heic_unsupported());
+        return Err(SharedError::UnsupportedMediaType {
+            accepted: WITHOUT_HEIC,
+        }
+        .into());
     }
     let format = [Format::Jpeg, Format::Png, Format::WebP, Format::Heic]
         .into_iter()
         .find(|format| format.content_type() == request.content_type)
-        .ok_or_else(unsupported)?;
+        .ok_or(SharedError::UnsupportedMediaType { accepted: PHOTOS })?;
     if request.byte_size == 0 {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            "`byte_size` phải lớn hơn 0.",
-            "`byte_size` must be more than 0.",
-        ));
+        return Err(SharedError::InvalidBody {
+            reason: "`byte_size` must be more than 0.".to_owned(),
+        }
+        .into());
     }
-    let limit = state.config.max_upload_bytes;
-    if request.byte_size > limit as u64 {
-        return Err(too_large(limit));
+    if request.byte_size > state.config.max_upload_bytes as u64 {
+        return Err(SharedError::TooLarge.into());
     }
     let ttl = Duration::from_secs(state.config.signed_url_ttl_secs);
     let pending = sqlx::query_scalar!(
@@ -104,13 +104,7 @@ pub async fn start(
     .fetch_one(&state.pool)
     .await?;
     if pending >= MAX_PENDING_UPLOADS {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_uploads",
-            "Bạn đang có quá nhiều lượt tải ảnh chưa hoàn tất. Vui lòng thử lại sau ít phút.",
-            "You have too many unfinished uploads. Please try again in a few minutes.",
-        )
-        .with_retry_after(ttl));
+        return Err(ApiError::from(MediaError::TooManyUploads).with_retry_after(ttl));
     }
     budgets::count_upload(&state, principal.account_id, request.byte_size).await?;
 
@@ -177,23 +171,16 @@ pub async fn complete(
     )
     .fetch_optional(&state.pool)
     .await?
-    .ok_or_else(media_not_found)?;
+    .ok_or(platform::error::SharedError::MediaNotFound)?;
     let limit = state.config.max_upload_bytes;
     let size = state
         .storage
         .size(&upload.object_key)
         .await
         .map_err(storage_unavailable)?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "upload_missing",
-                "Chưa nhận được ảnh: hãy tải ảnh lên bằng đường dẫn đã cấp rồi thử lại.",
-                "The photo has not arrived: upload it with the URL given, then try again.",
-            )
-        })?;
+        .ok_or(MediaError::UploadMissing)?;
     if size > limit as u64 {
-        return Err(too_large(limit));
+        return Err(SharedError::TooLarge.into());
     }
     let bytes = state
         .storage
@@ -213,16 +200,6 @@ pub struct Signature {
     signature: String,
 }
 
-fn bad_signature() -> ApiError {
-    // As S3 answers a URL whose signature does not match.
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "invalid_signature",
-        "Đường dẫn không hợp lệ hoặc đã hết hạn.",
-        "The link is invalid or has expired.",
-    )
-}
-
 /// The local backend's object endpoint: a signed URL's `PUT`, like S3's presigned upload.
 pub async fn put_object(
     State(state): State<MediaState>,
@@ -231,12 +208,15 @@ pub async fn put_object(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let signer = state.local_urls.as_ref().ok_or_else(media_not_found)?;
+    let signer = state
+        .local_urls
+        .as_ref()
+        .ok_or(platform::error::SharedError::MediaNotFound)?;
     let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     let content_type = header(header::CONTENT_TYPE).unwrap_or_default();
     let content_length: u64 = header(header::CONTENT_LENGTH)
         .and_then(|v| v.parse().ok())
-        .ok_or_else(bad_signature)?;
+        .ok_or(MediaError::InvalidSignature)?;
     let access = Access::Put {
         content_type,
         content_length,
@@ -244,14 +224,14 @@ pub async fn put_object(
     if content_type != signature.content_type
         || !signer.verify(&key, access, signature.expires, &signature.signature)
     {
-        return Err(bad_signature());
+        return Err(MediaError::InvalidSignature.into());
     }
     // The upload's owner sends few at once, as through the gateway; an upload completed or
     // expired takes no more bytes.
     let upload_id = key
         .strip_prefix("uploads/")
         .and_then(|id| Uuid::parse_str(id).ok())
-        .ok_or_else(media_not_found)?;
+        .ok_or(platform::error::SharedError::MediaNotFound)?;
     let owner = sqlx::query_scalar!(
         "SELECT owner_id FROM media_uploads WHERE id = $1 AND object_key = $2",
         upload_id,
@@ -259,20 +239,16 @@ pub async fn put_object(
     )
     .fetch_optional(&state.pool)
     .await?
-    .ok_or_else(media_not_found)?;
+    .ok_or(platform::error::SharedError::MediaNotFound)?;
     let _under_way = state.under_way.begin(owner)?;
     let limit = usize::try_from(content_length).map_err(ApiError::internal)?;
     let bytes = Limited::new(body, limit)
         .collect()
         .await
-        .map_err(|_| too_large(limit))?
+        .map_err(|_| SharedError::TooLarge)?
         .to_bytes();
     if bytes.len() as u64 != content_length {
-        return Err(ApiError::bad_request(
-            "incomplete_body",
-            "Dữ liệu tải lên không đủ.",
-            "The upload ended early.",
-        ));
+        return Err(MediaError::IncompleteBody.into());
     }
     state
         .storage
@@ -289,12 +265,15 @@ pub async fn get_object(
     QueryParams(signature): QueryParams<Signature>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let signer = state.local_urls.as_ref().ok_or_else(media_not_found)?;
+    let signer = state
+        .local_urls
+        .as_ref()
+        .ok_or(platform::error::SharedError::MediaNotFound)?;
     let access = Access::Get {
         content_type: &signature.content_type,
     };
     if !signer.verify(&key, access, signature.expires, &signature.signature) {
-        return Err(bad_signature());
+        return Err(MediaError::InvalidSignature.into());
     }
     serve(
         &state,

@@ -19,6 +19,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use platform::auth::Principal;
+use platform::error::SharedError;
 use platform::extract::{IdempotencyKey, JsonBody, QueryParams};
 use platform::{ApiError, idempotency};
 use serde::{Deserialize, Serialize};
@@ -27,9 +28,9 @@ use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::NotificationsState;
 use crate::push::{self, Source};
 use crate::templates::Notice;
+use crate::{NotificationsError, NotificationsState};
 
 /// The kind of a broadcast's notices in the inbox.
 const KIND: &str = "broadcast";
@@ -73,22 +74,17 @@ impl NewBroadcast {
         for (field, text, max) in texts {
             let chars = text.trim().chars().count();
             if chars == 0 || chars > max {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_field",
-                    format!("{field}: từ 1 đến {max} ký tự"),
-                    format!("{field}: 1 to {max} characters"),
-                ));
+                return Err(SharedError::InvalidField {
+                    field,
+                    rule_vi: format!("từ 1 đến {max} ký tự"),
+                    rule_en: format!("1 to {max} characters"),
+                }
+                .into());
             }
         }
         let bytes: usize = texts.iter().map(|(_, text, _)| text.len()).sum();
         if bytes > MAX_TEXT_BYTES {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "message_too_long",
-                "Nội dung quá dài cho một thông báo đẩy; hãy rút gọn.",
-                "The texts are too long for one push notification; shorten them.",
-            ));
+            return Err(NotificationsError::MessageTooLong.into());
         }
         Ok(())
     }
@@ -140,12 +136,10 @@ pub struct BroadcastPage {
     next_cursor: Option<String>,
 }
 
-fn broadcast_not_found() -> ApiError {
-    ApiError::not_found(
-        "broadcast_not_found",
-        "Không tìm thấy thông báo khẩn này.",
-        "There is no such broadcast.",
-    )
+/// The ward reports could not find, as its problem names it (between backticks).
+fn unknown_ward(problem: &serde_json::Value) -> String {
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    detail.split('`').nth(1).unwrap_or_default().to_owned()
 }
 
 /// The answer to a key that made its broadcast before keys were kept apart (December 2026):
@@ -165,7 +159,7 @@ async fn replay_unkept(
     let broadcast = load(state, &[id])
         .await?
         .pop()
-        .ok_or_else(broadcast_not_found)?;
+        .ok_or(NotificationsError::BroadcastNotFound)?;
     let body = serde_json::to_value(&broadcast).map_err(ApiError::internal)?;
     Ok(idempotency::Answer {
         status: StatusCode::ACCEPTED,
@@ -238,7 +232,7 @@ pub async fn create(
     let broadcast = load_in(&mut tx, &[id])
         .await?
         .pop()
-        .ok_or_else(broadcast_not_found)?;
+        .ok_or(NotificationsError::BroadcastNotFound)?;
     let answer = serde_json::to_value(&broadcast).map_err(ApiError::internal)?;
     idempotency::answer_in(&mut tx, account, key, StatusCode::ACCEPTED, &answer).await?;
     tx.commit().await?;
@@ -265,8 +259,6 @@ async fn resolve_area(
             Some(&json!({ "jurisdiction": request.jurisdiction, "area": request.area })),
         )
         .await?;
-    let unprocessable =
-        |code, vi: &str, en: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, vi, en);
     match (answer.status.as_u16(), answer.body["code"].as_str()) {
         (200, _) => {
             let resolved: Resolved =
@@ -274,26 +266,13 @@ async fn resolve_area(
             Ok((resolved.wards, resolved.cells))
         }
         (404, _) => Err(ApiError::jurisdiction_not_found()),
-        (_, Some("unknown_ward")) => Err(unprocessable(
-            "unknown_ward",
-            "Khu vực có phường không thuộc địa bàn.",
-            "The area names a ward that is not in the jurisdiction.",
-        )),
-        (_, Some("area_outside_jurisdiction")) => Err(unprocessable(
-            "area_outside_jurisdiction",
-            "Khu vực nằm ngoài địa bàn.",
-            "The area lies outside the jurisdiction.",
-        )),
-        (_, Some("area_too_large")) => Err(unprocessable(
-            "area_too_large",
-            "Khu vực quá rộng (tối đa khoảng 21.000 km²).",
-            "The area is too large (at most about 21,000 km²).",
-        )),
-        (400 | 422, _) => Err(unprocessable(
-            "invalid_area",
-            "Khu vực phải là đúng một trong: danh sách phường, một vùng GeoJSON hợp lệ, hoặc các ô H3 cấp 5 đến 15.",
-            "The area must be exactly one of: a list of wards, a valid GeoJSON polygon, or H3 cells of resolution 5 to 15.",
-        )),
+        (_, Some("unknown_ward")) => Err(SharedError::UnknownWard {
+            ward: unknown_ward(&answer.body),
+        }
+        .into()),
+        (_, Some("area_outside_jurisdiction")) => Err(SharedError::AreaOutsideJurisdiction.into()),
+        (_, Some("area_too_large")) => Err(SharedError::AreaTooLarge.into()),
+        (400 | 422, _) => Err(SharedError::InvalidArea.into()),
         (status, _) => Err(ApiError::internal(anyhow::anyhow!(
             "reports answered {status} resolving an area"
         ))),
@@ -369,7 +348,7 @@ pub async fn get(
         .await?
         .pop()
         .filter(|b| principal.administers(&b.jurisdiction))
-        .ok_or_else(broadcast_not_found)?;
+        .ok_or(NotificationsError::BroadcastNotFound)?;
     Ok(Json(broadcast))
 }
 
@@ -391,14 +370,9 @@ pub async fn cancel(
         .await?
         .pop()
         .filter(|b| principal.administers(&b.jurisdiction))
-        .ok_or_else(broadcast_not_found)?;
+        .ok_or(NotificationsError::BroadcastNotFound)?;
     if current.status == "completed" {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "broadcast_completed",
-            "Thông báo khẩn đã gửi xong, không thể hủy.",
-            "The broadcast was sent completely; there is nothing to cancel.",
-        ));
+        return Err(NotificationsError::BroadcastCompleted.into());
     }
     let mut tx = state.pool.begin().await?;
     // Waits for a fan-out page in progress; the job sees `cancelled` before its next one.
@@ -431,7 +405,7 @@ pub async fn cancel(
     let broadcast = load(&state, &[id])
         .await?
         .pop()
-        .ok_or_else(broadcast_not_found)?;
+        .ok_or(NotificationsError::BroadcastNotFound)?;
     Ok(Json(broadcast))
 }
 

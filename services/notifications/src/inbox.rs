@@ -143,11 +143,7 @@ pub async fn read(
     .execute(&state.pool)
     .await?;
     if found.rows_affected() == 0 {
-        return Err(ApiError::not_found(
-            "notice_not_found",
-            "Không tìm thấy thông báo.",
-            "There is no such notice.",
-        ));
+        return Err(crate::NotificationsError::NoticeNotFound.into());
     }
     Ok(StatusCode::NO_CONTENT)
 }

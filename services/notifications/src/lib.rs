@@ -6,6 +6,7 @@
 
 mod broadcasts;
 pub mod config;
+mod errors;
 pub mod fcm;
 mod inbox;
 mod preferences;
@@ -14,6 +15,7 @@ mod templates;
 mod transport;
 pub mod webpush;
 
+pub use errors::NotificationsError;
 pub use transport::SendError;
 
 use std::sync::Arc;
@@ -49,6 +51,7 @@ pub static SERVICE: Service = Service {
     >()),
     body_limit: platform::service::gateway_body_limit,
     openapi: <NotificationsApi as utoipa::OpenApi>::openapi,
+    errors: NotificationsError::CODES,
     start: |context| {
         Box::pin(async move {
             let state = NotificationsState::start(&context)?;

@@ -10,7 +10,7 @@ use platform::extract::JsonBody;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::NotificationsState;
+use crate::{NotificationsError, NotificationsState};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -83,12 +83,7 @@ pub async fn put(
         .as_ref()
         .is_some_and(|q| q.start == q.end);
     if empty_window || !(-720..=840).contains(&preferences.utc_offset_minutes) {
-        return Err(ApiError::new(
-            http::StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_preferences",
-            "Giờ yên lặng phải có giờ bắt đầu khác giờ kết thúc; độ lệch múi giờ từ -720 đến 840 phút.",
-            "Quiet hours need different start and end times; the UTC offset is -720 to 840 minutes.",
-        ));
+        return Err(NotificationsError::InvalidPreferences.into());
     }
     let (start, end) = match &preferences.quiet_hours {
         Some(q) => (Some(q.start), Some(q.end)),

@@ -225,13 +225,11 @@ pub struct WebPushKey {
 pub async fn key(
     axum::extract::State(state): axum::extract::State<crate::NotificationsState>,
 ) -> Result<axum::Json<WebPushKey>, platform::ApiError> {
-    let client = state.senders.web_push.as_ref().ok_or_else(|| {
-        platform::ApiError::not_found(
-            "web_push_unavailable",
-            "Máy chủ chưa bật thông báo đẩy cho trình duyệt.",
-            "Web Push is not configured on this server.",
-        )
-    })?;
+    let client = state
+        .senders
+        .web_push
+        .as_ref()
+        .ok_or(crate::NotificationsError::WebPushUnavailable)?;
     Ok(axum::Json(WebPushKey {
         public_key: client.public_key().to_owned(),
     }))

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::PaymentsState;
 use crate::customers::{self, BillCustomer};
+use crate::{PaymentsError, PaymentsState};
 
 /// Paid bills told to the biller per round of the posting job.
 const POSTING_BATCH: i64 = 50;
@@ -446,13 +446,8 @@ pub async fn lookup(
 /// them; 429 `too_many_lookups` past it.
 pub async fn count_lookup(state: &PaymentsState, principal: &Principal) -> Result<(), ApiError> {
     if let Err(wait) = state.lookups.check(&principal.account_id.to_string()).await {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_lookups",
-            "Bạn tra cứu quá nhiều lần trong một phút. Vui lòng thử lại sau.",
-            "Too many lookups in a minute. Please try again shortly.",
-        )
-        .with_retry_after(wait.max(Duration::from_secs(1))));
+        return Err(ApiError::from(PaymentsError::TooManyLookups)
+            .with_retry_after(wait.max(Duration::from_secs(1))));
     }
     Ok(())
 }
@@ -491,13 +486,8 @@ pub async fn prune_lookups(pool: &sqlx::PgPool) -> sqlx::Result<u64> {
 /// The code in its one written form; 422 `invalid_customer_code` otherwise.
 pub fn normalized(service: Service, raw: &str) -> Result<String, ApiError> {
     service.normalize_code(raw).ok_or_else(|| {
-        let (vi, en) = service.code_format();
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_customer_code",
-            vi,
-            en,
-        )
+        let (form_vi, form_en) = service.code_format();
+        PaymentsError::InvalidCustomerCode { form_vi, form_en }.into()
     })
 }
 
@@ -509,42 +499,25 @@ pub async fn statement(
 ) -> Result<Statement, ApiError> {
     find_statement(state, service, code)
         .await?
-        .ok_or_else(customer_not_found)
+        .ok_or_else(|| PaymentsError::CustomerNotFound.into())
 }
 
-pub fn customer_not_found() -> ApiError {
-    ApiError::not_found(
-        "customer_not_found",
-        "Không tìm thấy mã khách hàng này.",
-        "There is no such customer code.",
-    )
-}
-
-/// What `code` owes, from the billers; `None` for a code they do not know.
+/// What `code` owes, from the billers; `None` for a code they do not know. 503
+/// `biller_unavailable` with the wait the gateway asked for (5 s if it said none).
 pub async fn find_statement(
     state: &PaymentsState,
     service: Service,
     code: &str,
 ) -> Result<Option<Statement>, ApiError> {
-    let billers = state
-        .billers
-        .as_ref()
-        .ok_or_else(|| biller_unavailable(None))?;
+    let unavailable = |retry_after: Option<Duration>| {
+        ApiError::from(PaymentsError::BillerUnavailable)
+            .with_retry_after(retry_after.unwrap_or(Duration::from_secs(5)))
+    };
+    let billers = state.billers.as_ref().ok_or_else(|| unavailable(None))?;
     billers.statement(service, code).await.map_err(|e| {
         tracing::warn!(error = %e, "bill lookup failed");
-        biller_unavailable(e.retry_after)
+        unavailable(e.retry_after)
     })
-}
-
-/// 503 `biller_unavailable`, with the wait the gateway asked for (5 s if it said none).
-fn biller_unavailable(retry_after: Option<Duration>) -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "biller_unavailable",
-        "Không kết nối được với đơn vị thu. Vui lòng thử lại sau.",
-        "The biller cannot be reached. Please try again later.",
-    )
-    .with_retry_after(retry_after.unwrap_or(Duration::from_secs(5)))
 }
 
 /// Tells billers of paid bills, for as long as the process runs: woken by each payment,

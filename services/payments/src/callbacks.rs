@@ -12,11 +12,11 @@ use platform::lang::Lang;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::PaymentsState;
 use crate::providers::ProviderName;
 use crate::providers::momo::Notification;
 use crate::providers::vnpay;
 use crate::settle::{self, Settled};
+use crate::{PaymentsError, PaymentsState};
 
 fn pairs(query: Option<String>) -> Vec<(String, String)> {
     form_urlencoded::parse(query.unwrap_or_default().as_bytes())
@@ -62,7 +62,7 @@ pub async fn vnpay_ipn(State(state): State<PaymentsState>, RawQuery(query): RawQ
     request_body(content = Object, description = "MoMo's signed result"),
     responses(
         (status = 204, description = "Handled (also for a notification already handled)"),
-        (status = 400, body = platform::error::Problem, description = "`invalid_signature`"),
+        (status = 400, body = platform::error::Problem, description = "`invalid_callback_signature`"),
         (status = 404, body = platform::error::Problem, description = "`payment_not_found`"),
         (status = 422, body = platform::error::Problem, description = "`amount_mismatch`"),
     ))]
@@ -75,7 +75,7 @@ pub async fn momo_ipn(
         .momo()
         .map_err(|_| ApiError::route_not_found())?;
     if !client.verify(&notification) {
-        return Err(invalid_signature());
+        return Err(PaymentsError::InvalidCallbackSignature.into());
     }
     let settled = settle::apply(
         &state,
@@ -89,13 +89,8 @@ pub async fn momo_ipn(
         Settled::Applied | Settled::AlreadyFinal | Settled::StillPending => {
             Ok(StatusCode::NO_CONTENT)
         }
-        Settled::NotFound => Err(crate::intents::payment_not_found()),
-        Settled::AmountMismatch => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "amount_mismatch",
-            "Số tiền không khớp với giao dịch.",
-            "The amount does not match the payment.",
-        )),
+        Settled::NotFound => Err(PaymentsError::PaymentNotFound.into()),
+        Settled::AmountMismatch => Err(PaymentsError::AmountMismatch.into()),
     }
 }
 
@@ -234,12 +229,4 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-}
-
-fn invalid_signature() -> ApiError {
-    ApiError::bad_request(
-        "invalid_signature",
-        "Chữ ký không hợp lệ.",
-        "The signature is not valid.",
-    )
 }

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::PaymentsState;
 use crate::bills::{self, BillerInfo, Customer, Service};
+use crate::{PaymentsError, PaymentsState};
 
 /// The customer behind a code, as the caller may see them.
 #[derive(Debug, Serialize, ToSchema)]
@@ -98,7 +98,7 @@ pub struct CustomerLink {
     request_body = LinkProof,
     responses(
         (status = 200, body = CustomerLink),
-        (status = 404, body = platform::error::Problem, description = "`service_not_found`"),
+        (status = 404, body = platform::error::Problem, description = "`bill_kind_not_found`"),
         (status = 422, body = platform::error::Problem, description = "`invalid_customer_code`, `customer_not_matched`: no such code, or another contract number"),
         (status = 429, body = platform::error::Problem, description = "`too_many_lookups`"),
         (status = 503, body = platform::error::Problem, description = "`biller_unavailable`"),
@@ -122,12 +122,7 @@ pub async fn link_code(
             .is_some_and(|number| same_contract_number(number, &proof.contract_number))
     });
     let Some(statement) = statement.filter(|_| matches) else {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "customer_not_matched",
-            "Mã khách hàng và số hợp đồng không khớp.",
-            "The customer code and the contract number do not match.",
-        ));
+        return Err(PaymentsError::CustomerNotMatched.into());
     };
     // Linking again keeps the first time.
     let linked_at = sqlx::query_scalar!(
@@ -208,7 +203,7 @@ pub async fn list_links(
     params(("service" = String, Path), ("code" = String, Path)),
     responses(
         (status = 204, description = "Unlinked"),
-        (status = 404, body = platform::error::Problem, description = "`service_not_found`"),
+        (status = 404, body = platform::error::Problem, description = "`bill_kind_not_found`"),
         (status = 422, body = platform::error::Problem, description = "`invalid_customer_code`"),
     ),
     security(("bearer" = [])))]
@@ -231,13 +226,7 @@ pub async fn unlink_code(
 }
 
 fn parse_service(text: &str) -> Result<Service, ApiError> {
-    Service::parse(text).ok_or_else(|| {
-        ApiError::not_found(
-            "service_not_found",
-            "Không có loại hóa đơn này.",
-            "There is no such kind of bill.",
-        )
-    })
+    Service::parse(text).ok_or_else(|| PaymentsError::BillKindNotFound.into())
 }
 
 #[cfg(test)]

@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::PaymentsState;
 use crate::bills::{self, Service};
 use crate::providers::{self, ProviderError, ProviderName};
+use crate::{PaymentsError, PaymentsState};
 
 const MAX_PAGE: i64 = 100;
 
@@ -164,42 +164,36 @@ async fn make(
         return start(state, existing, client, headers).await;
     }
     if !state.providers.offered().contains(&request.provider) {
-        return Err(unprocessable(
-            "provider_unavailable",
-            "Phương thức thanh toán này chưa được hỗ trợ.",
-            "This payment method is not available.",
-        ));
+        return Err(PaymentsError::ProviderUnavailable.into());
     }
     let (least, most) = request.provider.limits();
     if !(least..=most).contains(&request.amount) {
-        return Err(unprocessable(
-            "amount_out_of_range",
-            format!("Số tiền phải từ {least} đến {most} đồng với phương thức này."),
-            format!("The amount must be between {least} and {most} VND with this method."),
-        ));
+        return Err(PaymentsError::AmountOutOfRange { least, most }.into());
     }
     let code = bills::normalized(request.service, &request.code)?;
     // To a caller who has not looked the code up, a wrong code, bill or amount are answered
     // alike, so paying cannot stand in for lookups to learn what codes and bills exist.
     let looked_up = bills::looked_up(state, account, request.service, &code).await?;
-    let wrong = |precise: ApiError| {
-        if looked_up { precise } else { bill_not_found() }
+    let wrong = |precise: PaymentsError| {
+        if looked_up {
+            precise
+        } else {
+            PaymentsError::BillNotFound
+        }
     };
     let statement = bills::find_statement(state, request.service, &code)
         .await?
-        .ok_or_else(|| wrong(bills::customer_not_found()))?;
+        .ok_or_else(|| wrong(PaymentsError::CustomerNotFound))?;
     let bill = statement
         .bills
         .iter()
         .find(|b| b.bill_id == request.bill_id)
-        .ok_or_else(bill_not_found)?;
+        .ok_or(PaymentsError::BillNotFound)?;
     if bill.amount != request.amount {
-        return Err(wrong(ApiError::new(
-            StatusCode::CONFLICT,
-            "bill_changed",
-            format!("Số tiền của hóa đơn đã thay đổi: {} đồng.", bill.amount),
-            format!("The bill's amount has changed: {} VND.", bill.amount),
-        )));
+        return Err(wrong(PaymentsError::BillChanged {
+            amount: bill.amount,
+        })
+        .into());
     }
     // Paid by anyone, and not yet told to the biller (which then stops listing it).
     let paid = sqlx::query_scalar!(
@@ -211,12 +205,7 @@ async fn make(
     .fetch_one(&state.pool)
     .await?;
     if paid {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "bill_already_paid",
-            "Hóa đơn này đã được thanh toán.",
-            "This bill has already been paid.",
-        ));
+        return Err(PaymentsError::BillAlreadyPaid.into());
     }
     let locale = match request.locale.as_deref() {
         Some("en") => "en",
@@ -253,12 +242,7 @@ async fn make(
         Err(sqlx::Error::Database(e))
             if e.constraint() == Some("payment_intents_one_in_flight_per_payer") =>
         {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "bill_payment_in_progress",
-                "Bạn đang thanh toán hóa đơn này. Vui lòng đợi kết quả.",
-                "You are already paying this bill. Please wait for the result.",
-            ));
+            return Err(PaymentsError::BillPaymentInProgress.into());
         }
         Err(e) => return Err(e.into()),
     }
@@ -283,12 +267,7 @@ async fn start(
     let created_at = Utc::now();
     // Too late to send the payer anywhere: reconciliation expires it.
     if created_at + chrono::Duration::minutes(1) >= payment.expires_at {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "payment_expired",
-            "Đã hết thời gian thanh toán giao dịch này. Vui lòng tạo giao dịch mới.",
-            "The time to pay this payment is over. Please make a new one.",
-        ));
+        return Err(PaymentsError::PaymentExpired.into());
     }
     let reference = new_reference();
     let taken = sqlx::query!(
@@ -302,7 +281,9 @@ async fn start(
     .await?;
     if taken.rows_affected() == 0 {
         // Started (or settled) by a request that raced this one: answer with what it made.
-        return load(state, payment.id).await?.ok_or_else(payment_not_found);
+        return Ok(load(state, payment.id)
+            .await?
+            .ok_or(PaymentsError::PaymentNotFound)?);
     }
     let ip = client
         .ip
@@ -348,21 +329,12 @@ async fn start(
             )
             .await
             .map_err(ApiError::internal)?;
-            return Err(unprocessable(
-                "provider_refused",
-                "Cổng thanh toán từ chối giao dịch. Vui lòng chọn phương thức khác.",
-                "The payment provider refused the payment. Please choose another method.",
-            ));
+            return Err(PaymentsError::ProviderRefused.into());
         }
         Err(error) => {
             tracing::warn!(payment = %payment.id, error = %error, "could not start a payment");
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "provider_unreachable",
-                "Không kết nối được cổng thanh toán. Vui lòng thử lại.",
-                "The payment provider cannot be reached. Please try again.",
-            )
-            .with_retry_after(Duration::from_secs(2)));
+            return Err(ApiError::from(PaymentsError::ProviderUnreachable)
+                .with_retry_after(Duration::from_secs(2)));
         }
     };
     // Kept only if no racing start replaced the reference meanwhile.
@@ -383,16 +355,6 @@ async fn start(
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("payment vanished")))
 }
 
-/// 404 `bill_not_found`: also what a caller who has not looked the code up is told of a wrong
-/// code or amount.
-fn bill_not_found() -> ApiError {
-    ApiError::not_found(
-        "bill_not_found",
-        "Không có hóa đơn này để thanh toán. Vui lòng tra cứu lại mã khách hàng.",
-        "There is no such bill to pay. Please look the customer code up again.",
-    )
-}
-
 /// Our reference at the provider: letters and digits only, as both accept.
 fn new_reference() -> String {
     format!("CZ{}", Uuid::new_v4().simple()).to_uppercase()
@@ -401,18 +363,6 @@ fn new_reference() -> String {
 /// The address providers and browsers reach us at: configured, or the host the caller used.
 pub fn public_base(state: &PaymentsState, headers: &HeaderMap) -> String {
     platform::http::public_base_url(state.config.public_url.as_deref(), headers)
-}
-
-fn unprocessable(code: &'static str, vi: impl Into<String>, en: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, vi, en)
-}
-
-pub fn payment_not_found() -> ApiError {
-    ApiError::not_found(
-        "payment_not_found",
-        "Không có giao dịch thanh toán này.",
-        "There is no such payment.",
-    )
 }
 
 /// A payment by id, whoever's it is.
@@ -443,9 +393,11 @@ pub async fn visible(
         .await?;
     match owner {
         Some(owner) if owner == principal.account_id || principal.has_role(Role::PlatformAdmin) => {
-            load(state, id).await?.ok_or_else(payment_not_found)
+            Ok(load(state, id)
+                .await?
+                .ok_or(PaymentsError::PaymentNotFound)?)
         }
-        _ => Err(payment_not_found()),
+        _ => Err(PaymentsError::PaymentNotFound.into()),
     }
 }
 

@@ -10,6 +10,7 @@ mod bills;
 mod callbacks;
 pub mod config;
 mod customers;
+mod errors;
 mod intents;
 mod ledger;
 pub mod providers;
@@ -17,6 +18,8 @@ mod receipts;
 mod reconcile;
 mod refunds;
 mod settle;
+
+pub use errors::PaymentsError;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +52,7 @@ pub static SERVICE: Service = Service {
     config: Some(platform::config::SectionSpec::of::<config::PaymentsConfig>()),
     body_limit: platform::service::gateway_body_limit,
     openapi: <PaymentsApi as utoipa::OpenApi>::openapi,
+    errors: PaymentsError::CODES,
     start: |context| {
         Box::pin(async move {
             let state = PaymentsState::start(&context)?;

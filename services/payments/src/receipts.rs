@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use chrono::{DateTime, FixedOffset, Utc};
 use platform::ApiError;
 use platform::auth::Principal;
@@ -11,8 +10,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::PaymentsState;
 use crate::intents::{Payment, visible};
+use crate::{PaymentsError, PaymentsState};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Receipt {
@@ -60,12 +59,7 @@ pub async fn get(
             .fetch_one(&state.pool)
             .await?;
     let (Some(number), Some(paid_at)) = (payment.receipt_number.clone(), payment.settled_at) else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not_paid",
-            "Giao dịch chưa được cổng thanh toán xác nhận nên chưa có biên lai.",
-            "The payment is not confirmed by the provider yet, so it has no receipt.",
-        ));
+        return Err(PaymentsError::NotPaid.into());
     };
     Ok(Json(receipt(&payment, number, paid_at, provider_txn)))
 }

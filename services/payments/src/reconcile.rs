@@ -18,10 +18,10 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::PaymentsState;
 use crate::ledger;
 use crate::providers::{self, Outcome, ProviderError, ProviderName};
 use crate::settle;
+use crate::{PaymentsError, PaymentsState};
 
 /// Payments asked about per round, and at once.
 const BATCH: i64 = 200;
@@ -416,12 +416,7 @@ pub async fn run_now(
 ) -> Result<Json<Report>, ApiError> {
     require_platform_admin(&principal)?;
     if !state.providers.offered().contains(&request.provider) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "provider_unavailable",
-            "Phương thức thanh toán này chưa được cấu hình.",
-            "This provider is not configured.",
-        ));
+        return Err(PaymentsError::ProviderUnavailable.into());
     }
     settle_stuck(&state).await.map_err(ApiError::internal)?;
     let day = request
@@ -456,13 +451,7 @@ pub async fn get(
     )
     .fetch_optional(&state.pool)
     .await?
-    .ok_or_else(|| {
-        ApiError::not_found(
-            "reconciliation_not_found",
-            "Chưa có báo cáo đối soát cho ngày này.",
-            "There is no reconciliation report for that day.",
-        )
-    })?;
+    .ok_or(PaymentsError::ReconciliationNotFound)?;
     Ok(Json(Report {
         provider: report.provider,
         day: report.day,

@@ -20,10 +20,10 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::PaymentsState;
 use crate::intents::{Payment, load, visible};
 use crate::ledger::{self, credit, debit};
 use crate::providers::{self, ProviderName, RefundOutcome};
+use crate::{PaymentsError, PaymentsState};
 
 const MAX_REASON_CHARS: usize = 200;
 
@@ -99,21 +99,11 @@ async fn refund(
 ) -> Result<RefundAnswer, ApiError> {
     let payment = visible(state, principal, payment_id).await?;
     if !principal.has_role(Role::PlatformAdmin) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "refund_needs_operator",
-            "Hoàn tiền do tổng đài của thành phố xử lý. Vui lòng liên hệ tổng đài 1022.",
-            "Refunds are handled by the city's operators. Please call the 1022 hotline.",
-        ));
+        return Err(PaymentsError::RefundNeedsOperator.into());
     }
     let reason = request.reason.trim();
     if request.amount <= 0 || reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_refund",
-            "Cần số tiền hoàn dương và lý do (tối đa 200 ký tự).",
-            "A refund needs a positive amount and a reason (at most 200 characters).",
-        ));
+        return Err(PaymentsError::InvalidRefund.into());
     }
     let refund_id = Uuid::new_v5(
         &principal.account_id,
@@ -141,30 +131,15 @@ async fn refund(
     match locked.status.as_str() {
         "succeeded" | "partially_refunded" => {}
         "refund_pending" => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "refund_in_progress",
-                "Một yêu cầu hoàn tiền khác đang được xử lý.",
-                "Another refund of this payment is under way.",
-            ));
+            return Err(PaymentsError::RefundInProgress.into());
         }
         _ => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "not_refundable",
-                "Chỉ hoàn tiền được giao dịch đã thanh toán thành công.",
-                "Only a payment that succeeded can be refunded.",
-            ));
+            return Err(PaymentsError::NotRefundable.into());
         }
     }
     let left = locked.amount - locked.refunded_amount;
     if request.amount > left {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "refund_exceeds_payment",
-            format!("Số tiền hoàn vượt quá số còn lại của giao dịch ({left} đồng)."),
-            format!("The refund is more than what is left of the payment ({left} VND)."),
-        ));
+        return Err(PaymentsError::RefundExceedsPayment { left }.into());
     }
     let reference = refund_id.simple().to_string().to_uppercase();
     sqlx::query!(
@@ -359,7 +334,7 @@ pub struct Resolution {
         (status = 200, body = RefundAnswer),
         (status = 404, body = platform::error::Problem, description = "`refund_not_found`, or not a platform admin"),
         (status = 409, body = platform::error::Problem, description = "`refund_not_pending`: the provider's answer was recorded already"),
-        (status = 422, body = platform::error::Problem, description = "`invalid_resolution`"),
+        (status = 422, body = platform::error::Problem, description = "`invalid_refund_outcome`"),
     ),
     security(("bearer" = [])))]
 pub async fn resolve(
@@ -378,13 +353,7 @@ pub async fn resolve(
     )
     .fetch_optional(&state.pool)
     .await?
-    .ok_or_else(|| {
-        ApiError::not_found(
-            "refund_not_found",
-            "Không có yêu cầu hoàn tiền này.",
-            "There is no such refund.",
-        )
-    })?;
+    .ok_or(PaymentsError::RefundNotFound)?;
     let outcome = match (resolution.outcome.as_str(), resolution.provider_transaction) {
         ("succeeded", Some(txn)) if !txn.trim().is_empty() && txn.len() <= 64 => {
             RefundOutcome::Done {
@@ -395,16 +364,11 @@ pub async fn resolve(
             code: "confirmed_failed_by_operator".to_owned(),
         },
         _ => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_resolution",
-                "Kết quả là `succeeded` kèm mã giao dịch của cổng thanh toán, hoặc `failed`.",
-                "The outcome is `succeeded` with the provider's transaction, or `failed`.",
-            ));
+            return Err(PaymentsError::InvalidRefundOutcome.into());
         }
     };
     if refund.status != "pending" {
-        return Err(not_pending());
+        return Err(PaymentsError::RefundNotPending.into());
     }
     let provider = ProviderName::parse(&refund.provider)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown provider")))?;
@@ -418,7 +382,7 @@ pub async fn resolve(
         RefundOutcome::Refused { .. } => refund_view.status == "failed",
     };
     if !settled_by_this {
-        return Err(not_pending());
+        return Err(PaymentsError::RefundNotPending.into());
     }
     tracing::warn!(refund = %id, operator = %principal.account_id, outcome = refund_view.status, "an operator resolved a refund");
     Ok(Json(RefundAnswer {
@@ -427,15 +391,6 @@ pub async fn resolve(
             .await?
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("payment vanished")))?,
     }))
-}
-
-fn not_pending() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "refund_not_pending",
-        "Kết quả của yêu cầu hoàn tiền này đã được ghi nhận.",
-        "This refund's outcome has been recorded already.",
-    )
 }
 
 async fn view(state: &PaymentsState, id: Uuid) -> Result<Option<RefundView>, ApiError> {

@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, header};
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, RwLock};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, SharedError};
 
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 /// No access token lives longer than this.
@@ -164,12 +164,7 @@ impl Principal {
         if self.acr >= needed {
             return Ok(());
         }
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "assurance_too_low",
-            "Dịch vụ này yêu cầu tài khoản đã định danh điện tử (VNeID).",
-            "This service needs an account verified with the national e-ID (VNeID).",
-        ))
+        Err(SharedError::AssuranceTooLow.into())
     }
 }
 
@@ -358,26 +353,15 @@ impl TokenVerifier {
 }
 
 fn invalid_token() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_token",
-        "Phiên đăng nhập không hợp lệ hoặc đã hết hạn. Vui lòng đăng nhập lại.",
-        "The sign-in is invalid or has expired. Please sign in again.",
-    )
-    .with_header(
+    ApiError::from(SharedError::InvalidToken).with_header(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static("Bearer error=\"invalid_token\""),
     )
 }
 
 fn unauthenticated() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthenticated",
-        "Vui lòng đăng nhập để sử dụng chức năng này.",
-        "Please sign in to use this.",
-    )
-    .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+    ApiError::from(SharedError::Unauthenticated)
+        .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
 }
 
 /// The verifier a service's routes use, placed in request extensions by the service layers.
@@ -545,7 +529,7 @@ mod tests {
         let refused = principal(Acr::Basic)
             .require_acr(Acr::Verified)
             .unwrap_err();
-        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert_eq!(refused.status(), http::StatusCode::FORBIDDEN);
         assert_eq!(refused.code(), "assurance_too_low");
         assert!(principal(Acr::Verified).require_acr(Acr::Verified).is_ok());
         assert!(principal(Acr::Verified).require_acr(Acr::Basic).is_ok());

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::ApiError;
+use crate::error::{ApiError, SharedError};
 
 pub fn encode(at: DateTime<Utc>, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}:{id}", at.timestamp_micros()))
@@ -14,13 +14,7 @@ pub fn encode(at: DateTime<Utc>, id: Uuid) -> String {
 
 /// The time and id a cursor names; 400 `invalid_cursor` for anything else.
 pub fn decode(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
-    let bad = || {
-        ApiError::bad_request(
-            "invalid_cursor",
-            "Con trỏ trang không hợp lệ.",
-            "The page cursor is not valid.",
-        )
-    };
+    let bad = || ApiError::from(SharedError::InvalidCursor);
     let text = URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()

@@ -8,7 +8,7 @@ use http::StatusCode;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, SharedError};
 
 /// A JSON body; a malformed one, or one with unknown fields, is a 400/415/413 problem naming
 /// what is wrong.
@@ -29,23 +29,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                     && (mime.ends_with("/json") || mime.ends_with("+json"))
             });
         if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Nội dung phải là JSON (Content-Type: application/json).",
-                "The body must be JSON (Content-Type: application/json).",
-            ));
+            return Err(SharedError::UnsupportedMediaType {
+                accepted: "JSON (Content-Type: application/json)",
+            }
+            .into());
         }
         let bytes = bytes::Bytes::from_request(request, state)
             .await
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "too_large",
-                        "Nội dung gửi lên vượt quá giới hạn cho phép.",
-                        "The request body is larger than allowed.",
-                    )
+                    SharedError::TooLarge.into()
                 } else {
                     invalid_body(&rejection.body_text())
                 }
@@ -59,11 +52,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 }
 
 fn invalid_body(reason: &str) -> ApiError {
-    ApiError::bad_request(
-        "invalid_body",
-        format!("Nội dung không hợp lệ: {reason}"),
-        format!("The body is not valid: {reason}"),
-    )
+    SharedError::InvalidBody {
+        reason: reason.to_owned(),
+    }
+    .into()
 }
 
 /// Query parameters; bad ones are a 400 problem.
@@ -81,11 +73,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
 }
 
 fn invalid_query(rejection: QueryRejection) -> ApiError {
-    ApiError::bad_request(
-        "invalid_query",
-        format!("Tham số truy vấn không hợp lệ: {}", rejection.body_text()),
-        format!("Invalid query parameters: {}", rejection.body_text()),
-    )
+    SharedError::InvalidQuery {
+        reason: rejection.body_text(),
+    }
+    .into()
 }
 
 /// The `Idempotency-Key` header a request that must never be carried out twice requires: at
@@ -106,11 +97,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             .map(str::trim)
             .unwrap_or_default();
         if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_CHARS {
-            return Err(ApiError::bad_request(
-                "idempotency_key_required",
-                "Cần tiêu đề Idempotency-Key (tối đa 255 ký tự) để yêu cầu không bị thực hiện hai lần.",
-                "An Idempotency-Key header (at most 255 characters) is needed so the request is never carried out twice.",
-            ));
+            return Err(SharedError::IdempotencyKeyRequired.into());
         }
         Ok(IdempotencyKey(key.to_owned()))
     }

@@ -18,7 +18,7 @@ use tracing::Level;
 
 use crate::auth::SharedVerifier;
 use crate::database::ServiceDb;
-use crate::error::{ApiError, problem_for_bare_errors};
+use crate::error::{ApiError, SharedError, problem_for_bare_errors};
 use crate::metrics::{self, Metrics};
 use crate::request::{REQUEST_ID, context_middleware};
 
@@ -201,13 +201,7 @@ pub fn internal_only<S: Clone + Send + Sync + 'static>(
                 .and_then(|value| value.strip_prefix("Bearer "))
                 .map(|token| <[u8; 32]>::from(Sha256::digest(token.as_bytes())));
             if presented != Some(expected) {
-                return ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "service_token_required",
-                    "Chỉ dành cho các dịch vụ nội bộ.",
-                    "For internal services only.",
-                )
-                .into_response();
+                return SharedError::ServiceTokenRequired.into_response();
             }
             next.run(request).await
         },

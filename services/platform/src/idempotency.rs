@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
-use crate::ApiError;
+use crate::error::{ApiError, SharedError};
 
 /// How long [`once`] replays a first answer.
 const KEPT_FOR: Duration = Duration::from_secs(24 * 3600);
@@ -64,22 +64,11 @@ impl Answer {
 
 /// 422 `idempotency_key_reused`: the key was first used for another request.
 pub fn reused() -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "idempotency_key_reused",
-        "Idempotency-Key này đã được dùng cho một yêu cầu khác.",
-        "This Idempotency-Key was used for a different request.",
-    )
+    SharedError::IdempotencyKeyReused.into()
 }
 
 fn in_use() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "idempotency_key_in_use",
-        "Yêu cầu trước với Idempotency-Key này đang được xử lý. Vui lòng thử lại sau giây lát.",
-        "A request with this Idempotency-Key is still being processed. Please retry in a moment.",
-    )
-    .with_retry_after(Duration::from_secs(1))
+    ApiError::from(SharedError::IdempotencyKeyInUse).with_retry_after(Duration::from_secs(1))
 }
 
 /// What a key already holds: `None` when it is free, its first answer when it has one; 422 when

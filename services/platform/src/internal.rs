@@ -12,7 +12,7 @@ use serde::Serialize;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, SharedError};
 
 pub type ServiceHandle = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
 
@@ -88,12 +88,7 @@ impl ServiceClient {
 
     fn unavailable(&self, cause: anyhow::Error) -> ApiError {
         tracing::warn!(service = self.name, error = %format!("{cause:#}"), "internal call failed");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "upstream_unavailable",
-            "Một dịch vụ liên quan đang tạm thời gián đoạn. Vui lòng thử lại sau.",
-            "A service this needs is unavailable. Please try again later.",
-        )
-        .with_retry_after(std::time::Duration::from_secs(2))
+        ApiError::from(SharedError::UpstreamUnavailable)
+            .with_retry_after(std::time::Duration::from_secs(2))
     }
 }

@@ -26,6 +26,8 @@ pub mod telemetry;
 pub mod text;
 pub mod trace_context;
 
+#[doc(hidden)]
+pub use axum;
 pub use config::Config;
 pub use database::ServiceDb;
 pub use error::ApiError;

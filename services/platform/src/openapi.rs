@@ -9,7 +9,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response, ResponseBuilder};
 
-use crate::error::PROBLEM_JSON;
+use crate::error::{ErrorCode, PROBLEM_JSON, SharedError};
 use crate::extract::MAX_IDEMPOTENCY_KEY_CHARS;
 
 const PROBLEM_SCHEMA: &str = "#/components/schemas/Problem";
@@ -148,4 +148,53 @@ fn type_as_problem(response: &mut Response) {
             })
             .collect();
     }
+}
+
+/// Fills in what each problem response of a service's operations may carry, from the error
+/// enums (`error_codes!`): a response left without words of its own lists the codes of that
+/// status the service and the shared mechanisms answer with (a superset of what that operation
+/// answers; the annotation says more where it matters). Run on each service's document before
+/// the merge, with its `Service::errors`.
+pub fn document_service_errors(doc: &mut OpenApi, service_codes: &[ErrorCode]) {
+    for item in doc.paths.paths.values_mut() {
+        for operation in operations(item) {
+            for (status, response) in operation.responses.responses.iter_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                if !response.description.is_empty() || !status.starts_with(['4', '5']) {
+                    continue;
+                }
+                let codes: Vec<String> = service_codes
+                    .iter()
+                    .chain(SharedError::CODES)
+                    .filter(|code| code.status.as_str() == status)
+                    .map(|code| format!("`{}`", code.code))
+                    .collect();
+                response.description = format!(
+                    "A problem whose `code` is one of those the service answers {status} with: {}",
+                    codes.join(", ")
+                );
+            }
+        }
+    }
+}
+
+/// Makes `Problem.code` the closed list of every code the API answers with (`all`: the
+/// registry's enums and `SharedError`'s), so a client can switch on it exhaustively and a
+/// validator catches a code nobody declared.
+pub fn enumerate_problem_codes(doc: &mut OpenApi, all: &[ErrorCode]) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let Some(RefOr::T(Schema::Object(problem))) = components.schemas.get_mut("Problem") else {
+        return;
+    };
+    let Some(RefOr::T(Schema::Object(code))) = problem.properties.get_mut("code") else {
+        return;
+    };
+    let mut codes: Vec<&str> = all.iter().map(|code| code.code).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    code.enum_values = Some(codes.into_iter().map(serde_json::Value::from).collect());
 }

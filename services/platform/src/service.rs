@@ -44,6 +44,9 @@ pub struct Service {
     pub body_limit: fn(&Config) -> Option<usize>,
     /// Its part of the public OpenAPI document.
     pub openapi: fn() -> utoipa::openapi::OpenApi,
+    /// Every error code it answers with beyond `SharedError`'s: its crate's `error_codes!`
+    /// enum's `CODES`, which the OpenAPI document lists per operation.
+    pub errors: &'static [crate::error::ErrorCode],
     /// Seeds, subscribes, starts its jobs under `context.jobs`, and returns its routes.
     pub start: fn(StartContext) -> BoxFuture<'static, anyhow::Result<Running>>,
 }

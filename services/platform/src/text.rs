@@ -8,7 +8,7 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, SharedError};
 
 /// A control character other than the whitespace that multi-line text uses.
 fn forbidden(c: char) -> bool {
@@ -16,11 +16,7 @@ fn forbidden(c: char) -> bool {
 }
 
 pub fn invalid_text() -> ApiError {
-    ApiError::bad_request(
-        "invalid_text",
-        "Văn bản gửi lên chứa ký tự điều khiển không được phép.",
-        "The text sent contains control characters, which are not allowed.",
-    )
+    SharedError::InvalidText.into()
 }
 
 /// Refuses `text` (already decoded) when it has a forbidden control character.

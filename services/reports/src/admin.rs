@@ -6,8 +6,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use platform::ApiError;
 use platform::auth::Principal;
+use platform::error::SharedError;
 use platform::extract::JsonBody;
 
+use crate::domain::ReportsError;
 use crate::domain::ReportsState;
 use crate::domain::jurisdiction::{self, JurisdictionFile};
 
@@ -26,12 +28,11 @@ pub async fn put_jurisdiction(
 ) -> Result<StatusCode, ApiError> {
     crate::domain::access::may_administer(&principal, &id)?;
     if file.id != id {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_jurisdiction_data",
-            "Mã địa bàn trong nội dung khác với đường dẫn.",
-            "The jurisdiction id in the body differs from the path.",
-        ));
+        return Err(ReportsError::InvalidJurisdictionData {
+            problem_vi: "Mã địa bàn trong nội dung khác với đường dẫn.".into(),
+            problem_en: "The jurisdiction id in the body differs from the path.".into(),
+        }
+        .into());
     }
     jurisdiction::import(&state.pool, &file, None).await?;
     tracing::info!(jurisdiction = %id, by = %principal.account_id, "jurisdiction data imported");
@@ -55,12 +56,8 @@ pub async fn put_wards(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     crate::domain::access::may_administer(&principal, &id)?;
-    let text = std::str::from_utf8(&body).map_err(|_| {
-        ApiError::bad_request(
-            "invalid_body",
-            "Nội dung không phải UTF-8.",
-            "The body is not UTF-8.",
-        )
+    let text = std::str::from_utf8(&body).map_err(|_| SharedError::InvalidBody {
+        reason: "not UTF-8".into(),
     })?;
     // Checking overlaps is CPU work: off the async threads.
     let text = text.to_owned();

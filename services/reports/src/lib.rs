@@ -5,6 +5,7 @@
 
 pub mod config;
 mod domain;
+mod errors;
 
 // Audience adapters over the domain core.
 mod admin;
@@ -30,6 +31,7 @@ use crate::config::ReportsConfig;
 use crate::domain::ReportsState;
 pub use crate::domain::geo::{cell_at, coarsened};
 pub use crate::domain::{jurisdiction, wards};
+pub use crate::errors::ReportsError;
 pub use crate::public::nearest_public;
 
 /// The PostgreSQL schema this service owns.
@@ -57,6 +59,7 @@ pub static SERVICE: Service = Service {
     config: Some(platform::config::SectionSpec::of::<config::ReportsConfig>()),
     body_limit: |_| Some(MAX_BODY_BYTES),
     openapi: <ReportsApi as utoipa::OpenApi>::openapi,
+    errors: ReportsError::CODES,
     start: |context| {
         Box::pin(async move {
             let state = start(&context).await?;
@@ -281,8 +284,9 @@ mod tests {
         ("sla", include_str!("sla.rs")),
     ];
 
-    const DOMAIN: [(&str, &str); 13] = [
+    const DOMAIN: [(&str, &str); 14] = [
         ("domain", include_str!("domain/mod.rs")),
+        ("errors", include_str!("errors.rs")),
         ("access", include_str!("domain/access.rs")),
         ("areas", include_str!("domain/areas.rs")),
         ("bans", include_str!("domain/bans.rs")),

@@ -15,12 +15,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::domain::ReportsError;
 use crate::domain::ReportsState;
 use crate::domain::access::StaffScope;
-
-fn report_not_found() -> ApiError {
-    crate::domain::report_not_found()
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -32,12 +29,7 @@ pub struct Reason {
 fn reason(text: &str) -> Result<&str, ApiError> {
     let text = text.trim();
     if text.is_empty() || text.chars().count() > 1000 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "reason_required",
-            "Cần lý do (tối đa 1000 ký tự).",
-            "A reason is needed (at most 1,000 characters).",
-        ));
+        return Err(ReportsError::ReasonRequired.into());
     }
     Ok(text)
 }
@@ -94,7 +86,7 @@ async fn moderated(
     .fetch_optional(&mut *tx)
     .await?
     .filter(|r| principal.administers(&r.jurisdiction_id))
-    .ok_or_else(report_not_found)?;
+    .ok_or(ReportsError::ReportNotFound)?;
     let may_be_public = row.category_public && row.status != "rejected";
     Ok((row.jurisdiction_id, row.hidden, may_be_public))
 }
@@ -208,19 +200,10 @@ pub async fn redact_photo(
     match answer.status.as_u16() {
         204 => {}
         404 => {
-            return Err(ApiError::not_found(
-                "media_not_found",
-                "Phản ánh này không có ảnh đó.",
-                "This report has no such photo.",
-            ));
+            return Err(platform::error::SharedError::MediaNotFound.into());
         }
         409 => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "media_not_ready",
-                "Ảnh đang được xử lý; hãy thử lại sau giây lát.",
-                "The photo is still being processed; try again in a moment.",
-            ));
+            return Err(platform::error::SharedError::MediaNotReady.into());
         }
         other => {
             return Err(ApiError::internal(anyhow::anyhow!(
@@ -310,12 +293,7 @@ pub async fn ban(
     }
     let why = reason(&body.reason)?;
     if body.until <= Utc::now() || body.until > Utc::now() + chrono::Duration::days(366) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_until",
-            "Thời hạn phải trong tương lai, tối đa một năm.",
-            "`until` must be in the future, at most a year ahead.",
-        ));
+        return Err(ReportsError::InvalidUntil.into());
     }
     let mut tx = state.pool.begin().await?;
     sqlx::query!(
@@ -369,11 +347,7 @@ pub async fn lift_ban(
     .execute(&mut *tx)
     .await?;
     if lifted.rows_affected() == 0 {
-        return Err(ApiError::not_found(
-            "ban_not_found",
-            "Tài khoản này không bị cấm.",
-            "This account is not banned.",
-        ));
+        return Err(ReportsError::BanNotFound.into());
     }
     log(
         &mut tx,
@@ -458,15 +432,13 @@ pub struct Template {
 }
 
 const PLACEHOLDERS: [&str; 4] = ["{category}", "{ward}", "{department}", "{due}"];
+/// The most response templates a jurisdiction may have.
+const MAX_TEMPLATES: usize = 500;
 
 fn check_template(template: &Template) -> Result<(), ApiError> {
-    let invalid = |en: String| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_template",
-            format!("Mẫu `{}` không hợp lệ.", template.id),
-            en,
-        )
+    let invalid = |problem: String| ReportsError::InvalidTemplate {
+        id: template.id.clone(),
+        problem,
     };
     let id_ok = !template.id.is_empty()
         && template.id.len() <= 64
@@ -475,18 +447,12 @@ fn check_template(template: &Template) -> Result<(), ApiError> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
     if !id_ok {
-        return Err(invalid(format!(
-            "Template id `{}`: 1 to 64 of [a-z0-9_-].",
-            template.id
-        )));
+        return Err(invalid("an id is 1 to 64 of [a-z0-9_-].".into()).into());
     }
     for text in [&template.text_vi, &template.text_en] {
         let length = text.trim().chars().count();
         if length == 0 || length > 2000 {
-            return Err(invalid(format!(
-                "Template `{}`: texts of 1 to 2,000 characters.",
-                template.id
-            )));
+            return Err(invalid("texts of 1 to 2,000 characters.".into()).into());
         }
         // Every `{...}` must be a known placeholder.
         let mut rest = text.as_str();
@@ -497,11 +463,11 @@ fn check_template(template: &Template) -> Result<(), ApiError> {
                 .unwrap_or(rest.len());
             if !PLACEHOLDERS.contains(&&rest[start..end]) {
                 return Err(invalid(format!(
-                    "Template `{}`: unknown placeholder {}; known: {}.",
-                    template.id,
+                    "unknown placeholder {}; known: {}.",
                     &rest[start..end],
                     PLACEHOLDERS.join(", ")
-                )));
+                ))
+                .into());
             }
             rest = &rest[end..];
         }
@@ -523,25 +489,19 @@ pub async fn put_templates(
     if !principal.administers(&jurisdiction) {
         return Err(ApiError::route_not_found());
     }
-    if templates.len() > 500 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "too_many_templates",
-            "Tối đa 500 mẫu.",
-            "At most 500 templates.",
-        ));
+    if templates.len() > MAX_TEMPLATES {
+        return Err(ReportsError::TooManyTemplates { max: MAX_TEMPLATES }.into());
     }
     for template in &templates {
         check_template(template)?;
         if let Some(action) = &template.action
             && crate::domain::workflow::Action::parse(action).is_none()
         {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_template",
-                format!("Mẫu `{}`: hành động không hợp lệ.", template.id),
-                format!("Template `{}`: unknown action {action}.", template.id),
-            ));
+            return Err(ReportsError::InvalidTemplate {
+                id: template.id.clone(),
+                problem: format!("unknown action {action}."),
+            }
+            .into());
         }
     }
     let mut tx = state.pool.begin().await?;
@@ -565,12 +525,13 @@ pub async fn put_templates(
         .execute(&mut *tx)
         .await
         .map_err(|e| match e {
-            sqlx::Error::Database(ref db) if db.is_unique_violation() => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_template",
-                "Mã mẫu bị trùng.",
-                "Template ids must be unique.",
-            ),
+            sqlx::Error::Database(ref db) if db.is_unique_violation() => {
+                ReportsError::InvalidTemplate {
+                    id: template.id.clone(),
+                    problem: "the id is used twice.".into(),
+                }
+                .into()
+            }
             sqlx::Error::Database(ref db) if db.is_foreign_key_violation() => {
                 ApiError::route_not_found()
             }

@@ -4,7 +4,6 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use platform::ApiError;
 use platform::auth::Principal;
@@ -14,16 +13,14 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::domain::ReportsError;
+use crate::domain::ReportsState;
 use crate::domain::access::{StaffMember, StaffScope};
+use crate::domain::filing::{MAX_DESCRIPTION_CHARS, MAX_PHOTOS};
 use crate::domain::photos::set_photos_public;
-use crate::domain::transitions::{Actor, change_status, illegal};
+use crate::domain::transitions::{Actor, change_status};
 use crate::domain::views::{self, Audience, Change, Report, ReportPage, ReportRow};
 use crate::domain::workflow::{self, Action, RejectReason, Status};
-use crate::domain::{ReportsState, report_not_found};
-
-fn invalid(code: &'static str, vi: &str, en: &str) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, vi, en)
-}
 
 /// Locks and reads a report within the staff member's scope; 404 outside it.
 async fn in_scope_for_update(
@@ -34,15 +31,17 @@ async fn in_scope_for_update(
     sqlx::query!("SELECT id FROM reports WHERE id = $1 FOR UPDATE", id)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or_else(report_not_found)?;
-    let row = views::load(tx, id).await?.ok_or_else(report_not_found)?;
+        .ok_or(ReportsError::ReportNotFound)?;
+    let row = views::load(tx, id)
+        .await?
+        .ok_or(ReportsError::ReportNotFound)?;
     if !scope.covers(
         &row.jurisdiction_id,
         &row.ward_id,
         &row.department_id,
         row.assignee_id,
     ) {
-        return Err(report_not_found());
+        return Err(ReportsError::ReportNotFound.into());
     }
     Ok(row)
 }
@@ -83,11 +82,15 @@ pub async fn queue(
     let status = match query.status.as_deref() {
         None => None,
         Some(text) => Some(Status::parse(text).filter(|s| s.is_open()).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_status",
-                "Hàng đợi chỉ gồm phản ánh đang mở: submitted, accepted, assigned, in_progress, reopened.",
-                "The queue holds open reports: submitted, accepted, assigned, in_progress or reopened.",
-            )
+            let open: Vec<&str> = Status::ALL
+                .iter()
+                .filter(|s| s.is_open())
+                .map(|s| s.as_str())
+                .collect();
+            ReportsError::InvalidStatus {
+                status: text.to_owned(),
+                allowed: open.join(", "),
+            }
         })?),
     };
     let (after, after_id) = match query.cursor.as_deref() {
@@ -225,7 +228,7 @@ pub async fn report(
                 r.assignee_id,
             )
         })
-        .ok_or_else(report_not_found)?;
+        .ok_or(ReportsError::ReportNotFound)?;
     let report = views::detail(&mut conn, row, Audience::Staff).await?;
     Ok(Json(report))
 }
@@ -256,12 +259,11 @@ pub struct ActionBody {
 
 fn note(text: &Option<String>) -> Result<Option<&str>, ApiError> {
     let text = text.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    if text.is_some_and(|t| t.chars().count() > crate::domain::filing::MAX_DESCRIPTION_CHARS) {
-        return Err(invalid(
-            "note_too_long",
-            "Ghi chú tối đa 4000 ký tự.",
-            "A note may have at most 4000 characters.",
-        ));
+    if text.is_some_and(|t| t.chars().count() > MAX_DESCRIPTION_CHARS) {
+        return Err(ReportsError::NoteTooLong {
+            max: MAX_DESCRIPTION_CHARS,
+        }
+        .into());
     }
     Ok(text)
 }
@@ -313,37 +315,21 @@ pub async fn act(
     let scope = StaffScope::of(&principal)?;
     let public_note = note(&body.public_note)?;
     let internal_note = note(&body.internal_note)?;
-    if body.media_ids.len() > 10 {
-        return Err(invalid(
-            "too_many_media",
-            "Tối đa 10 ảnh.",
-            "At most 10 photos.",
-        ));
+    if body.media_ids.len() > MAX_PHOTOS {
+        return Err(platform::error::SharedError::TooManyMedia { max: MAX_PHOTOS }.into());
     }
     let needs = match action {
         Action::Resolve
             if (public_note.is_none() && body.template.is_none()) || body.media_ids.is_empty() =>
         {
-            Some((
-                "proof_required",
-                "Cần ít nhất một ảnh minh chứng và ghi chú công khai để hoàn thành xử lý.",
-                "Resolving needs at least one proof photo and a public note.",
-            ))
+            Some(ReportsError::ProofRequired)
         }
-        Action::Reject if body.reason.is_none() => Some((
-            "reason_required",
-            "Cần lý do từ chối: not_responsible, duplicate, invalid hoặc spam.",
-            "Rejecting needs a reason: not_responsible, duplicate, invalid or spam.",
-        )),
-        Action::Assign if body.assignee_id.is_none() => Some((
-            "assignee_required",
-            "Cần chọn cán bộ được giao.",
-            "Assigning needs an assignee.",
-        )),
+        Action::Reject if body.reason.is_none() => Some(ReportsError::ReasonRequired),
+        Action::Assign if body.assignee_id.is_none() => Some(ReportsError::AssigneeRequired),
         _ => None,
     };
-    if let Some((code, vi, en)) = needs {
-        return Err(invalid(code, vi, en));
+    if let Some(missing) = needs {
+        return Err(missing.into());
     }
 
     // What was done in media, to undo should the transaction fail.
@@ -352,7 +338,10 @@ pub async fn act(
         let mut tx = state.pool.begin().await?;
         let row = in_scope_for_update(&mut tx, id, &scope).await?;
         let from = parse_status(&row.status)?;
-        let to = workflow::next(from, action).ok_or_else(|| illegal(from, action))?;
+        let to = workflow::next(from, action).ok_or(ReportsError::IllegalTransition {
+            action: action.as_str(),
+            status: from.as_str(),
+        })?;
         // A template writes the public note the officer did not.
         let templated = match (public_note, &body.template) {
             (None, Some(template)) => Some(
@@ -473,11 +462,7 @@ async fn check_assignee(
     {
         return Ok(());
     }
-    Err(invalid(
-        "invalid_assignee",
-        "Cán bộ này không phụ trách phản ánh ở phường hoặc phòng ban này.",
-        "This staff member does not work on reports of this ward or department.",
-    ))
+    Err(ReportsError::InvalidAssignee.into())
 }
 
 async fn internal_comment(
@@ -527,12 +512,8 @@ pub async fn comment(
 ) -> Result<Json<Report>, ApiError> {
     let scope = StaffScope::of(&principal)?;
     let text = Some(comment.note);
-    let text = note(&text)?.ok_or_else(|| {
-        invalid(
-            "note_required",
-            "Ghi chú không được để trống.",
-            "The note is empty.",
-        )
+    let text = note(&text)?.ok_or(ReportsError::NoteRequired {
+        max: MAX_DESCRIPTION_CHARS,
     })?;
     let mut tx = state.pool.begin().await?;
     let row = in_scope_for_update(&mut tx, id, &scope).await?;
@@ -569,6 +550,9 @@ pub async fn comment(
     tx.commit().await?;
     Ok(Json(report))
 }
+
+/// The most reports one bulk accept takes.
+const MAX_BULK: usize = 100;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -607,12 +591,8 @@ pub async fn bulk_accept(
     let mut ids = request.report_ids;
     ids.sort();
     ids.dedup();
-    if ids.is_empty() || ids.len() > 100 {
-        return Err(invalid(
-            "invalid_report_ids",
-            "Cần từ 1 đến 100 phản ánh.",
-            "Between 1 and 100 reports are needed.",
-        ));
+    if ids.is_empty() || ids.len() > MAX_BULK {
+        return Err(ReportsError::InvalidReportIds { max: MAX_BULK }.into());
     }
     let actor = Actor {
         id: principal.account_id,
@@ -644,7 +624,7 @@ pub async fn bulk_accept(
         let Some(row) = row else {
             skipped.push(Skipped {
                 id,
-                code: "report_not_found",
+                code: ReportsError::ReportNotFound.code(),
             });
             continue;
         };
@@ -652,7 +632,11 @@ pub async fn bulk_accept(
         let Some(to) = workflow::next(from, Action::Accept) else {
             skipped.push(Skipped {
                 id,
-                code: "illegal_transition",
+                code: ReportsError::IllegalTransition {
+                    action: Action::Accept.as_str(),
+                    status: from.as_str(),
+                }
+                .code(),
             });
             continue;
         };
@@ -689,66 +673,61 @@ pub async fn mark_duplicate(
     let scope = StaffScope::of(&principal)?;
     let public_note = note(&request.public_note)?;
     if request.original_id == id {
-        return Err(invalid(
-            "invalid_duplicate",
-            "Một phản ánh không thể trùng với chính nó.",
-            "A report cannot duplicate itself.",
-        ));
+        return Err(ReportsError::InvalidDuplicate.into());
     }
     let mut hidden = false;
     let outcome: Result<Json<Report>, ApiError> = async {
-    let mut tx = state.pool.begin().await?;
-    // Both locked in id order.
-    let (first, second) = if id < request.original_id {
-        (id, request.original_id)
-    } else {
-        (request.original_id, id)
-    };
-    let mut rows = Vec::new();
-    for locked in [first, second] {
-        rows.push(in_scope_for_update(&mut tx, locked, &scope).await?);
-    }
-    let (duplicate, original) = if rows[0].id == id {
-        (&rows[0], &rows[1])
-    } else {
-        (&rows[1], &rows[0])
-    };
-    let originals_of_duplicate = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM reports WHERE duplicate_of = $1"#,
-        id
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let original_open = Status::parse(&original.status).is_some_and(Status::is_open);
-    if original.duplicate_of.is_some()
-        || !original_open
-        || originals_of_duplicate > 0
-        || original.jurisdiction_id != duplicate.jurisdiction_id
-    {
-        return Err(invalid(
-            "invalid_duplicate",
-            "Không thể gộp: phản ánh gốc phải đang mở, cùng địa bàn và không là bản trùng; phản ánh này không được là gốc của bản trùng khác.",
-            "Cannot link: the original must be open, in the same jurisdiction and not itself a duplicate, and this report must not be the original of others.",
-        ));
-    }
-    let from = parse_status(&duplicate.status)?;
-    let to = workflow::next(from, Action::Reject).ok_or_else(|| illegal(from, Action::Reject))?;
-    if duplicate.public {
-        set_photos_public(&state, id, false).await?;
-        hidden = true;
-    }
-    sqlx::query!(
-        "UPDATE reports SET duplicate_of = $2 WHERE id = $1",
-        id,
-        request.original_id
-    )
-    .execute(&mut *tx)
-    .await?;
-    let actor = Actor {
-        id: principal.account_id,
-        role: scope.role.as_str(),
-    };
-    change_status(
+        let mut tx = state.pool.begin().await?;
+        // Both locked in id order.
+        let (first, second) = if id < request.original_id {
+            (id, request.original_id)
+        } else {
+            (request.original_id, id)
+        };
+        let mut rows = Vec::new();
+        for locked in [first, second] {
+            rows.push(in_scope_for_update(&mut tx, locked, &scope).await?);
+        }
+        let (duplicate, original) = if rows[0].id == id {
+            (&rows[0], &rows[1])
+        } else {
+            (&rows[1], &rows[0])
+        };
+        let originals_of_duplicate = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "n!" FROM reports WHERE duplicate_of = $1"#,
+            id
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let original_open = Status::parse(&original.status).is_some_and(Status::is_open);
+        if original.duplicate_of.is_some()
+            || !original_open
+            || originals_of_duplicate > 0
+            || original.jurisdiction_id != duplicate.jurisdiction_id
+        {
+            return Err(ReportsError::InvalidDuplicate.into());
+        }
+        let from = parse_status(&duplicate.status)?;
+        let to = workflow::next(from, Action::Reject).ok_or(ReportsError::IllegalTransition {
+            action: Action::Reject.as_str(),
+            status: from.as_str(),
+        })?;
+        if duplicate.public {
+            set_photos_public(&state, id, false).await?;
+            hidden = true;
+        }
+        sqlx::query!(
+            "UPDATE reports SET duplicate_of = $2 WHERE id = $1",
+            id,
+            request.original_id
+        )
+        .execute(&mut *tx)
+        .await?;
+        let actor = Actor {
+            id: principal.account_id,
+            role: scope.role.as_str(),
+        };
+        change_status(
         &mut tx,
         duplicate,
         from,
@@ -759,39 +738,39 @@ pub async fn mark_duplicate(
         json!({ "reason": RejectReason::Duplicate.as_str(), "duplicate_of": request.original_id }),
     )
     .await?;
-    // Whoever waited on the duplicate now hears of the original.
-    sqlx::query!(
-        r#"INSERT INTO report_followers (report_id, account_id)
+        // Whoever waited on the duplicate now hears of the original.
+        sqlx::query!(
+            r#"INSERT INTO report_followers (report_id, account_id)
            SELECT $2::uuid, account_id FROM report_followers WHERE report_id = $1
            UNION SELECT $2::uuid, $3::uuid
            ON CONFLICT DO NOTHING"#,
-        id,
-        request.original_id,
-        duplicate.reporter_id
-    )
-    .execute(&mut *tx)
-    .await?;
-    Change {
-        report_id: request.original_id,
-        kind: "duplicate_linked",
-        from_status: None,
-        to_status: None,
-        actor_id: Some(actor.id),
-        actor_role: actor.role,
-        public: true,
-        note: None,
-        media_ids: &[],
-        details: json!({ "duplicate_id": id }),
-    }
-    .record(
-        &mut tx,
-        Some(platform::events::types::REPORT_DUPLICATE_LINKED),
-        json!({ "report_id": request.original_id, "duplicate_id": id }),
-    )
-    .await?;
-    let report = views::current(&mut tx, id, Audience::Staff).await?;
-    tx.commit().await?;
-    Ok(Json(report))
+            id,
+            request.original_id,
+            duplicate.reporter_id
+        )
+        .execute(&mut *tx)
+        .await?;
+        Change {
+            report_id: request.original_id,
+            kind: "duplicate_linked",
+            from_status: None,
+            to_status: None,
+            actor_id: Some(actor.id),
+            actor_role: actor.role,
+            public: true,
+            note: None,
+            media_ids: &[],
+            details: json!({ "duplicate_id": id }),
+        }
+        .record(
+            &mut tx,
+            Some(platform::events::types::REPORT_DUPLICATE_LINKED),
+            json!({ "report_id": request.original_id, "duplicate_id": id }),
+        )
+        .await?;
+        let report = views::current(&mut tx, id, Audience::Staff).await?;
+        tx.commit().await?;
+        Ok(Json(report))
     }
     .await;
     if outcome.is_err() && hidden {

@@ -23,6 +23,7 @@ use base64::Engine as _;
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use platform::ApiError;
 use platform::auth::Principal;
+use platform::error::SharedError;
 use platform::extract::{ClientInfo, JsonBody};
 use platform::lang::Lang;
 use platform::request::RequestContext;
@@ -32,6 +33,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::ReportsError;
 use crate::domain::ReportsState;
 use crate::domain::filing::{self, Filer, NewReport, Submitter};
 use crate::domain::jurisdiction::{Question, QuestionKind};
@@ -1341,13 +1343,21 @@ pub async fn issue_key(
     let per_hour = client
         .requests_per_hour
         .unwrap_or(DEFAULT_REQUESTS_PER_HOUR);
-    if name.is_empty() || name.chars().count() > 100 || !(1..=100_000).contains(&per_hour) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "Tên từ 1 đến 100 ký tự; giới hạn từ 1 đến 100.000 yêu cầu mỗi giờ.",
-            "A name of 1 to 100 characters; a limit of 1 to 100,000 requests an hour.",
-        ));
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(SharedError::InvalidField {
+            field: "name",
+            rule_vi: "từ 1 đến 100 ký tự".into(),
+            rule_en: "1 to 100 characters".into(),
+        }
+        .into());
+    }
+    if !(1..=100_000).contains(&per_hour) {
+        return Err(SharedError::InvalidField {
+            field: "requests_per_hour",
+            rule_vi: "từ 1 đến 100.000 yêu cầu mỗi giờ".into(),
+            rule_en: "1 to 100,000 requests an hour".into(),
+        }
+        .into());
     }
     let key = format!(
         "o311_{}",
@@ -1433,11 +1443,7 @@ pub async fn revoke_key(
     .execute(&state.pool)
     .await?;
     if revoked.rows_affected() == 0 {
-        return Err(ApiError::not_found(
-            "open311_client_not_found",
-            "Không có khóa Open311 này.",
-            "There is no such Open311 client.",
-        ));
+        return Err(ReportsError::Open311ClientNotFound.into());
     }
     Ok(StatusCode::NO_CONTENT)
 }

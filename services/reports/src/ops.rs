@@ -19,6 +19,7 @@ use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::domain::ReportsError;
 use crate::domain::ReportsState;
 use crate::domain::access::StaffScope;
 use crate::domain::workflow::Status;
@@ -51,21 +52,16 @@ fn window(
         Some(_) => return Err(ApiError::route_not_found()),
         None if !scope.jurisdiction.is_empty() => scope.jurisdiction.clone(),
         None => {
-            return Err(ApiError::bad_request(
-                "jurisdiction_required",
-                "Cần chọn địa bàn (jurisdiction).",
-                "Choose a jurisdiction (`jurisdiction`).",
-            ));
+            return Err(ReportsError::JurisdictionRequired.into());
         }
     };
     let to = to.unwrap_or_else(Utc::now);
     let from = from.unwrap_or(to - Duration::days(DEFAULT_WINDOW_DAYS));
     if from >= to || to - from > Duration::days(MAX_WINDOW_DAYS) {
-        return Err(ApiError::bad_request(
-            "invalid_window",
-            format!("`from` phải trước `to`, cách nhau tối đa {MAX_WINDOW_DAYS} ngày."),
-            format!("`from` must be before `to`, at most {MAX_WINDOW_DAYS} days apart."),
-        ));
+        return Err(ReportsError::InvalidWindow {
+            max_days: MAX_WINDOW_DAYS,
+        }
+        .into());
     }
     Ok(Window {
         scope,
@@ -447,21 +443,16 @@ pub async fn heatmap(
         .try_into()
         .ok()
         .filter(|r: &Resolution| (Resolution::Six..=Resolution::Ten).contains(r))
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_resolution",
-                "Độ phân giải H3 phải từ 6 đến 10.",
-                "The H3 resolution must be 6 to 10.",
-            )
-        })?;
+        .ok_or(ReportsError::InvalidResolution)?;
     if let Some(status) = &query.status
         && Status::parse(status).is_none()
     {
-        return Err(ApiError::bad_request(
-            "invalid_status",
-            format!("Trạng thái không hợp lệ: {status}"),
-            format!("Not a status: {status}"),
-        ));
+        let allowed: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        return Err(ReportsError::InvalidStatus {
+            status: status.clone(),
+            allowed: allowed.join(", "),
+        }
+        .into());
     }
     let (clear, set) = parent_masks(resolution);
     let scope = &window.scope;
@@ -488,15 +479,7 @@ pub async fn heatmap(
     .fetch_all(&state.pool)
     .await?;
     if cells.len() > MAX_HEXAGONS {
-        return Err(ApiError::bad_request(
-            "heatmap_too_detailed",
-            format!(
-                "Quá {MAX_HEXAGONS} ô; hãy chọn độ phân giải thô hơn hoặc khoảng thời gian ngắn hơn."
-            ),
-            format!(
-                "More than {MAX_HEXAGONS} cells; choose a coarser resolution or a shorter window."
-            ),
-        ));
+        return Err(ReportsError::HeatmapTooDetailed { max: MAX_HEXAGONS }.into());
     }
     let features: Vec<Value> = cells
         .into_iter()

@@ -14,12 +14,14 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::domain::ReportsError;
+use crate::domain::ReportsState;
+use crate::domain::filing::MAX_DESCRIPTION_CHARS;
 use crate::domain::geo::cells_within;
 use crate::domain::jurisdiction::Question;
 use crate::domain::transitions::REOPEN_WINDOW_DAYS;
 use crate::domain::views::{self, Audience, Change, Report, ReportPage, ReportRow};
 use crate::domain::workflow::{self, Action, Status};
-use crate::domain::{ReportsState, report_not_found};
 
 /// The widest near-me radius.
 pub const MAX_RADIUS_M: f64 = 2000.0;
@@ -131,11 +133,7 @@ pub async fn near(
 ) -> Result<Json<NearReports>, ApiError> {
     let radius = query.radius_m.unwrap_or(DEFAULT_RADIUS_M);
     if !radius.is_finite() || radius <= 0.0 {
-        return Err(ApiError::bad_request(
-            "invalid_radius",
-            "Bán kính phải là số dương (mét).",
-            "The radius must be a positive number of metres.",
-        ));
+        return Err(ReportsError::InvalidRadius.into());
     }
     let radius = radius.min(MAX_RADIUS_M);
     // Rejected reports are never on the public map.
@@ -143,12 +141,12 @@ pub async fn near(
         "open" => |status| status.is_open(),
         "resolved" => |status| matches!(status, Status::Resolved | Status::Closed),
         "all" => |status| *status != Status::Rejected,
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_status",
-                "Trạng thái lọc phải là open, resolved hoặc all.",
-                "The status filter must be open, resolved or all.",
-            ));
+        other => {
+            return Err(ReportsError::InvalidStatus {
+                status: other.to_owned(),
+                allowed: "open, resolved, all".into(),
+            }
+            .into());
         }
     };
     let statuses: Vec<&str> = Status::ALL
@@ -158,11 +156,7 @@ pub async fn near(
         .collect();
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
     if LatLng::new(query.lat, query.lng).is_err() {
-        return Err(ApiError::bad_request(
-            "invalid_position",
-            "Vị trí không hợp lệ.",
-            "The position is not valid.",
-        ));
+        return Err(platform::error::SharedError::InvalidPosition.into());
     }
     let nearest =
         nearest_public(&state.pool, query.lat, query.lng, radius, &statuses, limit).await?;
@@ -314,14 +308,16 @@ async fn readable(
     id: Uuid,
     principal: Option<&Principal>,
 ) -> Result<(ReportRow, Audience), ApiError> {
-    let row = views::load(conn, id).await?.ok_or_else(report_not_found)?;
+    let row = views::load(conn, id)
+        .await?
+        .ok_or(ReportsError::ReportNotFound)?;
     if principal.is_some_and(|p| p.account_id == row.reporter_id) {
         return Ok((row, Audience::Reporter));
     }
     if row.public {
         return Ok((row, Audience::Public));
     }
-    Err(report_not_found())
+    Err(ReportsError::ReportNotFound.into())
 }
 
 /// A report with its timeline: in full for its reporter, as the public sees it for anyone else
@@ -433,12 +429,7 @@ pub async fn rate(
         .map(str::trim)
         .filter(|c| !c.is_empty());
     if !(1..=5).contains(&rating.rating) || comment.is_some_and(|c| c.chars().count() > 1000) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_rating",
-            "Điểm đánh giá từ 1 đến 5, nhận xét tối đa 1000 ký tự.",
-            "A rating is 1 to 5, with a comment of at most 1000 characters.",
-        ));
+        return Err(ReportsError::InvalidRating.into());
     }
     let mut tx = state.pool.begin().await?;
     let row = own_report_for_update(&mut tx, id, &principal).await?;
@@ -446,18 +437,10 @@ pub async fn rate(
         Status::parse(&row.status),
         Some(Status::Resolved | Status::Closed)
     ) {
-        return Err(conflict(
-            "not_resolved",
-            "Phản ánh chưa được xử lý xong.",
-            "The report is not resolved yet.",
-        ));
+        return Err(ReportsError::NotResolved.into());
     }
     if row.rating.is_some() {
-        return Err(conflict(
-            "already_rated",
-            "Bạn đã đánh giá phản ánh này.",
-            "You already rated this report.",
-        ));
+        return Err(ReportsError::AlreadyRated.into());
     }
     sqlx::query!(
         r#"UPDATE reports SET rating = $2, rating_comment = $3, updated_at = now() WHERE id = $1"#,
@@ -512,29 +495,28 @@ pub async fn reopen(
     JsonBody(reopen): JsonBody<Reopen>,
 ) -> Result<Json<Report>, ApiError> {
     let note = reopen.note.trim();
-    if note.is_empty() || note.chars().count() > crate::domain::filing::MAX_DESCRIPTION_CHARS {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "note_required",
-            "Hãy cho biết vì sao sự việc chưa được giải quyết (tối đa 4000 ký tự).",
-            "Say why the problem is not solved (at most 4000 characters).",
-        ));
+    if note.is_empty() || note.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(ReportsError::NoteRequired {
+            max: MAX_DESCRIPTION_CHARS,
+        }
+        .into());
     }
     let mut tx = state.pool.begin().await?;
     let row = own_report_for_update(&mut tx, id, &principal).await?;
     let from = Status::parse(&row.status)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad status")))?;
-    let to = workflow::next(from, Action::Reopen)
-        .ok_or_else(|| crate::domain::transitions::illegal(from, Action::Reopen))?;
+    let to = workflow::next(from, Action::Reopen).ok_or(ReportsError::IllegalTransition {
+        action: Action::Reopen.as_str(),
+        status: from.as_str(),
+    })?;
     let window_passed = row
         .resolved_at
         .is_none_or(|at| Utc::now() - at > chrono::Duration::days(REOPEN_WINDOW_DAYS));
     if window_passed {
-        return Err(conflict(
-            "reopen_window_passed",
-            "Chỉ có thể mở lại trong 7 ngày sau khi xử lý xong.",
-            "A resolution can only be reopened within 7 days.",
-        ));
+        return Err(ReportsError::ReopenWindowPassed {
+            days: REOPEN_WINDOW_DAYS,
+        }
+        .into());
     }
     crate::domain::transitions::change_status(
         &mut tx,
@@ -567,10 +549,8 @@ async fn own_report_for_update(
     )
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or_else(report_not_found)?;
-    views::load(tx, id).await?.ok_or_else(report_not_found)
-}
-
-fn conflict(code: &'static str, vi: &str, en: &str) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, code, vi, en)
+    .ok_or(ReportsError::ReportNotFound)?;
+    Ok(views::load(tx, id)
+        .await?
+        .ok_or(ReportsError::ReportNotFound)?)
 }

@@ -8,6 +8,7 @@ use geo::ChamberlainDuquetteArea;
 use h3o::geom::{ContainmentMode, TilerBuilder};
 use h3o::{CellIndex, Resolution};
 use platform::ApiError;
+use platform::error::SharedError;
 use platform::extract::JsonBody;
 use serde::{Deserialize, Serialize};
 
@@ -50,24 +51,6 @@ pub struct ResolvedArea {
     cells: Vec<i64>,
 }
 
-fn invalid_area(vi: &str, en: &str) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_area",
-        vi,
-        en,
-    )
-}
-
-fn too_large() -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        "area_too_large",
-        format!("Khu vực quá rộng (tối đa {MAX_CELLS} ô H3 cấp 9, khoảng 21.000 km²)."),
-        format!("The area is too large (at most {MAX_CELLS} res-9 H3 cells, about 21,000 km²)."),
-    )
-}
-
 /// Resolves an area of a jurisdiction (notifications' call).
 pub async fn internal_resolve(
     State(state): State<ReportsState>,
@@ -86,19 +69,13 @@ pub async fn internal_resolve(
             ids.sort();
             ids.dedup();
             if ids.is_empty() || ids.len() > MAX_LISTED {
-                return Err(invalid_area(
-                    "Cần ít nhất một phường.",
-                    "At least one ward is needed.",
-                ));
+                return Err(SharedError::InvalidArea.into());
             }
-            let cells = index.cells_of(&ids).map_err(|unknown| {
-                ApiError::new(
-                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_ward",
-                    format!("Không có phường `{unknown}` trong địa bàn."),
-                    format!("There is no ward `{unknown}` in the jurisdiction."),
-                )
-            })?;
+            let cells = index
+                .cells_of(&ids)
+                .map_err(|unknown| SharedError::UnknownWard {
+                    ward: unknown.to_string(),
+                })?;
             (ids, cells)
         }
         Area::Polygon(geometry) => {
@@ -125,12 +102,7 @@ fn within_jurisdiction(
 ) -> Result<Vec<CellIndex>, ApiError> {
     cells.retain(|cell| index.covers(*cell));
     if cells.is_empty() {
-        return Err(ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "area_outside_jurisdiction",
-            "Khu vực nằm ngoài địa bàn.",
-            "The area lies outside the jurisdiction.",
-        ));
+        return Err(SharedError::AreaOutsideJurisdiction.into());
     }
     Ok(cells)
 }
@@ -138,36 +110,25 @@ fn within_jurisdiction(
 /// The res-9 cells covering a polygon.
 fn polygon_cells(geometry: &GeoJsonGeometry) -> Result<Vec<CellIndex>, ApiError> {
     if geometry.vertices() > MAX_LISTED {
-        return Err(invalid_area(
-            "Vùng có quá nhiều điểm.",
-            "The polygon has too many vertices.",
-        ));
+        return Err(SharedError::InvalidArea.into());
     }
     let shape = geometry.to_geo();
     if !is_valid_shape(&shape) {
-        return Err(invalid_area(
-            "Vùng không hợp lệ: cần các vòng khép kín [kinh độ, vĩ độ], không tự cắt.",
-            "Not a valid polygon: closed rings of [longitude, latitude], no self-intersection.",
-        ));
+        return Err(SharedError::InvalidArea.into());
     }
     // Refused before tiling, so a continent costs nothing.
     if shape.chamberlain_duquette_unsigned_area() > MAX_CELLS as f64 * CELL_AREA_M2 {
-        return Err(too_large());
+        return Err(SharedError::AreaTooLarge.into());
     }
     let mut tiler = TilerBuilder::new(COVER_RESOLUTION)
         .containment_mode(ContainmentMode::Covers)
         .build();
     for polygon in shape {
-        tiler.add(polygon).map_err(|_| {
-            invalid_area(
-                "Vùng không hợp lệ.",
-                "The polygon cannot be covered with cells.",
-            )
-        })?;
+        tiler.add(polygon).map_err(|_| SharedError::InvalidArea)?;
     }
     let cells: Vec<CellIndex> = tiler.into_coverage().collect();
     if cells.len() > MAX_CELLS {
-        return Err(too_large());
+        return Err(SharedError::AreaTooLarge.into());
     }
     Ok(cells)
 }
@@ -175,10 +136,7 @@ fn polygon_cells(geometry: &GeoJsonGeometry) -> Result<Vec<CellIndex>, ApiError>
 /// Listed cells at res 9: coarser ones by their children, finer ones by their parent.
 fn listed_cells(listed: &[String]) -> Result<Vec<CellIndex>, ApiError> {
     if listed.is_empty() || listed.len() > MAX_LISTED {
-        return Err(invalid_area(
-            format!("Cần từ 1 đến {MAX_LISTED} ô H3.").as_str(),
-            format!("Between 1 and {MAX_LISTED} H3 cells are needed.").as_str(),
-        ));
+        return Err(SharedError::InvalidArea.into());
     }
     let mut parsed = Vec::with_capacity(listed.len());
     let mut count: u64 = 0;
@@ -187,15 +145,10 @@ fn listed_cells(listed: &[String]) -> Result<Vec<CellIndex>, ApiError> {
             .parse()
             .ok()
             .filter(|c: &CellIndex| c.resolution() >= Resolution::Five)
-            .ok_or_else(|| {
-                invalid_area(
-                    &format!("`{text}` không phải ô H3 cấp 5 đến 15."),
-                    &format!("`{text}` is not an H3 cell of resolution 5 to 15."),
-                )
-            })?;
+            .ok_or(SharedError::InvalidArea)?;
         count += cell.children_count(COVER_RESOLUTION).max(1);
         if count > MAX_CELLS as u64 {
-            return Err(too_large());
+            return Err(SharedError::AreaTooLarge.into());
         }
         parsed.push(cell);
     }

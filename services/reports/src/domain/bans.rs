@@ -1,9 +1,9 @@
 //! Accounts a jurisdiction's moderators banned from filing (`moderation` bans and lifts them).
 
-use axum::http::StatusCode;
 use platform::ApiError;
 use uuid::Uuid;
 
+use crate::domain::ReportsError;
 use crate::domain::{ReportsState, local_time};
 
 /// Refuses a filing by an account banned in the jurisdiction (403 with until when).
@@ -22,17 +22,9 @@ pub async fn check_not_banned(
     else {
         return Ok(());
     };
-    let until = local_time(ban.until);
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        "banned_from_filing",
-        format!(
-            "Tài khoản bị tạm ngừng gửi phản ánh đến {until}. Lý do: {}",
-            ban.reason
-        ),
-        format!(
-            "This account may not file reports until {until}. Reason: {}",
-            ban.reason
-        ),
-    ))
+    Err(ReportsError::BannedFromFiling {
+        until: local_time(ban.until),
+        reason: ban.reason,
+    }
+    .into())
 }

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::ReportsError;
 use crate::domain::geo::{cell_at, cells_within, coarsened};
 use crate::domain::jurisdiction::{Question, QuestionKind};
 use crate::domain::photos::{attach_photos, undo_attach};
@@ -22,7 +23,7 @@ use crate::domain::{ReportsState, bans};
 const FILING: &str = "POST /v1/reports";
 
 pub const MAX_DESCRIPTION_CHARS: usize = 4000;
-const MAX_PHOTOS: usize = 10;
+pub const MAX_PHOTOS: usize = 10;
 /// Open reports of the same category this close are offered as duplicates.
 pub const DUPLICATE_RADIUS_M: f64 = 50.0;
 const DUPLICATE_WINDOW_DAYS: i32 = 30;
@@ -57,19 +58,11 @@ pub struct Filed {
     pub possible_duplicates: Vec<Report>,
 }
 
-fn invalid(code: &'static str, vi: impl Into<String>, en: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, vi, en)
-}
-
 pub fn check_position(latitude: f64, longitude: f64) -> Result<(), ApiError> {
     if (-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude) {
         return Ok(());
     }
-    Err(ApiError::bad_request(
-        "invalid_position",
-        "Vị trí không hợp lệ.",
-        "The position is not valid.",
-    ))
+    Err(platform::error::SharedError::InvalidPosition.into())
 }
 
 /// Who files a report: a resident, or a third party's Open311 client (whose id then stands as
@@ -165,25 +158,16 @@ pub async fn file(
     }
     let description = request.description.trim();
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
-        return Err(invalid(
-            "description_too_long",
-            format!("Mô tả tối đa {MAX_DESCRIPTION_CHARS} ký tự."),
-            format!("The description may have at most {MAX_DESCRIPTION_CHARS} characters."),
-        ));
+        return Err(ReportsError::DescriptionTooLong {
+            max: MAX_DESCRIPTION_CHARS,
+        }
+        .into());
     }
     if description.is_empty() && request.media_ids.is_empty() {
-        return Err(invalid(
-            "report_empty",
-            "Hãy mô tả sự việc hoặc gửi kèm ảnh.",
-            "Describe the problem or attach a photo.",
-        ));
+        return Err(ReportsError::ReportEmpty.into());
     }
     if request.media_ids.len() > MAX_PHOTOS {
-        return Err(invalid(
-            "too_many_media",
-            format!("Tối đa {MAX_PHOTOS} ảnh."),
-            format!("At most {MAX_PHOTOS} photos."),
-        ));
+        return Err(platform::error::SharedError::TooManyMedia { max: MAX_PHOTOS }.into());
     }
 
     let (jurisdiction, ward) = locate(state, request).await?;
@@ -202,13 +186,7 @@ pub async fn file(
     )
     .fetch_optional(&state.pool)
     .await?
-    .ok_or_else(|| {
-        invalid(
-            "unknown_category",
-            "Không có loại phản ánh này ở địa bàn.",
-            "There is no such category here.",
-        )
-    })?;
+    .ok_or(ReportsError::UnknownCategory)?;
     let department = category.department_id.ok_or_else(|| {
         ApiError::internal(anyhow::anyhow!(
             "category {} of {jurisdiction} has no routing rule",
@@ -414,13 +392,8 @@ async fn check_rate(
         .to_std()
         .unwrap_or_default()
         .max(std::time::Duration::from_secs(1));
-    Err(ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_reports",
-        "Bạn đã gửi quá nhiều phản ánh trong một giờ. Vui lòng thử lại sau.",
-        "You have filed too many reports in the last hour. Please try again later.",
-    )
-    .with_retry_after(std::time::Duration::from_secs(wait.as_secs() + 1)))
+    Err(ApiError::from(ReportsError::TooManyReports)
+        .with_retry_after(std::time::Duration::from_secs(wait.as_secs() + 1)))
 }
 
 /// The jurisdiction and ward a position is in; 422 when it is in none.
@@ -443,22 +416,16 @@ async fn locate(state: &ReportsState, request: &NewReport) -> Result<(String, St
                 .locate(request.latitude, request.longitude)
                 .map(|ward| (index.jurisdiction.clone(), ward.to_owned()))
         })
-        .ok_or_else(|| {
-            invalid(
-                "outside_jurisdiction",
-                "Vị trí này nằm ngoài địa bàn tiếp nhận phản ánh.",
-                "This position is outside the area the city handles reports for.",
-            )
-        })
+        .ok_or_else(|| ReportsError::OutsideJurisdiction.into())
 }
 
 fn check_answers(questions: &[Question], answers: &Map<String, Value>) -> Result<(), ApiError> {
-    let wrong = |code: &str, vi: &str, en: &str| {
-        invalid(
-            "invalid_answers",
-            format!("Câu trả lời `{code}`: {vi}"),
-            format!("Answer `{code}`: {en}"),
-        )
+    let wrong = |code: &str, problem_vi, problem_en| {
+        ApiError::from(ReportsError::InvalidAnswers {
+            question: code.to_owned(),
+            problem_vi,
+            problem_en,
+        })
     };
     for code in answers.keys() {
         if !questions.iter().any(|q| &q.code == code) {

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 
+use crate::domain::ReportsError;
+
 /// The demo jurisdiction shipped in the binary.
 pub const DEMO_JURISDICTION: &str = include_str!("../../data/hue/jurisdiction.json");
 pub const DEMO_WARDS: &str = include_str!("../../data/hue/wards.geojson");
@@ -252,15 +254,6 @@ pub struct Ward {
     pub boundary: GeoJsonGeometry,
 }
 
-fn invalid(vi: impl Into<String>, en: impl Into<String>) -> ApiError {
-    ApiError::new(
-        http::StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_jurisdiction_data",
-        vi,
-        en,
-    )
-}
-
 /// Ids and codes: lowercase ASCII letters, digits, `-` and `_`.
 fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
@@ -273,10 +266,13 @@ fn check_id(what: &str, id: &str) -> Result<(), ApiError> {
     if valid_id(id) {
         return Ok(());
     }
-    Err(invalid(
-        format!("Mã {what} `{id}` không hợp lệ (chữ thường, số, `-`, `_`)."),
-        format!("The {what} id `{id}` is invalid (lowercase letters, digits, `-`, `_`)."),
-    ))
+    Err(ReportsError::InvalidJurisdictionData {
+        problem_vi: format!("Mã {what} `{id}` không hợp lệ (chữ thường, số, `-`, `_`)."),
+        problem_en: format!(
+            "The {what} id `{id}` is invalid (lowercase letters, digits, `-`, `_`)."
+        ),
+    }
+    .into())
 }
 
 fn check_unique<'a>(what: &str, ids: impl Iterator<Item = &'a str>) -> Result<(), ApiError> {
@@ -284,10 +280,11 @@ fn check_unique<'a>(what: &str, ids: impl Iterator<Item = &'a str>) -> Result<()
     for id in ids {
         check_id(what, id)?;
         if !seen.insert(id) {
-            return Err(invalid(
-                format!("Mã {what} `{id}` bị trùng."),
-                format!("The {what} id `{id}` appears twice."),
-            ));
+            return Err(ReportsError::InvalidJurisdictionData {
+                problem_vi: format!("Mã {what} `{id}` bị trùng."),
+                problem_en: format!("The {what} id `{id}` appears twice."),
+            }
+            .into());
         }
     }
     Ok(())
@@ -305,45 +302,50 @@ impl JurisdictionFile {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"/_-+".contains(&b));
         if !zone_like {
-            return Err(invalid(
-                "Múi giờ không hợp lệ.",
-                "The timezone is not valid.",
-            ));
+            return Err(ReportsError::InvalidJurisdictionData {
+                problem_vi: "Múi giờ không hợp lệ.".into(),
+                problem_en: "The timezone is not valid.".into(),
+            }
+            .into());
         }
         if self.categories.len() > MAX_CATEGORIES {
-            return Err(invalid("Quá nhiều loại phản ánh.", "Too many categories."));
+            return Err(ReportsError::InvalidJurisdictionData {
+                problem_vi: "Quá nhiều loại phản ánh.".into(),
+                problem_en: "Too many categories.".into(),
+            }
+            .into());
         }
         check_unique("department", self.departments.iter().map(|d| d.id.as_str()))?;
         check_unique("category", self.categories.iter().map(|c| c.code.as_str()))?;
         let departments: HashSet<&str> = self.departments.iter().map(|d| d.id.as_str()).collect();
         let categories: HashSet<&str> = self.categories.iter().map(|c| c.code.as_str()).collect();
-        let unknown_department = |id: &str| {
-            invalid(
-                format!("Không có phòng ban `{id}`."),
-                format!("There is no department `{id}`."),
-            )
+        let unknown_department = |id: &str| ReportsError::InvalidJurisdictionData {
+            problem_vi: format!("Không có phòng ban `{id}`."),
+            problem_en: format!("There is no department `{id}`."),
         };
         for category in &self.categories {
             if !departments.contains(category.department.as_str()) {
-                return Err(unknown_department(&category.department));
+                return Err(unknown_department(&category.department).into());
             }
             if !(1..=24 * 365).contains(&category.sla_hours) {
-                return Err(invalid(
-                    format!("Thời hạn xử lý của `{}` không hợp lệ.", category.code),
-                    format!("The SLA of `{}` is out of range.", category.code),
-                ));
+                return Err(ReportsError::InvalidJurisdictionData {
+                    problem_vi: format!("Thời hạn xử lý của `{}` không hợp lệ.", category.code),
+                    problem_en: format!("The SLA of `{}` is out of range.", category.code),
+                }
+                .into());
             }
             category.validate_questions()?;
         }
         for rule in &self.routing {
             if !categories.contains(rule.category.as_str()) {
-                return Err(invalid(
-                    format!("Không có loại phản ánh `{}`.", rule.category),
-                    format!("There is no category `{}`.", rule.category),
-                ));
+                return Err(ReportsError::InvalidJurisdictionData {
+                    problem_vi: format!("Không có loại phản ánh `{}`.", rule.category),
+                    problem_en: format!("There is no category `{}`.", rule.category),
+                }
+                .into());
             }
             if !departments.contains(rule.department.as_str()) {
-                return Err(unknown_department(&rule.department));
+                return Err(unknown_department(&rule.department).into());
             }
             if let Some(ward) = &rule.ward {
                 check_id("ward", ward)?;
@@ -356,7 +358,11 @@ impl JurisdictionFile {
 impl CategoryFile {
     fn validate_questions(&self) -> Result<(), ApiError> {
         if self.questions.len() > MAX_QUESTIONS {
-            return Err(invalid("Quá nhiều câu hỏi.", "Too many questions."));
+            return Err(ReportsError::InvalidJurisdictionData {
+                problem_vi: "Quá nhiều câu hỏi.".into(),
+                problem_en: "Too many questions.".into(),
+            }
+            .into());
         }
         check_unique("question", self.questions.iter().map(|q| q.code.as_str()))?;
         for question in &self.questions {
@@ -365,16 +371,13 @@ impl CategoryFile {
                 QuestionKind::SingleChoice | QuestionKind::MultiChoice
             );
             if choice == question.options.is_empty() || question.options.len() > MAX_OPTIONS {
-                return Err(invalid(
-                    format!(
+                return Err(ReportsError::InvalidJurisdictionData { problem_vi: format!(
                         "Câu hỏi `{}` của `{}`: chỉ câu hỏi lựa chọn mới có (và phải có) các lựa chọn.",
                         question.code, self.code
-                    ),
-                    format!(
+                    ), problem_en: format!(
                         "Question `{}` of `{}`: choice questions, and only they, have options.",
                         question.code, self.code
-                    ),
-                ));
+                    ) }.into());
             }
             check_unique("option", question.options.iter().map(|o| o.code.as_str()))?;
         }
@@ -384,25 +387,26 @@ impl CategoryFile {
 
 /// Parses and checks a ward collection: valid, non-overlapping polygons with unique ids.
 pub fn parse_wards(geojson: &str) -> Result<Vec<Ward>, ApiError> {
-    let collection: WardCollection = serde_json::from_str(geojson).map_err(|error| {
-        invalid(
-            format!("GeoJSON không hợp lệ: {error}"),
-            format!("Invalid GeoJSON: {error}"),
-        )
-    })?;
+    let collection: WardCollection =
+        serde_json::from_str(geojson).map_err(|error| ReportsError::InvalidJurisdictionData {
+            problem_vi: format!("GeoJSON không hợp lệ: {error}"),
+            problem_en: format!("Invalid GeoJSON: {error}"),
+        })?;
     if collection.kind != "FeatureCollection"
         || collection.features.iter().any(|f| f.kind != "Feature")
     {
-        return Err(invalid(
-            "Cần một FeatureCollection các phường.",
-            "Expected a FeatureCollection of wards.",
-        ));
+        return Err(ReportsError::InvalidJurisdictionData {
+            problem_vi: "Cần một FeatureCollection các phường.".into(),
+            problem_en: "Expected a FeatureCollection of wards.".into(),
+        }
+        .into());
     }
     if collection.features.is_empty() || collection.features.len() > MAX_WARDS {
-        return Err(invalid(
-            format!("Cần từ 1 đến {MAX_WARDS} phường."),
-            format!("Between 1 and {MAX_WARDS} wards are needed."),
-        ));
+        return Err(ReportsError::InvalidJurisdictionData {
+            problem_vi: format!("Cần từ 1 đến {MAX_WARDS} phường."),
+            problem_en: format!("Between 1 and {MAX_WARDS} wards are needed."),
+        }
+        .into());
     }
     let vertices: usize = collection
         .features
@@ -410,10 +414,11 @@ pub fn parse_wards(geojson: &str) -> Result<Vec<Ward>, ApiError> {
         .map(|f| f.geometry.vertices())
         .sum();
     if vertices > MAX_VERTICES {
-        return Err(invalid(
-            "Ranh giới có quá nhiều điểm.",
-            "The boundaries have too many vertices.",
-        ));
+        return Err(ReportsError::InvalidJurisdictionData {
+            problem_vi: "Ranh giới có quá nhiều điểm.".into(),
+            problem_en: "The boundaries have too many vertices.".into(),
+        }
+        .into());
     }
     check_unique(
         "ward",
@@ -432,26 +437,24 @@ pub fn parse_wards(geojson: &str) -> Result<Vec<Ward>, ApiError> {
     let shapes: Vec<MultiPolygon<f64>> = wards.iter().map(|w| w.boundary.to_geo()).collect();
     for (ward, shape) in wards.iter().zip(&shapes) {
         if !is_valid_shape(shape) {
-            return Err(invalid(
-                format!("Ranh giới phường `{}` không hợp lệ.", ward.id),
-                format!(
+            return Err(ReportsError::InvalidJurisdictionData { problem_vi: format!("Ranh giới phường `{}` không hợp lệ.", ward.id), problem_en: format!(
                     "The boundary of ward `{}` is not a valid polygon (closed rings of [longitude, latitude], no self-intersection).",
                     ward.id
-                ),
-            ));
+                ) }.into());
         }
     }
     // Wards may share borders, never area.
     for (i, a) in shapes.iter().enumerate() {
         for (j, b) in shapes.iter().enumerate().skip(i + 1) {
             if overlap(a, b) {
-                return Err(invalid(
-                    format!(
+                return Err(ReportsError::InvalidJurisdictionData {
+                    problem_vi: format!(
                         "Phường `{}` và `{}` chồng lên nhau.",
                         wards[i].id, wards[j].id
                     ),
-                    format!("Wards `{}` and `{}` overlap.", wards[i].id, wards[j].id),
-                ));
+                    problem_en: format!("Wards `{}` and `{}` overlap.", wards[i].id, wards[j].id),
+                }
+                .into());
             }
         }
     }
@@ -511,18 +514,12 @@ fn check_no_overlap_with_others(wards: &[Ward], others: &[OtherWard]) -> Result<
             .filter(|(_, other_bounds)| bounds.intersects(other_bounds))
             .find(|(other, _)| overlap(&shape, &other.shape));
         if let Some((other, _)) = overlapped {
-            return Err(ApiError::new(
-                http::StatusCode::UNPROCESSABLE_ENTITY,
-                "overlaps_jurisdiction",
-                format!(
-                    "Phường `{}` chồng lên phường `{}` của địa bàn `{}`.",
-                    ward.id, other.id, other.jurisdiction
-                ),
-                format!(
-                    "Ward `{}` overlaps ward `{}` of jurisdiction `{}`.",
-                    ward.id, other.id, other.jurisdiction
-                ),
-            ));
+            return Err(ReportsError::OverlapsJurisdiction {
+                ward: ward.id.clone(),
+                other_ward: other.id.clone(),
+                other_jurisdiction: other.jurisdiction.clone(),
+            }
+            .into());
         }
     }
     Ok(())
@@ -718,18 +715,10 @@ async fn write_wards(
     .fetch_all(&mut *tx)
     .await?;
     if !orphaned.is_empty() {
-        return Err(ApiError::new(
-            http::StatusCode::CONFLICT,
-            "ward_in_use",
-            format!(
-                "Không thể xoá phường đang có phản ánh: {}.",
-                orphaned.join(", ")
-            ),
-            format!(
-                "Wards with reports cannot be removed: {}.",
-                orphaned.join(", ")
-            ),
-        ));
+        return Err(ReportsError::WardInUse {
+            wards: orphaned.join(", "),
+        }
+        .into());
     }
     sqlx::query!(
         r#"DELETE FROM routing_rules WHERE jurisdiction_id = $1 AND ward_id <> ALL($2::text[])"#,

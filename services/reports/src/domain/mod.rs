@@ -22,11 +22,14 @@ pub mod workflow;
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Utc};
-use platform::ApiError;
 use platform::internal::ServiceClient;
 use sqlx::PgPool;
 
 use self::wards::WardIndexes;
+
+/// The errors the core and its adapters answer with (declared beside `SERVICE`, which lists
+/// their codes).
+pub use crate::errors::ReportsError;
 
 #[derive(Clone)]
 pub struct ReportsState {
@@ -47,12 +50,4 @@ pub fn local_time(at: DateTime<Utc>) -> String {
         .map_or_else(|| at.fixed_offset(), |hue| at.with_timezone(&hue))
         .format("%H:%M %d/%m/%Y")
         .to_string()
-}
-
-pub fn report_not_found() -> ApiError {
-    ApiError::not_found(
-        "report_not_found",
-        "Không tìm thấy phản ánh.",
-        "There is no such report.",
-    )
 }

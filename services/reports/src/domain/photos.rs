@@ -1,11 +1,11 @@
 //! A report's photos live in media: attached with the report's scope (media lets only its staff
 //! read them), detached again when a write fails, and public or private with the report.
 
-use axum::http::StatusCode;
 use platform::ApiError;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::domain::ReportsError;
 use crate::domain::ReportsState;
 
 /// Attaches the reporter's photos to the report through media, with the report's
@@ -38,24 +38,9 @@ pub async fn attach_photos(
         .await?;
     match answer.status.as_u16() {
         200..=299 => Ok(()),
-        404 => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "media_not_owned",
-            "Có ảnh không tồn tại hoặc không phải của bạn.",
-            "A photo does not exist or is not yours.",
-        )),
-        409 => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "media_already_attached",
-            "Có ảnh đã được đính kèm vào nội dung khác.",
-            "A photo is already attached to something else.",
-        )),
-        422 => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "media_failed",
-            "Không xử lý được một ảnh; vui lòng tải lại ảnh đó.",
-            "A photo could not be processed; please upload it again.",
-        )),
+        404 => Err(ReportsError::MediaNotOwned.into()),
+        409 => Err(platform::error::SharedError::MediaAlreadyAttached.into()),
+        422 => Err(platform::error::SharedError::MediaFailed.into()),
         other => Err(ApiError::internal(anyhow::anyhow!(
             "media answered {other} to an attachment: {}",
             answer.body

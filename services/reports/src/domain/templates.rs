@@ -1,9 +1,9 @@
 //! Response templates filled for one report (`moderation` lets admins write them; officers
 //! answer with them).
 
-use axum::http::StatusCode;
 use platform::ApiError;
 
+use crate::domain::ReportsError;
 use crate::domain::local_time;
 use crate::domain::views::ReportRow;
 
@@ -27,14 +27,7 @@ pub async fn render(
     )
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_template",
-            "Không có mẫu phản hồi này cho loại phản ánh và thao tác này.",
-            "There is no such response template for this category and action.",
-        )
-    })?;
+    .ok_or(ReportsError::UnknownTemplate)?;
     let due = local_time(row.sla_due_at);
     let fill = |text: &str, category: &str, ward: &str, department: &str| {
         text.replace("{category}", category)

@@ -2,12 +2,12 @@
 //! `report.status_changed` in the caller's transaction. Which action leads where is
 //! `workflow`'s table; who may take it is the adapters' concern.
 
-use axum::http::StatusCode;
 use platform::ApiError;
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::ReportsError;
 use crate::domain::views::{Change, ReportRow};
 use crate::domain::workflow::{self, Action, Status};
 
@@ -28,23 +28,6 @@ struct Subject<'a> {
     department: &'a str,
     reporter: Uuid,
     urgent: bool,
-}
-
-pub fn illegal(from: Status, action: Action) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "illegal_transition",
-        format!(
-            "Không thể thực hiện `{}` khi phản ánh đang ở trạng thái `{}`.",
-            action.as_str(),
-            from.as_str()
-        ),
-        format!(
-            "`{}` is not possible while the report is `{}`.",
-            action.as_str(),
-            from.as_str()
-        ),
-    )
 }
 
 /// Writes a status change: the row, its timeline event, and `report.status_changed`.
@@ -162,7 +145,10 @@ impl Changed<'_> {
 /// round.
 pub async fn close_unreopened(tx: &mut PgConnection, limit: i64) -> Result<usize, ApiError> {
     let from = Status::Resolved;
-    let to = workflow::next(from, Action::Close).ok_or_else(|| illegal(from, Action::Close))?;
+    let to = workflow::next(from, Action::Close).ok_or(ReportsError::IllegalTransition {
+        action: Action::Close.as_str(),
+        status: from.as_str(),
+    })?;
     let closed = sqlx::query!(
         r#"UPDATE reports SET status = $3, updated_at = now() WHERE id IN (
                SELECT id FROM reports

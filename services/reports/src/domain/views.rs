@@ -332,7 +332,7 @@ pub async fn current(
 ) -> Result<Report, platform::ApiError> {
     let row = load(&mut *conn, id)
         .await?
-        .ok_or_else(crate::domain::report_not_found)?;
+        .ok_or(crate::domain::ReportsError::ReportNotFound)?;
     Ok(detail(conn, row, audience).await?)
 }
 

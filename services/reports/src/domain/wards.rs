@@ -16,6 +16,7 @@ use platform::extract::JsonBody;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
+use crate::domain::ReportsError;
 use crate::domain::ReportsState;
 use crate::domain::jurisdiction::GeoJsonGeometry;
 
@@ -232,11 +233,7 @@ pub async fn internal_find(
     JsonBody(lookup): JsonBody<WardLookup>,
 ) -> Result<Json<FoundWards>, ApiError> {
     if lookup.wards.len() > MAX_LOOKUP {
-        return Err(ApiError::bad_request(
-            "too_many_wards",
-            format!("Tối đa {MAX_LOOKUP} phường mỗi lần."),
-            format!("At most {MAX_LOOKUP} wards at a time."),
-        ));
+        return Err(ReportsError::TooManyWards { max: MAX_LOOKUP }.into());
     }
     let wards = sqlx::query_as!(
         FoundWard,
