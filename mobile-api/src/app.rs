@@ -292,13 +292,7 @@ async fn connect(
     config: &Config,
 ) -> anyhow::Result<ServiceDb> {
     let database = database.context("the database module was not started")?;
-    ServiceDb::connect(
-        &database.url,
-        service.schema,
-        service.migrator,
-        &config.database,
-    )
-    .await
+    ServiceDb::connect(&database.url, service, &config.database).await
 }
 
 /// Verifies tokens with identity's keys in this process, else with its JWKS over HTTP; `None`
@@ -395,13 +389,7 @@ pub async fn import_jurisdiction(
     wards: Option<&str>,
 ) -> anyhow::Result<(String, usize)> {
     let database = local_postgres::locate(config).await?;
-    let db = ServiceDb::connect(
-        &database.url,
-        reports::SCHEMA,
-        &reports::MIGRATOR,
-        &config.database,
-    )
-    .await?;
+    let db = ServiceDb::connect(&database.url, &reports::SERVICE, &config.database).await?;
     reports::import(db.pool(), jurisdiction, wards).await
 }
 
@@ -411,13 +399,7 @@ pub async fn create_staff(
     staff: &identity::NewStaff,
 ) -> anyhow::Result<uuid::Uuid> {
     let database = local_postgres::locate(config).await?;
-    let db = ServiceDb::connect(
-        &database.url,
-        identity::SCHEMA,
-        &identity::MIGRATOR,
-        &config.database,
-    )
-    .await?;
+    let db = ServiceDb::connect(&database.url, &identity::SERVICE, &config.database).await?;
     identity::create_staff(db.pool(), staff)
         .await
         .map_err(|error| anyhow::anyhow!("{}", error.describe()))

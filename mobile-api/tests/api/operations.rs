@@ -135,3 +135,53 @@ async fn metrics_are_served_on_the_ops_listener_not_the_public_one() {
     assert!(private.text().await.unwrap().trim_end().ends_with("# EOF"));
     app.stop().await.unwrap();
 }
+
+/// The outbox, inbox and Idempotency-Key tables of every schema have platform's one shape,
+/// whether the service's early migrations made them or platform did.
+#[tokio::test]
+async fn shared_tables_have_one_shape_in_every_schema() {
+    let database = crate::helpers::TestDatabase::create().await;
+    let config = crate::helpers::test_config(&database);
+    mobile_api::app::migrate(&config, "all").await.unwrap();
+    let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
+    for (table, flag) in [
+        (
+            "outbox",
+            (|s| s.outbox) as fn(&platform::service::Service) -> bool,
+        ),
+        ("inbox", |s| s.consumes_events),
+        ("idempotency_keys", |s| s.idempotency_keys),
+    ] {
+        let mut shapes = std::collections::BTreeMap::new();
+        for service in mobile_api::modules::SERVICES.iter().filter(|s| flag(s)) {
+            let columns: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+                r#"SELECT column_name::text, data_type::text, is_nullable::text, column_default::text
+                   FROM information_schema.columns
+                   WHERE table_schema = $1 AND table_name = $2 ORDER BY column_name"#,
+            )
+            .bind(service.schema)
+            .bind(table)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            let indexes: Vec<String> = sqlx::query_scalar(
+                "SELECT indexname::text FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY 1",
+            )
+            .bind(service.schema)
+            .bind(table)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            assert!(!columns.is_empty(), "{}.{table} is missing", service.schema);
+            shapes.insert(service.schema, (columns, indexes));
+        }
+        let mut distinct: Vec<_> = shapes.values().collect();
+        distinct.dedup();
+        assert_eq!(
+            distinct.len(),
+            1,
+            "{table} differs between schemas: {shapes:#?}"
+        );
+    }
+    pool.close().await;
+}

@@ -36,6 +36,7 @@ pub static SERVICE: platform::service::Service = platform::service::Service {
     calls: &[],
     outbox: false,
     consumes_events: false,
+    idempotency_keys: false,
     config: Some(platform::config::SectionSpec::of::<config::CatalogueConfig>()),
     body_limit: platform::service::gateway_body_limit,
     openapi: <CatalogueApi as utoipa::OpenApi>::openapi,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use platform::ApiError;
 use platform::error::SharedError;
+use platform::events::types::AccountHomeWardChanged;
 use platform::internal::ServiceClient;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -168,11 +169,10 @@ pub async fn home_ward_changed(
     jurisdiction: Option<&str>,
     ward: Option<&str>,
 ) -> sqlx::Result<()> {
-    platform::events::enqueue(
-        tx,
-        account,
-        platform::events::types::ACCOUNT_HOME_WARD_CHANGED,
-        serde_json::json!({ "account_id": account, "jurisdiction": jurisdiction, "home_ward": ward }),
-    )
-    .await
+    let changed = AccountHomeWardChanged {
+        account_id: account,
+        jurisdiction: jurisdiction.map(str::to_owned),
+        home_ward: ward.map(str::to_owned),
+    };
+    platform::events::enqueue(tx, account, &changed).await
 }

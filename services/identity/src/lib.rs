@@ -67,6 +67,7 @@ pub static SERVICE: Service = Service {
     calls: &["reports"],
     outbox: true,
     consumes_events: false,
+    idempotency_keys: false,
     config: Some(platform::config::SectionSpec::of::<config::IdentityConfig>()),
     body_limit: platform::service::gateway_body_limit,
     openapi: <IdentityApi as utoipa::OpenApi>::openapi,

@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{IdentityError, IdentityState};
+use platform::events::types::{AccountErased, AccountErasureRequested, EventType};
 use platform::extract::ClientInfo;
 
 use crate::audit;
@@ -609,13 +610,11 @@ pub async fn request_erasure(
     )
     .execute(&mut *tx)
     .await?;
-    platform::events::enqueue(
-        &mut tx,
-        id,
-        platform::events::types::ACCOUNT_ERASURE_REQUESTED,
-        serde_json::json!({ "account_id": id, "erase_after": erase_after }),
-    )
-    .await?;
+    let requested = AccountErasureRequested {
+        account_id: id,
+        erase_after,
+    };
+    platform::events::enqueue(&mut tx, id, &requested).await?;
     audit::record(
         &mut tx,
         "erasure_requested",
@@ -672,12 +671,13 @@ async fn erase_due_accounts(state: &IdentityState) -> anyhow::Result<usize> {
     )
     .execute(&mut *tx)
     .await?;
+    // An `AccountErased` per account, written in one statement.
     sqlx::query!(
         r#"INSERT INTO outbox (id, aggregate_id, event_type, payload)
            SELECT gen_random_uuid(), id, $2, jsonb_build_object('account_id', id)
            FROM unnest($1::uuid[]) AS id"#,
         &ids,
-        platform::events::types::ACCOUNT_ERASED
+        AccountErased::NAME
     )
     .execute(&mut *tx)
     .await?;

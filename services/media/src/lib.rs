@@ -27,6 +27,7 @@ use crate::config::MediaConfig;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
+use platform::events::types::{AccountErased, EventType};
 use platform::jobs::Jobs;
 use platform::service::{Running, Service};
 use secrecy::{ExposeSecret, SecretString};
@@ -51,6 +52,7 @@ pub static SERVICE: Service = Service {
     calls: &[],
     outbox: false,
     consumes_events: true,
+    idempotency_keys: false,
     // Photos are larger than anything else.
     config: Some(platform::config::SectionSpec::of::<config::MediaConfig>()),
     body_limit: |config| {
@@ -154,13 +156,12 @@ impl MediaState {
             let state = state.clone();
             Box::pin(async move { state.on_account_erased(event).await })
         });
-        bus.subscribe("media", platform::events::types::ACCOUNT_ERASED, handler)
-            .await
+        bus.subscribe("media", AccountErased::NAME, handler).await
     }
 
     async fn on_account_erased(&self, event: platform::events::Event) -> anyhow::Result<()> {
         const CONSUMER: &str = "media";
-        let owner: uuid::Uuid = serde_json::from_value(event.payload["account_id"].clone())?;
+        let owner = event.decode::<AccountErased>()?.account_id;
         let mut tx = self.pool.begin().await?;
         if platform::events::first_delivery(&mut tx, CONSUMER, event.id).await? {
             let deleted = internal::erase_owner_in(&mut tx, owner).await?;

@@ -23,6 +23,10 @@ use std::sync::Arc;
 use crate::config::NotificationsConfig;
 use axum::Router;
 use axum::routing::{get, post};
+use platform::events::types::{
+    AccountErased, AccountHomeWardChanged, EventType, PaymentFailed, PaymentRefunded,
+    PaymentSucceeded, ReportCreated, ReportOverdue, ReportStatusChanged,
+};
 use platform::events::{Event, Handler, SharedBus, first_delivery};
 use platform::internal::ServiceClient;
 use platform::service::{Running, Service, StartContext};
@@ -46,6 +50,7 @@ pub static SERVICE: Service = Service {
     calls: &["identity", "reports"],
     outbox: false,
     consumes_events: true,
+    idempotency_keys: true,
     config: Some(platform::config::SectionSpec::of::<
         config::NotificationsConfig,
     >()),
@@ -146,14 +151,14 @@ impl NotificationsState {
     /// Consumes the events people are told about, and identity's erasures.
     pub async fn subscribe(&self, bus: &SharedBus) -> anyhow::Result<()> {
         for event_type in [
-            platform::events::types::REPORT_CREATED,
-            platform::events::types::REPORT_STATUS_CHANGED,
-            platform::events::types::REPORT_OVERDUE,
-            platform::events::types::ACCOUNT_ERASED,
-            platform::events::types::ACCOUNT_HOME_WARD_CHANGED,
-            platform::events::types::PAYMENT_SUCCEEDED,
-            platform::events::types::PAYMENT_FAILED,
-            platform::events::types::PAYMENT_REFUNDED,
+            ReportCreated::NAME,
+            ReportStatusChanged::NAME,
+            ReportOverdue::NAME,
+            AccountErased::NAME,
+            AccountHomeWardChanged::NAME,
+            PaymentSucceeded::NAME,
+            PaymentFailed::NAME,
+            PaymentRefunded::NAME,
         ] {
             let state = self.clone();
             let handler: Handler = Arc::new(move |event| {
@@ -166,68 +171,72 @@ impl NotificationsState {
     }
 
     async fn on_event(&self, event: Event) -> anyhow::Result<()> {
-        #[derive(Deserialize)]
-        struct Report {
-            report_id: Uuid,
-            #[serde(default)]
-            reporter_id: Option<Uuid>,
-            #[serde(default)]
-            jurisdiction: String,
-            #[serde(default)]
-            ward: String,
-            #[serde(default)]
-            department: String,
-            #[serde(default)]
-            assignee_id: Option<Uuid>,
-        }
         match event.event_type.as_str() {
-            platform::events::types::ACCOUNT_ERASED => return self.on_account_erased(event).await,
-            platform::events::types::ACCOUNT_HOME_WARD_CHANGED => {
-                return self.on_home_ward_changed(event).await;
+            AccountErased::NAME => self.on_account_erased(&event, event.decode()?).await,
+            AccountHomeWardChanged::NAME => {
+                self.on_home_ward_changed(&event, event.decode()?).await
             }
-            platform::events::types::PAYMENT_SUCCEEDED
-            | platform::events::types::PAYMENT_FAILED
-            | platform::events::types::PAYMENT_REFUNDED => {
-                return self.on_payment(event).await;
+            ReportCreated::NAME => self.on_report_created(&event, event.decode()?).await,
+            ReportOverdue::NAME => self.on_report_overdue(&event, event.decode()?).await,
+            ReportStatusChanged::NAME => self.on_status_changed(&event, event.decode()?).await,
+            PaymentSucceeded::NAME => {
+                let payment: PaymentSucceeded = event.decode()?;
+                let notice = templates::payment_succeeded(&payment);
+                self.tell_payer(&event, payment.account_id, payment.payment_id, &notice)
+                    .await
             }
-            _ => {}
+            PaymentFailed::NAME => {
+                let payment: PaymentFailed = event.decode()?;
+                let notice = templates::payment_failed(&payment);
+                self.tell_payer(&event, payment.account_id, payment.payment_id, &notice)
+                    .await
+            }
+            PaymentRefunded::NAME => {
+                let refund: PaymentRefunded = event.decode()?;
+                let notice = templates::payment_refunded(&refund);
+                self.tell_payer(&event, refund.account_id, refund.payment_id, &notice)
+                    .await
+            }
+            other => anyhow::bail!("notifications does not take {other} events"),
         }
-        let report: Report = serde_json::from_value(event.payload.clone())?;
-        if event.event_type == platform::events::types::REPORT_CREATED {
-            self.remember_report_cell(&event, report.reporter_id, &report.jurisdiction)
-                .await?;
-        }
-        let (notice, recipients) = match event.event_type.as_str() {
-            // The officers who answer for the ward and the department.
-            platform::events::types::REPORT_CREATED => (
-                templates::created(&event.payload),
-                self.responsible(&report.jurisdiction, &report.ward, &report.department)
-                    .await?,
-            ),
-            // The same, and whoever it is assigned to.
-            platform::events::types::REPORT_OVERDUE => {
-                let mut staff = self
-                    .responsible(&report.jurisdiction, &report.ward, &report.department)
-                    .await?;
-                staff.extend(report.assignee_id);
-                (templates::overdue(&event.payload), staff)
-            }
-            // The reporter and the report's followers.
-            _ => {
-                let Some(notice) = templates::status_changed(&event.payload) else {
-                    return Ok(());
-                };
-                let mut people = self.followers(report.report_id).await?;
-                people.extend(report.reporter_id);
-                (notice, people)
-            }
+    }
+
+    /// The officers who answer for the ward and the department hear of a new report; where
+    /// its reporter last reported from is kept for the city's warnings.
+    async fn on_report_created(&self, event: &Event, report: ReportCreated) -> anyhow::Result<()> {
+        self.remember_report_cell(event, &report).await?;
+        let staff = self
+            .responsible(&report.jurisdiction, &report.ward, &report.department)
+            .await?;
+        let data = report_data(event, report.report_id, None);
+        self.deliver(event, &templates::created(&report), &data, staff)
+            .await
+    }
+
+    /// The same, and whoever it is assigned to, hear of a report past its deadline.
+    async fn on_report_overdue(&self, event: &Event, report: ReportOverdue) -> anyhow::Result<()> {
+        let mut staff = self
+            .responsible(&report.jurisdiction, &report.ward, &report.department)
+            .await?;
+        staff.extend(report.assignee_id);
+        let data = report_data(event, report.report_id, None);
+        self.deliver(event, &templates::overdue(&report), &data, staff)
+            .await
+    }
+
+    /// The reporter and the report's followers hear of its new status.
+    async fn on_status_changed(
+        &self,
+        event: &Event,
+        change: ReportStatusChanged,
+    ) -> anyhow::Result<()> {
+        let Some(notice) = templates::status_changed(&change) else {
+            return Ok(());
         };
-        let data = serde_json::json!({
-            "kind": event.event_type,
-            "report_id": report.report_id,
-            "status": event.payload["to"],
-        });
-        self.deliver(&event, &notice, &data, recipients).await
+        let mut people = self.followers(change.report_id).await?;
+        people.push(change.reporter_id);
+        let data = report_data(event, change.report_id, Some(&change.to));
+        self.deliver(event, &notice, &data, people).await
     }
 
     /// Writes the notices and queues their pushes, once per event.
@@ -314,16 +323,15 @@ impl NotificationsState {
     }
 
     /// The payer hears how their payment ended.
-    async fn on_payment(&self, event: Event) -> anyhow::Result<()> {
-        let Some(notice) = templates::payment(&event.event_type, &event.payload) else {
-            return Ok(());
-        };
-        let payer: Uuid = serde_json::from_value(event.payload["account_id"].clone())?;
-        let data = serde_json::json!({
-            "kind": event.event_type,
-            "payment_id": event.payload["payment_id"],
-        });
-        self.deliver(&event, &notice, &data, vec![payer]).await
+    async fn tell_payer(
+        &self,
+        event: &Event,
+        payer: Uuid,
+        payment_id: Uuid,
+        notice: &templates::Notice,
+    ) -> anyhow::Result<()> {
+        let data = serde_json::json!({ "kind": event.event_type, "payment_id": payment_id });
+        self.deliver(event, notice, &data, vec![payer]).await
     }
 
     /// Where a resident last reported from, for the city's warnings; an older report's event
@@ -331,12 +339,8 @@ impl NotificationsState {
     async fn remember_report_cell(
         &self,
         event: &Event,
-        reporter: Option<Uuid>,
-        jurisdiction: &str,
+        report: &ReportCreated,
     ) -> anyhow::Result<()> {
-        let (Some(reporter), Some(cell)) = (reporter, event.payload["h3_res9"].as_i64()) else {
-            return Ok(());
-        };
         sqlx::query!(
             r#"INSERT INTO residents (account_id, last_report_cell, last_report_jurisdiction, last_report_at)
                VALUES ($1, $2, $3, $4)
@@ -346,9 +350,9 @@ impl NotificationsState {
                      last_report_at = EXCLUDED.last_report_at
                  WHERE residents.last_report_at IS NULL
                     OR residents.last_report_at < EXCLUDED.last_report_at"#,
-            reporter,
-            cell,
-            jurisdiction,
+            report.reporter_id,
+            report.h3_res9,
+            report.jurisdiction,
             event.occurred_at
         )
         .execute(&self.pool)
@@ -358,16 +362,11 @@ impl NotificationsState {
 
     /// A resident's home ward, a ward of a jurisdiction, for the city's warnings (the newest
     /// change wins; none when identity cleared it).
-    async fn on_home_ward_changed(&self, event: Event) -> anyhow::Result<()> {
-        #[derive(Deserialize)]
-        struct Changed {
-            account_id: Uuid,
-            // Absent from events written before home wards had a jurisdiction.
-            #[serde(default)]
-            jurisdiction: Option<String>,
-            home_ward: Option<String>,
-        }
-        let changed: Changed = serde_json::from_value(event.payload.clone())?;
+    async fn on_home_ward_changed(
+        &self,
+        event: &Event,
+        changed: AccountHomeWardChanged,
+    ) -> anyhow::Result<()> {
         sqlx::query!(
             r#"INSERT INTO residents (account_id, home_jurisdiction, home_ward, home_ward_at)
                VALUES ($1, $2, $3, $4)
@@ -387,8 +386,8 @@ impl NotificationsState {
     }
 
     /// An erased account's inbox, preferences and pending pushes go with it.
-    async fn on_account_erased(&self, event: Event) -> anyhow::Result<()> {
-        let account: Uuid = serde_json::from_value(event.payload["account_id"].clone())?;
+    async fn on_account_erased(&self, event: &Event, erased: AccountErased) -> anyhow::Result<()> {
+        let account = erased.account_id;
         let mut tx = self.pool.begin().await?;
         if first_delivery(&mut tx, CONSUMER, event.id).await? {
             sqlx::query!("DELETE FROM notices WHERE account_id = $1", account)
@@ -404,6 +403,11 @@ impl NotificationsState {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// What a push about a report carries for the app: which report, and its status if it changed.
+fn report_data(event: &Event, report_id: Uuid, status: Option<&str>) -> serde_json::Value {
+    serde_json::json!({ "kind": event.event_type, "report_id": report_id, "status": status })
 }
 
 /// Notifications' routes, without the shared service layers (the caller adds them).

@@ -1,6 +1,10 @@
 //! What a person is told about an event, in Vietnamese and English.
 
-use serde_json::Value;
+use platform::events::types::{
+    PaymentFailed, PaymentRefunded, PaymentSucceeded, ReportCreated, ReportOverdue,
+    ReportStatusChanged,
+};
+use platform::lang::{Lang, vnd};
 
 pub struct Notice {
     pub title_vi: String,
@@ -11,33 +15,31 @@ pub struct Notice {
 }
 
 /// For the ward's officers and the department's staff: a new report to handle.
-pub fn created(payload: &Value) -> Notice {
-    let name_vi = payload["category_name_vi"].as_str().unwrap_or("Phản ánh");
-    let name_en = payload["category_name_en"].as_str().unwrap_or("Report");
+pub fn created(report: &ReportCreated) -> Notice {
     Notice {
-        title_vi: format!("Phản ánh mới: {name_vi}"),
-        title_en: format!("New report: {name_en}"),
+        title_vi: format!("Phản ánh mới: {}", report.category_name_vi),
+        title_en: format!("New report: {}", report.category_name_en),
         body_vi: "Một phản ánh mới thuộc phạm vi của bạn đang chờ tiếp nhận.".to_owned(),
         body_en: "A new report in your area is waiting to be accepted.".to_owned(),
-        urgent: payload["urgent"].as_bool().unwrap_or(false),
+        urgent: report.urgent,
     }
 }
 
 /// For the ward's officers, the department's staff and the assignee: a report past its deadline.
-pub fn overdue(payload: &Value) -> Notice {
+pub fn overdue(report: &ReportOverdue) -> Notice {
     Notice {
         title_vi: "Phản ánh quá hạn xử lý".to_owned(),
         title_en: "A report is overdue".to_owned(),
         body_vi: "Một phản ánh thuộc phạm vi của bạn đã quá thời hạn xử lý.".to_owned(),
         body_en: "A report in your area is past its deadline.".to_owned(),
-        urgent: payload["urgent"].as_bool().unwrap_or(false),
+        urgent: report.urgent,
     }
 }
 
 /// The reporter's notice of their report's new status; `None` for a change they made
 /// themselves (reopening) or one that tells them nothing.
-pub fn status_changed(payload: &Value) -> Option<Notice> {
-    let (title_vi, title_en, body_vi, body_en) = match payload["to"].as_str()? {
+pub fn status_changed(change: &ReportStatusChanged) -> Option<Notice> {
+    let (title_vi, title_en, body_vi, body_en) = match change.to.as_str() {
         "accepted" => (
             "Phản ánh của bạn đã được tiếp nhận",
             "Your report was accepted",
@@ -77,50 +79,51 @@ pub fn status_changed(payload: &Value) -> Option<Notice> {
         _ => return None,
     };
     // The officer's public note says more than any template.
-    let note = payload["public_note"]
-        .as_str()
+    let note = change
+        .public_note
+        .as_deref()
         .filter(|n| !n.trim().is_empty());
     Some(Notice {
         title_vi: title_vi.to_owned(),
         title_en: title_en.to_owned(),
         body_vi: note.unwrap_or(body_vi).to_owned(),
         body_en: note.unwrap_or(body_en).to_owned(),
-        urgent: payload["urgent"].as_bool().unwrap_or(false),
+        urgent: change.urgent,
     })
 }
 
-/// The payer's notice of their payment's outcome; `None` for events that tell them nothing.
-pub fn payment(event_type: &str, payload: &Value) -> Option<Notice> {
-    use platform::lang::{Lang, vnd};
-    let amount = payload["amount"].as_i64()?;
-    let (what_vi, what_en) = (
-        payload["description_vi"].as_str().unwrap_or("Thanh toán"),
-        payload["description_en"].as_str().unwrap_or("Payment"),
-    );
-    let (vi, en) = (vnd(amount, Lang::Vi), vnd(amount, Lang::En));
-    let (title_vi, title_en, body_vi, body_en) = match event_type {
-        platform::events::types::PAYMENT_SUCCEEDED => (
-            "Thanh toán thành công".to_owned(),
-            "Payment successful".to_owned(),
-            format!(
-                "{what_vi}: {vi}. Số biên lai {}.",
-                payload["receipt_number"].as_str().unwrap_or_default()
-            ),
-            format!(
-                "{what_en}: {en}. Receipt number {}.",
-                payload["receipt_number"].as_str().unwrap_or_default()
-            ),
+/// The payer's notice of a settled payment, with its receipt number.
+pub fn payment_succeeded(payment: &PaymentSucceeded) -> Notice {
+    let (vi, en) = (vnd(payment.amount, Lang::Vi), vnd(payment.amount, Lang::En));
+    Notice {
+        title_vi: "Thanh toán thành công".to_owned(),
+        title_en: "Payment successful".to_owned(),
+        body_vi: format!(
+            "{}: {vi}. Số biên lai {}.",
+            payment.description_vi, payment.receipt_number
         ),
-        platform::events::types::PAYMENT_FAILED if payload["reason"] == "expired" => (
-            "Giao dịch thanh toán đã hết hạn".to_owned(),
-            "Payment expired".to_owned(),
+        body_en: format!(
+            "{}: {en}. Receipt number {}.",
+            payment.description_en, payment.receipt_number
+        ),
+        urgent: false,
+    }
+}
+
+/// The payer's notice of a payment that failed, by why.
+pub fn payment_failed(payment: &PaymentFailed) -> Notice {
+    let (what_vi, what_en) = (&payment.description_vi, &payment.description_en);
+    let (vi, en) = (vnd(payment.amount, Lang::Vi), vnd(payment.amount, Lang::En));
+    let failed = ("Thanh toán không thành công", "Payment failed");
+    let ((title_vi, title_en), body_vi, body_en) = match payment.reason.as_str() {
+        "expired" => (
+            ("Giao dịch thanh toán đã hết hạn", "Payment expired"),
             format!("{what_vi}: {vi} chưa được thanh toán. Bạn có thể thanh toán lại."),
             format!("{what_en}: {en} was not paid. You can pay again."),
         ),
         // The provider took the money but it paid no bill: it is held to be returned.
-        platform::events::types::PAYMENT_FAILED if payload["reason"] == "bill_already_paid" => (
-            "Thanh toán không thành công".to_owned(),
-            "Payment failed".to_owned(),
+        "bill_already_paid" => (
+            failed,
             format!(
                 "{what_vi}: hóa đơn đã được thanh toán trước đó. Số tiền bạn đã trả sẽ được hoàn lại."
             ),
@@ -128,9 +131,8 @@ pub fn payment(event_type: &str, payload: &Value) -> Option<Notice> {
                 "{what_en}: the bill had already been paid. The money you paid will be returned."
             ),
         ),
-        platform::events::types::PAYMENT_FAILED if payload["reason"] == "amount_mismatch" => (
-            "Thanh toán không thành công".to_owned(),
-            "Payment failed".to_owned(),
+        "amount_mismatch" => (
+            failed,
             format!(
                 "{what_vi}: số tiền cổng thanh toán báo không khớp với hóa đơn. Số tiền bạn đã trả sẽ được hoàn lại."
             ),
@@ -138,25 +140,29 @@ pub fn payment(event_type: &str, payload: &Value) -> Option<Notice> {
                 "{what_en}: the provider reported another amount than the bill's. The money you paid will be returned."
             ),
         ),
-        platform::events::types::PAYMENT_FAILED => (
-            "Thanh toán không thành công".to_owned(),
-            "Payment failed".to_owned(),
+        _ => (
+            failed,
             format!("{what_vi}: {vi}. Bạn chưa bị trừ tiền cho hóa đơn này."),
             format!("{what_en}: {en}. The bill is still unpaid."),
         ),
-        platform::events::types::PAYMENT_REFUNDED => (
-            "Đã hoàn tiền".to_owned(),
-            "Refund completed".to_owned(),
-            format!("{vi} đã được hoàn về tài khoản thanh toán của bạn."),
-            format!("{en} was returned to your payment account."),
-        ),
-        _ => return None,
     };
-    Some(Notice {
-        title_vi,
-        title_en,
+    Notice {
+        title_vi: title_vi.to_owned(),
+        title_en: title_en.to_owned(),
         body_vi,
         body_en,
         urgent: false,
-    })
+    }
+}
+
+/// The payer's notice of money returned.
+pub fn payment_refunded(refund: &PaymentRefunded) -> Notice {
+    let (vi, en) = (vnd(refund.amount, Lang::Vi), vnd(refund.amount, Lang::En));
+    Notice {
+        title_vi: "Đã hoàn tiền".to_owned(),
+        title_en: "Refund completed".to_owned(),
+        body_vi: format!("{vi} đã được hoàn về tài khoản thanh toán của bạn."),
+        body_en: format!("{en} was returned to your payment account."),
+        urgent: false,
+    }
 }

@@ -49,6 +49,7 @@ pub static SERVICE: Service = Service {
     calls: &[],
     outbox: true,
     consumes_events: false,
+    idempotency_keys: true,
     config: Some(platform::config::SectionSpec::of::<config::PaymentsConfig>()),
     body_limit: platform::service::gateway_body_limit,
     openapi: <PaymentsApi as utoipa::OpenApi>::openapi,

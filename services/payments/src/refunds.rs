@@ -16,7 +16,6 @@ use platform::auth::{Principal, Role};
 use platform::extract::{IdempotencyKey, JsonBody};
 use platform::idempotency;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -24,6 +23,7 @@ use crate::intents::{Payment, load, visible};
 use crate::ledger::{self, credit, debit};
 use crate::providers::{self, ProviderName, RefundOutcome};
 use crate::{PaymentsError, PaymentsState};
+use platform::events::types::PaymentRefunded;
 
 const MAX_REASON_CHARS: usize = 200;
 
@@ -265,18 +265,13 @@ pub(crate) async fn finish(
                 ],
             )
             .await?;
-            platform::events::enqueue(
-                &mut tx,
-                refund.intent_id,
-                platform::events::types::PAYMENT_REFUNDED,
-                json!({
-                    "payment_id": refund.intent_id,
-                    "refund_id": refund_id,
-                    "account_id": refund.account_id,
-                    "amount": refund.amount,
-                }),
-            )
-            .await?;
+            let refunded = PaymentRefunded {
+                payment_id: refund.intent_id,
+                refund_id,
+                account_id: refund.account_id,
+                amount: refund.amount,
+            };
+            platform::events::enqueue(&mut tx, refund.intent_id, &refunded).await?;
         }
         RefundOutcome::Refused { code } => {
             tracing::warn!(refund = %refund_id, code, "the provider refused a refund");

@@ -2,7 +2,7 @@
 //! status, the ledger, the receipt number and the outbox event change in one transaction, once.
 //! A notification that comes again finds the payment final and changes nothing.
 
-use serde_json::json;
+use platform::events::types::{PaymentFailed, PaymentSucceeded};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -152,22 +152,17 @@ pub async fn apply(
                 ],
             )
             .await?;
-            platform::events::enqueue(
-                &mut tx,
-                payment.id,
-                platform::events::types::PAYMENT_SUCCEEDED,
-                json!({
-                    "payment_id": payment.id,
-                    "account_id": payment.account_id,
-                    "amount": amount,
-                    "service": payment.service,
-                    "description_vi": payment.description_vi,
-                    "description_en": payment.description_en,
-                    "receipt_number": receipt,
-                    "provider": provider.as_str(),
-                }),
-            )
-            .await?;
+            let succeeded = PaymentSucceeded {
+                payment_id: payment.id,
+                account_id: payment.account_id,
+                amount: *amount,
+                service: payment.service.clone(),
+                description_vi: payment.description_vi.clone(),
+                description_en: payment.description_en.clone(),
+                receipt_number: receipt,
+                provider: provider.as_str().to_owned(),
+            };
+            platform::events::enqueue(&mut tx, payment.id, &succeeded).await?;
             Settled::Applied
         }
         Outcome::Failed { code } => {
@@ -246,19 +241,14 @@ async fn emit_failed(
     payment: &PaymentEvent,
     reason: &str,
 ) -> sqlx::Result<()> {
-    platform::events::enqueue(
-        conn,
-        payment.id,
-        platform::events::types::PAYMENT_FAILED,
-        json!({
-            "payment_id": payment.id,
-            "account_id": payment.account_id,
-            "amount": payment.amount,
-            "service": payment.service,
-            "description_vi": payment.description_vi,
-            "description_en": payment.description_en,
-            "reason": reason,
-        }),
-    )
-    .await
+    let failed = PaymentFailed {
+        payment_id: payment.id,
+        account_id: payment.account_id,
+        amount: payment.amount,
+        service: payment.service.clone(),
+        description_vi: payment.description_vi.clone(),
+        description_en: payment.description_en.clone(),
+        reason: reason.to_owned(),
+    };
+    platform::events::enqueue(conn, payment.id, &failed).await
 }

@@ -46,33 +46,24 @@ fn first_schema_version() -> i16 {
     1
 }
 
-/// Every event type, named once: producers and consumers use these, never their own spelling.
-pub mod types {
-    /// Identity: an account asked to be erased (`account_id`, `erase_after`).
-    pub const ACCOUNT_ERASURE_REQUESTED: &str = "account.erasure_requested";
-    /// Identity: an account and what it held are gone (`account_id`).
-    pub const ACCOUNT_ERASED: &str = "account.erased";
-    /// Identity: a resident's home ward changed (`account_id`, `jurisdiction`, `ward`).
-    pub const ACCOUNT_HOME_WARD_CHANGED: &str = "account.home_ward_changed";
-    /// Reports: a report was filed.
-    pub const REPORT_CREATED: &str = "report.created";
-    /// Reports: a report moved in its workflow.
-    pub const REPORT_STATUS_CHANGED: &str = "report.status_changed";
-    /// Reports: a report passed its SLA deadline.
-    pub const REPORT_OVERDUE: &str = "report.overdue";
-    /// Reports: staff commented on a report.
-    pub const REPORT_COMMENTED: &str = "report.commented";
-    /// Reports: a report was linked as a duplicate of another.
-    pub const REPORT_DUPLICATE_LINKED: &str = "report.duplicate_linked";
-    /// Reports: the reporter rated how a report was resolved.
-    pub const REPORT_RATED: &str = "report.rated";
-    /// Payments: a payment settled.
-    pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";
-    /// Payments: a payment failed or expired (`reason`).
-    pub const PAYMENT_FAILED: &str = "payment.failed";
-    /// Payments: a payment was refunded, in part or in full.
-    pub const PAYMENT_REFUNDED: &str = "payment.refunded";
+impl Event {
+    /// The payload as the type it was written as; an error for an event of another type or a
+    /// payload of another shape (the consumer has it delivered again, then dead-lettered).
+    pub fn decode<E: EventType>(&self) -> anyhow::Result<E> {
+        anyhow::ensure!(
+            self.event_type == E::NAME,
+            "a {} event read as {}",
+            self.event_type,
+            E::NAME
+        );
+        serde_json::from_value(self.payload.clone())
+            .with_context(|| format!("a {} event of another shape", E::NAME))
+    }
 }
+
+pub mod types;
+
+use types::EventType;
 
 /// What a consumer does with an event: `Ok` once handled, `Err` to have it delivered again.
 pub type Handler = Arc<dyn Fn(Event) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
@@ -102,18 +93,18 @@ pub async fn connect(config: &EventsConfig, jobs: &Jobs) -> anyhow::Result<Share
 
 /// Writes an event to the service's `outbox`, within the transaction of the change it tells of;
 /// the outbox relay publishes it once that commits.
-pub async fn enqueue(
+pub async fn enqueue<E: EventType>(
     tx: &mut PgConnection,
     aggregate_id: Uuid,
-    event_type: &str,
-    payload: serde_json::Value,
+    event: &E,
 ) -> sqlx::Result<()> {
+    let payload = serde_json::to_value(event).map_err(|error| sqlx::Error::Encode(error.into()))?;
     sqlx::query(
         "INSERT INTO outbox (id, aggregate_id, event_type, payload) VALUES ($1, $2, $3, $4)",
     )
     .bind(Uuid::now_v7())
     .bind(aggregate_id)
-    .bind(event_type)
+    .bind(E::NAME)
     .bind(payload)
     .execute(tx)
     .await?;

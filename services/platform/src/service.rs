@@ -34,10 +34,15 @@ pub struct Service {
     pub routes: &'static [&'static str],
     /// The services it calls: in this process when they run here, else at `upstreams.<name>`.
     pub calls: &'static [&'static str],
-    /// Whether it writes events to an outbox for the relay to publish.
+    /// Whether it writes events to an outbox for the relay to publish; its schema then gets the
+    /// shared `outbox`.
     pub outbox: bool,
-    /// Whether it subscribes to events (in `start`, through `StartContext::bus`).
+    /// Whether it subscribes to events (in `start`, through `StartContext::bus`); its schema
+    /// then gets the shared `inbox`.
     pub consumes_events: bool,
+    /// Whether it keeps `Idempotency-Key`s (`platform::idempotency`); its schema then gets the
+    /// shared `idempotency_keys`.
+    pub idempotency_keys: bool,
     /// Its own section of the configuration (`[<name>]`), a type of its crate.
     pub config: Option<SectionSpec>,
     /// Its largest request body, when it takes more than `gateway.body_limit_bytes`.

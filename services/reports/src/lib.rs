@@ -55,6 +55,7 @@ pub static SERVICE: Service = Service {
     calls: &["media", "identity"],
     outbox: true,
     consumes_events: false,
+    idempotency_keys: true,
     // Ward boundaries admins upload are larger than anything else but photos.
     config: Some(platform::config::SectionSpec::of::<config::ReportsConfig>()),
     body_limit: |_| Some(MAX_BODY_BYTES),

@@ -7,9 +7,10 @@ use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use platform::ApiError;
 use platform::auth::Principal;
+use platform::events::types::{ReportCommented, ReportDuplicateLinked};
 use platform::extract::{JsonBody, QueryParams};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -483,7 +484,7 @@ async fn internal_comment(
         media_ids: &[],
         details: json!({}),
     }
-    .record(tx, None, Value::Null)
+    .record(tx)
     .await?;
     Ok(())
 }
@@ -534,10 +535,13 @@ pub async fn comment(
             media_ids: &[],
             details: json!({}),
         }
-        .record(
+        .record_and_announce(
             &mut tx,
-            Some(platform::events::types::REPORT_COMMENTED),
-            json!({ "report_id": id, "reporter_id": row.reporter_id, "note": text }),
+            &ReportCommented {
+                report_id: id,
+                reporter_id: row.reporter_id,
+                note: text.to_owned(),
+            },
         )
         .await?;
     } else {
@@ -762,10 +766,12 @@ pub async fn mark_duplicate(
             media_ids: &[],
             details: json!({ "duplicate_id": id }),
         }
-        .record(
+        .record_and_announce(
             &mut tx,
-            Some(platform::events::types::REPORT_DUPLICATE_LINKED),
-            json!({ "report_id": request.original_id, "duplicate_id": id }),
+            &ReportDuplicateLinked {
+                report_id: request.original_id,
+                duplicate_id: id,
+            },
         )
         .await?;
         let report = views::current(&mut tx, id, Audience::Staff).await?;

@@ -1225,7 +1225,7 @@ async fn create_update(
             "updated_datetime": written_at,
         }),
     }
-    .record(&mut tx, None, Value::Null)
+    .record(&mut tx)
     .await?;
     // A concurrent retry waits here for the first to commit, then finds it.
     let claimed = sqlx::query!(

@@ -8,6 +8,7 @@ use chrono::Utc;
 use h3o::LatLng;
 use platform::ApiError;
 use platform::auth::Principal;
+use platform::events::types::ReportRated;
 use platform::extract::{JsonBody, QueryParams};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -462,11 +463,15 @@ pub async fn rate(
         media_ids: &[],
         details: json!({ "rating": rating.rating }),
     }
-    .record(
+    .record_and_announce(
         &mut tx,
-        Some(platform::events::types::REPORT_RATED),
-        json!({ "report_id": id, "rating": rating.rating, "jurisdiction": row.jurisdiction_id,
-                "ward": row.ward_id, "department": row.department_id }),
+        &ReportRated {
+            report_id: id,
+            rating: rating.rating,
+            jurisdiction: row.jurisdiction_id.clone(),
+            ward: row.ward_id.clone(),
+            department: row.department_id.clone(),
+        },
     )
     .await?;
     let report = views::current(&mut tx, id, Audience::Reporter).await?;

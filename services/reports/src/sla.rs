@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use platform::events::types::ReportOverdue;
 use serde_json::json;
 
 use crate::domain::views::Change;
@@ -68,20 +69,19 @@ async fn check(state: &ReportsState) -> anyhow::Result<usize> {
             media_ids: &[],
             details: json!({ "sla_due_at": report.sla_due_at }),
         }
-        .record(
+        .record_and_announce(
             &mut tx,
-            Some(platform::events::types::REPORT_OVERDUE),
-            json!({
-                "report_id": report.id,
-                "jurisdiction": report.jurisdiction_id,
-                "ward": report.ward_id,
-                "department": report.department_id,
-                "category": report.category_code,
-                "assignee_id": report.assignee_id,
-                "urgent": report.urgent,
-                "priority": report.priority,
-                "sla_due_at": report.sla_due_at,
-            }),
+            &ReportOverdue {
+                report_id: report.id,
+                jurisdiction: report.jurisdiction_id.clone(),
+                ward: report.ward_id.clone(),
+                department: report.department_id.clone(),
+                category: report.category_code.clone(),
+                assignee_id: report.assignee_id,
+                urgent: report.urgent,
+                priority: report.priority.clone(),
+                sla_due_at: report.sla_due_at,
+            },
         )
         .await?;
     }

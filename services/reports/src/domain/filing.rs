@@ -4,6 +4,7 @@
 
 use axum::http::StatusCode;
 use h3o::Resolution;
+use platform::events::types::ReportCreated;
 use platform::{ApiError, idempotency};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -293,25 +294,24 @@ pub async fn file(
         media_ids: &request.media_ids,
         details: json!({}),
     }
-    .record(
+    .record_and_announce(
         &mut tx,
-        Some(platform::events::types::REPORT_CREATED),
-        json!({
-            "report_id": report_id,
-            "jurisdiction": jurisdiction,
-            "category": request.category,
-            "category_name_vi": category.name_vi,
-            "category_name_en": category.name_en,
-            "ward": ward,
-            "department": department,
-            "reporter_id": filer.account_id,
-            "status": Status::Submitted.as_str(),
-            "priority": category.priority,
-            "urgent": category.urgent,
-            "public": public,
-            "h3_res9": cell(latitude, longitude, Resolution::Nine)?,
-            "sla_due_at": sla_due_at,
-        }),
+        &ReportCreated {
+            report_id,
+            jurisdiction: jurisdiction.clone(),
+            ward: ward.clone(),
+            department: department.clone(),
+            category: request.category.clone(),
+            category_name_vi: category.name_vi.clone(),
+            category_name_en: category.name_en.clone(),
+            reporter_id: filer.account_id,
+            status: Status::Submitted.as_str().to_owned(),
+            priority: category.priority.clone(),
+            urgent: category.urgent,
+            public,
+            h3_res9: cell(latitude, longitude, Resolution::Nine)?,
+            sla_due_at,
+        },
     )
     .await?;
     let report = views::current(&mut tx, report_id, Audience::Reporter).await?;

@@ -3,6 +3,7 @@
 //! `workflow`'s table; who may take it is the adapters' concern.
 
 use platform::ApiError;
+use platform::events::types::ReportStatusChanged;
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -104,20 +105,23 @@ struct Changed<'a> {
 impl Changed<'_> {
     async fn record(self, tx: &mut PgConnection, report: &Subject<'_>) -> Result<(), ApiError> {
         let (from, to) = (self.from, self.to);
-        let reason = self.details.get("reason").and_then(Value::as_str);
-        let payload = json!({
-            "report_id": report.id,
-            "from": from.as_str(),
-            "to": to.as_str(),
-            "actor_role": self.actor_role,
-            "reason": reason,
-            "jurisdiction": report.jurisdiction,
-            "ward": report.ward,
-            "department": report.department,
-            "reporter_id": report.reporter,
-            "public_note": self.note,
-            "urgent": report.urgent,
-        });
+        let event = ReportStatusChanged {
+            report_id: report.id,
+            from: from.as_str().to_owned(),
+            to: to.as_str().to_owned(),
+            actor_role: self.actor_role.to_owned(),
+            reason: self
+                .details
+                .get("reason")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            jurisdiction: report.jurisdiction.to_owned(),
+            ward: report.ward.to_owned(),
+            department: report.department.to_owned(),
+            reporter_id: report.reporter,
+            public_note: self.note.map(str::to_owned),
+            urgent: report.urgent,
+        };
         Change {
             report_id: report.id,
             kind: "status_changed",
@@ -130,11 +134,7 @@ impl Changed<'_> {
             media_ids: self.media_ids,
             details: self.details,
         }
-        .record(
-            tx,
-            Some(platform::events::types::REPORT_STATUS_CHANGED),
-            payload,
-        )
+        .record_and_announce(tx, &event)
         .await?;
         Ok(())
     }

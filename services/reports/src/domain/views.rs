@@ -5,6 +5,7 @@
 //! app's public view, the near feed, duplicates and Open311 all render from it.
 
 use chrono::{DateTime, Utc};
+use platform::events::types::EventType;
 use serde::Serialize;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
@@ -359,14 +360,20 @@ pub struct Change<'a> {
 }
 
 impl Change<'_> {
-    /// Writes the timeline event and, if `event_type` is given, the outbox event with `payload`;
-    /// answers the event's id.
-    pub async fn record(
+    /// Writes the timeline event and, in the outbox, `event` for the other services; answers the
+    /// timeline event's id.
+    pub async fn record_and_announce<E: EventType>(
         &self,
         conn: &mut PgConnection,
-        event_type: Option<&str>,
-        payload: serde_json::Value,
+        event: &E,
     ) -> sqlx::Result<Uuid> {
+        let id = self.record(&mut *conn).await?;
+        platform::events::enqueue(conn, self.report_id, event).await?;
+        Ok(id)
+    }
+
+    /// Writes the timeline event only (what other services need not hear of); answers its id.
+    pub async fn record(&self, conn: &mut PgConnection) -> sqlx::Result<Uuid> {
         let id = Uuid::now_v7();
         sqlx::query!(
             r#"INSERT INTO report_events (id, report_id, kind, from_status, to_status, actor_id, actor_role, public, note, media_ids, details)
@@ -385,9 +392,6 @@ impl Change<'_> {
         )
         .execute(&mut *conn)
         .await?;
-        if let Some(event_type) = event_type {
-            platform::events::enqueue(conn, self.report_id, event_type, payload).await?;
-        }
         Ok(id)
     }
 }

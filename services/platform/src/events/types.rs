@@ -1,0 +1,226 @@
+//! Every event between services, named and shaped once. A producer writes one of these with
+//! [`enqueue`](super::enqueue), a consumer subscribes to its [`EventType::NAME`] and reads it
+//! back with [`Event::decode`](super::Event::decode); no service spells an event's name or
+//! fields itself. Events already written stay readable: a field added later is an `Option` or
+//! has a default, and a change that cannot be read that way is a new event type.
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// An event's payload, and the name it travels under.
+pub trait EventType: Serialize + DeserializeOwned {
+    /// `account.erased`, `report.status_changed`, ...
+    const NAME: &'static str;
+}
+
+macro_rules! event_types {
+    ($($type:ident = $name:literal),* $(,)?) => {
+        $(impl EventType for $type {
+            const NAME: &'static str = $name;
+        })*
+    };
+}
+
+event_types! {
+    AccountErasureRequested = "account.erasure_requested",
+    AccountErased = "account.erased",
+    AccountHomeWardChanged = "account.home_ward_changed",
+    ReportCreated = "report.created",
+    ReportStatusChanged = "report.status_changed",
+    ReportOverdue = "report.overdue",
+    ReportCommented = "report.commented",
+    ReportDuplicateLinked = "report.duplicate_linked",
+    ReportRated = "report.rated",
+    PaymentSucceeded = "payment.succeeded",
+    PaymentFailed = "payment.failed",
+    PaymentRefunded = "payment.refunded",
+}
+
+/// Identity: a resident asked for their account to be erased; it goes after `erase_after`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountErasureRequested {
+    pub account_id: Uuid,
+    pub erase_after: DateTime<Utc>,
+}
+
+/// Identity: an account is gone; every service forgets what it held of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountErased {
+    pub account_id: Uuid,
+}
+
+/// Identity: a resident's home ward changed, or was cleared (`None`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountHomeWardChanged {
+    pub account_id: Uuid,
+    /// Absent from events written before home wards had a jurisdiction.
+    #[serde(default)]
+    pub jurisdiction: Option<String>,
+    pub home_ward: Option<String>,
+}
+
+/// Reports: a report was filed and routed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportCreated {
+    pub report_id: Uuid,
+    pub jurisdiction: String,
+    pub ward: String,
+    pub department: String,
+    pub category: String,
+    pub category_name_vi: String,
+    pub category_name_en: String,
+    pub reporter_id: Uuid,
+    /// `submitted`.
+    pub status: String,
+    /// `low`, `normal`, `high` or `critical`.
+    pub priority: String,
+    pub urgent: bool,
+    /// Whether the report shows in the public feed.
+    pub public: bool,
+    /// Where it was filed, as an H3 cell of resolution 9.
+    pub h3_res9: i64,
+    pub sla_due_at: DateTime<Utc>,
+}
+
+/// Reports: a report moved in its workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportStatusChanged {
+    pub report_id: Uuid,
+    pub from: String,
+    pub to: String,
+    /// `resident`, `ward_officer`, ..., or `system` for the SLA job.
+    pub actor_role: String,
+    /// Why it was rejected or moderated, when it was.
+    pub reason: Option<String>,
+    pub jurisdiction: String,
+    pub ward: String,
+    pub department: String,
+    pub reporter_id: Uuid,
+    /// What staff told the public with the change.
+    pub public_note: Option<String>,
+    pub urgent: bool,
+}
+
+/// Reports: a report passed its SLA deadline without being resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportOverdue {
+    pub report_id: Uuid,
+    pub jurisdiction: String,
+    pub ward: String,
+    pub department: String,
+    pub category: String,
+    pub assignee_id: Option<Uuid>,
+    pub urgent: bool,
+    pub priority: String,
+    pub sla_due_at: DateTime<Utc>,
+}
+
+/// Reports: staff wrote a public comment on a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportCommented {
+    pub report_id: Uuid,
+    pub reporter_id: Uuid,
+    pub note: String,
+}
+
+/// Reports: `duplicate_id` was linked as a duplicate of `report_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportDuplicateLinked {
+    pub report_id: Uuid,
+    pub duplicate_id: Uuid,
+}
+
+/// Reports: the reporter rated how their report was resolved (1 to 5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportRated {
+    pub report_id: Uuid,
+    pub rating: i16,
+    pub jurisdiction: String,
+    pub ward: String,
+    pub department: String,
+}
+
+/// Payments: a payment settled and its receipt was issued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentSucceeded {
+    pub payment_id: Uuid,
+    pub account_id: Uuid,
+    /// In đồng.
+    pub amount: i64,
+    /// The kind of bill: `electricity`, `water`, ...
+    pub service: String,
+    pub description_vi: String,
+    pub description_en: String,
+    pub receipt_number: String,
+    /// `vnpay` or `momo`.
+    pub provider: String,
+}
+
+/// Payments: a payment failed or expired.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentFailed {
+    pub payment_id: Uuid,
+    pub account_id: Uuid,
+    pub amount: i64,
+    pub service: String,
+    pub description_vi: String,
+    pub description_en: String,
+    /// `expired`, `bill_already_paid`, `amount_mismatch`, or the provider's reason.
+    pub reason: String,
+}
+
+/// Payments: a payment was refunded, in part or in full.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentRefunded {
+    pub payment_id: Uuid,
+    pub refund_id: Uuid,
+    pub account_id: Uuid,
+    pub amount: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::events::Event;
+
+    fn event(event_type: &str, payload: serde_json::Value) -> Event {
+        Event {
+            id: Uuid::now_v7(),
+            source: "identity".to_owned(),
+            event_type: event_type.to_owned(),
+            aggregate_id: Uuid::now_v7(),
+            schema_version: 1,
+            payload,
+            occurred_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn an_event_reads_back_only_as_its_own_type() {
+        let account_id = Uuid::now_v7();
+        let erased = event(AccountErased::NAME, json!({ "account_id": account_id }));
+        assert_eq!(
+            erased.decode::<AccountErased>().unwrap(),
+            AccountErased { account_id }
+        );
+        assert!(erased.decode::<AccountErasureRequested>().is_err());
+        let misshapen = event(AccountErased::NAME, json!({ "account": account_id }));
+        assert!(misshapen.decode::<AccountErased>().is_err());
+    }
+
+    #[test]
+    fn a_home_ward_change_written_before_jurisdictions_still_reads() {
+        let account_id = Uuid::now_v7();
+        let old = event(
+            AccountHomeWardChanged::NAME,
+            json!({ "account_id": account_id, "home_ward": "phu-hoi" }),
+        );
+        let changed: AccountHomeWardChanged = old.decode().unwrap();
+        assert_eq!(changed.jurisdiction, None);
+        assert_eq!(changed.home_ward.as_deref(), Some("phu-hoi"));
+    }
+}
