@@ -132,7 +132,7 @@ impl IdentityState {
             reports: context.client("reports")?,
         };
         let jobs = &context.jobs;
-        jobs.spawn("erasures", me::run_erasures(state.clone()));
+        me::start_erasures(state.clone(), jobs);
         jobs.spawn(
             "legacy home wards",
             home_wards::resolve_legacy(state.clone()),

@@ -12,6 +12,7 @@ use platform::ApiError;
 use platform::auth::{Acr, Principal, Role, Scope};
 use platform::error::SharedError;
 use platform::extract::JsonBody;
+use platform::jobs::Jobs;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -629,19 +630,23 @@ pub async fn request_erasure(
 }
 
 /// Erases accounts whose grace period is over, for as long as the process runs.
-pub async fn run_erasures(state: IdentityState) {
-    let interval = Duration::from_secs(state.config.erasure_interval_secs.max(1));
-    loop {
-        tokio::time::sleep(interval).await;
-        match erase_due_accounts(&state).await {
-            Ok(0) => {}
-            Ok(erased) => tracing::info!(erased, "accounts erased"),
-            Err(error) => {
-                tracing::warn!(error = %format!("{error:#}"), "erasure run failed; will retry")
+/// Erases the accounts whose grace period is over, every `erasure_interval_secs`.
+pub fn start_erasures(state: IdentityState, jobs: &Jobs) {
+    let every = Duration::from_secs(state.config.erasure_interval_secs.max(1));
+    jobs.repeat("erasures", every, None, move || {
+        let state = state.clone();
+        async move {
+            let erased = erase_due_accounts(&state).await?;
+            if erased > 0 {
+                tracing::info!(erased, "accounts erased");
             }
+            Ok(erased == ERASURE_BATCH as usize)
         }
-    }
+    });
 }
+
+/// Accounts erased per transaction.
+const ERASURE_BATCH: i64 = 500;
 
 /// One erasure run: removes the accounts (devices and sessions go with them), their sign-in
 /// codes, and the addresses in their security events; tells other services through the outbox.
@@ -651,9 +656,10 @@ async fn erase_due_accounts(state: &IdentityState) -> anyhow::Result<usize> {
         r#"DELETE FROM accounts
            WHERE id IN (SELECT id FROM accounts
                         WHERE erasure_requested_at <= now() - make_interval(days => $1)
-                        ORDER BY erasure_requested_at LIMIT 500 FOR UPDATE SKIP LOCKED)
+                        ORDER BY erasure_requested_at LIMIT $2 FOR UPDATE SKIP LOCKED)
            RETURNING id, phone"#,
-        state.config.erasure_grace_days as i32
+        state.config.erasure_grace_days as i32,
+        ERASURE_BATCH
     )
     .fetch_all(&mut *tx)
     .await?;

@@ -3,6 +3,7 @@
 //! queue is a table. A job locks its media row too, so the clean-up of unattached uploads
 //! (which skips locked rows) never deletes a photo while its derivatives are being written.
 
+use platform::jobs::Jobs;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,16 +15,13 @@ use crate::inspect::Header;
 const MAX_ATTEMPTS: i32 = 5;
 const POLL: Duration = Duration::from_secs(2);
 
-pub async fn run(state: MediaState) {
-    loop {
-        match run_one(&state).await {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(error) => tracing::warn!(error = %format!("{error:#}"), "media job run failed"),
-        }
-        // Woken at once by a new upload, else polling for retries that came due.
-        let _ = tokio::time::timeout(POLL, state.work.notified()).await;
-    }
+pub fn start_worker(state: MediaState, jobs: &Jobs) {
+    // Woken at once by a new upload, else polling for retries that came due.
+    let work = state.work.clone();
+    jobs.repeat("derivatives", POLL, Some(work), move || {
+        let state = state.clone();
+        async move { run_one(&state).await }
+    });
 }
 
 /// Runs one due job; false when there was none.
@@ -132,23 +130,32 @@ async fn make_derivatives(
 
 /// Deletes uploads nobody attached to anything in time, the objects of deleted records, and
 /// the upload counts of past days, for as long as the process runs.
-pub async fn clean_up(state: MediaState) {
-    let interval = Duration::from_secs(state.config.cleanup_interval_secs.max(1));
-    loop {
-        match delete_unattached(&state).await {
-            Ok(0) => {}
-            Ok(deleted) => tracing::info!(deleted, "unattached uploads deleted"),
-            Err(error) => {
-                tracing::warn!(error = %format!("{error:#}"), "unattached clean-up failed; will retry")
-            }
+pub fn start_clean_up(state: MediaState, jobs: &Jobs) {
+    let every = Duration::from_secs(state.config.cleanup_interval_secs.max(1));
+    let deletions = state.deletions.clone();
+    jobs.repeat("media clean-up", every, Some(deletions), move || {
+        let state = state.clone();
+        async move {
+            clean_up(&state).await;
+            Ok(false)
         }
-        if let Err(error) = delete_objects(&state).await {
-            tracing::warn!(error = %format!("{error:#}"), "object deletion failed; will retry");
+    });
+}
+
+/// One clean-up round; each part logs its own failure, and the others still run.
+async fn clean_up(state: &MediaState) {
+    match delete_unattached(state).await {
+        Ok(0) => {}
+        Ok(deleted) => tracing::info!(deleted, "unattached uploads deleted"),
+        Err(error) => {
+            tracing::warn!(error = %format!("{error:#}"), "unattached clean-up failed; will retry")
         }
-        if let Err(error) = crate::budgets::forget_past_days(&state).await {
-            tracing::warn!(%error, "forgetting past upload counts failed; will retry");
-        }
-        let _ = tokio::time::timeout(interval, state.deletions.notified()).await;
+    }
+    if let Err(error) = delete_objects(state).await {
+        tracing::warn!(error = %format!("{error:#}"), "object deletion failed; will retry");
+    }
+    if let Err(error) = crate::budgets::forget_past_days(state).await {
+        tracing::warn!(%error, "forgetting past upload counts failed; will retry");
     }
 }
 

@@ -142,9 +142,9 @@ impl MediaState {
         // One derivative worker per core: making derivatives is CPU work.
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         for _ in 0..workers {
-            jobs.spawn("derivatives", crate::jobs::run(state.clone()));
+            crate::jobs::start_worker(state.clone(), jobs);
         }
-        jobs.spawn("media clean-up", crate::jobs::clean_up(state.clone()));
+        crate::jobs::start_clean_up(state.clone(), jobs);
         Ok(state)
     }
 

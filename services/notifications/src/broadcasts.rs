@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use platform::auth::Principal;
 use platform::error::SharedError;
 use platform::extract::{IdempotencyKey, JsonBody, QueryParams};
+use platform::jobs::Jobs;
 use platform::{ApiError, idempotency};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -479,17 +480,12 @@ async fn load_in(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Broadcast>
 }
 
 /// The fan-out job, for as long as the process runs; replicas share it.
-pub async fn run(state: NotificationsState) {
-    loop {
-        match step(&state).await {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(error) => {
-                tracing::warn!(error = %format!("{error:#}"), "broadcast fan-out failed; will retry")
-            }
-        }
-        let _ = tokio::time::timeout(IDLE_POLL, state.broadcasts.notified()).await;
-    }
+pub fn start_fan_out(state: NotificationsState, jobs: &Jobs) {
+    let wake = state.broadcasts.clone();
+    jobs.repeat("broadcast fan-out", IDLE_POLL, Some(wake), move || {
+        let state = state.clone();
+        async move { step(&state).await }
+    });
 }
 
 struct Pending {

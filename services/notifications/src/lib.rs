@@ -137,12 +137,10 @@ impl NotificationsState {
             broadcasts: Arc::new(Notify::new()),
             jobs: context.jobs.clone(),
         };
-        context
-            .jobs
-            .spawn("broadcast fan-out", broadcasts::run(state.clone()));
+        broadcasts::start_fan_out(state.clone(), &context.jobs);
         if !state.senders.platforms().is_empty() {
             for _ in 0..config.push_workers.max(1) {
-                context.jobs.spawn("pushes", push::run(state.clone()));
+                push::start_worker(state.clone(), &context.jobs);
             }
         }
         Ok(state)

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use platform::internal::ServiceClient;
+use platform::jobs::Jobs;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -229,22 +230,19 @@ const WEB_PUSH_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// One worker: rounds while there is work, then waits to be woken (or polls). A round is never
 /// cut short by a stop: pushes it sent are marked sent, so a restart sends none of them again.
-pub async fn run(state: NotificationsState) {
-    loop {
-        let this_round = state.clone();
-        let outcome = state
-            .jobs
-            .uninterrupted(async move { round(&this_round).await })
-            .await;
-        match outcome {
-            Ok(sent) if sent > 0 => continue,
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(error = %format!("{error:#}"), "push round failed; will retry")
-            }
+pub fn start_worker(state: NotificationsState, jobs: &Jobs) {
+    let wake = state.pushes.clone();
+    jobs.repeat("pushes", IDLE_POLL, Some(wake), move || {
+        let state = state.clone();
+        async move {
+            let this_round = state.clone();
+            let sent = state
+                .jobs
+                .uninterrupted(async move { round(&this_round).await })
+                .await?;
+            Ok(sent > 0)
         }
-        let _ = tokio::time::timeout(IDLE_POLL, state.pushes.notified()).await;
-    }
+    });
 }
 
 struct Due {

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use platform::ApiError;
 use platform::auth::Principal;
 use platform::extract::QueryParams;
+use platform::jobs::Jobs;
 use platform::outbound::{OutboundClient, PlainHttp};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -522,20 +523,15 @@ pub async fn find_statement(
 
 /// Tells billers of paid bills, for as long as the process runs: woken by each payment,
 /// retrying an unavailable biller on the next round.
-pub async fn run_postings(state: PaymentsState) {
+pub fn start_postings(state: PaymentsState, jobs: &Jobs) {
     let Some(billers) = state.billers.clone() else {
         return;
     };
-    loop {
-        match post_paid_bills(&state, billers.as_ref()).await {
-            Ok(n) if n == POSTING_BATCH as usize => continue,
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(error = %format!("{error:#}"), "posting paid bills failed")
-            }
-        }
-        let _ = tokio::time::timeout(POSTING_IDLE, state.settled.notified()).await;
-    }
+    let settled = state.settled.clone();
+    jobs.repeat("bill postings", POSTING_IDLE, Some(settled), move || {
+        let (state, billers) = (state.clone(), billers.clone());
+        async move { Ok(post_paid_bills(&state, billers.as_ref()).await? == POSTING_BATCH as usize) }
+    });
 }
 
 /// Takes a batch of paid bills for a while (replicas take others), then tells the biller of

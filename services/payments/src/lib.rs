@@ -113,12 +113,8 @@ impl PaymentsState {
             )),
             settled: Arc::new(Notify::new()),
         };
-        context
-            .jobs
-            .spawn("reconciliation", reconcile::run(state.clone()));
-        context
-            .jobs
-            .spawn("bill postings", bills::run_postings(state.clone()));
+        reconcile::start(state.clone(), &context.jobs);
+        bills::start_postings(state.clone(), &context.jobs);
         Ok(state)
     }
 }

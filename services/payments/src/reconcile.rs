@@ -13,6 +13,7 @@ use futures::StreamExt as _;
 use platform::ApiError;
 use platform::auth::{Principal, Role};
 use platform::extract::JsonBody;
+use platform::jobs::Jobs;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -32,39 +33,49 @@ const HUE_OFFSET_SECS: i32 = 7 * 3600;
 /// Runs for as long as the process does: settles stuck payments each interval, prunes old
 /// idempotency keys and lookups, and writes yesterday's report per provider once it is 01:00
 /// in Huế.
-pub async fn run(state: PaymentsState) {
-    let interval = Duration::from_millis(state.config.reconcile_interval_ms.max(10));
-    loop {
-        tokio::time::sleep(interval).await;
-        match settle_stuck(&state).await {
-            Ok(0) => {}
-            Ok(settled) => tracing::info!(settled, "reconciliation settled payments"),
-            Err(error) => tracing::warn!(error = %format!("{error:#}"), "reconciliation failed"),
+/// Every `reconcile_interval_ms`: settles payments stuck waiting for the provider, resolves
+/// refunds, prunes what has expired and, after 01:00 in Huế, builds yesterday's report.
+pub fn start(state: PaymentsState, jobs: &Jobs) {
+    let every = Duration::from_millis(state.config.reconcile_interval_ms.max(10));
+    jobs.repeat("reconciliation", every, None, move || {
+        let state = state.clone();
+        async move {
+            round(&state).await;
+            Ok(false)
         }
-        match resolve_refunds(&state).await {
-            Ok(0) => {}
-            Ok(resolved) => tracing::info!(resolved, "reconciliation resolved refunds"),
-            Err(error) => tracing::warn!(error = %format!("{error:#}"), "resolving refunds failed"),
-        }
-        if let Err(error) = platform::idempotency::prune(&state.pool).await {
-            tracing::warn!(error = %error, "pruning idempotency keys failed");
-        }
-        if let Err(error) = crate::bills::prune_lookups(&state.pool).await {
-            tracing::warn!(error = %error, "pruning bill lookups failed");
-        }
-        let now = hue_now();
-        if now.format("%H").to_string().as_str() >= "01" {
-            let yesterday = now.date_naive() - chrono::Duration::days(1);
-            for provider in state.providers.offered() {
-                match report_exists(&state, provider, yesterday).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        if let Err(error) = build_report(&state, provider, yesterday).await {
-                            tracing::warn!(error = %format!("{error:#}"), "daily reconciliation failed");
-                        }
+    });
+}
+
+/// One round; each part logs its own failure, and the others still run.
+async fn round(state: &PaymentsState) {
+    match settle_stuck(state).await {
+        Ok(0) => {}
+        Ok(settled) => tracing::info!(settled, "reconciliation settled payments"),
+        Err(error) => tracing::warn!(error = %format!("{error:#}"), "reconciliation failed"),
+    }
+    match resolve_refunds(state).await {
+        Ok(0) => {}
+        Ok(resolved) => tracing::info!(resolved, "reconciliation resolved refunds"),
+        Err(error) => tracing::warn!(error = %format!("{error:#}"), "resolving refunds failed"),
+    }
+    if let Err(error) = platform::idempotency::prune(&state.pool).await {
+        tracing::warn!(error = %error, "pruning idempotency keys failed");
+    }
+    if let Err(error) = crate::bills::prune_lookups(&state.pool).await {
+        tracing::warn!(error = %error, "pruning bill lookups failed");
+    }
+    let now = hue_now();
+    if now.format("%H").to_string().as_str() >= "01" {
+        let yesterday = now.date_naive() - chrono::Duration::days(1);
+        for provider in state.providers.offered() {
+            match report_exists(state, provider, yesterday).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    if let Err(error) = build_report(state, provider, yesterday).await {
+                        tracing::warn!(error = %format!("{error:#}"), "daily reconciliation failed");
                     }
-                    Err(error) => tracing::warn!(error = %error, "daily reconciliation failed"),
                 }
+                Err(error) => tracing::warn!(error = %error, "daily reconciliation failed"),
             }
         }
     }

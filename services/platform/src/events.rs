@@ -426,11 +426,7 @@ pub async fn prune_outbox(pool: &PgPool, older_than: Duration) -> anyhow::Result
 /// event fails, and the rest waits for the next run.
 async fn relay_batch(pool: &PgPool, schema: &str, bus: &dyn EventBus) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
-    let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext($1))")
-        .bind(format!("{schema}.outbox"))
-        .fetch_one(&mut *tx)
-        .await?;
-    if !leader {
+    if !crate::jobs::lead(&mut tx, &format!("{schema}.outbox")).await? {
         return Ok(0);
     }
     let rows = sqlx::query(

@@ -89,12 +89,10 @@ async fn start(context: &StartContext) -> anyhow::Result<ReportsState> {
             Duration::from_secs(60),
         )),
     };
-    context.jobs.spawn(
-        "sla",
-        sla::run(
-            state.clone(),
-            Duration::from_millis(config.sla_check_interval_ms.max(10)),
-        ),
+    sla::start(
+        state.clone(),
+        Duration::from_millis(config.sla_check_interval_ms.max(10)),
+        &context.jobs,
     );
     Ok(state)
 }

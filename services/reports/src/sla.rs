@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use platform::events::types::ReportOverdue;
+use platform::jobs::Jobs;
 use serde_json::json;
 
 use crate::domain::views::Change;
@@ -13,31 +14,18 @@ use crate::domain::{ReportsState, transitions};
 /// Reports handled per transaction; a backlog is worked off batch by batch.
 const BATCH: i64 = 500;
 
-pub async fn run(state: ReportsState, every: Duration) {
-    loop {
-        loop {
-            match check(&state).await {
-                Ok(done) if done == BATCH as usize => continue,
-                Ok(_) => break,
-                Err(error) => {
-                    tracing::warn!(error = %format!("{error:#}"), "SLA check failed; will retry");
-                    break;
-                }
-            }
-        }
-        tokio::time::sleep(every).await;
-    }
+/// Runs the SLA check every `every`, batch after batch while a backlog lasts.
+pub fn start(state: ReportsState, every: Duration, jobs: &Jobs) {
+    jobs.repeat("sla", every, None, move || {
+        let state = state.clone();
+        async move { Ok(check(&state).await? == BATCH as usize) }
+    });
 }
 
 /// One batch; how many reports it changed.
 async fn check(state: &ReportsState) -> anyhow::Result<usize> {
     let mut tx = state.pool.begin().await?;
-    let leader: bool = sqlx::query_scalar!(
-        r#"SELECT pg_try_advisory_xact_lock(hashtext('reports.sla')) AS "leader!""#
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if !leader {
+    if !platform::jobs::lead(&mut tx, "reports.sla").await? {
         return Ok(0);
     }
     let overdue = sqlx::query!(
