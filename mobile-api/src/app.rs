@@ -9,7 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use platform::auth::{LocalKeys, SharedVerifier, TokenVerifier};
-use platform::http::{Readiness, ops_routes, with_not_found_fallback, with_service_layers};
+use platform::http::{
+    Readiness, behind_the_gateway, ops_routes, with_not_found_fallback, with_service_layers,
+};
 use platform::internal::ServiceClient;
 use platform::jobs::Jobs;
 use platform::local_postgres::{self, LocatedDatabase};
@@ -191,16 +193,19 @@ impl App {
         }
 
         let verifier = token_verifier(&config, token_keys)?;
+        let behind_gateway = modules.contains(&Module::MobileApi);
         let routers: BTreeMap<&'static str, Router> = routers
             .into_iter()
             .map(|(name, routes)| {
-                (
-                    name,
-                    with_service_layers(routes, name, &metrics, verifier.as_ref()),
-                )
+                let layered = if behind_gateway {
+                    behind_the_gateway(routes, name, &metrics, verifier.as_ref())
+                } else {
+                    with_service_layers(routes, name, &metrics, verifier.as_ref())
+                };
+                (name, layered)
             })
             .collect();
-        let router = if modules.contains(&Module::MobileApi) {
+        let router = if behind_gateway {
             let upstreams = upstreams(&config, &routers)?;
             let verifier = verifier.context("the gateway needs identity's keys")?;
             gateway::router(upstreams, &config, &metrics, &verifier)?

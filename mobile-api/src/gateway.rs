@@ -23,7 +23,7 @@ use platform::config::GatewayConfig;
 use platform::http::with_service_layers;
 use platform::proxies::TrustedProxies;
 use tower::util::BoxCloneSyncService;
-use tower::{Layer, ServiceExt};
+use tower::{Layer, ServiceBuilder, ServiceExt};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -109,22 +109,25 @@ pub fn router(
         )
         .merge(utoipa_scalar::Scalar::with_url("/v1/docs", self::openapi()));
 
-    let routes = routes
-        // A bad token stops here, before any upstream is called; services check again.
-        .layer(middleware::from_fn_with_state(
-            verifier.clone(),
-            reject_invalid_tokens,
-        ))
-        .layer(middleware::from_fn_with_state(
-            Arc::new(proxies),
-            forwarded_for,
-        ))
-        .layer(middleware::from_fn_with_state(
-            Duration::from_millis(config.request_timeout_ms),
-            within_deadline,
-        ))
-        .layer(CompressionLayer::new().gzip(true).br(true))
-        .layer(cors(config));
+    // One stack, outermost first (see `with_service_layers` for why not one `layer` call each).
+    let routes = routes.layer(
+        ServiceBuilder::new()
+            .layer(cors(config))
+            .layer(CompressionLayer::new().gzip(true).br(true))
+            .layer(middleware::from_fn_with_state(
+                Duration::from_millis(config.request_timeout_ms),
+                within_deadline,
+            ))
+            .layer(middleware::from_fn_with_state(
+                Arc::new(proxies),
+                forwarded_for,
+            ))
+            // A bad token stops here, before any upstream is called; services check again.
+            .layer(middleware::from_fn_with_state(
+                verifier.clone(),
+                reject_invalid_tokens,
+            )),
+    );
     Ok(with_service_layers(
         routes,
         "mobile-api",

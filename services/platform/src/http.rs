@@ -13,6 +13,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -25,7 +26,49 @@ use crate::request::{REQUEST_ID, context_middleware};
 /// Wraps a service's routes in the layers every service has: request context and id, access
 /// log, metrics, and problem+json for bare framework errors. The gateway wraps its own routes
 /// the same way, so a request is handled alike whether the service is in-process or remote.
+/// The layers are one `ServiceBuilder` stack: each `Router::layer` call boxes the routes again,
+/// and every middleware that clones what it wraps then clones every box beneath it.
 pub fn with_service_layers(
+    routes: Router,
+    service: &'static str,
+    metrics: &Metrics,
+    verifier: Option<&SharedVerifier>,
+) -> Router {
+    let span_service = service;
+    behind_the_gateway(routes, service, metrics, verifier).layer(
+        ServiceBuilder::new()
+            .layer(middleware::from_fn(context_middleware))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(move |request: &Request| {
+                        let request_id = request
+                            .headers()
+                            .get(&REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default();
+                        tracing::info_span!(
+                            "request",
+                            service = span_service,
+                            method = %request.method(),
+                            path = request.uri().path(),
+                            request_id,
+                        )
+                    })
+                    .on_request(())
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
+            .layer(middleware::from_fn(
+                crate::text::refuse_control_characters_in_uri,
+            ))
+            .layer(middleware::from_fn(problem_for_bare_errors)),
+    )
+}
+
+/// The layers of a service that only a gateway of its own process calls: its metrics, and the
+/// token verifier its extractors use. The gateway's layers already gave the request its
+/// context, its access-log line, its URI check and problem+json for bare errors (an in-process
+/// call runs within the gateway's request, task-locals and all), so they do not run twice.
+pub fn behind_the_gateway(
     routes: Router,
     service: &'static str,
     metrics: &Metrics,
@@ -35,42 +78,22 @@ pub fn with_service_layers(
         Some(verifier) => routes.layer(axum::Extension(verifier.clone())),
         None => routes,
     };
-    routes
-        .route_layer(middleware::from_fn_with_state(
-            (metrics.clone(), service),
-            metrics::record,
-        ))
-        .layer(middleware::from_fn(problem_for_bare_errors))
-        .layer(middleware::from_fn(
-            crate::text::refuse_control_characters_in_uri,
-        ))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(move |request: &Request| {
-                    let request_id = request
-                        .headers()
-                        .get(&REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    tracing::info_span!(
-                        "request",
-                        service,
-                        method = %request.method(),
-                        path = request.uri().path(),
-                        request_id,
-                    )
-                })
-                .on_request(())
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
-        .layer(middleware::from_fn(context_middleware))
+    routes.route_layer(middleware::from_fn_with_state(
+        (metrics.clone(), service),
+        metrics::record,
+    ))
 }
 
-/// The answer to a path no route claims, as a problem with the request's id.
+/// The answer to a path no route claims, as a problem with the request's id. The context
+/// layer wraps the fallback alone: the routes have theirs already, and a second one around
+/// them would run for every request.
 pub fn with_not_found_fallback(router: Router) -> Router {
-    router
-        .fallback(|| async { ApiError::route_not_found() })
+    let not_found = ServiceBuilder::new()
         .layer(middleware::from_fn(context_middleware))
+        .service_fn(|_: Request| async {
+            Ok::<_, std::convert::Infallible>(ApiError::route_not_found().into_response())
+        });
+    router.fallback_service(not_found)
 }
 
 /// What `/readyz` checks: every service database this process uses.
