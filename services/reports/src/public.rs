@@ -127,7 +127,8 @@ pub struct NearReports {
 /// Public reports around a point, nearest first: the H3 cells covering the circle,
 /// then the exact distance. Never who filed them; coarsened positions where privacy asks.
 #[utoipa::path(get, path = "/v1/reports/near", operation_id = "near_reports", tag = "reports", params(NearQuery),
-    responses((status = 200, body = NearReports), (status = 400, body = platform::error::Problem)))]
+    responses((status = 200, body = NearReports), (status = 400, body = platform::error::Problem),
+        (status = 422, body = platform::error::Problem, description = "`invalid_position`")))]
 pub async fn near(
     State(state): State<ReportsState>,
     QueryParams(query): QueryParams<NearQuery>,

@@ -24,8 +24,8 @@ use crate::domain::views::Report;
     params(("Idempotency-Key" = String, Header, description = "Unique per report the resident means to file; retries reuse it")),
     responses(
         (status = 201, body = Filed, description = "Filed (or the first answer to this key, replayed)"),
-        (status = 400, body = platform::error::Problem, description = "`idempotency_key_required`, `invalid_position`, `invalid_body`"),
-        (status = 422, body = platform::error::Problem, description = "`outside_jurisdiction`, `unknown_category`, `invalid_answers`, `description_too_long`, `media_not_owned`, `idempotency_key_reused`"),
+        (status = 400, body = platform::error::Problem, description = "`idempotency_key_required`, `invalid_body`"),
+        (status = 422, body = platform::error::Problem, description = "`invalid_position`, `outside_jurisdiction`, `unknown_category`, `invalid_answers`, `description_too_long`, `media_not_owned`, `idempotency_key_reused`"),
         (status = 429, body = platform::error::Problem, description = "`too_many_reports`, with Retry-After"),
         (status = 503, body = platform::error::Problem, description = "Media could not be reached; nothing was filed")
     ),
@@ -75,7 +75,8 @@ pub struct Duplicates {
 /// Open reports of a category within about 50 m from the last 30 days, asked before filing so
 /// the resident can follow one instead.
 #[utoipa::path(get, path = "/v1/reports/duplicates", tag = "reports", params(DuplicateQuery),
-    responses((status = 200, body = Duplicates)),
+    responses((status = 200, body = Duplicates),
+        (status = 422, body = platform::error::Problem, description = "`invalid_position`")),
     security(("bearer" = [])))]
 pub async fn duplicates(
     State(state): State<ReportsState>,
