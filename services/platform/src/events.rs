@@ -56,7 +56,7 @@ impl Event {
             self.event_type,
             E::NAME
         );
-        serde_json::from_value(self.payload.clone())
+        E::deserialize(&self.payload)
             .with_context(|| format!("a {} event of another shape", E::NAME))
     }
 }

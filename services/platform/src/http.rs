@@ -34,7 +34,6 @@ pub fn with_service_layers(
     metrics: &Metrics,
     verifier: Option<&SharedVerifier>,
 ) -> Router {
-    let span_service = service;
     behind_the_gateway(routes, service, metrics, verifier).layer(
         ServiceBuilder::new()
             .layer(middleware::from_fn(context_middleware))
@@ -48,7 +47,7 @@ pub fn with_service_layers(
                             .unwrap_or_default();
                         tracing::info_span!(
                             "request",
-                            service = span_service,
+                            service,
                             method = %request.method(),
                             path = request.uri().path(),
                             request_id,
