@@ -84,7 +84,8 @@ pub async fn duplicates(
     QueryParams(query): QueryParams<DuplicateQuery>,
 ) -> Result<Json<Duplicates>, ApiError> {
     check_position(query.lat, query.lng)?;
-    let mut conn = state.pool.acquire().await?;
-    let reports = nearby_open(&mut conn, &query.category, query.lat, query.lng, None).await?;
+    let mut tx = crate::domain::begin_planned_once(&state.pool).await?;
+    let reports = nearby_open(&mut tx, &query.category, query.lat, query.lng, None).await?;
+    tx.commit().await?;
     Ok(Json(Duplicates { reports }))
 }

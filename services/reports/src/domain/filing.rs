@@ -231,7 +231,7 @@ pub async fn file(
         cell_at(lat, lng, res).ok_or_else(|| ApiError::internal(anyhow::anyhow!("no cell")))
     };
 
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::domain::begin_planned_once(&state.pool).await?;
     // Concurrent retries with one key wait here for the first to commit, then replay it.
     if let Some(answer) = idempotency::claim_in(&mut tx, filer.account_id, key, &fingerprint).await? {
         tx.rollback().await?;
@@ -493,15 +493,21 @@ pub async fn nearby_open(
     let Some(cells) = cells_within(latitude, longitude, DUPLICATE_RADIUS_M) else {
         return Ok(Vec::new());
     };
-    let rows = sqlx::query_as::<_, (Uuid, f64)>(
-        r#"SELECT id, distance_m FROM (
-               SELECT id, distance_m(latitude, longitude, $3, $4) AS distance_m
-               FROM reports
-               WHERE category_code = $1 AND h3_res9 = ANY($2) AND public
-                 AND (public_latitude, public_longitude) = (latitude, longitude)
-                 AND status NOT IN ('resolved', 'closed', 'rejected')
-                 AND created_at > now() - make_interval(days => $6)
-                 AND id IS DISTINCT FROM $7
+    #[derive(sqlx::FromRow)]
+    struct Near {
+        #[sqlx(flatten)]
+        row: views::ReportRow,
+        distance_m: f64,
+    }
+    let near: Vec<Near> = sqlx::query_as(
+        r#"SELECT * FROM (
+               SELECT d.*, distance_m(d.latitude, d.longitude, $3, $4) AS distance_m
+               FROM report_details d
+               WHERE d.category_code = $1 AND d.h3_res9 = ANY($2) AND d.public
+                 AND (d.public_latitude, d.public_longitude) = (d.latitude, d.longitude)
+                 AND d.status NOT IN ('resolved', 'closed', 'rejected')
+                 AND d.created_at > now() - make_interval(days => $6)
+                 AND d.id IS DISTINCT FROM $7
            ) near WHERE distance_m <= $5 ORDER BY distance_m LIMIT 10"#,
     )
     .bind(category)
@@ -511,24 +517,15 @@ pub async fn nearby_open(
     .bind(DUPLICATE_RADIUS_M)
     .bind(DUPLICATE_WINDOW_DAYS)
     .bind(except)
-    .fetch_all(&mut *conn)
+    .fetch_all(conn)
     .await?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut reports = Vec::with_capacity(rows.len());
-    let ids: Vec<Uuid> = rows.iter().map(|(id, _)| *id).collect();
-    let details =
-        sqlx::query_as::<_, views::ReportRow>("SELECT * FROM report_details WHERE id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(&mut *conn)
-            .await?;
-    for (id, distance) in rows {
-        if let Some(row) = details.iter().find(|r| r.id == id) {
-            let mut report = row.clone().view(Audience::Public);
-            report.distance_m = Some(distance.round());
-            reports.push(report);
-        }
-    }
+    let reports = near
+        .into_iter()
+        .map(|near| {
+            let mut report = near.row.view(Audience::Public);
+            report.distance_m = Some(near.distance_m.round());
+            report
+        })
+        .collect();
     Ok(reports)
 }

@@ -44,6 +44,19 @@ pub struct ReportsState {
     pub(crate) open311_limiter: Arc<platform::ratelimit::Limiter>,
 }
 
+/// Begins a transaction whose statements are planned once per connection and then reused.
+/// PostgreSQL otherwise plans afresh, on every call, a statement whose best plan it thinks
+/// depends on its parameters (any that takes an array, like the duplicate search's cells), and
+/// planning a statement on `reports`, with its many partial indexes, costs several times more
+/// than running it: filing spent more on planning its duplicate search than on anything else.
+/// For statements that look rows up by key or by a few cells the one plan suits every value.
+pub async fn begin_planned_once(
+    pool: &PgPool,
+) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    pool.begin_with("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
+        .await
+}
+
 /// A time as people in the city read it.
 pub fn local_time(at: DateTime<Utc>) -> String {
     FixedOffset::east_opt(7 * 3600)

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use platform::events::types::EventType;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -264,77 +264,118 @@ pub struct TimelineEvent {
     pub created_at: DateTime<Utc>,
 }
 
-/// A report's timeline as `audience` may read it.
-pub async fn timeline(
-    conn: &mut PgConnection,
-    report_id: Uuid,
-    audience: Audience,
-) -> sqlx::Result<Vec<TimelineEvent>> {
-    let staff = audience == Audience::Staff;
-    let rows = sqlx::query!(
-        r#"SELECT id, kind, from_status, to_status, actor_id, actor_role, public, note, media_ids, details, created_at
-           FROM report_events WHERE report_id = $1 AND (public OR $2)
-           ORDER BY created_at, id"#,
-        report_id,
-        staff
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|mut row| {
-            // Who a report is assigned to is for staff.
-            if !staff && let Some(details) = row.details.as_object_mut() {
-                details.remove("assignee_id");
-            }
-            row
-        })
-        .map(|row| TimelineEvent {
-            id: row.id,
-            kind: row.kind,
-            from_status: row.from_status,
-            to_status: row.to_status,
-            actor_role: row.actor_role,
-            actor_id: row.actor_id.filter(|_| staff),
-            public: row.public,
-            note: row.note,
-            media_ids: row.media_ids,
-            details: row.details,
-            created_at: row.created_at,
-        })
-        .collect())
+/// What a report's detail adds to its row, read in the same statement: every event of its
+/// timeline (the audience's share is picked in `Extras::add_to`) and the reports marked as its
+/// duplicates. `d` is the report (a `report_details` row, or just its id).
+macro_rules! timeline_and_duplicates {
+    () => {
+        r#"(SELECT coalesce(json_agg(e ORDER BY e.created_at, e.id), '[]')
+              FROM (SELECT id, kind, from_status, to_status, actor_id, actor_role, public, note,
+                           media_ids, details, created_at
+                    FROM report_events WHERE report_id = d.id) e) AS timeline,
+           ARRAY(SELECT r.id FROM reports r WHERE r.duplicate_of = d.id
+                 ORDER BY r.created_at, r.id) AS duplicates"#
+    };
 }
 
-/// A report with its timeline, as `audience` reads it.
+#[derive(sqlx::FromRow)]
+struct Extras {
+    timeline: sqlx::types::Json<Vec<TimelineRow>>,
+    duplicates: Vec<Uuid>,
+}
+
+/// An event as `report_events` holds it.
+#[derive(Deserialize)]
+struct TimelineRow {
+    id: Uuid,
+    kind: String,
+    from_status: Option<String>,
+    to_status: Option<String>,
+    actor_id: Option<Uuid>,
+    actor_role: String,
+    public: bool,
+    note: Option<String>,
+    media_ids: Vec<Uuid>,
+    details: serde_json::Value,
+    created_at: DateTime<Utc>,
+}
+
+impl Extras {
+    /// The report with its timeline as `audience` may read it (staff alone read internal notes,
+    /// who acted and whom a report is assigned to) and its duplicates.
+    fn add_to(self, mut report: Report, audience: Audience) -> Report {
+        let staff = audience == Audience::Staff;
+        let timeline = self
+            .timeline
+            .0
+            .into_iter()
+            .filter(|event| staff || event.public)
+            .map(|mut event| {
+                if !staff && let Some(details) = event.details.as_object_mut() {
+                    details.remove("assignee_id");
+                }
+                TimelineEvent {
+                    id: event.id,
+                    kind: event.kind,
+                    from_status: event.from_status,
+                    to_status: event.to_status,
+                    actor_role: event.actor_role,
+                    actor_id: event.actor_id.filter(|_| staff),
+                    public: event.public,
+                    note: event.note,
+                    media_ids: event.media_ids,
+                    details: event.details,
+                    created_at: event.created_at,
+                }
+            })
+            .collect();
+        report.timeline = Some(timeline);
+        report.duplicates = Some(self.duplicates);
+        report
+    }
+}
+
+/// A report with its timeline, as `audience` reads it, from a row already read (and checked).
 pub async fn detail(
     conn: &mut PgConnection,
     row: ReportRow,
     audience: Audience,
 ) -> sqlx::Result<Report> {
-    let id = row.id;
-    let mut report = row.view(audience);
-    report.timeline = Some(timeline(&mut *conn, id, audience).await?);
-    report.duplicates = Some(
-        sqlx::query_scalar!(
-            "SELECT id FROM reports WHERE duplicate_of = $1 ORDER BY created_at, id",
-            id
-        )
-        .fetch_all(conn)
-        .await?,
-    );
-    Ok(report)
+    let extras: Extras = sqlx::query_as(concat!(
+        "SELECT ",
+        timeline_and_duplicates!(),
+        " FROM (SELECT $1::uuid AS id) d"
+    ))
+    .bind(row.id)
+    .fetch_one(conn)
+    .await?;
+    Ok(extras.add_to(row.view(audience), audience))
 }
 
-/// A report as it is now, with its timeline, as `audience` reads it: what every change answers.
+/// A report as it is now, with its timeline, as `audience` reads it: what every change
+/// answers, in one statement.
 pub async fn current(
     conn: &mut PgConnection,
     id: Uuid,
     audience: Audience,
 ) -> Result<Report, platform::ApiError> {
-    let row = load(&mut *conn, id)
-        .await?
-        .ok_or(crate::domain::ReportsError::ReportNotFound)?;
-    Ok(detail(conn, row, audience).await?)
+    #[derive(sqlx::FromRow)]
+    struct Current {
+        #[sqlx(flatten)]
+        row: ReportRow,
+        #[sqlx(flatten)]
+        extras: Extras,
+    }
+    let current: Current = sqlx::query_as(concat!(
+        "SELECT d.*, ",
+        timeline_and_duplicates!(),
+        " FROM report_details d WHERE d.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(crate::domain::ReportsError::ReportNotFound)?;
+    Ok(current.extras.add_to(current.row.view(audience), audience))
 }
 
 /// A page of reports and the cursor of the next one.
