@@ -264,3 +264,44 @@ async fn a_reseeded_catalogue_reaches_running_servers(mode: Mode) {
     app.stop().await;
 }
 in_both_modes!(a_reseeded_catalogue_reaches_running_servers);
+
+/// The catalogue never promises what the API does not do: every published entry the app opens
+/// on its own screens names an entry point that answers a signed-in resident (a refusal of a
+/// missing search term is an answer; no route, or a failure, is not), and what is not built
+/// yet is listed as coming soon with nothing to open.
+async fn every_published_entry_opens_an_api_that_answers(mode: Mode) {
+    let app = TestApp::spawn(mode).await;
+    let token = app.resident_token().await;
+    let catalogue = app.get_json("/v1/catalogue/services").await;
+    let mut opened = Vec::new();
+    for service in catalogue["services"].as_array().unwrap() {
+        let id = service["id"].as_str().unwrap();
+        let opens_api = matches!(service["kind"].as_str(), Some("native" | "lookup"));
+        match service["status"].as_str().unwrap() {
+            "published" if opens_api => {
+                let api = service["api"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{id} is published and names no api"));
+                let status = app.get_as(api, &token).await.status().as_u16();
+                assert!(
+                    status < 500 && status != 404 && status != 405,
+                    "{id} opens {api}, which answers {status}"
+                );
+                opened.push(id);
+            }
+            "published" => assert!(service.get("api").is_none(), "{id}"),
+            "coming_soon" => assert!(service.get("api").is_none(), "{id} is not built yet"),
+            other => panic!("{id} is listed as {other}"),
+        }
+    }
+    assert!(opened.contains(&"field-reports"), "{opened:?}");
+    assert!(opened.contains(&"electricity-bills"), "{opened:?}");
+
+    let coming: Value = app
+        .get_json("/v1/catalogue/services/health-insurance-card")
+        .await;
+    assert_eq!(coming["status"], "coming_soon");
+    assert!(coming.get("api").is_none());
+    app.stop().await;
+}
+in_both_modes!(every_published_entry_opens_an_api_that_answers);

@@ -91,9 +91,16 @@ pub struct Service {
     agency: String,
     keywords: Vec<String>,
     order: i32,
+    /// `published` (it works), or `coming_soon`: the app shows it greyed out and opens nothing.
+    status: String,
     /// Where a `webview` or `link` service opens.
     #[serde(skip_serializing_if = "Option::is_none")]
     url: Option<String>,
+    /// The API entry point a published `native` or `lookup` service opens on, e.g.
+    /// `/v1/reports/mine`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "/v1/reports/mine")]
+    api: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -133,7 +140,9 @@ struct ServiceRow {
     agency_en: String,
     keywords: Vec<String>,
     sort_order: i32,
+    status: String,
     url: Option<String>,
+    api: Option<String>,
 }
 
 impl ServiceRow {
@@ -150,7 +159,9 @@ impl ServiceRow {
             agency: pick(self.agency_vi, self.agency_en),
             keywords: self.keywords,
             order: self.sort_order,
+            status: self.status,
             url: self.url,
+            api: self.api,
         }
     }
 }
@@ -199,14 +210,15 @@ impl CatalogueState {
     }
 }
 
-/// Lists the published services, in category order.
+/// Lists the services the app shows, in category order: those that work (`published`) and
+/// those announced as `coming_soon`.
 #[utoipa::path(
     get,
     path = "/v1/catalogue/services",
     tag = "catalogue",
     params(ListParams, ("Accept-Language" = Option<String>, Header, description = "`vi` (default) or `en`")),
     responses(
-        (status = 200, description = "Published services", body = ServiceList),
+        (status = 200, description = "Published and coming services", body = ServiceList),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Invalid query", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown jurisdiction", body = Problem, content_type = "application/problem+json"),
@@ -240,11 +252,11 @@ pub async fn list_services(
             ServiceRow,
             r#"SELECT s.id, s.category, s.kind, s.name_vi, s.name_en, s.description_vi,
                       s.description_en, s.icon, s.assurance, s.agency_vi, s.agency_en,
-                      s.keywords, s.sort_order, s.url
+                      s.keywords, s.sort_order, s.status, s.url, s.api
                FROM services s
                JOIN categories c ON c.jurisdiction = s.jurisdiction AND c.id = s.category
                WHERE s.jurisdiction = $1
-                 AND s.status = 'published'
+                 AND s.status IN ('published', 'coming_soon')
                  AND ($2::text IS NULL OR s.category = $2)
                  AND ($3::text IS NULL OR s.kind = $3)
                  AND s.search_text LIKE ALL($4::text[])
@@ -265,7 +277,7 @@ pub async fn list_services(
     state.cached(key, &headers, lang, load).await
 }
 
-/// One published service.
+/// One service the app shows (published or coming soon).
 #[utoipa::path(
     get,
     path = "/v1/catalogue/services/{id}",
@@ -274,7 +286,7 @@ pub async fn list_services(
     responses(
         (status = 200, description = "The service", body = Service),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 404, description = "No such published service", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such service shown", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip_all, fields(id = %id))]
@@ -296,9 +308,10 @@ pub async fn get_service(
         let row = sqlx::query_as!(
             ServiceRow,
             r#"SELECT id, category, kind, name_vi, name_en, description_vi, description_en, icon,
-                      assurance, agency_vi, agency_en, keywords, sort_order, url
+                      assurance, agency_vi, agency_en, keywords, sort_order, status, url, api
                FROM services
-               WHERE jurisdiction = $1 AND id = $2 AND status = 'published'"#,
+               WHERE jurisdiction = $1 AND id = $2
+                 AND status IN ('published', 'coming_soon')"#,
             jurisdiction,
             id
         )

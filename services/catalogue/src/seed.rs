@@ -54,6 +54,9 @@ struct ServiceEntry {
     sort_order: i32,
     #[serde(default)]
     url: Option<String>,
+    /// The API entry point of a published `native` or `lookup` service.
+    #[serde(default)]
+    api: Option<String>,
     #[serde(default, skip_deserializing)]
     search_text: String,
     #[serde(default, skip_deserializing)]
@@ -79,6 +82,23 @@ impl CatalogueFile {
                     service.id,
                     service.category
                 );
+            }
+            let opens_api = matches!(service.kind.as_str(), "native" | "lookup");
+            match (service.status.as_str(), &service.api) {
+                ("published", None) if opens_api => bail!(
+                    "{name}: published service {} names no api: mark it coming_soon until it works",
+                    service.id
+                ),
+                ("coming_soon", Some(_)) => bail!(
+                    "{name}: service {} is coming_soon yet names an api",
+                    service.id
+                ),
+                (_, Some(api)) if !opens_api || !api.starts_with("/v1/") => bail!(
+                    "{name}: service {} of kind {} cannot open api {api}",
+                    service.id,
+                    service.kind
+                ),
+                _ => {}
             }
         }
         for service in &mut file.services {
@@ -157,15 +177,15 @@ async fn seed_one(pool: &PgPool, file: &CatalogueFile, hash: &str) -> anyhow::Re
     sqlx::query!(
         r#"INSERT INTO services (jurisdiction, id, category, kind, name_vi, name_en,
                description_vi, description_en, icon, assurance, agency_vi, agency_en, status,
-               keywords, sort_order, url, search_text, search_name)
+               keywords, sort_order, url, api, search_text, search_name)
            SELECT $1, s.id, s.category, s.kind, s.name_vi, s.name_en, s.description_vi,
                s.description_en, s.icon, s.assurance, s.agency_vi, s.agency_en, s.status,
-               s.keywords, s.sort_order, s.url, s.search_text, s.search_name
+               s.keywords, s.sort_order, s.url, s.api, s.search_text, s.search_name
            FROM jsonb_to_recordset($2::jsonb)
              AS s(id text, category text, kind text, name_vi text, name_en text,
                   description_vi text, description_en text, icon text, assurance text,
                   agency_vi text, agency_en text, status text, keywords text[],
-                  sort_order integer, url text, search_text text,
+                  sort_order integer, url text, api text, search_text text,
                   search_name text)
            ON CONFLICT (jurisdiction, id) DO UPDATE
            SET category = EXCLUDED.category, kind = EXCLUDED.kind,
@@ -175,7 +195,7 @@ async fn seed_one(pool: &PgPool, file: &CatalogueFile, hash: &str) -> anyhow::Re
                assurance = EXCLUDED.assurance, agency_vi = EXCLUDED.agency_vi,
                agency_en = EXCLUDED.agency_en, status = EXCLUDED.status,
                keywords = EXCLUDED.keywords, sort_order = EXCLUDED.sort_order,
-               url = EXCLUDED.url, search_text = EXCLUDED.search_text,
+               url = EXCLUDED.url, api = EXCLUDED.api, search_text = EXCLUDED.search_text,
                search_name = EXCLUDED.search_name"#,
         file.jurisdiction,
         serde_json::to_value(&file.services)?
@@ -252,5 +272,54 @@ mod tests {
         "#;
         let error = CatalogueFile::parse("x.toml", text).unwrap_err();
         assert!(error.to_string().contains("unknown category nowhere"));
+    }
+
+    /// A screen of the app that opens no API would promise what does not work.
+    #[test]
+    fn a_published_native_service_names_its_api_and_a_coming_one_none() {
+        let file = |status: &str, api: &str| {
+            format!(
+                r#"
+                jurisdiction = "x"
+                name_vi = "X"
+                name_en = "X"
+                [[categories]]
+                id = "c"
+                name_vi = "C"
+                name_en = "C"
+                icon = "c"
+                order = 1
+                [[services]]
+                id = "a"
+                category = "c"
+                kind = "lookup"
+                name_vi = "A"
+                name_en = "A"
+                description_vi = "A"
+                description_en = "A"
+                icon = "a"
+                assurance = "basic"
+                agency_vi = "A"
+                agency_en = "A"
+                status = "{status}"
+                order = 1
+                {api}
+                "#
+            )
+        };
+        let parse = |status, api| CatalogueFile::parse("x.toml", &file(status, api));
+        assert!(parse("published", r#"api = "/v1/a""#).is_ok());
+        assert!(parse("coming_soon", "").is_ok());
+        let unbacked = parse("published", "").unwrap_err().to_string();
+        assert!(unbacked.contains("names no api"), "{unbacked}");
+        let promised = parse("coming_soon", r#"api = "/v1/a""#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            promised.contains("coming_soon yet names an api"),
+            "{promised}"
+        );
+        let elsewhere = parse("published", r#"api = "https://a.example""#).unwrap_err();
+        assert!(elsewhere.to_string().contains("cannot open api"));
     }
 }
