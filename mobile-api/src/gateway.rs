@@ -115,17 +115,12 @@ pub fn router(
             .layer(cors(config))
             .layer(CompressionLayer::new().gzip(true).br(true))
             .layer(middleware::from_fn_with_state(
-                Duration::from_millis(config.request_timeout_ms),
-                within_deadline,
-            ))
-            .layer(middleware::from_fn_with_state(
-                Arc::new(proxies),
-                forwarded_for,
-            ))
-            // A bad token stops here, before any upstream is called; services check again.
-            .layer(middleware::from_fn_with_state(
-                verifier.clone(),
-                reject_invalid_tokens,
+                Arc::new(Edge {
+                    proxies,
+                    verifier: verifier.clone(),
+                    deadline: Duration::from_millis(config.request_timeout_ms),
+                }),
+                at_the_edge,
             )),
     );
     Ok(with_service_layers(
@@ -134,20 +129,6 @@ pub fn router(
         metrics,
         Some(verifier),
     ))
-}
-
-/// Answers 504 `upstream_timeout` for a request not answered within the gateway's deadline, as
-/// for a remote upstream that does not answer in time: the client was too slow to send or the
-/// service to answer, not our failure.
-async fn within_deadline(
-    State(deadline): State<Duration>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match tokio::time::timeout(deadline, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => crate::upstream::timed_out().into_response(),
-    }
 }
 
 /// Refuses a body over `limit`: at once when `Content-Length` says so, else when the stream
@@ -163,6 +144,48 @@ fn with_body_limit(upstream: Upstream, limit: usize) -> Upstream {
     ))
 }
 
+/// What the gateway does to every request before an upstream sees it, in one middleware (each
+/// `from_fn` layer clones all the layers beneath it and boxes a future, for every request).
+struct Edge {
+    proxies: TrustedProxies,
+    verifier: SharedVerifier,
+    deadline: Duration,
+}
+
+/// Tells the upstream who the client is (`forwarded_for`), refuses a request that carries a bad
+/// token before any upstream is called (a request without one passes: the service decides
+/// whether it needs one, and services check again), and answers 504 `upstream_timeout` for a
+/// request not answered within the deadline, as for a remote upstream that does not answer in
+/// time: the client was too slow to send or the service to answer, not our failure. Answers
+/// say not to sniff types, and over TLS to keep to it (HSTS).
+async fn at_the_edge(State(edge): State<Arc<Edge>>, mut request: Request, next: Next) -> Response {
+    let over_tls = forwarded_for(&edge.proxies, &mut request);
+    let answer = async {
+        if !SIGN_IN_PATHS.contains(&request.uri().path())
+            && let Err(error) = edge.verifier.verify_request(request.headers()).await
+        {
+            return error.into_response();
+        }
+        next.run(request).await
+    };
+    let mut response = match tokio::time::timeout(edge.deadline, answer).await {
+        Ok(response) => response,
+        Err(_) => crate::upstream::timed_out().into_response(),
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if over_tls {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    response
+}
+
 /// Sign-in and refresh authenticate by other means (a code, a password, a refresh token); an
 /// app that attaches its expired access token to them must still get through.
 const SIGN_IN_PATHS: &[&str] = &[
@@ -172,31 +195,10 @@ const SIGN_IN_PATHS: &[&str] = &[
     "/v1/auth/refresh",
 ];
 
-/// A request that carries a bad token is refused here, before any upstream is called. A request
-/// without a token passes: the service decides whether it needs one.
-async fn reject_invalid_tokens(
-    State(verifier): State<SharedVerifier>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if SIGN_IN_PATHS.contains(&request.uri().path()) {
-        return next.run(request).await;
-    }
-    match verifier.verify_request(request.headers()).await {
-        Ok(_) => next.run(request).await,
-        Err(error) => error.into_response(),
-    }
-}
-
 /// Tells services behind the gateway (in-process or remote) who the client is and how it
 /// reached us: `X-Forwarded-For` becomes the one client address, and `X-Forwarded-Host`/`-Proto`
-/// are believed only from a trusted proxy. Answers say not to sniff types, and over TLS to keep
-/// to it (HSTS).
-async fn forwarded_for(
-    State(proxies): State<Arc<TrustedProxies>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// are believed only from a trusted proxy. Answers whether the client reached us over TLS.
+fn forwarded_for(proxies: &TrustedProxies, request: &mut Request) -> bool {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -223,22 +225,9 @@ async fn forwarded_for(
     if !headers.contains_key(&X_FORWARDED_PROTO) {
         headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
     }
-    let over_tls = headers
+    headers
         .get(&X_FORWARDED_PROTO)
-        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if over_tls {
-        headers.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        );
-    }
-    response
+        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"))
 }
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");

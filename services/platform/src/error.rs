@@ -370,14 +370,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Middleware: turns the bare error responses that framework layers produce (an unknown route,
-/// a wrong method, a body over the limit, a request timeout: no body type, or plain text) into
-/// problems, so every error a client sees has the same shape.
-pub async fn problem_for_bare_errors(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let response = next.run(request).await;
+/// Turns a bare error response that framework layers produce (an unknown route, a wrong
+/// method, a body over the limit, a request timeout: no body type, or plain text) into a
+/// problem, so every error a client sees has the same shape.
+pub fn problem_for_bare_error(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;

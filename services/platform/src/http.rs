@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
@@ -19,7 +19,7 @@ use tracing::Level;
 
 use crate::auth::SharedVerifier;
 use crate::database::ServiceDb;
-use crate::error::{ApiError, SharedError, problem_for_bare_errors};
+use crate::error::{ApiError, SharedError, problem_for_bare_error};
 use crate::metrics::{self, Metrics};
 use crate::request::{REQUEST_ID, context_middleware};
 
@@ -56,11 +56,18 @@ pub fn with_service_layers(
                     .on_request(())
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
-            .layer(middleware::from_fn(
-                crate::text::refuse_control_characters_in_uri,
-            ))
-            .layer(middleware::from_fn(problem_for_bare_errors)),
+            .layer(middleware::from_fn(checked)),
     )
+}
+
+/// The checks around a request's handling that need no state, as one middleware (each
+/// `from_fn` layer clones every layer beneath it and boxes a future, for every request): a
+/// URI with control characters is refused, and a bare framework error becomes a problem.
+async fn checked(request: Request, next: Next) -> Response {
+    if crate::text::has_control_characters(request.uri()) {
+        return crate::text::invalid_text().into_response();
+    }
+    problem_for_bare_error(next.run(request).await)
 }
 
 /// The layers of a service that only a gateway of its own process calls: its metrics, and the

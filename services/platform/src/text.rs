@@ -4,10 +4,6 @@
 //! JSON bodies in `JsonBody`, form bodies where they are parsed. Tab, line feed and carriage
 //! return stay allowed in bodies, where multi-line text is normal.
 
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
 use crate::error::{ApiError, SharedError};
 
 /// A control character other than the whitespace that multi-line text uses.
@@ -57,18 +53,15 @@ pub fn check_json(json: &[u8]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Refuses a request whose path or query, percent-decoded, holds any control character.
-pub async fn refuse_control_characters_in_uri(request: Request, next: Next) -> Response {
-    let uri = request.uri();
+/// Whether a request's path or query, percent-decoded, holds any control character (such a
+/// request is refused with `invalid_text`).
+pub fn has_control_characters(uri: &http::Uri) -> bool {
     let decoded = |part: &str| {
         percent_decoded(part)
             .iter()
             .any(|b| *b < 0x20 || *b == 0x7f)
     };
-    if decoded(uri.path()) || uri.query().is_some_and(decoded) {
-        return invalid_text().into_response();
-    }
-    next.run(request).await
+    decoded(uri.path()) || uri.query().is_some_and(decoded)
 }
 
 fn percent_decoded(text: &str) -> Vec<u8> {
