@@ -3,10 +3,10 @@
 //! queue is a table. A job locks its media row too, so the clean-up of unattached uploads
 //! (which skips locked rows) never deletes a photo while its derivatives are being written.
 
-use platform::jobs::Jobs;
 use std::time::Duration;
 
 use bytes::Bytes;
+use platform::jobs::Jobs;
 
 use crate::MediaState;
 use crate::derive;

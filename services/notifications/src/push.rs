@@ -233,12 +233,10 @@ const WEB_PUSH_TTL: Duration = Duration::from_secs(24 * 3600);
 pub fn start_worker(state: NotificationsState, jobs: &Jobs) {
     let wake = state.pushes.clone();
     jobs.repeat("pushes", IDLE_POLL, Some(wake), move || {
-        let state = state.clone();
+        let (state, jobs) = (state.clone(), state.jobs.clone());
         async move {
-            let this_round = state.clone();
-            let sent = state
-                .jobs
-                .uninterrupted(async move { round(&this_round).await })
+            let sent = jobs
+                .uninterrupted(async move { round(&state).await })
                 .await?;
             Ok(sent > 0)
         }

@@ -30,11 +30,9 @@ const CONCURRENCY: usize = 8;
 /// Huế is at UTC+7, all year.
 const HUE_OFFSET_SECS: i32 = 7 * 3600;
 
-/// Runs for as long as the process does: settles stuck payments each interval, prunes old
-/// idempotency keys and lookups, and writes yesterday's report per provider once it is 01:00
-/// in Huế.
-/// Every `reconcile_interval_ms`: settles payments stuck waiting for the provider, resolves
-/// refunds, prunes what has expired and, after 01:00 in Huế, builds yesterday's report.
+/// Every `reconcile_interval_ms`, for as long as the process runs: settles payments stuck
+/// waiting for the provider, resolves refunds, prunes old idempotency keys and bill lookups
+/// and, once it is 01:00 in Huế, writes yesterday's report per provider.
 pub fn start(state: PaymentsState, jobs: &Jobs) {
     let every = Duration::from_millis(state.config.reconcile_interval_ms.max(10));
     jobs.repeat("reconciliation", every, None, move || {
