@@ -16,6 +16,7 @@ pub static SERVICES: &[&Service] = &[
     &reports::SERVICE,
     &notifications::SERVICE,
     &payments::SERVICE,
+    &health::SERVICE,
 ];
 
 /// The configuration sections of every service, for loading a configuration that any target
@@ -211,10 +212,11 @@ mod tests {
                 "media",
                 "reports",
                 "notifications",
-                "payments"
+                "payments",
+                "health"
             ]
         );
-        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 8);
+        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 9);
     }
 
     #[test]
@@ -232,7 +234,7 @@ mod tests {
         assert!(error.contains("unknown target `catalog`"), "{error}");
         assert!(
             error.contains(
-                "all, catalogue, identity, media, reports, notifications, payments, mobile-api, sandbox"
+                "all, catalogue, identity, media, reports, notifications, payments, health, mobile-api, sandbox"
             ),
             "{error}"
         );

@@ -296,9 +296,10 @@ async fn every_published_entry_opens_an_api_that_answers(mode: Mode) {
     }
     assert!(opened.contains(&"field-reports"), "{opened:?}");
     assert!(opened.contains(&"electricity-bills"), "{opened:?}");
+    assert!(opened.contains(&"vaccination-records"), "{opened:?}");
 
     let coming: Value = app
-        .get_json("/v1/catalogue/services/health-insurance-card")
+        .get_json("/v1/catalogue/services/pharmacies-clinics-nearby")
         .await;
     assert_eq!(coming["status"], "coming_soon");
     assert!(coming.get("api").is_none());

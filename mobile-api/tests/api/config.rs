@@ -50,7 +50,7 @@ fn an_unknown_target_is_refused_with_the_known_ones() {
     assert!(stderr.contains("unknown target `catalog`"), "{stderr}");
     assert!(
         stderr.contains(
-            "all, catalogue, identity, media, reports, notifications, payments, mobile-api, sandbox"
+            "all, catalogue, identity, media, reports, notifications, payments, health, mobile-api, sandbox"
         ),
         "{stderr}"
     );
@@ -172,6 +172,7 @@ fn the_kubernetes_configuration_file_loads_and_may_start_in_production() {
         &[
             ("CITIZEN_PAYMENTS__VNPAY__HASH_SECRET", "vnpay-secret"),
             ("CITIZEN_PAYMENTS__MOMO__SECRET_KEY", "momo-secret"),
+            ("CITIZEN_HEALTH__SYSTEMS__HUE__BEARER_TOKEN", "fhir-token"),
         ],
     );
     assert_eq!(config.log.format, LogFormat::Json);
@@ -182,6 +183,10 @@ fn the_kubernetes_configuration_file_loads_and_may_start_in_production() {
         payments.vnpay.as_ref().map(|v| v.tmn_code.as_str()),
         Some("HUES0001")
     );
+    let health: health::config::HealthConfig = config.section().unwrap();
+    let hue = &health.systems["hue"];
+    assert!(hue.base_url.starts_with("https://"));
+    assert!(hue.bearer_token.is_some());
     let identity: IdentityConfig = config.section().unwrap();
     assert_eq!(identity.sms.provider, SmsProvider::Http);
     assert_eq!(identity.signing_keys.len(), 1);

@@ -21,10 +21,10 @@ async fn gateway_for(catalogue: SocketAddr, adjust: impl Fn(&mut Config)) -> mob
         .upstreams
         .insert("catalogue".to_owned(), format!("http://{catalogue}"));
     // No request here carries a token, a photo or a report: the others are never called.
-    for other in ["identity", "media", "reports", "notifications", "payments"] {
+    for other in mobile_api::modules::SERVICES {
         config
             .upstreams
-            .insert(other.to_owned(), format!("http://{catalogue}"));
+            .insert(other.name.to_owned(), format!("http://{catalogue}"));
     }
     adjust(&mut config);
     start(config, "mobile-api").await

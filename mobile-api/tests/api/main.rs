@@ -8,6 +8,7 @@ mod catalogue;
 mod config;
 mod firebase_admin;
 mod gateway;
+mod health;
 mod helpers;
 mod identity;
 mod jurisdictions;

@@ -8,15 +8,25 @@ use crate::helpers::{Mode, TestApp, client, problem, random_phone, start};
 use crate::in_both_modes;
 
 /// The VNeID sandbox on a port of its own, like the real provider elsewhere.
-async fn sandbox() -> (mobile_api::App, String) {
+pub(crate) async fn sandbox() -> (mobile_api::App, String) {
     let app = start(platform::Config::default(), "sandbox").await;
     let issuer = format!("http://{}/sandbox/vneid", app.addr());
     (app, issuer)
 }
 
 async fn app_using(mode: Mode, issuer: &str) -> TestApp {
+    app_with(mode, issuer, |_| {}).await
+}
+
+/// An app whose identity links VNeID at `issuer`, otherwise configured by `adjust`.
+pub(crate) async fn app_with(
+    mode: Mode,
+    issuer: &str,
+    adjust: impl Fn(&mut platform::Config),
+) -> TestApp {
     let issuer = issuer.to_owned();
     TestApp::spawn_with(mode, move |c| {
+        adjust(c);
         c.edit(|identity: &mut IdentityConfig| identity.vneid.issuer = Some(issuer.clone()));
         c.edit(|identity: &mut IdentityConfig| {
             identity.vneid.client_secret = Some(sandbox::vneid::CLIENT_SECRET.to_owned().into())
@@ -37,7 +47,7 @@ fn query_of(url: &str) -> HashMap<String, String> {
 
 /// Starts verification, answers the provider's consent page as a person would, and follows the
 /// redirect back to our callback. Returns where the callback sends the browser.
-async fn verify(
+pub(crate) async fn verify(
     app: &TestApp,
     issuer: &str,
     token: &str,
@@ -67,6 +77,7 @@ async fn verify(
         ("state", request["state"].as_str()),
         ("nonce", request["nonce"].as_str()),
         ("code_challenge", request["code_challenge"].as_str()),
+        ("scope", request["scope"].as_str()),
         ("decision", decision),
         ("personal_id", personal_id),
         ("name", "Nguyễn Thị Hoa"),
@@ -109,6 +120,19 @@ async fn linking_vneid_makes_the_account_verified(mode: Mode) {
         .unwrap();
     assert_eq!(me["acr"], "verified");
     assert!(me["verified_at"].is_string());
+    // The personal ID number is kept (state systems find citizens by it) but never shown in
+    // the profile or carried in tokens; the person's own export has it.
+    assert!(!me.to_string().contains("046090001234"));
+    let payload = {
+        use base64::Engine;
+        let part = verified_token.split('.').nth(1).unwrap();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap()
+    };
+    assert!(!String::from_utf8_lossy(&payload).contains("046090001234"));
+    let export = app.get_json_as("/v1/me/export", verified_token).await;
+    assert_eq!(export["national_id"], "046090001234");
     let again = app
         .authed(Method::POST, "/v1/me/verification/vneid", verified_token)
         .send()

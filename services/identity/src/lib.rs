@@ -177,6 +177,7 @@ fn otp_key(config: &IdentityConfig, data_dir: &Path) -> anyhow::Result<Vec<u8>> 
 pub fn router(state: IdentityState, service_token: &secrecy::SecretString) -> Router {
     let internal = Router::new()
         .route("/internal/v1/staff/{id}", get(staff::internal_staff))
+        .route("/internal/v1/citizens/{id}", get(vneid::internal_citizen))
         .route("/internal/v1/devices/lookup", post(me::internal_devices))
         .route(
             "/internal/v1/staff/responsible",

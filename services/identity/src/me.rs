@@ -511,7 +511,7 @@ pub async fn remove_device(
 
 /// Everything held about me, as one JSON document.
 #[utoipa::path(get, path = "/v1/me/export", tag = "me", security(("bearer" = [])),
-    responses((status = 200, description = "Account, devices, sessions, sign-in codes and security events")))]
+    responses((status = 200, description = "Account, personal ID number (when verified), devices, sessions, sign-in codes and security events")))]
 pub async fn export(
     State(state): State<IdentityState>,
     principal: Principal,
@@ -550,6 +550,9 @@ pub async fn export(
     .fetch_one(&state.pool)
     .await?
     .codes;
+    let national_id = sqlx::query_scalar!("SELECT national_id FROM accounts WHERE id = $1", id)
+        .fetch_one(&state.pool)
+        .await?;
     let events = sqlx::query!(
         r#"SELECT COALESCE(jsonb_agg(jsonb_build_object(
                  'at', at, 'event', event, 'ip', host(ip), 'user_agent', user_agent, 'details', details)
@@ -563,6 +566,7 @@ pub async fn export(
     let document = serde_json::json!({
         "exported_at": Utc::now(),
         "account": account,
+        "national_id": national_id,
         "devices": devices,
         "sessions": sessions,
         "sign_in_codes": codes,

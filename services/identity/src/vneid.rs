@@ -234,6 +234,8 @@ struct IdClaims {
     sub: String,
     nonce: Option<String>,
     acr: Option<String>,
+    /// The personal ID number (CCCD), disclosed for the `personal_id` scope.
+    personal_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -255,7 +257,16 @@ pub async fn start(
     State(state): State<IdentityState>,
     principal: Principal,
 ) -> Result<Json<VerificationStarted>, ApiError> {
-    if principal.acr >= platform::auth::Acr::Verified {
+    // A verified account without the personal ID number (verified before we asked for it)
+    // may link again to give it.
+    let has_national_id = sqlx::query_scalar!(
+        "SELECT national_id IS NOT NULL AS \"known!\" FROM accounts WHERE id = $1",
+        principal.account_id
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .unwrap_or(false);
+    if principal.acr >= platform::auth::Acr::Verified && has_national_id {
         return Err(IdentityError::AlreadyVerified.into());
     }
     let client = &state.vneid;
@@ -289,7 +300,7 @@ pub async fn start(
         ("response_type", "code"),
         ("client_id", client.config.client_id.as_str()),
         ("redirect_uri", client.config.redirect_uri.as_str()),
-        ("scope", "openid profile"),
+        ("scope", "openid profile personal_id"),
         ("state", &state_token),
         ("nonce", &nonce),
         ("code_challenge", &challenge),
@@ -354,7 +365,7 @@ pub async fn callback(
             .exchange(&code, &attempt.code_verifier, &attempt.nonce)
             .await
         {
-            Ok(claims) => link(&state, attempt.account_id, &claims.sub, &client).await?,
+            Ok(claims) => link(&state, attempt.account_id, &claims, &client).await?,
             Err(error) => {
                 tracing::warn!(error = %format!("{error:#}"), "VNeID verification failed");
                 "failed"
@@ -375,18 +386,35 @@ pub async fn callback(
     Ok(Redirect::to(&format!("{base}{separator}status={outcome}")).into_response())
 }
 
-/// Marks the account verified, unless this person already verified another account.
+/// Marks the account verified and keeps the personal ID number, unless this person already
+/// verified another account or another person verified this one.
 async fn link(
     state: &IdentityState,
     account_id: uuid::Uuid,
-    subject: &str,
+    claims: &IdClaims,
     client: &ClientInfo,
 ) -> Result<&'static str, ApiError> {
+    let subject = claims.sub.as_str();
+    let national_id = claims
+        .personal_id
+        .as_deref()
+        .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()));
     let mut tx = state.pool.begin().await?;
-    let owner = sqlx::query_scalar!("SELECT id FROM accounts WHERE vneid_subject = $1", subject)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if owner.is_some_and(|owner| owner != account_id) {
+    let owner = sqlx::query_scalar!(
+        "SELECT id FROM accounts WHERE vneid_subject = $1 OR national_id = $2",
+        subject,
+        national_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let linked_before = sqlx::query_scalar!(
+        "SELECT vneid_subject FROM accounts WHERE id = $1 FOR UPDATE",
+        account_id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let other_person = linked_before.is_some_and(|before| before != subject);
+    if owner.is_some_and(|owner| owner != account_id) || other_person {
         audit::record(
             &mut tx,
             "identity_verification_conflict",
@@ -400,9 +428,10 @@ async fn link(
         return Ok("failed");
     }
     sqlx::query!(
-        "UPDATE accounts SET acr = 'verified', vneid_subject = $2, verified_at = now(), updated_at = now() WHERE id = $1",
+        "UPDATE accounts SET acr = 'verified', vneid_subject = $2, national_id = $3, verified_at = now(), updated_at = now() WHERE id = $1",
         account_id,
-        subject
+        subject,
+        national_id
     )
     .execute(&mut *tx)
     .await?;
@@ -417,4 +446,31 @@ async fn link(
     .await?;
     tx.commit().await?;
     Ok("verified")
+}
+
+/// What other services learn of a verified citizen to find them in the state's systems.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Citizen {
+    /// The personal ID number (CCCD).
+    pub national_id: String,
+    /// The jurisdiction of the home ward, when one is set.
+    pub home_jurisdiction: Option<String>,
+}
+
+/// For services that look citizens up in the state's systems (health, ...): the personal ID
+/// number of a verified account; 404 `account_not_found` for any other.
+pub async fn internal_citizen(
+    State(state): State<IdentityState>,
+    axum::extract::Path(id): axum::extract::Path<uuid::Uuid>,
+) -> Result<Json<Citizen>, ApiError> {
+    let citizen = sqlx::query_as!(
+        Citizen,
+        r#"SELECT national_id AS "national_id!", home_jurisdiction FROM accounts
+           WHERE id = $1 AND acr = 'verified' AND national_id IS NOT NULL AND disabled_at IS NULL"#,
+        id
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(IdentityError::AccountNotFound)?;
+    Ok(Json(citizen))
 }

@@ -9,6 +9,7 @@ pub mod database;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod geo;
 pub mod http;
 pub mod idempotency;
 pub mod internal;

@@ -29,7 +29,7 @@ use sqlx::migrate::Migrator;
 
 use crate::config::ReportsConfig;
 use crate::domain::ReportsState;
-pub use crate::domain::geo::{cell_at, coarsened};
+pub use crate::domain::geo::coarsened;
 pub use crate::domain::{jurisdiction, wards};
 pub use crate::errors::ReportsError;
 pub use crate::public::nearest_public;

@@ -18,11 +18,11 @@ use uuid::Uuid;
 use crate::domain::ReportsError;
 use crate::domain::ReportsState;
 use crate::domain::filing::MAX_DESCRIPTION_CHARS;
-use crate::domain::geo::cells_within;
 use crate::domain::jurisdiction::Question;
 use crate::domain::transitions::REOPEN_WINDOW_DAYS;
 use crate::domain::views::{self, Audience, Change, Report, ReportPage, ReportRow};
 use crate::domain::workflow::{self, Action, Status};
+use platform::geo::cells_within;
 
 /// The widest near-me radius.
 pub const MAX_RADIUS_M: f64 = 2000.0;

@@ -5,6 +5,7 @@
 pub mod biller;
 mod faults;
 pub mod fcm;
+pub mod fhir;
 mod gateway;
 pub mod momo;
 mod recorded;
@@ -15,8 +16,9 @@ pub mod webpush;
 use axum::Router;
 
 /// Every sandbox's routes, each under its own prefix: `/sandbox/vneid`, `/sandbox/fcm`,
-/// `/sandbox/webpush`, and for payments `/sandbox/vnpay` (VNPay), `/sandbox/momo` (MoMo) and
-/// `/sandbox/biller` (a bill aggregator for electricity, water, tuition, fees and fines).
+/// `/sandbox/webpush`, for payments `/sandbox/vnpay` (VNPay), `/sandbox/momo` (MoMo) and
+/// `/sandbox/biller` (a bill aggregator for electricity, water, tuition, fees and fines), and
+/// `/sandbox/fhir` (a FHIR R4 server standing in for the city's hospital and health systems).
 pub fn router() -> Router {
     Router::new()
         .nest("/sandbox/vneid", vneid::router())
@@ -25,4 +27,5 @@ pub fn router() -> Router {
         .nest("/sandbox/vnpay", vnpay::router())
         .nest("/sandbox/momo", momo::router())
         .nest("/sandbox/biller", biller::router())
+        .nest("/sandbox/fhir", fhir::router())
 }

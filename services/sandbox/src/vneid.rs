@@ -1,7 +1,8 @@
 //! A sandbox of the national e-ID's identity provider (VNeID) as an OpenID Connect provider:
 //! discovery, the authorization-code flow with PKCE (S256 only), a consent page where the
 //! tester approves or declines, the token endpoint with client authentication, and ID tokens
-//! signed with ES256 carrying `acr` = the identification level (`2`).
+//! signed with ES256 carrying `acr` = the identification level (`2`), and the personal ID
+//! number (`personal_id`) when the client asked for the `personal_id` scope.
 //!
 //! One client is registered: `citizen-sandbox` / `citizen-sandbox-secret`, with any redirect URI
 //! on a loopback host (this is a development tool).
@@ -35,6 +36,9 @@ struct Grant {
     subject: String,
     name: String,
     birthdate: String,
+    /// The personal ID number, disclosed only when the client asked for the `personal_id`
+    /// scope and the person approved.
+    personal_id: Option<String>,
     issued: Instant,
 }
 
@@ -97,9 +101,9 @@ async fn discovery(headers: HeaderMap) -> Json<serde_json::Value> {
         "id_token_signing_alg_values_supported": ["ES256"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "scopes_supported": ["openid", "profile"],
+        "scopes_supported": ["openid", "profile", "personal_id"],
         "acr_values_supported": ["1", "2"],
-        "claims_supported": ["sub", "name", "birthdate", "acr"],
+        "claims_supported": ["sub", "name", "birthdate", "acr", "personal_id"],
     }))
 }
 
@@ -219,6 +223,7 @@ async fn authorize(Query(request): Query<AuthorizationRequest>) -> Response {
         ("state", state.as_str()),
         ("nonce", request.nonce.as_deref().unwrap_or_default()),
         ("code_challenge", challenge.as_str()),
+        ("scope", request.scope.as_deref().unwrap_or_default()),
     ]
     .iter()
     .map(|(name, value)| {
@@ -252,6 +257,8 @@ struct Decision {
     nonce: String,
     code_challenge: String,
     decision: String,
+    #[serde(default)]
+    scope: String,
     #[serde(default)]
     personal_id: String,
     #[serde(default)]
@@ -303,6 +310,11 @@ async fn decide(State(provider): State<Provider>, Form(decision): Form<Decision>
                 subject,
                 name: decision.name.trim().to_owned(),
                 birthdate: decision.birthdate,
+                personal_id: decision
+                    .scope
+                    .split(' ')
+                    .any(|s| s == "personal_id")
+                    .then_some(decision.personal_id),
                 issued: Instant::now(),
             },
         );
@@ -415,10 +427,13 @@ async fn token(
     let now = chrono::Utc::now().timestamp();
     let mut id_header = Header::new(Algorithm::ES256);
     id_header.kid = Some("sandbox-1".to_owned());
-    let claims = json!({
+    let mut claims = json!({
         "iss": issuer(&headers), "sub": grant.subject, "aud": CLIENT_ID, "iat": now, "exp": now + 300,
         "nonce": grant.nonce, "acr": "2", "name": grant.name, "birthdate": grant.birthdate,
     });
+    if let Some(personal_id) = &grant.personal_id {
+        claims["personal_id"] = json!(personal_id);
+    }
     let Ok(id_token) = jsonwebtoken::encode(&id_header, &claims, &provider.key) else {
         return token_error(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -109,7 +109,7 @@ pub async fn fill(pool: &PgPool, count: usize) -> anyhow::Result<()> {
             } else {
                 (lat, lng)
             };
-            let cell = |lat, lng, res| reports::cell_at(lat, lng, res).context("cell");
+            let cell = |lat, lng, res| platform::geo::cell_at(lat, lng, res).context("cell");
             let days_ago = rng.random_range(0.0..365.0);
             // Hours to the first response and the first resolution, where they happened.
             let accepted = (status != "submitted").then(|| rng.random_range(0.5..48.0));

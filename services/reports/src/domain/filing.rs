@@ -13,12 +13,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::ReportsError;
-use crate::domain::geo::{cell_at, cells_within, coarsened};
+use crate::domain::geo::coarsened;
 use crate::domain::jurisdiction::{Question, QuestionKind};
 use crate::domain::photos::{attach_photos, undo_attach};
 use crate::domain::views::{self, Audience, Change, Report};
 use crate::domain::workflow::Status;
 use crate::domain::{ReportsState, bans};
+use platform::geo::{cell_at, cells_within};
 
 /// The operation filing keys are fingerprinted with (a resident's and an Open311 client's).
 const FILING: &str = "POST /v1/reports";

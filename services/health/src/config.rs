@@ -1,0 +1,64 @@
+//! Health's section of the configuration (`[health]`).
+
+use std::collections::BTreeMap;
+
+use platform::config::{Development, Section, serialize_secret};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Each jurisdiction's health information system, by jurisdiction id
+    /// (`[health.systems.hue]`). A jurisdiction without one has no health lookups.
+    pub systems: BTreeMap<String, FhirServer>,
+    /// The system of a resident who has not set a home ward.
+    pub default_jurisdiction: String,
+    /// Deadline for one call to a FHIR server.
+    pub timeout_ms: u64,
+    /// The identifier system the FHIR servers file the personal ID number (CCCD) under.
+    pub national_id_system: String,
+    /// A parent acts for a child younger than this (years).
+    pub proxy_age_limit: u32,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            systems: BTreeMap::new(),
+            default_jurisdiction: "hue".to_owned(),
+            timeout_ms: 5_000,
+            national_id_system: "urn:vn:cccd".to_owned(),
+            proxy_age_limit: 16,
+        }
+    }
+}
+
+/// A FHIR R4 server.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FhirServer {
+    /// The service base URL (`https://fhir.example.vn/r4`, the sandbox's
+    /// `http://host/sandbox/fhir`).
+    pub base_url: String,
+    /// Sent as `Authorization: Bearer`; usually from
+    /// `CITIZEN_HEALTH__SYSTEMS__<ID>__BEARER_TOKEN_FILE`.
+    #[serde(default, serialize_with = "serialize_secret")]
+    pub bearer_token: Option<SecretString>,
+}
+
+impl Section for HealthConfig {
+    const KEY: &'static str = "health";
+
+    /// The FHIR sandbox, with its published token, as the demo city's system.
+    fn development(on: &Development) -> serde_json::Value {
+        serde_json::json!({
+            "systems": {
+                "hue": {
+                    "base_url": format!("{}/fhir", on.sandbox_url),
+                    "bearer_token": "citizen-fhir-sandbox-token",
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,481 @@
+//! A client of a FHIR R4 server (https://hl7.org/fhir/R4/http.html): reads and searches in
+//! JSON, following a search's pages by the server's own `next` links only, with the server's
+//! `OperationOutcome` kept for the log, a deadline per call and a circuit breaker, so that a
+//! hospital system that is down costs a resident one quick 503 rather than a long wait.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode, header};
+use http_body_util::Full;
+use platform::outbound::{Limits, OutboundClient, PlainHttp};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::FhirServer;
+
+/// The media type of FHIR's JSON.
+const FHIR_JSON: &str = "application/fhir+json";
+/// Pages of one search followed at most: a resident's records fit in far fewer, and a server
+/// that keeps answering `next` must not keep us reading.
+const MAX_PAGES: usize = 20;
+/// Entries asked for per page.
+const PAGE_SIZE: usize = 100;
+/// Consecutive failures that open the breaker, and how long it stays open.
+const BREAKER_FAILURES: u32 = 5;
+const BREAKER_OPEN_FOR: Duration = Duration::from_secs(30);
+/// The largest answer read (one page of a search).
+const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+/// How long reference data (organizations, locations) is reused, and how much is kept.
+const REFERENCE_TTL: Duration = Duration::from_secs(600);
+const MAX_REFERENCES: usize = 10_000;
+
+/// Why a FHIR call gave no usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum FhirError {
+    /// Down, too slow, answering 5xx or not FHIR, or the breaker is open: try again later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 404 for a read.
+    #[error("not found")]
+    NotFound,
+    /// A 4xx other than 404: the server refused what we asked (its outcome, for the log).
+    #[error("refused with {status}: {outcome}")]
+    Refused { status: StatusCode, outcome: String },
+}
+
+/// A FHIR server of one jurisdiction.
+pub struct FhirClient {
+    http: OutboundClient,
+    /// The service base, without a trailing `/`.
+    base: String,
+    token: Option<SecretString>,
+    breaker: Breaker,
+    /// Reference data read lately, by `Type/id`.
+    references: Mutex<HashMap<String, (Instant, serde_json::Value)>>,
+}
+
+impl FhirClient {
+    pub fn new(
+        server: &FhirServer,
+        timeout: Duration,
+        plain_http: PlainHttp,
+    ) -> anyhow::Result<Self> {
+        let http = OutboundClient::new(
+            "FHIR server",
+            plain_http,
+            Limits {
+                timeout,
+                max_answer_bytes: MAX_ANSWER_BYTES,
+                ..Limits::default()
+            },
+        )?;
+        let base = server.base_url.trim_end_matches('/').to_owned();
+        http.check_url(&base)?;
+        Ok(Self {
+            http,
+            base,
+            token: server.bearer_token.clone(),
+            breaker: Breaker::default(),
+            references: Mutex::default(),
+        })
+    }
+
+    /// `GET [base]/{type}/{id}`.
+    pub async fn read<T: DeserializeOwned>(&self, kind: &str, id: &str) -> Result<T, FhirError> {
+        if !valid_id(id) {
+            return Err(FhirError::NotFound);
+        }
+        let url = format!("{}/{kind}/{id}", self.base);
+        let body = self.exchange(Method::GET, &url, None, &[]).await?;
+        self.parse(&body)
+    }
+
+    /// `POST [base]/{type}` as a conditional create (`If-None-Exist: condition`): the server
+    /// makes the resource unless one matches the condition, and answers either.
+    pub async fn create<T: DeserializeOwned>(
+        &self,
+        kind: &str,
+        resource: &serde_json::Value,
+        condition: &str,
+    ) -> Result<T, FhirError> {
+        let url = format!("{}/{kind}", self.base);
+        let body = serde_json::to_vec(resource)
+            .map_err(|e| FhirError::Unavailable(format!("encoding a {kind}: {e}")))?;
+        let answer = self
+            .exchange(
+                Method::POST,
+                &url,
+                Some((body, FHIR_JSON)),
+                &[
+                    ("if-none-exist", condition),
+                    ("prefer", "return=representation"),
+                ],
+            )
+            .await?;
+        self.parse(&answer)
+    }
+
+    /// `PATCH [base]/{type}/{id}` with a JSON Patch.
+    pub async fn patch(
+        &self,
+        kind: &str,
+        id: &str,
+        patch: &serde_json::Value,
+    ) -> Result<(), FhirError> {
+        if !valid_id(id) {
+            return Err(FhirError::NotFound);
+        }
+        let url = format!("{}/{kind}/{id}", self.base);
+        let body = serde_json::to_vec(patch)
+            .map_err(|e| FhirError::Unavailable(format!("encoding a patch: {e}")))?;
+        self.exchange(
+            Method::PATCH,
+            &url,
+            Some((body, "application/json-patch+json")),
+            &[],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A resource that changes seldom (an organization), read at most every `REFERENCE_TTL`.
+    pub async fn read_reference<T: DeserializeOwned>(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> Result<T, FhirError> {
+        let key = format!("{kind}/{id}");
+        let kept = {
+            let references = self.references.lock().unwrap_or_else(|p| p.into_inner());
+            references
+                .get(&key)
+                .filter(|(at, _)| at.elapsed() < REFERENCE_TTL)
+                .map(|(_, resource)| resource.clone())
+        };
+        let resource = match kept {
+            Some(resource) => resource,
+            None => {
+                let resource: serde_json::Value = self.read(kind, id).await?;
+                let mut references = self.references.lock().unwrap_or_else(|p| p.into_inner());
+                if references.len() >= MAX_REFERENCES {
+                    references.clear();
+                }
+                references.insert(key, (Instant::now(), resource.clone()));
+                resource
+            }
+        };
+        serde_json::from_value(resource).map_err(|e| {
+            FhirError::Unavailable(format!("{kind}/{id} is not the FHIR expected: {e}"))
+        })
+    }
+
+    /// Every resource of `kind` (and of `_include`s, which the caller tells apart by type) a
+    /// search finds, page after page.
+    pub async fn search(
+        &self,
+        kind: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Vec<serde_json::Value>, FhirError> {
+        let mut query = form_encode(params);
+        if !params.iter().any(|(name, _)| *name == "_count") {
+            query.push_str(&format!("&_count={PAGE_SIZE}"));
+        }
+        let mut url = format!("{}/{kind}?{query}", self.base);
+        let mut found = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let body = self.exchange(Method::GET, &url, None, &[]).await?;
+            let bundle: Bundle = self.parse(&body)?;
+            if bundle.resource_type != "Bundle" {
+                return Err(self.failed("a search answered with something else than a Bundle"));
+            }
+            found.extend(bundle.entry.into_iter().filter_map(|entry| entry.resource));
+            match bundle.link.into_iter().find(|link| link.relation == "next") {
+                // Only the server's own pages: our token goes nowhere else.
+                Some(next) if self.is_own(&next.url) => url = next.url,
+                Some(next) => {
+                    return Err(self.failed(&format!("a next link off the server: {}", next.url)));
+                }
+                None => return Ok(found),
+            }
+        }
+        tracing::warn!(
+            kind,
+            "a FHIR search had more than {MAX_PAGES} pages; the rest is left"
+        );
+        Ok(found)
+    }
+
+    /// Sends one request through the breaker and returns the body of a 2xx answer.
+    async fn exchange(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<(Vec<u8>, &str)>,
+        headers: &[(&str, &str)],
+    ) -> Result<Bytes, FhirError> {
+        if !self.breaker.allows() {
+            return Err(FhirError::Unavailable(format!(
+                "{}: the circuit breaker is open",
+                self.base
+            )));
+        }
+        let mut request = Request::builder()
+            .method(method)
+            .uri(url)
+            .header(header::ACCEPT, FHIR_JSON);
+        if let Some(token) = &self.token {
+            request = request.header(
+                header::AUTHORIZATION,
+                format!("Bearer {}", token.expose_secret()),
+            );
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = match body {
+            Some((bytes, content_type)) => {
+                request = request.header(header::CONTENT_TYPE, content_type);
+                bytes
+            }
+            None => Vec::new(),
+        };
+        let request = request
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| FhirError::Unavailable(format!("{url}: {e}")))?;
+        let answer = match self.http.send(request).await {
+            Ok(answer) => answer,
+            Err(error) => return Err(self.failed(&error.to_string())),
+        };
+        let status = answer.status;
+        if status.is_success() {
+            self.breaker.succeeded();
+            return Ok(answer.body);
+        }
+        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(self.failed(&format!("{url} answered {status}: {}", answer.excerpt())));
+        }
+        // The server is up and answered: a refusal is not a failure of the server.
+        self.breaker.succeeded();
+        if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+            return Err(FhirError::NotFound);
+        }
+        let outcome = serde_json::from_slice::<OperationOutcome>(&answer.body)
+            .map(|outcome| outcome.describe())
+            .unwrap_or_else(|_| answer.excerpt());
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            // Our credentials are wrong: nothing a resident can fix; operators must.
+            tracing::error!(url, %status, outcome, "the FHIR server refused our credentials");
+            return Err(FhirError::Unavailable(format!("{url}: {status}")));
+        }
+        Err(FhirError::Refused { status, outcome })
+    }
+
+    /// Whether `url` is on this server, under its base: `https://fhir.example.vn/r4?...` or
+    /// `.../r4/...`, not `https://fhir.example.vn/r4.evil.example/`.
+    fn is_own(&self, url: &str) -> bool {
+        url.strip_prefix(&self.base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+    }
+
+    /// Parses an answer as FHIR JSON; anything else means the server is not well.
+    fn parse<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, FhirError> {
+        serde_json::from_slice(body).map_err(|e| {
+            self.failed(&format!(
+                "an answer that is not the FHIR JSON expected: {e}"
+            ))
+        })
+    }
+
+    /// Counts a failure of the server and says what it was.
+    fn failed(&self, reason: &str) -> FhirError {
+        self.breaker.failed();
+        FhirError::Unavailable(format!("{}: {reason}", self.base))
+    }
+}
+
+/// FHIR ids: `[A-Za-z0-9\-\.]{1,64}`; anything else cannot name a resource (and must not
+/// reach a URL).
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+fn form_encode(params: &[(&str, &str)]) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    params
+        .iter()
+        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A closed breaker lets calls through; `BREAKER_FAILURES` failures in a row open it for
+/// `BREAKER_OPEN_FOR`, after which one call at a time tries the server again.
+#[derive(Default)]
+struct Breaker(Mutex<BreakerState>);
+
+#[derive(Default)]
+struct BreakerState {
+    failures: u32,
+    open_until: Option<Instant>,
+}
+
+impl Breaker {
+    fn allows(&self) -> bool {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match state.open_until {
+            Some(until) if Instant::now() < until => false,
+            Some(_) => {
+                // Half open: this call probes; the others wait out another period.
+                state.open_until = Some(Instant::now() + BREAKER_OPEN_FOR);
+                true
+            }
+            None => true,
+        }
+    }
+
+    fn succeeded(&self) {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        state.failures = 0;
+        state.open_until = None;
+    }
+
+    fn failed(&self) {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        state.failures = state.failures.saturating_add(1);
+        if state.failures >= BREAKER_FAILURES {
+            state.open_until = Some(Instant::now() + BREAKER_OPEN_FOR);
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Bundle {
+    resource_type: String,
+    #[serde(default)]
+    link: Vec<BundleLink>,
+    #[serde(default)]
+    entry: Vec<BundleEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BundleLink {
+    relation: String,
+    url: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct BundleEntry {
+    resource: Option<serde_json::Value>,
+}
+
+/// What a FHIR server says of an error (https://hl7.org/fhir/R4/operationoutcome.html).
+#[derive(Debug, Deserialize)]
+struct OperationOutcome {
+    #[serde(default)]
+    issue: Vec<OutcomeIssue>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OutcomeIssue {
+    #[serde(default)]
+    severity: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    diagnostics: Option<String>,
+    #[serde(default)]
+    expression: Vec<String>,
+}
+
+impl OperationOutcome {
+    fn describe(&self) -> String {
+        self.issue
+            .iter()
+            .map(|issue| {
+                format!(
+                    "{} {} {} {}",
+                    issue.severity,
+                    issue.code,
+                    issue.expression.join(","),
+                    issue.diagnostics.as_deref().unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_could_leave_the_path_are_not_ids() {
+        assert!(valid_id("hue-central-hospital"));
+        assert!(valid_id("a.b-9"));
+        assert!(!valid_id(""));
+        assert!(!valid_id("../metadata"));
+        assert!(!valid_id("x?_format=xml"));
+        assert!(!valid_id(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn the_breaker_opens_after_failures_in_a_row_and_a_success_closes_it() {
+        let breaker = Breaker::default();
+        for _ in 0..BREAKER_FAILURES - 1 {
+            breaker.failed();
+        }
+        assert!(breaker.allows());
+        breaker.succeeded();
+        for _ in 0..BREAKER_FAILURES - 1 {
+            breaker.failed();
+        }
+        assert!(breaker.allows(), "the success reset the count");
+        breaker.failed();
+        assert!(!breaker.allows());
+        breaker.succeeded();
+        assert!(breaker.allows());
+    }
+
+    #[test]
+    fn only_the_servers_own_pages_are_followed() {
+        let server = FhirServer {
+            base_url: "https://fhir.example.vn/r4/".to_owned(),
+            bearer_token: None,
+        };
+        let client = FhirClient::new(&server, Duration::from_secs(1), PlainHttp::Never)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(client.is_own("https://fhir.example.vn/r4?_getpages=a"));
+        assert!(client.is_own("https://fhir.example.vn/r4/Patient?page=2"));
+        assert!(!client.is_own("https://fhir.example.vn/r4.evil.example/Patient"));
+        assert!(!client.is_own("https://evil.example/r4?_getpages=a"));
+    }
+
+    #[test]
+    fn parameters_are_encoded() {
+        assert_eq!(
+            form_encode(&[
+                ("identifier", "urn:vn:cccd|046190001234"),
+                ("name", "Hoa Thị")
+            ]),
+            "identifier=urn%3Avn%3Acccd%7C046190001234&name=Hoa%20Th%E1%BB%8B"
+        );
+    }
+}

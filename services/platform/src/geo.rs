@@ -1,0 +1,82 @@
+//! The near-me engine every service shares: H3 cells as PostgreSQL stores them (a signed
+//! 64-bit integer per cell), and the res-9 cells a circle covers, which a query looks up by
+//! index before measuring the exact distance.
+
+use h3o::geom::{ContainmentMode, TilerBuilder};
+use h3o::{LatLng, Resolution};
+
+/// An H3 cell as PostgreSQL stores it (a signed 64-bit integer).
+pub fn cell_at(latitude: f64, longitude: f64, resolution: Resolution) -> Option<i64> {
+    let cell = LatLng::new(latitude, longitude).ok()?.to_cell(resolution);
+    Some(u64::from(cell) as i64)
+}
+
+/// The res-9 cells (as stored) that hold every point within `radius_m` of a position: the H3
+/// cover of a polygon drawn around the circle.
+pub fn cells_within(latitude: f64, longitude: f64, radius_m: f64) -> Option<Vec<i64>> {
+    const SIDES: usize = 32;
+    const EARTH_RADIUS_M: f64 = 6_371_008.8;
+    LatLng::new(latitude, longitude).ok()?;
+    // The polygon's sides touch the circle from outside, so it holds the whole circle; the
+    // centimetre keeps rounding from nibbling at the edge.
+    let reach = radius_m / (std::f64::consts::PI / SIDES as f64).cos() + 0.01;
+    let dlat = (reach / EARTH_RADIUS_M).to_degrees();
+    let dlng = dlat / latitude.to_radians().cos();
+    let ring: Vec<(f64, f64)> = (0..=SIDES)
+        .map(|i| {
+            let angle = 2.0 * std::f64::consts::PI * (i % SIDES) as f64 / SIDES as f64;
+            (
+                longitude + dlng * angle.cos(),
+                latitude + dlat * angle.sin(),
+            )
+        })
+        .collect();
+    let mut tiler = TilerBuilder::new(Resolution::Nine)
+        .containment_mode(ContainmentMode::Covers)
+        .build();
+    tiler
+        .add(geo::Polygon::new(geo::LineString::from(ring), Vec::new()))
+        .ok()?;
+    Some(
+        tiler
+            .into_coverage()
+            .map(|cell| u64::from(cell) as i64)
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every point within the radius, in every direction, is in one of the cells.
+    #[test]
+    fn the_cells_cover_the_whole_circle() {
+        for (lat, lng, radius) in [
+            (16.4637, 107.5909, 50.0),
+            (16.5, 107.6, 500.0),
+            (10.77, 106.7, 2000.0),
+        ] {
+            let cells = cells_within(lat, lng, radius).unwrap();
+            for step in 0..360 {
+                let angle = (step as f64).to_radians();
+                for fraction in [0.25, 0.5, 0.99, 1.0] {
+                    let d = radius * fraction / 6_371_008.8;
+                    let point = (
+                        lat + d.to_degrees() * angle.sin(),
+                        lng + d.to_degrees() * angle.cos() / lat.to_radians().cos(),
+                    );
+                    let cell = cell_at(point.0, point.1, Resolution::Nine).unwrap();
+                    assert!(cells.contains(&cell), "{radius} m at {step}°");
+                }
+            }
+            // And not many more: the circle's area in ~0.1 km² cells, plus its rim.
+            let circle_cells = std::f64::consts::PI * radius * radius / 105_000.0;
+            assert!(
+                (cells.len() as f64) < circle_cells * 1.5 + 40.0,
+                "{} cells for {radius} m",
+                cells.len()
+            );
+        }
+    }
+}
