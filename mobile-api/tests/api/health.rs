@@ -12,7 +12,7 @@ use crate::in_both_modes;
 use crate::verification::{app_with, sandbox, verify};
 
 /// Today in Việt Nam, as the sandbox dates its records.
-fn today() -> NaiveDate {
+pub(crate) fn today() -> NaiveDate {
     (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive()
 }
 
@@ -23,29 +23,44 @@ async fn app_and_resident(
 ) -> (TestApp, mobile_api::App, String, String) {
     let (provider, issuer) = sandbox().await;
     let fhir_base = format!("http://{}/sandbox/fhir", provider.addr());
-    let base = fhir_base.clone();
-    let app = app_with(mode, &issuer, move |c| {
+    let app = app_with_health_system(mode, &issuer, &fhir_base, fhir::BEARER_TOKEN).await;
+    let token = verified(&app, &provider, national_id).await;
+    (app, provider, fhir_base, token)
+}
+
+/// The app with the FHIR server at `fhir_base` (which takes `bearer_token`) as Huế's health
+/// system, and VNeID at `issuer`.
+pub(crate) async fn app_with_health_system(
+    mode: Mode,
+    issuer: &str,
+    fhir_base: &str,
+    bearer_token: &str,
+) -> TestApp {
+    let (base, bearer_token) = (fhir_base.to_owned(), bearer_token.to_owned());
+    app_with(mode, issuer, move |c| {
         // Health asks identity for the personal ID number, across processes when split.
         c.internal.service_token = Some("test-service-token".to_owned().into());
-        let base = base.clone();
+        let (base, bearer_token) = (base.clone(), bearer_token.clone());
         c.edit(move |health: &mut HealthConfig| {
             health.timeout_ms = 2_000;
             health.systems.insert(
                 "hue".to_owned(),
                 FhirServer {
                     base_url: base,
-                    bearer_token: Some(fhir::BEARER_TOKEN.to_owned().into()),
+                    bearer_token: Some(bearer_token.into()),
                 },
             );
         });
     })
-    .await;
-    let token = verified(&app, &provider, national_id).await;
-    (app, provider, fhir_base, token)
+    .await
 }
 
 /// A new resident of `app` verified at `provider`'s VNeID as `national_id`: their token.
-async fn verified(app: &TestApp, provider: &mobile_api::App, national_id: &str) -> String {
+pub(crate) async fn verified(
+    app: &TestApp,
+    provider: &mobile_api::App,
+    national_id: &str,
+) -> String {
     let issuer = format!("http://{}/sandbox/vneid", provider.addr());
     let session = app.sign_in(&random_phone()).await;
     let basic = session["access_token"].as_str().unwrap();
@@ -65,6 +80,54 @@ async fn set_fault(fhir_base: &str, fault: Value) {
         .await
         .unwrap();
     assert!(answer.status().is_success(), "{}", answer.status());
+}
+
+/// The vaccinations of an infant born 100 days ago who had hepatitis B and BCG after birth and
+/// the first pentavalent and oral polio doses at 62 days, the clinic forecasting the next (as
+/// the FHIR sandbox and the Medplum seed both record them): the doses given with their series,
+/// and those due dated from the real birth date.
+pub(crate) fn assert_a_hundred_day_old_infants_vaccinations(shots: &Value) {
+    let given = shots["given"].as_array().unwrap();
+    let series: Vec<&str> = given.iter().filter_map(|g| g["series"].as_str()).collect();
+    for expected in ["hepb-birth", "bcg", "dtp-hepb-hib", "opv"] {
+        assert!(series.contains(&expected), "{series:?}");
+    }
+    assert!(
+        given
+            .iter()
+            .all(|g| g["date"].is_string() && g["vaccine"].is_string())
+    );
+    assert!(
+        given
+            .iter()
+            .any(|g| g["lot"].is_string() && g["place"].is_string()),
+        "{given:?}"
+    );
+    let born = today().checked_sub_days(Days::new(100)).unwrap();
+    let first_dose = born.checked_add_days(Days::new(62)).unwrap();
+    let second_due = born
+        .checked_add_months(Months::new(3))
+        .unwrap()
+        .max(first_dose.checked_add_days(Days::new(28)).unwrap());
+    let due = shots["due"].as_array().unwrap();
+    let penta = due.iter().find(|d| d["series"] == "dtp-hepb-hib").unwrap();
+    assert_eq!(penta["dose"], 2);
+    assert_eq!(penta["due_on"], second_due.to_string(), "{penta}");
+    assert_eq!(penta["status"], "due");
+    assert!(
+        penta["hospital_due_on"].is_string(),
+        "the hospital forecast it too"
+    );
+    assert!(penta["vaccine"]["vi"].is_string() && penta["vaccine"]["en"].is_string());
+    let ipv = due.iter().find(|d| d["series"] == "ipv").unwrap();
+    assert_eq!(
+        ipv["due_on"],
+        born.checked_add_months(Months::new(5)).unwrap().to_string()
+    );
+    assert!(
+        !due.iter()
+            .any(|d| d["series"] == "hepb-birth" || d["series"] == "bcg")
+    );
 }
 
 async fn a_parent_sees_their_card_and_their_young_childs_records(mode: Mode) {
@@ -132,47 +195,7 @@ async fn a_parent_sees_their_card_and_their_young_childs_records(mode: Mode) {
         )
         .await;
     assert_eq!(shots["person"]["id"], fhir::INFANT_ID);
-    let given = shots["given"].as_array().unwrap();
-    let series: Vec<&str> = given.iter().filter_map(|g| g["series"].as_str()).collect();
-    for expected in ["hepb-birth", "bcg", "dtp-hepb-hib", "opv"] {
-        assert!(series.contains(&expected), "{series:?}");
-    }
-    assert!(
-        given
-            .iter()
-            .all(|g| g["date"].is_string() && g["vaccine"].is_string())
-    );
-    assert!(
-        given
-            .iter()
-            .any(|g| g["lot"].is_string() && g["place"].is_string()),
-        "{given:?}"
-    );
-    let born = today().checked_sub_days(Days::new(100)).unwrap();
-    let first_dose = born.checked_add_days(Days::new(62)).unwrap();
-    let second_due = born
-        .checked_add_months(Months::new(3))
-        .unwrap()
-        .max(first_dose.checked_add_days(Days::new(28)).unwrap());
-    let due = shots["due"].as_array().unwrap();
-    let penta = due.iter().find(|d| d["series"] == "dtp-hepb-hib").unwrap();
-    assert_eq!(penta["dose"], 2);
-    assert_eq!(penta["due_on"], second_due.to_string(), "{penta}");
-    assert_eq!(penta["status"], "due");
-    assert!(
-        penta["hospital_due_on"].is_string(),
-        "the hospital forecast it too"
-    );
-    assert!(penta["vaccine"]["vi"].is_string() && penta["vaccine"]["en"].is_string());
-    let ipv = due.iter().find(|d| d["series"] == "ipv").unwrap();
-    assert_eq!(
-        ipv["due_on"],
-        born.checked_add_months(Months::new(5)).unwrap().to_string()
-    );
-    assert!(
-        !due.iter()
-            .any(|d| d["series"] == "hepb-birth" || d["series"] == "bcg")
-    );
+    assert_a_hundred_day_old_infants_vaccinations(&shots);
 
     // Her daughter of 17 and another family's child are no one to her.
     for stranger in [
@@ -363,6 +386,27 @@ async fn a_parent_books_a_paediatrician_for_her_son_with_a_queue_number(mode: Mo
     );
 
     let request = json!({ "slot": first, "person": fhir::INFANT_ID });
+    let unkeyed = app
+        .authed(Method::POST, "/v1/health/appointments", &token)
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    problem(unkeyed, 400, "idempotency_key_required").await;
+    problem(
+        book(&app, &token, "bad", &json!({ "person": "x" })).await,
+        400,
+        "invalid_body",
+    )
+    .await;
+    let nowhere = book(&app, &token, "nowhere", &json!({ "slot": "no-such-slot" })).await;
+    problem(nowhere, 404, "slot_not_found").await;
+    let yesterday = today().pred_opt().unwrap();
+    let past = format!(
+        "/v1/health/slots?department={}&date={yesterday}",
+        fhir::PAEDIATRICS_SERVICE_ID
+    );
+    problem(app.get_as(&past, &token).await, 422, "invalid_date").await;
     let booked = book(&app, &token, "book-1", &request).await;
     assert_eq!(booked.status(), 201);
     let booked: Value = booked.json().await.unwrap();
@@ -513,3 +557,99 @@ async fn a_booking_the_hospital_answers_too_late_is_found_again_by_its_retry() {
     app.stop().await;
     provider.stop().await.unwrap();
 }
+
+async fn fhir_read(fhir_base: &str, path: &str) -> Value {
+    client()
+        .get(format!("{fhir_base}/{path}"))
+        .bearer_auth(fhir::BEARER_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Anyone finds the hospitals, clinics and pharmacies near them from our copy of what the
+/// health system lists, and the blood drives coming up.
+async fn facilities_and_blood_drives_near_me(mode: Mode) {
+    let (app, provider, fhir_base, _) = app_and_resident(mode, fhir::MOTHER_CCCD).await;
+    let hospital = fhir_read(
+        &fhir_base,
+        &format!("Location/{}", fhir::HUE_CENTRAL_HOSPITAL_ID),
+    )
+    .await;
+    let (lat, lng) = (
+        hospital["position"]["latitude"].as_f64().unwrap(),
+        hospital["position"]["longitude"].as_f64().unwrap(),
+    );
+    let near = format!("/v1/health/facilities?lat={lat}&lng={lng}&radius_m=3000");
+    // The copy is made when the service starts.
+    let found = crate::helpers::poll_until(
+        || app.get_json(&near),
+        |answer: &Value| !answer["facilities"].as_array().unwrap().is_empty(),
+    )
+    .await;
+    let facilities = found["facilities"].as_array().unwrap();
+    assert_eq!(facilities[0]["id"], fhir::HUE_CENTRAL_HOSPITAL_ID);
+    assert_eq!(facilities[0]["kind"], "hospital");
+    assert_eq!(facilities[0]["distance_m"], 0.0);
+    assert!(facilities[0]["open_now"].is_boolean() && facilities[0]["hours"].is_array());
+    let distances: Vec<f64> = facilities
+        .iter()
+        .map(|f| f["distance_m"].as_f64().unwrap())
+        .collect();
+    assert!(distances.windows(2).all(|w| w[0] <= w[1]), "{distances:?}");
+    assert!(distances.iter().all(|d| *d <= 3000.0));
+    let kinds: Vec<&str> = facilities
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"pharmacy") && kinds.contains(&"clinic"),
+        "{kinds:?}"
+    );
+    assert!(!kinds.contains(&"blood_drive"));
+
+    let pharmacies = app.get_json(&format!("{near}&kind=pharmacy")).await;
+    let pharmacies = pharmacies["facilities"].as_array().unwrap();
+    assert!(!pharmacies.is_empty() && pharmacies.iter().all(|f| f["kind"] == "pharmacy"));
+    let insured = app.get_json(&format!("{near}&accepts_bhyt=true")).await;
+    let insured = insured["facilities"].as_array().unwrap();
+    assert!(!insured.is_empty() && insured.iter().all(|f| f["accepts_bhyt"] == true));
+    assert!(
+        insured.len() < facilities.len(),
+        "pharmacies do not take the card"
+    );
+
+    problem(
+        app.get("/v1/health/facilities?lat=91&lng=107.59").await,
+        422,
+        "invalid_position",
+    )
+    .await;
+    problem(
+        app.get("/v1/health/facilities?lat=16.46").await,
+        400,
+        "invalid_query",
+    )
+    .await;
+
+    let drives = app
+        .get_json(&format!("/v1/health/blood-drives?lat={lat}&lng={lng}"))
+        .await;
+    let drives = drives["drives"].as_array().unwrap();
+    assert_eq!(drives.len(), fhir::BLOOD_DRIVE_IDS.len(), "{drives:?}");
+    let starts: Vec<&str> = drives
+        .iter()
+        .map(|d| d["starts_at"].as_str().unwrap())
+        .collect();
+    assert!(
+        starts.windows(2).all(|w| w[0] <= w[1]),
+        "soonest first: {starts:?}"
+    );
+    assert_eq!(drives[0]["id"], fhir::BLOOD_DRIVE_IDS[0]);
+    app.stop().await;
+    provider.stop().await.unwrap();
+}
+in_both_modes!(facilities_and_blood_drives_near_me);

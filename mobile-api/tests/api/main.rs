@@ -9,6 +9,7 @@ mod config;
 mod firebase_admin;
 mod gateway;
 mod health;
+mod health_medplum;
 mod helpers;
 mod identity;
 mod jurisdictions;

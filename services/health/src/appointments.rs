@@ -10,13 +10,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Days, FixedOffset, NaiveDate, Utc};
 use platform::ApiError;
 use platform::auth::Principal;
-use platform::extract::IdempotencyKey;
+use platform::extract::{IdempotencyKey, JsonBody, QueryParams};
 use platform::idempotency;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -178,7 +178,7 @@ pub struct FreeSlot {
 pub async fn slots(
     State(state): State<HealthState>,
     principal: Principal,
-    Query(query): Query<SlotQuery>,
+    QueryParams(query): QueryParams<SlotQuery>,
 ) -> Result<Json<FreeSlots>, ApiError> {
     let today = crate::today();
     let last = today.checked_add_days(Days::new(MAX_DAYS_AHEAD));
@@ -358,7 +358,7 @@ pub async fn book(
     State(state): State<HealthState>,
     principal: Principal,
     IdempotencyKey(key): IdempotencyKey,
-    Json(request): Json<BookingRequest>,
+    JsonBody(request): JsonBody<BookingRequest>,
 ) -> Result<Response, ApiError> {
     let fingerprint = idempotency::fingerprint("POST /v1/health/appointments", &request)?;
     // Long enough for the hospital's answer to one booking's calls.

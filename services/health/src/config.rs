@@ -20,6 +20,8 @@ pub struct HealthConfig {
     pub national_id_system: String,
     /// A parent acts for a child younger than this (years).
     pub proxy_age_limit: u32,
+    /// How often the facilities and blood drives each system lists are copied here.
+    pub facilities_refresh_secs: u64,
 }
 
 impl Default for HealthConfig {
@@ -30,6 +32,7 @@ impl Default for HealthConfig {
             timeout_ms: 5_000,
             national_id_system: "urn:vn:cccd".to_owned(),
             proxy_age_limit: 16,
+            facilities_refresh_secs: 6 * 3600,
         }
     }
 }

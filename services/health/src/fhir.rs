@@ -180,13 +180,23 @@ impl FhirClient {
         kind: &str,
         params: &[(&str, &str)],
     ) -> Result<Vec<serde_json::Value>, FhirError> {
+        self.search_pages(kind, params, MAX_PAGES).await
+    }
+
+    /// [`search`](Self::search), reading up to `max_pages` pages (a whole directory).
+    pub async fn search_pages(
+        &self,
+        kind: &str,
+        params: &[(&str, &str)],
+        max_pages: usize,
+    ) -> Result<Vec<serde_json::Value>, FhirError> {
         let mut query = form_encode(params);
         if !params.iter().any(|(name, _)| *name == "_count") {
             query.push_str(&format!("&_count={PAGE_SIZE}"));
         }
         let mut url = format!("{}/{kind}?{query}", self.base);
         let mut found = Vec::new();
-        for _ in 0..MAX_PAGES {
+        for _ in 0..max_pages {
             let body = self.exchange(Method::GET, &url, None, &[]).await?;
             let bundle: Bundle = self.parse(&body)?;
             if bundle.resource_type != "Bundle" {

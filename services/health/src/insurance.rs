@@ -5,10 +5,11 @@
 //! patient pays nothing more once their co-payments in a year pass six months' base salary).
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::NaiveDate;
 use platform::ApiError;
 use platform::auth::Principal;
+use platform::extract::QueryParams;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -97,7 +98,7 @@ pub enum CardState {
 pub async fn get(
     State(state): State<HealthState>,
     principal: Principal,
-    Query(query): Query<PersonQuery>,
+    QueryParams(query): QueryParams<PersonQuery>,
 ) -> Result<Json<InsuranceCardAnswer>, ApiError> {
     let household = household_of(&state, &principal).await?;
     let person = household.person(query.person())?.clone();
@@ -116,13 +117,7 @@ pub async fn get(
     let today = crate::today();
     let coverage = current(resources::of_kind(&found, "Coverage"), today)
         .ok_or(HealthError::NoInsuranceCard)?;
-    let payors: Vec<Organization> = resources::of_kind(&found, "Organization");
-    let payor = coverage.payor.first().and_then(|reference| {
-        reference.display.clone().or_else(|| {
-            let id = reference.id_of("Organization")?;
-            payors.iter().find(|o| o.id == id)?.name.clone()
-        })
-    });
+    let payor = payor_name(&household.fhir, &coverage, &found).await?;
     let registered = coverage
         .extension
         .iter()
@@ -147,6 +142,36 @@ pub async fn get(
     let card =
         card_of(&coverage, today, payor, primary_clinic).ok_or(HealthError::NoInsuranceCard)?;
     Ok(Json(InsuranceCardAnswer { person, card }))
+}
+
+/// Who pays: the reference's display, else the `_include`d Organization, else the
+/// Organization read (a server may ignore `_include`, as FHIR allows).
+async fn payor_name(
+    fhir: &crate::fhir::FhirClient,
+    coverage: &Coverage,
+    found: &[serde_json::Value],
+) -> Result<Option<String>, ApiError> {
+    let Some(reference) = coverage.payor.first() else {
+        return Ok(None);
+    };
+    if let Some(display) = &reference.display {
+        return Ok(Some(display.clone()));
+    }
+    let Some(id) = reference.id_of("Organization") else {
+        return Ok(None);
+    };
+    let included: Vec<Organization> = resources::of_kind(found, "Organization");
+    if let Some(payor) = included.into_iter().find(|o| o.id == id) {
+        return Ok(payor.name);
+    }
+    match fhir
+        .read_reference::<Organization>("Organization", id)
+        .await
+    {
+        Ok(payor) => Ok(payor.name),
+        Err(crate::fhir::FhirError::NotFound) => Ok(None),
+        Err(error) => Err(crate::unavailable(error)),
+    }
 }
 
 /// The coverage in force today, else the one that ended last: an expired card is still worth

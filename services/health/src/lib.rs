@@ -9,6 +9,7 @@
 mod appointments;
 pub mod config;
 mod errors;
+mod facilities;
 mod fhir;
 mod insurance;
 mod people;
@@ -63,6 +64,7 @@ pub static SERVICE: Service = Service {
     start: |context| {
         Box::pin(async move {
             let state = HealthState::start(&context)?;
+            facilities::start_refresh(state.clone(), &context.jobs);
             Ok(Running::routes(router(state)))
         })
     },
@@ -110,6 +112,8 @@ pub fn router(state: HealthState) -> Router {
         .route("/v1/health/people", get(people))
         .route("/v1/health/insurance-card", get(insurance::get))
         .route("/v1/health/vaccinations", get(vaccinations::list))
+        .route("/v1/health/facilities", get(facilities::near))
+        .route("/v1/health/blood-drives", get(facilities::blood_drives))
         .route("/v1/health/departments", get(appointments::departments))
         .route("/v1/health/slots", get(appointments::slots))
         .route(
@@ -189,8 +193,10 @@ async fn people(
         appointments::slots,
         appointments::book,
         appointments::list,
-        appointments::cancel
+        appointments::cancel,
+        facilities::near,
+        facilities::blood_drives
     ),
-    tags((name = "health", description = "Thẻ BHYT, tiêm chủng và đặt lịch khám / Health insurance card, vaccinations and hospital appointments"))
+    tags((name = "health", description = "Thẻ BHYT, tiêm chủng, đặt lịch khám, cơ sở y tế và hiến máu / Health insurance card, vaccinations, hospital appointments, facilities and blood drives"))
 )]
 pub struct HealthApi;

@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::NaiveDate;
 use platform::ApiError;
 use platform::auth::Principal;
+use platform::extract::QueryParams;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -76,7 +77,7 @@ pub struct DueDose {
 pub async fn list(
     State(state): State<HealthState>,
     principal: Principal,
-    Query(query): Query<PersonQuery>,
+    QueryParams(query): QueryParams<PersonQuery>,
 ) -> Result<Json<Vaccinations>, ApiError> {
     let household = household_of(&state, &principal).await?;
     let person = household.person(query.person())?.clone();

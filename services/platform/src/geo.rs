@@ -5,8 +5,16 @@
 use h3o::geom::{ContainmentMode, TilerBuilder};
 use h3o::{LatLng, Resolution};
 
+/// A position on the earth: finite, latitude within ±90°, longitude within ±180°.
+pub fn valid_position(latitude: f64, longitude: f64) -> bool {
+    (-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude)
+}
+
 /// An H3 cell as PostgreSQL stores it (a signed 64-bit integer).
 pub fn cell_at(latitude: f64, longitude: f64, resolution: Resolution) -> Option<i64> {
+    if !valid_position(latitude, longitude) {
+        return None;
+    }
     let cell = LatLng::new(latitude, longitude).ok()?.to_cell(resolution);
     Some(u64::from(cell) as i64)
 }
@@ -16,7 +24,9 @@ pub fn cell_at(latitude: f64, longitude: f64, resolution: Resolution) -> Option<
 pub fn cells_within(latitude: f64, longitude: f64, radius_m: f64) -> Option<Vec<i64>> {
     const SIDES: usize = 32;
     const EARTH_RADIUS_M: f64 = 6_371_008.8;
-    LatLng::new(latitude, longitude).ok()?;
+    if !valid_position(latitude, longitude) {
+        return None;
+    }
     // The polygon's sides touch the circle from outside, so it holds the whole circle; the
     // centimetre keeps rounding from nibbling at the edge.
     let reach = radius_m / (std::f64::consts::PI / SIDES as f64).cos() + 0.01;
@@ -50,6 +60,15 @@ mod tests {
     use super::*;
 
     /// Every point within the radius, in every direction, is in one of the cells.
+    #[test]
+    fn positions_off_the_earth_have_no_cells() {
+        assert!(cells_within(91.0, 107.0, 100.0).is_none());
+        assert!(cells_within(16.0, 181.0, 100.0).is_none());
+        assert!(cells_within(f64::NAN, 107.0, 100.0).is_none());
+        assert!(cell_at(-90.5, 0.0, Resolution::Nine).is_none());
+        assert!(cell_at(16.46, 107.59, Resolution::Nine).is_some());
+    }
+
     #[test]
     fn the_cells_cover_the_whole_circle() {
         for (lat, lng, radius) in [

@@ -5,7 +5,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Utc;
-use h3o::LatLng;
 use platform::ApiError;
 use platform::auth::Principal;
 use platform::events::types::ReportRated;
@@ -157,7 +156,7 @@ pub async fn near(
         .map(|status| status.as_str())
         .collect();
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
-    if LatLng::new(query.lat, query.lng).is_err() {
+    if !platform::geo::valid_position(query.lat, query.lng) {
         return Err(platform::error::SharedError::InvalidPosition.into());
     }
     let nearest =
