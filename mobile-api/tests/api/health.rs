@@ -37,12 +37,23 @@ pub(crate) async fn app_with_health_system(
     bearer_token: &str,
 ) -> TestApp {
     let (base, bearer_token) = (fhir_base.to_owned(), bearer_token.to_owned());
+    let unique = uuid::Uuid::new_v4().simple().to_string();
     app_with(mode, issuer, move |c| {
         // Health asks identity for the personal ID number, across processes when split.
         c.internal.service_token = Some("test-service-token".to_owned().into());
+        // Erasures happen at once, every second.
+        c.edit(|identity: &mut identity::config::IdentityConfig| {
+            identity.erasure_grace_days = 0;
+            identity.erasure_interval_secs = 1;
+        });
+        if matches!(mode, Mode::Split) {
+            // Reminders reach notifications as events, through NATS.
+            crate::helpers::use_nats(c, &unique);
+        }
         let (base, bearer_token) = (base.clone(), bearer_token.clone());
         c.edit(move |health: &mut HealthConfig| {
             health.timeout_ms = 2_000;
+            health.reminders_interval_ms = 200;
             health.systems.insert(
                 "hue".to_owned(),
                 FhirServer {
@@ -653,3 +664,102 @@ async fn facilities_and_blood_drives_near_me(mode: Mode) {
     provider.stop().await.unwrap();
 }
 in_both_modes!(facilities_and_blood_drives_near_me);
+
+/// A parent who opened her son's vaccinations is reminded, once, of the doses he is due.
+async fn a_parent_is_reminded_of_her_sons_due_doses_once(mode: Mode) {
+    let (app, provider, _, token) = app_and_resident(mode, fhir::MOTHER_CCCD).await;
+    let shots = app
+        .get_json_as(
+            &format!("/v1/health/vaccinations?person={}", fhir::INFANT_ID),
+            &token,
+        )
+        .await;
+    let due_soon: Vec<&Value> = shots["due"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| {
+            let due_on: NaiveDate = d["due_on"].as_str().unwrap().parse().unwrap();
+            (due_on - today()).num_days() <= 3 && (today() - due_on).num_days() <= 30
+        })
+        .collect();
+    assert!(!due_soon.is_empty(), "{shots}");
+    let reminders = || async {
+        let inbox = app.get_json_as("/v1/inbox", &token).await;
+        inbox["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "health.vaccinations_due")
+            .cloned()
+            .collect::<Vec<Value>>()
+    };
+    let told = crate::helpers::poll_until(reminders, |found| !found.is_empty()).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    let notice = &told[0];
+    assert_eq!(notice["title_vi"], "Nhắc lịch tiêm chủng");
+    assert_eq!(notice["data"]["person"], fhir::INFANT_ID);
+    for dose in &due_soon {
+        let vaccine = dose["vaccine"]["vi"].as_str().unwrap();
+        assert!(
+            notice["body_vi"].as_str().unwrap().contains(vaccine),
+            "{notice}"
+        );
+        assert!(
+            notice["body_en"]
+                .as_str()
+                .unwrap()
+                .contains(dose["vaccine"]["en"].as_str().unwrap())
+        );
+    }
+    assert!(
+        notice["body_vi"]
+            .as_str()
+            .unwrap()
+            .starts_with("Trần Minh An")
+    );
+    // Later rounds and another look tell nothing more.
+    app.get_as(
+        &format!("/v1/health/vaccinations?person={}", fhir::INFANT_ID),
+        &token,
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(reminders().await.len(), 1);
+    app.stop().await;
+    provider.stop().await.unwrap();
+}
+in_both_modes!(a_parent_is_reminded_of_her_sons_due_doses_once);
+
+/// An erased account's appointments and vaccination watches go with it.
+async fn an_erased_account_leaves_no_appointments_or_watches(mode: Mode) {
+    let (app, provider, _, token) = app_and_resident(mode, fhir::MOTHER_CCCD).await;
+    let slots = free_slots(&app, &token, next_working_day()).await;
+    let booked = book(&app, &token, "erase-me", &json!({ "slot": slots[0]["id"] })).await;
+    assert_eq!(booked.status(), 201);
+    app.get_as(
+        &format!("/v1/health/vaccinations?person={}", fhir::INFANT_ID),
+        &token,
+    )
+    .await;
+    let health = app.schema_pool("health").await;
+    let held = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT (SELECT count(*) FROM appointments) + (SELECT count(*) FROM vaccination_watches)",
+        )
+        .fetch_one(&health)
+        .await
+        .unwrap()
+    };
+    assert_eq!(held().await, 2);
+    let erased = app
+        .authed(Method::DELETE, "/v1/me", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erased.status(), 202);
+    assert_eq!(crate::helpers::poll_until(held, |n| *n == 0).await, 0);
+    app.stop().await;
+    provider.stop().await.unwrap();
+}
+in_both_modes!(an_erased_account_leaves_no_appointments_or_watches);

@@ -115,7 +115,10 @@ async fn a_parent_sees_her_card_and_her_young_childs_vaccinations_from_medplum(m
     );
     // The payor reference has no display and Medplum's in-memory repository ignores
     // `_include=Coverage:payor` (as a server may): the Organization is read for its name.
-    assert!(card["payor"].as_str().unwrap().contains("Bảo hiểm xã hội"), "{card}");
+    assert!(
+        card["payor"].as_str().unwrap().contains("Bảo hiểm xã hội"),
+        "{card}"
+    );
 
     let shots = app
         .get_json_as(

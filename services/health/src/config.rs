@@ -22,6 +22,8 @@ pub struct HealthConfig {
     pub proxy_age_limit: u32,
     /// How often the facilities and blood drives each system lists are copied here.
     pub facilities_refresh_secs: u64,
+    /// How often the vaccination reminders look for people not checked today.
+    pub reminders_interval_ms: u64,
 }
 
 impl Default for HealthConfig {
@@ -33,6 +35,7 @@ impl Default for HealthConfig {
             national_id_system: "urn:vn:cccd".to_owned(),
             proxy_age_limit: 16,
             facilities_refresh_secs: 6 * 3600,
+            reminders_interval_ms: 3_600_000,
         }
     }
 }

@@ -13,6 +13,7 @@ mod facilities;
 mod fhir;
 mod insurance;
 mod people;
+mod reminders;
 mod resources;
 mod schedule;
 mod vaccinations;
@@ -30,6 +31,8 @@ use chrono::NaiveDate;
 use platform::ApiError;
 use platform::auth::Principal;
 use platform::error::SharedError;
+use platform::events::types::{AccountErased, EventType};
+use platform::events::{Event, Handler, SharedBus, first_delivery};
 use platform::internal::ServiceClient;
 use platform::service::{Running, Service, StartContext};
 use serde::Serialize;
@@ -41,6 +44,9 @@ use crate::config::HealthConfig;
 use crate::fhir::{FhirClient, FhirError};
 use crate::people::{Households, Person, household_of};
 use crate::schedule::Schedule;
+
+/// The name health consumes events under.
+const CONSUMER: &str = "health";
 
 /// The PostgreSQL schema this service owns.
 pub const SCHEMA: &str = "health";
@@ -54,8 +60,8 @@ pub static SERVICE: Service = Service {
     migrator: &MIGRATOR,
     routes: &["/v1/health"],
     calls: &["identity"],
-    outbox: false,
-    consumes_events: false,
+    outbox: true,
+    consumes_events: true,
     idempotency_keys: true,
     config: Some(platform::config::SectionSpec::of::<HealthConfig>()),
     body_limit: platform::service::gateway_body_limit,
@@ -65,6 +71,10 @@ pub static SERVICE: Service = Service {
         Box::pin(async move {
             let state = HealthState::start(&context)?;
             facilities::start_refresh(state.clone(), &context.jobs);
+            reminders::start(state.clone(), &context.jobs);
+            if let Some(bus) = &context.bus {
+                forget_erased_accounts(&state, bus).await?;
+            }
             Ok(Running::routes(router(state)))
         })
     },
@@ -130,8 +140,8 @@ pub fn router(state: HealthState) -> Router {
 /// A text a resident reads, in Vietnamese and English.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Text {
-    vi: String,
-    en: String,
+    pub(crate) vi: String,
+    pub(crate) en: String,
 }
 
 impl Text {
@@ -180,6 +190,41 @@ async fn people(
     Ok(Json(People {
         people: household.people,
     }))
+}
+
+/// Forgets an erased account's appointments and watches.
+async fn forget_erased_accounts(state: &HealthState, bus: &SharedBus) -> anyhow::Result<()> {
+    let state = state.clone();
+    let handler: Handler = Arc::new(move |event: Event| {
+        let state = state.clone();
+        Box::pin(async move {
+            let erased: AccountErased = event.decode()?;
+            let account = erased.account_id;
+            let mut tx = state.pool.begin().await?;
+            if first_delivery(&mut tx, CONSUMER, event.id).await? {
+                sqlx::query!("DELETE FROM appointments WHERE account_id = $1", account)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query!(
+                    "DELETE FROM vaccination_watches WHERE account_id = $1",
+                    account
+                )
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query!(
+                    "DELETE FROM vaccination_reminders WHERE account_id = $1",
+                    account
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    });
+    bus.subscribe(CONSUMER, AccountErased::NAME, handler)
+        .await?;
+    Ok(())
 }
 
 /// Health's part of the public OpenAPI document.

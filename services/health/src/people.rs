@@ -244,7 +244,7 @@ async fn children(
         .collect())
 }
 
-fn person(patient: Patient, relationship: Relationship) -> Person {
+pub(crate) fn person(patient: Patient, relationship: Relationship) -> Person {
     Person {
         name: resources::name_of(&patient.name),
         birth_date: patient.birth_date.as_deref().and_then(resources::date_of),

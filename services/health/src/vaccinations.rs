@@ -14,7 +14,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::fhir::FhirClient;
-use crate::people::{Person, PersonQuery, household_of};
+use crate::fhir::FhirError;
+use crate::people::{Person, PersonQuery, Relationship, household_of};
 use crate::resources::{self, Immunization, ImmunizationRecommendation, Reference};
 use crate::schedule::{DueStatus, SCHEDULE_AGE_LIMIT};
 use crate::{HealthState, Text};
@@ -53,18 +54,18 @@ pub struct GivenDose {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DueDose {
     /// The national schedule's series; absent for a vaccine only the hospital recommends.
-    series: Option<String>,
-    vaccine: Text,
-    disease: Option<Text>,
+    pub(crate) series: Option<String>,
+    pub(crate) vaccine: Text,
+    pub(crate) disease: Option<Text>,
     /// Which dose of the series (1 for the first).
-    dose: Option<u32>,
-    due_on: NaiveDate,
-    status: DueStatus,
+    pub(crate) dose: Option<u32>,
+    pub(crate) due_on: NaiveDate,
+    pub(crate) status: DueStatus,
     /// The hospital's own date for it, when it recommended it.
-    hospital_due_on: Option<NaiveDate>,
+    pub(crate) hospital_due_on: Option<NaiveDate>,
     /// False when the hospital's forecast disagrees with the national schedule (another dose,
     /// or sooner than the schedule allows): worth asking the clinic about.
-    agrees_with_schedule: bool,
+    pub(crate) agrees_with_schedule: bool,
 }
 
 /// My (or my child's) vaccinations and the doses due next.
@@ -81,15 +82,70 @@ pub async fn list(
 ) -> Result<Json<Vaccinations>, ApiError> {
     let household = household_of(&state, &principal).await?;
     let person = household.person(query.person())?.clone();
-    let patient = format!("Patient/{}", person.id);
     let fhir = &household.fhir;
+    let Record { immunizations, due } = record(&state, fhir, &person)
+        .await
+        .map_err(crate::unavailable)?;
+    if person.relationship == Relationship::Child || !due.is_empty() {
+        watch(&state, &principal, &household.jurisdiction, &person).await?;
+    }
+    let schedule = &state.schedule;
+    let places = places(fhir, &immunizations).await;
+    let given = immunizations
+        .iter()
+        .map(|i| {
+            let cvx = i.vaccine_code.code_in(CVX);
+            GivenDose {
+                vaccine: i.vaccine_code.label().unwrap_or_default(),
+                series: cvx
+                    .and_then(|c| schedule.series_of(c))
+                    .map(|s| s.id.clone()),
+                cvx: cvx.map(str::to_owned),
+                dose: i.protocol_applied.first().and_then(|p| {
+                    p.dose_number_positive_int
+                        .or_else(|| p.dose_number_string.as_deref()?.parse().ok())
+                }),
+                date: when(i),
+                place: place_reference(i).and_then(|r| {
+                    r.display
+                        .clone()
+                        .or_else(|| places.get(r.reference.as_deref()?).cloned())
+                }),
+                lot: i.lot_number.clone(),
+            }
+        })
+        .collect();
+    Ok(Json(Vaccinations {
+        person,
+        given,
+        due,
+        schedule: Text::new(
+            "Lịch tiêm chủng mở rộng quốc gia (Thông tư 10/2024/TT-BYT)",
+            "The national expanded immunisation schedule (Circular 10/2024/TT-BYT)",
+        ),
+    }))
+}
+
+/// A person's doses given, newest first, and the next due.
+pub struct Record {
+    pub immunizations: Vec<Immunization>,
+    pub due: Vec<DueDose>,
+}
+
+/// Reads a person's vaccinations and works out what is due: the hospital's recommendations
+/// checked against the national schedule.
+pub async fn record(
+    state: &HealthState,
+    fhir: &FhirClient,
+    person: &Person,
+) -> Result<Record, FhirError> {
+    let patient = format!("Patient/{}", person.id);
     let given_query = [("patient", patient.as_str()), ("_sort", "-date")];
     let due_query = [("patient", patient.as_str())];
     let (immunizations, recommendations) = tokio::try_join!(
         fhir.search("Immunization", &given_query),
         fhir.search("ImmunizationRecommendation", &due_query),
-    )
-    .map_err(crate::unavailable)?;
+    )?;
     let mut immunizations: Vec<Immunization> = resources::of_kind(&immunizations, "Immunization");
     // Not given, or recorded in error: not a dose.
     immunizations.retain(|i| matches!(i.status.as_deref(), Some("completed") | None));
@@ -179,40 +235,27 @@ pub async fn list(
     }
     due.sort_by_key(|d| d.due_on);
 
-    let places = places(fhir, &immunizations).await;
-    let given = immunizations
-        .iter()
-        .map(|i| {
-            let cvx = i.vaccine_code.code_in(CVX);
-            GivenDose {
-                vaccine: i.vaccine_code.label().unwrap_or_default(),
-                series: cvx
-                    .and_then(|c| schedule.series_of(c))
-                    .map(|s| s.id.clone()),
-                cvx: cvx.map(str::to_owned),
-                dose: i.protocol_applied.first().and_then(|p| {
-                    p.dose_number_positive_int
-                        .or_else(|| p.dose_number_string.as_deref()?.parse().ok())
-                }),
-                date: when(i),
-                place: place_reference(i).and_then(|r| {
-                    r.display
-                        .clone()
-                        .or_else(|| places.get(r.reference.as_deref()?).cloned())
-                }),
-                lot: i.lot_number.clone(),
-            }
-        })
-        .collect();
-    Ok(Json(Vaccinations {
-        person,
-        given,
-        due,
-        schedule: Text::new(
-            "Lịch tiêm chủng mở rộng quốc gia (Thông tư 10/2024/TT-BYT)",
-            "The national expanded immunisation schedule (Circular 10/2024/TT-BYT)",
-        ),
-    }))
+    Ok(Record { immunizations, due })
+}
+
+/// Remembers that the caller follows this person's vaccinations, for the reminders.
+async fn watch(
+    state: &HealthState,
+    principal: &Principal,
+    jurisdiction: &str,
+    person: &Person,
+) -> Result<(), ApiError> {
+    sqlx::query!(
+        r#"INSERT INTO vaccination_watches (account_id, jurisdiction, patient_id, patient_name)
+           VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, patient_id) DO NOTHING"#,
+        principal.account_id,
+        jurisdiction,
+        person.id,
+        person.name
+    )
+    .execute(&state.pool)
+    .await?;
+    Ok(())
 }
 
 fn when(immunization: &Immunization) -> Option<NaiveDate> {

@@ -25,7 +25,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use platform::events::types::{
     AccountErased, AccountHomeWardChanged, EventType, PaymentFailed, PaymentRefunded,
-    PaymentSucceeded, ReportCreated, ReportOverdue, ReportStatusChanged,
+    PaymentSucceeded, ReportCreated, ReportOverdue, ReportStatusChanged, VaccinationsDue,
 };
 use platform::events::{Event, Handler, SharedBus, first_delivery};
 use platform::internal::ServiceClient;
@@ -157,6 +157,7 @@ impl NotificationsState {
             PaymentSucceeded::NAME,
             PaymentFailed::NAME,
             PaymentRefunded::NAME,
+            VaccinationsDue::NAME,
         ] {
             let state = self.clone();
             let handler: Handler = Arc::new(move |event| {
@@ -193,6 +194,15 @@ impl NotificationsState {
                 let refund: PaymentRefunded = event.decode()?;
                 let notice = templates::payment_refunded(&refund);
                 self.tell_payer(&event, refund.account_id, refund.payment_id, &notice)
+                    .await
+            }
+            VaccinationsDue::NAME => {
+                let due: VaccinationsDue = event.decode()?;
+                let today = (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive();
+                let notice = templates::vaccinations_due(&due, today);
+                let data =
+                    serde_json::json!({ "kind": event.event_type, "person": due.patient_id });
+                self.deliver(&event, &notice, &data, vec![due.account_id])
                     .await
             }
             other => anyhow::bail!("notifications does not take {other} events"),

@@ -1,8 +1,8 @@
 //! What a person is told about an event, in Vietnamese and English.
 
 use platform::events::types::{
-    PaymentFailed, PaymentRefunded, PaymentSucceeded, ReportCreated, ReportOverdue,
-    ReportStatusChanged,
+    DoseDue, PaymentFailed, PaymentRefunded, PaymentSucceeded, ReportCreated, ReportOverdue,
+    ReportStatusChanged, VaccinationsDue,
 };
 use platform::lang::{Lang, vnd};
 
@@ -105,6 +105,42 @@ pub fn payment_succeeded(payment: &PaymentSucceeded) -> Notice {
         body_en: format!(
             "{}: {en}. Receipt number {}.",
             payment.description_en, payment.receipt_number
+        ),
+        urgent: false,
+    }
+}
+
+/// A parent's reminder of the doses a child (or the account's holder) is due, with the date.
+pub fn vaccinations_due(due: &VaccinationsDue, today: chrono::NaiveDate) -> Notice {
+    let list = |vaccine: fn(&DoseDue) -> &str, dose_word: &str| {
+        due.doses
+            .iter()
+            .map(|d| format!("{} ({dose_word} {})", vaccine(d), d.dose))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let first = due.doses.iter().map(|d| d.due_on).min().unwrap_or(today);
+    let date = first.format("%d/%m/%Y");
+    let (when_vi, when_en) = if first <= today {
+        (
+            format!("đã đến hạn từ ngày {date}"),
+            format!("due since {date}"),
+        )
+    } else {
+        (format!("đến hạn ngày {date}"), format!("due on {date}"))
+    };
+    Notice {
+        title_vi: "Nhắc lịch tiêm chủng".to_owned(),
+        title_en: "Vaccination reminder".to_owned(),
+        body_vi: format!(
+            "{}: {} {when_vi}. Vui lòng đưa đến cơ sở tiêm chủng.",
+            due.patient_name,
+            list(|d| &d.vaccine_vi, "mũi")
+        ),
+        body_en: format!(
+            "{}: {} {when_en}. Please visit a vaccination clinic.",
+            due.patient_name,
+            list(|d| &d.vaccine_en, "dose")
         ),
         urgent: false,
     }

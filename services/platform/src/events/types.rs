@@ -36,6 +36,7 @@ event_types! {
     PaymentSucceeded = "payment.succeeded",
     PaymentFailed = "payment.failed",
     PaymentRefunded = "payment.refunded",
+    VaccinationsDue = "health.vaccinations_due",
 }
 
 /// Identity: a resident asked for their account to be erased; it goes after `erase_after`.
@@ -178,6 +179,28 @@ pub struct PaymentRefunded {
     pub refund_id: Uuid,
     pub account_id: Uuid,
     pub amount: i64,
+}
+
+/// Health: doses of a person's vaccinations come due within days (or came due lately), told
+/// once each to the account that watches the person's record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VaccinationsDue {
+    pub account_id: Uuid,
+    /// The person at the health system (the account's child, or the account's holder).
+    pub patient_id: String,
+    pub patient_name: String,
+    pub doses: Vec<DoseDue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoseDue {
+    /// The national schedule's series (`dtp-hepb-hib`, ...).
+    pub series: String,
+    /// 1 for the first.
+    pub dose: u32,
+    pub vaccine_vi: String,
+    pub vaccine_en: String,
+    pub due_on: chrono::NaiveDate,
 }
 
 #[cfg(test)]
