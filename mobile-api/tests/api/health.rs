@@ -59,6 +59,7 @@ pub(crate) async fn app_with_health_system(
                 FhirServer {
                     base_url: base,
                     bearer_token: Some(bearer_token.into()),
+                    smart: None,
                 },
             );
         });
@@ -309,6 +310,7 @@ async fn a_wrong_fhir_token_is_a_503_not_a_leak() {
                 FhirServer {
                     base_url: base,
                     bearer_token: Some("not-the-token".to_owned().into()),
+                    smart: None,
                 },
             );
         });
@@ -763,3 +765,48 @@ async fn an_erased_account_leaves_no_appointments_or_watches(mode: Mode) {
     provider.stop().await.unwrap();
 }
 in_both_modes!(an_erased_account_leaves_no_appointments_or_watches);
+
+/// A health system that grants access through SMART Backend Services: health signs an
+/// assertion with its registered key, trades it for an access token and reads with that; a
+/// registration the server does not know gets residents a 503, never a leak.
+#[tokio::test]
+async fn a_health_system_behind_smart_backend_services_is_read_with_a_signed_assertion() {
+    use health::config::SmartClient;
+    for (client_id, works) in [(fhir::smart::CLIENT_ID, true), ("someone-else", false)] {
+        let (provider, issuer) = sandbox().await;
+        let base = format!("http://{}/sandbox/fhir", provider.addr());
+        let app = app_with(Mode::AllInOne, &issuer, move |c| {
+            c.internal.service_token = Some("test-service-token".to_owned().into());
+            let base = base.clone();
+            c.edit(move |health: &mut HealthConfig| {
+                health.systems.insert(
+                    "hue".to_owned(),
+                    FhirServer {
+                        base_url: base,
+                        bearer_token: None,
+                        smart: Some(SmartClient {
+                            client_id: client_id.to_owned(),
+                            private_key: fhir::smart::CLIENT_PRIVATE_KEY_PEM.to_owned().into(),
+                            algorithm: "ES384".to_owned(),
+                            key_id: None,
+                            scope: "system/*.rs system/Appointment.cu".to_owned(),
+                        }),
+                    },
+                );
+            });
+        })
+        .await;
+        let token = verified(&app, &provider, fhir::MOTHER_CCCD).await;
+        let answer = app.get_as("/v1/health/people", &token).await;
+        if works {
+            assert_eq!(answer.status(), 200);
+            // The token is kept: a second look asks for no new one and still reads.
+            let card = app.get_json_as("/v1/health/insurance-card", &token).await;
+            assert_eq!(card["card"]["number"], fhir::MOTHER_BHYT);
+        } else {
+            problem(answer, 503, "upstream_unavailable").await;
+        }
+        app.stop().await;
+        provider.stop().await.unwrap();
+    }
+}

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use platform::config::{Development, Section, serialize_secret};
+use platform::config::{Development, Section, serialize_required_secret, serialize_secret};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +51,40 @@ pub struct FhirServer {
     /// `CITIZEN_HEALTH__SYSTEMS__<ID>__BEARER_TOKEN_FILE`.
     #[serde(default, serialize_with = "serialize_secret")]
     pub bearer_token: Option<SecretString>,
+    /// SMART Backend Services instead of a fixed token: access tokens asked for with a JWT our
+    /// key signs (https://hl7.org/fhir/smart-app-launch/backend-services.html).
+    #[serde(default)]
+    pub smart: Option<SmartClient>,
+}
+
+/// A SMART Backend Services client registration.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmartClient {
+    pub client_id: String,
+    /// The registered key, PKCS#8 PEM (P-384 for ES384, RSA for RS384); usually from
+    /// `CITIZEN_HEALTH__SYSTEMS__<ID>__SMART__PRIVATE_KEY_FILE`.
+    #[serde(serialize_with = "serialize_required_secret")]
+    pub private_key: SecretString,
+    /// `ES384` or `RS384`, as registered.
+    #[serde(default = "SmartClient::default_algorithm")]
+    pub algorithm: String,
+    /// The `kid` of the registered key, when the server holds several.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// The scopes asked for.
+    #[serde(default = "SmartClient::default_scope")]
+    pub scope: String,
+}
+
+impl SmartClient {
+    fn default_algorithm() -> String {
+        "ES384".to_owned()
+    }
+
+    fn default_scope() -> String {
+        "system/*.rs system/Appointment.cu".to_owned()
+    }
 }
 
 impl Section for HealthConfig {

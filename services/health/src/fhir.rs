@@ -53,6 +53,8 @@ pub struct FhirClient {
     /// The service base, without a trailing `/`.
     base: String,
     token: Option<SecretString>,
+    /// Access tokens asked for with SMART Backend Services, when configured.
+    smart: Option<Smart>,
     breaker: Breaker,
     /// Reference data read lately, by `Type/id`.
     references: Mutex<HashMap<String, (Instant, serde_json::Value)>>,
@@ -79,6 +81,7 @@ impl FhirClient {
             http,
             base,
             token: server.bearer_token.clone(),
+            smart: server.smart.as_ref().map(Smart::new).transpose()?,
             breaker: Breaker::default(),
             references: Mutex::default(),
         })
@@ -237,11 +240,18 @@ impl FhirClient {
             .method(method)
             .uri(url)
             .header(header::ACCEPT, FHIR_JSON);
-        if let Some(token) = &self.token {
-            request = request.header(
-                header::AUTHORIZATION,
-                format!("Bearer {}", token.expose_secret()),
-            );
+        match (&self.smart, &self.token) {
+            (Some(smart), _) => {
+                let token = smart.access_token(self).await?;
+                request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+            (None, Some(token)) => {
+                request = request.header(
+                    header::AUTHORIZATION,
+                    format!("Bearer {}", token.expose_secret()),
+                );
+            }
+            (None, None) => {}
         }
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -277,6 +287,10 @@ impl FhirClient {
             .map(|outcome| outcome.describe())
             .unwrap_or_else(|_| answer.excerpt());
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            // A SMART token the server no longer takes is asked for again next time.
+            if let Some(smart) = &self.smart {
+                smart.forget().await;
+            }
             // Our credentials are wrong: nothing a resident can fix; operators must.
             tracing::error!(url, %status, outcome, "the FHIR server refused our credentials");
             return Err(FhirError::Unavailable(format!("{url}: {status}")));
@@ -432,6 +446,125 @@ impl OperationOutcome {
     }
 }
 
+/// A SMART Backend Services client: it signs a short-lived JWT with its registered key, trades
+/// it at the server's token endpoint (found at `[base]/.well-known/smart-configuration`) for an
+/// access token, and keeps that token until shortly before it expires.
+struct Smart {
+    client_id: String,
+    scope: String,
+    algorithm: jsonwebtoken::Algorithm,
+    key_id: Option<String>,
+    key: jsonwebtoken::EncodingKey,
+    /// The access token and when to stop using it; one request at a time asks for a new one.
+    token: tokio::sync::Mutex<Option<(String, Instant)>>,
+}
+
+/// A token is renewed this long before the server says it expires.
+const TOKEN_MARGIN: Duration = Duration::from_secs(30);
+
+impl Smart {
+    fn new(config: &crate::config::SmartClient) -> anyhow::Result<Self> {
+        use jsonwebtoken::{Algorithm, EncodingKey};
+        let pem = config.private_key.expose_secret().as_bytes();
+        let (algorithm, key) = match config.algorithm.as_str() {
+            "ES384" => (Algorithm::ES384, EncodingKey::from_ec_pem(pem)?),
+            "RS384" => (Algorithm::RS384, EncodingKey::from_rsa_pem(pem)?),
+            other => anyhow::bail!("smart.algorithm {other}: ES384 or RS384"),
+        };
+        Ok(Self {
+            client_id: config.client_id.clone(),
+            scope: config.scope.clone(),
+            algorithm,
+            key_id: config.key_id.clone(),
+            key,
+            token: tokio::sync::Mutex::default(),
+        })
+    }
+
+    async fn forget(&self) {
+        *self.token.lock().await = None;
+    }
+
+    /// A live access token: the one kept, or a new one.
+    async fn access_token(&self, fhir: &FhirClient) -> Result<String, FhirError> {
+        let mut kept = self.token.lock().await;
+        if let Some((token, until)) = kept.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(token.clone());
+        }
+        let (token, lifetime) = self.ask(fhir).await?;
+        let until = Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN);
+        *kept = Some((token.clone(), until));
+        Ok(token)
+    }
+
+    async fn ask(&self, fhir: &FhirClient) -> Result<(String, Duration), FhirError> {
+        #[derive(Deserialize)]
+        struct Configuration {
+            token_endpoint: String,
+        }
+        #[derive(Deserialize)]
+        struct Granted {
+            access_token: String,
+            expires_in: Option<u64>,
+        }
+        let unavailable = |reason: String| fhir.failed(&format!("SMART authorization: {reason}"));
+        let discovery = fhir
+            .http
+            .get(&format!("{}/.well-known/smart-configuration", fhir.base))
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        let endpoint = discovery
+            .json::<Configuration>()
+            .map_err(|e| unavailable(format!("smart-configuration: {e}")))?
+            .token_endpoint;
+        let now = chrono::Utc::now().timestamp();
+        let mut header = jsonwebtoken::Header::new(self.algorithm);
+        header.kid = self.key_id.clone();
+        let claims = serde_json::json!({
+            "iss": self.client_id, "sub": self.client_id, "aud": endpoint,
+            "exp": now + 240, "jti": uuid::Uuid::new_v4().to_string(),
+        });
+        let assertion = jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|e| unavailable(format!("signing: {e}")))?;
+        let form = form_encode(&[
+            ("grant_type", "client_credentials"),
+            ("scope", &self.scope),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &assertion),
+        ]);
+        let request = Request::post(&endpoint)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .body(Full::new(Bytes::from(form)))
+            .map_err(|e| unavailable(e.to_string()))?;
+        let answer = fhir
+            .http
+            .send(request)
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        if !answer.status.is_success() {
+            // The server refused our registration: the operators must look.
+            tracing::error!(status = %answer.status, answer = answer.excerpt(), "the SMART token endpoint refused us");
+            return Err(FhirError::Unavailable(format!(
+                "the SMART token endpoint answered {}",
+                answer.status
+            )));
+        }
+        let granted: Granted = answer
+            .json()
+            .map_err(|e| unavailable(format!("token answer: {e}")))?;
+        Ok((
+            granted.access_token,
+            Duration::from_secs(granted.expires_in.unwrap_or(300)),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,6 +602,7 @@ mod tests {
         let server = FhirServer {
             base_url: "https://fhir.example.vn/r4/".to_owned(),
             bearer_token: None,
+            smart: None,
         };
         let client = FhirClient::new(&server, Duration::from_secs(1), PlainHttp::Never)
             .unwrap_or_else(|e| panic!("{e}"));

@@ -5,8 +5,10 @@
 //! only (`application/fhir+json; charset=utf-8`), following the spec
 //! (https://hl7.org/fhir/R4/http.html, search.html, bundle.html, operationoutcome.html):
 //!
-//! - Every request but `GET /metadata` needs `Authorization: Bearer` [`BEARER_TOKEN`], else
-//!   `401` with `WWW-Authenticate: Bearer` and an OperationOutcome (`login`).
+//! - Every request but `GET /metadata` needs `Authorization: Bearer` with [`BEARER_TOKEN`] or
+//!   an access token from SMART Backend Services (`POST /auth/token`, discovered at
+//!   `/.well-known/smart-configuration`; see [`smart`]), else `401` with
+//!   `WWW-Authenticate: Bearer` and an OperationOutcome (`login`).
 //! - `GET /metadata`: the CapabilityStatement (types, interactions, search parameters,
 //!   `_include`s).
 //! - `GET /{type}/{id}` (and `/_history/{n}`): the resource with `meta.versionId`,
@@ -71,6 +73,7 @@
 mod data;
 mod patch;
 mod search;
+pub mod smart;
 #[cfg(test)]
 mod tests;
 
@@ -594,6 +597,8 @@ enum Fault {
 struct Server {
     store: Arc<Mutex<Store>>,
     faults: Arc<Faults<Fault>>,
+    /// Access tokens issued to SMART backend-services clients.
+    tokens: Arc<smart::Tokens>,
 }
 
 impl Server {
@@ -606,6 +611,7 @@ pub fn router() -> Router {
     let server = Server {
         store: Arc::new(Mutex::new(Store::new(today(), &now()))),
         faults: Arc::default(),
+        tokens: Arc::default(),
     };
     Router::new()
         .route("/faults", post(set_fault))
@@ -619,7 +625,7 @@ fn base_url(headers: &HeaderMap) -> String {
     format!("http://{}/sandbox/fhir", gateway::host(headers))
 }
 
-fn authorize(headers: &HeaderMap) -> Result<(), Failure> {
+fn authorize(headers: &HeaderMap, tokens: &smart::Tokens) -> Result<(), Failure> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -629,6 +635,7 @@ fn authorize(headers: &HeaderMap) -> Result<(), Failure> {
     let realm = r#"Bearer realm="citizen-fhir-sandbox""#;
     match token {
         Some(BEARER_TOKEN) => Ok(()),
+        Some(token) if tokens.valid(token) => Ok(()),
         Some(_) => Err(Failure::new(
             StatusCode::UNAUTHORIZED,
             "login",
@@ -706,7 +713,13 @@ async fn handle(
     let path = uri.path().trim_matches('/');
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let metadata = method == Method::GET && segments == ["metadata"];
-    if !metadata && let Err(refused) = authorize(&headers) {
+    if method == Method::GET && segments == [".well-known", "smart-configuration"] {
+        return smart::configuration(&base_url(&headers));
+    }
+    if method == Method::POST && segments == ["auth", "token"] {
+        return smart::token(&server.tokens, &base_url(&headers), &body);
+    }
+    if !metadata && let Err(refused) = authorize(&headers, &server.tokens) {
         return refused.into_response();
     }
     let request = Request {

@@ -1131,3 +1131,70 @@ async fn the_sandbox_router_serves_it_under_sandbox_fhir() {
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.json()["implementation"]["url"], BASE);
 }
+
+/// SMART Backend Services: a signed assertion buys an access token once; a replay, another
+/// client or another audience buys nothing, and the token then reads.
+#[tokio::test]
+async fn a_signed_assertion_buys_one_access_token() {
+    let app = app();
+    let token_endpoint = format!("{BASE}/auth/token");
+    let assertion = |iss: &str, aud: &str, jti: &str| {
+        let key = jsonwebtoken::EncodingKey::from_ec_pem(smart::CLIENT_PRIVATE_KEY_PEM.as_bytes())
+            .unwrap();
+        let claims = json!({
+            "iss": iss, "sub": iss, "aud": aud,
+            "exp": chrono::Utc::now().timestamp() + 240, "jti": jti,
+        });
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES384),
+            &claims,
+            &key,
+        )
+        .unwrap()
+    };
+    let ask = |assertion: String| {
+        let app = app.clone();
+        async move {
+            let form = format!(
+                "grant_type=client_credentials&scope={}&client_assertion_type={}&client_assertion={}",
+                encode("system/*.rs"),
+                encode("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                assertion
+            );
+            call(
+                &app,
+                "POST",
+                "/auth/token",
+                &[("content-type", "application/x-www-form-urlencoded")],
+                Some(form),
+            )
+            .await
+        }
+    };
+    let first = assertion(smart::CLIENT_ID, &token_endpoint, "one");
+    let granted = ask(first.clone()).await;
+    assert_eq!(granted.status, StatusCode::OK, "{:?}", granted.json());
+    let access = granted.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        ask(first).await.json()["error"],
+        "invalid_grant",
+        "a replay"
+    );
+    let stranger = ask(assertion("someone", &token_endpoint, "two")).await;
+    assert_eq!(stranger.json()["error"], "invalid_client");
+    let elsewhere = ask(assertion(
+        smart::CLIENT_ID,
+        "https://elsewhere/token",
+        "three",
+    ))
+    .await;
+    assert_eq!(elsewhere.json()["error"], "invalid_client");
+
+    let request = Request::builder()
+        .uri(format!("/sandbox/fhir/Patient/{MOTHER_ID}"))
+        .header("host", HOST)
+        .header("authorization", format!("Bearer {access}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(testing::send(&app, request).await.status, StatusCode::OK);
+}
