@@ -36,7 +36,16 @@ pub(crate) async fn app_with_health_system(
     fhir_base: &str,
     bearer_token: &str,
 ) -> TestApp {
-    let (base, bearer_token) = (fhir_base.to_owned(), bearer_token.to_owned());
+    let server = FhirServer {
+        base_url: fhir_base.to_owned(),
+        bearer_token: Some(bearer_token.to_owned().into()),
+        smart: None,
+    };
+    app_with_fhir_server(mode, issuer, server).await
+}
+
+/// The app with `server` as Huế's health system, and VNeID at `issuer`.
+async fn app_with_fhir_server(mode: Mode, issuer: &str, server: FhirServer) -> TestApp {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     app_with(mode, issuer, move |c| {
         // Health asks identity for the personal ID number, across processes when split.
@@ -50,18 +59,11 @@ pub(crate) async fn app_with_health_system(
             // Reminders reach notifications as events, through NATS.
             crate::helpers::use_nats(c, &unique);
         }
-        let (base, bearer_token) = (base.clone(), bearer_token.clone());
+        let server = server.clone();
         c.edit(move |health: &mut HealthConfig| {
             health.timeout_ms = 2_000;
             health.reminders_interval_ms = 200;
-            health.systems.insert(
-                "hue".to_owned(),
-                FhirServer {
-                    base_url: base,
-                    bearer_token: Some(bearer_token.into()),
-                    smart: None,
-                },
-            );
+            health.systems.insert("hue".to_owned(), server);
         });
     })
     .await
@@ -302,20 +304,7 @@ async fn a_health_system_down_slow_or_garbled_is_a_503_and_then_recovers() {
 async fn a_wrong_fhir_token_is_a_503_not_a_leak() {
     let (provider, issuer) = sandbox().await;
     let base = format!("http://{}/sandbox/fhir", provider.addr());
-    let app = app_with(Mode::AllInOne, &issuer, move |c| {
-        let base = base.clone();
-        c.edit(move |health: &mut HealthConfig| {
-            health.systems.insert(
-                "hue".to_owned(),
-                FhirServer {
-                    base_url: base,
-                    bearer_token: Some("not-the-token".to_owned().into()),
-                    smart: None,
-                },
-            );
-        });
-    })
-    .await;
+    let app = app_with_health_system(Mode::AllInOne, &issuer, &base, "not-the-token").await;
     let token = verified(&app, &provider, fhir::MOTHER_CCCD).await;
     let answer = app
         .authed(Method::GET, "/v1/health/people", &token)
@@ -774,28 +763,18 @@ async fn a_health_system_behind_smart_backend_services_is_read_with_a_signed_ass
     use health::config::SmartClient;
     for (client_id, works) in [(fhir::smart::CLIENT_ID, true), ("someone-else", false)] {
         let (provider, issuer) = sandbox().await;
-        let base = format!("http://{}/sandbox/fhir", provider.addr());
-        let app = app_with(Mode::AllInOne, &issuer, move |c| {
-            c.internal.service_token = Some("test-service-token".to_owned().into());
-            let base = base.clone();
-            c.edit(move |health: &mut HealthConfig| {
-                health.systems.insert(
-                    "hue".to_owned(),
-                    FhirServer {
-                        base_url: base,
-                        bearer_token: None,
-                        smart: Some(SmartClient {
-                            client_id: client_id.to_owned(),
-                            private_key: fhir::smart::CLIENT_PRIVATE_KEY_PEM.to_owned().into(),
-                            algorithm: "ES384".to_owned(),
-                            key_id: None,
-                            scope: "system/*.rs system/Appointment.cu".to_owned(),
-                        }),
-                    },
-                );
-            });
-        })
-        .await;
+        let server = FhirServer {
+            base_url: format!("http://{}/sandbox/fhir", provider.addr()),
+            bearer_token: None,
+            smart: Some(SmartClient {
+                client_id: client_id.to_owned(),
+                private_key: fhir::smart::CLIENT_PRIVATE_KEY_PEM.to_owned().into(),
+                algorithm: "ES384".to_owned(),
+                key_id: None,
+                scope: "system/*.rs system/Appointment.cu".to_owned(),
+            }),
+        };
+        let app = app_with_fhir_server(Mode::AllInOne, &issuer, server).await;
         let token = verified(&app, &provider, fhir::MOTHER_CCCD).await;
         let answer = app.get_as("/v1/health/people", &token).await;
         if works {
