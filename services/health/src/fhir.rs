@@ -199,12 +199,14 @@ impl FhirClient {
         }
         let mut url = format!("{}/{kind}?{query}", self.base);
         let mut found = Vec::new();
+        let mut total: Option<u64> = None;
         for _ in 0..max_pages {
             let body = self.exchange(Method::GET, &url, None, &[]).await?;
             let bundle: Bundle = self.parse(&body)?;
             if bundle.resource_type != "Bundle" {
                 return Err(self.failed("a search answered with something else than a Bundle"));
             }
+            total = bundle.total.or(total);
             found.extend(bundle.entry.into_iter().filter_map(|entry| entry.resource));
             match bundle.link.into_iter().find(|link| link.relation == "next") {
                 // Only the server's own pages: our token goes nowhere else.
@@ -212,7 +214,19 @@ impl FhirClient {
                 Some(next) => {
                     return Err(self.failed(&format!("a next link off the server: {}", next.url)));
                 }
-                None => return Ok(found),
+                None => {
+                    // A server that pages without `next` links leaves the rest unreadable:
+                    // say so, rather than show a part as the whole unnoticed.
+                    if let Some(total) = total.filter(|total| *total as usize > found.len()) {
+                        tracing::warn!(
+                            kind,
+                            total,
+                            read = found.len(),
+                            "a FHIR search said it had more than it gave, without a next link"
+                        );
+                    }
+                    return Ok(found);
+                }
             }
         }
         tracing::warn!(
@@ -392,6 +406,8 @@ impl Breaker {
 #[serde(rename_all = "camelCase")]
 struct Bundle {
     resource_type: String,
+    /// Matches in all (not counting `_include`s), when the server says.
+    total: Option<u64>,
     #[serde(default)]
     link: Vec<BundleLink>,
     #[serde(default)]
