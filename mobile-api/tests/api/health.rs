@@ -613,6 +613,20 @@ async fn facilities_and_blood_drives_near_me(mode: Mode) {
     );
     assert!(!kinds.contains(&"blood_drive"));
 
+    // A narrow circle is looked up by finer cells, and finds the same nearest ones.
+    let close = app
+        .get_json(&format!(
+            "/v1/health/facilities?lat={lat}&lng={lng}&radius_m=800"
+        ))
+        .await;
+    let close = close["facilities"].as_array().unwrap();
+    assert_eq!(close[0]["id"], fhir::HUE_CENTRAL_HOSPITAL_ID);
+    let within: Vec<&Value> = facilities
+        .iter()
+        .filter(|f| f["distance_m"].as_f64().unwrap() <= 800.0)
+        .collect();
+    assert_eq!(close.len(), within.len(), "{close:?}");
+
     let pharmacies = app.get_json(&format!("{near}&kind=pharmacy")).await;
     let pharmacies = pharmacies["facilities"].as_array().unwrap();
     assert!(!pharmacies.is_empty() && pharmacies.iter().all(|f| f["kind"] == "pharmacy"));

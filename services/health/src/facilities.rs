@@ -15,7 +15,7 @@ use h3o::Resolution;
 use platform::ApiError;
 use platform::error::SharedError;
 use platform::extract::QueryParams;
-use platform::geo::{cell_at, cells_within};
+use platform::geo::{cell_at, cells_within_at};
 use platform::jobs::{Jobs, lead};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -33,6 +33,8 @@ const MAX_LOCATION_PAGES: usize = 200;
 /// Searched by default, and at most (metres).
 const DEFAULT_RADIUS_M: f64 = 2_000.0;
 const MAX_RADIUS_M: f64 = 10_000.0;
+/// Circles wider than this are looked up by res-7 cells, narrower ones by res-9.
+const COARSE_FROM_M: f64 = 1_000.0;
 /// Blood drives within this distance are shown (metres).
 const DRIVES_RADIUS_M: f64 = 30_000.0;
 const MAX_RESULTS: i64 = 50;
@@ -193,7 +195,10 @@ async fn refresh(state: &HealthState, jurisdiction: &str, fhir: &FhirClient) -> 
         else {
             continue;
         };
-        let Some(cell) = cell_at(position.latitude, position.longitude, Resolution::Nine) else {
+        let (Some(cell), Some(coarse)) = (
+            cell_at(position.latitude, position.longitude, Resolution::Nine),
+            cell_at(position.latitude, position.longitude, Resolution::Seven),
+        ) else {
             continue;
         };
         let drive = when.get(&location.id);
@@ -215,6 +220,7 @@ async fn refresh(state: &HealthState, jurisdiction: &str, fhir: &FhirClient) -> 
         rows.latitude.push(position.latitude);
         rows.longitude.push(position.longitude);
         rows.cell.push(cell);
+        rows.coarse_cell.push(coarse);
         rows.accepts_bhyt.push(
             location
                 .extension
@@ -240,10 +246,10 @@ async fn refresh(state: &HealthState, jurisdiction: &str, fhir: &FhirClient) -> 
     .await?;
     sqlx::query!(
         r#"INSERT INTO facilities (jurisdiction, id, kind, name, address, phone, latitude, longitude,
-                                  cell, accepts_bhyt, hours, starts_at, ends_at, refreshed_at)
+                                  cell, cell_r7, accepts_bhyt, hours, starts_at, ends_at, refreshed_at)
            SELECT $1::text, *, now() FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                  $7::float8[], $8::float8[], $9::int8[], $10::bool[], $11::jsonb[],
-                                  $12::timestamptz[], $13::timestamptz[])"#,
+                                  $7::float8[], $8::float8[], $9::int8[], $10::int8[], $11::bool[],
+                                  $12::jsonb[], $13::timestamptz[], $14::timestamptz[])"#,
         jurisdiction,
         &rows.id,
         &rows.kind,
@@ -253,6 +259,7 @@ async fn refresh(state: &HealthState, jurisdiction: &str, fhir: &FhirClient) -> 
         &rows.latitude,
         &rows.longitude,
         &rows.cell,
+        &rows.coarse_cell,
         &rows.accepts_bhyt as &[Option<bool>],
         &rows.hours,
         &rows.starts_at as &[Option<DateTime<Utc>>],
@@ -279,6 +286,7 @@ struct Rows {
     latitude: Vec<f64>,
     longitude: Vec<f64>,
     cell: Vec<i64>,
+    coarse_cell: Vec<i64>,
     accepts_bhyt: Vec<Option<bool>>,
     hours: Vec<serde_json::Value>,
     starts_at: Vec<Option<DateTime<Utc>>>,
@@ -339,24 +347,49 @@ pub async fn near(
         .radius_m
         .unwrap_or(DEFAULT_RADIUS_M)
         .clamp(1.0, MAX_RADIUS_M);
-    let cells = cells_within(query.lat, query.lng, radius).ok_or(SharedError::InvalidPosition)?;
+    let coarse = radius > COARSE_FROM_M;
+    let resolution = if coarse {
+        Resolution::Seven
+    } else {
+        Resolution::Nine
+    };
+    let cells = cells_within_at(query.lat, query.lng, radius, resolution)
+        .ok_or(SharedError::InvalidPosition)?;
     let kinds: Vec<&str> = match query.kind {
         Some(FacilityKind::BloodDrive) | None => vec!["hospital", "clinic", "pharmacy"],
         Some(kind) => vec![kind.as_str()],
     };
-    let rows = sqlx::query_as!(
-        FacilityRow,
-        r#"SELECT id, kind, name, address, phone, latitude, longitude, accepts_bhyt, hours,
-                  starts_at, ends_at, refreshed_at
-           FROM facilities
-           WHERE cell = ANY($1) AND kind = ANY($2) AND ($3::bool IS NULL OR accepts_bhyt = $3)
-           LIMIT 5000"#,
-        &cells,
-        &kinds as &[&str],
-        query.accepts_bhyt,
-    )
-    .fetch_all(&state.pool)
-    .await?;
+    // One statement per resolution, so each is planned on its own index. A jurisdiction lists a
+    // few thousand facilities: the bound is above any city's, and keeps memory bounded.
+    let rows = if coarse {
+        sqlx::query_as!(
+            FacilityRow,
+            r#"SELECT id, kind, name, address, phone, latitude, longitude, accepts_bhyt, hours,
+                      starts_at, ends_at, refreshed_at
+               FROM facilities
+               WHERE cell_r7 = ANY($1) AND kind = ANY($2) AND ($3::bool IS NULL OR accepts_bhyt = $3)
+               LIMIT 20000"#,
+            &cells,
+            &kinds as &[&str],
+            query.accepts_bhyt,
+        )
+        .fetch_all(&state.pool)
+        .await?
+    } else {
+        sqlx::query_as!(
+            FacilityRow,
+            r#"SELECT id, kind, name, address, phone, latitude, longitude, accepts_bhyt, hours,
+                      starts_at, ends_at, refreshed_at
+               FROM facilities
+               WHERE cell = ANY($1) AND kind = ANY($2) AND ($3::bool IS NULL OR accepts_bhyt = $3)
+               LIMIT 20000"#,
+            &cells,
+            &kinds as &[&str],
+            query.accepts_bhyt,
+        )
+        .fetch_all(&state.pool)
+        .await?
+    };
     let now = Utc::now();
     let mut facilities: Vec<Facility> = rows
         .into_iter()

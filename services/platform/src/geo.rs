@@ -22,6 +22,17 @@ pub fn cell_at(latitude: f64, longitude: f64, resolution: Resolution) -> Option<
 /// The res-9 cells (as stored) that hold every point within `radius_m` of a position: the H3
 /// cover of a polygon drawn around the circle.
 pub fn cells_within(latitude: f64, longitude: f64, radius_m: f64) -> Option<Vec<i64>> {
+    cells_within_at(latitude, longitude, radius_m, Resolution::Nine)
+}
+
+/// The cells of `resolution` that hold every point within `radius_m` of a position: a coarser
+/// resolution for a wide circle keeps the cover to a few cells.
+pub fn cells_within_at(
+    latitude: f64,
+    longitude: f64,
+    radius_m: f64,
+    resolution: Resolution,
+) -> Option<Vec<i64>> {
     const SIDES: usize = 32;
     const EARTH_RADIUS_M: f64 = 6_371_008.8;
     if !valid_position(latitude, longitude) {
@@ -41,7 +52,7 @@ pub fn cells_within(latitude: f64, longitude: f64, radius_m: f64) -> Option<Vec<
             )
         })
         .collect();
-    let mut tiler = TilerBuilder::new(Resolution::Nine)
+    let mut tiler = TilerBuilder::new(resolution)
         .containment_mode(ContainmentMode::Covers)
         .build();
     tiler
