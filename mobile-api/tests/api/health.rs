@@ -61,7 +61,8 @@ async fn app_with_fhir_server(mode: Mode, issuer: &str, server: FhirServer) -> T
         }
         let server = server.clone();
         c.edit(move |health: &mut HealthConfig| {
-            health.timeout_ms = 2_000;
+            // Generous for a loaded CI machine; the slow faults below wait longer still.
+            health.timeout_ms = 4_000;
             health.reminders_interval_ms = 200;
             health.systems.insert("hue".to_owned(), server);
         });
@@ -278,7 +279,7 @@ async fn a_health_system_down_slow_or_garbled_is_a_503_and_then_recovers() {
 
     for fault in [
         json!({ "mode": "down" }),
-        json!({ "mode": "slow", "delay_ms": 4_000 }),
+        json!({ "mode": "slow", "delay_ms": 8_000 }),
         json!({ "mode": "garbage" }),
     ] {
         set_fault(&fhir_base, fault.clone()).await;
@@ -536,7 +537,7 @@ async fn a_booking_the_hospital_answers_too_late_is_found_again_by_its_retry() {
 
     set_fault(
         &fhir_base,
-        json!({ "mode": "slow", "delay_ms": 4_000, "method": "POST", "times": 1 }),
+        json!({ "mode": "slow", "delay_ms": 8_000, "method": "POST", "times": 1 }),
     )
     .await;
     let late = book(&app, &token, "slow-1", &request).await;
