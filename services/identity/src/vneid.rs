@@ -400,10 +400,12 @@ async fn link(
         .as_deref()
         .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()));
     let mut tx = state.pool.begin().await?;
-    let owner = sqlx::query_scalar!(
-        "SELECT id FROM accounts WHERE vneid_subject = $1 OR national_id = $2",
+    // Another account of this person (by the provider's subject or the ID number).
+    let other_account = sqlx::query_scalar!(
+        "SELECT id FROM accounts WHERE (vneid_subject = $1 OR national_id = $2) AND id <> $3 LIMIT 1",
         subject,
-        national_id
+        national_id,
+        account_id
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -414,7 +416,7 @@ async fn link(
     .fetch_one(&mut *tx)
     .await?;
     let other_person = linked_before.is_some_and(|before| before != subject);
-    if owner.is_some_and(|owner| owner != account_id) || other_person {
+    if other_account.is_some() || other_person {
         audit::record(
             &mut tx,
             "identity_verification_conflict",
