@@ -13,7 +13,7 @@ use crate::verification::{app_with, sandbox, verify};
 
 /// Today in Việt Nam, as the sandbox dates its records.
 pub(crate) fn today() -> NaiveDate {
-    (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive()
+    platform::vietnam_time::today()
 }
 
 /// The app, its sandboxes' address, and a resident verified as `national_id` (a fresh token).

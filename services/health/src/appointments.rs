@@ -18,6 +18,7 @@ use platform::ApiError;
 use platform::auth::Principal;
 use platform::extract::{IdempotencyKey, JsonBody, QueryParams};
 use platform::idempotency;
+use platform::vietnam_time::OFFSET as VIETNAM;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -32,8 +33,6 @@ use crate::{HealthError, HealthState};
 pub const BOOKING_SYSTEM: &str = "urn:citizen:booking";
 /// Where the hospital puts the queue number it gives a booked appointment.
 pub const QUEUE_NUMBER_SYSTEM: &str = "urn:vn:hospital:queue-number";
-/// Việt Nam's time (UTC+7, no daylight saving), which slots are shown in.
-const VIETNAM: i32 = 7 * 3600;
 /// Booking ids are made from the account and its `Idempotency-Key` in this namespace.
 const BOOKING_NAMESPACE: Uuid = Uuid::from_u128(0x6d1c_44a4_8f0e_4a53_9c1e_2b57_0a11_b00c);
 /// How far ahead slots may be asked for.
@@ -180,7 +179,7 @@ pub async fn slots(
     principal: Principal,
     QueryParams(query): QueryParams<SlotQuery>,
 ) -> Result<Json<FreeSlots>, ApiError> {
-    let today = crate::today();
+    let today = platform::vietnam_time::today();
     let last = today.checked_add_days(Days::new(MAX_DAYS_AHEAD));
     if query.date < today || last.is_some_and(|last| query.date > last) {
         return Err(HealthError::InvalidDate.into());
@@ -279,8 +278,8 @@ pub async fn slots(
                 .map(|d| (*d).to_owned());
             (start > now).then(|| FreeSlot {
                 id: slot.id,
-                start: start.with_timezone(&vietnam()),
-                end: end.with_timezone(&vietnam()),
+                start: start.with_timezone(&VIETNAM),
+                end: end.with_timezone(&VIETNAM),
                 doctor,
             })
         })
@@ -291,11 +290,6 @@ pub async fn slots(
         date: query.date,
         slots,
     }))
-}
-
-fn vietnam() -> FixedOffset {
-    FixedOffset::east_opt(VIETNAM)
-        .unwrap_or_else(|| FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()))
 }
 
 /// The day's start and the next day's, in Việt Nam's time, as FHIR dateTimes.
@@ -662,8 +656,8 @@ impl From<AppointmentRow> for Appointment {
                 name: row.patient_name,
             },
             queue_number: row.queue_number,
-            start: row.starts_at.with_timezone(&vietnam()),
-            end: row.ends_at.with_timezone(&vietnam()),
+            start: row.starts_at.with_timezone(&VIETNAM),
+            end: row.ends_at.with_timezone(&VIETNAM),
             hospital: row.hospital,
             department: row.department,
             doctor: row.doctor,

@@ -359,37 +359,30 @@ pub async fn near(
         Some(FacilityKind::BloodDrive) | None => vec!["hospital", "clinic", "pharmacy"],
         Some(kind) => vec![kind.as_str()],
     };
-    // One statement per resolution, so each is planned on its own index. A jurisdiction lists a
-    // few thousand facilities: the bound is above any city's, and keeps memory bounded.
-    let rows = if coarse {
-        sqlx::query_as!(
-            FacilityRow,
-            r#"SELECT id, kind, name, address, phone, latitude, longitude, accepts_bhyt, hours,
-                      starts_at, ends_at, refreshed_at
-               FROM facilities
-               WHERE cell_r7 = ANY($1) AND kind = ANY($2) AND ($3::bool IS NULL OR accepts_bhyt = $3)
-               LIMIT 20000"#,
-            &cells,
-            &kinds as &[&str],
-            query.accepts_bhyt,
-        )
-        .fetch_all(&state.pool)
-        .await?
+    // Only one of the two cell lists is filled: the plan ORs a scan of each index, and the scan
+    // of an empty list costs nothing.
+    let (fine, coarse_cells) = if coarse {
+        (Vec::new(), cells)
     } else {
-        sqlx::query_as!(
-            FacilityRow,
-            r#"SELECT id, kind, name, address, phone, latitude, longitude, accepts_bhyt, hours,
-                      starts_at, ends_at, refreshed_at
-               FROM facilities
-               WHERE cell = ANY($1) AND kind = ANY($2) AND ($3::bool IS NULL OR accepts_bhyt = $3)
-               LIMIT 20000"#,
-            &cells,
-            &kinds as &[&str],
-            query.accepts_bhyt,
-        )
-        .fetch_all(&state.pool)
-        .await?
+        (cells, Vec::new())
     };
+    // A jurisdiction lists a few thousand facilities: the bound is above any city's, and keeps
+    // memory bounded.
+    let rows = sqlx::query_as!(
+        FacilityRow,
+        r#"SELECT id, kind, name, address, phone, latitude, longitude, accepts_bhyt, hours,
+                  starts_at, ends_at, refreshed_at
+           FROM facilities
+           WHERE (cell = ANY($1) OR cell_r7 = ANY($2)) AND kind = ANY($3)
+             AND ($4::bool IS NULL OR accepts_bhyt = $4)
+           LIMIT 20000"#,
+        &fine,
+        &coarse_cells,
+        &kinds as &[&str],
+        query.accepts_bhyt,
+    )
+    .fetch_all(&state.pool)
+    .await?;
     let now = Utc::now();
     let mut facilities: Vec<Facility> = rows
         .into_iter()
@@ -529,7 +522,9 @@ fn open_at(hours: &[Hours], at: DateTime<Utc>) -> Option<bool> {
     if hours.is_empty() {
         return None;
     }
-    let local = (at + chrono::Duration::hours(7)).naive_utc();
+    let local = at
+        .with_timezone(&platform::vietnam_time::OFFSET)
+        .naive_local();
     let day = match local.weekday() {
         Weekday::Mon => "mon",
         Weekday::Tue => "tue",

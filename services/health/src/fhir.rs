@@ -193,11 +193,12 @@ impl FhirClient {
         params: &[(&str, &str)],
         max_pages: usize,
     ) -> Result<Vec<serde_json::Value>, FhirError> {
-        let mut query = form_encode(params);
+        let page_size = PAGE_SIZE.to_string();
+        let mut all = params.to_vec();
         if !params.iter().any(|(name, _)| *name == "_count") {
-            query.push_str(&format!("&_count={PAGE_SIZE}"));
+            all.push(("_count", &page_size));
         }
-        let mut url = format!("{}/{kind}?{query}", self.base);
+        let mut url = format!("{}/{kind}?{}", self.base, form_encode(&all));
         let mut found = Vec::new();
         let mut total: Option<u64> = None;
         for _ in 0..max_pages {
@@ -345,21 +346,9 @@ pub fn valid_id(id: &str) -> bool {
 }
 
 fn form_encode(params: &[(&str, &str)]) -> String {
-    let encode = |text: &str| -> String {
-        text.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
-    params
-        .iter()
-        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
-        .collect::<Vec<_>>()
-        .join("&")
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish()
 }
 
 /// A closed breaker lets calls through; `BREAKER_FAILURES` failures in a row open it for
@@ -635,7 +624,7 @@ mod tests {
                 ("identifier", "urn:vn:cccd|046190001234"),
                 ("name", "Hoa Thị")
             ]),
-            "identifier=urn%3Avn%3Acccd%7C046190001234&name=Hoa%20Th%E1%BB%8B"
+            "identifier=urn%3Avn%3Acccd%7C046190001234&name=Hoa+Th%E1%BB%8B"
         );
     }
 }

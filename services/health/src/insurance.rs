@@ -114,7 +114,7 @@ pub async fn get(
         )
         .await
         .map_err(crate::unavailable)?;
-    let today = crate::today();
+    let today = platform::vietnam_time::today();
     let coverage = current(resources::of_kind(&found, "Coverage"), today)
         .ok_or(HealthError::NoInsuranceCard)?;
     let payor = payor_name(&household.fhir, &coverage, &found).await?;

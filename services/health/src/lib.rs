@@ -27,7 +27,6 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::NaiveDate;
 use platform::ApiError;
 use platform::auth::Principal;
 use platform::error::SharedError;
@@ -151,11 +150,6 @@ impl Text {
             en: en.to_owned(),
         }
     }
-}
-
-/// Today in Việt Nam (UTC+7, no daylight saving), which decides ages and due dates.
-pub fn today() -> NaiveDate {
-    (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive()
 }
 
 /// A health system that did not answer usefully: 503 `upstream_unavailable` for the resident,

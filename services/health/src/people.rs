@@ -193,7 +193,7 @@ async fn children(
     fhir: &FhirClient,
     parent_identifier: &str,
 ) -> Result<Vec<Person>, ApiError> {
-    let today = crate::today();
+    let today = platform::vietnam_time::today();
     let links: Vec<RelatedPerson> = resources::of_kind(
         &fhir
             .search("RelatedPerson", &[("identifier", parent_identifier)])

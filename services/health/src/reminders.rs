@@ -35,7 +35,7 @@ pub fn start(state: HealthState, jobs: &Jobs) {
 
 /// Checks the watches not checked today; `true` while more are waiting.
 async fn round(state: &HealthState) -> anyhow::Result<bool> {
-    let today = crate::today();
+    let today = platform::vietnam_time::today();
     let claimed = sqlx::query!(
         r#"UPDATE vaccination_watches w SET checked_on = $1
            FROM (SELECT account_id, patient_id FROM vaccination_watches

@@ -239,7 +239,7 @@ pub fn of_kind<T: serde::de::DeserializeOwned>(found: &[serde_json::Value], kind
     found
         .iter()
         .filter(|resource| resource["resourceType"] == kind)
-        .filter_map(|resource| serde_json::from_value(resource.clone()).ok())
+        .filter_map(|resource| T::deserialize(resource).ok())
         .collect()
 }
 

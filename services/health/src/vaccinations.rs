@@ -153,7 +153,7 @@ pub async fn record(
     let recommendations: Vec<ImmunizationRecommendation> =
         resources::of_kind(&recommendations, "ImmunizationRecommendation");
 
-    let today = crate::today();
+    let today = platform::vietnam_time::today();
     let schedule = &state.schedule;
     let given_codes: Vec<(&str, NaiveDate)> = immunizations
         .iter()

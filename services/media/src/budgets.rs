@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{FixedOffset, Offset, Utc};
+use chrono::Utc;
 use platform::ApiError;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use uuid::Uuid;
@@ -95,11 +95,6 @@ impl Drop for UploadUnderWay {
     }
 }
 
-/// Residents' days: Asia/Ho_Chi_Minh, UTC+7 all year.
-fn local_offset() -> FixedOffset {
-    FixedOffset::east_opt(7 * 3600).unwrap_or_else(|| Utc.fix())
-}
-
 /// Counts an upload of `bytes` against `owner`'s daily quota, or refuses it with 429
 /// `upload_quota_exceeded` until the next day. One statement, so concurrent uploads on any
 /// replica never pass the quota together.
@@ -112,7 +107,7 @@ pub(crate) async fn count_upload(
         state.config.daily_upload_count,
         state.config.daily_upload_bytes,
     );
-    let now = Utc::now().with_timezone(&local_offset());
+    let now = Utc::now().with_timezone(&platform::vietnam_time::OFFSET);
     let today = now.date_naive();
     let counted = max_count > 0
         && bytes <= max_bytes
@@ -150,7 +145,7 @@ pub(crate) async fn count_upload(
 /// Forgets the counts of days before yesterday.
 pub(crate) async fn forget_past_days(state: &MediaState) -> Result<u64, sqlx::Error> {
     let yesterday = Utc::now()
-        .with_timezone(&local_offset())
+        .with_timezone(&platform::vietnam_time::OFFSET)
         .date_naive()
         .pred_opt()
         .unwrap_or_default();

@@ -295,7 +295,7 @@ fn capture_time(exif: &exif::Exif) -> Option<DateTime<Utc>> {
             .ok()?;
     let offset = text(exif::Tag::OffsetTimeOriginal)
         .and_then(|o| parse_offset(&o))
-        .or_else(|| chrono::FixedOffset::east_opt(7 * 3600))?;
+        .unwrap_or(platform::vietnam_time::OFFSET);
     Some(
         local
             .and_local_timezone(offset)

@@ -198,8 +198,7 @@ impl NotificationsState {
             }
             VaccinationsDue::NAME => {
                 let due: VaccinationsDue = event.decode()?;
-                let today = (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive();
-                let notice = templates::vaccinations_due(&due, today);
+                let notice = templates::vaccinations_due(&due, platform::vietnam_time::today());
                 let data =
                     serde_json::json!({ "kind": event.event_type, "person": due.patient_id });
                 self.deliver(&event, &notice, &data, vec![due.account_id])

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use platform::ApiError;
 use platform::auth::Principal;
 use platform::lang::Lang;
@@ -70,16 +70,9 @@ fn receipt(
     paid_at: DateTime<Utc>,
     provider_txn: Option<String>,
 ) -> Receipt {
-    let hue = FixedOffset::east_opt(7 * 3600).map_or_else(
-        || paid_at.to_rfc3339(),
-        |zone| paid_at.with_timezone(&zone).to_rfc3339(),
-    );
-    let clock = FixedOffset::east_opt(7 * 3600).map_or_else(String::new, |zone| {
-        paid_at
-            .with_timezone(&zone)
-            .format("%H:%M %d/%m/%Y")
-            .to_string()
-    });
+    let local = paid_at.with_timezone(&platform::vietnam_time::OFFSET);
+    let hue = local.to_rfc3339();
+    let clock = local.format("%H:%M %d/%m/%Y").to_string();
     let provider_name = match payment.provider.as_str() {
         "vnpay" => "VNPay",
         "momo" => "Ví MoMo",

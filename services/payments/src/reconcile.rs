@@ -27,8 +27,6 @@ use crate::{PaymentsError, PaymentsState};
 /// Payments asked about per round, and at once.
 const BATCH: i64 = 200;
 const CONCURRENCY: usize = 8;
-/// Huế is at UTC+7, all year.
-const HUE_OFFSET_SECS: i32 = 7 * 3600;
 
 /// Every `reconcile_interval_ms`, for as long as the process runs: settles payments stuck
 /// waiting for the provider, resolves refunds, prunes old idempotency keys and bill lookups
@@ -80,11 +78,7 @@ async fn round(state: &PaymentsState) {
 }
 
 fn hue_now() -> DateTime<chrono::FixedOffset> {
-    let zone = chrono::FixedOffset::east_opt(HUE_OFFSET_SECS).unwrap_or_else(|| {
-        use chrono::Offset as _;
-        Utc.fix()
-    });
-    Utc::now().with_timezone(&zone)
+    Utc::now().with_timezone(&platform::vietnam_time::OFFSET)
 }
 
 /// Asks the provider about payments waiting longer than `reconcile_after_secs`; how many it

@@ -26,6 +26,7 @@ pub mod service;
 pub mod telemetry;
 pub mod text;
 pub mod trace_context;
+pub mod vietnam_time;
 
 #[doc(hidden)]
 pub use axum;

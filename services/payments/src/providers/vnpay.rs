@@ -6,7 +6,7 @@
 //! in GMT+7.
 
 use crate::config::VnpayConfig;
-use chrono::{DateTime, FixedOffset, Offset as _, Utc};
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -54,8 +54,9 @@ pub struct VnpayClient {
 
 /// `t` as VNPay writes dates: `yyyyMMddHHmmss` in GMT+7.
 pub fn vnpay_date(t: DateTime<Utc>) -> String {
-    let gmt7 = FixedOffset::east_opt(7 * 3600).unwrap_or_else(|| Utc.fix());
-    t.with_timezone(&gmt7).format("%Y%m%d%H%M%S").to_string()
+    t.with_timezone(&platform::vietnam_time::OFFSET)
+        .format("%Y%m%d%H%M%S")
+        .to_string()
 }
 
 /// The text a query's `vnp_SecureHash` is made over: every `vnp_*` parameter with a value but
