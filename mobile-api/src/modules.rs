@@ -17,6 +17,7 @@ pub static SERVICES: &[&Service] = &[
     &notifications::SERVICE,
     &payments::SERVICE,
     &health::SERVICE,
+    &education::SERVICE,
 ];
 
 /// The configuration sections of every service, for loading a configuration that any target
@@ -213,10 +214,11 @@ mod tests {
                 "reports",
                 "notifications",
                 "payments",
-                "health"
+                "health",
+                "education"
             ]
         );
-        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 9);
+        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 10);
     }
 
     #[test]
@@ -234,7 +236,7 @@ mod tests {
         assert!(error.contains("unknown target `catalog`"), "{error}");
         assert!(
             error.contains(
-                "all, catalogue, identity, media, reports, notifications, payments, health, mobile-api, sandbox"
+                "all, catalogue, identity, media, reports, notifications, payments, health, education, mobile-api, sandbox"
             ),
             "{error}"
         );

@@ -297,8 +297,11 @@ async fn every_published_entry_opens_an_api_that_answers(mode: Mode) {
     assert!(opened.contains(&"field-reports"), "{opened:?}");
     assert!(opened.contains(&"electricity-bills"), "{opened:?}");
     assert!(opened.contains(&"vaccination-records"), "{opened:?}");
+    assert!(opened.contains(&"school-grades"), "{opened:?}");
 
-    let coming: Value = app.get_json("/v1/catalogue/services/school-grades").await;
+    let coming: Value = app
+        .get_json("/v1/catalogue/services/dossier-tracking")
+        .await;
     assert_eq!(coming["status"], "coming_soon");
     assert!(coming.get("api").is_none());
     app.stop().await;

@@ -6,6 +6,7 @@
 
 mod catalogue;
 mod config;
+mod education;
 mod firebase_admin;
 mod gateway;
 mod health;

@@ -2,11 +2,6 @@
 
 platform::error_codes! {
     pub enum HealthError {
-        /// Health records are only for accounts verified with VNeID (which gave us the personal
-        /// ID number hospitals file records under).
-        VerificationRequired = (FORBIDDEN, "verification_required",
-            "Cần định danh điện tử VNeID (mức 2) để xem hồ sơ sức khỏe. Vui lòng xác thực tài khoản trong mục Cá nhân.",
-            "Health records need an account verified with VNeID (level 2). Please verify your account under Me."),
         /// The resident's jurisdiction has no health system connected.
         NoHealthSystem = (NOT_FOUND, "no_health_system",
             "Địa bàn của bạn chưa kết nối với hệ thống thông tin y tế.",

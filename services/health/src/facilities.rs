@@ -15,7 +15,7 @@ use h3o::Resolution;
 use platform::ApiError;
 use platform::error::SharedError;
 use platform::extract::QueryParams;
-use platform::geo::{cell_at, cells_within_at};
+use platform::geo::{cell_at, cells_within_at, distance_m};
 use platform::jobs::{Jobs, lead};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -553,16 +553,6 @@ fn open_at(hours: &[Hours], at: DateTime<Utc>) -> Option<bool> {
                 }
             }),
     )
-}
-
-/// The great-circle distance in metres.
-fn distance_m(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
-    const EARTH_RADIUS_M: f64 = 6_371_008.8;
-    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
-    let dp = (lat2 - lat1).to_radians();
-    let dl = (lng2 - lng1).to_radians();
-    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * EARTH_RADIUS_M * a.sqrt().asin()
 }
 
 #[cfg(test)]

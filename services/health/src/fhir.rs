@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, header};
 use http_body_util::Full;
-use platform::outbound::{Limits, OutboundClient, PlainHttp};
+use platform::outbound::{Breaker, Limits, OutboundClient, PlainHttp};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -24,9 +24,6 @@ const FHIR_JSON: &str = "application/fhir+json";
 const MAX_PAGES: usize = 20;
 /// Entries asked for per page.
 const PAGE_SIZE: usize = 100;
-/// Consecutive failures that open the breaker, and how long it stays open.
-const BREAKER_FAILURES: u32 = 5;
-const BREAKER_OPEN_FOR: Duration = Duration::from_secs(30);
 /// The largest answer read (one page of a search).
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 /// How long reference data (organizations, locations) is reused, and how much is kept.
@@ -351,46 +348,6 @@ fn form_encode(params: &[(&str, &str)]) -> String {
         .finish()
 }
 
-/// A closed breaker lets calls through; `BREAKER_FAILURES` failures in a row open it for
-/// `BREAKER_OPEN_FOR`, after which one call at a time tries the server again.
-#[derive(Default)]
-struct Breaker(Mutex<BreakerState>);
-
-#[derive(Default)]
-struct BreakerState {
-    failures: u32,
-    open_until: Option<Instant>,
-}
-
-impl Breaker {
-    fn allows(&self) -> bool {
-        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match state.open_until {
-            Some(until) if Instant::now() < until => false,
-            Some(_) => {
-                // Half open: this call probes; the others wait out another period.
-                state.open_until = Some(Instant::now() + BREAKER_OPEN_FOR);
-                true
-            }
-            None => true,
-        }
-    }
-
-    fn succeeded(&self) {
-        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        state.failures = 0;
-        state.open_until = None;
-    }
-
-    fn failed(&self) {
-        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        state.failures = state.failures.saturating_add(1);
-        if state.failures >= BREAKER_FAILURES {
-            state.open_until = Some(Instant::now() + BREAKER_OPEN_FOR);
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Bundle {
@@ -582,24 +539,6 @@ mod tests {
         assert!(!valid_id("../metadata"));
         assert!(!valid_id("x?_format=xml"));
         assert!(!valid_id(&"a".repeat(65)));
-    }
-
-    #[test]
-    fn the_breaker_opens_after_failures_in_a_row_and_a_success_closes_it() {
-        let breaker = Breaker::default();
-        for _ in 0..BREAKER_FAILURES - 1 {
-            breaker.failed();
-        }
-        assert!(breaker.allows());
-        breaker.succeeded();
-        for _ in 0..BREAKER_FAILURES - 1 {
-            breaker.failed();
-        }
-        assert!(breaker.allows(), "the success reset the count");
-        breaker.failed();
-        assert!(!breaker.allows());
-        breaker.succeeded();
-        assert!(breaker.allows());
     }
 
     #[test]

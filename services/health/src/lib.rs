@@ -19,6 +19,7 @@ mod schedule;
 mod vaccinations;
 
 pub use errors::HealthError;
+pub use platform::text::Text;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -134,22 +135,6 @@ pub fn router(state: HealthState) -> Router {
             axum::routing::delete(appointments::cancel),
         )
         .with_state(state)
-}
-
-/// A text a resident reads, in Vietnamese and English.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Text {
-    pub(crate) vi: String,
-    pub(crate) en: String,
-}
-
-impl Text {
-    pub fn new(vi: &str, en: &str) -> Self {
-        Self {
-            vi: vi.to_owned(),
-            en: en.to_owned(),
-        }
-    }
 }
 
 /// A health system that did not answer usefully: 503 `upstream_unavailable` for the resident,

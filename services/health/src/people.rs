@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use platform::ApiError;
 use platform::auth::{Acr, Principal};
+use platform::error::SharedError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -125,7 +126,7 @@ pub async fn household_of(
     principal: &Principal,
 ) -> Result<Household, ApiError> {
     if principal.acr < Acr::Verified {
-        return Err(HealthError::VerificationRequired.into());
+        return Err(SharedError::VerificationRequired.into());
     }
     if let Some(household) = state.households.get(principal.account_id) {
         return Ok(household);
@@ -140,7 +141,7 @@ pub async fn household_of(
         .await?;
     if !answer.status.is_success() {
         // Verified before identity asked VNeID for the number: verifying again gives it.
-        return Err(HealthError::VerificationRequired.into());
+        return Err(SharedError::VerificationRequired.into());
     }
     let citizen: Citizen = serde_json::from_value(answer.body).map_err(ApiError::internal)?;
     let jurisdiction = citizen

@@ -186,7 +186,8 @@ pub fn router(state: IdentityState, service_token: &secrecy::SecretString) -> Ro
         .route(
             "/internal/v1/devices/forget",
             post(me::internal_forget_device),
-        );
+        )
+        .route("/internal/v1/sms", post(internal_send_sms));
     let mut router = Router::new()
         .route("/.well-known/jwks.json", get(jwks))
         .route("/v1/auth/otp", post(otp::send_code))
@@ -293,6 +294,34 @@ async fn logout_all(
     state
         .revoke_sessions(principal.account_id, None, &client)
         .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SmsRequest {
+    to: String,
+    text: String,
+}
+
+/// An SMS another service sends through identity's gateway (education's code to the phone a
+/// school records for a parent): one sender, one gateway account, one place to audit.
+async fn internal_send_sms(
+    State(state): State<IdentityState>,
+    JsonBody(sms): JsonBody<SmsRequest>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let to = PhoneNumber::parse(&sms.to).ok_or(IdentityError::InvalidPhone)?;
+    // One SMS segment of Vietnamese text (UCS-2) holds 70 characters; three are plenty.
+    if sms.text.is_empty() || sms.text.chars().count() > 210 {
+        return Err(SharedError::InvalidBody {
+            reason: "text: 1 to 210 characters".to_owned(),
+        }
+        .into());
+    }
+    if let Err(error) = state.sms.send(&to, &sms.text).await {
+        tracing::warn!(to = %to.masked(), error = %format!("{error:#}"), "an SMS for another service was not sent");
+        return Err(IdentityError::SmsUnavailable.into());
+    }
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 

@@ -25,7 +25,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use platform::events::types::{
     AccountErased, AccountHomeWardChanged, EventType, PaymentFailed, PaymentRefunded,
-    PaymentSucceeded, ReportCreated, ReportOverdue, ReportStatusChanged, VaccinationsDue,
+    PaymentSucceeded, ReportCreated, ReportOverdue, ReportStatusChanged, ScorePublished,
+    VaccinationsDue,
 };
 use platform::events::{Event, Handler, SharedBus, first_delivery};
 use platform::internal::ServiceClient;
@@ -158,6 +159,7 @@ impl NotificationsState {
             PaymentFailed::NAME,
             PaymentRefunded::NAME,
             VaccinationsDue::NAME,
+            ScorePublished::NAME,
         ] {
             let state = self.clone();
             let handler: Handler = Arc::new(move |event| {
@@ -202,6 +204,14 @@ impl NotificationsState {
                 let data =
                     serde_json::json!({ "kind": event.event_type, "person": due.patient_id });
                 self.deliver(&event, &notice, &data, vec![due.account_id])
+                    .await
+            }
+            ScorePublished::NAME => {
+                let score: ScorePublished = event.decode()?;
+                let notice = templates::score_published(&score);
+                let data =
+                    serde_json::json!({ "kind": event.event_type, "student": score.student_id });
+                self.deliver(&event, &notice, &data, vec![score.account_id])
                     .await
             }
             other => anyhow::bail!("notifications does not take {other} events"),

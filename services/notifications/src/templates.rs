@@ -2,7 +2,7 @@
 
 use platform::events::types::{
     DoseDue, PaymentFailed, PaymentRefunded, PaymentSucceeded, ReportCreated, ReportOverdue,
-    ReportStatusChanged, VaccinationsDue,
+    ReportStatusChanged, ScorePublished, VaccinationsDue,
 };
 use platform::lang::{Lang, vnd};
 
@@ -142,6 +142,25 @@ pub fn vaccinations_due(due: &VaccinationsDue, today: chrono::NaiveDate) -> Noti
             due.patient_name,
             list(|d| &d.vaccine_en, "dose")
         ),
+        urgent: false,
+    }
+}
+
+/// A parent's notice of a child's newly published result.
+pub fn score_published(score: &ScorePublished) -> Notice {
+    let (mark_vi, mark_en) = match (score.score, score.text_score.as_deref()) {
+        (Some(value), _) => {
+            let text = format!("{value}");
+            (text.replace('.', ","), text)
+        }
+        (None, Some(text)) => (text.to_owned(), text.to_owned()),
+        (None, None) => ("đã có kết quả".to_owned(), "results are in".to_owned()),
+    };
+    Notice {
+        title_vi: format!("Kết quả học tập mới của {}", score.student_name),
+        title_en: format!("New school result for {}", score.student_name),
+        body_vi: format!("{} – {}: {mark_vi}", score.subject_vi, score.assessment),
+        body_en: format!("{} – {}: {mark_en}", score.subject_en, score.assessment),
         urgent: false,
     }
 }

@@ -234,6 +234,11 @@ crate::error_codes! {
         InvalidToken = (UNAUTHORIZED, "invalid_token",
             "Phiên đăng nhập không hợp lệ hoặc đã hết hạn. Vui lòng đăng nhập lại.",
             "The sign-in is invalid or has expired. Please sign in again."),
+        /// Records filed under the personal ID number (health, a child's school results) are
+        /// only for accounts verified with VNeID, which gave us that number.
+        VerificationRequired = (FORBIDDEN, "verification_required",
+            "Cần định danh điện tử VNeID (mức 2) để xem hồ sơ này. Vui lòng xác thực tài khoản trong mục Cá nhân.",
+            "These records need an account verified with VNeID (level 2). Please verify your account under Me."),
         AssuranceTooLow = (FORBIDDEN, "assurance_too_low",
             "Dịch vụ này yêu cầu tài khoản đã định danh điện tử (VNeID).",
             "This service needs an account verified with the national e-ID (VNeID)."),

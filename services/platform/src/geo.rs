@@ -10,6 +10,17 @@ pub fn valid_position(latitude: f64, longitude: f64) -> bool {
     (-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude)
 }
 
+/// The great-circle distance in metres, which a near-me answer measures exactly after the cells
+/// found the candidates.
+pub fn distance_m(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
+    const EARTH_RADIUS_M: f64 = 6_371_008.8;
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = (lat2 - lat1).to_radians();
+    let dl = (lng2 - lng1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * a.sqrt().asin()
+}
+
 /// An H3 cell as PostgreSQL stores it (a signed 64-bit integer).
 pub fn cell_at(latitude: f64, longitude: f64, resolution: Resolution) -> Option<i64> {
     if !valid_position(latitude, longitude) {

@@ -9,8 +9,8 @@
 //! - redirects are answers, never followed (a 3xx could send a secret elsewhere).
 
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode, Uri, header};
@@ -295,6 +295,51 @@ fn transport_reason(error: &hyper_util::client::legacy::Error) -> String {
     reason
 }
 
+/// Consecutive failures that open a [`Breaker`], and how long it stays open.
+const BREAKER_FAILURES: u32 = 5;
+const BREAKER_OPEN_FOR: Duration = Duration::from_secs(30);
+
+/// A circuit breaker of one outside system, so that a system that is down costs a resident one
+/// quick 503 rather than a long wait. A closed breaker lets calls through; `BREAKER_FAILURES` failures in a row open it for
+/// `BREAKER_OPEN_FOR`, after which one call at a time tries the server again.
+#[derive(Default)]
+pub struct Breaker(Mutex<BreakerState>);
+
+#[derive(Default)]
+struct BreakerState {
+    failures: u32,
+    open_until: Option<Instant>,
+}
+
+impl Breaker {
+    pub fn allows(&self) -> bool {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match state.open_until {
+            Some(until) if Instant::now() < until => false,
+            Some(_) => {
+                // Half open: this call probes; the others wait out another period.
+                state.open_until = Some(Instant::now() + BREAKER_OPEN_FOR);
+                true
+            }
+            None => true,
+        }
+    }
+
+    pub fn succeeded(&self) {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        state.failures = 0;
+        state.open_until = None;
+    }
+
+    pub fn failed(&self) {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        state.failures = state.failures.saturating_add(1);
+        if state.failures >= BREAKER_FAILURES {
+            state.open_until = Some(Instant::now() + BREAKER_OPEN_FOR);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,5 +492,23 @@ mod tests {
             !text.contains("secret") && !text.contains("c2VjcmV0"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_breaker_opens_after_failures_in_a_row_and_a_success_closes_it() {
+        let breaker = Breaker::default();
+        for _ in 0..BREAKER_FAILURES - 1 {
+            breaker.failed();
+        }
+        assert!(breaker.allows());
+        breaker.succeeded();
+        for _ in 0..BREAKER_FAILURES - 1 {
+            breaker.failed();
+        }
+        assert!(breaker.allows(), "the success reset the count");
+        breaker.failed();
+        assert!(!breaker.allows());
+        breaker.succeeded();
+        assert!(breaker.allows());
     }
 }

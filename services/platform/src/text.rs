@@ -4,7 +4,25 @@
 //! JSON bodies in `JsonBody`, form bodies where they are parsed. Tab, line feed and carriage
 //! return stay allowed in bodies, where multi-line text is normal.
 
+use serde::Serialize;
+
 use crate::error::{ApiError, SharedError};
+
+/// A text a resident reads, in Vietnamese and English.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Text {
+    pub vi: String,
+    pub en: String,
+}
+
+impl Text {
+    pub fn new(vi: &str, en: &str) -> Self {
+        Self {
+            vi: vi.to_owned(),
+            en: en.to_owned(),
+        }
+    }
+}
 
 /// A control character other than the whitespace that multi-line text uses.
 fn forbidden(c: char) -> bool {

@@ -37,6 +37,7 @@ event_types! {
     PaymentFailed = "payment.failed",
     PaymentRefunded = "payment.refunded",
     VaccinationsDue = "health.vaccinations_due",
+    ScorePublished = "education.score_published",
 }
 
 /// Identity: a resident asked for their account to be erased; it goes after `erase_after`.
@@ -201,6 +202,22 @@ pub struct DoseDue {
     pub vaccine_vi: String,
     pub vaccine_en: String,
     pub due_on: chrono::NaiveDate,
+}
+
+/// Education: a school published a result of a pupil the account has linked (a new score or a
+/// corrected one), told once per version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScorePublished {
+    pub account_id: Uuid,
+    /// The pupil at the school system.
+    pub student_id: String,
+    pub student_name: String,
+    pub subject_vi: String,
+    pub subject_en: String,
+    /// The assessment, as the school names it (`Giữa kì`).
+    pub assessment: String,
+    pub score: Option<f64>,
+    pub text_score: Option<String>,
 }
 
 #[cfg(test)]
