@@ -18,6 +18,7 @@ pub static SERVICES: &[&Service] = &[
     &payments::SERVICE,
     &health::SERVICE,
     &education::SERVICE,
+    &administration::SERVICE,
 ];
 
 /// The configuration sections of every service, for loading a configuration that any target
@@ -215,10 +216,11 @@ mod tests {
                 "notifications",
                 "payments",
                 "health",
-                "education"
+                "education",
+                "administration"
             ]
         );
-        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 10);
+        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 11);
     }
 
     #[test]
@@ -236,7 +238,7 @@ mod tests {
         assert!(error.contains("unknown target `catalog`"), "{error}");
         assert!(
             error.contains(
-                "all, catalogue, identity, media, reports, notifications, payments, health, education, mobile-api, sandbox"
+                "all, catalogue, identity, media, reports, notifications, payments, health, education, administration, mobile-api, sandbox"
             ),
             "{error}"
         );

@@ -298,9 +298,10 @@ async fn every_published_entry_opens_an_api_that_answers(mode: Mode) {
     assert!(opened.contains(&"electricity-bills"), "{opened:?}");
     assert!(opened.contains(&"vaccination-records"), "{opened:?}");
     assert!(opened.contains(&"school-grades"), "{opened:?}");
+    assert!(opened.contains(&"dossier-tracking"), "{opened:?}");
 
     let coming: Value = app
-        .get_json("/v1/catalogue/services/dossier-tracking")
+        .get_json("/v1/catalogue/services/weather-forecast")
         .await;
     assert_eq!(coming["status"], "coming_soon");
     assert!(coming.get("api").is_none());

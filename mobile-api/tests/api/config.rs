@@ -50,7 +50,7 @@ fn an_unknown_target_is_refused_with_the_known_ones() {
     assert!(stderr.contains("unknown target `catalog`"), "{stderr}");
     assert!(
         stderr.contains(
-            "all, catalogue, identity, media, reports, notifications, payments, health, education, mobile-api, sandbox"
+            "all, catalogue, identity, media, reports, notifications, payments, health, education, administration, mobile-api, sandbox"
         ),
         "{stderr}"
     );
@@ -173,6 +173,18 @@ fn the_kubernetes_configuration_file_loads_and_may_start_in_production() {
             ("CITIZEN_PAYMENTS__VNPAY__HASH_SECRET", "vnpay-secret"),
             ("CITIZEN_PAYMENTS__MOMO__SECRET_KEY", "momo-secret"),
             ("CITIZEN_HEALTH__SYSTEMS__HUE__BEARER_TOKEN", "fhir-token"),
+            (
+                "CITIZEN_EDUCATION__SYSTEMS__HUE__CLIENT_SECRET",
+                "oneroster-secret",
+            ),
+            (
+                "CITIZEN_ADMINISTRATION__ONE_STOP__HUE__CLIENT_SECRET",
+                "one-stop-secret",
+            ),
+            (
+                "CITIZEN_ADMINISTRATION__SOCIAL_INSURANCE__CLIENT_SECRET",
+                "bhxh-secret",
+            ),
         ],
     );
     assert_eq!(config.log.format, LogFormat::Json);
@@ -187,6 +199,16 @@ fn the_kubernetes_configuration_file_loads_and_may_start_in_production() {
     let hue = &health.systems["hue"];
     assert!(hue.base_url.starts_with("https://"));
     assert!(hue.bearer_token.is_some());
+    let education: education::config::EducationConfig = config.section().unwrap();
+    assert!(education.systems["hue"].base_url.starts_with("https://"));
+    let administration: administration::config::AdministrationConfig = config.section().unwrap();
+    assert!(
+        administration.one_stop["hue"]
+            .token_url
+            .starts_with("https://")
+    );
+    assert!(administration.social_insurance.is_some());
+    assert_eq!(administration.planning["hue"].len(), 2);
     let identity: IdentityConfig = config.section().unwrap();
     assert_eq!(identity.sms.provider, SmsProvider::Http);
     assert_eq!(identity.signing_keys.len(), 1);

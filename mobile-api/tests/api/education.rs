@@ -132,16 +132,22 @@ async fn a_parent_links_her_children_and_sees_their_results_by_the_circulars(mod
     .await;
     problem(refused, 403, "verification_required").await;
 
-    // A code nobody has, or one that could break out of the filter's quotes.
-    for code in ["4609999999", "46' OR '1'='1"] {
-        let answer = post_json(
-            &app,
-            "/v1/education/children/link",
-            Some(&token),
-            &json!({ "student_code": code }),
-        )
-        .await;
-        problem(answer, 404, "student_not_found").await;
+    // A code nobody has; none at all, or one that could break out of the filter's quotes.
+    let start = |code: &'static str| {
+        let (app, token) = (&app, &token);
+        async move {
+            post_json(
+                app,
+                "/v1/education/children/link",
+                Some(token),
+                &json!({ "student_code": code }),
+            )
+            .await
+        }
+    };
+    problem(start("4609999999").await, 404, "student_not_found").await;
+    for code in ["", "46' OR '1'='1"] {
+        problem(start(code).await, 422, "invalid_student_code").await;
     }
 
     // The code goes to the phone the school records, masked in the answer; a wrong code does

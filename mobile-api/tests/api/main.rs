@@ -4,6 +4,7 @@
 // Tests fail loudly: unwrapping is how they assert.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod administration;
 mod catalogue;
 mod config;
 mod education;

@@ -6,6 +6,10 @@ platform::error_codes! {
         NoSchoolSystem = (NOT_FOUND, "no_school_system",
             "Địa bàn của bạn chưa kết nối với hệ thống quản lý trường học.",
             "Your city is not connected to a school information system yet."),
+        /// Empty, too long, or not letters and digits.
+        InvalidStudentCode = (UNPROCESSABLE_ENTITY, "invalid_student_code",
+            "Mã học sinh chỉ gồm chữ và số, do nhà trường cung cấp.",
+            "A student code is letters and digits, as the school gave it."),
         /// No pupil has that code at the school system.
         StudentNotFound = (NOT_FOUND, "student_not_found",
             "Không tìm thấy học sinh có mã này. Vui lòng kiểm tra mã học sinh do nhà trường cung cấp.",
@@ -20,6 +24,9 @@ platform::error_codes! {
             "The confirmation code has expired or does not exist. Please ask for a new one."),
         WrongCode = (UNPROCESSABLE_ENTITY, "wrong_link_code",
             "Mã xác nhận không đúng.", "The confirmation code is not correct."),
+        TooManyChildren { max: u32 } = (CONFLICT, "too_many_children",
+            "Mỗi tài khoản liên kết được tối đa {max} học sinh.",
+            "One account can link at most {max} pupils."),
         /// Not a child the caller has linked.
         ChildNotFound = (NOT_FOUND, "child_not_found",
             "Không có học sinh này trong danh sách con của bạn.",

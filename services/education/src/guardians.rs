@@ -81,7 +81,7 @@ pub struct LinkCodeSent {
     responses((status = 202, body = LinkCodeSent),
         (status = 403, description = "`verification_required`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`student_not_found`, `no_school_system`", body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`no_guardian_phone`", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`no_guardian_phone`, `invalid_student_code`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_link_codes`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`upstream_unavailable`", body = platform::error::Problem, content_type = "application/problem+json")))]
 pub async fn start_link(
@@ -89,6 +89,10 @@ pub async fn start_link(
     principal: Principal,
     JsonBody(request): JsonBody<LinkRequest>,
 ) -> Result<(StatusCode, Json<LinkCodeSent>), ApiError> {
+    let code = request.student_code.trim();
+    if code.is_empty() || code.len() > 32 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(EducationError::InvalidStudentCode.into());
+    }
     let (jurisdiction, system) = state.system_of(&principal).await?;
     // Counted before the school system is asked: the limit also stops guessing codes.
     if let Err(wait) = state
@@ -99,7 +103,7 @@ pub async fn start_link(
     {
         return Err(ApiError::from(EducationError::TooManyLinkCodes).with_retry_after(wait));
     }
-    let code = filter_value(request.student_code.trim()).ok_or(EducationError::StudentNotFound)?;
+    let code = filter_value(code).ok_or(EducationError::StudentNotFound)?;
     let students: Vec<User> = system
         .collection(
             "rostering/v1p2/students",
@@ -143,8 +147,8 @@ pub async fn start_link(
     .await?;
     // Unaccented, as SMS in Việt Nam are sent; the code first, where phones offer to copy it.
     let text = format!(
-        "{secret} la ma xac nhan lien ket tai khoan phu huynh voi hoc sinh {code} tren Citizen, \
-         het han sau 10 phut. Khong chia se ma nay. / Parent link code for pupil {code}."
+        "{secret} la ma xac nhan lien ket phu huynh voi hoc sinh {code} tren Citizen, het han \
+         sau 10 phut. Khong chia se ma nay. / Parent link code."
     );
     let answer = state
         .identity
@@ -218,6 +222,7 @@ pub struct ConfirmLink {
     request_body = ConfirmLink,
     responses((status = 201, body = Child),
         (status = 404, description = "`link_code_expired`", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`too_many_children`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`wrong_link_code`", body = platform::error::Problem, content_type = "application/problem+json")))]
 pub async fn confirm_link(
     State(state): State<EducationState>,
@@ -262,7 +267,10 @@ pub async fn confirm_link(
     .await?
     .unwrap_or(0);
     if linked >= MAX_CHILDREN {
-        return Err(EducationError::TooManyLinkCodes.into());
+        return Err(EducationError::TooManyChildren {
+            max: MAX_CHILDREN as u32,
+        }
+        .into());
     }
     let child = sqlx::query_as!(
         Child,

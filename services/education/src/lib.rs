@@ -26,7 +26,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{delete, get, post};
 use platform::ApiError;
-use platform::auth::{Acr, Principal};
+use platform::auth::Principal;
 use platform::error::SharedError;
 use platform::events::types::{AccountErased, EventType};
 use platform::events::{Event, Handler, SharedBus, first_delivery};
@@ -34,7 +34,6 @@ use platform::internal::ServiceClient;
 use platform::outbound::PlainHttp;
 use platform::ratelimit::Limiter;
 use platform::service::{Running, Service, StartContext};
-use serde::Deserialize;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
@@ -142,25 +141,7 @@ impl EducationState {
     /// The school system of the caller's jurisdiction: 403 `verification_required` for an
     /// account not verified with VNeID.
     async fn system_of(&self, principal: &Principal) -> Result<(String, Arc<OneRoster>), ApiError> {
-        if principal.acr < Acr::Verified {
-            return Err(SharedError::VerificationRequired.into());
-        }
-        #[derive(Deserialize)]
-        struct Citizen {
-            home_jurisdiction: Option<String>,
-        }
-        let answer = self
-            .identity
-            .call(
-                http::Method::GET,
-                &format!("/internal/v1/citizens/{}", principal.account_id),
-                None::<&()>,
-            )
-            .await?;
-        if !answer.status.is_success() {
-            return Err(SharedError::VerificationRequired.into());
-        }
-        let citizen: Citizen = serde_json::from_value(answer.body).map_err(ApiError::internal)?;
+        let citizen = self.identity.verified_citizen(principal).await?;
         let jurisdiction = citizen
             .home_jurisdiction
             .unwrap_or_else(|| self.config.default_jurisdiction.clone());

@@ -112,13 +112,6 @@ impl Households {
     }
 }
 
-/// What identity tells of a verified citizen.
-#[derive(Deserialize)]
-struct Citizen {
-    national_id: String,
-    home_jurisdiction: Option<String>,
-}
-
 /// The caller's household: 403 `verification_required` for an account not verified with
 /// VNeID, 404 `no_health_record` when the health system does not know them.
 pub async fn household_of(
@@ -131,19 +124,7 @@ pub async fn household_of(
     if let Some(household) = state.households.get(principal.account_id) {
         return Ok(household);
     }
-    let answer = state
-        .identity
-        .call(
-            http::Method::GET,
-            &format!("/internal/v1/citizens/{}", principal.account_id),
-            None::<&()>,
-        )
-        .await?;
-    if !answer.status.is_success() {
-        // Verified before identity asked VNeID for the number: verifying again gives it.
-        return Err(SharedError::VerificationRequired.into());
-    }
-    let citizen: Citizen = serde_json::from_value(answer.body).map_err(ApiError::internal)?;
+    let citizen = state.identity.verified_citizen(principal).await?;
     let jurisdiction = citizen
         .home_jurisdiction
         .unwrap_or_else(|| state.config.default_jurisdiction.clone());

@@ -24,9 +24,9 @@ use crate::config::NotificationsConfig;
 use axum::Router;
 use axum::routing::{get, post};
 use platform::events::types::{
-    AccountErased, AccountHomeWardChanged, EventType, PaymentFailed, PaymentRefunded,
-    PaymentSucceeded, ReportCreated, ReportOverdue, ReportStatusChanged, ScorePublished,
-    VaccinationsDue,
+    AccountErased, AccountHomeWardChanged, AppointmentReminder, DossierChanged, EventType,
+    PaymentFailed, PaymentRefunded, PaymentSucceeded, ReportCreated, ReportOverdue,
+    ReportStatusChanged, ScorePublished, VaccinationsDue,
 };
 use platform::events::{Event, Handler, SharedBus, first_delivery};
 use platform::internal::ServiceClient;
@@ -160,6 +160,8 @@ impl NotificationsState {
             PaymentRefunded::NAME,
             VaccinationsDue::NAME,
             ScorePublished::NAME,
+            DossierChanged::NAME,
+            AppointmentReminder::NAME,
         ] {
             let state = self.clone();
             let handler: Handler = Arc::new(move |event| {
@@ -212,6 +214,23 @@ impl NotificationsState {
                 let data =
                     serde_json::json!({ "kind": event.event_type, "student": score.student_id });
                 self.deliver(&event, &notice, &data, vec![score.account_id])
+                    .await
+            }
+            DossierChanged::NAME => {
+                let dossier: DossierChanged = event.decode()?;
+                let notice = templates::dossier_changed(&dossier);
+                let data = serde_json::json!({ "kind": event.event_type, "dossier": dossier.code });
+                self.deliver(&event, &notice, &data, vec![dossier.account_id])
+                    .await
+            }
+            AppointmentReminder::NAME => {
+                let reminder: AppointmentReminder = event.decode()?;
+                let notice = templates::appointment_reminder(&reminder);
+                let data = serde_json::json!({
+                    "kind": event.event_type,
+                    "appointment": reminder.appointment_id,
+                });
+                self.deliver(&event, &notice, &data, vec![reminder.account_id])
                     .await
             }
             other => anyhow::bail!("notifications does not take {other} events"),

@@ -1,8 +1,8 @@
 //! What a person is told about an event, in Vietnamese and English.
 
 use platform::events::types::{
-    DoseDue, PaymentFailed, PaymentRefunded, PaymentSucceeded, ReportCreated, ReportOverdue,
-    ReportStatusChanged, ScorePublished, VaccinationsDue,
+    AppointmentReminder, DoseDue, DossierChanged, PaymentFailed, PaymentRefunded, PaymentSucceeded,
+    ReportCreated, ReportOverdue, ReportStatusChanged, ScorePublished, VaccinationsDue,
 };
 use platform::lang::{Lang, vnd};
 
@@ -161,6 +161,79 @@ pub fn score_published(score: &ScorePublished) -> Notice {
         title_en: format!("New school result for {}", score.student_name),
         body_vi: format!("{} – {}: {mark_vi}", score.subject_vi, score.assessment),
         body_en: format!("{} – {}: {mark_en}", score.subject_en, score.assessment),
+        urgent: false,
+    }
+}
+
+/// The applicant's notice of a change to a dossier, in the words of the one-stop forms.
+pub fn dossier_changed(dossier: &DossierChanged) -> Notice {
+    let local = |at: chrono::DateTime<chrono::Utc>| {
+        at.with_timezone(&platform::vietnam_time::OFFSET)
+            .format("%d/%m/%Y")
+            .to_string()
+    };
+    let due = dossier.due.map(local).unwrap_or_default();
+    let reason = dossier.reason.as_deref().unwrap_or_default();
+    let (vi, en) = match dossier.state.as_str() {
+        "received" => (
+            format!("Hồ sơ đã được tiếp nhận, hẹn trả kết quả ngày {due}."),
+            format!("Your application was received; the result is promised for {due}."),
+        ),
+        "processing" => (
+            "Hồ sơ đã được chuyển sang bước xử lý tiếp theo.".to_owned(),
+            "Your application moved on to its next step.".to_owned(),
+        ),
+        "more_documents_requested" => (
+            format!("Cơ quan yêu cầu bổ sung, hoàn thiện hồ sơ: {reason}"),
+            format!("More documents are needed: {reason}"),
+        ),
+        "refused" => (
+            format!("Hồ sơ bị từ chối giải quyết. Lý do: {reason}"),
+            format!("Your application was refused. Reason: {reason}"),
+        ),
+        "delayed" => (
+            format!("Cơ quan xin lỗi vì hồ sơ trễ hạn và hẹn trả kết quả vào ngày {due}."),
+            format!("The office apologises for the delay and now promises the result for {due}."),
+        ),
+        "ready" => (
+            "Đã có kết quả. Mời bạn đến nhận kết quả.".to_owned(),
+            "The result is ready to collect.".to_owned(),
+        ),
+        "returned" => (
+            "Đã trả kết quả hồ sơ.".to_owned(),
+            "The result has been handed over.".to_owned(),
+        ),
+        _ => (
+            "Tình trạng hồ sơ đã thay đổi.".to_owned(),
+            "Your application's status changed.".to_owned(),
+        ),
+    };
+    Notice {
+        title_vi: format!("Hồ sơ {}: {}", dossier.code, dossier.procedure_vi),
+        title_en: format!("Application {}: {}", dossier.code, dossier.procedure_en),
+        body_vi: vi,
+        body_en: en,
+        urgent: false,
+    }
+}
+
+/// The resident's reminder of an appointment at a public-service counter.
+pub fn appointment_reminder(reminder: &AppointmentReminder) -> Notice {
+    let at = reminder
+        .starts_at
+        .with_timezone(&platform::vietnam_time::OFFSET);
+    let (time, day) = (at.format("%H:%M"), at.format("%d/%m/%Y"));
+    Notice {
+        title_vi: format!("Lịch hẹn {time} ngày {day}"),
+        title_en: format!("Appointment at {time} on {day}"),
+        body_vi: format!(
+            "{} – {}. Số thứ tự của bạn: {}. Vui lòng mang theo giấy tờ cần thiết.",
+            reminder.centre_vi, reminder.service_vi, reminder.queue_number
+        ),
+        body_en: format!(
+            "{} – {}. Your queue number: {}. Please bring the documents needed.",
+            reminder.centre_en, reminder.service_en, reminder.queue_number
+        ),
         urgent: false,
     }
 }

@@ -231,6 +231,15 @@ fn status_column(status: StatusCode) -> i16 {
     i16::try_from(status.as_u16()).unwrap_or(200)
 }
 
+/// Forgets every key of an erased account, with the answers they kept.
+pub async fn forget_account(tx: &mut PgConnection, account: Uuid) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE account_id = $1")
+        .bind(account)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 /// Forgets keys past their 24 hours, for a service that holds its keys with [`once`] (one that
 /// uses [`claim_in`] keeps them: they name what they made).
 pub async fn prune(pool: &PgPool) -> sqlx::Result<u64> {

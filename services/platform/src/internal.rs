@@ -12,6 +12,7 @@ use serde::Serialize;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
+use crate::auth::{Acr, Principal};
 use crate::error::{ApiError, SharedError};
 
 pub type ServiceHandle = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
@@ -24,6 +25,15 @@ pub struct ServiceClient {
     name: &'static str,
     service: ServiceHandle,
     token: SecretString,
+}
+
+/// A resident verified with VNeID, as identity tells of them.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct VerifiedCitizen {
+    /// The personal ID number (12 digits) records are filed under.
+    pub national_id: String,
+    /// The jurisdiction of their home ward, if they set one.
+    pub home_jurisdiction: Option<String>,
 }
 
 /// An internal answer: its status and its JSON body (`Null` when empty).
@@ -84,6 +94,29 @@ impl ServiceClient {
                 .map_err(|error| self.unavailable(anyhow::anyhow!("not JSON: {error}")))?
         };
         Ok(Answer { status, body })
+    }
+
+    /// What identity knows of a caller verified with VNeID: 403 `verification_required` for
+    /// any other (or one verified before identity asked VNeID for the number: verifying again
+    /// gives it). Only for a client of identity.
+    pub async fn verified_citizen(
+        &self,
+        principal: &Principal,
+    ) -> Result<VerifiedCitizen, ApiError> {
+        if principal.acr < Acr::Verified {
+            return Err(SharedError::VerificationRequired.into());
+        }
+        let answer = self
+            .call(
+                Method::GET,
+                &format!("/internal/v1/citizens/{}", principal.account_id),
+                None::<&()>,
+            )
+            .await?;
+        if !answer.status.is_success() {
+            return Err(SharedError::VerificationRequired.into());
+        }
+        serde_json::from_value(answer.body).map_err(ApiError::internal)
     }
 
     fn unavailable(&self, cause: anyhow::Error) -> ApiError {

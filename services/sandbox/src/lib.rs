@@ -9,8 +9,11 @@ pub mod fcm;
 pub mod fhir;
 mod gateway;
 pub mod momo;
+pub mod one_stop;
 pub mod oneroster;
+pub mod planning;
 mod recorded;
+pub mod social_insurance;
 pub mod vneid;
 pub mod vnpay;
 pub mod webpush;
@@ -22,8 +25,13 @@ use axum::Router;
 /// `/sandbox/biller` (a bill aggregator for electricity, water, tuition, fees and fines),
 /// `/sandbox/fhir` (a FHIR R4 server standing in for the city's hospital and health systems),
 /// `/sandbox/oneroster` (a OneRoster 1.2 server standing in for the city's school information
-/// system: schools, classes, pupils, parents and their marks) and `/sandbox/exams` (the
-/// department's published national exam results).
+/// system: schools, classes, pupils, parents and their marks), `/sandbox/exams` (the
+/// department's published national exam results), `/sandbox/one-stop` (the province's one-stop
+/// administrative-procedure system over its LGSP: dossiers and where each is in its procedure),
+/// `/sandbox/social-insurance` (Việt Nam Social Security's participant lookup over the LGSP:
+/// who paid social and unemployment insurance, where and on what salary) and
+/// `/sandbox/planning` (the Department of Construction's zoning and land-use layers for
+/// central Huế, GeoJSON).
 pub fn router() -> Router {
     Router::new()
         .nest("/sandbox/vneid", vneid::router())
@@ -35,4 +43,7 @@ pub fn router() -> Router {
         .nest("/sandbox/fhir", fhir::router())
         .nest("/sandbox/oneroster", oneroster::router())
         .nest("/sandbox/exams", exams::router())
+        .nest("/sandbox/one-stop", one_stop::router())
+        .nest("/sandbox/social-insurance", social_insurance::router())
+        .nest("/sandbox/planning", planning::router())
 }

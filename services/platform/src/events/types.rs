@@ -38,6 +38,8 @@ event_types! {
     PaymentRefunded = "payment.refunded",
     VaccinationsDue = "health.vaccinations_due",
     ScorePublished = "education.score_published",
+    DossierChanged = "administration.dossier_changed",
+    AppointmentReminder = "administration.appointment_reminder",
 }
 
 /// Identity: a resident asked for their account to be erased; it goes after `erase_after`.
@@ -218,6 +220,34 @@ pub struct ScorePublished {
     pub assessment: String,
     pub score: Option<f64>,
     pub text_score: Option<String>,
+}
+
+/// Administration: a dossier the account follows changed state at the one-stop system.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DossierChanged {
+    pub account_id: Uuid,
+    pub code: String,
+    pub procedure_vi: String,
+    pub procedure_en: String,
+    /// The state as the one-stop forms name it (`more_documents_requested`, `ready`, ...).
+    pub state: String,
+    /// Why (refused, more documents, delayed), as the office wrote it.
+    pub reason: Option<String>,
+    /// The promised return date, a new one when delayed.
+    pub due: Option<DateTime<Utc>>,
+}
+
+/// Administration: the account's appointment at a public-service counter is near.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppointmentReminder {
+    pub account_id: Uuid,
+    pub appointment_id: Uuid,
+    pub centre_vi: String,
+    pub centre_en: String,
+    pub service_vi: String,
+    pub service_en: String,
+    pub starts_at: DateTime<Utc>,
+    pub queue_number: String,
 }
 
 #[cfg(test)]
