@@ -11,10 +11,11 @@ CREATE TABLE dossier_follows (
 );
 CREATE INDEX dossier_follows_by_code ON dossier_follows (jurisdiction, code);
 
--- How far each one-stop system's changes were read.
+-- How far each one-stop system's changes were read; `paging` while a burst is read page by page.
 CREATE TABLE dossier_feeds (
     jurisdiction text PRIMARY KEY,
-    read_until   timestamptz NOT NULL
+    read_until   timestamptz NOT NULL,
+    paging       boolean NOT NULL DEFAULT false
 );
 
 -- The places taken of each slot: a booking takes one while booked < capacity.

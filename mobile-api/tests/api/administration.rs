@@ -29,8 +29,12 @@ async fn app_with_offices(
     app_with(mode, &issuer, move |c| {
         // Administration asks identity for the resident's personal ID number.
         c.internal.service_token = Some("test-service-token".to_owned().into());
-        // The centres' staff sign in as the demo city's.
-        c.edit(|identity: &mut IdentityConfig| identity.dev_seed_staff = true);
+        // The centres' staff sign in as the demo city's; erasures happen at once, every second.
+        c.edit(|identity: &mut IdentityConfig| {
+            identity.dev_seed_staff = true;
+            identity.erasure_grace_days = 0;
+            identity.erasure_interval_secs = 1;
+        });
         if matches!(mode, Mode::Split) {
             // Dossier changes and reminders reach notifications as events, through NATS.
             crate::helpers::use_nats(c, &unique);
@@ -298,11 +302,16 @@ in_both_modes!(an_applicant_tracks_her_dossiers);
 async fn dossier_lookups_are_limited_and_a_broken_system_is_a_503() {
     let (provider, _) = sandbox().await;
     let app = app_with_offices(Mode::AllInOne, &provider, |administration| {
-        administration.dossier_lookups_per_minute = 8;
+        administration.dossier_lookups_per_minute = 11;
         administration.dossier_misses_per_code_hour = 3;
         administration.timeout_ms = 1_000;
     })
     .await;
+    // Digits that cannot be a phone's last four are refused, and count as no guess.
+    for digits in ["122", "05111222", "12a4"] {
+        let answer = lookup(&app, None, one_stop::OTHER_CODE, digits).await;
+        problem(answer, 422, "invalid_phone_digits").await;
+    }
     for digits in ["0001", "0002", "0003"] {
         let answer = lookup(&app, None, one_stop::OTHER_CODE, digits).await;
         problem(answer, 404, "dossier_not_found").await;
@@ -328,7 +337,7 @@ async fn dossier_lookups_are_limited_and_a_broken_system_is_a_503() {
         problem(answer, 503, "upstream_unavailable").await;
         set_fault(&provider, "one-stop", json!({ "mode": null })).await;
     }
-    // The address's own limit: 8 a minute, 7 used.
+    // The address's own limit: 11 a minute, 10 used.
     let ok = lookup(&app, None, one_stop::BUILDING_PERMIT_CODE, digits).await;
     assert_eq!(ok.status(), 200);
     let over = lookup(&app, None, one_stop::BUILDING_PERMIT_CODE, digits).await;
@@ -780,7 +789,7 @@ in_both_modes!(social_insurance_for_the_insured);
 
 async fn zoning_at(app: &TestApp, (latitude, longitude): (f64, f64)) -> Value {
     app.get_json(&format!(
-        "/v1/administration/planning?latitude={latitude}&longitude={longitude}"
+        "/v1/administration/planning?lat={latitude}&lng={longitude}"
     ))
     .await
 }
@@ -811,9 +820,7 @@ async fn planning_at_a_point(mode: Mode) {
     );
     let outside = zoning_at(&app, planning::OUTSIDE_POINT).await;
     assert_eq!(outside["zones"], json!([]));
-    let off = app
-        .get("/v1/administration/planning?latitude=91&longitude=107")
-        .await;
+    let off = app.get("/v1/administration/planning?lat=91&lng=107").await;
     problem(off, 422, "invalid_position").await;
 
     // A layer file cut off midway is refused whole; the zones stay.
@@ -839,3 +846,40 @@ async fn planning_at_a_point(mode: Mode) {
     provider.stop().await.unwrap();
 }
 in_both_modes!(planning_at_a_point);
+
+/// An erased account's follows and bookings go with it, and its places return to the slots.
+#[tokio::test]
+async fn an_erased_account_leaves_no_follows_or_bookings() {
+    let (provider, _) = sandbox().await;
+    let app = app_with_offices(Mode::AllInOne, &provider, |_| {}).await;
+    let token = verified(&app, &provider, one_stop::APPLICANT_ID).await;
+    let mine = app.get_as("/v1/administration/dossiers", &token).await;
+    assert_eq!(mine.status(), 200);
+    let (day, slots) = next_open_day(&app, CENTRE, "business").await;
+    let at = slots[0]["starts_at"].as_str().unwrap().to_owned();
+    let body = json!({ "centre": CENTRE, "service": "business", "starts_at": at });
+    assert_eq!(book(&app, &token, "to-erase", &body).await.status(), 201);
+    assert_eq!(free_at(&app, CENTRE, "business", day, &at).await, 1);
+
+    let pool = app.schema_pool("administration").await;
+    let held = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT (SELECT count(*) FROM dossier_follows) + (SELECT count(*) FROM bookings)
+                    + (SELECT count(*) FROM idempotency_keys)",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(held().await, 4);
+    let erased = app
+        .authed(Method::DELETE, "/v1/me", &token)
+        .send()
+        .await
+        .unwrap();
+    assert!(erased.status().is_success(), "{}", erased.status());
+    assert_eq!(poll_until(held, |n| *n == 0).await, 0);
+    assert_eq!(free_at(&app, CENTRE, "business", day, &at).await, 2);
+    app.stop().await;
+    provider.stop().await.unwrap();
+}

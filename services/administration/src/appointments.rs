@@ -521,7 +521,8 @@ async fn next_queue_number(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MyBookings {
-    /// Upcoming first by start, then the last 30 days'.
+    /// Those still to come first, soonest first; then the last 30 days' others (cancelled,
+    /// served, past), latest first: at most 100 in all.
     appointments: Vec<Booking>,
 }
 
@@ -536,7 +537,9 @@ pub async fn mine(
         BookingRow,
         "SELECT id, centre_id, service_code, starts_at, queue_number, status FROM bookings
          WHERE account_id = $1 AND starts_at > now() - interval '30 days'
-         ORDER BY starts_at <= now(), starts_at
+         ORDER BY status = 'booked' AND starts_at > now() DESC,
+                  CASE WHEN status = 'booked' AND starts_at > now() THEN starts_at END,
+                  starts_at DESC
          LIMIT 100",
         principal.account_id
     )

@@ -388,7 +388,7 @@ pub struct DossierLookup {
     request_body = DossierLookup,
     responses((status = 200, body = Dossier),
         (status = 404, description = "`dossier_not_found`, `no_one_stop_system`", body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid_dossier_code`", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_dossier_code`, `invalid_phone_digits`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_dossier_lookups`, `dossier_lookups_locked`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`upstream_unavailable`", body = platform::error::Problem, content_type = "application/problem+json")))]
 pub async fn lookup(
@@ -413,6 +413,9 @@ pub async fn lookup(
         );
     }
     let digits = lookup.phone_last_digits.trim();
+    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(AdministrationError::InvalidPhoneDigits.into());
+    }
     let jurisdiction = match &principal {
         Some(principal) => state.jurisdiction_of_signed_in(principal).await?,
         None => state.config.default_jurisdiction.clone(),
@@ -424,12 +427,10 @@ pub async fn lookup(
         Err(error) => return Err(unavailable(error)),
     };
     let matches = |dossier: &Upstream| {
-        digits.len() == 4
-            && digits.chars().all(|c| c.is_ascii_digit())
-            && dossier
-                .so_dien_thoai_chu_ho_so
-                .as_deref()
-                .is_some_and(|phone| phone.ends_with(digits))
+        dossier
+            .so_dien_thoai_chu_ho_so
+            .as_deref()
+            .is_some_and(|phone| phone.ends_with(digits))
     };
     let Some(dossier) = found.filter(matches) else {
         // A miss counts against the code, whoever asks: guessing digits from many addresses
@@ -597,20 +598,26 @@ async fn poll(
     {
         return Ok(());
     }
-    let watermark = sqlx::query_scalar!(
-        "SELECT read_until FROM dossier_feeds WHERE jurisdiction = $1",
+    let feed = sqlx::query!(
+        "SELECT read_until, paging FROM dossier_feeds WHERE jurisdiction = $1",
         jurisdiction
     )
     .fetch_optional(&mut *tx)
     .await?;
     let started = Utc::now();
-    let Some(watermark) = watermark else {
+    let Some(feed) = feed else {
         // The first round starts the feed now: what changed before was read when followed.
-        remember(&mut tx, jurisdiction, started).await?;
+        remember(&mut tx, jurisdiction, started, false).await?;
         tx.commit().await?;
         return Ok(());
     };
-    let since = (watermark - FEED_OVERLAP).to_rfc3339();
+    // Paging through a burst goes on from the last change read; otherwise a margin back.
+    let since = if feed.paging {
+        feed.read_until
+    } else {
+        feed.read_until - FEED_OVERLAP
+    }
+    .to_rfc3339();
     let changed: Many = system
         .get("/api/hoso/thay-doi", &[("TuThoiDiem", since.as_str())])
         .await?;
@@ -658,17 +665,13 @@ async fn poll(
         platform::events::enqueue(&mut tx, follower.account_id, &event).await?;
     }
     // A full page may have more behind it: the next round goes on from its last change.
-    let read_until = if changed.data.len() >= FEED_PAGE {
-        changed
-            .data
-            .iter()
-            .filter_map(|d| d.ngay_cap_nhat)
-            .max()
-            .unwrap_or(started)
-    } else {
-        started
-    };
-    remember(&mut tx, jurisdiction, read_until).await?;
+    let last_change = changed.data.iter().filter_map(|d| d.ngay_cap_nhat).max();
+    match last_change {
+        Some(last) if changed.data.len() >= FEED_PAGE => {
+            remember(&mut tx, jurisdiction, last, true).await?;
+        }
+        _ => remember(&mut tx, jurisdiction, started, false).await?,
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -676,16 +679,20 @@ async fn poll(
 /// The most changes the one-stop system answers at once.
 const FEED_PAGE: usize = 100;
 
+/// Where the next round reads from: `read_until`, exactly when `paging` through a burst.
 async fn remember(
     tx: &mut sqlx::PgConnection,
     jurisdiction: &str,
     read_until: DateTime<Utc>,
+    paging: bool,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "INSERT INTO dossier_feeds (jurisdiction, read_until) VALUES ($1, $2)
-         ON CONFLICT (jurisdiction) DO UPDATE SET read_until = EXCLUDED.read_until",
+        "INSERT INTO dossier_feeds (jurisdiction, read_until, paging) VALUES ($1, $2, $3)
+         ON CONFLICT (jurisdiction) DO UPDATE
+           SET read_until = EXCLUDED.read_until, paging = EXCLUDED.paging",
         jurisdiction,
-        read_until
+        read_until,
+        paging
     )
     .execute(&mut *tx)
     .await?;

@@ -11,6 +11,9 @@ platform::error_codes! {
         InvalidDossierCode = (UNPROCESSABLE_ENTITY, "invalid_dossier_code",
             "Mã hồ sơ không hợp lệ. Vui lòng nhập mã in trên giấy tiếp nhận và hẹn trả kết quả.",
             "This is not a valid application code. Please enter the code printed on your receipt."),
+        InvalidPhoneDigits = (UNPROCESSABLE_ENTITY, "invalid_phone_digits",
+            "Vui lòng nhập đúng 4 số cuối của số điện thoại người nộp hồ sơ.",
+            "Please enter the last 4 digits of the applicant's phone number."),
         /// No such dossier, not the caller's, or the phone digits do not match: one answer
         /// for all, so a lookup tells nothing of whose dossier a code is.
         DossierNotFound = (NOT_FOUND, "dossier_not_found",

@@ -299,8 +299,8 @@ async fn record_refusal(state: &AdministrationState, url: &str, error: &str) {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PointQuery {
-    latitude: f64,
-    longitude: f64,
+    lat: f64,
+    lng: f64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -337,7 +337,7 @@ pub async fn at_point(
     State(state): State<AdministrationState>,
     QueryParams(point): QueryParams<PointQuery>,
 ) -> Result<Json<Zoning>, ApiError> {
-    if !platform::geo::valid_position(point.latitude, point.longitude) {
+    if !platform::geo::valid_position(point.lat, point.lng) {
         return Err(SharedError::InvalidPosition.into());
     }
     let candidates = sqlx::query!(
@@ -347,12 +347,12 @@ pub async fn at_point(
            WHERE min_lat <= $1 AND max_lat >= $1 AND min_lon <= $2 AND max_lon >= $2
            ORDER BY layer, zone_code
            LIMIT 200"#,
-        point.latitude,
-        point.longitude
+        point.lat,
+        point.lng
     )
     .fetch_all(&state.pool)
     .await?;
-    let at = Point::new(point.longitude, point.latitude);
+    let at = Point::new(point.lng, point.lat);
     let mut zones = Vec::new();
     for zone in candidates {
         let geometry: Geometry =
