@@ -12,7 +12,7 @@ use sandbox::{one_stop, planning, social_insurance};
 use serde_json::{Value, json};
 
 use crate::health::verified;
-use crate::helpers::{Mode, TestApp, client, poll_until, problem};
+use crate::helpers::{Mode, TestApp, client, poll_until, post_json, problem};
 use crate::in_both_modes;
 use crate::verification::{app_with, sandbox};
 
@@ -72,22 +72,6 @@ async fn app_with_offices(
         });
     })
     .await
-}
-
-async fn post_json(
-    app: &TestApp,
-    path: &str,
-    token: Option<&str>,
-    body: &Value,
-) -> reqwest::Response {
-    let request = client().post(app.url(path)).json(body);
-    match token {
-        Some(token) => request.bearer_auth(token),
-        None => request,
-    }
-    .send()
-    .await
-    .unwrap()
 }
 
 /// The last four digits of a phone number.

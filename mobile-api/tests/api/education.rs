@@ -7,7 +7,7 @@ use sandbox::{exams, oneroster};
 use serde_json::{Value, json};
 
 use crate::health::verified;
-use crate::helpers::{Mode, TestApp, client, poll_until, problem};
+use crate::helpers::{Mode, TestApp, client, poll_until, post_json, problem};
 use crate::in_both_modes;
 use crate::verification::{app_with, sandbox};
 
@@ -54,22 +54,6 @@ async fn app_with_schools(
         });
     })
     .await
-}
-
-async fn post_json(
-    app: &TestApp,
-    path: &str,
-    token: Option<&str>,
-    body: &Value,
-) -> reqwest::Response {
-    let request = client().post(app.url(path)).json(body);
-    match token {
-        Some(token) => request.bearer_auth(token),
-        None => request,
-    }
-    .send()
-    .await
-    .unwrap()
 }
 
 /// Links the pupil with `code` to the parent holding `token`, reading the code from the SMS

@@ -559,6 +559,23 @@ pub fn six_digits(text: &str) -> Option<String> {
 
 /// What `probe` gives once `done` holds for it, checked every 100 ms for 10 s at most (a
 /// background job's work, an emulator's record); the last answer otherwise.
+/// `POST path` with `body` as JSON, as `token`'s holder or anonymously.
+pub async fn post_json(
+    app: &TestApp,
+    path: &str,
+    token: Option<&str>,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    let request = client().post(app.url(path)).json(body);
+    match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    }
+    .send()
+    .await
+    .unwrap()
+}
+
 pub async fn poll_until<T, Fut>(mut probe: impl FnMut() -> Fut, done: impl Fn(&T) -> bool) -> T
 where
     Fut: std::future::Future<Output = T>,

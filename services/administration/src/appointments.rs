@@ -578,8 +578,7 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(id).map_err(|_| AdministrationError::BookingNotFound.into())
 }
 
-/// My booking, locked for a change: 404 for another's, 409 `booking_closed` unless it is
-/// booked and still to come.
+/// My booking, locked for a change; another's is 404.
 async fn lock_own(
     tx: &mut sqlx::PgConnection,
     principal: &Principal,

@@ -8,14 +8,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use http::{Method, Request, StatusCode, header};
-use http_body_util::Full;
-use platform::outbound::{Breaker, Limits, OutboundClient, PlainHttp};
-use secrecy::{ExposeSecret, SecretString};
+use http::header;
+use platform::oauth_api::{ApiCallError, Credentials, OAuthApi};
+use platform::outbound::{Limits, PlainHttp};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -33,30 +30,14 @@ const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 /// How long reference data is reused, and how much is kept.
 const REFERENCE_TTL: Duration = Duration::from_secs(600);
 const MAX_REFERENCES: usize = 20_000;
-/// An access token is asked for again this long before it expires.
-const TOKEN_MARGIN: Duration = Duration::from_secs(60);
-
-/// Why a OneRoster call gave no usable answer.
-#[derive(Debug, thiserror::Error)]
-pub enum RosterError {
-    /// Down, too slow, answering 5xx or not OneRoster, or the breaker is open.
-    #[error("{0}")]
-    Unavailable(String),
-    /// 404 `unknownobject`.
-    #[error("not found")]
-    NotFound,
-}
+/// Why a OneRoster call gave no usable answer: down, too slow, answering 5xx or not OneRoster,
+/// the breaker open; or 404 `unknownobject`.
+pub type RosterError = ApiCallError;
 
 /// The school system of one jurisdiction.
 pub struct OneRoster {
-    http: OutboundClient,
-    /// `<base_url>/ims/oneroster/`.
-    base: String,
-    token_url: String,
-    client_id: String,
-    client_secret: SecretString,
-    token: tokio::sync::Mutex<Option<(String, Instant)>>,
-    breaker: Breaker,
+    /// At `<base_url>/ims/oneroster/`.
+    api: OAuthApi,
     references: Mutex<HashMap<String, (Instant, serde_json::Value)>>,
 }
 
@@ -66,26 +47,26 @@ impl OneRoster {
         timeout: Duration,
         plain_http: PlainHttp,
     ) -> anyhow::Result<Self> {
-        let http = OutboundClient::new(
-            "school information system",
-            plain_http,
-            Limits {
-                timeout,
-                max_answer_bytes: MAX_ANSWER_BYTES,
-                ..Limits::default()
-            },
-        )?;
         let base = format!("{}/ims/oneroster/", server.base_url.trim_end_matches('/'));
-        http.check_url(&base)?;
-        http.check_url(&server.token_url)?;
-        Ok(Self {
-            http,
-            base,
+        let credentials = Credentials {
             token_url: server.token_url.clone(),
             client_id: server.client_id.clone(),
             client_secret: server.client_secret.clone(),
-            token: tokio::sync::Mutex::default(),
-            breaker: Breaker::default(),
+            scope: Some(SCOPES),
+        };
+        let limits = Limits {
+            timeout,
+            max_answer_bytes: MAX_ANSWER_BYTES,
+            ..Limits::default()
+        };
+        Ok(Self {
+            api: OAuthApi::new(
+                "school information system",
+                &base,
+                credentials,
+                limits,
+                plain_http,
+            )?,
             references: Mutex::default(),
         })
     }
@@ -96,7 +77,7 @@ impl OneRoster {
         path: &str,
         key: &str,
     ) -> Result<T, RosterError> {
-        let url = format!("{}{path}", self.base);
+        let url = format!("{}{path}", self.api.base());
         let (body, _) = self.exchange(&url).await?;
         let mut wrapper: HashMap<String, serde_json::Value> = self.parse(&body)?;
         let object = wrapper
@@ -118,7 +99,7 @@ impl OneRoster {
             .extend_pairs(params)
             .append_pair("limit", &PAGE_SIZE.to_string())
             .finish();
-        let mut url = format!("{}{path}?{query}", self.base);
+        let mut url = format!("{}{path}?{query}", self.api.base());
         let mut found = Vec::new();
         for _ in 0..MAX_PAGES {
             let (body, next) = self.exchange(&url).await?;
@@ -174,109 +155,20 @@ impl OneRoster {
         Ok(found)
     }
 
-    /// GETs `url` with our access token (asked again once when the server no longer takes
-    /// it); the body of a 2xx answer and its `next` link.
+    /// GETs `url` with our access token: the body of a 2xx answer and its `next` link.
     async fn exchange(&self, url: &str) -> Result<(Bytes, Option<String>), RosterError> {
-        if !self.breaker.allows() {
-            return Err(RosterError::Unavailable(format!(
-                "{}: the circuit breaker is open",
-                self.base
-            )));
-        }
-        for retry in [false, true] {
-            let token = self.access_token().await?;
-            let request = Request::builder()
-                .method(Method::GET)
-                .uri(url)
-                .header(header::ACCEPT, "application/json")
-                .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                .body(Full::new(Bytes::new()))
-                .map_err(|e| RosterError::Unavailable(format!("{url}: {e}")))?;
-            let answer = match self.http.send(request).await {
-                Ok(answer) => answer,
-                Err(error) => return Err(self.failed(&error.to_string())),
-            };
-            let status = answer.status;
-            if status.is_success() {
-                self.breaker.succeeded();
-                let next = answer
-                    .headers
-                    .get_all(header::LINK)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .find_map(next_link);
-                return Ok((answer.body, next));
-            }
-            if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-                return Err(self.failed(&format!("{url} answered {status}: {}", answer.excerpt())));
-            }
-            self.breaker.succeeded();
-            if status == StatusCode::NOT_FOUND {
-                return Err(RosterError::NotFound);
-            }
-            if status == StatusCode::UNAUTHORIZED && !retry {
-                *self.token.lock().await = None;
-                continue;
-            }
-            // Our request or credentials are wrong: nothing a parent can fix; operators must.
-            tracing::error!(url, %status, answer = answer.excerpt(), "the school system refused a request");
-            return Err(RosterError::Unavailable(format!("{url}: {status}")));
-        }
-        Err(RosterError::Unavailable(format!(
-            "{url}: our token was refused twice"
-        )))
-    }
-
-    /// The access token, asked for with client credentials (RFC 6749 §4.4) when none is kept.
-    async fn access_token(&self) -> Result<String, RosterError> {
-        let mut kept = self.token.lock().await;
-        if let Some((token, until)) = kept.as_ref()
-            && Instant::now() < *until
-        {
-            return Ok(token.clone());
-        }
-        #[derive(Deserialize)]
-        struct Granted {
-            access_token: String,
-            expires_in: Option<u64>,
-        }
-        let credentials = STANDARD.encode(format!(
-            "{}:{}",
-            self.client_id,
-            self.client_secret.expose_secret()
-        ));
-        let form = form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "client_credentials")
-            .append_pair("scope", SCOPES)
-            .finish();
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri(&self.token_url)
-            .header(header::AUTHORIZATION, format!("Basic {credentials}"))
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json")
-            .body(Full::new(Bytes::from(form)))
-            .map_err(|e| RosterError::Unavailable(format!("{}: {e}", self.token_url)))?;
-        let answer = self
-            .http
-            .send(request)
-            .await
-            .map_err(|e| self.failed(&e.to_string()))?;
-        if !answer.status.is_success() {
-            if answer.status.is_client_error() {
-                tracing::error!(status = %answer.status, answer = answer.excerpt(), "the school system refused our client credentials");
-            }
-            return Err(self.failed(&format!("the token endpoint answered {}", answer.status)));
-        }
-        let granted: Granted = self.parse(&answer.body)?;
-        let lifetime = Duration::from_secs(granted.expires_in.unwrap_or(3600));
-        let until = Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN);
-        *kept = Some((granted.access_token.clone(), until));
-        Ok(granted.access_token)
+        let answer = self.api.get(url).await?;
+        let next = answer
+            .headers
+            .get_all(header::LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(next_link);
+        Ok((answer.body, next))
     }
 
     fn is_own(&self, url: &str) -> bool {
-        url.starts_with(&self.base)
+        url.starts_with(self.api.base())
     }
 
     fn parse<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, RosterError> {
@@ -285,8 +177,7 @@ impl OneRoster {
     }
 
     fn failed(&self, reason: &str) -> RosterError {
-        self.breaker.failed();
-        RosterError::Unavailable(format!("{}: {reason}", self.base))
+        self.api.failed(reason)
     }
 }
 
@@ -549,7 +440,7 @@ mod tests {
             base_url: "https://sis.example.vn/".to_owned(),
             token_url: "https://sis.example.vn/token".to_owned(),
             client_id: "c".to_owned(),
-            client_secret: SecretString::from("s"),
+            client_secret: secrecy::SecretString::from("s"),
         };
         let client = OneRoster::new(&server, Duration::from_secs(1), PlainHttp::Never).unwrap();
         assert!(client.is_own("https://sis.example.vn/ims/oneroster/rostering/v1p2/orgs?offset=2"));

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod lang;
 pub mod local_postgres;
 pub mod metrics;
+pub mod oauth_api;
 pub mod openapi;
 pub mod outbound;
 pub mod proxies;
