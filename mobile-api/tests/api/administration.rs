@@ -563,10 +563,23 @@ async fn residents_book_counter_appointments(mode: Mode) {
         .await;
     assert_eq!(own_desk.status(), 200);
 
+    // One booking a day for a service: another time is a reschedule, not a second place.
+    let again =
+        json!({ "centre": CENTRE, "service": "construction", "starts_at": slots[3]["starts_at"] });
+    problem(
+        book(&app, &token, "same-day", &again).await,
+        409,
+        "already_booked",
+    )
+    .await;
+
     // At most three upcoming bookings.
-    for (n, slot) in slots.iter().skip(2).take(3).enumerate() {
+    for (n, service) in ["land", "business", "judicial-records"]
+        .into_iter()
+        .enumerate()
+    {
         let body =
-            json!({ "centre": CENTRE, "service": "construction", "starts_at": slot["starts_at"] });
+            json!({ "centre": CENTRE, "service": service, "starts_at": slots[2]["starts_at"] });
         let answer = book(&app, &token, &format!("more-{n}"), &body).await;
         if n < 2 {
             assert_eq!(answer.status(), 201);

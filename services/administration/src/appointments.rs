@@ -392,7 +392,7 @@ impl BookingRow {
     params(("Idempotency-Key" = String, Header, description = "Your own key for this booking; retries send the same")),
     responses((status = 201, body = Booking),
         (status = 404, description = "`centre_not_found`, `counter_service_not_found`", body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`booking_slot_full`, `too_many_bookings`, `idempotency_key_in_use`", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`booking_slot_full`, `too_many_bookings`, `already_booked`, `idempotency_key_in_use`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`booking_slot_unavailable`, `idempotency_key_reused`", body = platform::error::Problem, content_type = "application/problem+json")))]
 pub async fn book(
     State(state): State<AdministrationState>,
@@ -428,6 +428,24 @@ pub async fn book(
     let max = state.config.max_upcoming_appointments;
     if upcoming >= i64::from(max) {
         return Err(AdministrationError::TooManyBookings { max }.into());
+    }
+    // One visit a day for a service is enough: a second would only hold a place from another.
+    let (day_start, day_end) = day_bounds(request.starts_at.with_timezone(&OFFSET).date_naive());
+    let same_day = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM bookings
+                          WHERE account_id = $1 AND centre_id = $2 AND service_code = $3
+                            AND status = 'booked' AND starts_at >= $4 AND starts_at < $5)
+           AS "exists!""#,
+        account,
+        centre.id,
+        service.code,
+        day_start,
+        day_end
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if same_day {
+        return Err(AdministrationError::AlreadyBooked.into());
     }
     take_place(&mut tx, centre, service, request.starts_at).await?;
     let queue_number = next_queue_number(&mut tx, centre, service, request.starts_at).await?;

@@ -46,6 +46,10 @@ platform::error_codes! {
         TooManyBookings { max: u32 } = (CONFLICT, "too_many_bookings",
             "Bạn đang có {max} lịch hẹn chưa đến. Vui lòng hủy bớt trước khi đặt thêm.",
             "You already hold {max} upcoming appointments. Please cancel one first."),
+        /// The account already holds a booking for the service that day.
+        AlreadyBooked = (CONFLICT, "already_booked",
+            "Bạn đã có lịch hẹn cho dịch vụ này trong ngày. Bạn có thể đổi giờ lịch hẹn đó.",
+            "You already have an appointment for this service that day. You can reschedule it."),
         /// Cancelled, past, or already served.
         BookingClosed = (CONFLICT, "booking_closed",
             "Lịch hẹn này đã hủy, đã qua hoặc đã được phục vụ.",
