@@ -9,6 +9,7 @@ pub mod fcm;
 pub mod fhir;
 mod gateway;
 pub mod momo;
+mod oauth;
 pub mod one_stop;
 pub mod oneroster;
 pub mod planning;

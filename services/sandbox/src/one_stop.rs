@@ -66,19 +66,22 @@
 //! 07:30-11:30 and 13:30-17:30, half a day being four hours (holidays are not known). The
 //! named dossiers' numbers are fixed, so their six digits are not their reception day.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(test)]
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+#[cfg(test)]
+use axum::http::HeaderValue;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+#[cfg(test)]
+use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{
     DateTime, Datelike as _, Days, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset as _,
     SecondsFormat, TimeDelta, Timelike as _, Utc, Weekday,
@@ -87,6 +90,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::faults::{self, Faults};
+use crate::oauth;
 
 pub const CLIENT_ID: &str = "citizen-one-stop";
 pub const CLIENT_SECRET: &str = "citizen-one-stop-sandbox-secret";
@@ -114,8 +118,6 @@ pub const OTHER_CODE: &str = "H57.32-260114-0002";
 /// Dossiers of other applicants, one each.
 pub const GENERATED_DOSSIERS: usize = 30;
 
-const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
-const MAX_TOKENS: usize = 10_000;
 /// The most dossiers one change-feed answer carries.
 const MAX_CHANGES: usize = 100;
 const DEFAULT_SLOW_MS: u64 = 10_000;
@@ -377,141 +379,26 @@ impl Event {
 
 // --- Tokens ---
 
-#[derive(Default)]
-struct Tokens(Mutex<HashMap<String, Instant>>);
+const OAUTH: oauth::Issuer = oauth::Issuer {
+    realm: REALM,
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+};
 
-impl Tokens {
-    fn issue(&self) -> String {
-        let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-        let now = Instant::now();
-        let mut tokens = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if tokens.len() >= MAX_TOKENS {
-            tokens.retain(|_, expires| *expires > now);
-        }
-        if tokens.len() >= MAX_TOKENS
-            && let Some(oldest) = tokens
-                .iter()
-                .min_by_key(|(_, expires)| **expires)
-                .map(|(token, _)| token.clone())
-        {
-            tokens.remove(&oldest);
-        }
-        tokens.insert(token.clone(), now + TOKEN_LIFETIME);
-        token
-    }
-
-    fn is_live(&self, token: &str) -> bool {
-        let tokens = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        tokens
-            .get(token)
-            .is_some_and(|expires| Instant::now() < *expires)
-    }
-}
-
-/// An RFC 6749 error of the token endpoint.
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut response = (
-        status,
-        Json(json!({ "error": error, "error_description": description })),
-    )
-        .into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if status == StatusCode::UNAUTHORIZED
-        && let Ok(value) = HeaderValue::from_str(&format!(r#"Basic realm="{REALM}""#))
-    {
-        headers.insert(header::WWW_AUTHENTICATE, value);
-    }
-    response
-}
-
-/// The client id and secret of an HTTP Basic `Authorization` (each form-urlencoded before
-/// the encoding, RFC 6749 §2.3.1).
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    let unescape = |part: &str| {
-        form_urlencoded::parse(format!("x={part}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-    };
-    Some((unescape(id)?, unescape(secret)?))
-}
+type Tokens = oauth::Tokens;
 
 async fn issue_token(
     State(one_stop): State<Arc<OneStop>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let credentials = basic_credentials(&headers);
-    if credentials
-        .as_ref()
-        .map(|(id, secret)| (id.as_str(), secret.as_str()))
-        != Some((CLIENT_ID, CLIENT_SECRET))
-    {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "the client must authenticate with HTTP Basic and its registered credentials",
-        );
-    }
-    let grant_type = form_urlencoded::parse(&body)
-        .find(|(name, _)| name == "grant_type")
-        .map(|(_, value)| value.into_owned());
-    match grant_type.as_deref() {
-        Some("client_credentials") => {}
-        None => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "grant_type is required",
-            );
-        }
-        Some(_) => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "only client_credentials is supported",
-            );
-        }
-    }
-    let mut response = Json(json!({
-        "access_token": one_stop.tokens.issue(),
-        "token_type": "bearer",
-        "expires_in": TOKEN_LIFETIME.as_secs(),
-    }))
-    .into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    response
+    OAUTH.token(&one_stop.tokens, &headers, &body)
 }
 
 /// The `401` for a call without a live bearer token; `None` lets it through.
 fn unauthorized(one_stop: &OneStop, headers: &HeaderMap) -> Option<Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    let challenge = match token {
-        Some(token) if one_stop.tokens.is_live(token) => return None,
-        Some(_) => format!(r#"Bearer realm="{REALM}", error="invalid_token""#),
-        None => format!(r#"Bearer realm="{REALM}""#),
-    };
-    let mut response = api_error(StatusCode::UNAUTHORIZED, "invalid_token");
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, value);
-    }
-    Some(response)
+    let refused = OAUTH.bearer(&one_stop.tokens, headers).err()?;
+    Some(refused.answer(api_error(StatusCode::UNAUTHORIZED, "invalid_token")))
 }
 
 // --- The server ---

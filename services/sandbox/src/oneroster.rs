@@ -128,7 +128,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
@@ -136,14 +136,15 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, he
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::{Json, Router};
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+#[cfg(test)]
+use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, FixedOffset, NaiveDate, Offset as _, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::faults::{self, Faults};
 use crate::gateway;
+use crate::oauth;
 use query::Query;
 
 /// The client registered for client credentials: Citizen's education service. A published
@@ -248,8 +249,6 @@ const ROSTERING_PATH: &str = "/sandbox/oneroster/ims/oneroster/rostering/v1p2";
 const GRADEBOOK_PATH: &str = "/sandbox/oneroster/ims/oneroster/gradebook/v1p2";
 /// Huế's offset from UTC, all year.
 const LOCAL_OFFSET_SECS: i32 = 7 * 3600;
-const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
-const MAX_TOKENS: usize = 10_000;
 const MAX_CREATED_RESULTS: usize = 10_000;
 const DEFAULT_SLOW_MS: u64 = 10_000;
 const DEFAULT_RETRY_AFTER_SECS: u64 = 30;
@@ -385,184 +384,61 @@ impl Grant {
     }
 }
 
-struct Issued {
-    expires: Instant,
-    scopes: Vec<Scope>,
-}
+const OAUTH: oauth::Issuer = oauth::Issuer {
+    realm: REALM,
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+};
 
-#[derive(Default)]
-struct Tokens(Mutex<HashMap<String, Issued>>);
+type Tokens = oauth::Tokens<Vec<Scope>>;
 
-impl Tokens {
-    fn issue(&self, scopes: Vec<Scope>) -> String {
-        let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-        let now = Instant::now();
-        let mut tokens = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if tokens.len() >= MAX_TOKENS {
-            tokens.retain(|_, issued| issued.expires > now);
-        }
-        if tokens.len() >= MAX_TOKENS
-            && let Some(oldest) = tokens
-                .iter()
-                .min_by_key(|(_, issued)| issued.expires)
-                .map(|(token, _)| token.clone())
-        {
-            tokens.remove(&oldest);
-        }
-        tokens.insert(
-            token.clone(),
-            Issued {
-                expires: now + TOKEN_LIFETIME,
-                scopes,
-            },
-        );
-        token
-    }
-
-    fn scopes(&self, token: &str) -> Option<Vec<Scope>> {
-        let tokens = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        tokens
-            .get(token)
-            .filter(|issued| Instant::now() < issued.expires)
-            .map(|issued| issued.scopes.clone())
-    }
-}
-
-/// An RFC 6749 error of the token endpoint.
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut response = (
-        status,
-        Json(json!({ "error": error, "error_description": description })),
-    )
-        .into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if status == StatusCode::UNAUTHORIZED
-        && let Ok(value) = HeaderValue::from_str(&format!(r#"Basic realm="{REALM}""#))
-    {
-        headers.insert(header::WWW_AUTHENTICATE, value);
-    }
-    response
-}
-
-/// The client id and secret of an HTTP Basic `Authorization` (each form-urlencoded before
-/// the encoding, RFC 6749 §2.3.1).
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    let unescape = |part: &str| {
-        form_urlencoded::parse(format!("x={part}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-    };
-    Some((unescape(id)?, unescape(secret)?))
-}
-
-/// `POST /token`.
+/// `POST /token`, granting the scopes asked (all four when none).
 fn token(tokens: &Tokens, headers: &HeaderMap, body: &[u8]) -> Response {
-    let credentials = basic_credentials(headers);
-    if credentials
-        .as_ref()
-        .map(|(id, secret)| (id.as_str(), secret.as_str()))
-        != Some((CLIENT_ID, CLIENT_SECRET))
-    {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "the client must authenticate with HTTP Basic and its registered credentials",
-        );
-    }
     let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
-    match form.get("grant_type").map(String::as_str) {
-        Some("client_credentials") => {}
-        None => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "grant_type is required",
-            );
-        }
-        Some(_) => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "only client_credentials is supported",
-            );
-        }
-    }
-    let asked: Vec<&str> = form
-        .get("scope")
-        .map(|s| s.split_whitespace().collect())
-        .unwrap_or_default();
-    let mut granted: Vec<Scope> = Vec::new();
-    for uri in &asked {
-        let Some((scope, _)) = SCOPES.iter().find(|(_, known)| known == uri) else {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_scope",
-                &format!("unknown scope {uri}"),
-            );
-        };
-        if !granted.contains(scope) {
-            granted.push(*scope);
-        }
-    }
-    if granted.is_empty() {
-        granted = SCOPES.iter().map(|(s, _)| *s).collect();
-    }
-    let scope = SCOPES
-        .iter()
-        .filter(|(s, _)| granted.contains(s))
-        .map(|(_, uri)| *uri)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let access_token = tokens.issue(granted);
-    let mut response = Json(json!({
-        "access_token": access_token,
-        "token_type": "bearer",
-        "expires_in": TOKEN_LIFETIME.as_secs(),
-        "scope": scope,
-    }))
-    .into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    response
+    OAUTH.token_granting(
+        tokens,
+        headers,
+        form.get("grant_type").map(String::as_str),
+        || {
+            let asked: Vec<&str> = form
+                .get("scope")
+                .map(|s| s.split_whitespace().collect())
+                .unwrap_or_default();
+            let mut granted: Vec<Scope> = Vec::new();
+            for uri in &asked {
+                let Some((scope, _)) = SCOPES.iter().find(|(_, known)| known == uri) else {
+                    return Err(oauth::Refusal::bad_request(
+                        "invalid_scope",
+                        format!("unknown scope {uri}"),
+                    ));
+                };
+                if !granted.contains(scope) {
+                    granted.push(*scope);
+                }
+            }
+            if granted.is_empty() {
+                granted = SCOPES.iter().map(|(s, _)| *s).collect();
+            }
+            let scope = SCOPES
+                .iter()
+                .filter(|(s, _)| granted.contains(s))
+                .map(|(_, uri)| *uri)
+                .collect::<Vec<_>>()
+                .join(" ");
+            Ok((granted, Some(scope)))
+        },
+    )
 }
 
 fn authorize(headers: &HeaderMap, tokens: &Tokens) -> Result<Grant, Failure> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    let Some(token) = token else {
-        return Err(Failure::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorisedrequest",
-            "Authorization: Bearer <access token> is required",
-        )
-        .header(
-            header::WWW_AUTHENTICATE,
-            format!(r#"Bearer realm="{REALM}""#),
-        ));
-    };
-    tokens.scopes(token).map(Grant).ok_or_else(|| {
-        Failure::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorisedrequest",
-            "The access token is unknown or has expired",
-        )
-        .header(
-            header::WWW_AUTHENTICATE,
-            format!(r#"Bearer realm="{REALM}", error="invalid_token""#),
-        )
+    OAUTH.bearer(tokens, headers).map(Grant).map_err(|refused| {
+        let description = if refused.token_given {
+            "The access token is unknown or has expired"
+        } else {
+            "Authorization: Bearer <access token> is required"
+        };
+        Failure::new(StatusCode::UNAUTHORIZED, "unauthorisedrequest", description)
+            .header(header::WWW_AUTHENTICATE, refused.challenge)
     })
 }
 

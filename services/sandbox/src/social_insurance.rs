@@ -43,23 +43,27 @@
 //! The people: [`INSURED_ID`], [`VOLUNTARY_ID`] and [`NEVER_INSURED_ID`]; everyone else has
 //! never contributed either.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+#[cfg(test)]
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+#[cfg(test)]
+use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{Datelike as _, FixedOffset, NaiveDate, Offset as _, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::faults::{self, Faults};
+use crate::oauth;
+#[cfg(test)]
+use crate::oauth::MAX_TOKENS;
 
 /// The client registered for client credentials: Citizen. A published sandbox credential, for
 /// development and tests only.
@@ -92,8 +96,6 @@ pub const VOLUNTARY_SINCE: &str = "2018-07";
 /// A valid personal ID of someone who never contributed: `404`.
 pub const NEVER_INSURED_ID: &str = "046199000001";
 
-const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
-const MAX_TOKENS: usize = 10_000;
 const REALM: &str = "citizen-bhxh-sandbox";
 const LOCAL_OFFSET_SECS: i32 = 7 * 3600;
 const DEFAULT_SLOW_MS: u64 = 10_000;
@@ -393,115 +395,16 @@ fn record(participant: &Participant, today: NaiveDate) -> Value {
 
 // --- Tokens ---
 
-#[derive(Default)]
-struct Tokens(Mutex<HashMap<String, Instant>>);
+const OAUTH: oauth::Issuer = oauth::Issuer {
+    realm: REALM,
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+};
 
-impl Tokens {
-    fn issue(&self) -> String {
-        let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-        let now = Instant::now();
-        let mut tokens = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if tokens.len() >= MAX_TOKENS {
-            tokens.retain(|_, expires| *expires > now);
-        }
-        if tokens.len() >= MAX_TOKENS
-            && let Some(oldest) = tokens
-                .iter()
-                .min_by_key(|(_, expires)| **expires)
-                .map(|(token, _)| token.clone())
-        {
-            tokens.remove(&oldest);
-        }
-        tokens.insert(token.clone(), now + TOKEN_LIFETIME);
-        token
-    }
-
-    fn is_live(&self, token: &str) -> bool {
-        let tokens = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        tokens
-            .get(token)
-            .is_some_and(|expires| Instant::now() < *expires)
-    }
-}
-
-/// An RFC 6749 error of the token endpoint.
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut response = (
-        status,
-        Json(json!({ "error": error, "error_description": description })),
-    )
-        .into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if status == StatusCode::UNAUTHORIZED
-        && let Ok(value) = HeaderValue::from_str(&format!(r#"Basic realm="{REALM}""#))
-    {
-        headers.insert(header::WWW_AUTHENTICATE, value);
-    }
-    response
-}
-
-/// The client id and secret of an HTTP Basic `Authorization` (each form-urlencoded before
-/// the encoding, RFC 6749 §2.3.1).
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    let unescape = |part: &str| {
-        form_urlencoded::parse(format!("x={part}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-    };
-    Some((unescape(id)?, unescape(secret)?))
-}
+type Tokens = oauth::Tokens;
 
 async fn token(State(bhxh): State<Arc<Bhxh>>, headers: HeaderMap, body: Bytes) -> Response {
-    let credentials = basic_credentials(&headers);
-    if credentials
-        .as_ref()
-        .map(|(id, secret)| (id.as_str(), secret.as_str()))
-        != Some((CLIENT_ID, CLIENT_SECRET))
-    {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "the client must authenticate with HTTP Basic and its registered credentials",
-        );
-    }
-    let grant_type = form_urlencoded::parse(&body)
-        .find(|(name, _)| name == "grant_type")
-        .map(|(_, value)| value.into_owned());
-    match grant_type.as_deref() {
-        Some("client_credentials") => {}
-        None => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "grant_type is required",
-            );
-        }
-        Some(_) => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "only client_credentials is supported",
-            );
-        }
-    }
-    let mut response = Json(json!({
-        "access_token": bhxh.tokens.issue(),
-        "token_type": "bearer",
-        "expires_in": TOKEN_LIFETIME.as_secs(),
-    }))
-    .into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    response
+    OAUTH.token(&bhxh.tokens, &headers, &body)
 }
 
 // --- The lookup ---
@@ -512,26 +415,8 @@ fn error(status: StatusCode, error: &str) -> Response {
 
 /// `401 invalid_token`, unless the bearer token in `headers` is live.
 fn unauthorized(headers: &HeaderMap, tokens: &Tokens) -> Option<Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    if token.is_some_and(|token| tokens.is_live(token)) {
-        return None;
-    }
-    let challenge = match token {
-        None => format!(r#"Bearer realm="{REALM}""#),
-        Some(_) => format!(r#"Bearer realm="{REALM}", error="invalid_token""#),
-    };
-    let mut response = error(StatusCode::UNAUTHORIZED, "invalid_token");
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, value);
-    }
-    Some(response)
+    let refused = OAUTH.bearer(tokens, headers).err()?;
+    Some(refused.answer(error(StatusCode::UNAUTHORIZED, "invalid_token")))
 }
 
 async fn participant(
