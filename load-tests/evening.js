@@ -15,7 +15,8 @@
 // Answers the app expects, not failures: 429 `too_many_exam_lookups` and 429
 // `too_many_dossier_lookups` once the address has made its 10 lookups of the minute (every
 // virtual user asks from the same address, so most lookups meet the limits), and 409
-// `booking_slot_full` (the last place of the slot went to another virtual user) or
+// `booking_slot_full` (the last place of the slot went to another virtual user),
+// `already_booked` (another virtual user holds the account's booking of that day) or
 // `too_many_bookings` (the other virtual users hold the account's 3 places between their
 // booking and its cancellation). The counters say how many of each; `grades_duration` times
 // the grade reports alone (each is read from the school system and computed by the
@@ -366,11 +367,12 @@ function bookAndCancel(auth) {
     responseCallback: http.expectedStatuses(201, 409),
   });
   check(booked, {
-    'booking: 201 with a queue number, or 409 booking_slot_full / too_many_bookings': (r) => (r.status === 201
+    'booking: 201 with a queue number, or 409 booking_slot_full / already_booked / too_many_bookings': (r) => (r.status === 201
       && r.json('status') === 'booked' && r.json('centre') === CENTRE && /^A\d{3,}$/.test(r.json('queue_number'))
       && r.json('qr_code') === `citizen:booking:${r.json('id')}`
       && Date.parse(r.json('starts_at')) === Date.parse(startsAt))
-      || (r.status === 409 && ['booking_slot_full', 'too_many_bookings'].includes(r.json('code'))),
+      || (r.status === 409
+        && ['booking_slot_full', 'already_booked', 'too_many_bookings'].includes(r.json('code'))),
   });
   if (booked.status === 409) {
     if (booked.json('code') === 'booking_slot_full') bookingsSlotFull.add(1);
