@@ -611,6 +611,19 @@ async fn exam_results_by_candidate_number_and_birth_date(mode: Mode) {
         problem(unknown, 404, "exam_result_not_found").await,
     );
     assert_eq!(a["detail"], b["detail"], "no oracle of who sat the exam");
+    // A year asked for by name: one not published yet says so (and is no guess).
+    let by_year = |year: i32| {
+        let app = &app;
+        async move {
+            exam_results(
+                app,
+                &json!({ "candidate_number": exams::CANDIDATE_NUMBER, "birth_date": exams::CANDIDATE_BIRTH_DATE, "year": year }),
+            )
+            .await
+        }
+    };
+    problem(by_year(2025).await, 404, "exam_year_not_published").await;
+    assert_eq!(by_year(2026).await.status(), 200);
     for bad in ["3300012", "330001234", "3300012a"] {
         let answer = exam_results(
             &app,

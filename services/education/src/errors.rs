@@ -54,6 +54,8 @@ platform::error_codes! {
         /// Not 8 digits.
         InvalidCandidateNumber = (UNPROCESSABLE_ENTITY, "invalid_candidate_number",
             "Số báo danh gồm 8 chữ số.", "A candidate number has 8 digits."),
+        ExamYearNotPublished = (NOT_FOUND, "exam_year_not_published",
+            "Chưa có kết quả thi của năm này.", "The results of this year's exam are not published yet."),
         /// No candidate with that number and birth date: one answer for both, so the lookup
         /// tells nothing of who sat the exam.
         ExamResultNotFound = (NOT_FOUND, "exam_result_not_found",

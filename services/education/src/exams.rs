@@ -154,10 +154,12 @@ async fn import(
         .await?;
     }
     sqlx::query!(
-        r#"INSERT INTO exam_imports (source, etag, candidates, imported_at) VALUES ($1, $2, $3, now())
-           ON CONFLICT (source) DO UPDATE SET etag = EXCLUDED.etag, candidates = EXCLUDED.candidates,
-                                              imported_at = now()"#,
+        r#"INSERT INTO exam_imports (source, year, etag, candidates, imported_at)
+           VALUES ($1, $2, $3, $4, now())
+           ON CONFLICT (source) DO UPDATE SET year = EXCLUDED.year, etag = EXCLUDED.etag,
+                                              candidates = EXCLUDED.candidates, imported_at = now()"#,
         url,
+        year,
         new_etag,
         rows.len() as i32
     )
@@ -316,13 +318,21 @@ pub struct PublishedYear {
 pub async fn published(
     State(state): State<EducationState>,
 ) -> Result<Json<PublishedExams>, ApiError> {
-    let years = sqlx::query_as!(
+    Ok(Json(PublishedExams {
+        years: published_years(&state).await?,
+    }))
+}
+
+/// The years imported, latest first, with their candidates.
+async fn published_years(state: &EducationState) -> sqlx::Result<Vec<PublishedYear>> {
+    sqlx::query_as!(
         PublishedYear,
-        r#"SELECT year, count(*) AS "candidates!" FROM exam_results GROUP BY year ORDER BY year DESC"#
+        r#"SELECT year AS "year!", sum(candidates)::int8 AS "candidates!" FROM exam_imports
+           WHERE imported_at IS NOT NULL AND year IS NOT NULL
+           GROUP BY year ORDER BY year DESC"#
     )
     .fetch_all(&state.pool)
-    .await?;
-    Ok(Json(PublishedExams { years }))
+    .await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -377,7 +387,7 @@ pub struct Graduation {
 #[utoipa::path(post, path = "/v1/education/exam-results", operation_id = "look_up_exam_result", tag = "education",
     request_body = ExamLookup,
     responses((status = 200, body = ExamResult),
-        (status = 404, description = "`exam_result_not_found`: no candidate with this number and birth date", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`exam_result_not_found`: no candidate with this number and birth date; `exam_year_not_published`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_candidate_number`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_exam_lookups`, `candidate_lookups_locked`", body = platform::error::Problem, content_type = "application/problem+json")))]
 pub async fn lookup(
@@ -391,6 +401,15 @@ pub async fn lookup(
     }
     let number = rules::parse_candidate_number(lookup.candidate_number.trim())
         .ok_or(EducationError::InvalidCandidateNumber)?;
+    // A year not published yet is no guess at a birth date.
+    if let Some(year) = lookup.year
+        && !published_years(&state)
+            .await?
+            .iter()
+            .any(|p| p.year == year)
+    {
+        return Err(EducationError::ExamYearNotPublished.into());
+    }
     if let Some(wait) = state.limits.exam_misses.exhausted(number.as_str()).await {
         return Err(ApiError::from(EducationError::CandidateLocked).with_retry_after(wait));
     }
