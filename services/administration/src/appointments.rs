@@ -411,13 +411,7 @@ pub async fn book(
     if !centre.bookable(request.starts_at, state.config.booking_horizon_days) {
         return Err(AdministrationError::SlotUnavailable.into());
     }
-    // One account's bookings one at a time, so its limit holds under concurrent requests.
-    sqlx::query!(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-        account.to_string()
-    )
-    .execute(&mut *tx)
-    .await?;
+    lock_account(&mut tx, account).await?;
     let upcoming = sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!" FROM bookings
            WHERE account_id = $1 AND status = 'booked' AND starts_at > now()"#,
@@ -429,22 +423,7 @@ pub async fn book(
     if upcoming >= i64::from(max) {
         return Err(AdministrationError::TooManyBookings { max }.into());
     }
-    // One visit a day for a service is enough: a second would only hold a place from another.
-    let (day_start, day_end) = day_bounds(request.starts_at.with_timezone(&OFFSET).date_naive());
-    let same_day = sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM bookings
-                          WHERE account_id = $1 AND centre_id = $2 AND service_code = $3
-                            AND status = 'booked' AND starts_at >= $4 AND starts_at < $5)
-           AS "exists!""#,
-        account,
-        centre.id,
-        service.code,
-        day_start,
-        day_end
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if same_day {
+    if holds_that_day(&mut tx, account, centre, service, request.starts_at, None).await? {
         return Err(AdministrationError::AlreadyBooked.into());
     }
     take_place(&mut tx, centre, service, request.starts_at).await?;
@@ -474,6 +453,45 @@ pub async fn book(
     idempotency::answer_in(&mut tx, account, &key, StatusCode::CREATED, &body).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(booking)).into_response())
+}
+
+/// One account's bookings change one at a time, so its limits hold under concurrent requests.
+async fn lock_account(tx: &mut sqlx::PgConnection, account: Uuid) -> sqlx::Result<()> {
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        account.to_string()
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Whether the account holds a booking (other than `except`) of the service on the day of
+/// `at`: one visit a day for a service is enough, a second would only hold a place from another.
+async fn holds_that_day(
+    tx: &mut sqlx::PgConnection,
+    account: Uuid,
+    centre: &Centre,
+    service: &CounterService,
+    at: DateTime<Utc>,
+    except: Option<Uuid>,
+) -> sqlx::Result<bool> {
+    let (day_start, day_end) = day_bounds(at.with_timezone(&OFFSET).date_naive());
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM bookings
+                          WHERE account_id = $1 AND centre_id = $2 AND service_code = $3
+                            AND status = 'booked' AND starts_at >= $4 AND starts_at < $5
+                            AND id IS DISTINCT FROM $6)
+           AS "exists!""#,
+        account,
+        centre.id,
+        service.code,
+        day_start,
+        day_end,
+        except
+    )
+    .fetch_one(&mut *tx)
+    .await
 }
 
 /// Takes one place of a slot, or 409 `booking_slot_full`.
@@ -659,7 +677,7 @@ pub struct Reschedule {
     request_body = Reschedule,
     responses((status = 200, body = Booking),
         (status = 404, description = "`booking_not_found`", body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`booking_slot_full`, `booking_closed`", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`booking_slot_full`, `booking_closed`, `already_booked`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`booking_slot_unavailable`", body = platform::error::Problem, content_type = "application/problem+json")))]
 pub async fn reschedule(
     State(state): State<AdministrationState>,
@@ -669,6 +687,7 @@ pub async fn reschedule(
 ) -> Result<Json<Booking>, ApiError> {
     let id = parse_id(&id)?;
     let mut tx = state.pool.begin().await?;
+    lock_account(&mut tx, principal.account_id).await?;
     let mut row = lock_own(&mut tx, &principal, id).await?;
     if row.status != "booked" || row.starts_at <= Utc::now() {
         return Err(AdministrationError::BookingClosed.into());
@@ -680,6 +699,18 @@ pub async fn reschedule(
     let service = centre.service(&row.service_code)?;
     if !centre.bookable(request.starts_at, state.config.booking_horizon_days) {
         return Err(AdministrationError::SlotUnavailable.into());
+    }
+    let another_that_day = holds_that_day(
+        &mut tx,
+        principal.account_id,
+        centre,
+        service,
+        request.starts_at,
+        Some(id),
+    )
+    .await?;
+    if another_that_day {
+        return Err(AdministrationError::AlreadyBooked.into());
     }
     take_place(&mut tx, centre, service, request.starts_at).await?;
     give_back_place(&mut tx, &row).await?;
