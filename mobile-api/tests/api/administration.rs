@@ -573,6 +573,46 @@ async fn residents_book_counter_appointments(mode: Mode) {
     )
     .await;
 
+    // Nor by moving another day's booking of the service into that day.
+    let mut later = day + Days::new(1);
+    let later_slots = loop {
+        let found = app
+            .get_json(&format!(
+                "/v1/administration/centres/{CENTRE}/slots?service=construction&date={later}"
+            ))
+            .await;
+        let found = found["slots"].as_array().unwrap().clone();
+        if !found.is_empty() {
+            break found;
+        }
+        later = later + Days::new(1);
+    };
+    let other_day = json!({ "centre": CENTRE, "service": "construction", "starts_at": later_slots[0]["starts_at"] });
+    let other_day: Value = book(&app, &token, "other-day", &other_day)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let other_id = other_day["id"].as_str().unwrap().to_owned();
+    let moved = post_json(
+        &app,
+        &format!("/v1/administration/appointments/{other_id}/reschedule"),
+        Some(&token),
+        &json!({ "starts_at": slots[4]["starts_at"] }),
+    )
+    .await;
+    problem(moved, 409, "already_booked").await;
+    let cancelled = app
+        .authed(
+            Method::DELETE,
+            &format!("/v1/administration/appointments/{other_id}"),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 204);
+
     // At most three upcoming bookings.
     for (n, service) in ["land", "business", "judicial-records"]
         .into_iter()
