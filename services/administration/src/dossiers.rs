@@ -426,11 +426,15 @@ pub async fn lookup(
         Err(UpstreamError::NotFound) => None,
         Err(error) => return Err(unavailable(error)),
     };
+    // The phone as the office typed it (`0905 111 222`, `+84905111222`): its digits count.
     let matches = |dossier: &Upstream| {
         dossier
             .so_dien_thoai_chu_ho_so
             .as_deref()
-            .is_some_and(|phone| phone.ends_with(digits))
+            .is_some_and(|phone| {
+                let phone: String = phone.chars().filter(char::is_ascii_digit).collect();
+                phone.len() >= 4 && phone.ends_with(digits)
+            })
     };
     let Some(dossier) = found.filter(matches) else {
         // A miss counts against the code, whoever asks: guessing digits from many addresses
