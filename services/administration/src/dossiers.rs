@@ -330,6 +330,13 @@ fn working_days_between(from: NaiveDate, to: NaiveDate) -> i64 {
     days
 }
 
+/// Whether `phone`, as the office typed it (`0905 111 222`, `+84905111222`), ends with
+/// `digits`: only its digits count.
+fn phone_ends_with(phone: &str, digits: &str) -> bool {
+    let phone: String = phone.chars().filter(char::is_ascii_digit).collect();
+    phone.len() >= digits.len() && phone.ends_with(digits)
+}
+
 /// `Nguyễn Thị Hoa` as `N. T. Hoa`: enough for the holder of the receipt to recognise it.
 fn initials(name: &str) -> String {
     let words: Vec<&str> = name.split_whitespace().collect();
@@ -426,15 +433,11 @@ pub async fn lookup(
         Err(UpstreamError::NotFound) => None,
         Err(error) => return Err(unavailable(error)),
     };
-    // The phone as the office typed it (`0905 111 222`, `+84905111222`): its digits count.
     let matches = |dossier: &Upstream| {
         dossier
             .so_dien_thoai_chu_ho_so
             .as_deref()
-            .is_some_and(|phone| {
-                let phone: String = phone.chars().filter(char::is_ascii_digit).collect();
-                phone.len() >= 4 && phone.ends_with(digits)
-            })
+            .is_some_and(|phone| phone_ends_with(phone, digits))
     };
     let Some(dossier) = found.filter(matches) else {
         // A miss counts against the code, whoever asks: guessing digits from many addresses
@@ -715,6 +718,15 @@ mod tests {
         assert_eq!(working_days_between(day(7), day(7)), 0);
         // Monday to Monday: five.
         assert_eq!(working_days_between(day(7), day(14)), 5);
+    }
+
+    #[test]
+    fn a_phone_matches_by_its_digits_however_typed() {
+        for phone in ["0905111222", "0905 111 222", "+84 905.111.222"] {
+            assert!(phone_ends_with(phone, "1222"), "{phone}");
+        }
+        assert!(!phone_ends_with("0905111222", "1223"));
+        assert!(!phone_ends_with("", "1222"));
     }
 
     #[test]
