@@ -280,14 +280,15 @@ async fn an_applicant_tracks_her_dossiers(mode: Mode) {
 }
 in_both_modes!(an_applicant_tracks_her_dossiers);
 
-/// Guessing phone digits meets a lock on the code, and one address a limit; a one-stop system
+/// Guessing phone digits meets a lock on the code (every lookup of it counts), and one
+/// address a limit; a one-stop system
 /// that is down, slow or garbled is a quick 503.
 #[tokio::test]
 async fn dossier_lookups_are_limited_and_a_broken_system_is_a_503() {
     let (provider, _) = sandbox().await;
     let app = app_with_offices(Mode::AllInOne, &provider, |administration| {
         administration.dossier_lookups_per_minute = 11;
-        administration.dossier_misses_per_code_hour = 3;
+        administration.dossier_lookups_per_code_hour = 3;
         administration.timeout_ms = 1_000;
     })
     .await;
@@ -317,7 +318,7 @@ async fn dossier_lookups_are_limited_and_a_broken_system_is_a_503() {
         json!({ "mode": "garbage" }),
     ] {
         set_fault(&provider, "one-stop", fault.clone()).await;
-        let answer = lookup(&app, None, one_stop::BUILDING_PERMIT_CODE, digits).await;
+        let answer = lookup(&app, None, one_stop::BIRTH_CODE, digits).await;
         problem(answer, 503, "upstream_unavailable").await;
         set_fault(&provider, "one-stop", json!({ "mode": null })).await;
     }
@@ -525,7 +526,7 @@ async fn residents_book_counter_appointments(mode: Mode) {
     problem(cancel_as(stranger.clone()).await, 404, "booking_not_found").await;
 
     // The staff who serve the centre see the day's list; a ward's officer does not.
-    let staff = app.staff_token("construction.staff").await;
+    let staff = app.staff_token("centre.staff").await;
     let list = app
         .get_json_as(
             &format!("/v1/administration/centres/{CENTRE}/appointments?date={day}"),
@@ -540,6 +541,16 @@ async fn residents_book_counter_appointments(mode: Mode) {
             .any(|b| b["id"] == id.as_str() && b["queue_number"] == "B002"),
         "{list}"
     );
+    // Another department's staff, and a ward's officer, serve neither the centre nor another
+    // ward's desk.
+    let other_department = app.staff_token("construction.staff").await;
+    let refused = app
+        .get_as(
+            &format!("/v1/administration/centres/{CENTRE}/appointments"),
+            &other_department,
+        )
+        .await;
+    problem(refused, 404, "centre_not_found").await;
     let officer = app.staff_token("phuxuan.officer").await;
     let refused = app
         .get_as(
@@ -655,6 +666,7 @@ fn always_open_centres() -> PathBuf {
         r#"
 [[centres]]
 id = "always-open"
+department = "public-service-centre"
 jurisdiction = "hue"
 name_vi = "Điểm tiếp nhận thử nghiệm"
 name_en = "Test desk"

@@ -644,7 +644,7 @@ async fn exam_lookups_are_limited_and_birth_date_guesses_lock_the_number() {
     let (provider, _) = sandbox().await;
     let app = app_with_schools(Mode::AllInOne, &provider, |e| {
         e.exam_lookups_per_minute = 8;
-        e.exam_misses_per_candidate_hour = 3;
+        e.exam_lookups_per_candidate_hour = 3;
     })
     .await;
     poll_until(
@@ -697,7 +697,7 @@ async fn a_remarked_score_is_imported_and_a_broken_file_is_not() {
     // The test looks the candidate up as often as it takes.
     let app = app_with_schools(Mode::AllInOne, &provider, |education| {
         education.exam_lookups_per_minute = 10_000;
-        education.exam_misses_per_candidate_hour = 10_000;
+        education.exam_lookups_per_candidate_hour = 10_000;
     })
     .await;
     let lookup = json!({ "candidate_number": exams::CANDIDATE_NUMBER, "birth_date": exams::CANDIDATE_BIRTH_DATE });

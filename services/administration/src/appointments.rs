@@ -48,9 +48,10 @@ struct CentresFile {
 pub struct Centre {
     id: String,
     jurisdiction: String,
-    /// A ward's desk, served by its officers; none: the city's centre, served by its
-    /// department staff.
+    /// A ward's desk, served by its officers.
     ward: Option<String>,
+    /// A centre of the city, served by that department's staff.
+    department: Option<String>,
     name_vi: String,
     name_en: String,
     address: String,
@@ -124,6 +125,11 @@ pub fn load(file: Option<&FilePath>) -> anyhow::Result<BTreeMap<String, Centre>>
         anyhow::ensure!(
             (5..=240).contains(&centre.slot_minutes),
             "centre {}: slot_minutes must be 5 to 240",
+            centre.id
+        );
+        anyhow::ensure!(
+            centre.ward.is_some() != centre.department.is_some(),
+            "centre {}: a ward or a department serves it, one of the two",
             centre.id
         );
         for hours in &centre.hours {
@@ -712,8 +718,15 @@ pub async fn reschedule(
     if another_that_day {
         return Err(AdministrationError::AlreadyBooked.into());
     }
-    take_place(&mut tx, centre, service, request.starts_at).await?;
-    give_back_place(&mut tx, &row).await?;
+    // The two slots' rows in the order of their starts, as every reschedule takes them: two
+    // residents swapping slots wait for each other instead of deadlocking.
+    if row.starts_at < request.starts_at {
+        give_back_place(&mut tx, &row).await?;
+        take_place(&mut tx, centre, service, request.starts_at).await?;
+    } else {
+        take_place(&mut tx, centre, service, request.starts_at).await?;
+        give_back_place(&mut tx, &row).await?;
+    }
     row.queue_number = next_queue_number(&mut tx, centre, service, request.starts_at).await?;
     row.starts_at = request.starts_at;
     sqlx::query!(
@@ -728,7 +741,8 @@ pub async fn reschedule(
     Ok(Json(row.view(&state)))
 }
 
-/// Staff who serve `centre`: a ward desk's officers, the city centre's department staff, and
+/// Staff who serve `centre`: a ward desk's officers, the staff of the department that runs a
+/// city centre, and
 /// the jurisdiction's and platform's administrators; anyone else finds no such centre.
 fn serves<'a>(
     state: &'a AdministrationState,
@@ -739,11 +753,15 @@ fn serves<'a>(
     let in_jurisdiction =
         principal.scope.jurisdiction.as_deref() == Some(centre.jurisdiction.as_str());
     let staff = in_jurisdiction
-        && match &centre.ward {
-            Some(ward) => {
+        && match (&centre.ward, &centre.department) {
+            (Some(ward), _) => {
                 principal.has_role(Role::WardOfficer) && principal.scope.wards.contains(ward)
             }
-            None => principal.has_role(Role::DepartmentStaff),
+            (None, Some(department)) => {
+                principal.has_role(Role::DepartmentStaff)
+                    && principal.scope.departments.contains(department)
+            }
+            (None, None) => false,
         };
     if staff || principal.administers(&centre.jurisdiction) {
         Ok(centre)

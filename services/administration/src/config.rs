@@ -33,8 +33,8 @@ pub struct AdministrationConfig {
     pub reminders_interval_ms: u64,
     /// Anonymous dossier lookups a client address may make per minute.
     pub dossier_lookups_per_minute: u32,
-    /// Lookups of one dossier code with wrong phone digits per hour, whoever asks.
-    pub dossier_misses_per_code_hour: u32,
+    /// Lookups of one dossier code per hour, whoever asks (guessing its phone digits meets it).
+    pub dossier_lookups_per_code_hour: u32,
     /// Upcoming appointments one account may hold.
     pub max_upcoming_appointments: u32,
     /// How far ahead appointments can be booked.
@@ -54,7 +54,7 @@ impl Default for AdministrationConfig {
             planning_refresh_secs: 6 * 3600,
             reminders_interval_ms: 60_000,
             dossier_lookups_per_minute: 10,
-            dossier_misses_per_code_hour: 5,
+            dossier_lookups_per_code_hour: 20,
             max_upcoming_appointments: 3,
             booking_horizon_days: 30,
         }

@@ -22,10 +22,10 @@ platform::error_codes! {
         TooManyDossierLookups = (TOO_MANY_REQUESTS, "too_many_dossier_lookups",
             "Bạn tra cứu quá nhanh. Vui lòng thử lại sau ít phút.",
             "Too many lookups. Please try again in a few minutes."),
-        /// Too many wrong phone digits for one code: someone is guessing.
+        /// Too many lookups of one code: someone may be guessing its digits.
         DossierLookupsLocked = (TOO_MANY_REQUESTS, "dossier_lookups_locked",
-            "Mã hồ sơ này đã bị tra cứu sai nhiều lần. Vui lòng thử lại sau.",
-            "This application code was looked up wrongly too many times. Please try again later."),
+            "Mã hồ sơ này đã được tra cứu quá nhiều lần. Vui lòng thử lại sau.",
+            "This application code was looked up too many times. Please try again later."),
 
         // Appointments.
         CentreNotFound = (NOT_FOUND, "centre_not_found",

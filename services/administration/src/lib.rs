@@ -90,8 +90,8 @@ pub struct AdministrationState {
 struct Limits {
     /// Anonymous dossier lookups per client address and minute.
     dossier_lookups: Limiter,
-    /// Lookups of one code with wrong phone digits, per hour.
-    dossier_misses: Limiter,
+    /// Lookups of one code per hour, whoever asks.
+    code_lookups: Limiter,
 }
 
 impl AdministrationState {
@@ -124,10 +124,10 @@ impl AdministrationState {
                 config.dossier_lookups_per_minute,
                 Duration::from_secs(60),
             ),
-            dossier_misses: Limiter::new(
+            code_lookups: Limiter::new(
                 &context.counters,
-                "administration.dossier_misses",
-                config.dossier_misses_per_code_hour,
+                "administration.code_lookups",
+                config.dossier_lookups_per_code_hour,
                 Duration::from_secs(3600),
             ),
         };
@@ -148,18 +148,6 @@ impl AdministrationState {
             .home_jurisdiction
             .clone()
             .unwrap_or_else(|| self.config.default_jurisdiction.clone())
-    }
-
-    /// The jurisdiction whose one-stop system a signed-in caller's lookup goes to: their
-    /// home's when verified, the default otherwise.
-    async fn jurisdiction_of_signed_in(
-        &self,
-        principal: &platform::auth::Principal,
-    ) -> Result<String, ApiError> {
-        if principal.acr < platform::auth::Acr::Verified {
-            return Ok(self.config.default_jurisdiction.clone());
-        }
-        Ok(self.jurisdiction(&self.identity.verified_citizen(principal).await?))
     }
 
     fn one_stop(&self, jurisdiction: &str) -> Result<Arc<TokenApi>, ApiError> {

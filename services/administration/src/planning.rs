@@ -344,11 +344,11 @@ pub async fn at_point(
         r#"SELECT layer, zone_code, land_use_code, land_use, max_coverage_pct, max_floors,
                   max_height_m, max_far, decision, geometry
            FROM planning_zones
-           WHERE min_lat <= $1 AND max_lat >= $1 AND min_lon <= $2 AND max_lon >= $2
+           WHERE box(point(min_lon, min_lat), point(max_lon, max_lat)) @> point($1, $2)
            ORDER BY layer, zone_code
-           LIMIT 200"#,
-        point.lat,
-        point.lng
+           LIMIT 1000"#,
+        point.lng,
+        point.lat
     )
     .fetch_all(&state.pool)
     .await?;

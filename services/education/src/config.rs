@@ -27,8 +27,8 @@ pub struct EducationConfig {
     pub exam_refresh_secs: u64,
     /// Anonymous exam lookups a client address may make per minute.
     pub exam_lookups_per_minute: u32,
-    /// Lookups of one candidate number that may miss the birth date per hour, whoever asks.
-    pub exam_misses_per_candidate_hour: u32,
+    /// Lookups of one candidate number per hour, whoever asks (guessing its birth date meets it).
+    pub exam_lookups_per_candidate_hour: u32,
 }
 
 impl Default for EducationConfig {
@@ -42,7 +42,7 @@ impl Default for EducationConfig {
             exam_results: BTreeMap::new(),
             exam_refresh_secs: 600,
             exam_lookups_per_minute: 10,
-            exam_misses_per_candidate_hour: 5,
+            exam_lookups_per_candidate_hour: 20,
         }
     }
 }

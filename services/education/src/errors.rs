@@ -61,9 +61,9 @@ platform::error_codes! {
         ExamResultNotFound = (NOT_FOUND, "exam_result_not_found",
             "Không tìm thấy kết quả với số báo danh và ngày sinh này.",
             "There is no result for this candidate number and date of birth."),
-        /// Too many misses for one candidate number: someone is guessing birth dates.
+        /// Too many lookups of one candidate number: someone may be guessing birth dates.
         CandidateLocked = (TOO_MANY_REQUESTS, "candidate_lookups_locked",
-            "Số báo danh này đã bị tra cứu sai nhiều lần. Vui lòng thử lại sau.",
-            "This candidate number was looked up wrongly too many times. Please try again later."),
+            "Số báo danh này đã được tra cứu quá nhiều lần. Vui lòng thử lại sau.",
+            "This candidate number was looked up too many times. Please try again later."),
     }
 }

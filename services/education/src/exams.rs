@@ -410,7 +410,9 @@ pub async fn lookup(
     {
         return Err(EducationError::ExamYearNotPublished.into());
     }
-    if let Some(wait) = state.limits.exam_misses.exhausted(number.as_str()).await {
+    // Every lookup of the number counts, whoever asks, before it is answered: guesses of its
+    // birth date sent at once from many addresses meet the same limit.
+    if let Err(wait) = state.limits.candidate_lookups.check(number.as_str()).await {
         return Err(ApiError::from(EducationError::CandidateLocked).with_retry_after(wait));
     }
     let row = sqlx::query!(
@@ -425,9 +427,6 @@ pub async fn lookup(
     .fetch_optional(&state.pool)
     .await?;
     let Some(row) = row.filter(|row| row.birth_date == lookup.birth_date) else {
-        // A miss counts against the number, whoever asks: guessing its birth date from many
-        // addresses meets the same lock.
-        let _ = state.limits.exam_misses.check(number.as_str()).await;
         return Err(EducationError::ExamResultNotFound.into());
     };
 

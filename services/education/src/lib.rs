@@ -95,7 +95,7 @@ struct Limits {
     /// Anonymous exam lookups per client address and minute.
     exam_lookups: Limiter,
     /// Lookups of one candidate number that missed the birth date, per hour.
-    exam_misses: Limiter,
+    candidate_lookups: Limiter,
 }
 
 impl EducationState {
@@ -121,10 +121,10 @@ impl EducationState {
                 config.exam_lookups_per_minute,
                 Duration::from_secs(60),
             ),
-            exam_misses: Limiter::new(
+            candidate_lookups: Limiter::new(
                 &context.counters,
-                "education.exam_misses",
-                config.exam_misses_per_candidate_hour,
+                "education.candidate_lookups",
+                config.exam_lookups_per_candidate_hour,
                 hour,
             ),
         };

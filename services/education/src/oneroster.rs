@@ -104,7 +104,9 @@ impl OneRoster {
         for _ in 0..MAX_PAGES {
             let (body, next) = self.exchange(&url).await?;
             let mut page: HashMap<String, serde_json::Value> = self.parse(&body)?;
-            let items = page.remove(key).unwrap_or_else(|| serde_json::json!([]));
+            let items = page
+                .remove(key)
+                .ok_or_else(|| self.failed(&format!("{path}: no `{key}` in the answer")))?;
             let items: Vec<T> = serde_json::from_value(items).map_err(|e| {
                 self.failed(&format!("{path}: not the OneRoster {key} expected: {e}"))
             })?;

@@ -134,13 +134,14 @@ async fn poll(
 }
 
 /// Where the next round starts: now, or the newest result read when the school system's clock
-/// runs ahead of ours (so none of its later results can fall before it).
+/// runs ahead of ours (so none of its later results can fall before it), but never further
+/// ahead than the overlap: one result stamped years ahead must not hide every later one.
 fn latest(results: &[GradeResult], now: DateTime<Utc>) -> DateTime<Utc> {
     results
         .iter()
         .map(|r| r.date_last_modified)
         .max()
-        .map_or(now, |newest| newest.max(now))
+        .map_or(now, |newest| newest.clamp(now, now + OVERLAP))
 }
 
 async fn remember(

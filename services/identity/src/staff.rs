@@ -745,6 +745,12 @@ pub async fn seed_dev_staff(pool: &PgPool) -> anyhow::Result<()> {
             hue(&[], &["urban-environment"]),
         ),
         (
+            "centre.staff",
+            "Cán bộ Trung tâm Phục vụ hành chính công",
+            vec![Role::DepartmentStaff],
+            hue(&[], &["public-service-centre"]),
+        ),
+        (
             "construction.staff",
             "Cán bộ Sở Xây dựng",
             vec![Role::DepartmentStaff],
