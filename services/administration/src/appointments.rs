@@ -397,6 +397,7 @@ impl BookingRow {
     request_body = CounterBookingRequest,
     params(("Idempotency-Key" = String, Header, description = "Your own key for this booking; retries send the same")),
     responses((status = 201, body = Booking),
+        (status = 400, description = "`idempotency_key_required`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`centre_not_found`, `counter_service_not_found`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`booking_slot_full`, `too_many_bookings`, `already_booked`, `idempotency_key_in_use`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`booking_slot_unavailable`, `idempotency_key_reused`", body = platform::error::Problem, content_type = "application/problem+json")))]

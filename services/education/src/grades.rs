@@ -195,7 +195,7 @@ pub struct YearSubject {
     params(("id" = String, Path, description = "The child's id"), GradesQuery),
     responses((status = 200, body = GradeReport),
         (status = 403, description = "`verification_required`", body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`child_not_found`, `school_year_not_found`", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`child_not_found`, `school_year_not_found`, `no_school_system`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`upstream_unavailable`: the school system did not answer", body = platform::error::Problem, content_type = "application/problem+json")))]
 pub async fn get(
     State(state): State<EducationState>,

@@ -70,7 +70,7 @@ pub struct LinkRequest {
 pub struct LinkCodeSent {
     /// To confirm with the code (`/v1/education/children/link/confirm`).
     challenge_id: Uuid,
-    /// The phone the school records, masked: `+84905****222`.
+    /// The phone the school records, masked: `+8490****222`.
     sent_to: String,
     expires_in: i64,
 }
@@ -130,6 +130,10 @@ pub async fn start_link(
     let secret: u32 = rand::rng().random_range(0..1_000_000);
     let secret = format!("{secret:06}");
     let mut tx = state.pool.begin().await?;
+    // Expired codes go, with the pupils' names they held.
+    sqlx::query!("DELETE FROM link_challenges WHERE expires_at < now()")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query!(
         r#"INSERT INTO link_challenges (id, account_id, jurisdiction, student_id, student_code,
                                         student_name, code_hash, expires_at)

@@ -353,7 +353,7 @@ pub async fn enrolment_zone(
         SchoolRow,
         r#"SELECT id, code, name, levels, ownership, address, phone, ward, enrolment_wards,
                   latitude, longitude, refreshed_at
-           FROM schools WHERE enrolment_wards @> ARRAY[$1]
+           FROM schools WHERE enrolment_wards @> ARRAY[$1] AND ownership = 'public'
            ORDER BY array_position($2::text[], levels[1]), name
            LIMIT 500"#,
         ward,
