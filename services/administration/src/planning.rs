@@ -152,10 +152,7 @@ async fn import(
     layer: &str,
     url: &str,
 ) -> anyhow::Result<()> {
-    let etag = sqlx::query_scalar!("SELECT etag FROM planning_imports WHERE source = $1", url)
-        .fetch_optional(&state.pool)
-        .await?
-        .flatten();
+    let etag = current_etag(&state.pool, url).await?;
     let mut request =
         Request::get(url).header(header::ACCEPT, "application/geo+json, application/json");
     if let Some(etag) = &etag {
@@ -199,6 +196,10 @@ async fn import(
     )
     .await?
     {
+        return Ok(());
+    }
+    // Another replica may have imported this very layer since we asked.
+    if new_etag.is_some() && current_etag(&mut *tx, url).await? == new_etag {
         return Ok(());
     }
     sqlx::query!(
@@ -279,6 +280,16 @@ async fn import(
         "planning layer imported"
     );
     Ok(())
+}
+
+/// The `ETag` of the layer last imported from `url`.
+async fn current_etag(db: impl sqlx::PgExecutor<'_>, url: &str) -> sqlx::Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar!("SELECT etag FROM planning_imports WHERE source = $1", url)
+            .fetch_optional(db)
+            .await?
+            .flatten(),
+    )
 }
 
 async fn record_refusal(state: &AdministrationState, url: &str, error: &str) {
