@@ -19,6 +19,7 @@ pub static SERVICES: &[&Service] = &[
     &health::SERVICE,
     &education::SERVICE,
     &administration::SERVICE,
+    &environment::SERVICE,
 ];
 
 /// The configuration sections of every service, for loading a configuration that any target
@@ -217,10 +218,11 @@ mod tests {
                 "payments",
                 "health",
                 "education",
-                "administration"
+                "administration",
+                "environment"
             ]
         );
-        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 11);
+        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 12);
     }
 
     #[test]
@@ -238,7 +240,7 @@ mod tests {
         assert!(error.contains("unknown target `catalog`"), "{error}");
         assert!(
             error.contains(
-                "all, catalogue, identity, media, reports, notifications, payments, health, education, administration, mobile-api, sandbox"
+                "all, catalogue, identity, media, reports, notifications, payments, health, education, administration, environment, mobile-api, sandbox"
             ),
             "{error}"
         );

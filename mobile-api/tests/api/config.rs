@@ -50,7 +50,7 @@ fn an_unknown_target_is_refused_with_the_known_ones() {
     assert!(stderr.contains("unknown target `catalog`"), "{stderr}");
     assert!(
         stderr.contains(
-            "all, catalogue, identity, media, reports, notifications, payments, health, education, administration, mobile-api, sandbox"
+            "all, catalogue, identity, media, reports, notifications, payments, health, education, administration, environment, mobile-api, sandbox"
         ),
         "{stderr}"
     );
@@ -185,6 +185,7 @@ fn the_kubernetes_configuration_file_loads_and_may_start_in_production() {
                 "CITIZEN_ADMINISTRATION__SOCIAL_INSURANCE__CLIENT_SECRET",
                 "bhxh-secret",
             ),
+            ("CITIZEN_ENVIRONMENT__AIR_QUALITY__API_KEY", "openaq-key"),
         ],
     );
     assert_eq!(config.log.format, LogFormat::Json);

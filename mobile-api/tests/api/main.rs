@@ -8,6 +8,7 @@ mod administration;
 mod catalogue;
 mod config;
 mod education;
+mod environment;
 mod firebase_admin;
 mod gateway;
 mod health;

@@ -3,9 +3,11 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
-use axum::http::{HeaderValue, header};
-use axum::response::Response;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 
 struct Fault<A> {
     answer: A,
@@ -76,4 +78,66 @@ pub fn retry_after(mut response: Response, seconds: Option<u64>) -> Response {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
     response
+}
+
+/// The faults of a sandbox that fails as a whole, whatever is asked: `down` is `503` with a
+/// `Retry-After` (30 s unless told), `slow` answers late (10 s unless told), `garbage` is `200
+/// application/json` with a body cut off midway.
+#[derive(Clone, Copy)]
+pub enum Outage {
+    Down,
+    Slow(Duration),
+    Garbage,
+}
+
+/// `POST /faults` `{"mode": "down"|"slow"|"garbage"|null, "times": n, "delay_ms": n,
+/// "retry_after_secs": n}`, as the sandboxes take it.
+#[derive(Deserialize)]
+pub struct OutageRequest {
+    mode: Option<String>,
+    times: Option<u32>,
+    delay_ms: Option<u64>,
+    retry_after_secs: Option<u64>,
+}
+
+impl Faults<Outage> {
+    /// Gives every request the outage `request` asks for (none for `null`): `204`, or `422`
+    /// for an unknown mode.
+    pub fn apply(&self, request: OutageRequest) -> StatusCode {
+        let outage = match request.mode.as_deref() {
+            None => None,
+            Some("down") => Some(Outage::Down),
+            Some("slow") => Some(Outage::Slow(Duration::from_millis(
+                request.delay_ms.unwrap_or(10_000),
+            ))),
+            Some("garbage") => Some(Outage::Garbage),
+            Some(_) => return StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        self.set(
+            "*".to_owned(),
+            outage,
+            request.times,
+            request.retry_after_secs,
+        );
+        StatusCode::NO_CONTENT
+    }
+
+    /// What to answer instead of the real answer now, if anything, `garbage` being the body cut
+    /// off midway; a slow answer waits here and then goes on as usual.
+    pub async fn due(&self, garbage: &'static str) -> Option<Response> {
+        let (outage, after) = self.take("*")?;
+        match outage {
+            Outage::Down => Some(retry_after(
+                (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
+                Some(after.unwrap_or(30)),
+            )),
+            Outage::Slow(delay) => {
+                tokio::time::sleep(delay).await;
+                None
+            }
+            Outage::Garbage => {
+                Some(([(header::CONTENT_TYPE, "application/json")], garbage).into_response())
+            }
+        }
+    }
 }

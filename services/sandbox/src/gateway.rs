@@ -213,6 +213,22 @@ pub fn with_query(url: &str, query: &str) -> String {
     format!("{url}{separator}{query}")
 }
 
+/// A number in `[0, 1)` drawn from `parts` by SplitMix64: data generated from an id and an
+/// hour, say, is the same on every start without a random generator.
+pub fn unit(parts: &[u64]) -> f64 {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    for part in parts {
+        state = state
+            .wrapping_add(*part)
+            .wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        state = z ^ (z >> 31);
+    }
+    (state >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// What the sandboxes' tests share: a request to a router, and a real listener.
 #[cfg(test)]
 pub mod testing {

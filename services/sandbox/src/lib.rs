@@ -12,8 +12,11 @@ pub mod momo;
 mod oauth;
 pub mod one_stop;
 pub mod oneroster;
+pub mod open_meteo;
+pub mod openaq;
 pub mod planning;
 mod recorded;
+pub mod sensorthings;
 pub mod social_insurance;
 pub mod vneid;
 pub mod vnpay;
@@ -30,9 +33,12 @@ use axum::Router;
 /// department's published national exam results), `/sandbox/one-stop` (the province's one-stop
 /// administrative-procedure system over its LGSP: dossiers and where each is in its procedure),
 /// `/sandbox/social-insurance` (Việt Nam Social Security's participant lookup over the LGSP:
-/// who paid social and unemployment insurance, where and on what salary) and
+/// who paid social and unemployment insurance, where and on what salary),
 /// `/sandbox/planning` (the Department of Construction's zoning and land-use layers for
-/// central Huế, GeoJSON).
+/// central Huế, GeoJSON), and for the environment `/sandbox/open-meteo` (Open-Meteo's weather
+/// forecast), `/sandbox/openaq` (OpenAQ v3: the city's air-quality stations and their hourly
+/// readings) and `/sandbox/sensorthings` (an OGC SensorThings API 1.1 server: the
+/// hydro-meteorological station's river gauges).
 pub fn router() -> Router {
     Router::new()
         .nest("/sandbox/vneid", vneid::router())
@@ -47,4 +53,7 @@ pub fn router() -> Router {
         .nest("/sandbox/one-stop", one_stop::router())
         .nest("/sandbox/social-insurance", social_insurance::router())
         .nest("/sandbox/planning", planning::router())
+        .nest("/sandbox/open-meteo", open_meteo::router())
+        .nest("/sandbox/openaq", openaq::router())
+        .nest("/sandbox/sensorthings", sensorthings::router())
 }

@@ -1,0 +1,319 @@
+//! Weather, rivers and air quality through the gateway, against the Open-Meteo, SensorThings
+//! and OpenAQ sandboxes on a port of their own, as the real systems are elsewhere.
+
+use chrono::{DateTime, DurationRound, TimeDelta, Timelike, Utc};
+use environment::config::{AirQualitySource, EnvironmentConfig, RiverSource, WeatherSource};
+use serde_json::{Value, json};
+
+use crate::helpers::{Mode, TestApp, client, poll_until, problem};
+use crate::in_both_modes;
+use crate::verification::sandbox;
+
+/// The app reading the sandboxes of `provider`, polling every second.
+async fn app_with_networks(mode: Mode, provider: &mobile_api::App) -> TestApp {
+    let base = format!("http://{}/sandbox", provider.addr());
+    TestApp::spawn_with(mode, move |c| {
+        let base = base.clone();
+        c.edit(move |environment: &mut EnvironmentConfig| {
+            environment.weather = Some(WeatherSource {
+                base_url: format!("{base}/open-meteo"),
+            });
+            environment.air_quality = Some(AirQualitySource {
+                base_url: format!("{base}/openaq"),
+                api_key: "test-key".to_owned().into(),
+            });
+            environment.rivers = Some(RiverSource {
+                base_url: format!("{base}/sensorthings"),
+            });
+            environment.timeout_ms = 2_000;
+            environment.air_poll_secs = 1;
+            environment.river_poll_secs = 1;
+        });
+    })
+    .await
+}
+
+async fn send(method: reqwest::Method, url: String, body: Value) -> reqwest::Response {
+    let answer = client()
+        .request(method, url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+    answer
+}
+
+/// Waits out the last seconds of an hour, so that the hours a test sets are still the latest
+/// complete ones when the app reads them.
+async fn away_from_the_hours_end() {
+    let now = Utc::now();
+    if now.minute() == 59 && now.second() >= 30 {
+        tokio::time::sleep(std::time::Duration::from_secs(u64::from(61 - now.second()))).await;
+    }
+}
+
+in_both_modes!(weather_forecast_with_warnings);
+async fn weather_forecast_with_warnings(mode: Mode) {
+    let (provider, _) = sandbox().await;
+    let app = app_with_networks(mode, &provider).await;
+
+    let forecast = app
+        .get("/v1/environment/weather?lat=16.4637&lng=107.5909")
+        .await;
+    assert_eq!(forecast.status(), 200);
+    assert!(
+        forecast.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
+    let forecast: Value = forecast.json().await.unwrap();
+    let hourly = forecast["hourly"].as_array().unwrap();
+    assert_eq!(hourly.len(), 48);
+    let first: DateTime<Utc> = hourly[0]["time"].as_str().unwrap().parse().unwrap();
+    let this_hour = Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap();
+    assert!(
+        first <= Utc::now() && first >= this_hour - TimeDelta::hours(1),
+        "{first}"
+    );
+    assert!(hourly[0]["time"].as_str().unwrap().ends_with("+07:00"));
+    assert!(hourly.iter().all(|h| h["description"]["vi"].is_string()));
+
+    let daily = forecast["daily"].as_array().unwrap();
+    assert_eq!(daily.len(), 7);
+    let heavy_rain = &daily[sandbox::open_meteo::HEAVY_RAIN_DAY_OFFSET as usize];
+    let warnings = heavy_rain["warnings"].as_array().unwrap();
+    let rain = warnings.iter().find(|w| w["kind"] == "heavy_rain").unwrap();
+    assert_eq!(rain["severity"], 2, "{heavy_rain}");
+    assert!(
+        rain["text"]["vi"]
+            .as_str()
+            .unwrap()
+            .starts_with("Mưa rất to")
+    );
+    let cold_day = &daily[sandbox::open_meteo::COLD_DAY_OFFSET as usize];
+    assert!(
+        cold_day["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["kind"] == "cold"),
+        "{cold_day}"
+    );
+
+    let off = app.get("/v1/environment/weather?lat=91&lng=107").await;
+    problem(off, 422, "invalid_position").await;
+
+    // A source that is down: 503 for a place not already in memory; one that is, stays served.
+    send(
+        reqwest::Method::POST,
+        format!("http://{}/sandbox/open-meteo/faults", provider.addr()),
+        json!({ "mode": "down" }),
+    )
+    .await;
+    let elsewhere = app
+        .get("/v1/environment/weather?lat=16.70&lng=107.20")
+        .await;
+    problem(elsewhere, 503, "upstream_unavailable").await;
+    let remembered = app
+        .get("/v1/environment/weather?lat=16.4637&lng=107.5909")
+        .await;
+    assert_eq!(remembered.status(), 200);
+    app.stop().await;
+}
+
+/// The OpenAQ sandbox answers `values` (newest first) for the hours before the current one.
+async fn set_hours(provider: &mobile_api::App, sensor: u64, values: &[Option<f64>]) {
+    let this_hour = Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap();
+    let hours: Vec<Value> = values
+        .iter()
+        .enumerate()
+        .map(|(back, value)| {
+            let from = this_hour - TimeDelta::hours(back as i64 + 1);
+            json!({ "from": from.format("%Y-%m-%dT%H:%M:%SZ").to_string(), "value": value })
+        })
+        .collect();
+    send(
+        reqwest::Method::PUT,
+        format!(
+            "http://{}/sandbox/openaq/test/sensors/{sensor}/hours",
+            provider.addr()
+        ),
+        json!(hours),
+    )
+    .await;
+}
+
+in_both_modes!(air_quality_as_vn_aqi);
+async fn air_quality_as_vn_aqi(mode: Mode) {
+    let (provider, _) = sandbox().await;
+    away_from_the_hours_end().await;
+    // Lê Lợi's last 12 hours are the decision's worked example (§2.3): PM2.5 whose NowCast is
+    // 20.3 (sub-index 41), O3 136.1 (43), NO2 118.7 (59.35, printed 60 in the decision): the
+    // hour's VN_AQI is 59, driven by NO2. The other pollutants are kept low.
+    let example = [
+        20.6, 19.6, 22.4, 20.3, 16.5, 19.0, 16.5, 19.5, 23.5, 20.5, 24.7, 26.9,
+    ];
+    let le_loi = |last: u64| 9_001_010 + last;
+    set_hours(&provider, le_loi(1), &example.map(Some)).await;
+    set_hours(&provider, le_loi(2), &[Some(10.0); 12]).await;
+    set_hours(&provider, le_loi(3), &[Some(136.1); 12]).await;
+    // CO in ppm: 1 ppm is about 1146 µg/m³ (sub-index 6).
+    set_hours(&provider, le_loi(4), &[Some(1.0); 12]).await;
+    set_hours(&provider, le_loi(5), &[Some(5.0); 12]).await;
+    set_hours(&provider, le_loi(6), &[Some(118.7); 12]).await;
+    // Thuận An's dust has not reported for 3 hours: no index, whatever its past says.
+    set_hours(&provider, 9_001_031, &[None; 4]).await;
+    set_hours(&provider, 9_001_032, &[None; 4]).await;
+
+    let app = app_with_networks(mode, &provider).await;
+    let near = "/v1/environment/air-quality?lat=16.4635&lng=107.5880";
+    let answer = poll_until(
+        || app.get_json(near),
+        |a: &Value| a["stations"][0]["hourly"]["index"].as_u64() == Some(59),
+    )
+    .await;
+    let stations = answer["stations"].as_array().unwrap();
+    assert_eq!(stations.len(), 3);
+    let le_loi_air = &stations[0];
+    assert_eq!(le_loi_air["id"], "le-loi", "nearest first");
+    assert_eq!(le_loi_air["distance_m"], 0.0);
+    let hourly = &le_loi_air["hourly"];
+    assert_eq!(hourly["index"], 59, "{hourly}");
+    assert_eq!(hourly["dominant"], "no2");
+    assert_eq!(hourly["band"]["level"], 2);
+    assert_eq!(hourly["band"]["colour"], "#FFFF00");
+    assert_eq!(hourly["band"]["name"]["vi"], "Trung bình");
+    let sub = |pollutant: &str| {
+        hourly["sub_indices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["pollutant"] == pollutant)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(sub("pm25")["index"], 41);
+    assert_eq!(sub("pm25")["concentration"], 20.3);
+    assert_eq!(sub("o3")["index"], 43);
+    let co = sub("co")["concentration"].as_f64().unwrap();
+    assert!((co - 1145.6).abs() < 0.2, "CO converted from ppm: {co}");
+    let ending: DateTime<Utc> = hourly["hour_ending"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        ending,
+        Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap()
+    );
+    assert!(le_loi_air["no_data"].is_null());
+
+    let thuan_an = stations.iter().find(|s| s["id"] == "thuan-an").unwrap();
+    assert!(thuan_an["hourly"].is_null(), "{thuan_an}");
+    assert!(
+        thuan_an["no_data"]["vi"]
+            .as_str()
+            .unwrap()
+            .contains("không có nghĩa là không khí sạch")
+    );
+
+    let phu_bai = stations.iter().find(|s| s["id"] == "phu-bai").unwrap();
+    assert!(
+        phu_bai["hourly"]["index"].as_u64().unwrap() > 100,
+        "the industrial park's air is poor: {phu_bai}"
+    );
+    assert!(
+        phu_bai["daily"]["index"].is_u64(),
+        "yesterday was reported in full: {phu_bai}"
+    );
+
+    let detail = app
+        .get_json("/v1/environment/air-quality/stations/le-loi")
+        .await;
+    let history = detail["history"].as_array().unwrap();
+    assert!(!history.is_empty() && history.len() <= 24);
+    assert_eq!(history.last().unwrap()["index"], 59);
+    let missing = app
+        .get("/v1/environment/air-quality/stations/nowhere")
+        .await;
+    problem(missing, 404, "air_station_not_found").await;
+    let half = app.get("/v1/environment/air-quality?lat=16.4").await;
+    problem(half, 422, "invalid_position").await;
+    app.stop().await;
+}
+
+in_both_modes!(a_river_past_its_alarm_level);
+async fn a_river_past_its_alarm_level(mode: Mode) {
+    let (provider, _) = sandbox().await;
+    let app = app_with_networks(mode, &provider).await;
+    let kim_long = |answer: &Value| {
+        answer["gauges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["id"] == "kim-long")
+            .cloned()
+            .unwrap()
+    };
+    let before = poll_until(
+        || app.get_json("/v1/environment/rivers"),
+        |a: &Value| kim_long(a)["latest"].is_object(),
+    )
+    .await;
+    assert_eq!(kim_long(&before)["alarm_levels_m"], json!([1.0, 2.0, 3.5]));
+
+    // The Hương at Kim Long rises to 2.4 m: past alarm level II.
+    let observed = Utc::now().duration_trunc(TimeDelta::seconds(1)).unwrap();
+    send(
+        reqwest::Method::POST,
+        format!(
+            "http://{}/sandbox/sensorthings/v1.1/Observations",
+            provider.addr()
+        ),
+        json!({
+            "Datastream": { "@iot.id": 101 },
+            "phenomenonTime": observed.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "result": 2.4,
+        }),
+    )
+    .await;
+    let after = poll_until(
+        || app.get_json("/v1/environment/rivers"),
+        |a: &Value| kim_long(a)["latest"]["level_m"] == 2.4,
+    )
+    .await;
+    let gauge = kim_long(&after);
+    assert_eq!(gauge["latest"]["level_m"], 2.4, "{gauge}");
+    assert_eq!(gauge["alarm_level"], 2);
+    assert!(
+        gauge["status"]["vi"]
+            .as_str()
+            .unwrap()
+            .contains("báo động II")
+    );
+    assert_eq!(gauge["river"]["vi"], "Sông Hương");
+    let seen: DateTime<Utc> = gauge["latest"]["observed_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(seen, observed);
+
+    let detail = app.get_json("/v1/environment/rivers/kim-long").await;
+    let readings = detail["readings"].as_array().unwrap();
+    assert!(
+        readings.len() > 24,
+        "two days of hourly readings: {}",
+        readings.len()
+    );
+    let times: Vec<DateTime<Utc>> = readings
+        .iter()
+        .map(|r| r["observed_at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|pair| pair[0] < pair[1]),
+        "oldest first"
+    );
+    assert_eq!(readings.last().unwrap()["level_m"], 2.4);
+    let missing = app.get("/v1/environment/rivers/nowhere").await;
+    problem(missing, 404, "river_gauge_not_found").await;
+    app.stop().await;
+}
