@@ -20,6 +20,7 @@ pub static SERVICES: &[&Service] = &[
     &education::SERVICE,
     &administration::SERVICE,
     &environment::SERVICE,
+    &alerts::SERVICE,
 ];
 
 /// The configuration sections of every service, for loading a configuration that any target
@@ -219,10 +220,11 @@ mod tests {
                 "health",
                 "education",
                 "administration",
-                "environment"
+                "environment",
+                "alerts"
             ]
         );
-        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 12);
+        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 13);
     }
 
     #[test]
@@ -240,7 +242,7 @@ mod tests {
         assert!(error.contains("unknown target `catalog`"), "{error}");
         assert!(
             error.contains(
-                "all, catalogue, identity, media, reports, notifications, payments, health, education, administration, environment, mobile-api, sandbox"
+                "all, catalogue, identity, media, reports, notifications, payments, health, education, administration, environment, alerts, mobile-api, sandbox"
             ),
             "{error}"
         );

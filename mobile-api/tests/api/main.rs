@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod administration;
+mod alerts;
 mod catalogue;
 mod config;
 mod education;

@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use platform::auth::Principal;
 use platform::error::SharedError;
+use platform::events::types::AlertIssued;
 use platform::extract::{IdempotencyKey, JsonBody, QueryParams};
 use platform::jobs::Jobs;
 use platform::{ApiError, idempotency};
@@ -194,7 +195,7 @@ pub async fn create(
     if let Some(answer) = idempotency::kept(&state.pool, account, key, &fingerprint).await? {
         return Ok(answer.replayed());
     }
-    let (wards, cells) = resolve_area(&state, &request).await?;
+    let (wards, cells) = resolve_area(&state, &request.jurisdiction, &request.area).await?;
     // Derived from the key, as before keys were kept apart: a key used for a broadcast then can
     // never make a second one (the insert fails on the id).
     let id = Uuid::new_v5(
@@ -245,7 +246,8 @@ pub async fn create(
 /// The wards the area touches and the res-9 cells it covers, from reports.
 async fn resolve_area(
     state: &NotificationsState,
-    request: &NewBroadcast,
+    jurisdiction: &str,
+    area: &Value,
 ) -> Result<(Vec<String>, Vec<i64>), ApiError> {
     #[derive(Deserialize)]
     struct Resolved {
@@ -257,7 +259,7 @@ async fn resolve_area(
         .call(
             http::Method::POST,
             "/internal/v1/areas/resolve",
-            Some(&json!({ "jurisdiction": request.jurisdiction, "area": request.area })),
+            Some(&json!({ "jurisdiction": jurisdiction, "area": area })),
         )
         .await?;
     match (answer.status.as_u16(), answer.body["code"].as_str()) {
@@ -278,6 +280,46 @@ async fn resolve_area(
             "reports answered {status} resolving an area"
         ))),
     }
+}
+
+/// Tells everyone in a CAP alert's area of it, through the same fan-out as operators'
+/// broadcasts, once per alert (the broadcast takes the alert's id). An area reports cannot
+/// place in the jurisdiction reaches no one; reports out of reach is retried.
+pub async fn from_alert(state: &NotificationsState, alert: &AlertIssued) -> anyhow::Result<()> {
+    let (wards, cells) = match resolve_area(state, &alert.jurisdiction, &alert.area).await {
+        Ok(resolved) => resolved,
+        Err(error) if error.status().is_client_error() => {
+            tracing::warn!(alert = %alert.alert_id, code = error.code(), "an alert's area reaches no one");
+            return Ok(());
+        }
+        Err(error) => anyhow::bail!("resolving an alert's area: {}", error.code()),
+    };
+    let inserted = sqlx::query!(
+        r#"INSERT INTO broadcasts (id, jurisdiction, created_by, request, wards, cells, title_vi,
+                                   body_vi, title_en, body_en, urgent, alert_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $1)
+           ON CONFLICT (id) DO NOTHING"#,
+        alert.alert_id,
+        alert.jurisdiction,
+        // Nobody's account: the alert's author is in alerts.
+        Uuid::nil(),
+        serde_json::to_value(alert)?,
+        &wards,
+        &cells,
+        alert.headline_vi,
+        alert.description_vi,
+        alert.headline_en,
+        alert.description_en,
+        alert.urgent
+    )
+    .execute(&state.pool)
+    .await?
+    .rows_affected();
+    if inserted > 0 {
+        tracing::info!(alert = %alert.alert_id, wards = wards.len(), "alert broadcast accepted");
+        state.broadcasts.notify_one();
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -493,6 +535,7 @@ struct Pending {
     jurisdiction: String,
     status: String,
     cursor: Option<Uuid>,
+    alert_id: Option<Uuid>,
     wards: Vec<String>,
     cells: Vec<i64>,
     title_vi: String,
@@ -507,8 +550,8 @@ struct Pending {
 async fn step(state: &NotificationsState) -> anyhow::Result<bool> {
     let Some(broadcast) = sqlx::query_as!(
         Pending,
-        r#"SELECT id, jurisdiction, status, cursor, wards, cells, title_vi, body_vi, title_en,
-                  body_en, urgent
+        r#"SELECT id, jurisdiction, status, cursor, alert_id, wards, cells, title_vi, body_vi,
+                  title_en, body_en, urgent
            FROM broadcasts WHERE status IN ('resolving', 'fanning_out')
            ORDER BY created_at LIMIT 1"#
     )
@@ -623,7 +666,10 @@ async fn fan_out_page(state: &NotificationsState, broadcast: &Pending) -> anyhow
         id: broadcast.id,
         kind: KIND,
     };
-    let data = json!({ "kind": KIND, "broadcast_id": broadcast.id });
+    let data = match broadcast.alert_id {
+        Some(alert) => json!({ "kind": KIND, "broadcast_id": broadcast.id, "alert_id": alert }),
+        None => json!({ "kind": KIND, "broadcast_id": broadcast.id }),
+    };
     let queued = push::notify(&mut tx, &source, &notice, &data, &page, &devices).await?;
     sqlx::query!(
         "UPDATE broadcasts SET cursor = $2, fanned_out = fanned_out + $3 WHERE id = $1",

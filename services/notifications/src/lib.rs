@@ -24,8 +24,8 @@ use crate::config::NotificationsConfig;
 use axum::Router;
 use axum::routing::{get, post};
 use platform::events::types::{
-    AccountErased, AccountHomeWardChanged, AppointmentReminder, DossierChanged, EventType,
-    PaymentFailed, PaymentRefunded, PaymentSucceeded, ReportCreated, ReportOverdue,
+    AccountErased, AccountHomeWardChanged, AlertIssued, AppointmentReminder, DossierChanged,
+    EventType, PaymentFailed, PaymentRefunded, PaymentSucceeded, ReportCreated, ReportOverdue,
     ReportStatusChanged, ScorePublished, VaccinationsDue,
 };
 use platform::events::{Event, Handler, SharedBus, first_delivery};
@@ -162,6 +162,7 @@ impl NotificationsState {
             ScorePublished::NAME,
             DossierChanged::NAME,
             AppointmentReminder::NAME,
+            AlertIssued::NAME,
         ] {
             let state = self.clone();
             let handler: Handler = Arc::new(move |event| {
@@ -233,6 +234,7 @@ impl NotificationsState {
                 self.deliver(&event, &notice, &data, vec![reminder.account_id])
                     .await
             }
+            AlertIssued::NAME => broadcasts::from_alert(self, &event.decode()?).await,
             other => anyhow::bail!("notifications does not take {other} events"),
         }
     }

@@ -81,8 +81,8 @@ pub fn retry_after(mut response: Response, seconds: Option<u64>) -> Response {
 }
 
 /// The faults of a sandbox that fails as a whole, whatever is asked: `down` is `503` with a
-/// `Retry-After` (30 s unless told), `slow` answers late (10 s unless told), `garbage` is `200
-/// application/json` with a body cut off midway.
+/// `Retry-After` (30 s unless told), `slow` answers late (10 s unless told), `garbage` is `200`
+/// with a body cut off midway (`application/json`, or what the sandbox speaks).
 #[derive(Clone, Copy)]
 pub enum Outage {
     Down,
@@ -125,6 +125,16 @@ impl Faults<Outage> {
     /// What to answer instead of the real answer now, if anything, `garbage` being the body cut
     /// off midway; a slow answer waits here and then goes on as usual.
     pub async fn due(&self, garbage: &'static str) -> Option<Response> {
+        self.due_as("application/json", garbage).await
+    }
+
+    /// [`Self::due`] for a sandbox that speaks something other than JSON: `garbage` goes out as
+    /// `content_type`.
+    pub async fn due_as(
+        &self,
+        content_type: &'static str,
+        garbage: &'static str,
+    ) -> Option<Response> {
         let (outage, after) = self.take("*")?;
         match outage {
             Outage::Down => Some(retry_after(
@@ -136,7 +146,7 @@ impl Faults<Outage> {
                 None
             }
             Outage::Garbage => {
-                Some(([(header::CONTENT_TYPE, "application/json")], garbage).into_response())
+                Some(([(header::CONTENT_TYPE, content_type)], garbage).into_response())
             }
         }
     }

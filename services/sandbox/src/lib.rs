@@ -3,6 +3,7 @@
 //! code that talks to the real system.
 
 pub mod biller;
+pub mod cap;
 pub mod exams;
 mod faults;
 pub mod fcm;
@@ -37,8 +38,9 @@ use axum::Router;
 /// `/sandbox/planning` (the Department of Construction's zoning and land-use layers for
 /// central Huế, GeoJSON), and for the environment `/sandbox/open-meteo` (Open-Meteo's weather
 /// forecast), `/sandbox/openaq` (OpenAQ v3: the city's air-quality stations and their hourly
-/// readings) and `/sandbox/sensorthings` (an OGC SensorThings API 1.1 server: the
-/// hydro-meteorological station's river gauges).
+/// readings), `/sandbox/sensorthings` (an OGC SensorThings API 1.1 server: the
+/// hydro-meteorological station's river gauges) and `/sandbox/cap` (the CAP 1.2 alert feeds,
+/// over Atom, of the city's disaster committee, power company and water company).
 pub fn router() -> Router {
     Router::new()
         .nest("/sandbox/vneid", vneid::router())
@@ -56,4 +58,5 @@ pub fn router() -> Router {
         .nest("/sandbox/open-meteo", open_meteo::router())
         .nest("/sandbox/openaq", openaq::router())
         .nest("/sandbox/sensorthings", sensorthings::router())
+        .nest("/sandbox/cap", cap::router())
 }

@@ -40,6 +40,7 @@ event_types! {
     ScorePublished = "education.score_published",
     DossierChanged = "administration.dossier_changed",
     AppointmentReminder = "administration.appointment_reminder",
+    AlertIssued = "alerts.alert_issued",
 }
 
 /// Identity: a resident asked for their account to be erased; it goes after `erase_after`.
@@ -248,6 +249,23 @@ pub struct AppointmentReminder {
     pub service_en: String,
     pub starts_at: DateTime<Utc>,
     pub queue_number: String,
+}
+
+/// Alerts: a CAP alert, update or cancel came into force; everyone in its area is told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertIssued {
+    pub alert_id: Uuid,
+    pub jurisdiction: String,
+    /// Where, as reports resolves areas: `{"wards": [...]}` or `{"polygon": <GeoJSON>}`.
+    pub area: serde_json::Value,
+    /// `Alert`, `Update` or `Cancel`, as CAP names them.
+    pub msg_type: String,
+    pub headline_vi: String,
+    pub headline_en: String,
+    pub description_vi: String,
+    pub description_en: String,
+    /// Severe or extreme, and immediate or expected: it goes through quiet hours.
+    pub urgent: bool,
 }
 
 #[cfg(test)]

@@ -1,0 +1,176 @@
+//! Alerts in the OASIS Common Alerting Protocol 1.2: disaster, flood, outage, scam and traffic
+//! warnings and announcements. They come in as CAP documents from the authorities' feeds (the
+//! disaster committee, the power and water companies) or are written by a jurisdiction's
+//! operators; each is told, through notifications' area broadcasts, to the residents whose home
+//! ward or last report lies in its area (severe and imminent ones through quiet hours);
+//! updates and cancels follow CAP's `references`. Residents read what is in force, and the
+//! jurisdiction's alerts go out again as a CAP Atom feed, as alert aggregators read them.
+
+mod alerts;
+pub mod cap;
+pub mod config;
+mod errors;
+mod feeds;
+
+pub use errors::AlertsError;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use platform::ApiError;
+use platform::error::SharedError;
+use platform::internal::ServiceClient;
+use platform::outbound::{Limits, OutboundClient};
+use platform::service::{Running, Service, StartContext};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+
+use crate::config::AlertsConfig;
+
+/// The PostgreSQL schema this service owns.
+pub const SCHEMA: &str = "alerts";
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/alerts");
+
+pub static SERVICE: Service = Service {
+    name: "alerts",
+    about: "CAP 1.2 alerts: authorities' feeds and operators' warnings, told to the residents of their area, and a CAP Atom feed",
+    schema: SCHEMA,
+    migrator: &MIGRATOR,
+    routes: &["/v1/alerts", "/v1/admin/alerts"],
+    calls: &["reports"],
+    outbox: true,
+    consumes_events: false,
+    idempotency_keys: true,
+    config: Some(platform::config::SectionSpec::of::<AlertsConfig>()),
+    body_limit: platform::service::gateway_body_limit,
+    openapi: <AlertsApi as utoipa::OpenApi>::openapi,
+    errors: AlertsError::CODES,
+    start: |context| {
+        Box::pin(async move {
+            let state = AlertsState::start(&context)?;
+            feeds::start_polling(state.clone(), &context.jobs);
+            Ok(Running::routes(router(state)))
+        })
+    },
+};
+
+#[derive(Clone)]
+pub struct AlertsState {
+    pool: PgPool,
+    config: Arc<AlertsConfig>,
+    /// Reports knows the jurisdictions' wards, to check an area lies in one.
+    reports: ServiceClient,
+    /// For the authorities' feeds.
+    outside: OutboundClient,
+}
+
+impl AlertsState {
+    fn start(context: &StartContext) -> anyhow::Result<Self> {
+        let config: AlertsConfig = context.section()?;
+        let outside = OutboundClient::new(
+            "CAP feeds",
+            context.config.outside_plain_http(),
+            Limits {
+                timeout: Duration::from_millis(config.timeout_ms.max(1)),
+                max_answer_bytes: 1024 * 1024,
+                ..Limits::default()
+            },
+        )?;
+        for (jurisdiction, feeds) in &config.feeds {
+            for feed in feeds {
+                outside
+                    .check_url(&feed.url)
+                    .map_err(|e| anyhow::anyhow!("alerts.feeds.{jurisdiction}: {e}"))?;
+                anyhow::ensure!(
+                    alerts::KINDS.contains(&feed.kind.as_str()),
+                    "alerts.feeds.{jurisdiction}: unknown kind {}",
+                    feed.kind
+                );
+            }
+        }
+        Ok(Self {
+            pool: context.pool.clone(),
+            config: Arc::new(config),
+            reports: context.client("reports")?,
+            outside,
+        })
+    }
+
+    /// The jurisdiction of a request that names none.
+    fn default_jurisdiction(&self) -> String {
+        self.config
+            .feeds
+            .keys()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| "hue".to_owned())
+    }
+
+    /// Refuses an area outside the jurisdiction, or naming wards it does not have, as reports
+    /// resolves areas for broadcasts.
+    async fn check_area(&self, jurisdiction: &str, area: &Value) -> Result<(), ApiError> {
+        let answer = self
+            .reports
+            .call(
+                http::Method::POST,
+                "/internal/v1/areas/resolve",
+                Some(&json!({ "jurisdiction": jurisdiction, "area": area })),
+            )
+            .await?;
+        match (answer.status.as_u16(), answer.body["code"].as_str()) {
+            (200, _) => Ok(()),
+            (404, _) => Err(ApiError::jurisdiction_not_found()),
+            (_, Some("unknown_ward")) => {
+                let detail = answer.body["detail"].as_str().unwrap_or_default();
+                Err(SharedError::UnknownWard {
+                    ward: detail.split('`').nth(1).unwrap_or_default().to_owned(),
+                }
+                .into())
+            }
+            (_, Some("area_outside_jurisdiction")) => {
+                Err(SharedError::AreaOutsideJurisdiction.into())
+            }
+            (_, Some("area_too_large")) => Err(SharedError::AreaTooLarge.into()),
+            (400 | 422, _) => Err(SharedError::InvalidArea.into()),
+            (status, _) => Err(ApiError::internal(anyhow::anyhow!(
+                "reports answered {status} resolving an area"
+            ))),
+        }
+    }
+}
+
+/// Alerts' routes, without the shared service layers (the caller adds them).
+pub fn router(state: AlertsState) -> Router {
+    Router::new()
+        .route("/v1/alerts", get(alerts::list))
+        .route("/v1/alerts/feeds/{jurisdiction}", get(feeds::atom))
+        .route("/v1/alerts/{id}", get(alerts::get))
+        .route("/v1/alerts/{id}/cap", get(alerts::document))
+        .route("/v1/admin/alerts", post(alerts::create))
+        .route("/v1/admin/alerts/{id}/cancel", post(alerts::cancel))
+        .with_state(state)
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        alerts::list,
+        alerts::get,
+        alerts::document,
+        feeds::atom,
+        alerts::create,
+        alerts::cancel,
+    ),
+    components(schemas(
+        alerts::AlertView,
+        alerts::AlertList,
+        alerts::NewAlert,
+        alerts::Cancellation,
+    )),
+    tags((name = "alerts", description = "CAP 1.2 alerts, their feed, and operators' warnings"))
+)]
+struct AlertsApi;
