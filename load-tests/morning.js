@@ -1,8 +1,9 @@
 // A resident's morning, as the app spends it before leaving the house, against the Open-Meteo,
 // OpenAQ and SensorThings sandboxes: the forecast where she is (GET /v1/environment/weather,
 // somewhere in Huế), the air at the stations near her (GET /v1/environment/air-quality), and
-// the rivers against their flood alarm levels (GET /v1/environment/rivers), now and then a
-// station's or a gauge's own page. No account: all of it is public.
+// the rivers against their flood alarm levels (GET /v1/environment/rivers), and the alerts in
+// force where she is (GET /v1/alerts), now and then a station's or a gauge's own page. No
+// account: all of it is public.
 //
 // Forecasts are kept in memory per 2 km cell for 10 minutes (environment.forecast_cache_secs),
 // so positions are drawn over the whole city: some answers come from memory, the others from
@@ -27,6 +28,7 @@ export const options = {
 const weatherDuration = new Trend('weather_duration', true);
 const airDuration = new Trend('air_duration', true);
 const riversDuration = new Trend('rivers_duration', true);
+const alertsDuration = new Trend('alerts_duration', true);
 
 // Huế and its wards, roughly: 16.35-16.60 N, 107.45-107.75 E.
 function somewhereInHue() {
@@ -67,6 +69,14 @@ export default function () {
     'rivers 200': (r) => r.status === 200,
     'gauges with alarm levels': (r) =>
       r.status === 200 && r.json('gauges').every((g) => g.alarm_levels_m.length === 3),
+  });
+
+  const alerts = http.get(`${BASE_URL}/v1/alerts?lat=${lat}&lng=${lng}`, { tags: { name: 'alerts' } });
+  alertsDuration.add(alerts.timings.duration);
+  check(alerts, {
+    'alerts 200': (r) => r.status === 200,
+    'alerts in force, in both languages': (r) =>
+      r.status === 200 && r.json('alerts').every((a) => a.headline.vi && a.headline.en),
   });
 
   if (Math.random() < 0.2) {
