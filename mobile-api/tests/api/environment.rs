@@ -12,7 +12,13 @@ use crate::verification::sandbox;
 /// The app reading the sandboxes of `provider`, polling every second.
 async fn app_with_networks(mode: Mode, provider: &mobile_api::App) -> TestApp {
     let base = format!("http://{}/sandbox", provider.addr());
+    let unique = uuid::Uuid::new_v4().simple().to_string();
     TestApp::spawn_with(mode, move |c| {
+        // A river past an alarm level goes to alerts, and on to notifications, as events.
+        c.internal.service_token = Some("test-service-token".to_owned().into());
+        if matches!(mode, Mode::Split) {
+            crate::helpers::use_nats(c, &unique);
+        }
         let base = base.clone();
         c.edit(move |environment: &mut EnvironmentConfig| {
             environment.weather = Some(WeatherSource {
@@ -244,6 +250,14 @@ in_both_modes!(a_river_past_its_alarm_level);
 async fn a_river_past_its_alarm_level(mode: Mode) {
     let (provider, _) = sandbox().await;
     let app = app_with_networks(mode, &provider).await;
+    let resident = app.resident_token().await;
+    let home = app
+        .authed(reqwest::Method::PATCH, "/v1/me", &resident)
+        .json(&json!({ "home_ward": { "jurisdiction": "hue", "ward": "phu-xuan" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 200);
     let kim_long = |answer: &Value| {
         answer["gauges"]
             .as_array()
@@ -313,6 +327,31 @@ async fn a_river_past_its_alarm_level(mode: Mode) {
         "oldest first"
     );
     assert_eq!(readings.last().unwrap()["level_m"], 2.4);
+
+    // Past alarm level II: a severe flood alert to the wards along the river, and their residents.
+    let flood = poll_until(
+        || app.get_json("/v1/alerts?kind=disaster"),
+        |a: &Value| !a["alerts"].as_array().unwrap().is_empty(),
+    )
+    .await;
+    let flood = &flood["alerts"][0];
+    assert_eq!(flood["severity"], "Severe", "{flood}");
+    assert_eq!(flood["urgent"], true);
+    assert_eq!(
+        flood["headline"]["vi"],
+        "Sông Hương tại Kim Long vượt báo động II: 2,40 m"
+    );
+    assert_eq!(
+        flood["wards"],
+        json!(["kim-long", "phu-xuan", "thuan-hoa", "vy-da"])
+    );
+    let inbox = poll_until(
+        || app.get_json_as("/v1/inbox", &resident),
+        |inbox: &Value| inbox.to_string().contains("Kim Long"),
+    )
+    .await;
+    assert!(inbox.to_string().contains("vượt báo động II"), "{inbox}");
+
     let missing = app.get("/v1/environment/rivers/nowhere").await;
     problem(missing, 404, "river_gauge_not_found").await;
     app.stop().await;

@@ -10,7 +10,7 @@ use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use geo::{Contains, Point};
 use platform::auth::Principal;
 use platform::error::SharedError;
-use platform::events::types::AlertIssued;
+use platform::events::types::{AlertIssued, RiverAlarmRaised};
 use platform::extract::{IdempotencyKey, JsonBody, QueryParams};
 use platform::text::Text;
 use platform::vietnam_time::OFFSET;
@@ -971,6 +971,145 @@ fn operator_alert(
         scope: "Public".to_owned(),
         note: None,
         references,
+        infos: vec![vi, en],
+    }
+}
+
+/// The flood alert of a river past an alarm level: the higher the level, the graver (I
+/// moderate, II severe, III extreme), observed now, for 12 hours unless updated.
+pub fn river_alarm(config: &AlertsConfig, raised: &RiverAlarmRaised) -> CapAlert {
+    let now = Utc::now().with_timezone(&OFFSET);
+    let observed = raised.observed_at.with_timezone(&OFFSET);
+    let roman = ["I", "II", "III"][usize::from(raised.alarm_level.clamp(1, 3)) - 1];
+    let (severity, instruction_vi, instruction_en) = match raised.alarm_level {
+        1 => (
+            "Moderate",
+            "Theo dõi thông tin, chuẩn bị kê cao đồ đạc.",
+            "Keep informed and be ready to raise your belongings.",
+        ),
+        2 => (
+            "Severe",
+            "Kê cao đồ đạc, sẵn sàng di dời khỏi vùng trũng thấp; không đi qua đường ngập.",
+            "Raise your belongings, be ready to leave low-lying areas, and do not cross flooded roads.",
+        ),
+        _ => (
+            "Extreme",
+            "Di dời ngay khỏi vùng trũng thấp theo hướng dẫn của chính quyền; gọi 112 khi cần cứu hộ.",
+            "Leave low-lying areas now as the authorities direct; call 112 for rescue.",
+        ),
+    };
+    let level = format!("{:.2}", raised.level_m);
+    // Vietnamese writes decimals with a comma.
+    let level_vi = level.replace('.', ",");
+    let threshold = format!("{:.1}", raised.threshold_m);
+    let threshold_vi = threshold.replace('.', ",");
+    let area = if raised.wards.is_empty() {
+        CapArea {
+            area_desc: String::new(),
+            polygons: Vec::new(),
+            circles: vec![Circle {
+                lat: raised.lat,
+                lng: raised.lng,
+                radius_km: 5.0,
+            }],
+            geocodes: Vec::new(),
+        }
+    } else {
+        CapArea {
+            area_desc: String::new(),
+            polygons: Vec::new(),
+            circles: Vec::new(),
+            geocodes: raised
+                .wards
+                .iter()
+                .map(|w| (WARD_GEOCODE.to_owned(), w.clone()))
+                .collect(),
+        }
+    };
+    let info = |language: &str,
+                event: &str,
+                headline: String,
+                description: String,
+                instruction: &str,
+                sender_name: &str,
+                area_desc: String| Info {
+        language: language.to_owned(),
+        categories: vec!["Met".to_owned()],
+        event: event.to_owned(),
+        response_types: vec![
+            if raised.alarm_level >= 3 {
+                "Evacuate"
+            } else {
+                "Prepare"
+            }
+            .to_owned(),
+        ],
+        urgency: "Immediate".to_owned(),
+        severity: severity.to_owned(),
+        certainty: "Observed".to_owned(),
+        effective: Some(now),
+        onset: None,
+        expires: Some(now + TimeDelta::hours(12)),
+        sender_name: Some(sender_name.to_owned()),
+        headline: Some(headline),
+        description: Some(description),
+        instruction: Some(instruction.to_owned()),
+        web: None,
+        contact: None,
+        areas: vec![CapArea {
+            area_desc: cut(&area_desc, MAX_AREA_DESC_CHARS),
+            ..area.clone()
+        }],
+    };
+    let vi = info(
+        "vi-VN",
+        "Lũ",
+        format!(
+            "{} tại {} vượt báo động {roman}: {level_vi} m",
+            raised.river_vi, raised.station_vi
+        ),
+        format!(
+            "Lúc {} mực nước {} tại trạm {} là {level_vi} m, trên mức báo động {roman} ({threshold_vi} m).",
+            observed.format("%H:%M ngày %d/%m/%Y"),
+            raised.river_vi,
+            raised.station_vi,
+        ),
+        instruction_vi,
+        &config.sender_name_vi,
+        format!("Ven {} tại {}", raised.river_vi, raised.station_vi),
+    );
+    let en = info(
+        "en-US",
+        "Flood",
+        format!(
+            "{} at {} above alarm level {roman}: {level} m",
+            raised.river_en, raised.station_en
+        ),
+        format!(
+            "At {} the {} at the {} gauge stood at {level} m, above alarm level {roman} ({threshold} m).",
+            observed.format("%H:%M on %d/%m/%Y"),
+            raised.river_en,
+            raised.station_en,
+        ),
+        instruction_en,
+        &config.sender_name_en,
+        format!("Along the {} near {}", raised.river_en, raised.station_en),
+    );
+    CapAlert {
+        identifier: format!(
+            "{}-GAUGE-{}-{}-{}",
+            raised.jurisdiction.to_ascii_uppercase(),
+            raised.gauge_id,
+            raised.observed_at.format("%Y%m%dT%H%M%SZ"),
+            raised.alarm_level
+        ),
+        sender: config.sender.clone(),
+        sent: now,
+        status: "Actual".to_owned(),
+        msg_type: "Alert".to_owned(),
+        scope: "Public".to_owned(),
+        note: None,
+        references: Vec::new(),
         infos: vec![vi, en],
     }
 }

@@ -21,6 +21,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use platform::ApiError;
 use platform::error::SharedError;
+use platform::events::types::{EventType, RiverAlarmRaised};
+use platform::events::{Event, Handler, SharedBus};
 use platform::internal::ServiceClient;
 use platform::outbound::{Limits, OutboundClient};
 use platform::service::{Running, Service, StartContext};
@@ -43,7 +45,7 @@ pub static SERVICE: Service = Service {
     routes: &["/v1/alerts", "/v1/admin/alerts"],
     calls: &["reports"],
     outbox: true,
-    consumes_events: false,
+    consumes_events: true,
     idempotency_keys: true,
     config: Some(platform::config::SectionSpec::of::<AlertsConfig>()),
     body_limit: platform::service::gateway_body_limit,
@@ -53,6 +55,9 @@ pub static SERVICE: Service = Service {
         Box::pin(async move {
             let state = AlertsState::start(&context)?;
             feeds::start_polling(state.clone(), &context.jobs);
+            if let Some(bus) = &context.bus {
+                raise_river_alarms(&state, bus).await?;
+            }
             Ok(Running::routes(router(state)))
         })
     },
@@ -142,6 +147,41 @@ impl AlertsState {
         }
     }
 }
+
+/// A river past a higher alarm level at a gauge becomes a flood alert of ours, once (its
+/// identifier is the reading's, so a redelivered event finds it taken).
+async fn raise_river_alarms(state: &AlertsState, bus: &SharedBus) -> anyhow::Result<()> {
+    let state = state.clone();
+    let handler: Handler = Arc::new(move |event: Event| {
+        let state = state.clone();
+        Box::pin(async move {
+            let raised: RiverAlarmRaised = event.decode()?;
+            let alert = alerts::river_alarm(&state.config, &raised);
+            let document = alert.to_xml();
+            let mut tx = state.pool.begin().await?;
+            if let alerts::Taken::New(id) = alerts::take(
+                &mut tx,
+                &raised.jurisdiction,
+                "disaster",
+                "gauge",
+                None,
+                &alert,
+                &document,
+            )
+            .await?
+            {
+                tracing::warn!(alert = %id, gauge = raised.gauge_id, level = raised.alarm_level, "flood alert raised by a gauge");
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    });
+    bus.subscribe(CONSUMER, RiverAlarmRaised::NAME, handler)
+        .await
+}
+
+/// The name alerts consumes events under.
+const CONSUMER: &str = "alerts";
 
 /// Alerts' routes, without the shared service layers (the caller adds them).
 pub fn router(state: AlertsState) -> Router {

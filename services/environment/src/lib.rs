@@ -40,7 +40,7 @@ pub static SERVICE: Service = Service {
     migrator: &MIGRATOR,
     routes: &["/v1/environment"],
     calls: &[],
-    outbox: false,
+    outbox: true,
     consumes_events: false,
     idempotency_keys: false,
     config: Some(platform::config::SectionSpec::of::<EnvironmentConfig>()),

@@ -9,12 +9,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, FixedOffset, SecondsFormat, TimeDelta, Utc};
 use platform::ApiError;
+use platform::events::types::RiverAlarmRaised;
 use platform::jobs::{Jobs, lead};
-use platform::outbound::OutboundClient;
 use platform::text::Text;
 use platform::vietnam_time::OFFSET;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::config::RiverSource;
 use crate::stations::RiverGauge;
@@ -48,7 +49,7 @@ pub fn start_polling(state: EnvironmentState, jobs: &Jobs) {
                 return Ok(false);
             }
             for gauge in &state.stations.river_gauges {
-                if let Err(error) = poll(&state.outside, &source, gauge, &mut tx).await {
+                if let Err(error) = poll(&state, &source, gauge, &mut tx).await {
                     tracing::warn!(gauge = gauge.id, error = %format!("{error:#}"), "river gauge not read; will retry");
                 }
             }
@@ -79,21 +80,27 @@ struct Observation {
 }
 
 /// Reads one gauge's observations since its last stored one, oldest first, following the
-/// server's next links while they stay on the server.
+/// server's next links while they stay on the server; a river that rose past a higher alarm
+/// level since raises an alert, in the same transaction.
 async fn poll(
-    client: &OutboundClient,
+    state: &EnvironmentState,
     source: &RiverSource,
     gauge: &RiverGauge,
     tx: &mut sqlx::PgConnection,
 ) -> anyhow::Result<()> {
+    let client = &state.outside;
     let base = source.base_url.trim_end_matches('/');
-    let last = sqlx::query_scalar!(
-        "SELECT max(observed_at) FROM river_readings WHERE gauge = $1",
+    let last = sqlx::query!(
+        "SELECT observed_at, level_m FROM river_readings WHERE gauge = $1
+         ORDER BY observed_at DESC LIMIT 1",
         gauge.id
     )
-    .fetch_one(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    let since = last.unwrap_or_else(|| Utc::now() - TimeDelta::days(FIRST_POLL_DAYS));
+    let since = last.as_ref().map_or_else(
+        || Utc::now() - TimeDelta::days(FIRST_POLL_DAYS),
+        |l| l.observed_at,
+    );
     let filter: String = form_urlencoded::byte_serialize(
         format!(
             "phenomenonTime gt {}",
@@ -138,6 +145,37 @@ async fn poll(
     )
     .execute(&mut *tx)
     .await?;
+    let newest = times.iter().zip(&levels).max_by_key(|(at, _)| **at);
+    if let Some((&observed_at, &level_m)) = newest {
+        let before = last.map_or(0, |l| gauge.alarm_level(l.level_m));
+        let now = gauge.alarm_level(level_m);
+        // Only the river now: a backlog of old readings raises nothing.
+        let recent = Utc::now() - observed_at <= TimeDelta::hours(STALE_AFTER_HOURS);
+        if now > before && recent {
+            let raised = RiverAlarmRaised {
+                jurisdiction: state.stations.jurisdiction.clone(),
+                gauge_id: gauge.id.clone(),
+                river_vi: gauge.river_vi.clone(),
+                river_en: gauge.river_en.clone(),
+                station_vi: gauge.station_vi.clone(),
+                station_en: gauge.station_en.clone(),
+                lat: gauge.lat,
+                lng: gauge.lng,
+                wards: gauge.warns_wards.clone(),
+                level_m,
+                alarm_level: now,
+                threshold_m: gauge.alarm_levels_m[usize::from(now) - 1],
+                observed_at,
+            };
+            platform::events::enqueue(tx, Uuid::now_v7(), &raised).await?;
+            tracing::warn!(
+                gauge = gauge.id,
+                level_m,
+                alarm_level = now,
+                "a river rose past an alarm level"
+            );
+        }
+    }
     Ok(())
 }
 

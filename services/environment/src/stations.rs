@@ -10,6 +10,9 @@ const DEMO: &str = include_str!("../data/hue.toml");
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Stations {
+    /// The jurisdiction the stations and gauges belong to.
+    #[serde(default = "default_jurisdiction")]
+    pub jurisdiction: String,
     #[serde(default)]
     pub air_stations: Vec<AirStation>,
     #[serde(default)]
@@ -42,6 +45,9 @@ pub struct RiverGauge {
     pub datastream: u64,
     /// Alarm levels I, II and III, in metres, rising.
     pub alarm_levels_m: [f64; 3],
+    /// The wards a flood at the gauge reaches, told when it rises past an alarm level.
+    #[serde(default)]
+    pub warns_wards: Vec<String>,
 }
 
 impl RiverGauge {
@@ -52,6 +58,10 @@ impl RiverGauge {
             .filter(|&&threshold| level_m >= threshold)
             .count() as u8
     }
+}
+
+fn default_jurisdiction() -> String {
+    "hue".to_owned()
 }
 
 /// The stations of `file`, or the demo city's.

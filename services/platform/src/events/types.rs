@@ -41,6 +41,7 @@ event_types! {
     DossierChanged = "administration.dossier_changed",
     AppointmentReminder = "administration.appointment_reminder",
     AlertIssued = "alerts.alert_issued",
+    RiverAlarmRaised = "environment.river_alarm_raised",
 }
 
 /// Identity: a resident asked for their account to be erased; it goes after `erase_after`.
@@ -249,6 +250,26 @@ pub struct AppointmentReminder {
     pub service_en: String,
     pub starts_at: DateTime<Utc>,
     pub queue_number: String,
+}
+
+/// Environment: a river rose past a higher alarm level at a gauge (báo động I, II or III).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiverAlarmRaised {
+    pub jurisdiction: String,
+    pub gauge_id: String,
+    pub river_vi: String,
+    pub river_en: String,
+    pub station_vi: String,
+    pub station_en: String,
+    pub lat: f64,
+    pub lng: f64,
+    /// The wards the gauge's floods reach; none: a circle around the gauge.
+    pub wards: Vec<String>,
+    pub level_m: f64,
+    /// 1 to 3.
+    pub alarm_level: u8,
+    pub threshold_m: f64,
+    pub observed_at: DateTime<Utc>,
 }
 
 /// Alerts: a CAP alert, update or cancel came into force; everyone in its area is told.
