@@ -269,6 +269,40 @@ async fn authorities_alerts_reach_their_area_and_follow_their_references(mode: M
         "{disasters}"
     );
 
+    // A cancel without info (as CAP allows) of an alert told in that alert's words.
+    publish(
+        &provider,
+        "disaster-committee",
+        &committee_alert("PCTT-5", "Alert", None, "Moderate"),
+    )
+    .await;
+    let moderate = alert_with(&app, "kind=disaster", "PCTT-5").await;
+    let moderate_sent =
+        chrono::DateTime::parse_from_rfc3339(moderate["sent"].as_str().unwrap()).unwrap();
+    let bare_cancel = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+         <alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\"><identifier>PCTT-6</identifier>\
+         <sender>{COMMITTEE}</sender><sent>{}</sent><status>Actual</status><msgType>Cancel</msgType>\
+         <scope>Public</scope><references>{COMMITTEE},PCTT-5,{}</references></alert>",
+        Utc::now()
+            .with_timezone(&platform::vietnam_time::OFFSET)
+            .format("%Y-%m-%dT%H:%M:%S%:z"),
+        moderate_sent.format("%Y-%m-%dT%H:%M:%S%:z"),
+    );
+    publish(&provider, "disaster-committee", &bare_cancel).await;
+    let path = format!("/v1/alerts/{}", moderate["id"].as_str().unwrap());
+    let gone = poll_until(
+        || app.get_json(&path),
+        |a: &Value| a["state"] == "cancelled",
+    )
+    .await;
+    assert_eq!(gone["state"], "cancelled");
+
+    // A test message is not an alert: refused, recorded, shown to no one.
+    let test = committee_alert("PCTT-7", "Alert", None, "Extreme")
+        .replace("<status>Actual", "<status>Test");
+    publish(&provider, "disaster-committee", &test).await;
+
     // A document in the committee's feed that claims another sender is refused, and recorded.
     let forged = committee_alert("PCTT-4", "Alert", None, "Extreme")
         .replace(COMMITTEE, "someone@else.example");
@@ -288,6 +322,15 @@ async fn authorities_alerts_reach_their_area_and_follow_their_references(mode: M
     )
     .await;
     assert!(refusal.unwrap().contains("not the feed's"));
+    let test_refusal: Option<String> =
+        sqlx::query_scalar("SELECT refusal FROM feed_entries WHERE link LIKE '%PCTT-7%'")
+            .fetch_optional(&db)
+            .await
+            .unwrap()
+            .flatten();
+    assert!(test_refusal.unwrap().contains("not an actual alert"));
+    let listed = app.get_json("/v1/alerts?kind=disaster").await;
+    assert!(!listed.to_string().contains("PCTT-7"), "{listed}");
 
     // Thuận Hóa heard nothing of Phú Xuân's flood.
     let inbox = app.get_json_as("/v1/inbox", &elsewhere).await;
@@ -492,7 +535,16 @@ async fn operators_issue_and_cancel_alerts_published_as_cap(mode: Mode) {
     .await;
     let outage = outages["alerts"][0]["id"].as_str().unwrap().to_owned();
     problem(
-        cancel(outage).await.unwrap(),
+        cancel(outage.clone()).await.unwrap(),
+        409,
+        "alert_of_another_sender",
+    )
+    .await;
+    // Nor ours to update.
+    let mut update = operator_alert(json!({ "wards": ["phu-xuan"] }));
+    update["updates"] = json!(outage);
+    problem(
+        issue("closure-7", update).await.unwrap(),
         409,
         "alert_of_another_sender",
     )

@@ -118,6 +118,8 @@ async fn weather_forecast_with_warnings(mode: Mode) {
         json!({ "mode": "down" }),
     )
     .await;
+    let paris = app.get("/v1/environment/weather?lat=48.85&lng=2.35").await;
+    problem(paris, 422, "outside_forecast_coverage").await;
     let elsewhere = app
         .get("/v1/environment/weather?lat=16.70&lng=107.20")
         .await;
@@ -352,7 +354,110 @@ async fn a_river_past_its_alarm_level(mode: Mode) {
     .await;
     assert!(inbox.to_string().contains("vượt báo động II"), "{inbox}");
 
+    // It falls back under II and rises past it again: no second alert while the first is in
+    // force. Then past III: the alert is updated, graver.
+    let level = |value: f64| {
+        let provider = provider.addr();
+        async move {
+            let observed = Utc::now().duration_trunc(TimeDelta::seconds(1)).unwrap();
+            send(
+                reqwest::Method::POST,
+                format!("http://{provider}/sandbox/sensorthings/v1.1/Observations"),
+                json!({
+                    "Datastream": { "@iot.id": 101 },
+                    "phenomenonTime": observed.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                    "result": value,
+                }),
+            )
+            .await;
+        }
+    };
+    for value in [1.9, 2.5, 3.6] {
+        // One reading a second at most: each its own time.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        level(value).await;
+        poll_until(
+            || app.get_json("/v1/environment/rivers"),
+            |a: &Value| kim_long(a)["latest"]["level_m"] == value,
+        )
+        .await;
+    }
+    let graver = poll_until(
+        || app.get_json("/v1/alerts?kind=disaster"),
+        |a: &Value| a["alerts"][0]["severity"] == "Extreme",
+    )
+    .await;
+    let in_force = graver["alerts"].as_array().unwrap();
+    assert_eq!(in_force.len(), 1, "one flood alert in force: {graver}");
+    assert_eq!(in_force[0]["msg_type"], "Update");
+    let first = app
+        .get_json(&format!("/v1/alerts/{}", flood["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(first["state"], "updated");
+    let db = app.schema_pool("alerts").await;
+    let raised: i64 = sqlx::query_scalar("SELECT count(*) FROM alerts WHERE source = 'gauge'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(raised, 2, "level II once, then its update to III");
+
     let missing = app.get("/v1/environment/rivers/nowhere").await;
     problem(missing, 404, "river_gauge_not_found").await;
+    app.stop().await;
+}
+
+in_both_modes!(waste_collection_by_ward_and_nearest_point);
+async fn waste_collection_by_ward_and_nearest_point(mode: Mode) {
+    let (provider, _) = sandbox().await;
+    let app = app_with_networks(mode, &provider).await;
+
+    let phu_xuan = app
+        .get_json("/v1/environment/waste-collection?ward=phu-xuan")
+        .await;
+    let ward = &phu_xuan["wards"][0];
+    assert_eq!(phu_xuan["wards"].as_array().unwrap().len(), 1);
+    assert_eq!(ward["name"]["vi"], "Phường Phú Xuân");
+    // Every evening, 17:30 to 21:00: the next round ends within a day, in Vietnam's time.
+    let ends: DateTime<Utc> = ward["household"]["next"]["ends_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        ends > Utc::now() && ends <= Utc::now() + TimeDelta::hours(24),
+        "{ward}"
+    );
+    assert!(
+        ward["household"]["next"]["starts_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("17:30:00+07:00")
+    );
+    assert_eq!(ward["bulky"]["days"], json!(["Mo"]));
+    let bulky: DateTime<Utc> = ward["bulky"]["next"]["starts_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(bulky <= Utc::now() + TimeDelta::days(7));
+
+    // From a point in Phú Xuân, its collection point comes first.
+    let near = app
+        .get_json("/v1/environment/waste-collection?lat=16.4851&lng=107.5837")
+        .await;
+    let points = near["points"].as_array().unwrap();
+    assert_eq!(points.len(), 5);
+    assert_eq!(points[0]["ward"], "phu-xuan");
+    assert!(
+        points
+            .windows(2)
+            .all(|p| p[0]["distance_m"].as_f64() <= p[1]["distance_m"].as_f64())
+    );
+    assert_eq!(near["wards"].as_array().unwrap().len(), 15);
+
+    let nowhere = app
+        .get("/v1/environment/waste-collection?ward=atlantis")
+        .await;
+    problem(nowhere, 404, "waste_ward_not_found").await;
     app.stop().await;
 }

@@ -69,7 +69,7 @@ pub struct AlertView {
     #[schema(value_type = Option<Object>)]
     area: Option<Value>,
     wards: Vec<String>,
-    /// Whether the point asked about lies in the area.
+    /// Whether the point asked about lies in the area's polygons; absent for an area of wards.
     #[serde(skip_serializing_if = "Option::is_none")]
     applies_here: Option<bool>,
     sender: String,
@@ -356,7 +356,6 @@ pub async fn take(
     let in_force = alert.status == "Actual" && utc(vi.expires).is_none_or(|e| e > Utc::now());
     match area {
         Some(area) if in_force => {
-            let cancel = alert.msg_type == "Cancel";
             let (prefix_vi, prefix_en) = match alert.msg_type.as_str() {
                 "Update" => ("Cập nhật: ", "Update: "),
                 "Cancel" => ("Hủy cảnh báo: ", "Cancelled: "),
@@ -377,7 +376,9 @@ pub async fn take(
                     en.description.as_deref().unwrap_or(&en.event),
                     PUSH_BODY_CHARS,
                 ),
-                urgent: !cancel && is_urgent(&vi.severity, &vi.urgency),
+                // A cancel carries what it cancels' scale: the all-clear of a night's
+                // evacuation goes out at once too.
+                urgent: is_urgent(&vi.severity, &vi.urgency),
             };
             platform::events::enqueue(tx, id, &event).await?;
         }
@@ -464,9 +465,15 @@ pub async fn list(
             .position(|s| *s == severity)
             .unwrap_or(9)
     };
+    // Covering the point first, then those of wards (which may), then the others.
+    let here = |alert: &AlertView| match alert.applies_here {
+        Some(true) => 0,
+        None => 1,
+        Some(false) => 2,
+    };
     alerts.sort_by(|a, b| {
-        b.applies_here
-            .cmp(&a.applies_here)
+        here(a)
+            .cmp(&here(b))
             .then(rank(&a.severity).cmp(&rank(&b.severity)))
             .then(b.sent.cmp(&a.sent))
     });
@@ -519,6 +526,11 @@ pub async fn document(
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/cap+xml; charset=utf-8"),
+    );
+    // An authority's document is served as it came: a browser opening it runs nothing.
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
     );
     Ok(response)
 }
@@ -704,7 +716,7 @@ impl NewAlert {
         (status = 201, body = AlertView, description = "Issued (or the first answer to this key, replayed with `Idempotent-Replayed: true`)"),
         (status = 400, body = platform::error::Problem, description = "`idempotency_key_required`, `invalid_body`"),
         (status = 404, body = platform::error::Problem, description = "Not an admin of this jurisdiction; `alert_not_found` for `updates`"),
-        (status = 409, body = platform::error::Problem, description = "`alert_not_current`: the alert it updates was replaced"),
+        (status = 409, body = platform::error::Problem, description = "`alert_not_current`: the alert it updates was replaced; `alert_of_another_sender`: an authority's alert, only it may update it"),
         (status = 422, body = platform::error::Problem, description = "`invalid_field`, `unknown_alert_kind`, `invalid_alert_scale`, `invalid_alert_period`, `invalid_area`, `unknown_ward`, `area_outside_jurisdiction`, `area_too_large`, `idempotency_key_reused`"),
     ),
     security(("bearer" = [])))]
@@ -744,6 +756,10 @@ pub async fn create(
             || current.expires.is_some_and(|e| e <= Utc::now())
         {
             return Err(AlertsError::AlertNotCurrent.into());
+        }
+        // CAP lets a sender update only its own messages.
+        if current.sender != state.config.sender {
+            return Err(AlertsError::AlertOfAnotherSender.into());
         }
         references.push(cap::Reference {
             sender: current.sender,
@@ -977,7 +993,11 @@ fn operator_alert(
 
 /// The flood alert of a river past an alarm level: the higher the level, the graver (I
 /// moderate, II severe, III extreme), observed now, for 12 hours unless updated.
-pub fn river_alarm(config: &AlertsConfig, raised: &RiverAlarmRaised) -> CapAlert {
+pub fn river_alarm(
+    config: &AlertsConfig,
+    raised: &RiverAlarmRaised,
+    references: Vec<cap::Reference>,
+) -> CapAlert {
     let now = Utc::now().with_timezone(&OFFSET);
     let observed = raised.observed_at.with_timezone(&OFFSET);
     let roman = ["I", "II", "III"][usize::from(raised.alarm_level.clamp(1, 3)) - 1];
@@ -1001,7 +1021,7 @@ pub fn river_alarm(config: &AlertsConfig, raised: &RiverAlarmRaised) -> CapAlert
     let level = format!("{:.2}", raised.level_m);
     // Vietnamese writes decimals with a comma.
     let level_vi = level.replace('.', ",");
-    let threshold = format!("{:.1}", raised.threshold_m);
+    let threshold = format!("{:.2}", raised.threshold_m);
     let threshold_vi = threshold.replace('.', ",");
     let area = if raised.wards.is_empty() {
         CapArea {
@@ -1071,7 +1091,7 @@ pub fn river_alarm(config: &AlertsConfig, raised: &RiverAlarmRaised) -> CapAlert
         format!(
             "Lúc {} mực nước {} tại trạm {} là {level_vi} m, trên mức báo động {roman} ({threshold_vi} m).",
             observed.format("%H:%M ngày %d/%m/%Y"),
-            raised.river_vi,
+            lower_first(&raised.river_vi),
             raised.station_vi,
         ),
         instruction_vi,
@@ -1097,21 +1117,43 @@ pub fn river_alarm(config: &AlertsConfig, raised: &RiverAlarmRaised) -> CapAlert
     );
     CapAlert {
         identifier: format!(
-            "{}-GAUGE-{}-{}-{}",
-            raised.jurisdiction.to_ascii_uppercase(),
-            raised.gauge_id,
+            "{}{}-{}",
+            gauge_identifier_prefix(raised),
             raised.observed_at.format("%Y%m%dT%H%M%SZ"),
             raised.alarm_level
         ),
         sender: config.sender.clone(),
         sent: now,
         status: "Actual".to_owned(),
-        msg_type: "Alert".to_owned(),
+        msg_type: if references.is_empty() {
+            "Alert"
+        } else {
+            "Update"
+        }
+        .to_owned(),
         scope: "Public".to_owned(),
         note: None,
-        references: Vec::new(),
+        references,
         infos: vec![vi, en],
     }
+}
+
+/// "Sông Hương" as the middle of a sentence writes it: "sông Hương".
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// What the identifiers of a gauge's alerts begin with; they end with the alarm level.
+pub fn gauge_identifier_prefix(raised: &RiverAlarmRaised) -> String {
+    format!(
+        "{}-GAUGE-{}-",
+        raised.jurisdiction.to_ascii_uppercase(),
+        raised.gauge_id
+    )
 }
 
 /// The CAP `Cancel` of one of our alerts, with the reason as its description.

@@ -15,6 +15,9 @@ pub struct AlertsConfig {
     /// The `senderName` of those alerts, in Vietnamese and English.
     pub sender_name_vi: String,
     pub sender_name_en: String,
+    /// The address clients reach the API at (`https://api.hue.gov.vn`), for the links of the
+    /// Atom feed; unset, the request's own host (and the feed is not kept by shared caches).
+    pub public_url: Option<String>,
     /// How often the feeds are read.
     pub feed_poll_secs: u64,
     /// Deadline for one call to an outside system.
@@ -25,6 +28,7 @@ impl Default for AlertsConfig {
     fn default() -> Self {
         Self {
             feeds: BTreeMap::new(),
+            public_url: None,
             sender: "ioc@hue.gov.vn".to_owned(),
             sender_name_vi: "Trung tâm Giám sát, điều hành đô thị thông minh Huế".to_owned(),
             sender_name_en: "Hue Intelligent Operations Centre".to_owned(),

@@ -148,17 +148,61 @@ impl AlertsState {
     }
 }
 
-/// A river past a higher alarm level at a gauge becomes a flood alert of ours, once (its
-/// identifier is the reading's, so a redelivered event finds it taken).
+/// A river past a higher alarm level at a gauge becomes a flood alert of ours, or an update
+/// of the gauge's alert in force at a lower level. A river hovering at a threshold raises it
+/// once: while the gauge's alert of that level or higher is in force, a crossing adds nothing.
+/// A reading hours old (a backlog after an outage) is not news.
 async fn raise_river_alarms(state: &AlertsState, bus: &SharedBus) -> anyhow::Result<()> {
     let state = state.clone();
     let handler: Handler = Arc::new(move |event: Event| {
         let state = state.clone();
         Box::pin(async move {
             let raised: RiverAlarmRaised = event.decode()?;
-            let alert = alerts::river_alarm(&state.config, &raised);
-            let document = alert.to_xml();
+            if chrono::Utc::now() - raised.observed_at > chrono::TimeDelta::hours(3) {
+                tracing::info!(
+                    gauge = raised.gauge_id,
+                    "an old reading past an alarm level; no alert"
+                );
+                return Ok(());
+            }
             let mut tx = state.pool.begin().await?;
+            // One gauge's crossings one at a time, whichever replica takes them.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(format!("alerts.gauge:{}", raised.gauge_id))
+                .execute(&mut *tx)
+                .await?;
+            let prefix = alerts::gauge_identifier_prefix(&raised);
+            let in_force = sqlx::query!(
+                r#"SELECT identifier, sent FROM alerts
+                   WHERE sender = $1 AND source = 'gauge' AND starts_with(identifier, $2)
+                     AND replaced_by IS NULL AND msg_type <> 'Cancel'
+                     AND (expires IS NULL OR expires > now())
+                   ORDER BY sent DESC LIMIT 1"#,
+                state.config.sender,
+                prefix
+            )
+            .fetch_optional(&mut *tx)
+            .await?;
+            let mut references = Vec::new();
+            if let Some(in_force) = in_force {
+                let level = in_force
+                    .identifier
+                    .rsplit('-')
+                    .next()
+                    .and_then(|l| l.parse::<u8>().ok());
+                if level.is_some_and(|level| level >= raised.alarm_level) {
+                    return Ok(());
+                }
+                references.push(cap::Reference {
+                    sender: state.config.sender.clone(),
+                    identifier: in_force.identifier,
+                    sent: cap::cap_time(
+                        &in_force.sent.with_timezone(&platform::vietnam_time::OFFSET),
+                    ),
+                });
+            }
+            let alert = alerts::river_alarm(&state.config, &raised, references);
+            let document = alert.to_xml();
             if let alerts::Taken::New(id) = alerts::take(
                 &mut tx,
                 &raised.jurisdiction,

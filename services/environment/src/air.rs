@@ -157,6 +157,7 @@ async fn poll(
                 break;
             }
         }
+        let (hours, values) = crate::rivers::one_per_time(hours, values);
         sqlx::query!(
             r#"INSERT INTO air_readings (station, pollutant, hour, value)
                SELECT $1, $2, hour, value FROM UNNEST($3::timestamptz[], $4::float8[]) AS r(hour, value)

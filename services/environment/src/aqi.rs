@@ -322,7 +322,7 @@ impl Band {
                 ),
                 (
                     "Nếu đau mắt, ho hoặc đau họng, hãy giảm hoạt động ngoài trời. Học sinh nên giảm tập thể dục kéo dài.",
-                    "If your eyes, cough or throat hurt, spend less time outdoors. Pupils should cut down long exercise.",
+                    "If you have sore eyes, a cough or a sore throat, spend less time outdoors. Pupils should cut down long exercise.",
                 ),
                 (
                     "Giảm hoạt động mạnh và thời gian ở ngoài trời. Người bị hen suyễn có thể cần dùng thuốc thường xuyên hơn.",

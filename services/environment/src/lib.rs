@@ -10,6 +10,7 @@ pub mod config;
 mod errors;
 mod rivers;
 mod stations;
+mod waste;
 mod weather;
 
 pub use errors::EnvironmentError;
@@ -123,6 +124,7 @@ pub fn router(state: EnvironmentState) -> Router {
         .route("/v1/environment/rivers", get(rivers::gauges))
         .route("/v1/environment/rivers/{id}", get(rivers::gauge))
         .route("/v1/environment/air-quality", get(air::stations))
+        .route("/v1/environment/waste-collection", get(waste::collection))
         .route(
             "/v1/environment/air-quality/stations/{id}",
             get(air::station),
@@ -138,6 +140,7 @@ pub fn router(state: EnvironmentState) -> Router {
         rivers::gauge,
         air::stations,
         air::station,
+        waste::collection,
     ),
     components(schemas(
         weather::Forecast,
@@ -159,7 +162,13 @@ pub fn router(state: EnvironmentState) -> Router {
         aqi::SubIndex,
         aqi::Band,
         aqi::Pollutant,
+        waste::WasteCollection,
+        waste::WardRounds,
+        waste::RoundView,
+        waste::Round,
+        waste::Window,
+        waste::PointNear,
     )),
-    tags((name = "environment", description = "Weather, river levels and air quality"))
+    tags((name = "environment", description = "Weather, river levels, air quality and waste collection"))
 )]
 struct EnvironmentApi;

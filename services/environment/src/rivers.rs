@@ -135,6 +135,8 @@ async fn poll(
             .map(|link| resolve(base, &link))
             .transpose()?;
     }
+    // One reading per time: a server that repeats one must not stop the gauge's ingestion.
+    let (times, levels) = one_per_time(times, levels);
     sqlx::query!(
         r#"INSERT INTO river_readings (gauge, observed_at, level_m)
            SELECT $1, observed_at, level_m FROM UNNEST($2::timestamptz[], $3::float8[]) AS r(observed_at, level_m)
@@ -177,6 +179,12 @@ async fn poll(
         }
     }
     Ok(())
+}
+
+/// The readings with one value per time, the last given for a time winning, in time order.
+pub fn one_per_time<T: Ord + Copy>(times: Vec<T>, values: Vec<f64>) -> (Vec<T>, Vec<f64>) {
+    let readings: std::collections::BTreeMap<T, f64> = times.into_iter().zip(values).collect();
+    readings.into_iter().unzip()
 }
 
 /// A next link as a URL on the configured server: relative links are taken from its origin;
@@ -400,6 +408,13 @@ fn level(gauge: &RiverGauge, readings: &[(DateTime<Utc>, f64)], now: DateTime<Ut
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeated_time_keeps_its_last_reading() {
+        let (times, levels) = one_per_time(vec![3, 1, 3, 2], vec![0.3, 0.1, 0.33, 0.2]);
+        assert_eq!(times, [1, 2, 3]);
+        assert_eq!(levels, [0.1, 0.2, 0.33]);
+    }
 
     #[test]
     fn next_links_stay_on_the_server() {

@@ -17,6 +17,9 @@ pub struct Stations {
     pub air_stations: Vec<AirStation>,
     #[serde(default)]
     pub river_gauges: Vec<RiverGauge>,
+    /// Each ward's waste collection rounds and points.
+    #[serde(default)]
+    pub waste_collection: Vec<crate::waste::WardCollection>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +100,12 @@ pub fn load(file: Option<&Path>) -> anyhow::Result<Stations> {
             "river gauge {}: alarm levels must rise",
             gauge.id
         );
+    }
+    for ward in &stations.waste_collection {
+        ward.household
+            .check()
+            .and_then(|()| ward.bulky.check())
+            .map_err(|e| anyhow::anyhow!("waste collection of {}: {e}", ward.ward))?;
     }
     Ok(stations)
 }

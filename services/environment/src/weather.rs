@@ -24,6 +24,9 @@ use crate::{EnvironmentError, EnvironmentState};
 const HOURLY: &str = "temperature_2m,relative_humidity_2m,precipitation_probability,precipitation,weather_code,wind_speed_10m";
 const DAILY: &str = "weather_code,temperature_2m_max,temperature_2m_min,precipitation_sum,precipitation_probability_max,wind_speed_10m_max";
 const FORECAST_DAYS: usize = 7;
+/// Vietnam and its seas, islands included.
+const COVERAGE_LAT: std::ops::RangeInclusive<f64> = 6.0..=24.0;
+const COVERAGE_LNG: std::ops::RangeInclusive<f64> = 102.0..=118.0;
 const HOURS_SHOWN: usize = 48;
 /// Forecasts are kept per cell of this many degrees (about 2 km): nearby residents share one.
 const CELL_DEGREES: f64 = 0.02;
@@ -265,7 +268,7 @@ pub struct Warning {
     params(PointQuery),
     responses((status = 200, body = Forecast),
         (status = 404, description = "`no_weather_source`", body = platform::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid_position`", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_position`, `outside_forecast_coverage`", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`upstream_unavailable`", body = platform::error::Problem, content_type = "application/problem+json")))]
 pub async fn forecast(
     State(state): State<EnvironmentState>,
@@ -273,6 +276,11 @@ pub async fn forecast(
 ) -> Result<Response, ApiError> {
     if !platform::geo::valid_position(point.lat, point.lng) {
         return Err(SharedError::InvalidPosition.into());
+    }
+    // Vietnam's forecasts only: anyone may ask, so anywhere on Earth would spend the source's
+    // quota on others.
+    if !(COVERAGE_LAT.contains(&point.lat) && COVERAGE_LNG.contains(&point.lng)) {
+        return Err(EnvironmentError::OutsideForecastCoverage.into());
     }
     let forecasts = state
         .forecasts
@@ -424,7 +432,7 @@ fn describe(code: u8) -> Option<Text> {
         56 | 57 => ("Mưa phùn băng giá", "Freezing drizzle"),
         61 => ("Mưa nhỏ", "Slight rain"),
         63 => ("Mưa vừa", "Moderate rain"),
-        65 => ("Mưa to", "Heavy rain"),
+        65 => ("Mưa nặng hạt", "Heavy rain"),
         66 | 67 => ("Mưa băng giá", "Freezing rain"),
         71 | 73 | 75 | 77 => ("Tuyết", "Snow"),
         80 => ("Mưa rào nhẹ", "Slight rain showers"),

@@ -20,8 +20,9 @@
 //!
 //! Two gauges, each a datastream of hourly water levels in metres at the top of every hour
 //! for the last [`HISTORY_HOURS`] hours, the latest at the hour just begun:
-//! [`KIM_LONG_DATASTREAM_ID`], the Hương river at Kim Long (0.4-1.6 m in December), and
-//! [`PHU_OC_DATASTREAM_ID`], the Bồ river at Phú Ốc (1.2-2.8 m). Levels come from the gauge
+//! [`KIM_LONG_DATASTREAM_ID`], the Hương river at Kim Long (0.25-0.96 m), and
+//! [`PHU_OC_DATASTREAM_ID`], the Bồ river at Phú Ốc (0.45-1.4 m): below their first alarm levels, as
+//! between floods (tests raise them by posting). Levels come from the gauge
 //! and the hour, the same on every start: a swell over some days and the tide.
 
 use std::f64::consts::PI;
@@ -41,9 +42,9 @@ use serde_json::{Value, json};
 use crate::faults::{Faults, Outage, OutageRequest};
 use crate::gateway::{self, unit};
 
-/// The Hương river at Kim Long, 0.4-1.6 m.
+/// The Hương river at Kim Long, 0.25-0.96 m (alarm level I is 1.0 m).
 pub const KIM_LONG_DATASTREAM_ID: u64 = 101;
-/// The Bồ river at Phú Ốc, 1.2-2.8 m.
+/// The Bồ river at Phú Ốc, 0.45-1.4 m (alarm level I is 1.5 m).
 pub const PHU_OC_DATASTREAM_ID: u64 = 102;
 /// Hours of generated history: 14 days.
 pub const HISTORY_HOURS: i64 = 14 * 24;
@@ -55,8 +56,8 @@ const GARBAGE: &str = r#"{"value":[{"@iot.id":1,"@iot.selfLink":"http://"#;
 /// (id, name, description, mean level, swell, tide, phase).
 #[rustfmt::skip]
 const DATASTREAMS: [(u64, &str, &str, f64, f64, f64, f64); 2] = [
-    (KIM_LONG_DATASTREAM_ID, "Mực nước sông Hương tại Kim Long", "Water level of the Hương river at Kim Long", 1.0, 0.4, 0.1, 0.7),
-    (PHU_OC_DATASTREAM_ID, "Mực nước sông Bồ tại Phú Ốc", "Water level of the Bồ river at Phú Ốc", 2.0, 0.6, 0.06, 2.1),
+    (KIM_LONG_DATASTREAM_ID, "Mực nước sông Hương tại Kim Long", "Water level of the Hương river at Kim Long", 0.6, 0.25, 0.08, 0.7),
+    (PHU_OC_DATASTREAM_ID, "Mực nước sông Bồ tại Phú Ốc", "Water level of the Bồ river at Phú Ốc", 0.9, 0.35, 0.06, 2.1),
 ];
 
 #[derive(Clone, Copy)]
@@ -495,7 +496,7 @@ mod tests {
         assert_eq!(latest["resultTime"], latest["phenomenonTime"]);
         assert!(latest["result"].is_f64());
         // The whole fortnight, in range, oldest first unless told.
-        for (datastream, range) in [(101, 0.4..=1.6), (102, 1.2..=2.8)] {
+        for (datastream, range) in [(101, 0.2..=0.99), (102, 0.4..=1.45)] {
             let all = observations(&app, datastream, "$top=1000").await;
             assert!(all.get("@iot.nextLink").is_none());
             let value = all["value"].as_array().unwrap();
