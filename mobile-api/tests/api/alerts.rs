@@ -551,3 +551,39 @@ async fn operators_issue_and_cancel_alerts_published_as_cap(mode: Mode) {
     .await;
     app.stop().await;
 }
+
+in_both_modes!(emergency_numbers_and_the_nearest_help);
+async fn emergency_numbers_and_the_nearest_help(mode: Mode) {
+    let app = TestApp::spawn(mode).await;
+    // At Huế Central Hospital.
+    let near = app
+        .get_json("/v1/alerts/emergency?lat=16.4627&lng=107.5880")
+        .await;
+    let numbers: Vec<&str> = near["numbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers[..3], ["113", "114", "115"]);
+    assert_eq!(near["numbers"][0]["name"]["vi"], "Công an");
+    let places = near["places"].as_array().unwrap();
+    let kinds: Vec<&str> = places.iter().map(|p| p["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.len(), 3, "{near}");
+    for kind in ["police", "fire_station", "hospital"] {
+        assert_eq!(kinds.iter().filter(|k| **k == kind).count(), 1, "{kind}");
+    }
+    assert_eq!(places[0]["name"]["vi"], "Bệnh viện Trung ương Huế");
+    assert_eq!(places[0]["distance_m"], 0.0);
+    assert!(
+        places
+            .windows(2)
+            .all(|p| p[0]["distance_m"].as_f64() <= p[1]["distance_m"].as_f64())
+    );
+
+    let everywhere = app.get_json("/v1/alerts/emergency").await;
+    assert_eq!(everywhere["places"].as_array().unwrap().len(), 6);
+    let half = app.get("/v1/alerts/emergency?lat=16.46").await;
+    problem(half, 422, "invalid_position").await;
+    app.stop().await;
+}

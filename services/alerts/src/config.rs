@@ -18,6 +18,9 @@ pub struct AlertsConfig {
     /// The address clients reach the API at (`https://api.hue.gov.vn`), for the links of the
     /// Atom feed; unset, the request's own host (and the feed is not kept by shared caches).
     pub public_url: Option<String>,
+    /// Emergency numbers and the police stations, fire and rescue teams and hospitals (TOML, as
+    /// `data/emergency.toml`); none: the demo city's.
+    pub emergency_file: Option<std::path::PathBuf>,
     /// How often the feeds are read.
     pub feed_poll_secs: u64,
     /// Deadline for one call to an outside system.
@@ -29,6 +32,7 @@ impl Default for AlertsConfig {
         Self {
             feeds: BTreeMap::new(),
             public_url: None,
+            emergency_file: None,
             sender: "ioc@hue.gov.vn".to_owned(),
             sender_name_vi: "Trung tâm Giám sát, điều hành đô thị thông minh Huế".to_owned(),
             sender_name_en: "Hue Intelligent Operations Centre".to_owned(),

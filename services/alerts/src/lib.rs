@@ -4,11 +4,14 @@
 //! operators; each is told, through notifications' area broadcasts, to the residents whose home
 //! ward or last report lies in its area (severe and imminent ones through quiet hours);
 //! updates and cancels follow CAP's `references`. Residents read what is in force, and the
-//! jurisdiction's alerts go out again as a CAP Atom feed, as alert aggregators read them.
+//! jurisdiction's alerts go out again as a CAP Atom feed, as alert aggregators read them. It
+//! also names the emergency numbers, and the police, fire and rescue and hospital nearest a
+//! resident.
 
 mod alerts;
 pub mod cap;
 pub mod config;
+mod emergency;
 mod errors;
 mod feeds;
 
@@ -71,6 +74,7 @@ pub struct AlertsState {
     reports: ServiceClient,
     /// For the authorities' feeds.
     outside: OutboundClient,
+    emergency: Arc<emergency::Emergency>,
 }
 
 impl AlertsState {
@@ -97,7 +101,10 @@ impl AlertsState {
                 );
             }
         }
+        let emergency = emergency::load(config.emergency_file.as_deref())
+            .map_err(|e| anyhow::anyhow!("alerts.emergency_file: {e:#}"))?;
         Ok(Self {
+            emergency: Arc::new(emergency),
             pool: context.pool.clone(),
             config: Arc::new(config),
             reports: context.client("reports")?,
@@ -232,6 +239,7 @@ pub fn router(state: AlertsState) -> Router {
     Router::new()
         .route("/v1/alerts", get(alerts::list))
         .route("/v1/alerts/feeds/{jurisdiction}", get(feeds::atom))
+        .route("/v1/alerts/emergency", get(emergency::contacts))
         .route("/v1/alerts/{id}", get(alerts::get))
         .route("/v1/alerts/{id}/cap", get(alerts::document))
         .route("/v1/admin/alerts", post(alerts::create))
@@ -246,6 +254,7 @@ pub fn router(state: AlertsState) -> Router {
         alerts::get,
         alerts::document,
         feeds::atom,
+        emergency::contacts,
         alerts::create,
         alerts::cancel,
     ),
@@ -254,6 +263,9 @@ pub fn router(state: AlertsState) -> Router {
         alerts::AlertList,
         alerts::NewAlert,
         alerts::Cancellation,
+        emergency::EmergencyContacts,
+        emergency::NumberView,
+        emergency::PlaceView,
     )),
     tags((name = "alerts", description = "CAP 1.2 alerts, their feed, and operators' warnings"))
 )]
