@@ -2,7 +2,8 @@
 // OpenAQ and SensorThings sandboxes: the forecast where she is (GET /v1/environment/weather,
 // somewhere in Huế), the air at the stations near her (GET /v1/environment/air-quality), and
 // the rivers against their flood alarm levels (GET /v1/environment/rivers), and the alerts in
-// force where she is (GET /v1/alerts), now and then a station's or a gauge's own page. No
+// force where she is (GET /v1/alerts) and the public toilets near her (GET /v1/places), now
+// and then a station's or a gauge's own page. No
 // account: all of it is public.
 //
 // Forecasts are kept in memory per 2 km cell for 10 minutes (environment.forecast_cache_secs),
@@ -78,6 +79,11 @@ export default function () {
     'alerts in force, in both languages': (r) =>
       r.status === 200 && r.json('alerts').every((a) => a.headline.vi && a.headline.en),
   });
+
+  const toilets = http.get(`${BASE_URL}/v1/places?layer=toilets&lat=${lat}&lng=${lng}&radius_m=5000`, {
+    tags: { name: 'places' },
+  });
+  check(toilets, { 'toilets near me 200': (r) => r.status === 200 });
 
   if (Math.random() < 0.2) {
     const station = http.get(`${BASE_URL}/v1/environment/air-quality/stations/le-loi`, {

@@ -21,6 +21,7 @@ pub static SERVICES: &[&Service] = &[
     &administration::SERVICE,
     &environment::SERVICE,
     &alerts::SERVICE,
+    &places::SERVICE,
 ];
 
 /// The configuration sections of every service, for loading a configuration that any target
@@ -221,10 +222,11 @@ mod tests {
                 "education",
                 "administration",
                 "environment",
-                "alerts"
+                "alerts",
+                "places"
             ]
         );
-        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 13);
+        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 14);
     }
 
     #[test]
@@ -242,7 +244,7 @@ mod tests {
         assert!(error.contains("unknown target `catalog`"), "{error}");
         assert!(
             error.contains(
-                "all, catalogue, identity, media, reports, notifications, payments, health, education, administration, environment, alerts, mobile-api, sandbox"
+                "all, catalogue, identity, media, reports, notifications, payments, health, education, administration, environment, alerts, places, mobile-api, sandbox"
             ),
             "{error}"
         );

@@ -25,6 +25,7 @@ mod openapi;
 mod operations;
 mod ops;
 mod payments;
+mod places;
 mod reports;
 mod staff;
 mod verification;

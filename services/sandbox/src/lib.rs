@@ -15,6 +15,7 @@ pub mod one_stop;
 pub mod oneroster;
 pub mod open_meteo;
 pub mod openaq;
+pub mod osm;
 pub mod planning;
 mod recorded;
 pub mod sensorthings;
@@ -39,8 +40,10 @@ use axum::Router;
 /// central Huế, GeoJSON), and for the environment `/sandbox/open-meteo` (Open-Meteo's weather
 /// forecast), `/sandbox/openaq` (OpenAQ v3: the city's air-quality stations and their hourly
 /// readings), `/sandbox/sensorthings` (an OGC SensorThings API 1.1 server: the
-/// hydro-meteorological station's river gauges) and `/sandbox/cap` (the CAP 1.2 alert feeds,
-/// over Atom, of the city's disaster committee, power company and water company).
+/// hydro-meteorological station's river gauges), `/sandbox/cap` (the CAP 1.2 alert feeds,
+/// over Atom, of the city's disaster committee, power company and water company) and
+/// `/sandbox/osm` (an OpenStreetMap extract of central Huế's toilets, Wi-Fi, parking, heritage
+/// sites and traffic cameras, GeoJSON).
 pub fn router() -> Router {
     Router::new()
         .nest("/sandbox/vneid", vneid::router())
@@ -59,4 +62,5 @@ pub fn router() -> Router {
         .nest("/sandbox/openaq", openaq::router())
         .nest("/sandbox/sensorthings", sensorthings::router())
         .nest("/sandbox/cap", cap::router())
+        .nest("/sandbox/osm", osm::router())
 }

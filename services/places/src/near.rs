@@ -1,0 +1,212 @@
+//! Places near a resident, on the same H3 engine as reports and schools: the cells covering a
+//! circle, read from an index, then the exact distance; with whether each is open now in
+//! Vietnam's time.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
+use h3o::Resolution;
+use platform::ApiError;
+use platform::error::SharedError;
+use platform::extract::QueryParams;
+use platform::geo::cells_within_at;
+use platform::text::Text;
+use platform::vietnam_time::OFFSET;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::opening::Hours;
+use crate::{PlacesError, PlacesState};
+
+pub const LAYERS: &[&str] = &[
+    "toilets",
+    "wifi",
+    "parking",
+    "motorbike_parking",
+    "heritage",
+    "camera",
+];
+const DEFAULT_RADIUS_M: f64 = 1_000.0;
+const MAX_RADIUS_M: f64 = 10_000.0;
+/// Beyond this radius the res-7 cells cover the circle in far fewer cells.
+const COARSE_FROM_M: f64 = 1_000.0;
+const MAX_RESULTS: usize = 50;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct NearQuery {
+    /// `toilets`, `wifi` (free), `parking`, `motorbike_parking`, `heritage` or `camera`.
+    layer: String,
+    lat: f64,
+    lng: f64,
+    /// Up to 10,000; 1,000 by default.
+    radius_m: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlacesNear {
+    /// Nearest first, at most 50.
+    places: Vec<PlaceView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlaceView {
+    id: String,
+    layer: String,
+    /// The place's own name, or what it is when it has none.
+    name: Text,
+    lat: f64,
+    lng: f64,
+    distance_m: Option<f64>,
+    /// OpenStreetMap's `opening_hours`, as mapped.
+    opening_hours: Option<String>,
+    /// Open now, in Vietnam's time and holidays; absent when its hours are not known.
+    open_now: Option<bool>,
+    /// When it opens or closes next.
+    next_change: Option<DateTime<FixedOffset>>,
+    /// Fee, capacity, wheelchair access, Wi-Fi name, a camera's `snapshot_url`, a heritage
+    /// site's `guide_vi` and `guide_en`...
+    #[schema(value_type = Object)]
+    details: Value,
+}
+
+struct Row {
+    id: String,
+    layer: String,
+    name_vi: Option<String>,
+    name_en: Option<String>,
+    latitude: f64,
+    longitude: f64,
+    opening_hours: Option<String>,
+    details: Value,
+}
+
+impl Row {
+    fn view(self, hours: &Hours, now: NaiveDateTime, from: Option<(f64, f64)>) -> PlaceView {
+        let state = self
+            .opening_hours
+            .as_deref()
+            .and_then(|raw| hours.at(raw, now));
+        let (generic_vi, generic_en) = generic_name(&self.layer);
+        let name = Text::new(
+            self.name_vi.as_deref().unwrap_or(generic_vi),
+            self.name_en
+                .as_deref()
+                .or(self.name_vi.as_deref())
+                .unwrap_or(generic_en),
+        );
+        PlaceView {
+            distance_m: from.map(|(lat, lng)| {
+                platform::geo::distance_m(lat, lng, self.latitude, self.longitude).round()
+            }),
+            id: self.id,
+            layer: self.layer,
+            name,
+            lat: self.latitude,
+            lng: self.longitude,
+            opening_hours: self.opening_hours,
+            open_now: state.and_then(|s| s.open),
+            next_change: state
+                .and_then(|s| s.next_change)
+                .and_then(|t| t.and_local_timezone(OFFSET).single()),
+            details: self.details,
+        }
+    }
+}
+
+fn generic_name(layer: &str) -> (&'static str, &'static str) {
+    match layer {
+        "toilets" => ("Nhà vệ sinh công cộng", "Public toilet"),
+        "wifi" => ("Điểm Wi-Fi miễn phí", "Free Wi-Fi"),
+        "parking" => ("Bãi đỗ xe ô tô", "Car park"),
+        "motorbike_parking" => ("Bãi giữ xe máy", "Motorbike parking"),
+        "heritage" => ("Di tích", "Heritage site"),
+        _ => ("Camera giao thông", "Traffic camera"),
+    }
+}
+
+/// Places of one kind near a point, nearest first.
+#[utoipa::path(get, path = "/v1/places", operation_id = "places_near", tag = "places",
+    params(NearQuery),
+    responses((status = 200, body = PlacesNear),
+        (status = 400, description = "`invalid_query`: a radius past 10 km", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_position`, `unknown_place_layer`", body = platform::error::Problem, content_type = "application/problem+json")))]
+pub async fn near(
+    State(state): State<PlacesState>,
+    QueryParams(query): QueryParams<NearQuery>,
+) -> Result<Json<PlacesNear>, ApiError> {
+    if !LAYERS.contains(&query.layer.as_str()) {
+        return Err(PlacesError::UnknownPlaceLayer.into());
+    }
+    let radius = query.radius_m.unwrap_or(DEFAULT_RADIUS_M);
+    if !(1.0..=MAX_RADIUS_M).contains(&radius) {
+        return Err(SharedError::InvalidQuery {
+            reason: format!("radius_m must be between 1 and {MAX_RADIUS_M}"),
+        }
+        .into());
+    }
+    let coarse = radius > COARSE_FROM_M;
+    let resolution = if coarse {
+        Resolution::Seven
+    } else {
+        Resolution::Nine
+    };
+    let cells = cells_within_at(query.lat, query.lng, radius, resolution)
+        .ok_or(SharedError::InvalidPosition)?;
+    // One of the two lists is empty: the plan ORs a scan of each index.
+    let (fine, coarse_cells) = if coarse {
+        (Vec::new(), cells)
+    } else {
+        (cells, Vec::new())
+    };
+    let rows = sqlx::query_as!(
+        Row,
+        r#"SELECT id, layer, name_vi, name_en, latitude, longitude, opening_hours, details
+           FROM places
+           WHERE layer = $1 AND (cell = ANY($2) OR coarse_cell = ANY($3))"#,
+        query.layer,
+        &fine,
+        &coarse_cells
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let now = Utc::now().with_timezone(&OFFSET).naive_local();
+    let from = Some((query.lat, query.lng));
+    let mut places: Vec<PlaceView> = rows
+        .into_iter()
+        .filter(|row| {
+            platform::geo::distance_m(query.lat, query.lng, row.latitude, row.longitude) <= radius
+        })
+        .map(|row| row.view(&state.hours, now, from))
+        .collect();
+    places.sort_by(|a, b| {
+        a.distance_m
+            .unwrap_or(f64::MAX)
+            .total_cmp(&b.distance_m.unwrap_or(f64::MAX))
+    });
+    places.truncate(MAX_RESULTS);
+    Ok(Json(PlacesNear { places }))
+}
+
+/// One place.
+#[utoipa::path(get, path = "/v1/places/{id}", operation_id = "get_place", tag = "places",
+    params(("id" = String, Path)),
+    responses((status = 200, body = PlaceView),
+        (status = 404, description = "`place_not_found`", body = platform::error::Problem, content_type = "application/problem+json")))]
+pub async fn get(
+    State(state): State<PlacesState>,
+    Path(id): Path<String>,
+) -> Result<Json<PlaceView>, ApiError> {
+    let row = sqlx::query_as!(
+        Row,
+        r#"SELECT id, layer, name_vi, name_en, latitude, longitude, opening_hours, details
+           FROM places WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(PlacesError::PlaceNotFound)?;
+    let now = Utc::now().with_timezone(&OFFSET).naive_local();
+    Ok(Json(row.view(&state.hours, now, None)))
+}
