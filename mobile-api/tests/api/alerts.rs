@@ -587,3 +587,91 @@ async fn emergency_numbers_and_the_nearest_help(mode: Mode) {
     problem(half, 422, "invalid_position").await;
     app.stop().await;
 }
+
+in_both_modes!(ward_officers_notify_their_own_ward);
+async fn ward_officers_notify_their_own_ward(mode: Mode) {
+    let (provider, _) = sandbox().await;
+    let app = app_with_feeds(mode, &provider).await;
+    let officer = app.staff_token("phuxuan.officer").await;
+    let resident = app.resident_token().await;
+    set_home_ward(&app, &resident, "phu-xuan").await;
+    let notice = |area: Value, severity: &str| {
+        let mut body = operator_alert(area);
+        body["kind"] = json!("neighbourhood");
+        body["severity"] = json!(severity);
+        body["headline_vi"] = json!("Họp tổ dân phố tối thứ Bảy");
+        body
+    };
+    let post = |key: &str, body: Value| {
+        app.authed(Method::POST, "/v1/admin/alerts", &officer)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let issued = post("meeting", notice(json!({ "wards": ["phu-xuan"] }), "Minor"))
+        .await
+        .unwrap();
+    assert_eq!(issued.status(), 201);
+    let issued: Value = issued.json().await.unwrap();
+    assert_eq!(issued["urgent"], false);
+    assert!(
+        notices_once(&app, &resident, "Họp tổ dân phố")
+            .await
+            .iter()
+            .any(|t| t.contains("Họp tổ dân phố"))
+    );
+    let listed = app
+        .get_json("/v1/alerts?kind=neighbourhood&ward=phu-xuan")
+        .await;
+    assert_eq!(listed["alerts"][0]["id"], issued["id"]);
+    let elsewhere = app
+        .get_json("/v1/alerts?kind=neighbourhood&ward=thuan-hoa")
+        .await;
+    assert!(elsewhere["alerts"].as_array().unwrap().is_empty());
+
+    // Another ward, a polygon, another kind: not theirs to send. Nor a severe warning.
+    let other_ward = post("other", notice(json!({ "wards": ["thuan-hoa"] }), "Minor"))
+        .await
+        .unwrap();
+    assert_eq!(other_ward.status(), 404);
+    let mut announcement = notice(json!({ "wards": ["phu-xuan"] }), "Minor");
+    announcement["kind"] = json!("announcement");
+    assert_eq!(post("announce", announcement).await.unwrap().status(), 404);
+    let circle = notice(
+        json!({ "circle": { "lat": 16.495, "lng": 107.582, "radius_m": 500 } }),
+        "Minor",
+    );
+    assert_eq!(post("circle", circle).await.unwrap().status(), 404);
+    let severe = post("severe", notice(json!({ "wards": ["phu-xuan"] }), "Severe"))
+        .await
+        .unwrap();
+    problem(severe, 422, "notice_too_severe").await;
+
+    // The officer cancels their notice; another ward's officer cannot see it to cancel it.
+    let other_officer = app.staff_token("thuanhoa.officer").await;
+    let id = issued["id"].as_str().unwrap();
+    let reason = json!({ "reason_vi": "Hoãn họp.", "reason_en": "The meeting is postponed." });
+    let theirs = app
+        .authed(
+            Method::POST,
+            &format!("/v1/admin/alerts/{id}/cancel"),
+            &other_officer,
+        )
+        .json(&reason)
+        .send()
+        .await
+        .unwrap();
+    problem(theirs, 404, "alert_not_found").await;
+    let cancelled = app
+        .authed(
+            Method::POST,
+            &format!("/v1/admin/alerts/{id}/cancel"),
+            &officer,
+        )
+        .json(&reason)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+    app.stop().await;
+}

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use geo::{Contains, Point};
-use platform::auth::Principal;
+use platform::auth::{Principal, Role};
 use platform::error::SharedError;
 use platform::events::types::{AlertIssued, RiverAlarmRaised};
 use platform::extract::{IdempotencyKey, JsonBody, QueryParams};
@@ -33,6 +33,7 @@ pub const KINDS: &[&str] = &[
     "water_outage",
     "scam",
     "announcement",
+    "neighbourhood",
 ];
 const MAX_HEADLINE_CHARS: usize = 160;
 const MAX_TEXT_CHARS: usize = 2000;
@@ -408,6 +409,8 @@ pub struct ListQuery {
     jurisdiction: Option<String>,
     /// One kind only.
     kind: Option<String>,
+    /// Only alerts naming this ward (a ward's notices, say).
+    ward: Option<String>,
     /// Where the resident is: alerts covering it come first, marked `applies_here`.
     lat: Option<f64>,
     lng: Option<f64>,
@@ -450,10 +453,12 @@ pub async fn list(
            WHERE a.jurisdiction = $1 AND a.replaced_by IS NULL AND a.msg_type <> 'Cancel'
              AND (a.expires IS NULL OR a.expires > now())
              AND ($2::text IS NULL OR a.kind = $2)
+             AND ($3::text IS NULL OR $3 = ANY(a.wards))
            ORDER BY a.sent DESC
            LIMIT 200"#,
         jurisdiction,
-        query.kind
+        query.kind,
+        query.ward
     )
     .fetch_all(&state.pool)
     .await?;
@@ -709,15 +714,16 @@ impl NewAlert {
     }
 }
 
-/// Issues an alert written by an operator of the jurisdiction, once per `Idempotency-Key`.
+/// Issues an alert written by an operator of the jurisdiction, or a neighbourhood notice by a
+/// ward officer to their own wards, once per `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/alerts", operation_id = "create_alert", tag = "alerts", request_body = NewAlert,
     params(("Idempotency-Key" = String, Header, description = "Unique per alert; a retry reuses it")),
     responses(
         (status = 201, body = AlertView, description = "Issued (or the first answer to this key, replayed with `Idempotent-Replayed: true`)"),
         (status = 400, body = platform::error::Problem, description = "`idempotency_key_required`, `invalid_body`"),
-        (status = 404, body = platform::error::Problem, description = "Not an admin of this jurisdiction; `alert_not_found` for `updates`"),
+        (status = 404, body = platform::error::Problem, description = "Not an admin of this jurisdiction (nor an officer of every ward of a neighbourhood notice); `alert_not_found` for `updates`"),
         (status = 409, body = platform::error::Problem, description = "`alert_not_current`: the alert it updates was replaced; `alert_of_another_sender`: an authority's alert, only it may update it"),
-        (status = 422, body = platform::error::Problem, description = "`invalid_field`, `unknown_alert_kind`, `invalid_alert_scale`, `invalid_alert_period`, `invalid_area`, `unknown_ward`, `area_outside_jurisdiction`, `area_too_large`, `idempotency_key_reused`"),
+        (status = 422, body = platform::error::Problem, description = "`invalid_field`, `unknown_alert_kind`, `invalid_alert_scale`, `notice_too_severe`, `invalid_alert_period`, `invalid_area`, `unknown_ward`, `area_outside_jurisdiction`, `area_too_large`, `idempotency_key_reused`"),
     ),
     security(("bearer" = [])))]
 pub async fn create(
@@ -726,10 +732,18 @@ pub async fn create(
     IdempotencyKey(key): IdempotencyKey,
     JsonBody(request): JsonBody<NewAlert>,
 ) -> Result<Response, ApiError> {
-    if !principal.administers(&request.jurisdiction) {
-        return Err(ApiError::route_not_found());
-    }
     let area = request.validate()?;
+    if !principal.administers(&request.jurisdiction) {
+        // A ward officer tells their own wards, and only of what is not urgent.
+        if !notifies_own_wards(&principal, &request.jurisdiction, &request.kind, &area) {
+            return Err(ApiError::route_not_found());
+        }
+        if is_urgent(&request.severity, &request.urgency)
+            || matches!(request.severity.as_str(), "Extreme" | "Severe")
+        {
+            return Err(AlertsError::NoticeTooSevere.into());
+        }
+    }
     let cap_area = request.cap_area(&area)?;
     state
         .check_area(&request.jurisdiction, &area_for_reports(&cap_area)?)
@@ -809,6 +823,22 @@ async fn load_in(tx: &mut PgConnection, id: Uuid) -> Result<AlertView, ApiError>
     Ok(row.view(None, Utc::now()))
 }
 
+/// Whether a ward officer may issue this: a neighbourhood notice to wards all theirs.
+fn notifies_own_wards(
+    principal: &Principal,
+    jurisdiction: &str,
+    kind: &str,
+    area: &NewArea,
+) -> bool {
+    let NewArea::Wards(wards) = area else {
+        return false;
+    };
+    kind == "neighbourhood"
+        && principal.has_role(Role::WardOfficer)
+        && principal.scope.jurisdiction.as_deref() == Some(jurisdiction)
+        && wards.iter().all(|w| principal.scope.wards.contains(w))
+}
+
 /// The area as reports resolves areas, to check it lies in the jurisdiction.
 fn area_for_reports(area: &CapArea) -> Result<Value, ApiError> {
     if !area.geocodes.is_empty() {
@@ -860,13 +890,23 @@ pub async fn cancel(
     }
     let mut tx = state.pool.begin().await?;
     let current = sqlx::query!(
-        r#"SELECT jurisdiction, kind, document, replaced_by, msg_type, expires FROM alerts
+        r#"SELECT jurisdiction, kind, document, replaced_by, msg_type, expires, wards FROM alerts
            WHERE id = $1 FOR UPDATE"#,
         id
     )
     .fetch_optional(&mut *tx)
     .await?
-    .filter(|alert| principal.administers(&alert.jurisdiction))
+    .filter(|alert| {
+        principal.administers(&alert.jurisdiction)
+            || (alert.kind == "neighbourhood"
+                && principal.has_role(Role::WardOfficer)
+                && principal.scope.jurisdiction.as_deref() == Some(alert.jurisdiction.as_str())
+                && !alert.wards.is_empty()
+                && alert
+                    .wards
+                    .iter()
+                    .all(|w| principal.scope.wards.contains(w)))
+    })
     .ok_or(AlertsError::AlertNotFound)?;
     if current.replaced_by.is_some()
         || current.msg_type == "Cancel"
@@ -909,6 +949,7 @@ fn category(kind: &str) -> &'static str {
         "traffic" => "Transport",
         "power_outage" | "water_outage" => "Infra",
         "scam" => "Security",
+        "neighbourhood" => "Other",
         _ => "Other",
     }
 }

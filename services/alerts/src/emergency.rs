@@ -90,14 +90,14 @@ pub struct NearQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EmergencyContacts {
     /// In the order to show them: police, fire and rescue, ambulance first.
-    numbers: Vec<NumberView>,
+    numbers: Vec<EmergencyNumber>,
     /// With a position, the nearest police station, fire and rescue team and hospital (one
     /// each, nearest first); without, every place.
-    places: Vec<PlaceView>,
+    places: Vec<EmergencyPlace>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct NumberView {
+pub struct EmergencyNumber {
     /// What to dial.
     number: String,
     name: Text,
@@ -106,7 +106,7 @@ pub struct NumberView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct PlaceView {
+pub struct EmergencyPlace {
     /// `police`, `fire_station` or `hospital`.
     kind: String,
     name: Text,
@@ -130,7 +130,7 @@ pub async fn contacts(
         _ => return Err(SharedError::InvalidPosition.into()),
     };
     let emergency = &state.emergency;
-    let view = |place: &Place| PlaceView {
+    let view = |place: &Place| EmergencyPlace {
         kind: place.kind.clone(),
         name: Text::new(&place.name_vi, &place.name_en),
         lat: place.lat,
@@ -138,7 +138,7 @@ pub async fn contacts(
         distance_m: point
             .map(|(lat, lng)| platform::geo::distance_m(lat, lng, place.lat, place.lng).round()),
     };
-    let mut places: Vec<PlaceView> = match point {
+    let mut places: Vec<EmergencyPlace> = match point {
         None => emergency.places.iter().map(view).collect(),
         Some(_) => KINDS
             .iter()
@@ -165,7 +165,7 @@ pub async fn contacts(
         numbers: emergency
             .numbers
             .iter()
-            .map(|n| NumberView {
+            .map(|n| EmergencyNumber {
                 number: n.number.clone(),
                 name: Text::new(&n.name_vi, &n.name_en),
                 for_what: Text::new(&n.for_vi, &n.for_en),

@@ -12,9 +12,13 @@ platform::error_codes! {
         AlertOfAnotherSender = (CONFLICT, "alert_of_another_sender",
             "Cảnh báo này do cơ quan khác phát hành; chỉ cơ quan đó có thể hủy.",
             "Another authority issued this alert; only it can cancel it."),
+        /// A ward officer's notice cannot be severe or urgent: the city issues warnings.
+        NoticeTooSevere = (UNPROCESSABLE_ENTITY, "notice_too_severe",
+            "Thông báo của phường chỉ ở mức nhẹ hoặc trung bình; cảnh báo khẩn do thành phố phát hành.",
+            "Ward notices are minor or moderate; urgent warnings are issued by the city."),
         UnknownAlertKind = (UNPROCESSABLE_ENTITY, "unknown_alert_kind",
             "Loại cảnh báo không hợp lệ.",
-            "Unknown alert kind: use disaster, traffic, power_outage, water_outage, scam or announcement."),
+            "Unknown alert kind: use disaster, traffic, power_outage, water_outage, scam, announcement or neighbourhood."),
         /// An urgency, severity or certainty CAP does not name.
         InvalidAlertScale = (UNPROCESSABLE_ENTITY, "invalid_alert_scale",
             "Mức khẩn cấp, mức nghiêm trọng hoặc độ chắc chắn không hợp lệ.",

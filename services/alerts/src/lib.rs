@@ -264,8 +264,8 @@ pub fn router(state: AlertsState) -> Router {
         alerts::NewAlert,
         alerts::Cancellation,
         emergency::EmergencyContacts,
-        emergency::NumberView,
-        emergency::PlaceView,
+        emergency::EmergencyNumber,
+        emergency::EmergencyPlace,
     )),
     tags((name = "alerts", description = "CAP 1.2 alerts, their feed, and operators' warnings"))
 )]
