@@ -429,11 +429,7 @@ pub async fn list(
     State(state): State<AlertsState>,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<AlertList>, ApiError> {
-    let point = match (query.lat, query.lng) {
-        (Some(lat), Some(lng)) if platform::geo::valid_position(lat, lng) => Some((lat, lng)),
-        (None, None) => None,
-        _ => return Err(SharedError::InvalidPosition.into()),
-    };
+    let point = platform::geo::optional_position(query.lat, query.lng)?;
     if let Some(kind) = &query.kind
         && !KINDS.contains(&kind.as_str())
     {
@@ -1010,14 +1006,26 @@ fn operator_alert(
         &config.sender_name_en,
         &request.area_desc_en,
     );
+    let identifier = format!(
+        "{}-{}",
+        request.jurisdiction.to_ascii_uppercase(),
+        Uuid::now_v7().simple()
+    );
+    our_message(config, identifier, now, references, vec![vi, en])
+}
+
+/// A message of ours, public and actual: an `Alert`, or an `Update` of what it references.
+fn our_message(
+    config: &AlertsConfig,
+    identifier: String,
+    sent: DateTime<FixedOffset>,
+    references: Vec<cap::Reference>,
+    infos: Vec<Info>,
+) -> CapAlert {
     CapAlert {
-        identifier: format!(
-            "{}-{}",
-            request.jurisdiction.to_ascii_uppercase(),
-            Uuid::now_v7().simple()
-        ),
+        identifier,
         sender: config.sender.clone(),
-        sent: now,
+        sent,
         status: "Actual".to_owned(),
         msg_type: if references.is_empty() {
             "Alert"
@@ -1028,7 +1036,7 @@ fn operator_alert(
         scope: "Public".to_owned(),
         note: None,
         references,
-        infos: vec![vi, en],
+        infos,
     }
 }
 
@@ -1156,27 +1164,13 @@ pub fn river_alarm(
         &config.sender_name_en,
         format!("Along the {} near {}", raised.river_en, raised.station_en),
     );
-    CapAlert {
-        identifier: format!(
-            "{}{}-{}",
-            gauge_identifier_prefix(raised),
-            raised.observed_at.format("%Y%m%dT%H%M%SZ"),
-            raised.alarm_level
-        ),
-        sender: config.sender.clone(),
-        sent: now,
-        status: "Actual".to_owned(),
-        msg_type: if references.is_empty() {
-            "Alert"
-        } else {
-            "Update"
-        }
-        .to_owned(),
-        scope: "Public".to_owned(),
-        note: None,
-        references,
-        infos: vec![vi, en],
-    }
+    let identifier = format!(
+        "{}{}-{}",
+        gauge_identifier_prefix(raised),
+        raised.observed_at.format("%Y%m%dT%H%M%SZ"),
+        raised.alarm_level
+    );
+    our_message(config, identifier, now, references, vec![vi, en])
 }
 
 /// "Sông Hương" as the middle of a sentence writes it: "sông Hương".

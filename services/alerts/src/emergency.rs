@@ -6,7 +6,6 @@ use std::path::Path;
 use axum::Json;
 use axum::extract::State;
 use platform::ApiError;
-use platform::error::SharedError;
 use platform::extract::QueryParams;
 use platform::text::Text;
 use serde::{Deserialize, Serialize};
@@ -124,11 +123,7 @@ pub async fn contacts(
     State(state): State<AlertsState>,
     QueryParams(near): QueryParams<NearQuery>,
 ) -> Result<Json<EmergencyContacts>, ApiError> {
-    let point = match (near.lat, near.lng) {
-        (Some(lat), Some(lng)) if platform::geo::valid_position(lat, lng) => Some((lat, lng)),
-        (None, None) => None,
-        _ => return Err(SharedError::InvalidPosition.into()),
-    };
+    let point = platform::geo::optional_position(near.lat, near.lng)?;
     let emergency = &state.emergency;
     let view = |place: &Place| EmergencyPlace {
         kind: place.kind.clone(),

@@ -12,7 +12,7 @@ use h3o::Resolution;
 use platform::ApiError;
 use platform::error::SharedError;
 use platform::extract::QueryParams;
-use platform::geo::{cell_at, cells_within_at};
+use platform::geo::{NearCells, cell_at};
 use platform::jobs::{Jobs, lead};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -22,8 +22,6 @@ use crate::oneroster::{OneRoster, Org};
 
 const DEFAULT_RADIUS_M: f64 = 2_000.0;
 const MAX_RADIUS_M: f64 = 10_000.0;
-/// Beyond this radius the res-7 cells cover the circle in far fewer cells.
-const COARSE_FROM_M: f64 = 1_000.0;
 const MAX_RESULTS: usize = 50;
 /// The levels of Việt Nam's general education, in order.
 const LEVELS: &[&str] = &["preschool", "primary", "lower_secondary", "upper_secondary"];
@@ -278,20 +276,8 @@ pub async fn near(
         .radius_m
         .unwrap_or(DEFAULT_RADIUS_M)
         .clamp(1.0, MAX_RADIUS_M);
-    let coarse = radius > COARSE_FROM_M;
-    let resolution = if coarse {
-        Resolution::Seven
-    } else {
-        Resolution::Nine
-    };
-    let cells = cells_within_at(query.lat, query.lng, radius, resolution)
-        .ok_or(SharedError::InvalidPosition)?;
-    // One of the two lists is empty: the plan ORs a scan of each index.
-    let (fine, coarse_cells) = if coarse {
-        (Vec::new(), cells)
-    } else {
-        (cells, Vec::new())
-    };
+    let cells =
+        NearCells::around(query.lat, query.lng, radius).ok_or(SharedError::InvalidPosition)?;
     let rows = sqlx::query_as!(
         SchoolRow,
         r#"SELECT id, code, name, levels, ownership, address, phone, ward, enrolment_wards,
@@ -301,8 +287,8 @@ pub async fn near(
              AND ($3::text IS NULL OR $3 = ANY(levels))
              AND ($4::text IS NULL OR ownership = $4)
            LIMIT 20000"#,
-        &fine,
-        &coarse_cells,
+        &cells.fine,
+        &cells.coarse,
         query.level.map(SchoolLevel::as_str),
         query.ownership.map(|o| match o {
             Ownership::Public => "public",

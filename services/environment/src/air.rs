@@ -12,7 +12,6 @@ use bytes::Bytes;
 use chrono::{DateTime, Days, FixedOffset, NaiveDate, TimeDelta, Utc};
 use http_body_util::Full;
 use platform::ApiError;
-use platform::error::SharedError;
 use platform::extract::QueryParams;
 use platform::jobs::{Jobs, lead};
 use platform::outbound::OutboundClient;
@@ -268,11 +267,7 @@ pub async fn stations(
     State(state): State<EnvironmentState>,
     QueryParams(near): QueryParams<NearQuery>,
 ) -> Result<Json<AirStations>, ApiError> {
-    let point = match (near.lat, near.lng) {
-        (Some(lat), Some(lng)) if platform::geo::valid_position(lat, lng) => Some((lat, lng)),
-        (None, None) => None,
-        _ => return Err(SharedError::InvalidPosition.into()),
-    };
+    let point = platform::geo::optional_position(near.lat, near.lng)?;
     let now = Utc::now();
     let readings = Readings::load(&state, None, now).await?;
     let mut stations: Vec<StationAir> = state

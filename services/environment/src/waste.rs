@@ -5,7 +5,6 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveTime, Utc, Weekday};
 use platform::ApiError;
-use platform::error::SharedError;
 use platform::extract::QueryParams;
 use platform::text::Text;
 use platform::vietnam_time::OFFSET;
@@ -164,11 +163,7 @@ pub async fn collection(
     State(state): State<EnvironmentState>,
     QueryParams(query): QueryParams<WasteQuery>,
 ) -> Result<Json<WasteCollection>, ApiError> {
-    let point = match (query.lat, query.lng) {
-        (Some(lat), Some(lng)) if platform::geo::valid_position(lat, lng) => Some((lat, lng)),
-        (None, None) => None,
-        _ => return Err(SharedError::InvalidPosition.into()),
-    };
+    let point = platform::geo::optional_position(query.lat, query.lng)?;
     let all = &state.stations.waste_collection;
     let wards: Vec<&WardCollection> = match &query.ward {
         Some(ward) => vec![

@@ -15,7 +15,7 @@ use h3o::Resolution;
 use platform::ApiError;
 use platform::error::SharedError;
 use platform::extract::QueryParams;
-use platform::geo::{cell_at, cells_within_at, distance_m};
+use platform::geo::{NearCells, cell_at, distance_m};
 use platform::jobs::{Jobs, lead};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -33,8 +33,6 @@ const MAX_LOCATION_PAGES: usize = 200;
 /// Searched by default, and at most (metres).
 const DEFAULT_RADIUS_M: f64 = 2_000.0;
 const MAX_RADIUS_M: f64 = 10_000.0;
-/// Circles wider than this are looked up by res-7 cells, narrower ones by res-9.
-const COARSE_FROM_M: f64 = 1_000.0;
 /// Blood drives within this distance are shown (metres).
 const DRIVES_RADIUS_M: f64 = 30_000.0;
 const MAX_RESULTS: i64 = 50;
@@ -347,24 +345,11 @@ pub async fn near(
         .radius_m
         .unwrap_or(DEFAULT_RADIUS_M)
         .clamp(1.0, MAX_RADIUS_M);
-    let coarse = radius > COARSE_FROM_M;
-    let resolution = if coarse {
-        Resolution::Seven
-    } else {
-        Resolution::Nine
-    };
-    let cells = cells_within_at(query.lat, query.lng, radius, resolution)
-        .ok_or(SharedError::InvalidPosition)?;
+    let cells =
+        NearCells::around(query.lat, query.lng, radius).ok_or(SharedError::InvalidPosition)?;
     let kinds: Vec<&str> = match query.kind {
         Some(FacilityKind::BloodDrive) | None => vec!["hospital", "clinic", "pharmacy"],
         Some(kind) => vec![kind.as_str()],
-    };
-    // Only one of the two cell lists is filled: the plan ORs a scan of each index, and the scan
-    // of an empty list costs nothing.
-    let (fine, coarse_cells) = if coarse {
-        (Vec::new(), cells)
-    } else {
-        (cells, Vec::new())
     };
     // A jurisdiction lists a few thousand facilities: the bound is above any city's, and keeps
     // memory bounded.
@@ -376,8 +361,8 @@ pub async fn near(
            WHERE (cell = ANY($1) OR cell_r7 = ANY($2)) AND kind = ANY($3)
              AND ($4::bool IS NULL OR accepts_bhyt = $4)
            LIMIT 20000"#,
-        &fine,
-        &coarse_cells,
+        &cells.fine,
+        &cells.coarse,
         &kinds as &[&str],
         query.accepts_bhyt,
     )

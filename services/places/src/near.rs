@@ -5,11 +5,10 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
-use h3o::Resolution;
 use platform::ApiError;
 use platform::error::SharedError;
 use platform::extract::QueryParams;
-use platform::geo::cells_within_at;
+use platform::geo::NearCells;
 use platform::text::Text;
 use platform::vietnam_time::OFFSET;
 use serde::{Deserialize, Serialize};
@@ -29,8 +28,6 @@ pub const LAYERS: &[&str] = &[
 ];
 const DEFAULT_RADIUS_M: f64 = 1_000.0;
 const MAX_RADIUS_M: f64 = 10_000.0;
-/// Beyond this radius the res-7 cells cover the circle in far fewer cells.
-const COARSE_FROM_M: f64 = 1_000.0;
 const MAX_RESULTS: usize = 50;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -146,28 +143,16 @@ pub async fn near(
         }
         .into());
     }
-    let coarse = radius > COARSE_FROM_M;
-    let resolution = if coarse {
-        Resolution::Seven
-    } else {
-        Resolution::Nine
-    };
-    let cells = cells_within_at(query.lat, query.lng, radius, resolution)
-        .ok_or(SharedError::InvalidPosition)?;
-    // One of the two lists is empty: the plan ORs a scan of each index.
-    let (fine, coarse_cells) = if coarse {
-        (Vec::new(), cells)
-    } else {
-        (cells, Vec::new())
-    };
+    let cells =
+        NearCells::around(query.lat, query.lng, radius).ok_or(SharedError::InvalidPosition)?;
     let rows = sqlx::query_as!(
         Row,
         r#"SELECT id, layer, name_vi, name_en, latitude, longitude, opening_hours, details
            FROM places
            WHERE layer = $1 AND (cell = ANY($2) OR coarse_cell = ANY($3))"#,
         query.layer,
-        &fine,
-        &coarse_cells
+        &cells.fine,
+        &cells.coarse
     )
     .fetch_all(&state.pool)
     .await?;

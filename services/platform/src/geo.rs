@@ -10,6 +10,49 @@ pub fn valid_position(latitude: f64, longitude: f64) -> bool {
     (-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude)
 }
 
+/// A position asked with optional `lat` and `lng`: both or neither, and a position when given
+/// (422 `invalid_position` otherwise).
+pub fn optional_position(
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+) -> Result<Option<(f64, f64)>, crate::ApiError> {
+    match (latitude, longitude) {
+        (Some(lat), Some(lng)) if valid_position(lat, lng) => Ok(Some((lat, lng))),
+        (None, None) => Ok(None),
+        _ => Err(crate::error::SharedError::InvalidPosition.into()),
+    }
+}
+
+/// Past this radius a near-me query reads res-7 cells, which cover the circle in far fewer.
+pub const COARSE_FROM_M: f64 = 1_000.0;
+
+/// The cells a near-me query reads for every point within a circle, for a table that stores
+/// each row's res-9 and res-7 cell: one of the two lists is empty, so the plan ORs a scan of
+/// each index.
+pub struct NearCells {
+    pub fine: Vec<i64>,
+    pub coarse: Vec<i64>,
+}
+
+impl NearCells {
+    /// `None` for a position off the earth.
+    pub fn around(latitude: f64, longitude: f64, radius_m: f64) -> Option<NearCells> {
+        if radius_m > COARSE_FROM_M {
+            let coarse = cells_within_at(latitude, longitude, radius_m, Resolution::Seven)?;
+            Some(NearCells {
+                fine: Vec::new(),
+                coarse,
+            })
+        } else {
+            let fine = cells_within_at(latitude, longitude, radius_m, Resolution::Nine)?;
+            Some(NearCells {
+                fine,
+                coarse: Vec::new(),
+            })
+        }
+    }
+}
+
 /// The great-circle distance in metres, which a near-me answer measures exactly after the cells
 /// found the candidates.
 pub fn distance_m(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
