@@ -728,6 +728,10 @@ pub async fn create(
     IdempotencyKey(key): IdempotencyKey,
     JsonBody(request): JsonBody<NewAlert>,
 ) -> Result<Response, ApiError> {
+    // Only staff who may send something learn what is wrong with what they sent.
+    if !principal.administers(&request.jurisdiction) && !principal.has_role(Role::WardOfficer) {
+        return Err(ApiError::route_not_found());
+    }
     let area = request.validate()?;
     if !principal.administers(&request.jurisdiction) {
         // A ward officer tells their own wards, and only of what is not urgent.

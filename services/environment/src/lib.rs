@@ -165,7 +165,6 @@ pub fn router(state: EnvironmentState) -> Router {
         waste::WasteCollection,
         waste::WardRounds,
         waste::RoundView,
-        waste::Round,
         waste::Window,
         waste::PointNear,
     )),

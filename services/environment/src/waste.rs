@@ -29,7 +29,7 @@ pub struct WardCollection {
 }
 
 /// A collection round: the weekdays it passes and its window.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Round {
     /// `Mo` to `Su`.
@@ -39,7 +39,7 @@ pub struct Round {
     to: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CollectionPoint {
     name_vi: String,
@@ -138,8 +138,11 @@ pub struct WardRounds {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RoundView {
-    #[serde(flatten)]
-    round: Round,
+    /// `Mo` to `Su`.
+    days: Vec<String>,
+    /// `HH:MM`, Vietnam's time.
+    from: String,
+    to: String,
     /// Under way now, or the next one.
     next: Option<Window>,
 }
@@ -175,7 +178,9 @@ pub async fn collection(
     };
     let now = Utc::now();
     let rounds = |round: &Round| RoundView {
-        round: round.clone(),
+        days: round.days.clone(),
+        from: round.from.clone(),
+        to: round.to.clone(),
         next: round.next(now),
     };
     let mut points: Vec<PointNear> = match point {
