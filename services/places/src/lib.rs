@@ -8,7 +8,7 @@ pub mod config;
 mod errors;
 pub mod holidays;
 mod import;
-mod near;
+pub mod near;
 pub mod opening;
 
 pub use errors::PlacesError;

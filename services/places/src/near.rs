@@ -29,6 +29,9 @@ pub const LAYERS: &[&str] = &[
 const DEFAULT_RADIUS_M: f64 = 1_000.0;
 const MAX_RADIUS_M: f64 = 10_000.0;
 const MAX_RESULTS: usize = 50;
+/// Rows read for one answer, nearest first by a flat-earth distance; the exact distance then
+/// picks the answer from them.
+const CANDIDATES: i64 = 200;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -143,34 +146,16 @@ pub async fn near(
         }
         .into());
     }
-    let cells =
-        NearCells::around(query.lat, query.lng, radius).ok_or(SharedError::InvalidPosition)?;
-    let rows = sqlx::query_as!(
-        Row,
-        r#"SELECT id, layer, name_vi, name_en, latitude, longitude, opening_hours, details
-           FROM places
-           WHERE layer = $1 AND (cell = ANY($2) OR coarse_cell = ANY($3))"#,
-        query.layer,
-        &cells.fine,
-        &cells.coarse
+    let places = nearest(
+        &state.pool,
+        &state.hours,
+        &query.layer,
+        query.lat,
+        query.lng,
+        radius,
     )
-    .fetch_all(&state.pool)
-    .await?;
-    let now = Utc::now().with_timezone(&OFFSET).naive_local();
-    let from = Some((query.lat, query.lng));
-    let mut places: Vec<PlaceView> = rows
-        .into_iter()
-        .filter(|row| {
-            platform::geo::distance_m(query.lat, query.lng, row.latitude, row.longitude) <= radius
-        })
-        .map(|row| row.view(&state.hours, now, from))
-        .collect();
-    places.sort_by(|a, b| {
-        a.distance_m
-            .unwrap_or(f64::MAX)
-            .total_cmp(&b.distance_m.unwrap_or(f64::MAX))
-    });
-    places.truncate(MAX_RESULTS);
+    .await?
+    .ok_or(SharedError::InvalidPosition)?;
     Ok(Json(PlacesNear { places }))
 }
 
@@ -194,4 +179,55 @@ pub async fn get(
     .ok_or(PlacesError::PlaceNotFound)?;
     let now = Utc::now().with_timezone(&OFFSET).naive_local();
     Ok(Json(row.view(&state.hours, now, None)))
+}
+
+/// The places of `layer` within `radius_m` of a point, nearest first, at most 50, with their
+/// hours evaluated now; `None` for a position off the earth.
+pub async fn nearest(
+    pool: &sqlx::PgPool,
+    hours: &Hours,
+    layer: &str,
+    lat: f64,
+    lng: f64,
+    radius: f64,
+) -> Result<Option<Vec<PlaceView>>, sqlx::Error> {
+    let Some(cells) = NearCells::around(lat, lng, radius) else {
+        return Ok(None);
+    };
+    // The nearest candidates by a flat-earth distance, which orders points as the true one does
+    // at a city's scale: a dense city answers from a bounded number of rows.
+    let rows = sqlx::query_as!(
+        Row,
+        r#"SELECT id, layer, name_vi, name_en, latitude, longitude, opening_hours, details
+           FROM places
+           WHERE layer = $1 AND (cell = ANY($2) OR coarse_cell = ANY($3))
+           ORDER BY (latitude - $4) ^ 2 + ((longitude - $5) * cos(radians($4))) ^ 2
+           LIMIT $6"#,
+        layer,
+        &cells.fine,
+        &cells.coarse,
+        lat,
+        lng,
+        CANDIDATES
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut nearest: Vec<(f64, Row)> = rows
+        .into_iter()
+        .map(|row| {
+            let distance = platform::geo::distance_m(lat, lng, row.latitude, row.longitude);
+            (distance, row)
+        })
+        .filter(|(distance, _)| *distance <= radius)
+        .collect();
+    nearest.sort_by(|a, b| a.0.total_cmp(&b.0));
+    nearest.truncate(MAX_RESULTS);
+    // Opening hours are evaluated for the places answered only.
+    let now = Utc::now().with_timezone(&OFFSET).naive_local();
+    let from = Some((lat, lng));
+    let places: Vec<PlaceView> = nearest
+        .into_iter()
+        .map(|(_, row)| row.view(hours, now, from))
+        .collect();
+    Ok(Some(places))
 }
