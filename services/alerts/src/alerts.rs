@@ -391,6 +391,34 @@ pub async fn take(
     Ok(Taken::New(id))
 }
 
+/// Takes a message an operator wrote, as a CAP document of ours; its identifier is new.
+async fn take_written(
+    tx: &mut PgConnection,
+    jurisdiction: &str,
+    kind: &str,
+    account: Uuid,
+    alert: &CapAlert,
+) -> Result<Uuid, ApiError> {
+    let document = alert.to_xml();
+    match take(
+        tx,
+        jurisdiction,
+        kind,
+        "operator",
+        Some(account),
+        alert,
+        &document,
+    )
+    .await
+    .map_err(ApiError::internal)?
+    {
+        Taken::New(id) => Ok(id),
+        Taken::Known => Err(ApiError::internal(anyhow::anyhow!(
+            "a new identifier was taken already"
+        ))),
+    }
+}
+
 /// `text` in at most `max` characters, with an ellipsis when cut.
 fn cut(text: &str, max: usize) -> String {
     let text = text.trim();
@@ -782,23 +810,14 @@ pub async fn create(
         });
     }
     let alert = operator_alert(&state.config, &request, cap_area, references);
-    let document = alert.to_xml();
-    let Taken::New(id) = take(
+    let id = take_written(
         &mut tx,
         &request.jurisdiction,
         &request.kind,
-        "operator",
-        Some(account),
+        account,
         &alert,
-        &document,
     )
-    .await
-    .map_err(ApiError::internal)?
-    else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "a new identifier was taken already"
-        )));
-    };
+    .await?;
     let view = load_in(&mut tx, id).await?;
     let answer = serde_json::to_value(&view).map_err(ApiError::internal)?;
     idempotency::answer_in(&mut tx, account, key, StatusCode::CREATED, &answer).await?;
@@ -919,23 +938,14 @@ pub async fn cancel(
         return Err(AlertsError::AlertOfAnotherSender.into());
     }
     let cancel = cancellation(&original, &request.reason_vi, &request.reason_en);
-    let document = cancel.to_xml();
-    let Taken::New(cancel_id) = take(
+    let cancel_id = take_written(
         &mut tx,
         &current.jurisdiction,
         &current.kind,
-        "operator",
-        Some(principal.account_id),
+        principal.account_id,
         &cancel,
-        &document,
     )
-    .await
-    .map_err(ApiError::internal)?
-    else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "a new identifier was taken already"
-        )));
-    };
+    .await?;
     let view = load_in(&mut tx, cancel_id).await?;
     tx.commit().await?;
     tracing::info!(alert = %id, cancel = %cancel_id, "alert cancelled");
