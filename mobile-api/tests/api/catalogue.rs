@@ -300,8 +300,9 @@ async fn every_published_entry_opens_an_api_that_answers(mode: Mode) {
     assert!(opened.contains(&"school-grades"), "{opened:?}");
     assert!(opened.contains(&"dossier-tracking"), "{opened:?}");
     assert!(opened.contains(&"air-quality"), "{opened:?}");
+    assert!(opened.contains(&"water-quality"), "{opened:?}");
 
-    let coming: Value = app.get_json("/v1/catalogue/services/water-quality").await;
+    let coming: Value = app.get_json("/v1/catalogue/services/events-calendar").await;
     assert_eq!(coming["status"], "coming_soon");
     assert!(coming.get("api").is_none());
     app.stop().await;

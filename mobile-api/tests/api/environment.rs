@@ -1,8 +1,8 @@
-//! Weather, rivers and air quality through the gateway, against the Open-Meteo, SensorThings
+//! Weather, rivers, air and water quality through the gateway, against the Open-Meteo, SensorThings
 //! and OpenAQ sandboxes on a port of their own, as the real systems are elsewhere.
 
 use chrono::{DateTime, DurationRound, TimeDelta, Timelike, Utc};
-use environment::config::{AirQualitySource, EnvironmentConfig, RiverSource, WeatherSource};
+use environment::config::{AirQualitySource, EnvironmentConfig, SensorThingsSource, WeatherSource};
 use serde_json::{Value, json};
 
 use crate::helpers::{Mode, TestApp, client, poll_until, problem};
@@ -28,12 +28,16 @@ async fn app_with_networks(mode: Mode, provider: &mobile_api::App) -> TestApp {
                 base_url: format!("{base}/openaq"),
                 api_key: "test-key".to_owned().into(),
             });
-            environment.rivers = Some(RiverSource {
+            environment.rivers = Some(SensorThingsSource {
+                base_url: format!("{base}/sensorthings"),
+            });
+            environment.water_quality = Some(SensorThingsSource {
                 base_url: format!("{base}/sensorthings"),
             });
             environment.timeout_ms = 2_000;
             environment.air_poll_secs = 1;
             environment.river_poll_secs = 1;
+            environment.water_poll_secs = 1;
         });
     })
     .await
@@ -404,6 +408,112 @@ async fn a_river_past_its_alarm_level(mode: Mode) {
     let missing = app.get("/v1/environment/rivers/nowhere").await;
     problem(missing, 404, "river_gauge_not_found").await;
     app.stop().await;
+}
+
+in_both_modes!(water_quality_as_vn_wqi);
+async fn water_quality_as_vn_wqi(mode: Mode) {
+    let (provider, _) = sandbox().await;
+    let app = app_with_networks(mode, &provider).await;
+    let station = |answer: &Value, id: &str| {
+        answer["stations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    // Near the citadel: Tịnh Tâm lake is nearer than the Vạn Niên intake upstream.
+    let url = "/v1/environment/water-quality?lat=16.4740&lng=107.5800";
+    let clean = poll_until(
+        || app.get_json(url),
+        |a: &Value| station(a, "van-nien")["wqi"].is_object(),
+    )
+    .await;
+    assert_eq!(clean["stations"][0]["id"], "tinh-tam", "nearest first");
+    let van_nien = station(&clean, "van-nien");
+    let wqi = &van_nien["wqi"];
+    assert!(wqi["value"].as_u64().unwrap() >= 91, "{wqi}");
+    assert_eq!(wqi["level"], 1);
+    assert_eq!(wqi["band"]["vi"], "Rất tốt");
+    assert_eq!(wqi["colour"], "#3333FF");
+    let groups: Vec<&str> = wqi["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        groups,
+        ["I", "IV", "V"],
+        "no pesticides nor metals measured"
+    );
+    let dissolved = van_nien["readings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["parameter"] == "do")
+        .cloned()
+        .unwrap();
+    assert_eq!(dissolved["unit"], "mg/L");
+    assert!(dissolved["saturation_percent"].as_f64().unwrap() > 80.0);
+
+    // Four parameters at the lake, only two of them of group IV: no index, never clean water.
+    let lake = station(&clean, "tinh-tam");
+    assert!(lake["wqi"].is_null(), "{lake}");
+    assert!(
+        lake["no_data"]["vi"]
+            .as_str()
+            .unwrap()
+            .contains("không có nghĩa là nước sạch")
+    );
+    assert_eq!(lake["readings"].as_array().unwrap().len(), 4);
+
+    // Ammonium from a sewer outfall reaches the intake.
+    let observed = Utc::now().duration_trunc(TimeDelta::seconds(1)).unwrap();
+    send(
+        reqwest::Method::POST,
+        format!(
+            "http://{}/sandbox/sensorthings/v1.1/Observations",
+            provider.addr()
+        ),
+        json!({
+            "Datastream": { "@iot.id": sandbox::sensorthings::VAN_NIEN_AMMONIUM_DATASTREAM_ID },
+            "phenomenonTime": observed.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "result": 2.0,
+        }),
+    )
+    .await;
+    let fouled = poll_until(
+        || app.get_json(url),
+        |a: &Value| {
+            station(a, "van-nien")["readings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["parameter"] == "n_nh4" && r["value"] == 2.0)
+        },
+    )
+    .await;
+    let van_nien = station(&fouled, "van-nien");
+    assert!(
+        van_nien["wqi"]["value"].as_u64().unwrap() < 91,
+        "{van_nien}"
+    );
+    let seen: DateTime<Utc> = van_nien["wqi"]["measured_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(seen, observed, "the index is as of its newest reading");
+
+    problem(
+        app.get("/v1/environment/water-quality?lat=95&lng=107.5")
+            .await,
+        422,
+        "invalid_position",
+    )
+    .await;
 }
 
 in_both_modes!(waste_collection_by_ward_and_nearest_point);

@@ -208,8 +208,8 @@ async fn get<T: serde::de::DeserializeOwned>(
 #[serde(deny_unknown_fields)]
 pub struct NearQuery {
     /// Where the resident is; without it, stations in name order.
-    lat: Option<f64>,
-    lng: Option<f64>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

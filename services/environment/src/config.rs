@@ -16,8 +16,11 @@ pub struct EnvironmentConfig {
     pub air_quality: Option<AirQualitySource>,
     /// The hydro-meteorological station's river gauges, through an OGC SensorThings API 1.1;
     /// none: no river levels.
-    pub rivers: Option<RiverSource>,
-    /// The air stations and river gauges with their alarm levels (TOML, as `data/hue.toml`);
+    pub rivers: Option<SensorThingsSource>,
+    /// The environmental monitoring centre's surface-water stations, through an OGC
+    /// SensorThings API 1.1; none: no water quality.
+    pub water_quality: Option<SensorThingsSource>,
+    /// The air and water stations and the river gauges with their alarm levels (TOML, as `data/hue.toml`);
     /// none: the demo city's.
     pub stations_file: Option<PathBuf>,
     /// Deadline for one call to an outside system.
@@ -28,6 +31,8 @@ pub struct EnvironmentConfig {
     pub air_poll_secs: u64,
     /// How often the gauges' new readings are read.
     pub river_poll_secs: u64,
+    /// How often the water stations' latest readings are read.
+    pub water_poll_secs: u64,
 }
 
 impl Default for EnvironmentConfig {
@@ -36,11 +41,13 @@ impl Default for EnvironmentConfig {
             weather: None,
             air_quality: None,
             rivers: None,
+            water_quality: None,
             stations_file: None,
             timeout_ms: 5_000,
             forecast_cache_secs: 600,
             air_poll_secs: 600,
             river_poll_secs: 300,
+            water_poll_secs: 900,
         }
     }
 }
@@ -64,7 +71,7 @@ pub struct AirQualitySource {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct RiverSource {
+pub struct SensorThingsSource {
     /// The base `/v1.1/...` follows.
     pub base_url: String,
 }
@@ -72,7 +79,8 @@ pub struct RiverSource {
 impl Section for EnvironmentConfig {
     const KEY: &'static str = "environment";
 
-    /// The Open-Meteo, OpenAQ and SensorThings sandboxes, as the demo city's.
+    /// The Open-Meteo, OpenAQ and SensorThings sandboxes, as the demo city's (one SensorThings
+    /// server for the gauges and the water stations).
     fn development(on: &Development) -> serde_json::Value {
         let sandbox = &on.sandbox_url;
         serde_json::json!({
@@ -82,6 +90,7 @@ impl Section for EnvironmentConfig {
                 "api_key": "citizen-openaq-sandbox-key",
             },
             "rivers": { "base_url": format!("{sandbox}/sensorthings") },
+            "water_quality": { "base_url": format!("{sandbox}/sensorthings") },
         })
     }
 }

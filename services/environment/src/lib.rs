@@ -1,8 +1,10 @@
 //! The environment a resident checks each day: the weather forecast at a point (from an
 //! Open-Meteo forecast API), the rivers' levels against their flood alarm levels (from the
 //! hydro-meteorological station's SensorThings API), and the air quality at the monitoring
-//! stations as the Vietnamese AQI of Decision 1459/QĐ-TCMT (from the network's OpenAQ API).
-//! Anyone may read them, signed in or not.
+//! stations as the Vietnamese AQI of Decision 1459/QĐ-TCMT (from the network's OpenAQ API), the
+//! surface water's quality as the Vietnamese WQI of Decision 1460/QĐ-TCMT (from the monitoring
+//! centre's SensorThings API), and each ward's waste collection rounds. Anyone may read them,
+//! signed in or not.
 
 mod air;
 pub mod aqi;
@@ -11,7 +13,9 @@ mod errors;
 mod rivers;
 mod stations;
 mod waste;
+mod water;
 mod weather;
+pub mod wqi;
 
 pub use errors::EnvironmentError;
 
@@ -36,7 +40,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/environment");
 
 pub static SERVICE: Service = Service {
     name: "environment",
-    about: "weather forecasts, river levels against flood alarm levels, and air quality as VN_AQI",
+    about: "weather forecasts, river levels against flood alarm levels, air quality as VN_AQI and water quality as VN_WQI, waste collection",
     schema: SCHEMA,
     migrator: &MIGRATOR,
     routes: &["/v1/environment"],
@@ -53,6 +57,7 @@ pub static SERVICE: Service = Service {
             let state = EnvironmentState::start(&context)?;
             air::start_polling(state.clone(), &context.jobs);
             rivers::start_polling(state.clone(), &context.jobs);
+            water::start_polling(state.clone(), &context.jobs);
             Ok(Running::routes(router(state)))
         })
     },
@@ -90,6 +95,10 @@ impl EnvironmentState {
                 config.air_quality.as_ref().map(|s| &s.base_url),
             ),
             ("rivers", config.rivers.as_ref().map(|s| &s.base_url)),
+            (
+                "water_quality",
+                config.water_quality.as_ref().map(|s| &s.base_url),
+            ),
         ] {
             match url {
                 Some(url) => {
@@ -124,6 +133,7 @@ pub fn router(state: EnvironmentState) -> Router {
         .route("/v1/environment/rivers", get(rivers::gauges))
         .route("/v1/environment/rivers/{id}", get(rivers::gauge))
         .route("/v1/environment/air-quality", get(air::stations))
+        .route("/v1/environment/water-quality", get(water::stations))
         .route("/v1/environment/waste-collection", get(waste::collection))
         .route(
             "/v1/environment/air-quality/stations/{id}",
@@ -140,6 +150,7 @@ pub fn router(state: EnvironmentState) -> Router {
         rivers::gauge,
         air::stations,
         air::station,
+        water::stations,
         waste::collection,
     ),
     components(schemas(
@@ -162,12 +173,17 @@ pub fn router(state: EnvironmentState) -> Router {
         aqi::SubIndex,
         aqi::Band,
         aqi::Pollutant,
+        water::WaterStations,
+        water::StationWater,
+        water::WaterIndex,
+        water::WaterGroup,
+        water::WaterReading,
         waste::WasteCollection,
         waste::WardRounds,
         waste::RoundView,
         waste::Window,
         waste::PointNear,
     )),
-    tags((name = "environment", description = "Weather, river levels, air quality and waste collection"))
+    tags((name = "environment", description = "Weather, river levels, air and water quality, and waste collection"))
 )]
 struct EnvironmentApi;

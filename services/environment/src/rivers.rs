@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::config::RiverSource;
+use crate::config::SensorThingsSource;
 use crate::stations::RiverGauge;
 use crate::{EnvironmentError, EnvironmentState};
 
@@ -84,7 +84,7 @@ struct Observation {
 /// level since raises an alert, in the same transaction.
 async fn poll(
     state: &EnvironmentState,
-    source: &RiverSource,
+    source: &SensorThingsSource,
     gauge: &RiverGauge,
     tx: &mut sqlx::PgConnection,
 ) -> anyhow::Result<()> {

@@ -1,5 +1,7 @@
-//! The air stations and river gauges a deployment watches, from its stations file.
+//! The air and water stations and the river gauges a deployment watches, from its stations
+//! file.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -17,6 +19,8 @@ pub struct Stations {
     pub air_stations: Vec<AirStation>,
     #[serde(default)]
     pub river_gauges: Vec<RiverGauge>,
+    #[serde(default)]
+    pub water_stations: Vec<WaterStation>,
     /// Each ward's waste collection rounds and points.
     #[serde(default)]
     pub waste_collection: Vec<crate::waste::WardCollection>,
@@ -52,6 +56,35 @@ pub struct RiverGauge {
     #[serde(default)]
     pub warns_wards: Vec<String>,
 }
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaterStation {
+    pub id: String,
+    pub name_vi: String,
+    pub name_en: String,
+    pub lat: f64,
+    pub lng: f64,
+    /// The water temperature's datastream at the SensorThings service (°C).
+    pub temperature_datastream: Option<u64>,
+    /// Each parameter's datastream, by its VN_WQI code (`ph`, `do`, `bod5`...), in the unit the
+    /// decision takes it in.
+    pub datastreams: BTreeMap<String, u64>,
+}
+
+impl WaterStation {
+    /// Every datastream of the station, each with what it measures: a parameter's code, or
+    /// [`TEMPERATURE`].
+    pub fn all_datastreams(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.datastreams
+            .iter()
+            .map(|(code, &id)| (code.as_str(), id))
+            .chain(self.temperature_datastream.map(|id| (TEMPERATURE, id)))
+    }
+}
+
+/// What a water station's temperature readings are stored as.
+pub const TEMPERATURE: &str = "temperature";
 
 impl RiverGauge {
     /// The alarm level a river at `level_m` has reached: 0 (below I) to 3.
@@ -100,6 +133,24 @@ pub fn load(file: Option<&Path>) -> anyhow::Result<Stations> {
             "river gauge {}: alarm levels must rise",
             gauge.id
         );
+    }
+    for station in &stations.water_stations {
+        anyhow::ensure!(
+            platform::geo::valid_position(station.lat, station.lng),
+            "water station {}: not a position",
+            station.id
+        );
+        anyhow::ensure!(ids.insert(&station.id), "{} is named twice", station.id);
+        for code in station.datastreams.keys() {
+            let parameter = crate::wqi::Parameter::from_code(code).ok_or_else(|| {
+                anyhow::anyhow!("water station {}: no VN_WQI parameter {code}", station.id)
+            })?;
+            anyhow::ensure!(
+                parameter != crate::wqi::Parameter::Do || station.temperature_datastream.is_some(),
+                "water station {}: DO needs the water temperature's datastream",
+                station.id
+            );
+        }
     }
     for ward in &stations.waste_collection {
         ward.household

@@ -18,12 +18,17 @@
 //! - `POST /faults` as the other sandboxes: `down` (`503`, `Retry-After` 30 s unless told),
 //!   `slow` (`delay_ms`, 10 s unless told), `garbage` (`200 application/json` cut off midway).
 //!
-//! Two gauges, each a datastream of hourly water levels in metres at the top of every hour
-//! for the last [`HISTORY_HOURS`] hours, the latest at the hour just begun:
-//! [`KIM_LONG_DATASTREAM_ID`], the Hương river at Kim Long (0.25-0.96 m), and
-//! [`PHU_OC_DATASTREAM_ID`], the Bồ river at Phú Ốc (0.45-1.4 m): below their first alarm levels, as
-//! between floods (tests raise them by posting). Levels come from the gauge
-//! and the hour, the same on every start: a swell over some days and the tide.
+//! Each datastream holds a reading at the top of every hour for the last [`HISTORY_HOURS`]
+//! hours, the latest at the hour just begun, from the datastream and the hour, the same on every
+//! start: a slow swell over some days, a daily or tidal swing, and jitter.
+//!
+//! - Two river gauges, water levels in metres: [`KIM_LONG_DATASTREAM_ID`], the Hương river at
+//!   Kim Long (0.25-0.96 m), and [`PHU_OC_DATASTREAM_ID`], the Bồ river at Phú Ốc (0.45-1.4 m):
+//!   below their first alarm levels, as between floods (tests raise them by posting).
+//! - Two surface-water quality stations: the Hương at the Vạn Niên water intake (datastreams
+//!   201-208: temperature, pH, DO, BOD5, COD, N-NH4, P-PO4, coliforms), clean water as it is
+//!   upstream of the city, and Tịnh Tâm lake (211-214: temperature, pH, DO, BOD5), too few
+//!   parameters for an index. Tests foul the water by posting.
 
 use std::f64::consts::PI;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,12 +58,63 @@ pub const MAX_TOP: usize = 1000;
 
 /// What a cut connection leaves of an answer.
 const GARBAGE: &str = r#"{"value":[{"@iot.id":1,"@iot.selfLink":"http://"#;
-/// (id, name, description, mean level, swell, tide, phase).
+/// The Vạn Niên station's water temperature, which its DO's saturation depends on.
+pub const VAN_NIEN_TEMPERATURE_DATASTREAM_ID: u64 = 201;
+/// The Vạn Niên station's ammonium (N-NH4), 0.16-0.24 mg/L: clean (at most 0.3 scores 100).
+pub const VAN_NIEN_AMMONIUM_DATASTREAM_ID: u64 = 206;
+
+/// One datastream and how its readings are generated: `mean + swell·sin(slow) + swing·sin(fast)`
+/// plus jitter of ±3 % of `jitter`.
+struct Datastream {
+    id: u64,
+    name: &'static str,
+    description: &'static str,
+    /// (name, symbol, definition), as SensorThings' `unitOfMeasurement`.
+    unit: (&'static str, &'static str, &'static str),
+    mean: f64,
+    swell: f64,
+    /// The tide for a river's level (12.42 h), the day for water quality (24 h).
+    swing: f64,
+    swing_hours: f64,
+    phase: f64,
+    jitter: f64,
+}
+
+const METRE: (&str, &str, &str) = ("metre", "m", "http://qudt.org/vocab/unit/M");
+const CELSIUS: (&str, &str, &str) = ("degree Celsius", "°C", "http://qudt.org/vocab/unit/DEG_C");
+const PH: (&str, &str, &str) = ("pH", "pH", "http://qudt.org/vocab/unit/PH");
+const MG_PER_L: (&str, &str, &str) = (
+    "milligram per litre",
+    "mg/L",
+    "http://qudt.org/vocab/unit/MilliGM-PER-L",
+);
+const MPN: (&str, &str, &str) = (
+    "most probable number per 100 millilitres",
+    "MPN/100mL",
+    "http://qudt.org/vocab/unit/NUM-PER-100-MilliL",
+);
+
 #[rustfmt::skip]
-const DATASTREAMS: [(u64, &str, &str, f64, f64, f64, f64); 2] = [
-    (KIM_LONG_DATASTREAM_ID, "Mực nước sông Hương tại Kim Long", "Water level of the Hương river at Kim Long", 0.6, 0.25, 0.08, 0.7),
-    (PHU_OC_DATASTREAM_ID, "Mực nước sông Bồ tại Phú Ốc", "Water level of the Bồ river at Phú Ốc", 0.9, 0.35, 0.06, 2.1),
+const DATASTREAMS: [Datastream; 14] = [
+    Datastream { id: KIM_LONG_DATASTREAM_ID, name: "Mực nước sông Hương tại Kim Long", description: "Water level of the Hương river at Kim Long", unit: METRE, mean: 0.6, swell: 0.25, swing: 0.08, swing_hours: 12.42, phase: 0.7, jitter: 1.0 },
+    Datastream { id: PHU_OC_DATASTREAM_ID, name: "Mực nước sông Bồ tại Phú Ốc", description: "Water level of the Bồ river at Phú Ốc", unit: METRE, mean: 0.9, swell: 0.35, swing: 0.06, swing_hours: 12.42, phase: 2.1, jitter: 1.0 },
+    Datastream { id: VAN_NIEN_TEMPERATURE_DATASTREAM_ID, name: "Nhiệt độ nước sông Hương tại Vạn Niên", description: "Water temperature of the Hương river at Vạn Niên", unit: CELSIUS, mean: 26.0, swell: 1.0, swing: 1.0, swing_hours: 24.0, phase: 0.3, jitter: 5.0 },
+    Datastream { id: 202, name: "pH sông Hương tại Vạn Niên", description: "pH of the Hương river at Vạn Niên", unit: PH, mean: 7.2, swell: 0.2, swing: 0.1, swing_hours: 24.0, phase: 1.1, jitter: 2.0 },
+    Datastream { id: 203, name: "Oxy hòa tan sông Hương tại Vạn Niên", description: "Dissolved oxygen of the Hương river at Vạn Niên", unit: MG_PER_L, mean: 7.3, swell: 0.2, swing: 0.2, swing_hours: 24.0, phase: 0.5, jitter: 2.0 },
+    Datastream { id: 204, name: "BOD5 sông Hương tại Vạn Niên", description: "BOD5 of the Hương river at Vạn Niên", unit: MG_PER_L, mean: 2.5, swell: 0.5, swing: 0.2, swing_hours: 24.0, phase: 1.7, jitter: 2.0 },
+    Datastream { id: 205, name: "COD sông Hương tại Vạn Niên", description: "COD of the Hương river at Vạn Niên", unit: MG_PER_L, mean: 6.0, swell: 1.0, swing: 0.5, swing_hours: 24.0, phase: 2.3, jitter: 3.0 },
+    Datastream { id: VAN_NIEN_AMMONIUM_DATASTREAM_ID, name: "Amoni sông Hương tại Vạn Niên", description: "Ammonium (N-NH4) of the Hương river at Vạn Niên", unit: MG_PER_L, mean: 0.2, swell: 0.02, swing: 0.01, swing_hours: 24.0, phase: 0.9, jitter: 0.3 },
+    Datastream { id: 207, name: "Phosphat sông Hương tại Vạn Niên", description: "Phosphate (P-PO4) of the Hương river at Vạn Niên", unit: MG_PER_L, mean: 0.06, swell: 0.01, swing: 0.005, swing_hours: 24.0, phase: 1.3, jitter: 0.1 },
+    Datastream { id: 208, name: "Coliform sông Hương tại Vạn Niên", description: "Coliforms of the Hương river at Vạn Niên", unit: MPN, mean: 1500.0, swell: 300.0, swing: 100.0, swing_hours: 24.0, phase: 2.9, jitter: 200.0 },
+    Datastream { id: 211, name: "Nhiệt độ nước hồ Tịnh Tâm", description: "Water temperature of Tịnh Tâm lake", unit: CELSIUS, mean: 27.0, swell: 1.0, swing: 1.2, swing_hours: 24.0, phase: 0.4, jitter: 5.0 },
+    Datastream { id: 212, name: "pH hồ Tịnh Tâm", description: "pH of Tịnh Tâm lake", unit: PH, mean: 7.6, swell: 0.2, swing: 0.2, swing_hours: 24.0, phase: 1.0, jitter: 2.0 },
+    Datastream { id: 213, name: "Oxy hòa tan hồ Tịnh Tâm", description: "Dissolved oxygen of Tịnh Tâm lake", unit: MG_PER_L, mean: 5.5, swell: 0.4, swing: 0.6, swing_hours: 24.0, phase: 0.2, jitter: 2.0 },
+    Datastream { id: 214, name: "BOD5 hồ Tịnh Tâm", description: "BOD5 of Tịnh Tâm lake", unit: MG_PER_L, mean: 6.0, swell: 1.0, swing: 0.3, swing_hours: 24.0, phase: 1.9, jitter: 2.0 },
 ];
+
+fn datastream(id: u64) -> Option<&'static Datastream> {
+    DATASTREAMS.iter().find(|d| d.id == id)
+}
 
 #[derive(Clone, Copy)]
 struct Observation {
@@ -242,19 +298,18 @@ async fn entity(
         return outage;
     }
     let base = base_url(&headers);
-    if let Some((id, name, description, ..)) =
-        key(&segment, "Datastreams").and_then(|id| DATASTREAMS.iter().find(|d| d.0 == id))
-    {
+    if let Some(stream) = key(&segment, "Datastreams").and_then(datastream) {
+        let (id, (unit, symbol, definition)) = (stream.id, stream.unit);
         return Json(json!({
             "@iot.id": id,
             "@iot.selfLink": format!("{base}/Datastreams({id})"),
-            "name": name,
-            "description": description,
+            "name": stream.name,
+            "description": stream.description,
             "observationType": "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
             "unitOfMeasurement": {
-                "name": "metre",
-                "symbol": "m",
-                "definition": "http://qudt.org/vocab/unit/M",
+                "name": unit,
+                "symbol": symbol,
+                "definition": definition,
             },
             "Observations@iot.navigationLink": format!("{base}/Datastreams({id})/Observations"),
         }))
@@ -314,7 +369,7 @@ async fn create(
         }
     };
     let id = new.datastream.id;
-    if !DATASTREAMS.iter().any(|d| d.0 == id) {
+    if datastream(id).is_none() {
         return error(
             StatusCode::BAD_REQUEST,
             &format!("No such entity 'Datastream' with id {id}"),
@@ -375,19 +430,27 @@ impl Observation {
 /// The datastream's readings at the top of each of the last [`HISTORY_HOURS`] hours, up to
 /// the one just begun; none for an unknown datastream.
 fn generated(datastream: u64, now: DateTime<Utc>) -> Vec<Observation> {
-    let Some(&(_, _, _, mean, swell, tide, phase)) = DATASTREAMS.iter().find(|d| d.0 == datastream)
-    else {
+    let Some(stream) = self::datastream(datastream) else {
         return Vec::new();
     };
     let current = now.timestamp().div_euclid(3600);
     (current - HISTORY_HOURS + 1..=current)
         .map(|hour| {
             let t = hour as f64;
-            // A swell of some days, the semi-diurnal tide (12.42 h), and the gauge's jitter.
+            // A swell of some days, the tide or the day, and the sensor's jitter.
+            let Datastream {
+                mean,
+                swell,
+                swing,
+                swing_hours,
+                phase,
+                jitter,
+                ..
+            } = *stream;
             let level = mean
                 + swell * (2.0 * PI * t / (127.0 + 24.0 * phase) + phase).sin()
-                + tide * (2.0 * PI * t / 12.42).sin()
-                + (unit(&[datastream, hour as u64]) - 0.5) * 0.06;
+                + swing * (2.0 * PI * t / swing_hours).sin()
+                + (unit(&[datastream, hour as u64]) - 0.5) * 0.06 * jitter;
             let time = DateTime::<Utc>::UNIX_EPOCH + TimeDelta::hours(hour);
             Observation {
                 id: hour as u64 * 1000 + datastream,
@@ -406,9 +469,7 @@ fn key(segment: &str, collection: &str) -> Option<u64> {
         .strip_prefix(collection)?
         .strip_prefix('(')?
         .strip_suffix(')')?;
-    id.parse()
-        .ok()
-        .filter(|id| DATASTREAMS.iter().any(|d| d.0 == *id))
+    id.parse().ok().filter(|id| datastream(*id).is_some())
 }
 
 /// The service root, `http://<host>/sandbox/sensorthings/v1.1`, wherever it is reached.
