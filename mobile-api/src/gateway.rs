@@ -4,15 +4,15 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
@@ -23,7 +23,7 @@ use platform::config::GatewayConfig;
 use platform::http::with_service_layers;
 use platform::proxies::TrustedProxies;
 use tower::util::BoxCloneSyncService;
-use tower::{Layer, ServiceBuilder, ServiceExt};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -114,14 +114,11 @@ pub fn router(
         ServiceBuilder::new()
             .layer(cors(config))
             .layer(CompressionLayer::new().gzip(true).br(true))
-            .layer(middleware::from_fn_with_state(
-                Arc::new(Edge {
-                    proxies,
-                    verifier: verifier.clone(),
-                    deadline: Duration::from_millis(config.request_timeout_ms),
-                }),
-                at_the_edge,
-            )),
+            .layer(EdgeLayer(Arc::new(Edge {
+                proxies,
+                verifier: verifier.clone(),
+                deadline: Duration::from_millis(config.request_timeout_ms),
+            }))),
     );
     Ok(with_service_layers(
         routes,
@@ -144,12 +141,53 @@ fn with_body_limit(upstream: Upstream, limit: usize) -> Upstream {
     ))
 }
 
-/// What the gateway does to every request before an upstream sees it, in one middleware (each
-/// `from_fn` layer clones all the layers beneath it and boxes a future, for every request).
+/// What the gateway does to every request before an upstream sees it, as one layer of its own
+/// (a `from_fn` boxes what it wraps again for every request).
 struct Edge {
     proxies: TrustedProxies,
     verifier: SharedVerifier,
     deadline: Duration,
+}
+
+#[derive(Clone)]
+struct EdgeLayer(Arc<Edge>);
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = AtTheEdge<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AtTheEdge {
+            edge: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AtTheEdge<S> {
+    edge: Arc<Edge>,
+    inner: S,
+}
+
+impl<S> Service<Request> for AtTheEdge<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = platform::http::Answer;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let edge = self.edge.clone();
+        Box::pin(async move { Ok(at_the_edge(&edge, request, inner).await) })
+    }
 }
 
 /// Tells the upstream who the client is (`forwarded_for`), refuses a request that carries a bad
@@ -158,7 +196,10 @@ struct Edge {
 /// request not answered within the deadline, as for a remote upstream that does not answer in
 /// time: the client was too slow to send or the service to answer, not our failure. Answers
 /// say not to sniff types, and over TLS to keep to it (HSTS).
-async fn at_the_edge(State(edge): State<Arc<Edge>>, mut request: Request, next: Next) -> Response {
+async fn at_the_edge<S>(edge: &Edge, mut request: Request, mut upstream: S) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
     let over_tls = forwarded_for(&edge.proxies, &mut request);
     let answer = async {
         if !SIGN_IN_PATHS.contains(&request.uri().path())
@@ -166,7 +207,8 @@ async fn at_the_edge(State(edge): State<Arc<Edge>>, mut request: Request, next: 
         {
             return error.into_response();
         }
-        next.run(request).await
+        let Ok(response) = upstream.call(request).await;
+        response
     };
     let mut response = match tokio::time::timeout(edge.deadline, answer).await {
         Ok(response) => response,

@@ -1,73 +1,123 @@
 //! HTTP plumbing every service shares: the layers around a service's routes, the operational
 //! endpoints, and serving with graceful shutdown.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tower::{Layer, Service, ServiceBuilder};
+use tracing::Instrument;
 
 use crate::auth::SharedVerifier;
 use crate::database::ServiceDb;
 use crate::error::{ApiError, SharedError, problem_for_bare_error};
 use crate::metrics::{self, Metrics};
-use crate::request::{REQUEST_ID, context_middleware};
+use crate::request::{self, context_middleware};
 
 /// Wraps a service's routes in the layers every service has: request context and id, access
 /// log, metrics, and problem+json for bare framework errors. The gateway wraps its own routes
 /// the same way, so a request is handled alike whether the service is in-process or remote.
-/// The layers are one `ServiceBuilder` stack: each `Router::layer` call boxes the routes again,
-/// and every middleware that clones what it wraps then clones every box beneath it.
 pub fn with_service_layers(
     routes: Router,
     service: &'static str,
     metrics: &Metrics,
     verifier: Option<&SharedVerifier>,
 ) -> Router {
-    behind_the_gateway(routes, service, metrics, verifier).layer(
-        ServiceBuilder::new()
-            .layer(middleware::from_fn(context_middleware))
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(move |request: &Request| {
-                        let request_id = request
-                            .headers()
-                            .get(&REQUEST_ID)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default();
-                        tracing::info_span!(
-                            "request",
-                            service,
-                            method = %request.method(),
-                            path = request.uri().path(),
-                            request_id,
-                        )
-                    })
-                    .on_request(())
-                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
-            )
-            .layer(middleware::from_fn(checked)),
-    )
+    behind_the_gateway(routes, service, metrics, verifier).layer(ServiceLayer { service })
 }
 
-/// The checks around a request's handling that need no state, as one middleware (each
-/// `from_fn` layer clones every layer beneath it and boxes a future, for every request): a
-/// URI with control characters is refused, and a bare framework error becomes a problem.
-async fn checked(request: Request, next: Next) -> Response {
-    if crate::text::has_control_characters(request.uri()) {
-        return crate::text::invalid_text().into_response();
+/// The answer of the middleware of ours, boxed as axum's own are.
+pub type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+/// What every service does around each request, in one layer rather than a stack of them
+/// (the router clones a route's layers for every request, and each layer that clones what it
+/// wraps clones every layer beneath it again): the request's id and language as its context,
+/// its span and access-log line, a URI with control characters refused, and a bare framework
+/// error turned into a problem.
+#[derive(Clone, Copy)]
+struct ServiceLayer {
+    service: &'static str,
+}
+
+impl<S> Layer<S> for ServiceLayer {
+    type Service = AroundRequest<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AroundRequest {
+            service: self.service,
+            inner,
+        }
     }
-    problem_for_bare_error(next.run(request).await)
+}
+
+#[derive(Clone)]
+struct AroundRequest<S> {
+    service: &'static str,
+    inner: S,
+}
+
+impl<S> Service<Request> for AroundRequest<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Answer {
+        // The service polled ready is the one called; its clone waits for the next request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let service = self.service;
+        Box::pin(async move {
+            let context = request::settle(&mut request);
+            let span = tracing::info_span!(
+                "request",
+                service,
+                method = %request.method(),
+                path = request.uri().path(),
+                request_id = context.request_id,
+            );
+            let started = Instant::now();
+            let handling = async move {
+                if crate::text::has_control_characters(request.uri()) {
+                    return crate::text::invalid_text().into_response();
+                }
+                let Ok(response) = inner.call(request).await;
+                problem_for_bare_error(response)
+            };
+            let response = context.scope(handling.instrument(span.clone())).await;
+            span.in_scope(|| log_answer(&response, started));
+            Ok(response)
+        })
+    }
+}
+
+/// The access-log line of an answer (and an error line for a failure of ours).
+fn log_answer(response: &Response, started: Instant) {
+    let latency = format_args!("{} ms", started.elapsed().as_millis());
+    let status = response.status().as_u16();
+    if response.status().is_server_error() {
+        tracing::error!(%latency, status, "response failed");
+    } else {
+        tracing::info!(%latency, status, "finished processing request");
+    }
 }
 
 /// The layers of a service that only a gateway of its own process calls: its metrics, and the
@@ -84,10 +134,7 @@ pub fn behind_the_gateway(
         Some(verifier) => routes.layer(axum::Extension(verifier.clone())),
         None => routes,
     };
-    routes.route_layer(middleware::from_fn_with_state(
-        (metrics.clone(), service),
-        metrics::record,
-    ))
+    routes.route_layer(metrics::RecordLayer::new(metrics, service))
 }
 
 /// The answer to a path no route claims, as a problem with the request's id. The context

@@ -42,9 +42,9 @@ fn acceptable_request_id(value: &HeaderValue) -> Option<&str> {
     well_formed.then_some(id)
 }
 
-/// Middleware: settles the request id, opens the request's span and context, and echoes the
-/// id on the response.
-pub async fn context_middleware(mut request: Request, next: Next) -> Response {
+/// Settles the request's id (the client's, when acceptable, else a new one) on its headers,
+/// so upstreams and in-process services see the same one, and reads its language.
+pub fn settle(request: &mut Request) -> RequestContext {
     let request_id = request
         .headers()
         .get(&REQUEST_ID)
@@ -52,16 +52,28 @@ pub async fn context_middleware(mut request: Request, next: Next) -> Response {
         .map(str::to_owned)
         .unwrap_or_else(|| Uuid::now_v7().to_string());
     if let Ok(value) = HeaderValue::from_str(&request_id) {
-        // Upstreams and in-process services see the same id.
         request.headers_mut().insert(REQUEST_ID.clone(), value);
     }
-    let context = RequestContext {
-        request_id: request_id.clone(),
+    RequestContext {
         lang: Lang::negotiate(request.headers()),
-    };
-    let mut response = CONTEXT.scope(context, next.run(request)).await;
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID.clone(), value);
+        request_id,
     }
-    response
+}
+
+impl RequestContext {
+    /// Runs `handling` with this context as the current one, and echoes the id on its answer.
+    pub async fn scope(self, handling: impl Future<Output = Response>) -> Response {
+        let id = HeaderValue::from_str(&self.request_id).ok();
+        let mut response = CONTEXT.scope(self, handling).await;
+        if let Some(id) = id {
+            response.headers_mut().insert(REQUEST_ID.clone(), id);
+        }
+        response
+    }
+}
+
+/// Middleware: settles the request id, opens the request's context, and echoes the id on the
+/// response.
+pub async fn context_middleware(mut request: Request, next: Next) -> Response {
+    settle(&mut request).scope(next.run(request)).await
 }
