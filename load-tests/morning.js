@@ -2,13 +2,15 @@
 // OpenAQ and SensorThings sandboxes: the forecast where she is (GET /v1/environment/weather,
 // somewhere in Huế), the air at the stations near her (GET /v1/environment/air-quality), and
 // the rivers against their flood alarm levels (GET /v1/environment/rivers), and the alerts in
-// force where she is (GET /v1/alerts) and the public toilets near her (GET /v1/places), now
-// and then a station's or a gauge's own page. No
+// force where she is (GET /v1/alerts), the public toilets near her (GET /v1/places), the bus
+// stops near her (GET /v1/transit/stops) and the next buses from the nearest (GET
+// /v1/transit/hue/stops/{id}/departures), now and then a station's or a gauge's own page. No
 // account: all of it is public.
 //
 // Forecasts are kept in memory per 2 km cell for 10 minutes (environment.forecast_cache_secs),
 // so positions are drawn over the whole city: some answers come from memory, the others from
-// the forecast source. `weather_duration`, `air_duration` and `rivers_duration` time each.
+// the forecast source. `weather_duration`, `air_duration`, `rivers_duration`, `alerts_duration`
+// and `departures_duration` time each.
 //
 //   BASE_URL=http://127.0.0.1:8080 VUS=8 DURATION=30s load-tests/run morning
 import http from 'k6/http';
@@ -30,6 +32,7 @@ const weatherDuration = new Trend('weather_duration', true);
 const airDuration = new Trend('air_duration', true);
 const riversDuration = new Trend('rivers_duration', true);
 const alertsDuration = new Trend('alerts_duration', true);
+const departuresDuration = new Trend('departures_duration', true);
 
 // Huế and its wards, roughly: 16.35-16.60 N, 107.45-107.75 E.
 function somewhereInHue() {
@@ -84,6 +87,24 @@ export default function () {
     tags: { name: 'places' },
   });
   check(toilets, { 'toilets near me 200': (r) => r.status === 200 });
+
+  const stops = http.get(`${BASE_URL}/v1/transit/stops?lat=${lat}&lng=${lng}&radius_m=1000`, {
+    tags: { name: 'bus-stops' },
+  });
+  check(stops, { 'bus stops near me 200': (r) => r.status === 200 });
+  // Out in the country there is no stop within a walk: she takes the bus from the market.
+  const nearest = stops.status === 200 && stops.json('stops').length > 0 ? stops.json('stops.0.id') : 'DONG_BA';
+  const departures = http.get(`${BASE_URL}/v1/transit/hue/stops/${encodeURIComponent(nearest)}/departures`, {
+    tags: { name: 'departures' },
+  });
+  departuresDuration.add(departures.timings.duration);
+  check(departures, {
+    'departures 200': (r) => r.status === 200,
+    'departures soonest first': (r) => {
+      const times = r.status === 200 ? r.json('departures').map((d) => Date.parse(d.departs_at)) : [];
+      return times.every((t, i) => i === 0 || times[i - 1] <= t);
+    },
+  });
 
   if (Math.random() < 0.2) {
     const station = http.get(`${BASE_URL}/v1/environment/air-quality/stations/le-loi`, {

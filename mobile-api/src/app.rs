@@ -398,6 +398,17 @@ pub async fn import_jurisdiction(
     reports::import(db.pool(), jurisdiction, wards).await
 }
 
+/// Imports a GTFS feed (a zip) as a jurisdiction's bus timetable (`citizen transit import`).
+pub async fn import_transit_feed(
+    config: &Config,
+    jurisdiction: &str,
+    zip: &[u8],
+) -> anyhow::Result<mobility::Imported> {
+    let database = local_postgres::locate(config).await?;
+    let db = ServiceDb::connect(&database.url, &mobility::SERVICE, &config.database).await?;
+    mobility::import(db.pool(), jurisdiction, mobility::Source::Zip(zip)).await
+}
+
 /// Creates a staff account directly in the database (`citizen staff create`).
 pub async fn create_staff(
     config: &Config,

@@ -58,6 +58,11 @@ enum Command {
         #[command(subcommand)]
         command: JurisdictionCommand,
     },
+    /// Manages the bus timetables riders see.
+    Transit {
+        #[command(subcommand)]
+        command: TransitCommand,
+    },
     /// Writes the gateway's OpenAPI document (YAML) to a file, or to stdout.
     Openapi {
         /// Where to write it, e.g. openapi/mobile-api.yaml.
@@ -105,6 +110,19 @@ enum JurisdictionCommand {
         /// `name_en` properties).
         #[arg(long)]
         wards: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TransitCommand {
+    /// Imports a GTFS Schedule feed (a zip) as a jurisdiction's bus timetable, replacing the
+    /// last one; a feed with any problem is refused whole, with every problem listed.
+    Import {
+        /// The feed, e.g. feed.zip.
+        feed: PathBuf,
+        /// The jurisdiction whose timetable it is.
+        #[arg(long, default_value = "hue")]
+        jurisdiction: String,
     },
 }
 
@@ -216,6 +234,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 mobile_api::app::import_jurisdiction(&config, &jurisdiction, wards.as_deref())
                     .await?;
             println!("imported jurisdiction {id} ({count} wards)");
+            Ok(())
+        }
+        Command::Transit {
+            command: TransitCommand::Import { feed, jurisdiction },
+        } => {
+            let config = Config::from_process(cli.config.as_deref(), &modules::config_sections())?;
+            platform::telemetry::init(&config.log);
+            let bytes = std::fs::read(&feed)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", feed.display()))?;
+            match mobile_api::app::import_transit_feed(&config, &jurisdiction, &bytes).await? {
+                mobility::Imported::Replaced {
+                    stops,
+                    routes,
+                    trips,
+                } => println!(
+                    "imported {jurisdiction}'s timetable: {routes} routes, {stops} stops, {trips} trips"
+                ),
+                mobility::Imported::Unchanged => {
+                    println!("{jurisdiction} already has this timetable")
+                }
+            }
             Ok(())
         }
         Command::Migrate { target } => {

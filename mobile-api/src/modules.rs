@@ -22,6 +22,7 @@ pub static SERVICES: &[&Service] = &[
     &environment::SERVICE,
     &alerts::SERVICE,
     &places::SERVICE,
+    &mobility::SERVICE,
 ];
 
 /// The configuration sections of every service, for loading a configuration that any target
@@ -223,10 +224,11 @@ mod tests {
                 "administration",
                 "environment",
                 "alerts",
-                "places"
+                "places",
+                "mobility"
             ]
         );
-        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 14);
+        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 15);
     }
 
     #[test]
@@ -244,7 +246,7 @@ mod tests {
         assert!(error.contains("unknown target `catalog`"), "{error}");
         assert!(
             error.contains(
-                "all, catalogue, identity, media, reports, notifications, payments, health, education, administration, environment, alerts, places, mobile-api, sandbox"
+                "all, catalogue, identity, media, reports, notifications, payments, health, education, administration, environment, alerts, places, mobility, mobile-api, sandbox"
             ),
             "{error}"
         );

@@ -270,7 +270,13 @@ in_both_modes!(a_reseeded_catalogue_reaches_running_servers);
 /// missing search term is an answer; no route, or a failure, is not), and what is not built
 /// yet is listed as coming soon with nothing to open.
 async fn every_published_entry_opens_an_api_that_answers(mode: Mode) {
-    let app = TestApp::spawn(mode).await;
+    // The demo city, as development runs it: its bus timetable imported.
+    let app = TestApp::spawn_with(mode, |c| {
+        c.edit(|mobility: &mut mobility::config::MobilityConfig| {
+            mobility.demo_feed = Some("hue".to_owned());
+        });
+    })
+    .await;
     let token = app.resident_token().await;
     let catalogue = app.get_json("/v1/catalogue/services").await;
     let mut opened = Vec::new();
@@ -301,6 +307,7 @@ async fn every_published_entry_opens_an_api_that_answers(mode: Mode) {
     assert!(opened.contains(&"dossier-tracking"), "{opened:?}");
     assert!(opened.contains(&"air-quality"), "{opened:?}");
     assert!(opened.contains(&"water-quality"), "{opened:?}");
+    assert!(opened.contains(&"bus-routes"), "{opened:?}");
 
     let coming: Value = app.get_json("/v1/catalogue/services/events-calendar").await;
     assert_eq!(coming["status"], "coming_soon");

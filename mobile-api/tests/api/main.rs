@@ -28,4 +28,5 @@ mod payments;
 mod places;
 mod reports;
 mod staff;
+mod transit;
 mod verification;
