@@ -93,8 +93,9 @@ export default function () {
   });
   check(stops, { 'bus stops near me 200': (r) => r.status === 200 });
   // Out in the country there is no stop within a walk: she takes the bus from the market.
-  const nearest = stops.status === 200 && stops.json('stops').length > 0 ? stops.json('stops.0.id') : 'DONG_BA';
-  const departures = http.get(`${BASE_URL}/v1/transit/hue/stops/${encodeURIComponent(nearest)}/departures`, {
+  const near = stops.status === 200 ? stops.json('stops') : [];
+  const [jurisdiction, nearest] = near.length > 0 ? [near[0].jurisdiction, near[0].id] : ['hue', 'DONG_BA'];
+  const departures = http.get(`${BASE_URL}/v1/transit/${jurisdiction}/stops/${encodeURIComponent(nearest)}/departures`, {
     tags: { name: 'departures' },
   });
   departuresDuration.add(departures.timings.duration);

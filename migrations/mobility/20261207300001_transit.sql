@@ -45,6 +45,8 @@ CREATE TABLE trips (
     PRIMARY KEY (jurisdiction, trip_id),
     FOREIGN KEY (jurisdiction, route_id) REFERENCES routes ON DELETE CASCADE
 );
+-- Every foreign key has an index on its referencing side: replacing a feed deletes in cascade.
+CREATE INDEX trips_of_route ON trips (jurisdiction, route_id);
 
 -- Each trip's calls at its stops, in order. Times are seconds from noon minus 12 h of the
 -- service day, so past 86 400 on the next morning; a call without a time has none.
@@ -64,6 +66,21 @@ CREATE TABLE stop_times (
 -- The next departures from a stop.
 CREATE INDEX stop_times_departing ON stop_times (jurisdiction, stop_id, departure_secs)
     WHERE boarding AND departure_secs IS NOT NULL;
+CREATE INDEX stop_times_at_stop ON stop_times (jurisdiction, stop_id);
+
+-- The trip standing for each direction of a route (its longest), for the route's line of
+-- stops, worked out at import.
+CREATE TABLE route_directions (
+    jurisdiction text NOT NULL,
+    route_id     text NOT NULL,
+    -- -1 where the feed gives no direction_id.
+    direction    smallint NOT NULL,
+    trip_id      text NOT NULL,
+    PRIMARY KEY (jurisdiction, route_id, direction),
+    FOREIGN KEY (jurisdiction, route_id) REFERENCES routes ON DELETE CASCADE,
+    FOREIGN KEY (jurisdiction, trip_id) REFERENCES trips ON DELETE CASCADE
+);
+CREATE INDEX route_directions_trip ON route_directions (jurisdiction, trip_id);
 
 -- The routes that board at each stop, worked out at import for stops near me.
 CREATE TABLE stop_routes (
@@ -74,8 +91,10 @@ CREATE TABLE stop_routes (
     FOREIGN KEY (jurisdiction, stop_id) REFERENCES stops ON DELETE CASCADE,
     FOREIGN KEY (jurisdiction, route_id) REFERENCES routes ON DELETE CASCADE
 );
+CREATE INDEX stop_routes_of_route ON stop_routes (jurisdiction, route_id);
 
--- The days each service runs, worked out at import from calendar.txt and calendar_dates.txt.
+-- The days each service runs, worked out at import from calendar.txt and calendar_dates.txt,
+-- from the day before the import for at most three years.
 CREATE TABLE service_days (
     jurisdiction text NOT NULL REFERENCES feeds ON DELETE CASCADE,
     service_id   text NOT NULL,

@@ -109,7 +109,7 @@ pub fn router(
         )
         .merge(utoipa_scalar::Scalar::with_url("/v1/docs", self::openapi()));
 
-    // One stack, outermost first (see `with_service_layers` for why not one `layer` call each).
+    // One stack, outermost first: each `Router::layer` call boxes the routes again.
     let routes = routes.layer(
         ServiceBuilder::new()
             .layer(cors(config))

@@ -120,11 +120,14 @@ enum TransitCommand {
     Import {
         /// The feed, e.g. feed.zip.
         feed: PathBuf,
-        /// The jurisdiction whose timetable it is.
-        #[arg(long, default_value = "hue")]
+        /// The jurisdiction whose timetable it is, e.g. hue.
+        #[arg(long)]
         jurisdiction: String,
     },
 }
+
+/// The largest zipped GTFS feed `citizen transit import` reads.
+const MAX_TRANSIT_FEED_BYTES: u64 = 100 * 1024 * 1024;
 
 /// The targets `--target` takes, from the module registry.
 fn targets_help() -> String {
@@ -241,6 +244,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let config = Config::from_process(cli.config.as_deref(), &modules::config_sections())?;
             platform::telemetry::init(&config.log);
+            let size = std::fs::metadata(&feed)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", feed.display()))?
+                .len();
+            // What inflates from it is bounded again while it is read.
+            anyhow::ensure!(
+                size <= MAX_TRANSIT_FEED_BYTES,
+                "{} is {size} bytes; a feed is at most {MAX_TRANSIT_FEED_BYTES}",
+                feed.display()
+            );
             let bytes = std::fs::read(&feed)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", feed.display()))?;
             match mobile_api::app::import_transit_feed(&config, &jurisdiction, &bytes).await? {
@@ -248,9 +260,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     stops,
                     routes,
                     trips,
-                } => println!(
-                    "imported {jurisdiction}'s timetable: {routes} routes, {stops} stops, {trips} trips"
-                ),
+                    until,
+                } => {
+                    println!(
+                        "imported {jurisdiction}'s timetable: {routes} routes, {stops} stops, {trips} trips"
+                    );
+                    match until {
+                        Some(day) => println!("buses run until {day}: import a new feed before"),
+                        None => println!("no bus runs from today on in this feed"),
+                    }
+                }
                 mobility::Imported::Unchanged => {
                     println!("{jurisdiction} already has this timetable")
                 }

@@ -448,6 +448,14 @@ async fn water_quality_as_vn_wqi(mode: Mode) {
         ["I", "IV", "V"],
         "no pesticides nor metals measured"
     );
+    assert_eq!(wqi["not_measured"][0]["group"], "II");
+    assert!(
+        wqi["caveat"]["en"]
+            .as_str()
+            .unwrap()
+            .contains("safe to drink"),
+        "{wqi}"
+    );
     let dissolved = van_nien["readings"]
         .as_array()
         .unwrap()

@@ -177,6 +177,7 @@ pub fn router(state: EnvironmentState) -> Router {
         water::StationWater,
         water::WaterIndex,
         water::WaterGroup,
+        water::WaterGroupName,
         water::WaterReading,
         waste::WasteCollection,
         waste::WardRounds,

@@ -22,11 +22,13 @@ use crate::EnvironmentState;
 use crate::air::NearQuery;
 use crate::config::SensorThingsSource;
 use crate::stations::{TEMPERATURE, WaterStation};
-use crate::wqi::{self, Parameter, WqiError};
+use crate::wqi::{self, Group, Parameter, WqiError};
 
 /// A reading older than this is not the water now; the index takes each parameter's latest
 /// reading within it (an automatic station reports hourly, a sampled one less often).
 const FRESH_HOURS: i64 = 24;
+/// A reading stamped further ahead than this is a clock gone wrong, not a reading.
+const AHEAD_MINUTES: i64 = 10;
 /// Days of readings kept.
 const KEEP_DAYS: i64 = 35;
 
@@ -81,9 +83,13 @@ async fn poll(
 ) -> anyhow::Result<()> {
     let base = source.base_url.trim_end_matches('/');
     let (mut parameters, mut times, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    let latest_possible = Utc::now() + TimeDelta::minutes(AHEAD_MINUTES);
     for (parameter, datastream) in station.all_datastreams() {
         match latest(state, base, datastream).await {
-            Ok(Some(observation)) if plausible(parameter, observation.result) => {
+            Ok(Some(observation))
+                if plausible(parameter, observation.result)
+                    && observation.phenomenon_time <= latest_possible =>
+            {
                 parameters.push(parameter.to_owned());
                 times.push(observation.phenomenon_time);
                 values.push(observation.result);
@@ -92,7 +98,8 @@ async fn poll(
                 station = station.id,
                 parameter,
                 value = observation.result,
-                "a water reading no water has; left out"
+                time = %observation.phenomenon_time,
+                "a water reading no water has, or from the future; left out"
             ),
             Ok(None) => {}
             Err(error) => tracing::warn!(
@@ -186,8 +193,13 @@ pub struct WaterIndex {
     colour_name: Text,
     /// The use water of this quality suits.
     suitable_use: Text,
-    /// The groups measured; a group not measured is left out of the index, not counted clean.
+    /// The groups measured.
     groups: Vec<WaterGroup>,
+    /// The groups not measured: left out of the index, never counted clean.
+    not_measured: Vec<WaterGroupName>,
+    /// What the index cannot say: without pesticides (II) or heavy metals (III) measured, it
+    /// does not tell water safe to drink.
+    caveat: Option<Text>,
     /// When the newest reading the index took was made, in Vietnam's time.
     measured_at: DateTime<FixedOffset>,
 }
@@ -199,6 +211,13 @@ pub struct WaterGroup {
     name: Text,
     /// 0 to 100.
     index: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WaterGroupName {
+    /// `I` (pH) to `V` (microbiology).
+    group: String,
+    name: Text,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -236,10 +255,11 @@ pub async fn stations(
         .collect();
     let rows = sqlx::query!(
         "SELECT DISTINCT ON (station, parameter) station, parameter, observed_at, value
-         FROM water_readings WHERE station = ANY($1) AND observed_at >= $2
+         FROM water_readings WHERE station = ANY($1) AND observed_at BETWEEN $2 AND $3
          ORDER BY station, parameter, observed_at DESC",
         &ids,
-        now - TimeDelta::hours(FRESH_HOURS)
+        now - TimeDelta::hours(FRESH_HOURS),
+        now + TimeDelta::minutes(AHEAD_MINUTES)
     )
     .fetch_all(&state.pool)
     .await?;
@@ -314,6 +334,11 @@ fn describe(
         .max();
     let wqi = index.as_ref().zip(measured_at).map(|(index, at)| {
         let band = index.band();
+        let not_measured: Vec<Group> = Group::ALL
+            .into_iter()
+            .filter(|group| index.group_index(*group).is_none())
+            .collect();
+        let toxic_unmeasured = not_measured.contains(&Group::II) || not_measured.contains(&Group::III);
         WaterIndex {
             value: index.index(),
             level: band.level(),
@@ -330,6 +355,19 @@ fn describe(
                     index: g.index,
                 })
                 .collect(),
+            not_measured: not_measured
+                .into_iter()
+                .map(|group| WaterGroupName {
+                    group: format!("{group:?}"),
+                    name: text(group.name()),
+                })
+                .collect(),
+            caveat: toxic_unmeasured.then(|| {
+                Text::new(
+                    "Trạm chưa đo thuốc bảo vệ thực vật hoặc kim loại nặng: chỉ số này không cho biết nước có an toàn để ăn uống hay không.",
+                    "The station does not measure pesticides or heavy metals: this index does not tell whether the water is safe to drink.",
+                )
+            }),
             measured_at: at.with_timezone(&OFFSET),
         }
     });
@@ -425,6 +463,16 @@ mod tests {
         assert_eq!(index.band.vi, "Rất tốt");
         let groups: Vec<&str> = index.groups.iter().map(|g| g.group.as_str()).collect();
         assert_eq!(groups, ["I", "IV", "V"]);
+        let unmeasured: Vec<&str> = index
+            .not_measured
+            .iter()
+            .map(|g| g.group.as_str())
+            .collect();
+        assert_eq!(unmeasured, ["II", "III"]);
+        assert!(
+            index.caveat.is_some(),
+            "no metals measured: not told safe to drink"
+        );
         assert!(water.no_data.is_none());
         let names: Vec<&str> = water
             .readings

@@ -12,14 +12,16 @@
 //! Where the reference is silent, or allows more than we read, we choose, and say so here:
 //! - Only the files we read are inflated: agency, stops, routes, trips, stop_times, calendar and
 //!   calendar_dates. Others (feed_info, shapes, fares, …), files in subfolders of the zip and
-//!   unknown columns are ignored, as the reference allows extra files and columns.
+//!   unknown columns are ignored, as the reference allows extra files and columns; but a feed
+//!   with frequencies.txt is refused, as its trips by frequency would be shown as one trip.
 //! - Values and column names are trimmed of spaces; a UTF-8 BOM opening a file is skipped; blank
 //!   lines are skipped. A row with more or fewer fields than the header is a problem (RFC 4180
 //!   says every line should have the same number), not padded.
 //! - The rows of a trip may come in any order in stop_times.txt: we sort them by stop_sequence,
 //!   so "increasing along the trip" can only fail by a stop_sequence given twice.
 //! - Times are seconds since noon minus 12 h of the service day, as the reference defines them;
-//!   the hours have no upper bound (25:10:00 is the next morning). A time missing on a stop
+//!   the hours go past 24 (25:10:00 is the next morning), up to 72, past which a time is taken
+//!   for a typo. A time missing on a stop
 //!   between the first and the last is kept as `None`, not interpolated.
 //! - route_type is valid when it is one of the basic types (0–7, 11, 12) or in the range of the
 //!   extended types, 100–1702, taken as a whole rather than code by code.
@@ -316,6 +318,11 @@ const TRIPS: &str = "trips.txt";
 const STOP_TIMES: &str = "stop_times.txt";
 const CALENDAR: &str = "calendar.txt";
 const CALENDAR_DATES: &str = "calendar_dates.txt";
+/// Trips run by frequency: not read, so a feed with them is refused rather than shown with
+/// only its template trips.
+const FREQUENCIES: &str = "frequencies.txt";
+/// The latest time of a service day we take, 72:00:00: later is a typo, not a bus.
+const MAX_HOURS: u32 = 72;
 /// The files we read; any other is ignored, and never inflated.
 const FILES_READ: [&str; 7] = [
     AGENCY,
@@ -352,7 +359,7 @@ pub fn read_zip(bytes: &[u8], limits: &Limits) -> Result<Feed, Problems> {
             .map_err(|e| refuse("invalid_zip", format!("entry {index}: {e}")))?;
         let Ok(name) = entry.name() else { continue };
         // Only files at the root count; `FILES_READ` has no folder in it.
-        if entry.is_file() && FILES_READ.contains(&name.as_ref()) {
+        if entry.is_file() && (FILES_READ.contains(&name.as_ref()) || name == FREQUENCIES) {
             declared = declared.saturating_add(entry.size());
             wanted.push((index, name.into_owned()));
         }
@@ -418,6 +425,17 @@ pub fn read_files(files: &[(&str, &[u8])], limits: &Limits) -> Result<Feed, Prob
     let mut by_name: HashMap<&str, &[u8]> = HashMap::new();
     let mut total: u64 = 0;
     for &(name, content) in files {
+        if name == FREQUENCIES {
+            problems.add(
+                name,
+                None,
+                None,
+                "frequencies_not_supported",
+                "trips run by frequency are not read: give each trip's times in stop_times.txt"
+                    .into(),
+            );
+            continue;
+        }
         if !FILES_READ.contains(&name) {
             continue;
         }
@@ -1732,7 +1750,10 @@ fn parse_time(text: &str) -> Option<u32> {
     if minutes > 59 || seconds > 59 {
         return None;
     }
-    hours.checked_mul(3600)?.checked_add(minutes * 60 + seconds)
+    let time = hours
+        .checked_mul(3600)?
+        .checked_add(minutes * 60 + seconds)?;
+    (time <= MAX_HOURS * 3600).then_some(time)
 }
 
 /// A time as the feed writes it, for messages.
@@ -1933,6 +1954,16 @@ mod tests {
     }
 
     #[test]
+    fn trips_by_frequency_are_refused_not_shown_as_one_trip() {
+        let mut files = valid_files();
+        files.push((
+            FREQUENCIES,
+            "trip_id,start_time,end_time,headway_secs\nT1,06:00:00,09:00:00,600\n".to_string(),
+        ));
+        assert_eq!(codes(&files), ["frequencies_not_supported"]);
+    }
+
+    #[test]
     fn times_past_midnight_count_on() {
         let feed = read(&valid_files()).unwrap();
         let t2: Vec<&StopTime> = feed
@@ -1944,8 +1975,11 @@ mod tests {
         assert_eq!(t2[1].departure_time, Some(24 * 3600 + 6 * 60 + 30));
         assert_eq!(t2[2].arrival_time, Some(25 * 3600 + 10 * 60));
         assert_eq!(parse_time("7:05:09"), Some(7 * 3600 + 5 * 60 + 9));
-        assert_eq!(parse_time("100:00:00"), Some(100 * 3600));
+        assert_eq!(parse_time("72:00:00"), Some(72 * 3600));
         for bad in [
+            "72:01:00",
+            "100:00:00",
+            "999999:00:00",
             "07:5:00",
             "07:60:00",
             "07:00:60",

@@ -13,7 +13,8 @@ use crate::gtfs::{self, Feed, LocationType, PickupDropOff};
 
 /// Time zones a feed may give: its times are read in Vietnam's (UTC+7, no summer time).
 const VIETNAM_TIME_ZONES: &[&str] = &["Asia/Ho_Chi_Minh", "Asia/Saigon"];
-/// The days of service worked out ahead, from the feed's first: three years.
+/// The days of service worked out, from the day before the import: three years. A feed runs
+/// out sooner; a city imports a new one long before.
 const MAX_SERVICE_DAYS: u64 = 3 * 366;
 /// Rows per insert statement.
 const CHUNK: usize = 10_000;
@@ -26,6 +27,8 @@ pub enum Imported {
         stops: usize,
         routes: usize,
         trips: usize,
+        /// The last day of service worked out (the feed's last, or three years on).
+        until: Option<NaiveDate>,
     },
     /// The jurisdiction already has exactly this feed.
     Unchanged,
@@ -191,17 +194,39 @@ async fn store(
         .await?;
     }
 
+    // Where a route boards: as the departures are listed, not where its trips end.
     sqlx::query!(
         "INSERT INTO stop_routes (jurisdiction, stop_id, route_id)
          SELECT DISTINCT st.jurisdiction, st.stop_id, t.route_id
          FROM stop_times st JOIN trips t USING (jurisdiction, trip_id)
-         WHERE st.jurisdiction = $1 AND st.boarding",
+         WHERE st.jurisdiction = $1 AND st.boarding
+           AND EXISTS (SELECT 1 FROM stop_times later
+                       WHERE later.jurisdiction = st.jurisdiction AND later.trip_id = st.trip_id
+                         AND later.stop_sequence > st.stop_sequence)",
+        jurisdiction
+    )
+    .execute(&mut *tx)
+    .await?;
+    // Each direction of a route stands as its longest trip, the first by id among equals.
+    sqlx::query!(
+        "INSERT INTO route_directions (jurisdiction, route_id, direction, trip_id)
+         SELECT DISTINCT ON (t.route_id, coalesce(t.direction, -1))
+                t.jurisdiction, t.route_id, coalesce(t.direction, -1), t.trip_id
+         FROM trips t JOIN stop_times st USING (jurisdiction, trip_id)
+         WHERE t.jurisdiction = $1
+         GROUP BY t.jurisdiction, t.route_id, t.direction, t.trip_id
+         ORDER BY t.route_id, coalesce(t.direction, -1), count(*) DESC, t.trip_id",
         jurisdiction
     )
     .execute(&mut *tx)
     .await?;
 
-    let (services, days) = service_days(feed);
+    let from = chrono::Utc::now()
+        .with_timezone(&platform::vietnam_time::OFFSET)
+        .date_naive()
+        .pred_opt()
+        .unwrap_or(NaiveDate::MIN);
+    let (services, days) = service_days(feed, from);
     sqlx::query!(
         "INSERT INTO service_days (jurisdiction, service_id, day)
          SELECT $1, * FROM UNNEST($2::text[], $3::date[])",
@@ -216,6 +241,7 @@ async fn store(
         stops: stops.len(),
         routes: feed.routes.len(),
         trips: feed.trips.len(),
+        until: days.last().copied(),
     })
 }
 
@@ -229,9 +255,9 @@ struct StopColumns {
     cells: Vec<i64>,
 }
 
-/// Each day a service runs, as (service ids, days), from the feed's first day for at most
-/// [`MAX_SERVICE_DAYS`].
-fn service_days(feed: &Feed) -> (Vec<String>, Vec<NaiveDate>) {
+/// Each day a service runs from `from` (or the feed's first day, if later) for at most
+/// [`MAX_SERVICE_DAYS`], as (service ids, days) in day order.
+fn service_days(feed: &Feed, from: NaiveDate) -> (Vec<String>, Vec<NaiveDate>) {
     let dates = feed
         .calendars
         .iter()
@@ -241,6 +267,7 @@ fn service_days(feed: &Feed) -> (Vec<String>, Vec<NaiveDate>) {
     let (Some(&first), Some(&last)) = (bounds.first(), bounds.last()) else {
         return (Vec::new(), Vec::new());
     };
+    let first = first.max(from);
     let last = last.min(first + Days::new(MAX_SERVICE_DAYS - 1));
     let (mut services, mut days) = (Vec::new(), Vec::new());
     for day in first.iter_days().take_while(|day| *day <= last) {
@@ -261,7 +288,7 @@ mod tests {
     #[test]
     fn tet_stops_the_weekday_buses_and_runs_the_weekend_timetable() {
         let feed = crate::demo_feed().unwrap();
-        let (services, days) = service_days(&feed);
+        let (services, days) = service_days(&feed, "2026-12-06".parse().unwrap());
         let on = |date: &str| -> Vec<&str> {
             let date: NaiveDate = date.parse().unwrap();
             let mut on: Vec<&str> = services
@@ -277,6 +304,25 @@ mod tests {
         assert_eq!(on("2027-02-06"), ["DAILY", "WE"], "a Saturday");
         assert_eq!(on("2027-02-08"), ["DAILY", "WE"], "Monday of Tết");
         assert_eq!(on("2027-09-02"), ["DAILY", "WE"], "National Day");
-        assert!(on("2028-01-01").is_empty(), "past the feed's end");
+        assert!(on("2026-12-05").is_empty(), "before the import");
+        assert_eq!(
+            on("2026-12-06"),
+            ["DAILY", "WE"],
+            "the day before the import: a Sunday"
+        );
+    }
+
+    #[test]
+    fn a_long_feed_is_worked_out_from_the_import_on() {
+        let feed = crate::demo_feed().unwrap();
+        let from: NaiveDate = "2027-06-01".parse().unwrap();
+        let (_, days) = service_days(&feed, from);
+        assert_eq!(days.first(), Some(&from));
+        let (_, days) = service_days(&feed, "2020-01-01".parse().unwrap());
+        assert_eq!(
+            days.first(),
+            Some(&"2026-01-01".parse().unwrap()),
+            "the feed's own first day when later"
+        );
     }
 }

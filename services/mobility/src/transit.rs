@@ -195,20 +195,15 @@ pub async fn route(
     .fetch_optional(&state.pool)
     .await?
     .ok_or(MobilityError::BusRouteNotFound)?;
-    // Each direction's longest trip stands for the line of stops.
+    // Each direction's longest trip, found at import, stands for the line of stops.
     let calls = sqlx::query!(
-        r#"WITH longest AS (
-               SELECT DISTINCT ON (t.direction) t.direction, t.trip_id, t.headsign
-               FROM trips t JOIN stop_times st USING (jurisdiction, trip_id)
-               WHERE t.jurisdiction = $1 AND t.route_id = $2
-               GROUP BY t.direction, t.trip_id, t.headsign
-               ORDER BY t.direction, count(*) DESC, t.trip_id
-           )
-           SELECT l.direction, l.headsign, s.stop_id, s.code, s.name, s.lat, s.lng
-           FROM longest l
-           JOIN stop_times st ON st.jurisdiction = $1 AND st.trip_id = l.trip_id
-           JOIN stops s ON s.jurisdiction = $1 AND s.stop_id = st.stop_id
-           ORDER BY l.direction NULLS FIRST, st.stop_sequence"#,
+        r#"SELECT t.direction, t.headsign, s.stop_id, s.code, s.name, s.lat, s.lng
+           FROM route_directions d
+           JOIN trips t ON t.jurisdiction = d.jurisdiction AND t.trip_id = d.trip_id
+           JOIN stop_times st ON st.jurisdiction = d.jurisdiction AND st.trip_id = d.trip_id
+           JOIN stops s ON s.jurisdiction = st.jurisdiction AND s.stop_id = st.stop_id
+           WHERE d.jurisdiction = $1 AND d.route_id = $2
+           ORDER BY d.direction, st.stop_sequence"#,
         jurisdiction,
         route_id
     )
@@ -331,7 +326,8 @@ pub async fn stops_near(
     Ok(Json(StopsNear { stops }))
 }
 
-/// A stop's next departures within 24 hours, as timetabled.
+/// A stop's next departures within 24 hours, as timetabled. A call the feed gives no time
+/// for (between two timed stops) is not listed.
 #[utoipa::path(get, path = "/v1/transit/{jurisdiction}/stops/{stop}/departures", operation_id = "bus_departures", tag = "transit",
     params(("jurisdiction" = String, Path), ("stop" = String, Path, description = "The stop's id"), DeparturesQuery),
     responses((status = 200, body = Departures),

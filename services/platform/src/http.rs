@@ -109,14 +109,14 @@ where
     }
 }
 
-/// The access-log line of an answer (and an error line for a failure of ours).
+/// The access-log line of every answer, as tower-http's trace layer wrote it, and an error
+/// line besides for a failure of ours.
 fn log_answer(response: &Response, started: Instant) {
     let latency = format_args!("{} ms", started.elapsed().as_millis());
     let status = response.status().as_u16();
+    tracing::info!(%latency, status, "finished processing request");
     if response.status().is_server_error() {
         tracing::error!(%latency, status, "response failed");
-    } else {
-        tracing::info!(%latency, status, "finished processing request");
     }
 }
 
