@@ -54,6 +54,25 @@ async fn send(method: reqwest::Method, url: String, body: Value) -> reqwest::Res
     answer
 }
 
+/// Posts an observation of `datastream` made now to the SensorThings sandbox; its time.
+async fn observe(provider: &mobile_api::App, datastream: u64, result: f64) -> DateTime<Utc> {
+    let observed = Utc::now().duration_trunc(TimeDelta::seconds(1)).unwrap();
+    send(
+        reqwest::Method::POST,
+        format!(
+            "http://{}/sandbox/sensorthings/v1.1/Observations",
+            provider.addr()
+        ),
+        json!({
+            "Datastream": { "@iot.id": datastream },
+            "phenomenonTime": observed.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "result": result,
+        }),
+    )
+    .await;
+    observed
+}
+
 /// Waits out the last seconds of an hour, so that the hours a test sets are still the latest
 /// complete ones when the app reads them.
 async fn away_from_the_hours_end() {
@@ -281,18 +300,10 @@ async fn a_river_past_its_alarm_level(mode: Mode) {
     assert_eq!(kim_long(&before)["alarm_levels_m"], json!([1.0, 2.0, 3.5]));
 
     // The Hương at Kim Long rises to 2.4 m: past alarm level II.
-    let observed = Utc::now().duration_trunc(TimeDelta::seconds(1)).unwrap();
-    send(
-        reqwest::Method::POST,
-        format!(
-            "http://{}/sandbox/sensorthings/v1.1/Observations",
-            provider.addr()
-        ),
-        json!({
-            "Datastream": { "@iot.id": 101 },
-            "phenomenonTime": observed.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            "result": 2.4,
-        }),
+    let observed = observe(
+        &provider,
+        sandbox::sensorthings::KIM_LONG_DATASTREAM_ID,
+        2.4,
     )
     .await;
     let after = poll_until(
@@ -360,26 +371,15 @@ async fn a_river_past_its_alarm_level(mode: Mode) {
 
     // It falls back under II and rises past it again: no second alert while the first is in
     // force. Then past III: the alert is updated, graver.
-    let level = |value: f64| {
-        let provider = provider.addr();
-        async move {
-            let observed = Utc::now().duration_trunc(TimeDelta::seconds(1)).unwrap();
-            send(
-                reqwest::Method::POST,
-                format!("http://{provider}/sandbox/sensorthings/v1.1/Observations"),
-                json!({
-                    "Datastream": { "@iot.id": 101 },
-                    "phenomenonTime": observed.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                    "result": value,
-                }),
-            )
-            .await;
-        }
-    };
     for value in [1.9, 2.5, 3.6] {
         // One reading a second at most: each its own time.
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        level(value).await;
+        observe(
+            &provider,
+            sandbox::sensorthings::KIM_LONG_DATASTREAM_ID,
+            value,
+        )
+        .await;
         poll_until(
             || app.get_json("/v1/environment/rivers"),
             |a: &Value| kim_long(a)["latest"]["level_m"] == value,
@@ -478,18 +478,10 @@ async fn water_quality_as_vn_wqi(mode: Mode) {
     assert_eq!(lake["readings"].as_array().unwrap().len(), 4);
 
     // Ammonium from a sewer outfall reaches the intake.
-    let observed = Utc::now().duration_trunc(TimeDelta::seconds(1)).unwrap();
-    send(
-        reqwest::Method::POST,
-        format!(
-            "http://{}/sandbox/sensorthings/v1.1/Observations",
-            provider.addr()
-        ),
-        json!({
-            "Datastream": { "@iot.id": sandbox::sensorthings::VAN_NIEN_AMMONIUM_DATASTREAM_ID },
-            "phenomenonTime": observed.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            "result": 2.0,
-        }),
+    let observed = observe(
+        &provider,
+        sandbox::sensorthings::VAN_NIEN_AMMONIUM_DATASTREAM_ID,
+        2.0,
     )
     .await;
     let fouled = poll_until(
