@@ -13,7 +13,7 @@ use chrono::{DateTime, Days, FixedOffset, NaiveDate, TimeDelta, Utc};
 use http_body_util::Full;
 use platform::ApiError;
 use platform::extract::QueryParams;
-use platform::jobs::{Jobs, lead};
+use platform::jobs::Jobs;
 use platform::outbound::OutboundClient;
 use platform::text::Text;
 use platform::vietnam_time::OFFSET;
@@ -40,13 +40,10 @@ pub fn start_polling(state: EnvironmentState, jobs: &Jobs) {
         return;
     };
     let every = Duration::from_secs(state.config.air_poll_secs.max(1));
-    jobs.repeat("environment.air_quality", every, None, move || {
+    let pool = state.pool.clone();
+    jobs.repeat_as_leader("environment.air_quality", every, pool, move |mut tx| {
         let (state, source) = (state.clone(), source.clone());
         async move {
-            let mut tx = state.pool.begin().await?;
-            if !lead(&mut tx, "environment.air_quality").await? {
-                return Ok(false);
-            }
             for station in &state.stations.air_stations {
                 if let Err(error) = poll(&state, &source, station, &mut tx).await {
                     tracing::warn!(station = station.id, error = %format!("{error:#}"), "air station not read; will retry");
@@ -58,8 +55,7 @@ pub fn start_polling(state: EnvironmentState, jobs: &Jobs) {
             )
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
-            Ok(false)
+            Ok(tx)
         }
     });
 }

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use chrono::{DateTime, FixedOffset, SecondsFormat, TimeDelta, Utc};
 use platform::ApiError;
 use platform::events::types::RiverAlarmRaised;
-use platform::jobs::{Jobs, lead};
+use platform::jobs::Jobs;
 use platform::text::Text;
 use platform::vietnam_time::OFFSET;
 use serde::{Deserialize, Serialize};
@@ -41,13 +41,10 @@ pub fn start_polling(state: EnvironmentState, jobs: &Jobs) {
         return;
     };
     let every = Duration::from_secs(state.config.river_poll_secs.max(1));
-    jobs.repeat("environment.rivers", every, None, move || {
+    let pool = state.pool.clone();
+    jobs.repeat_as_leader("environment.rivers", every, pool, move |mut tx| {
         let (state, source) = (state.clone(), source.clone());
         async move {
-            let mut tx = state.pool.begin().await?;
-            if !lead(&mut tx, "environment.rivers").await? {
-                return Ok(false);
-            }
             for gauge in &state.stations.river_gauges {
                 if let Err(error) = poll(&state, &source, gauge, &mut tx).await {
                     tracing::warn!(gauge = gauge.id, error = %format!("{error:#}"), "river gauge not read; will retry");
@@ -59,8 +56,7 @@ pub fn start_polling(state: EnvironmentState, jobs: &Jobs) {
             )
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
-            Ok(false)
+            Ok(tx)
         }
     });
 }

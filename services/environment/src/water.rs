@@ -12,7 +12,7 @@ use axum::extract::State;
 use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use platform::ApiError;
 use platform::extract::QueryParams;
-use platform::jobs::{Jobs, lead};
+use platform::jobs::Jobs;
 use platform::text::Text;
 use platform::vietnam_time::OFFSET;
 use serde::{Deserialize, Serialize};
@@ -38,13 +38,10 @@ pub fn start_polling(state: EnvironmentState, jobs: &Jobs) {
         return;
     };
     let every = Duration::from_secs(state.config.water_poll_secs.max(1));
-    jobs.repeat("environment.water_quality", every, None, move || {
+    let pool = state.pool.clone();
+    jobs.repeat_as_leader("environment.water_quality", every, pool, move |mut tx| {
         let (state, source) = (state.clone(), source.clone());
         async move {
-            let mut tx = state.pool.begin().await?;
-            if !lead(&mut tx, "environment.water_quality").await? {
-                return Ok(false);
-            }
             for station in &state.stations.water_stations {
                 poll(&state, &source, station, &mut tx).await?;
             }
@@ -54,8 +51,7 @@ pub fn start_polling(state: EnvironmentState, jobs: &Jobs) {
             )
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
-            Ok(false)
+            Ok(tx)
         }
     });
 }

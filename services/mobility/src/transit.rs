@@ -250,13 +250,7 @@ pub async fn stops_near(
     State(state): State<MobilityState>,
     QueryParams(query): QueryParams<NearQuery>,
 ) -> Result<Json<StopsNear>, ApiError> {
-    let radius = query.radius_m.unwrap_or(DEFAULT_RADIUS_M);
-    if !(1.0..=MAX_RADIUS_M).contains(&radius) {
-        return Err(SharedError::InvalidQuery {
-            reason: format!("radius_m must be between 1 and {MAX_RADIUS_M}"),
-        }
-        .into());
-    }
+    let radius = platform::geo::radius(query.radius_m, DEFAULT_RADIUS_M, MAX_RADIUS_M)?;
     let cells = platform::geo::cells_within_at(query.lat, query.lng, radius, Resolution::Nine)
         .ok_or(SharedError::InvalidPosition)?;
     let rows = sqlx::query!(

@@ -139,13 +139,7 @@ pub async fn near(
     if !LAYERS.contains(&query.layer.as_str()) {
         return Err(PlacesError::UnknownPlaceLayer.into());
     }
-    let radius = query.radius_m.unwrap_or(DEFAULT_RADIUS_M);
-    if !(1.0..=MAX_RADIUS_M).contains(&radius) {
-        return Err(SharedError::InvalidQuery {
-            reason: format!("radius_m must be between 1 and {MAX_RADIUS_M}"),
-        }
-        .into());
-    }
+    let radius = platform::geo::radius(query.radius_m, DEFAULT_RADIUS_M, MAX_RADIUS_M)?;
     let places = nearest(
         &state.pool,
         &state.hours,

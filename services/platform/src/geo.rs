@@ -23,6 +23,19 @@ pub fn optional_position(
     }
 }
 
+/// The radius a near-me query asked for, `default_m` when it asked none: 400 `invalid_query`
+/// outside 1 m to `max_m`, never quietly cut to the limit.
+pub fn radius(asked_m: Option<f64>, default_m: f64, max_m: f64) -> Result<f64, crate::ApiError> {
+    let radius = asked_m.unwrap_or(default_m);
+    if !(1.0..=max_m).contains(&radius) {
+        return Err(crate::error::SharedError::InvalidQuery {
+            reason: format!("radius_m must be between 1 and {max_m}"),
+        }
+        .into());
+    }
+    Ok(radius)
+}
+
 /// Past this radius a near-me query reads res-7 cells, which cover the circle in far fewer.
 pub const COARSE_FROM_M: f64 = 1_000.0;
 

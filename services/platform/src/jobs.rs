@@ -5,14 +5,15 @@
 //!
 //! Periodic jobs and queue workers are one shape, [`Jobs::repeat`]: a round, again at once
 //! while work is left, else after an interval or when woken. Work that one replica at a time
-//! must do takes the job's leader lock in its transaction ([`lead`]); queue workers need none,
+//! must do takes the job's leader lock in its transaction ([`lead`], or all of it at once:
+//! [`Jobs::repeat_as_leader`]); queue workers need none,
 //! as each claims its rows (`FOR UPDATE SKIP LOCKED`, leases).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use tokio::sync::Notify;
 
 use tokio_util::sync::CancellationToken;
@@ -85,6 +86,32 @@ impl Jobs {
             // Only a runtime shutting down cancels the task; this caller goes with it.
             Err(_) => std::future::pending().await,
         }
+    }
+
+    /// Runs `round` every `every` on one replica at a time: in a transaction holding the job's
+    /// leader lock ([`lead`]), committed when the round hands it back; on the other replicas
+    /// the round is skipped.
+    pub fn repeat_as_leader<F, Fut>(
+        &self,
+        name: &'static str,
+        every: Duration,
+        pool: PgPool,
+        round: F,
+    ) where
+        F: Fn(Transaction<'static, Postgres>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<Transaction<'static, Postgres>>> + Send,
+    {
+        let round = Arc::new(round);
+        self.repeat(name, every, None, move || {
+            let (pool, round) = (pool.clone(), round.clone());
+            async move {
+                let mut tx = pool.begin().await?;
+                if lead(&mut tx, name).await? {
+                    round(tx).await?.commit().await?;
+                }
+                Ok(false)
+            }
+        });
     }
 
     /// Stops every job and waits until each has let go.
