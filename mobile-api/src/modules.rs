@@ -23,6 +23,7 @@ pub static SERVICES: &[&Service] = &[
     &alerts::SERVICE,
     &places::SERVICE,
     &mobility::SERVICE,
+    &community::SERVICE,
 ];
 
 /// The configuration sections of every service, for loading a configuration that any target
@@ -225,10 +226,11 @@ mod tests {
                 "environment",
                 "alerts",
                 "places",
-                "mobility"
+                "mobility",
+                "community"
             ]
         );
-        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 15);
+        assert_eq!(expand("catalogue, all,catalogue").unwrap().len(), 16);
     }
 
     #[test]
@@ -246,7 +248,7 @@ mod tests {
         assert!(error.contains("unknown target `catalog`"), "{error}");
         assert!(
             error.contains(
-                "all, catalogue, identity, media, reports, notifications, payments, health, education, administration, environment, alerts, places, mobility, mobile-api, sandbox"
+                "all, catalogue, identity, media, reports, notifications, payments, health, education, administration, environment, alerts, places, mobility, community, mobile-api, sandbox"
             ),
             "{error}"
         );

@@ -50,7 +50,7 @@ fn an_unknown_target_is_refused_with_the_known_ones() {
     assert!(stderr.contains("unknown target `catalog`"), "{stderr}");
     assert!(
         stderr.contains(
-            "all, catalogue, identity, media, reports, notifications, payments, health, education, administration, environment, alerts, places, mobility, mobile-api, sandbox"
+            "all, catalogue, identity, media, reports, notifications, payments, health, education, administration, environment, alerts, places, mobility, community, mobile-api, sandbox"
         ),
         "{stderr}"
     );

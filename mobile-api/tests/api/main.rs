@@ -7,6 +7,7 @@
 mod administration;
 mod alerts;
 mod catalogue;
+mod community;
 mod config;
 mod education;
 mod environment;

@@ -75,7 +75,7 @@ fn phone_photo(width: u32, height: u32, orientation: u16) -> Vec<u8> {
     photo
 }
 
-fn png(width: u32, height: u32) -> Vec<u8> {
+pub fn png(width: u32, height: u32) -> Vec<u8> {
     let mut bytes = Vec::new();
     RgbImage::new(width, height)
         .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)

@@ -149,7 +149,11 @@ pub fn router(state: ReportsState, service_token: &secrecy::SecretString) -> Rou
             "/internal/v1/areas/resolve",
             post(domain::areas::internal_resolve),
         )
-        .route("/internal/v1/wards/find", post(wards::internal_find));
+        .route("/internal/v1/wards/find", post(wards::internal_find))
+        .route(
+            "/internal/v1/jurisdictions/{id}/departments",
+            get(wards::internal_departments),
+        );
     Router::new()
         .route("/v1/reports", post(resident::file_report))
         .route("/v1/reports/categories", get(public::categories))

@@ -246,6 +246,30 @@ pub async fn internal_find(
     Ok(Json(FoundWards { wards }))
 }
 
+#[derive(Debug, Serialize)]
+pub struct Departments {
+    departments: Vec<crate::domain::jurisdiction::Department>,
+}
+
+/// A jurisdiction's departments, by id, with their names: community lists them to residents
+/// asking the government a question, and checks the one asked. 404 for no such jurisdiction.
+pub async fn internal_departments(
+    State(state): State<ReportsState>,
+    axum::extract::Path(jurisdiction): axum::extract::Path<String>,
+) -> Result<Json<Departments>, ApiError> {
+    let departments = sqlx::query_as!(
+        crate::domain::jurisdiction::Department,
+        r#"SELECT id, name_vi, name_en FROM departments WHERE jurisdiction_id = $1 ORDER BY id"#,
+        jurisdiction
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    if departments.is_empty() {
+        return Err(ApiError::jurisdiction_not_found());
+    }
+    Ok(Json(Departments { departments }))
+}
+
 async fn load(pool: &PgPool, jurisdiction: String, version: i64) -> anyhow::Result<WardIndex> {
     let rows = sqlx::query!(
         r#"SELECT id, boundary FROM wards WHERE jurisdiction_id = $1"#,

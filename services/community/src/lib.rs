@@ -1,0 +1,204 @@
+//! Community services: the city's events calendar, which residents filter by date and ward and
+//! add to their calendars as iCalendar; lost and found, where residents post what they lost or
+//! found with photos and the police or ward officers hand found things back; and questions to
+//! the government, which moderators publish or reject and departments answer in public.
+
+pub mod config;
+mod errors;
+mod events;
+pub mod ical;
+mod input;
+mod lost;
+mod questions;
+mod staff;
+
+pub use errors::CommunityError;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use platform::events::types::{AccountErased, EventType};
+use platform::events::{Event, Handler, SharedBus, first_delivery};
+use platform::internal::ServiceClient;
+use platform::service::{Running, Service, StartContext};
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+
+use crate::config::CommunityConfig;
+
+/// The PostgreSQL schema this service owns.
+pub const SCHEMA: &str = "community";
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/community");
+
+/// Its name as a consumer of events.
+const CONSUMER: &str = "community";
+
+pub static SERVICE: Service = Service {
+    name: "community",
+    about: "the events calendar (iCalendar), lost and found, and questions to the government with public answers",
+    schema: SCHEMA,
+    migrator: &MIGRATOR,
+    routes: &[
+        "/v1/events",
+        "/v1/lost-and-found",
+        "/v1/questions",
+        "/v1/admin/events",
+    ],
+    calls: &["reports", "media"],
+    outbox: false,
+    consumes_events: true,
+    idempotency_keys: true,
+    config: Some(platform::config::SectionSpec::of::<CommunityConfig>()),
+    body_limit: platform::service::gateway_body_limit,
+    openapi: <CommunityApi as utoipa::OpenApi>::openapi,
+    errors: CommunityError::CODES,
+    start: |context| {
+        Box::pin(async move {
+            let state = CommunityState::start(&context).await?;
+            if let Some(bus) = &context.bus {
+                forget_erased_accounts(&state, bus).await?;
+            }
+            Ok(Running::routes(router(state)))
+        })
+    },
+};
+
+#[derive(Clone)]
+pub struct CommunityState {
+    pool: PgPool,
+    /// Reports knows each jurisdiction's wards and departments.
+    reports: ServiceClient,
+    /// Media keeps lost-and-found photos.
+    media: ServiceClient,
+}
+
+impl CommunityState {
+    async fn start(context: &StartContext) -> anyhow::Result<Self> {
+        let config: CommunityConfig = context.section()?;
+        if let Some(jurisdiction) = &config.demo_events {
+            events::seed_demo(&context.pool, jurisdiction).await?;
+        }
+        Ok(Self {
+            pool: context.pool.clone(),
+            reports: context.client("reports")?,
+            media: context.client("media")?,
+        })
+    }
+}
+
+/// Community's routes, without the shared service layers (the caller adds them).
+pub fn router(state: CommunityState) -> Router {
+    Router::new()
+        .route("/v1/events/{jurisdiction}", get(events::list))
+        .route(
+            "/v1/events/{jurisdiction}/calendar.ics",
+            get(events::calendar),
+        )
+        .route("/v1/events/{jurisdiction}/{id}", get(events::get))
+        .route(
+            "/v1/events/{jurisdiction}/{id}/calendar.ics",
+            get(events::one_calendar),
+        )
+        .route("/v1/admin/events", post(events::create))
+        .route("/v1/admin/events/{id}", axum::routing::put(events::replace))
+        .route("/v1/admin/events/{id}/cancel", post(events::cancel))
+        .route("/v1/lost-and-found/mine", get(lost::mine))
+        .route(
+            "/v1/lost-and-found/{jurisdiction}",
+            get(lost::list).post(lost::post),
+        )
+        .route("/v1/lost-and-found/{jurisdiction}/{id}", get(lost::get))
+        .route(
+            "/v1/lost-and-found/{jurisdiction}/{id}/{action}",
+            post(lost::act),
+        )
+        .route("/v1/questions/mine", get(questions::mine))
+        .route(
+            "/v1/questions/{jurisdiction}",
+            get(questions::list).post(questions::ask),
+        )
+        .route(
+            "/v1/questions/{jurisdiction}/departments",
+            get(questions::departments),
+        )
+        .route("/v1/questions/{jurisdiction}/queue", get(questions::queue))
+        .route("/v1/questions/{jurisdiction}/{id}", get(questions::get))
+        .route(
+            "/v1/questions/{jurisdiction}/{id}/{action}",
+            post(questions::act),
+        )
+        .with_state(state)
+}
+
+/// An erased resident's posts stay, anonymous; their questions nobody else saw go; their
+/// idempotency keys go.
+async fn forget_erased_accounts(state: &CommunityState, bus: &SharedBus) -> anyhow::Result<()> {
+    let state = state.clone();
+    let handler: Handler = Arc::new(move |event: Event| {
+        let state = state.clone();
+        Box::pin(async move {
+            let account = event.decode::<AccountErased>()?.account_id;
+            let mut tx = state.pool.begin().await?;
+            if first_delivery(&mut tx, CONSUMER, event.id).await? {
+                sqlx::query!(
+                    "UPDATE lost_items SET posted_by = NULL WHERE posted_by = $1",
+                    account
+                )
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query!(
+                    "DELETE FROM questions WHERE asked_by = $1 AND status IN ('pending', 'rejected')",
+                    account
+                )
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query!(
+                    "UPDATE questions SET asked_by = NULL WHERE asked_by = $1",
+                    account
+                )
+                .execute(&mut *tx)
+                .await?;
+                platform::idempotency::forget_account(&mut tx, account).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    });
+    bus.subscribe(CONSUMER, AccountErased::NAME, handler)
+        .await?;
+    Ok(())
+}
+
+/// Community's part of the public OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        events::list,
+        events::calendar,
+        events::get,
+        events::one_calendar,
+        events::create,
+        events::replace,
+        events::cancel,
+        lost::mine,
+        lost::list,
+        lost::post,
+        lost::get,
+        lost::act,
+        questions::mine,
+        questions::list,
+        questions::ask,
+        questions::departments,
+        questions::queue,
+        questions::get,
+        questions::act,
+    ),
+    tags(
+        (name = "events", description = "Lịch sự kiện, lễ hội / Events and festivals, with iCalendar"),
+        (name = "lost-and-found", description = "Tìm đồ thất lạc / Lost and found"),
+        (name = "questions", description = "Hỏi đáp chính quyền / Questions to the government"),
+    )
+)]
+struct CommunityApi;
