@@ -12,8 +12,18 @@ use crate::helpers::{Mode, TestApp, problem};
 use crate::in_both_modes;
 
 async fn spawn(mode: Mode) -> TestApp {
+    let unique = uuid::Uuid::new_v4().simple().to_string();
     TestApp::spawn_with(mode, |config| {
-        config.edit(|identity: &mut IdentityConfig| identity.dev_seed_staff = true);
+        config.edit(|identity: &mut IdentityConfig| {
+            identity.dev_seed_staff = true;
+            // Erasures happen at once, every second.
+            identity.erasure_grace_days = 0;
+            identity.erasure_interval_secs = 1;
+        });
+        if matches!(mode, Mode::Split) {
+            // Erasures reach community as events, through NATS.
+            crate::helpers::use_nats(config, &unique);
+        }
         config.edit(|community: &mut CommunityConfig| {
             community.demo_events = Some("hue".to_owned());
         });
@@ -135,14 +145,23 @@ async fn residents_find_a_periods_events_and_add_them_to_their_calendars(mode: M
         english[0]["summary"],
         "Spring flower market, Year of the Goat 2027"
     );
-    // A ward's calendar to subscribe to.
+    // A ward's calendar to subscribe to: the coming year's events of the ward and the city.
+    let admin = app.staff_token("hue.admin").await;
+    let soon = chrono::Utc::now() + chrono::TimeDelta::days(10);
+    for ward in ["vy-da", "phu-xuan"] {
+        let mut event = concert(Some(ward));
+        event["title_vi"] = json!(format!("Hòa nhạc {ward}"));
+        event["starts_at"] = json!(soon);
+        event["ends_at"] = json!(soon + chrono::TimeDelta::hours(2));
+        json_of(post(&app, "/v1/admin/events", &admin, &event).await, 201).await;
+    }
     let subscribed = calendar(&app, "/v1/events/hue/calendar.ics?ward=vy-da").await;
     let summaries: Vec<&str> = subscribed
         .iter()
         .map(|e| e["summary"].as_str().unwrap())
         .collect();
-    assert!(summaries.contains(&"Giải bóng đá thiếu niên phường Vỹ Dạ"));
-    assert!(!summaries.contains(&"Ngày hội đọc sách phường Phú Xuân"));
+    assert!(summaries.contains(&"Hòa nhạc vy-da"), "{summaries:?}");
+    assert!(!summaries.contains(&"Hòa nhạc phu-xuan"), "{summaries:?}");
 
     problem(
         app.get("/v1/events/hue?from=2027-05-01&to=2027-04-01")
@@ -215,6 +234,14 @@ async fn operators_and_ward_officers_publish_change_and_cancel_events(mode: Mode
     let replayed = request().send().await.unwrap();
     assert_eq!(replayed.headers()["idempotent-replayed"], "true");
     assert_eq!(json_of(replayed, 201).await["id"], created["id"]);
+    let reused = app
+        .authed(Method::POST, "/v1/admin/events", &admin)
+        .header("Idempotency-Key", "concert-may")
+        .json(&concert(Some("phu-xuan")))
+        .send()
+        .await
+        .unwrap();
+    problem(reused, 422, "idempotency_key_reused").await;
     let id = created["id"].as_str().unwrap();
     let may = "/v1/events/hue?from=2027-05-01&to=2027-05-01";
     assert_eq!(
@@ -285,9 +312,18 @@ async fn operators_and_ward_officers_publish_change_and_cancel_events(mode: Mode
     let after = calendar(&app, &ics).await;
     assert_eq!(after[0]["uid"], before[0]["uid"]);
     assert_eq!(after[0]["start"], "2027-05-01T13:00:00Z");
-    assert!(after[0]["sequence"].as_i64() > before[0]["sequence"].as_i64());
-    // Another ward's officer cannot touch it.
+    assert!(after[0]["sequence"].as_i64().unwrap() > before[0]["sequence"].as_i64().unwrap());
+    // Another ward's officer cannot touch it; a resident learns nothing of the route.
     let other = app.staff_token("thuanhoa.officer").await;
+    for token in [&other, &resident] {
+        let changed = app
+            .authed(Method::PUT, &format!("/v1/admin/events/{id}"), token)
+            .json(&later)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(changed.status(), 404);
+    }
     problem(
         app.authed(
             Method::POST,
@@ -454,7 +490,7 @@ async fn a_found_wallet_is_kept_by_the_officers_and_handed_back(mode: Mode) {
     problem(
         act(&finder, "withdraw", json!({})).await.unwrap(),
         409,
-        "lost_item_settled",
+        "lost_item_held",
     )
     .await;
 
@@ -473,6 +509,8 @@ async fn a_found_wallet_is_kept_by_the_officers_and_handed_back(mode: Mode) {
         .get_as(&format!("/v1/media/{photo}/display"), &stranger)
         .await;
     assert_eq!(private_photo.status(), 404);
+    let settled: Json = app.get_json(&format!("/v1/lost-and-found/hue/{id}")).await;
+    assert_eq!(settled["photos"], json!([]), "no link to a private photo");
     problem(
         act(&officer, "returned", json!({})).await.unwrap(),
         409,
@@ -558,10 +596,43 @@ async fn a_found_wallet_is_kept_by_the_officers_and_handed_back(mode: Mode) {
             &found("phone", &[]),
         )
         .await,
-        422,
-        "unknown_ward",
+        404,
+        "jurisdiction_not_found",
     )
     .await;
+
+    // A lost thing: never kept by the officers; withdrawn by its poster, seen only by them.
+    let mut lost = found("phone", &[]);
+    lost["kind"] = json!("lost");
+    let lost = json_of(
+        post(&app, "/v1/lost-and-found/hue", &stranger, &lost).await,
+        201,
+    )
+    .await;
+    let lost_path = format!("/v1/lost-and-found/hue/{}", lost["id"].as_str().unwrap());
+    let lost_act = |token: &str, action: &str, body: Json| {
+        app.authed(Method::POST, &format!("{lost_path}/{action}"), token)
+            .json(&body)
+            .send()
+    };
+    problem(
+        lost_act(&officer, "held", json!({ "held_at": "Công an phường" }))
+            .await
+            .unwrap(),
+        409,
+        "not_a_found_item",
+    )
+    .await;
+    json_of(
+        lost_act(&stranger, "withdraw", json!({})).await.unwrap(),
+        200,
+    )
+    .await;
+    problem(app.get(&lost_path).await, 404, "lost_item_not_found").await;
+    assert_eq!(
+        app.get_json_as(&lost_path, &stranger).await["status"],
+        "withdrawn"
+    );
     app.stop().await;
 }
 in_both_modes!(a_found_wallet_is_kept_by_the_officers_and_handed_back);
@@ -739,3 +810,51 @@ async fn a_question_is_moderated_then_answered_in_public(mode: Mode) {
     app.stop().await;
 }
 in_both_modes!(a_question_is_moderated_then_answered_in_public);
+
+/// An erased resident's notices stay, nobody's; their questions nobody saw go.
+async fn an_erased_account_leaves_anonymous_notices_and_no_unseen_questions(mode: Mode) {
+    let app = spawn(mode).await;
+    let resident = app.resident_token().await;
+    let lost = json!({ "kind": "lost", "category": "keys", "description": "Chùm chìa khóa",
+                       "place": "Cầu Trường Tiền", "occurred_on": platform::vietnam_time::today() });
+    json_of(
+        post(&app, "/v1/lost-and-found/hue", &resident, &lost).await,
+        201,
+    )
+    .await;
+    let question = json!({ "department": "construction", "title": "Hỏi", "body": "Câu hỏi" });
+    json_of(
+        post(&app, "/v1/questions/hue", &resident, &question).await,
+        201,
+    )
+    .await;
+    let pool = app.schema_pool("community").await;
+    let left = || async {
+        sqlx::query_as::<_, (i64, i64)>(
+            "SELECT (SELECT count(*) FROM lost_items WHERE posted_by IS NOT NULL),
+                    (SELECT count(*) FROM questions)",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(left().await, (1, 1));
+    let erased = app
+        .authed(Method::DELETE, "/v1/me", &resident)
+        .send()
+        .await
+        .unwrap();
+    assert!(erased.status().is_success(), "{}", erased.status());
+    assert_eq!(
+        crate::helpers::poll_until(left, |n| *n == (0, 0)).await,
+        (0, 0)
+    );
+    let listed: Json = app.get_json("/v1/lost-and-found/hue?kind=lost").await;
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        1,
+        "the notice stays"
+    );
+    app.stop().await;
+}
+in_both_modes!(an_erased_account_leaves_anonymous_notices_and_no_unseen_questions);

@@ -5,7 +5,7 @@ platform::error_codes! {
         EventNotFound = (NOT_FOUND, "event_not_found",
             "Không có sự kiện này.", "There is no such event."),
         UnknownEventCategory = (UNPROCESSABLE_ENTITY, "unknown_event_category",
-            "Loại sự kiện không hợp lệ.",
+            "Loại sự kiện không hợp lệ: festival, culture, sport, community hoặc other.",
             "Unknown kind of event: use festival, culture, sport, community or other."),
         /// An event that ends before it starts, or lasts over a year.
         InvalidEventPeriod = (UNPROCESSABLE_ENTITY, "invalid_event_period",
@@ -16,12 +16,16 @@ platform::error_codes! {
         LostItemNotFound = (NOT_FOUND, "lost_item_not_found",
             "Không có tin này.", "There is no such lost-and-found notice."),
         UnknownLostCategory = (UNPROCESSABLE_ENTITY, "unknown_lost_category",
-            "Loại đồ vật không hợp lệ.",
+            "Loại đồ vật không hợp lệ: documents, wallet, phone, keys, bag, vehicle, jewellery hoặc other.",
             "Unknown kind of belonging: use documents, wallet, phone, keys, bag, vehicle, jewellery or other."),
         /// Handed back or withdrawn: nothing more happens to it.
         LostItemSettled = (CONFLICT, "lost_item_settled",
             "Tin này đã kết thúc (đồ đã được trả lại hoặc tin đã được gỡ).",
             "This notice is settled: the belonging was handed back or the notice withdrawn."),
+        /// The officers keep it: the poster no longer withdraws it.
+        LostItemHeld = (CONFLICT, "lost_item_held",
+            "Đồ vật đang được cơ quan chức năng lưu giữ; chỉ cán bộ mới có thể kết thúc tin này.",
+            "The belonging is kept by the authorities; only their officers can settle this notice."),
         /// Officers keep found things, not lost ones.
         NotAFoundItem = (CONFLICT, "not_a_found_item",
             "Chỉ đồ nhặt được mới được cơ quan chức năng lưu giữ.",

@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use crate::errors::CommunityError;
 use crate::ical::{self, CalendarEvent, When};
+use crate::staff::is_staff;
 use crate::{CommunityState, input};
 
 /// The kinds of event.
@@ -200,7 +201,7 @@ pub struct EventList {
     responses(
         (status = 200, body = EventList),
         (status = 400, body = platform::error::Problem, description = "`invalid_query` (a period backwards or over 366 days), `invalid_cursor`"),
-        (status = 404, body = platform::error::Problem, description = "`jurisdiction_not_found`"),
+        (status = 404, body = platform::error::Problem, description = "`jurisdiction_not_found` for an id that cannot be one (an unknown one has no events)"),
         (status = 422, body = platform::error::Problem, description = "`unknown_event_category`"),
     ))]
 pub async fn list(
@@ -235,6 +236,8 @@ pub async fn list(
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM events
          WHERE jurisdiction = $1 AND ends_at > $2 AND starts_at < $3
+           -- No event lasts longer: the index on starts_at bounds the scan.
+           AND starts_at > $2 - make_interval(days => 366)
            AND ($4::text IS NULL OR ward IS NULL OR ward = $4)
            AND ($5::text IS NULL OR category = $5)
            AND ($6::timestamptz IS NULL OR (starts_at, id) > ($6, $7))
@@ -329,6 +332,7 @@ pub async fn calendar(
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM events
          WHERE jurisdiction = $1 AND ends_at > $2 AND starts_at < $3
+           AND starts_at > $2 - make_interval(days => 366)
            AND ($4::text IS NULL OR ward IS NULL OR ward = $4)
          ORDER BY starts_at, id LIMIT $5"
     ))
@@ -377,10 +381,26 @@ fn language(asked: Option<&str>, headers: &HeaderMap) -> Result<Lang, ApiError> 
     }
 }
 
+/// A kind of event as a resident reads it.
+fn category_name(category: &str, lang: Lang) -> &'static str {
+    match category {
+        "festival" => lang.pick("Lễ hội", "Festival"),
+        "culture" => lang.pick("Văn hóa, nghệ thuật", "Culture"),
+        "sport" => lang.pick("Thể thao", "Sport"),
+        "community" => lang.pick("Cộng đồng", "Community"),
+        _ => lang.pick("Khác", "Other"),
+    }
+}
+
 /// Rows as an iCalendar file download.
 fn ics(name: &str, lang: Lang, rows: &[Row], filename: &str) -> Response {
     let uids: Vec<String> = rows.iter().map(Row::uid).collect();
-    let categories: Vec<[&str; 1]> = rows.iter().map(|row| [row.category.as_str()]).collect();
+    let categories: Vec<[&str; 1]> = rows
+        .iter()
+        .map(|row| [category_name(&row.category, lang)])
+        .collect();
+    // With METHOD:PUBLISH, DTSTAMP is when the file was made (RFC 5545 §3.8.7.2).
+    let now = Utc::now();
     let events: Vec<CalendarEvent> = rows
         .iter()
         .zip(uids.iter().zip(&categories))
@@ -394,7 +414,7 @@ fn ics(name: &str, lang: Lang, rows: &[Row], filename: &str) -> Response {
             CalendarEvent {
                 uid,
                 sequence: row.sequence,
-                stamp: row.updated_at,
+                stamp: now,
                 last_modified: row.updated_at,
                 starts,
                 ends,
@@ -548,7 +568,7 @@ const CREATE_EVENT: &str = "create_event";
     responses(
         (status = 201, body = EventView, description = "Published (or the first answer to this key, replayed with `Idempotent-Replayed: true`)"),
         (status = 400, body = platform::error::Problem, description = "`idempotency_key_required`, `invalid_body`"),
-        (status = 404, body = platform::error::Problem, description = "Not an admin of the jurisdiction, nor an officer of the event's ward"),
+        (status = 404, body = platform::error::Problem, description = "Not an admin of the jurisdiction, nor an officer of the event's ward; `jurisdiction_not_found`"),
         (status = 422, body = platform::error::Problem, description = "`invalid_field`, `unknown_event_category`, `invalid_event_period`, `invalid_position`, `unknown_ward`, `idempotency_key_reused`"),
     ),
     security(("bearer" = [])))]
@@ -561,10 +581,11 @@ pub async fn create(
     if !may_edit(&principal, &request.jurisdiction, request.ward.as_deref()) {
         return Err(ApiError::route_not_found());
     }
+    input::jurisdiction(&request.jurisdiction)?;
     let event = request.check()?;
-    if let Some(ward) = &event.ward {
-        state.check_ward(&request.jurisdiction, ward).await?;
-    }
+    state
+        .check_place(&request.jurisdiction, event.ward.as_deref())
+        .await?;
     let fingerprint = idempotency::fingerprint(CREATE_EVENT, &request)?;
     let (account, key) = (principal.account_id, key.as_str());
     let mut tx = state.pool.begin().await?;
@@ -672,10 +693,11 @@ pub async fn replace(
     Path(id): Path<Uuid>,
     JsonBody(request): JsonBody<NewEvent>,
 ) -> Result<Json<EventView>, ApiError> {
-    let event = request.check()?;
-    if let Some(ward) = &event.ward {
-        state.check_ward(&request.jurisdiction, ward).await?;
+    // Residents learn nothing of staff routes, not even what is wrong with a body.
+    if !is_staff(&principal) {
+        return Err(ApiError::route_not_found());
     }
+    let event = request.check()?;
     let mut tx = state.pool.begin().await?;
     let current = editable(&mut tx, &principal, id).await?;
     // It stays in its jurisdiction, and an officer keeps it in their wards.
@@ -687,6 +709,9 @@ pub async fn replace(
     if current.cancelled {
         return Err(CommunityError::EventCancelled.into());
     }
+    state
+        .check_place(&request.jurisdiction, event.ward.as_deref())
+        .await?;
     let [
         title_vi,
         title_en,

@@ -99,8 +99,11 @@ pub struct LostItemView {
 impl Row {
     fn view(self, viewer: Option<&Principal>) -> LostItemView {
         let mine = viewer.is_some_and(|p| self.posted_by == Some(p.account_id));
-        let photos_shown =
-            self.category != PRIVATE_CATEGORY || mine || viewer.is_some_and(|p| self.handled_by(p));
+        // Papers' photos, and those of a settled notice (media made them private), are for
+        // the poster and the officers only.
+        let photos_shown = (self.category != PRIVATE_CATEGORY && !self.settled())
+            || mine
+            || viewer.is_some_and(|p| self.handled_by(p));
         LostItemView {
             photos: if photos_shown {
                 self.media_ids
@@ -353,6 +356,11 @@ pub async fn post(
     JsonBody(request): JsonBody<NewLostItem>,
 ) -> Result<Response, ApiError> {
     input::jurisdiction(&jurisdiction)?;
+    let fingerprint = idempotency::fingerprint(POST_LOST_ITEM, &(&jurisdiction, &request))?;
+    let (account, key) = (principal.account_id, key.as_str());
+    if let Some(answer) = idempotency::kept(&state.pool, account, key, &fingerprint).await? {
+        return Ok(answer.replayed());
+    }
     if !matches!(request.kind.as_str(), "lost" | "found") {
         return Err(SharedError::InvalidField {
             field: "kind",
@@ -383,58 +391,76 @@ pub async fn post(
     if photos.len() > MAX_PHOTOS {
         return Err(SharedError::TooManyMedia { max: MAX_PHOTOS }.into());
     }
-    match &request.ward {
-        Some(ward) => state.check_ward(&jurisdiction, ward).await?,
-        // A jurisdiction with no departments is none.
-        None => drop(state.departments(&jurisdiction).await?),
-    }
-    let fingerprint = idempotency::fingerprint(POST_LOST_ITEM, &(&jurisdiction, &request))?;
-    let (account, key) = (principal.account_id, key.as_str());
-    let mut tx = state.pool.begin().await?;
-    if let Some(answer) = idempotency::claim_in(&mut tx, account, key, &fingerprint).await? {
-        return Ok(answer.replayed());
-    }
-    let id = Uuid::now_v7();
-    let row: Row = sqlx::query_as(&format!(
-        "INSERT INTO lost_items (id, jurisdiction, ward, kind, category, description, place,
-                                 occurred_on, media_ids, posted_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(&jurisdiction)
-    .bind(&request.ward)
-    .bind(&request.kind)
-    .bind(&request.category)
-    .bind(&description)
-    .bind(&place)
-    .bind(request.occurred_on)
-    .bind(&photos)
-    .bind(account)
-    .fetch_one(&mut *tx)
-    .await?;
+    state
+        .check_place(&jurisdiction, request.ward.as_deref())
+        .await?;
+
+    // The same account and key always name the same notice, so a retry after a fault attaches
+    // the photos to the notice it then writes.
+    let id = Uuid::new_v5(
+        &account,
+        format!("lost-item-idempotency-key:{key}").as_bytes(),
+    );
+    let public = request.category != PRIVATE_CATEGORY;
     if !photos.is_empty() {
-        let public = row.category != PRIVATE_CATEGORY;
-        if let Err(error) = attach_photos(&state, &row, &photos, public).await {
-            drop(tx);
-            detach_photos(&state, id, &photos).await;
-            return Err(error);
+        let scope = (jurisdiction.as_str(), request.ward.as_deref());
+        attach_photos(&state, account, id, scope, &photos, public).await?;
+    }
+    // Written in one transaction; should it fail, the photos are let go again.
+    let written: Result<Response, ApiError> = async {
+        let mut tx = state.pool.begin().await?;
+        // Concurrent retries with one key wait here for the first to commit, then replay it.
+        if let Some(answer) = idempotency::claim_in(&mut tx, account, key, &fingerprint).await? {
+            return Ok(answer.replayed());
+        }
+        let row: Row = sqlx::query_as(&format!(
+            "INSERT INTO lost_items (id, jurisdiction, ward, kind, category, description, place,
+                                     occurred_on, media_ids, posted_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
+        ))
+        .bind(id)
+        .bind(&jurisdiction)
+        .bind(&request.ward)
+        .bind(&request.kind)
+        .bind(&request.category)
+        .bind(&description)
+        .bind(&place)
+        .bind(request.occurred_on)
+        .bind(&photos)
+        .bind(account)
+        .fetch_one(&mut *tx)
+        .await?;
+        let view = row.view(Some(&principal));
+        let answer = serde_json::to_value(&view).map_err(ApiError::internal)?;
+        idempotency::answer_in(&mut tx, account, key, StatusCode::CREATED, &answer).await?;
+        tx.commit().await?;
+        tracing::info!(item = %id, jurisdiction, kind = request.kind, "lost-and-found notice posted");
+        Ok((StatusCode::CREATED, Json(view)).into_response())
+    }
+    .await;
+    if written.is_err() && !photos.is_empty() {
+        let listed: Vec<Uuid> =
+            sqlx::query_scalar!("SELECT media_ids FROM lost_items WHERE id = $1", id)
+                .fetch_optional(&state.pool)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+        let strays: Vec<Uuid> = photos.into_iter().filter(|p| !listed.contains(p)).collect();
+        if !strays.is_empty() {
+            detach_photos(&state, id, &strays).await;
         }
     }
-    let view = row.view(Some(&principal));
-    let answer = serde_json::to_value(&view).map_err(ApiError::internal)?;
-    idempotency::answer_in(&mut tx, account, key, StatusCode::CREATED, &answer).await?;
-    if let Err(error) = tx.commit().await {
-        detach_photos(&state, id, &photos).await;
-        return Err(error.into());
-    }
-    tracing::info!(item = %id, jurisdiction, kind = request.kind, "lost-and-found notice posted");
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    written
 }
 
-/// Attaches the poster's photos to the notice through media, readable by its officers.
+/// Attaches the poster's photos to the notice `id` through media, readable by the officers of
+/// its (jurisdiction, ward) and of the keeping department.
 async fn attach_photos(
     state: &CommunityState,
-    row: &Row,
+    owner: Uuid,
+    id: Uuid,
+    (jurisdiction, ward): (&str, Option<&str>),
     photos: &[Uuid],
     public: bool,
 ) -> Result<(), ApiError> {
@@ -444,13 +470,13 @@ async fn attach_photos(
             http::Method::POST,
             "/internal/v1/media/attachments",
             Some(&json!({
-                "owner_id": row.posted_by,
-                "attached_to": format!("lost_item:{}", row.id),
+                "owner_id": owner,
+                "attached_to": format!("lost_item:{id}"),
                 "media_ids": photos,
                 "public": public,
                 "scope": {
-                    "jurisdiction": row.jurisdiction,
-                    "ward": row.ward.as_deref().unwrap_or_default(),
+                    "jurisdiction": jurisdiction,
+                    "ward": ward.unwrap_or_default(),
                     "department": KEEPING_DEPARTMENT,
                 },
             })),
@@ -525,7 +551,7 @@ pub struct Handling {
     responses(
         (status = 200, body = LostItemView),
         (status = 404, body = platform::error::Problem, description = "`lost_item_not_found`, also for a notice the caller may not act on"),
-        (status = 409, body = platform::error::Problem, description = "`lost_item_settled`, `not_a_found_item`"),
+        (status = 409, body = platform::error::Problem, description = "`lost_item_settled`, `lost_item_held` (kept by the officers: only they settle it), `not_a_found_item`"),
         (status = 422, body = platform::error::Problem, description = "`invalid_field`"),
     ),
     security(("bearer" = [])))]
@@ -535,8 +561,8 @@ pub async fn act(
     Path((jurisdiction, id, action)): Path<(String, Uuid, String)>,
     JsonBody(handling): JsonBody<Handling>,
 ) -> Result<Json<LostItemView>, ApiError> {
-    let mut tx = state.pool.begin().await?;
     input::jurisdiction(&jurisdiction)?;
+    let mut tx = state.pool.begin().await?;
     let row: Row = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM lost_items WHERE id = $1 AND jurisdiction = $2 FOR UPDATE"
     ))
@@ -557,7 +583,7 @@ pub async fn act(
         return Err(CommunityError::LostItemSettled.into());
     }
     let (status, held_at) = match action.as_str() {
-        "withdraw" if row.status == "held" => return Err(CommunityError::LostItemSettled.into()),
+        "withdraw" if row.status == "held" => return Err(CommunityError::LostItemHeld.into()),
         "withdraw" => ("withdrawn", row.held_at.clone()),
         "held" if row.kind != "found" => return Err(CommunityError::NotAFoundItem.into()),
         "held" => {

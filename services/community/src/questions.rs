@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::errors::CommunityError;
-use crate::staff::{Department, is_staff, works_on};
+use crate::staff::{QuestionDepartment, is_staff, works_on};
 use crate::{CommunityState, input};
 
 /// Why a moderator turns a question down, as the asker reads it.
@@ -258,23 +258,23 @@ pub async fn mine(
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Departments {
-    departments: Vec<Department>,
+pub struct QuestionDepartments {
+    departments: Vec<QuestionDepartment>,
 }
 
 /// The departments a question may go to.
 #[utoipa::path(get, path = "/v1/questions/{jurisdiction}/departments", operation_id = "question_departments", tag = "questions",
     params(("jurisdiction" = String, Path)),
     responses(
-        (status = 200, body = Departments),
+        (status = 200, body = QuestionDepartments),
         (status = 404, body = platform::error::Problem, description = "`jurisdiction_not_found`"),
     ))]
 pub async fn departments(
     State(state): State<CommunityState>,
     Path(jurisdiction): Path<String>,
-) -> Result<Json<Departments>, ApiError> {
+) -> Result<Json<QuestionDepartments>, ApiError> {
     input::jurisdiction(&jurisdiction)?;
-    Ok(Json(Departments {
+    Ok(Json(QuestionDepartments {
         departments: state.departments(&jurisdiction).await?,
     }))
 }

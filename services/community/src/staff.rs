@@ -41,7 +41,7 @@ pub fn is_staff(principal: &Principal) -> bool {
 
 /// A department of a jurisdiction, as reports names it.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-pub struct Department {
+pub struct QuestionDepartment {
     pub id: String,
     pub name_vi: String,
     pub name_en: String,
@@ -49,7 +49,7 @@ pub struct Department {
 
 impl CommunityState {
     /// Refuses a ward the jurisdiction does not have (422 `unknown_ward`).
-    pub async fn check_ward(&self, jurisdiction: &str, ward: &str) -> Result<(), ApiError> {
+    async fn check_ward(&self, jurisdiction: &str, ward: &str) -> Result<(), ApiError> {
         let answer = self
             .reports
             .call(
@@ -79,8 +79,24 @@ impl CommunityState {
         }
     }
 
+    /// Refuses a jurisdiction reports does not know (404) or a ward it does not have (422).
+    pub async fn check_place(
+        &self,
+        jurisdiction: &str,
+        ward: Option<&str>,
+    ) -> Result<(), ApiError> {
+        self.departments(jurisdiction).await?;
+        match ward {
+            Some(ward) => self.check_ward(jurisdiction, ward).await,
+            None => Ok(()),
+        }
+    }
+
     /// The jurisdiction's departments; 404 `jurisdiction_not_found` for none.
-    pub async fn departments(&self, jurisdiction: &str) -> Result<Vec<Department>, ApiError> {
+    pub async fn departments(
+        &self,
+        jurisdiction: &str,
+    ) -> Result<Vec<QuestionDepartment>, ApiError> {
         let answer = self
             .reports
             .call(
