@@ -217,3 +217,161 @@ async fn a_new_feed_replaces_the_timetable_whole_or_not_at_all(mode: Mode) {
     assert_eq!(again, mobility::Imported::Unchanged);
     app.stop().await;
 }
+
+/// `feed` (protobuf's JSON mapping of a FeedMessage) as Google's bindings encode it
+/// (`scripts/gtfs-rt-encode`).
+fn encoded(feed: &Value) -> Vec<u8> {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/gtfs-rt-encode");
+    let mut child = std::process::Command::new(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("scripts/gtfs-rt-encode runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(feed.to_string().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+in_both_modes!(departures_follow_the_real_time_feed);
+async fn departures_follow_the_real_time_feed(mode: Mode) {
+    let (provider, _) = crate::verification::sandbox().await;
+    let feed_url = format!(
+        "http://{}/sandbox/gtfs-rt/hue/trip-updates.pb",
+        provider.addr()
+    );
+    let configured = feed_url.clone();
+    let app = TestApp::spawn_with(mode, move |c| {
+        let url = configured.clone();
+        c.edit(move |mobility: &mut MobilityConfig| {
+            mobility.demo_feed = Some("hue".to_owned());
+            mobility.trip_updates.insert("hue".to_owned(), url.clone());
+            mobility.realtime_poll_secs = 1;
+        });
+    })
+    .await;
+    let path = "/v1/transit/hue/stops/DONG_BA/departures?limit=6";
+    // The sandbox's empty feed: buses as timetabled.
+    let timetabled = crate::helpers::poll_until(
+        || app.get_json(path),
+        |answer: &Value| {
+            answer["departures"]
+                .as_array()
+                .is_some_and(|d| d.len() >= 3)
+        },
+    )
+    .await;
+    let departures = timetabled["departures"].as_array().unwrap();
+    assert!(
+        departures
+            .iter()
+            .all(|d| d.get("realtime").is_none() && d["cancelled"] == false)
+    );
+    let (late, gone) = (&departures[0], &departures[1]);
+    let day = |departure: &Value| {
+        let at: DateTime<FixedOffset> = departure["departs_at"].as_str().unwrap().parse().unwrap();
+        at.format("%Y%m%d").to_string()
+    };
+    // The operator says: the first bus leaves 4 minutes late, the second does not run; and
+    // a trip the timetable does not have.
+    let feed = serde_json::json!({
+        "header": { "gtfsRealtimeVersion": "2.0", "incrementality": "FULL_DATASET",
+                    "timestamp": Utc::now().timestamp().to_string() },
+        "entity": [
+            { "id": "late", "tripUpdate": {
+                "trip": { "tripId": late["trip_id"], "startDate": day(late) },
+                "stopTimeUpdate": [ { "stopId": "DONG_BA", "departure": { "delay": 240 } } ] } },
+            { "id": "gone", "tripUpdate": {
+                "trip": { "tripId": gone["trip_id"], "startDate": day(gone),
+                          "scheduleRelationship": "CANCELED" } } },
+            { "id": "added", "tripUpdate": {
+                "trip": { "tripId": "EXTRA-1", "scheduleRelationship": "ADDED" },
+                "stopTimeUpdate": [ { "stopSequence": 1, "departure": { "time": "1" } } ] } },
+        ],
+    });
+    let put = reqwest::Client::new()
+        .put(&feed_url)
+        .body(encoded(&feed))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 204);
+    let live = crate::helpers::poll_until(
+        || app.get_json(path),
+        |answer: &Value| {
+            answer["departures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["trip_id"] == late["trip_id"] && d.get("realtime").is_some())
+        },
+    )
+    .await;
+    let find = |trip: &Value| {
+        live["departures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["trip_id"] == *trip)
+            .cloned()
+            .unwrap_or_else(|| panic!("{trip} in {live}"))
+    };
+    let delayed = find(&late["trip_id"]);
+    assert_eq!(delayed["realtime"]["delay_secs"], 240);
+    let timetabled_at: DateTime<FixedOffset> =
+        late["departs_at"].as_str().unwrap().parse().unwrap();
+    let expected: DateTime<FixedOffset> = delayed["realtime"]["expected_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(expected - timetabled_at, TimeDelta::seconds(240));
+    assert_eq!(
+        delayed["departs_at"], late["departs_at"],
+        "the timetable stays"
+    );
+    let cancelled = find(&gone["trip_id"]);
+    assert_eq!(cancelled["cancelled"], true);
+    assert!(cancelled.get("realtime").is_none());
+
+    // A feed that stopped (its last reading minutes old) shows nothing live.
+    let pool = app.schema_pool("mobility").await;
+    provider_down(&feed_url).await;
+    sqlx::query("UPDATE realtime_feeds SET feed_timestamp = now() - interval '10 minutes'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let stale: Value = app.get_json(path).await;
+    assert!(
+        stale["departures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d.get("realtime").is_none() && d["cancelled"] == false),
+        "{stale}"
+    );
+    app.stop().await;
+    provider.stop().await.unwrap();
+}
+
+/// The feed answers 503 from now on: the job keeps the last feed it read.
+async fn provider_down(feed_url: &str) {
+    let faults = feed_url.replace("/hue/trip-updates.pb", "/faults");
+    let answer = reqwest::Client::new()
+        .post(faults)
+        .json(&serde_json::json!({ "mode": "down" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+}

@@ -1,12 +1,14 @@
 //! Getting around the city by bus: the routes with their stops, the stops near a resident, and
 //! each stop's next departures in Vietnam's time, from the GTFS Schedule feed each
 //! jurisdiction imports (`citizen transit import feed.zip`), checked whole before it replaces
-//! the last one. Anyone may read them, signed in or not.
+//! the last one. Departures follow the jurisdiction's GTFS Realtime feed, when it has one:
+//! delays and cancelled trips. Anyone may read them, signed in or not.
 
 pub mod config;
 mod errors;
 pub mod gtfs;
 mod import;
+pub mod realtime;
 mod transit;
 
 pub use errors::MobilityError;
@@ -27,7 +29,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/mobility");
 
 pub static SERVICE: Service = Service {
     name: "mobility",
-    about: "bus routes, stops near me and their next departures, from the GTFS feed each jurisdiction imports",
+    about: "bus routes, stops near me and their next departures, from the GTFS feed each jurisdiction imports and its GTFS Realtime delays",
     schema: SCHEMA,
     migrator: &MIGRATOR,
     routes: &["/v1/transit"],
@@ -42,6 +44,9 @@ pub static SERVICE: Service = Service {
     start: |context| {
         Box::pin(async move {
             let state = MobilityState::start(&context).await?;
+            let config: MobilityConfig = context.section()?;
+            let client = realtime::client(&config, context.config.outside_plain_http())?;
+            realtime::start_polling(&state, &config, client, &context.jobs);
             Ok(Running::routes(router(state)))
         })
     },
@@ -144,6 +149,7 @@ pub fn router(state: MobilityState) -> Router {
         transit::BusStop,
         transit::Departures,
         transit::Departure,
+        transit::RealtimeDeparture,
     )),
     tags((name = "transit", description = "Bus routes, stops near me and next departures"))
 )]

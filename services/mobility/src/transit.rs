@@ -139,6 +139,20 @@ pub struct Departure {
     trip_id: String,
     /// As timetabled, in Vietnam's time.
     departs_at: DateTime<FixedOffset>,
+    /// What the jurisdiction's real-time feed says of it, while the feed is fresh; absent when
+    /// it says nothing (the timetable is all there is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    realtime: Option<RealtimeDeparture>,
+    /// The bus will not leave from here: its trip is cancelled or it skips the stop.
+    cancelled: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RealtimeDeparture {
+    /// When the bus is expected to leave, in Vietnam's time.
+    expected_at: DateTime<FixedOffset>,
+    /// Seconds later than the timetable (negative: earlier).
+    delay_secs: i32,
 }
 
 /// The routes of a jurisdiction's timetable.
@@ -320,8 +334,10 @@ pub async fn stops_near(
     Ok(Json(StopsNear { stops }))
 }
 
-/// A stop's next departures within 24 hours, as timetabled. A call the feed gives no time
-/// for (between two timed stops) is not listed.
+/// A stop's next departures within 24 hours, in the order the buses are expected: as
+/// timetabled, moved by the real-time feed's delays while it is fresh (a bus up to an hour late
+/// is still to come), with cancelled ones marked. A call the feed gives no time for (between
+/// two timed stops) is not listed.
 #[utoipa::path(get, path = "/v1/transit/{jurisdiction}/stops/{stop}/departures", operation_id = "bus_departures", tag = "transit",
     params(("jurisdiction" = String, Path), ("stop" = String, Path, description = "The stop's id"), DeparturesQuery),
     responses((status = 200, body = Departures),
@@ -351,47 +367,69 @@ pub async fn departures(
     let today = now.date_naive();
     let now_secs = now.num_seconds_from_midnight() as i32;
     // A departure is (day − today) days and its seconds from now's midnight: yesterday's
-    // service runs past midnight, tomorrow's first buses come within the day.
+    // service runs past midnight, tomorrow's first buses come within the day. The expected
+    // time is the timetable's plus the fresh feed's delay.
     let rows = sqlx::query!(
-        r#"SELECT (sd.day - $3::date) AS "day_offset!", st.departure_secs AS "departure_secs!",
+        r#"WITH live AS (
+             SELECT 1 FROM realtime_feeds
+             WHERE jurisdiction = $1 AND feed_timestamp > now() - make_interval(secs => $6)
+           )
+           SELECT (sd.day - $3::date) AS "day_offset!", st.departure_secs AS "departure_secs!",
                   t.trip_id, t.headsign, r.route_id, r.short_name, r.long_name, r.route_type,
-                  r.color, r.text_color
+                  r.color, r.text_color, p.delay_secs AS "delay_secs?",
+                  COALESCE(p.cancelled, false) AS "cancelled!"
            FROM stop_times st
            JOIN trips t ON t.jurisdiction = st.jurisdiction AND t.trip_id = st.trip_id
            JOIN service_days sd ON sd.jurisdiction = t.jurisdiction AND sd.service_id = t.service_id
            JOIN routes r ON r.jurisdiction = t.jurisdiction AND r.route_id = t.route_id
+           LEFT JOIN predictions p
+             ON p.jurisdiction = st.jurisdiction AND p.trip_id = st.trip_id
+            AND p.service_day = sd.day AND p.stop_sequence = st.stop_sequence
+            AND EXISTS (SELECT 1 FROM live)
            WHERE st.jurisdiction = $1 AND st.stop_id = $2
              AND st.boarding AND st.departure_secs IS NOT NULL
              AND sd.day BETWEEN $3::date - 1 AND $3::date + 1
-             AND (sd.day - $3::date) * 86400 + st.departure_secs BETWEEN $4 AND $4 + 86400
+             AND (sd.day - $3::date) * 86400 + st.departure_secs BETWEEN $4 - 3600 AND $4 + 86400
+             AND (sd.day - $3::date) * 86400 + st.departure_secs + COALESCE(p.delay_secs, 0)
+                 BETWEEN $4 AND $4 + 86400
              -- The end of a trip is no departure.
              AND EXISTS (SELECT 1 FROM stop_times later
                          WHERE later.jurisdiction = st.jurisdiction AND later.trip_id = st.trip_id
                            AND later.stop_sequence > st.stop_sequence)
-           ORDER BY (sd.day - $3::date) * 86400 + st.departure_secs, r.sort_order, t.trip_id
+           ORDER BY (sd.day - $3::date) * 86400 + st.departure_secs + COALESCE(p.delay_secs, 0),
+                    r.sort_order, t.trip_id
            LIMIT $5"#,
         jurisdiction,
         stop_id,
         today,
         now_secs,
-        limit
+        limit,
+        crate::realtime::FRESH_FOR.as_secs_f64()
     )
     .fetch_all(&state.pool)
     .await?;
     let departures = rows
         .into_iter()
-        .map(|r| Departure {
-            departs_at: departs_at(today, r.day_offset, r.departure_secs),
-            headsign: r.headsign,
-            trip_id: r.trip_id,
-            route: BusRoute::new(
-                r.route_id,
-                r.short_name,
-                r.long_name,
-                r.route_type,
-                r.color,
-                r.text_color,
-            ),
+        .map(|r| {
+            let departs_at = departs_at(today, r.day_offset, r.departure_secs);
+            Departure {
+                realtime: r.delay_secs.map(|delay_secs| RealtimeDeparture {
+                    expected_at: departs_at + TimeDelta::seconds(i64::from(delay_secs)),
+                    delay_secs,
+                }),
+                cancelled: r.cancelled,
+                departs_at,
+                headsign: r.headsign,
+                trip_id: r.trip_id,
+                route: BusRoute::new(
+                    r.route_id,
+                    r.short_name,
+                    r.long_name,
+                    r.route_type,
+                    r.color,
+                    r.text_color,
+                ),
+            }
         })
         .collect();
     Ok(Json(Departures {

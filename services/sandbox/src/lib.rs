@@ -9,6 +9,7 @@ mod faults;
 pub mod fcm;
 pub mod fhir;
 mod gateway;
+pub mod gtfs_rt;
 pub mod momo;
 mod oauth;
 pub mod one_stop;
@@ -43,7 +44,8 @@ use axum::Router;
 /// hydro-meteorological station's river gauges), `/sandbox/cap` (the CAP 1.2 alert feeds,
 /// over Atom, of the city's disaster committee, power company and water company) and
 /// `/sandbox/osm` (an OpenStreetMap extract of central Huế's toilets, Wi-Fi, parking, heritage
-/// sites and traffic cameras, GeoJSON).
+/// sites and traffic cameras, GeoJSON), and `/sandbox/gtfs-rt` (the bus operator's GTFS
+/// Realtime TripUpdates feed).
 pub fn router() -> Router {
     Router::new()
         .nest("/sandbox/vneid", vneid::router())
@@ -63,4 +65,5 @@ pub fn router() -> Router {
         .nest("/sandbox/sensorthings", sensorthings::router())
         .nest("/sandbox/cap", cap::router())
         .nest("/sandbox/osm", osm::router())
+        .nest("/sandbox/gtfs-rt", gtfs_rt::router())
 }
