@@ -277,6 +277,15 @@ async fn departures_follow_the_real_time_feed(mode: Mode) {
             .iter()
             .all(|d| d.get("realtime").is_none() && d["cancelled"] == false)
     );
+    // The empty feed was read, not refused.
+    let pool = app.schema_pool("mobility").await;
+    let read = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM realtime_feeds")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(crate::helpers::poll_until(read, |n| *n == 1).await, 1);
     let (late, gone) = (&departures[0], &departures[1]);
     let day = |departure: &Value| {
         let at: DateTime<FixedOffset> = departure["departs_at"].as_str().unwrap().parse().unwrap();
@@ -345,7 +354,6 @@ async fn departures_follow_the_real_time_feed(mode: Mode) {
     assert!(cancelled.get("realtime").is_none());
 
     // A feed that stopped (its last reading minutes old) shows nothing live.
-    let pool = app.schema_pool("mobility").await;
     provider_down(&feed_url).await;
     sqlx::query("UPDATE realtime_feeds SET feed_timestamp = now() - interval '10 minutes'")
         .execute(&pool)

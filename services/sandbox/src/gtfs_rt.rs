@@ -17,8 +17,6 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use mobility::realtime::{FeedHeader, FeedMessage};
-use prost::Message;
 
 use crate::faults::{Faults, Outage, OutageRequest};
 
@@ -55,17 +53,28 @@ async fn feed(State(feeds): State<Arc<Feeds>>, Path(jurisdiction): Path<String>)
     ([(header::CONTENT_TYPE, PROTOBUF)], bytes).into_response()
 }
 
-/// A full dataset with no trip in it, stamped now: buses as timetabled.
+/// A full dataset with no trip in it, stamped now: buses as timetabled. Written out by hand
+/// (protobuf's wire format): `FeedMessage { header: FeedHeader { gtfs_realtime_version: "2.0",
+/// incrementality: FULL_DATASET, timestamp } }`.
 fn empty_feed() -> Vec<u8> {
-    FeedMessage {
-        header: FeedHeader {
-            gtfs_realtime_version: "2.0".to_owned(),
-            incrementality: Some(0),
-            timestamp: u64::try_from(chrono::Utc::now().timestamp()).ok(),
-        },
-        entity: Vec::new(),
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default();
+    // Field 1 (length-delimited) "2.0", field 2 (varint) 0, field 3 (varint) the time.
+    let mut header = vec![0x0a, 3, b'2', b'.', b'0', 0x10, 0, 0x18];
+    varint(now, &mut header);
+    // FeedMessage field 1: the header.
+    let mut feed = vec![0x0a];
+    varint(header.len() as u64, &mut feed);
+    feed.extend(header);
+    feed
+}
+
+/// Protobuf's base-128 varint: seven bits a byte, low first, the high bit saying more follow.
+fn varint(mut value: u64, out: &mut Vec<u8>) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
     }
-    .encode_to_vec()
+    out.push(value as u8);
 }
 
 async fn put_feed(
