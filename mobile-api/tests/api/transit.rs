@@ -286,20 +286,31 @@ async fn departures_follow_the_real_time_feed(mode: Mode) {
             .unwrap()
     };
     assert_eq!(crate::helpers::poll_until(read, |n| *n == 1).await, 1);
-    let (late, gone) = (&departures[0], &departures[1]);
+    let (late, gone, deleted) = (&departures[0], &departures[1], &departures[2]);
+    // The service day is the departure's date: the demo's buses all run before midnight.
     let day = |departure: &Value| {
         let at: DateTime<FixedOffset> = departure["departs_at"].as_str().unwrap().parse().unwrap();
         at.format("%Y%m%d").to_string()
     };
-    // The operator says: the first bus leaves 4 minutes late, the second does not run; and
-    // a trip the timetable does not have.
+    // The operator says: the first bus leaves 4 minutes late (said twice, the last time
+    // counting), the second does not run, the third is deleted from the day; and a trip the
+    // timetable does not have.
+    let made_at = |at: DateTime<Utc>| {
+        serde_json::json!({ "gtfsRealtimeVersion": "2.0", "incrementality": "FULL_DATASET",
+                            "timestamp": at.timestamp().to_string() })
+    };
     let feed = serde_json::json!({
-        "header": { "gtfsRealtimeVersion": "2.0", "incrementality": "FULL_DATASET",
-                    "timestamp": Utc::now().timestamp().to_string() },
+        "header": made_at(Utc::now()),
         "entity": [
+            { "id": "late-first", "tripUpdate": {
+                "trip": { "tripId": late["trip_id"], "startDate": day(late) },
+                "stopTimeUpdate": [ { "stopId": "DONG_BA", "departure": { "delay": 60 } } ] } },
             { "id": "late", "tripUpdate": {
                 "trip": { "tripId": late["trip_id"], "startDate": day(late) },
                 "stopTimeUpdate": [ { "stopId": "DONG_BA", "departure": { "delay": 240 } } ] } },
+            { "id": "deleted", "tripUpdate": {
+                "trip": { "tripId": deleted["trip_id"], "startDate": day(deleted),
+                          "scheduleRelationship": "DELETED" } } },
             { "id": "gone", "tripUpdate": {
                 "trip": { "tripId": gone["trip_id"], "startDate": day(gone),
                           "scheduleRelationship": "CANCELED" } } },
@@ -352,34 +363,53 @@ async fn departures_follow_the_real_time_feed(mode: Mode) {
     let cancelled = find(&gone["trip_id"]);
     assert_eq!(cancelled["cancelled"], true);
     assert!(cancelled.get("realtime").is_none());
-
-    // A feed that stopped (its last reading minutes old) shows nothing live.
-    provider_down(&feed_url).await;
-    sqlx::query("UPDATE realtime_feeds SET feed_timestamp = now() - interval '10 minutes'")
-        .execute(&pool)
-        .await
-        .unwrap();
-    let stale: Value = app.get_json(path).await;
     assert!(
-        stale["departures"]
+        !live["departures"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|d| d.get("realtime").is_none() && d["cancelled"] == false),
-        "{stale}"
+            .any(|d| d["trip_id"] == deleted["trip_id"]),
+        "a deleted trip is not shown"
     );
-    app.stop().await;
-    provider.stop().await.unwrap();
-}
+    assert!(
+        !live["departures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["trip_id"] == "EXTRA-1"),
+        "an added trip is not the timetable's"
+    );
 
-/// The feed answers 503 from now on: the job keeps the last feed it read.
-async fn provider_down(feed_url: &str) {
-    let faults = feed_url.replace("/hue/trip-updates.pb", "/faults");
-    let answer = reqwest::Client::new()
-        .post(faults)
-        .json(&serde_json::json!({ "mode": "down" }))
+    // A feed whose operator stopped updating it (made ten minutes ago) shows nothing live.
+    let stale = serde_json::json!({
+        "header": made_at(Utc::now() - TimeDelta::minutes(10)), "entity": feed["entity"] });
+    let put = reqwest::Client::new()
+        .put(&feed_url)
+        .body(encoded(&stale))
         .send()
         .await
         .unwrap();
-    assert!(answer.status().is_success(), "{}", answer.status());
+    assert_eq!(put.status(), 204);
+    let timetabled_again = crate::helpers::poll_until(
+        || app.get_json(path),
+        |answer: &Value| {
+            answer["departures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d.get("realtime").is_none() && d["cancelled"] == false)
+        },
+    )
+    .await;
+    assert!(
+        timetabled_again["departures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["trip_id"] == deleted["trip_id"]),
+        "{timetabled_again}"
+    );
+    assert_eq!(read().await, 0);
+    app.stop().await;
+    provider.stop().await.unwrap();
 }

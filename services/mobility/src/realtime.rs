@@ -12,7 +12,7 @@ use platform::jobs::Jobs;
 use platform::outbound::{Limits, OutboundClient};
 use platform::vietnam_time::OFFSET;
 use prost::Message;
-use sqlx::PgConnection;
+use sqlx::{Acquire, PgConnection};
 
 use crate::MobilityState;
 use crate::config::MobilityConfig;
@@ -20,8 +20,15 @@ use crate::config::MobilityConfig;
 /// A feed older than this shows nothing: its predictions are no longer news.
 pub const FRESH_FOR: Duration = Duration::from_secs(5 * 60);
 
-/// The largest feed read (a city's buses fit in a few hundred kilobytes).
-const MAX_FEED_BYTES: usize = 8 * 1024 * 1024;
+/// The largest feed read (a city's buses fit in a few hundred kilobytes; a hostile feed of
+/// empty entities decodes to about a hundred times its size).
+const MAX_FEED_BYTES: usize = 2 * 1024 * 1024;
+
+/// A feed stamped further ahead than this has a clock gone wrong.
+const AHEAD: TimeDelta = TimeDelta::seconds(60);
+
+/// The largest delay believed (either way): past it, an update is a mistake, not a bus.
+const MAX_DELAY_SECS: i64 = 3 * 3600;
 
 #[derive(Clone, PartialEq, Message)]
 pub struct FeedMessage {
@@ -100,6 +107,7 @@ pub struct StopTimeEvent {
     pub time: Option<i64>,
 }
 
+const TRIP_SCHEDULED: i32 = 0;
 const TRIP_CANCELED: i32 = 3;
 const TRIP_DELETED: i32 = 7;
 const STOP_SKIPPED: i32 = 1;
@@ -120,8 +128,10 @@ pub struct Call {
 pub enum Prediction {
     /// Seconds later than the timetable (negative: earlier).
     Delay(i32),
-    /// The bus will not call: its trip is cancelled, or it skips the stop.
+    /// The bus will not call: its trip is cancelled, or it skips the stop. Riders see it so.
     Cancelled,
+    /// The trip is deleted from the day's timetable: riders do not see it at all.
+    Deleted,
 }
 
 /// Each call's prediction, by the reference's rules: a call's delay holds for the calls after
@@ -129,17 +139,23 @@ pub enum Prediction {
 /// the delay goes on past it; a cancelled trip calls nowhere. Calls before the first update
 /// have the trip's own delay, if it gives one. `midnight` is the service day's start, for
 /// updates that give times rather than delays. Updates naming no call of the trip are
-/// ignored.
+/// ignored. Only scheduled trips are predicted: a duplicated, added or replacement trip is
+/// not the timetable's (its id would stand for another bus), so it says nothing here.
 pub fn predict(
     update: &TripUpdate,
     calls: &[Call],
     midnight: DateTime<Utc>,
 ) -> Vec<(i32, Prediction)> {
-    let relationship = update.trip.schedule_relationship.unwrap_or(0);
-    if relationship == TRIP_CANCELED || relationship == TRIP_DELETED {
+    let whole_trip = match update.trip.schedule_relationship.unwrap_or(TRIP_SCHEDULED) {
+        TRIP_SCHEDULED => None,
+        TRIP_CANCELED => Some(Prediction::Cancelled),
+        TRIP_DELETED => Some(Prediction::Deleted),
+        _ => return Vec::new(),
+    };
+    if let Some(prediction) = whole_trip {
         return calls
             .iter()
-            .map(|call| (call.stop_sequence, Prediction::Cancelled))
+            .map(|call| (call.stop_sequence, prediction))
             .collect();
     }
     // Each update's call: by its stop_sequence, else by its stop_id after the last one found.
@@ -161,7 +177,9 @@ pub fn predict(
             from = index + 1;
         }
     }
-    let mut delay = update.delay;
+    let mut delay = update
+        .delay
+        .filter(|d| i64::from(*d).abs() <= MAX_DELAY_SECS);
     let mut predictions = Vec::new();
     for (index, call) in calls.iter().enumerate() {
         if let Some(stop_update) = updates.get(&index) {
@@ -196,14 +214,20 @@ pub fn predict(
     predictions
 }
 
-/// An event's delay: given, or its time less the timetable's.
+/// An event's delay: its time less the timetable's (the time wins where both are given), else
+/// its delay; none past `MAX_DELAY_SECS`.
 fn event_delay(event: Option<&StopTimeEvent>, scheduled: Option<DateTime<Utc>>) -> Option<i32> {
     let event = event?;
-    if let Some(delay) = event.delay {
-        return Some(delay);
+    let from_time = event
+        .time
+        .and_then(|time| DateTime::<Utc>::from_timestamp(time, 0))
+        .zip(scheduled)
+        .map(|(time, scheduled)| (time - scheduled).num_seconds());
+    let delay = from_time.or(event.delay.map(i64::from))?;
+    if delay.abs() > MAX_DELAY_SECS {
+        return None;
     }
-    let time = DateTime::<Utc>::from_timestamp(event.time?, 0)?;
-    i32::try_from((time - scheduled?).num_seconds()).ok()
+    i32::try_from(delay).ok()
 }
 
 /// The start of a service day in Vietnam (noon minus 12 h: midnight, with no summer time).
@@ -225,6 +249,10 @@ pub enum FeedProblem {
     Differential,
     #[error("the feed was made at {0}, too long ago")]
     Stale(DateTime<Utc>),
+    #[error("the feed says it was made at {0}, in the future")]
+    Ahead(DateTime<Utc>),
+    #[error("a version 2.0 feed without a timestamp")]
+    NoTimestamp,
 }
 
 /// A feed, checked: its time and its trip updates.
@@ -240,12 +268,18 @@ pub fn read(
     if feed.header.incrementality == Some(DIFFERENTIAL) {
         return Err(FeedProblem::Differential);
     }
-    let made = feed
-        .header
-        .timestamp
-        .and_then(|t| i64::try_from(t).ok())
-        .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
-        .unwrap_or(now);
+    // 2.0 requires the time; a 1.0 feed without one is taken as made now.
+    let made = match feed.header.timestamp {
+        Some(t) => i64::try_from(t)
+            .ok()
+            .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
+            .ok_or(FeedProblem::Ahead(DateTime::<Utc>::MAX_UTC))?,
+        None if version == "2.0" => return Err(FeedProblem::NoTimestamp),
+        None => now,
+    };
+    if made > now + AHEAD {
+        return Err(FeedProblem::Ahead(made));
+    }
     if now - made > TimeDelta::from_std(FRESH_FOR).unwrap_or_default() {
         return Err(FeedProblem::Stale(made));
     }
@@ -258,7 +292,11 @@ pub fn read(
     Ok((made, updates))
 }
 
-/// Reads each jurisdiction's feed every `realtime_poll_secs`, on one replica at a time.
+/// Reads each jurisdiction's feed every `realtime_poll_secs`, on one replica at a time: the
+/// feeds at once, then each jurisdiction's predictions in a savepoint of its own, so that one
+/// feed's trouble leaves the others'. A feed that answers with something unusable (stale,
+/// ahead, not a feed) takes its jurisdiction's predictions away; one that does not answer
+/// leaves them to age out.
 pub fn start_polling(
     state: &MobilityState,
     config: &MobilityConfig,
@@ -273,24 +311,50 @@ pub fn start_polling(
     jobs.repeat_as_leader("mobility.trip_updates", every, state.pool.clone(), move |mut tx| {
         let (feeds, client) = (feeds.clone(), client.clone());
         async move {
-            for (jurisdiction, url) in &feeds {
-                match fetch(&client, url).await {
-                    Ok(bytes) => match read(&bytes, Utc::now()) {
-                        Ok((made, updates)) => {
-                            store(&mut tx, jurisdiction, made, &updates).await?;
-                        }
-                        Err(problem) => {
-                            tracing::warn!(jurisdiction, %problem, "a real-time feed not taken");
-                        }
-                    },
+            let client = &client;
+            let fetched = futures::future::join_all(feeds.iter().map(|(jurisdiction, url)| async move {
+                (jurisdiction, fetch(client, url).await)
+            }))
+            .await;
+            for (jurisdiction, answer) in fetched {
+                let bytes = match answer {
+                    Ok(bytes) => bytes,
                     Err(problem) => {
                         tracing::warn!(jurisdiction, %problem, "a real-time feed did not answer");
+                        continue;
+                    }
+                };
+                let read = read(&bytes, Utc::now());
+                if let Err(problem) = &read {
+                    tracing::warn!(jurisdiction, %problem, "a real-time feed not taken");
+                }
+                let mut savepoint = (&mut *tx).begin().await?;
+                let stored = match &read {
+                    Ok((made, updates)) => store(&mut savepoint, jurisdiction, *made, updates).await,
+                    Err(_) => forget(&mut savepoint, jurisdiction).await,
+                };
+                match stored {
+                    Ok(()) => savepoint.commit().await?,
+                    Err(error) => {
+                        tracing::error!(jurisdiction, error = %format!("{error:#}"), "real-time predictions not stored");
+                        savepoint.rollback().await?;
                     }
                 }
             }
             Ok(tx)
         }
     });
+}
+
+/// Takes a jurisdiction's predictions away.
+async fn forget(tx: &mut PgConnection, jurisdiction: &str) -> anyhow::Result<()> {
+    sqlx::query!(
+        "DELETE FROM realtime_feeds WHERE jurisdiction = $1",
+        jurisdiction
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// The client real-time feeds are read with.
@@ -316,7 +380,10 @@ pub fn client(
 }
 
 async fn fetch(client: &OutboundClient, url: &str) -> anyhow::Result<bytes::Bytes> {
-    let answer = client.get(url).await?;
+    let request = http::Request::get(url)
+        .header(http::header::ACCEPT, "application/x-protobuf")
+        .body(http_body_util::Full::default())?;
+    let answer = client.send(request).await?;
     if !answer.status.is_success() {
         anyhow::bail!("answered {}", answer.status);
     }
@@ -375,8 +442,8 @@ async fn store(
     .map(|row| (row.service_id, row.day))
     .collect();
 
-    let (mut trip_col, mut day_col, mut sequence_col, mut delay_col, mut cancelled_col) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // Each call once: a trip the feed lists twice keeps its last entity.
+    let mut predicted: BTreeMap<(String, NaiveDate, i32), Prediction> = BTreeMap::new();
     let mut unknown = 0;
     for update in updates {
         let Some((service_id, calls)) = update.trip.trip_id.as_ref().and_then(|id| trips.get(id))
@@ -392,17 +459,23 @@ async fn store(
             unknown += 1;
             continue;
         };
+        let trip_id = update.trip.trip_id.clone().unwrap_or_default();
         for (sequence, prediction) in predict(update, calls, midnight(day)) {
-            trip_col.push(update.trip.trip_id.clone().unwrap_or_default());
-            day_col.push(day);
-            sequence_col.push(sequence);
-            let (delay, cancelled) = match prediction {
-                Prediction::Delay(delay) => (Some(delay), false),
-                Prediction::Cancelled => (None, true),
-            };
-            delay_col.push(delay);
-            cancelled_col.push(cancelled);
+            predicted.insert((trip_id.clone(), day, sequence), prediction);
         }
+    }
+    let (mut trip_col, mut day_col, mut sequence_col) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut delay_col, mut cancelled_col, mut deleted_col) = (Vec::new(), Vec::new(), Vec::new());
+    for ((trip_id, day, sequence), prediction) in predicted {
+        trip_col.push(trip_id);
+        day_col.push(day);
+        sequence_col.push(sequence);
+        delay_col.push(match prediction {
+            Prediction::Delay(delay) => Some(delay),
+            Prediction::Cancelled | Prediction::Deleted => None,
+        });
+        cancelled_col.push(prediction == Prediction::Cancelled);
+        deleted_col.push(prediction == Prediction::Deleted);
     }
     sqlx::query!(
         r#"INSERT INTO realtime_feeds (jurisdiction, feed_timestamp, fetched_at)
@@ -420,22 +493,19 @@ async fn store(
     )
     .execute(&mut *tx)
     .await?;
-    // One statement for the whole feed: a primary key seen twice (a trip twice in the feed)
-    // keeps the last.
     sqlx::query!(
         r#"INSERT INTO predictions (jurisdiction, trip_id, service_day, stop_sequence, delay_secs,
-                                    cancelled)
-           SELECT $1, trip_id, day, sequence, delay, cancelled
-           FROM UNNEST($2::text[], $3::date[], $4::int[], $5::int[], $6::bool[])
-                AS u(trip_id, day, sequence, delay, cancelled)
-           ON CONFLICT (jurisdiction, trip_id, service_day, stop_sequence) DO UPDATE
-             SET delay_secs = EXCLUDED.delay_secs, cancelled = EXCLUDED.cancelled"#,
+                                    cancelled, deleted)
+           SELECT $1, trip_id, day, sequence, delay, cancelled, deleted
+           FROM UNNEST($2::text[], $3::date[], $4::int[], $5::int[], $6::bool[], $7::bool[])
+                AS u(trip_id, day, sequence, delay, cancelled, deleted)"#,
         jurisdiction,
         &trip_col,
         &day_col,
         &sequence_col,
         &delay_col as &[Option<i32>],
-        &cancelled_col
+        &cancelled_col,
+        &deleted_col
     )
     .execute(&mut *tx)
     .await?;
@@ -606,6 +676,40 @@ mod tests {
     }
 
     #[test]
+    fn only_the_timetables_trips_are_predicted_and_deleted_ones_are_hidden() {
+        let duplicated = trip(Some(6), vec![at_sequence(1, 60)]);
+        assert_eq!(predict(&duplicated, &calls(), day()), []);
+        let added = trip(Some(1), vec![at_sequence(1, 60)]);
+        assert_eq!(predict(&added, &calls(), day()), []);
+        let deleted = trip(Some(TRIP_DELETED), vec![]);
+        assert!(
+            predict(&deleted, &calls(), day())
+                .iter()
+                .all(|(_, p)| *p == Prediction::Deleted)
+        );
+    }
+
+    #[test]
+    fn a_time_wins_over_a_delay_and_a_delay_of_hours_is_a_mistake() {
+        // S1 departs at 08:05:30; the update says 08:07:30 and, wrongly, a delay of 60.
+        let leaves = day() + TimeDelta::seconds(8 * 3600 + 7 * 60 + 30);
+        let both = StopTimeUpdate {
+            stop_sequence: Some(1),
+            departure: Some(StopTimeEvent {
+                delay: Some(60),
+                time: Some(leaves.timestamp()),
+            }),
+            ..StopTimeUpdate::default()
+        };
+        assert_eq!(
+            predict(&trip(None, vec![both]), &calls(), day())[0],
+            (1, Prediction::Delay(120))
+        );
+        let absurd = trip(None, vec![at_sequence(1, 4 * 3600)]);
+        assert_eq!(predict(&absurd, &calls(), day()), []);
+    }
+
+    #[test]
     fn a_trip_without_a_start_date_runs_on_the_day_nearest_now() {
         let monday = NaiveDate::from_ymd_opt(2027, 3, 1).unwrap();
         let sunday = monday.pred_opt().unwrap();
@@ -668,6 +772,18 @@ mod tests {
             read(&feed("2.0", None, old), now),
             Err(FeedProblem::Stale(_))
         ));
+        assert!(matches!(
+            read(&feed("2.0", None, now + TimeDelta::minutes(5)), now),
+            Err(FeedProblem::Ahead(_))
+        ));
+        let mut unstamped = FeedMessage::decode(&feed("2.0", None, now)[..]).unwrap();
+        unstamped.header.timestamp = None;
+        assert!(matches!(
+            read(&unstamped.encode_to_vec(), now),
+            Err(FeedProblem::NoTimestamp)
+        ));
+        unstamped.header.gtfs_realtime_version = "1.0".to_owned();
+        assert_eq!(read(&unstamped.encode_to_vec(), now).unwrap().0, now);
         assert!(matches!(
             read(b"<html>not a feed</html>", now),
             Err(FeedProblem::Undecodable(_))

@@ -392,6 +392,8 @@ pub async fn departures(
              AND (sd.day - $3::date) * 86400 + st.departure_secs BETWEEN $4 - 3600 AND $4 + 86400
              AND (sd.day - $3::date) * 86400 + st.departure_secs + COALESCE(p.delay_secs, 0)
                  BETWEEN $4 AND $4 + 86400
+             -- A trip deleted from the day's timetable is not shown.
+             AND NOT COALESCE(p.deleted, false)
              -- The end of a trip is no departure.
              AND EXISTS (SELECT 1 FROM stop_times later
                          WHERE later.jurisdiction = st.jurisdiction AND later.trip_id = st.trip_id
