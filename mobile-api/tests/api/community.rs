@@ -858,3 +858,55 @@ async fn an_erased_account_leaves_anonymous_notices_and_no_unseen_questions(mode
     app.stop().await;
 }
 in_both_modes!(an_erased_account_leaves_anonymous_notices_and_no_unseen_questions);
+
+/// A resident's flood of notices and questions stops at ten an hour; a retry is no new post;
+/// the ward's officers take down a notice that should not be there.
+async fn a_flood_of_posts_is_refused_and_officers_take_notices_down(mode: Mode) {
+    let app = spawn(mode).await;
+    let resident = app.resident_token().await;
+    let officer = app.staff_token("phuxuan.officer").await;
+    let notice = json!({ "kind": "lost", "category": "other", "description": "Mua bán hàng giả",
+                         "place": "Chợ", "ward": "phu-xuan",
+                         "occurred_on": platform::vietnam_time::today() });
+    let question = json!({ "department": "construction", "title": "Hỏi", "body": "Câu hỏi" });
+    let first = app
+        .authed(Method::POST, "/v1/lost-and-found/hue", &resident)
+        .header("Idempotency-Key", "first-notice")
+        .json(&notice)
+        .send()
+        .await
+        .unwrap();
+    let first = json_of(first, 201).await;
+    for n in 1..10 {
+        let (path, body) = if n % 2 == 0 {
+            ("/v1/lost-and-found/hue", &notice)
+        } else {
+            ("/v1/questions/hue", &question)
+        };
+        json_of(post(&app, path, &resident, body).await, 201).await;
+    }
+    let refused = post(&app, "/v1/questions/hue", &resident, &question).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    problem(refused, 429, "too_many_community_posts").await;
+    let replayed = app
+        .authed(Method::POST, "/v1/lost-and-found/hue", &resident)
+        .header("Idempotency-Key", "first-notice")
+        .json(&notice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(json_of(replayed, 201).await["id"], first["id"]);
+
+    let path = format!("/v1/lost-and-found/hue/{}", first["id"].as_str().unwrap());
+    let taken_down = app
+        .authed(Method::POST, &format!("{path}/withdraw"), &officer)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(taken_down, 200).await["status"], "withdrawn");
+    problem(app.get(&path).await, 404, "lost_item_not_found").await;
+    app.stop().await;
+}
+in_both_modes!(a_flood_of_posts_is_refused_and_officers_take_notices_down);

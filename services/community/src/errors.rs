@@ -30,6 +30,10 @@ platform::error_codes! {
         NotAFoundItem = (CONFLICT, "not_a_found_item",
             "Chỉ đồ nhặt được mới được cơ quan chức năng lưu giữ.",
             "Only found belongings are kept by the authorities."),
+        /// More notices and questions in an hour than a resident writes.
+        TooManyPosts = (TOO_MANY_REQUESTS, "too_many_community_posts",
+            "Bạn đã gửi quá nhiều tin và câu hỏi trong một giờ. Vui lòng thử lại sau.",
+            "You have sent too many notices and questions in an hour. Please try again later."),
         QuestionNotFound = (NOT_FOUND, "question_not_found",
             "Không có câu hỏi này.", "There is no such question."),
         UnknownDepartment { department: String } = (UNPROCESSABLE_ENTITY, "unknown_department",

@@ -15,12 +15,15 @@ mod staff;
 pub use errors::CommunityError;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
+use platform::ApiError;
 use platform::events::types::{AccountErased, EventType};
 use platform::events::{Event, Handler, SharedBus, first_delivery};
 use platform::internal::ServiceClient;
+use platform::ratelimit::Limiter;
 use platform::service::{Running, Service, StartContext};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -72,6 +75,8 @@ pub struct CommunityState {
     reports: ServiceClient,
     /// Media keeps lost-and-found photos.
     media: ServiceClient,
+    /// Lost-and-found notices and questions per account and hour, on every replica.
+    posts: Arc<Limiter>,
 }
 
 impl CommunityState {
@@ -84,9 +89,27 @@ impl CommunityState {
             pool: context.pool.clone(),
             reports: context.client("reports")?,
             media: context.client("media")?,
+            posts: Arc::new(Limiter::new(
+                &context.counters,
+                "community.posts",
+                POSTS_PER_HOUR,
+                Duration::from_secs(3600),
+            )),
         })
     }
+
+    /// Counts a new notice or question of `account`: 429 past `POSTS_PER_HOUR`.
+    async fn count_post(&self, account: uuid::Uuid) -> Result<(), ApiError> {
+        self.posts
+            .check(&account.to_string())
+            .await
+            .map_err(|wait| ApiError::from(CommunityError::TooManyPosts).with_retry_after(wait))
+    }
 }
+
+/// More lost-and-found notices and questions than a resident writes in an hour: they go
+/// public (notices at once), so a flood is refused.
+const POSTS_PER_HOUR: u32 = 10;
 
 /// Community's routes, without the shared service layers (the caller adds them).
 pub fn router(state: CommunityState) -> Router {

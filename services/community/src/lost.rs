@@ -346,6 +346,7 @@ const POST_LOST_ITEM: &str = "post_lost_item";
         (status = 404, body = platform::error::Problem, description = "`jurisdiction_not_found`; `media_not_found` for a photo not the caller's"),
         (status = 409, body = platform::error::Problem, description = "`media_already_attached`"),
         (status = 422, body = platform::error::Problem, description = "`invalid_field`, `unknown_lost_category`, `unknown_ward`, `too_many_media`, `media_failed`, `idempotency_key_reused`"),
+        (status = 429, body = platform::error::Problem, description = "`too_many_community_posts`"),
     ),
     security(("bearer" = [])))]
 pub async fn post(
@@ -394,6 +395,7 @@ pub async fn post(
     state
         .check_place(&jurisdiction, request.ward.as_deref())
         .await?;
+    state.count_post(account).await?;
 
     // The same account and key always name the same notice, so a retry after a fault attaches
     // the photos to the notice it then writes.
@@ -541,7 +543,8 @@ pub struct Handling {
     held_at: Option<String>,
 }
 
-/// What happens to a notice: `withdraw` (its poster, while open); `held` (an officer of its
+/// What happens to a notice: `withdraw` (its poster while open, or its officers taking down
+/// what should not be there); `held` (an officer of its
 /// ward or of public order keeps a found thing, and says where); `returned` (an officer handed
 /// it back).
 #[utoipa::path(post, path = "/v1/lost-and-found/{jurisdiction}/{id}/{action}", operation_id = "act_on_lost_item", tag = "lost-and-found",
@@ -572,7 +575,8 @@ pub async fn act(
     .await?
     .ok_or(CommunityError::LostItemNotFound)?;
     let allowed = match action.as_str() {
-        "withdraw" => row.posted_by == Some(principal.account_id),
+        // Its poster, or its officers taking down what should not be there.
+        "withdraw" => row.posted_by == Some(principal.account_id) || row.handled_by(&principal),
         "held" | "returned" => row.handled_by(&principal),
         _ => false,
     };
@@ -583,7 +587,9 @@ pub async fn act(
         return Err(CommunityError::LostItemSettled.into());
     }
     let (status, held_at) = match action.as_str() {
-        "withdraw" if row.status == "held" => return Err(CommunityError::LostItemHeld.into()),
+        "withdraw" if row.status == "held" && !row.handled_by(&principal) => {
+            return Err(CommunityError::LostItemHeld.into());
+        }
         "withdraw" => ("withdrawn", row.held_at.clone()),
         "held" if row.kind != "found" => return Err(CommunityError::NotAFoundItem.into()),
         "held" => {

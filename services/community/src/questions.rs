@@ -388,6 +388,7 @@ const ASK: &str = "ask_question";
         (status = 400, body = platform::error::Problem, description = "`idempotency_key_required`, `invalid_body`"),
         (status = 404, body = platform::error::Problem, description = "`jurisdiction_not_found`"),
         (status = 422, body = platform::error::Problem, description = "`invalid_field`, `unknown_department`, `idempotency_key_reused`"),
+        (status = 429, body = platform::error::Problem, description = "`too_many_community_posts`"),
     ),
     security(("bearer" = [])))]
 pub async fn ask(
@@ -414,6 +415,8 @@ pub async fn ask(
     if let Some(answer) = idempotency::claim_in(&mut tx, account, key, &fingerprint).await? {
         return Ok(answer.replayed());
     }
+    // Counted once the key is this request's: a retry replays without counting.
+    state.count_post(account).await?;
     let row: Row = sqlx::query_as(&format!(
         "INSERT INTO questions (id, jurisdiction, department, department_name_vi,
                                 department_name_en, title, body, asked_by)
