@@ -756,6 +756,24 @@ async fn a_question_is_moderated_then_answered_in_public(mode: Mode) {
     );
     let answered_list: Json = app.get_json("/v1/questions/hue?answered=true").await;
     assert_eq!(answered_list["questions"][0]["id"], id.as_str());
+    // The asker hears of the answer.
+    let inbox = crate::helpers::poll_until(
+        || app.get_json_as("/v1/inbox", &asker),
+        |inbox: &Json| {
+            inbox["notices"]
+                .as_array()
+                .is_some_and(|n| n.iter().any(|n| n["kind"] == "community.question_settled"))
+        },
+    )
+    .await;
+    let notice = inbox["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "community.question_settled")
+        .unwrap_or_else(|| panic!("no notice of the answer: {inbox}"));
+    assert_eq!(notice["title_vi"], "Câu hỏi của bạn đã được trả lời");
+    assert_eq!(notice["data"]["question_id"], id.as_str());
 
     // A question turned down: its asker learns why; nobody else sees it.
     let off_topic =
@@ -786,6 +804,24 @@ async fn a_question_is_moderated_then_answered_in_public(mode: Mode) {
     assert_eq!(seen["rejection"]["reason"], "off_topic");
     assert!(!seen["rejection"]["text"]["vi"].as_str().unwrap().is_empty());
     problem(app.get(&rejected_path).await, 404, "question_not_found").await;
+    let told = crate::helpers::poll_until(
+        || app.get_json_as("/v1/inbox", &asker),
+        |inbox: &Json| {
+            inbox["notices"].as_array().is_some_and(|n| {
+                n.iter()
+                    .any(|n| n["title_en"] == "Your question was not published")
+            })
+        },
+    )
+    .await;
+    assert!(
+        told["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["title_en"] == "Your question was not published"),
+        "{told}"
+    );
 
     problem(
         post(

@@ -1,7 +1,8 @@
 //! Community services: the city's events calendar, which residents filter by date and ward and
 //! add to their calendars as iCalendar; lost and found, where residents post what they lost or
 //! found with photos and the police or ward officers hand found things back; and questions to
-//! the government, which moderators publish or reject and departments answer in public.
+//! the government, which moderators publish or reject and departments answer in public (the
+//! asker hears of it through notifications).
 
 pub mod config;
 mod errors;
@@ -50,7 +51,7 @@ pub static SERVICE: Service = Service {
         "/v1/admin/events",
     ],
     calls: &["reports", "media"],
-    outbox: false,
+    outbox: true,
     consumes_events: true,
     idempotency_keys: true,
     config: Some(platform::config::SectionSpec::of::<CommunityConfig>()),

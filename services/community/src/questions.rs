@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use platform::ApiError;
 use platform::auth::Principal;
 use platform::error::SharedError;
+use platform::events::types::QuestionSettled;
 use platform::extract::{IdempotencyKey, JsonBody, QueryParams};
 use platform::idempotency;
 use platform::text::Text;
@@ -538,6 +539,19 @@ pub async fn act(
     .bind(principal.account_id)
     .fetch_one(&mut *tx)
     .await?;
+    // The asker hears of an answer or a refusal (not of a publication: nothing to do yet).
+    if let (Some(asker), "answered" | "rejected") = (row.asked_by, status) {
+        let settled = QuestionSettled {
+            question_id: id,
+            jurisdiction: row.jurisdiction.clone(),
+            account_id: asker,
+            title: row.title.clone(),
+            department_name_vi: row.department_name_vi.clone(),
+            department_name_en: row.department_name_en.clone(),
+            status: status.to_owned(),
+        };
+        platform::events::enqueue(&mut tx, id, &settled).await?;
+    }
     tx.commit().await?;
     tracing::info!(question = %id, status = row.status, "question moderated");
     Ok(Json(row.view(Some(&principal))))

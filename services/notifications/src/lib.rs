@@ -25,8 +25,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use platform::events::types::{
     AccountErased, AccountHomeWardChanged, AlertIssued, AppointmentReminder, DossierChanged,
-    EventType, PaymentFailed, PaymentRefunded, PaymentSucceeded, ReportCreated, ReportOverdue,
-    ReportStatusChanged, ScorePublished, VaccinationsDue,
+    EventType, PaymentFailed, PaymentRefunded, PaymentSucceeded, QuestionSettled, ReportCreated,
+    ReportOverdue, ReportStatusChanged, ScorePublished, VaccinationsDue,
 };
 use platform::events::{Event, Handler, SharedBus, first_delivery};
 use platform::internal::ServiceClient;
@@ -163,6 +163,7 @@ impl NotificationsState {
             DossierChanged::NAME,
             AppointmentReminder::NAME,
             AlertIssued::NAME,
+            QuestionSettled::NAME,
         ] {
             let state = self.clone();
             let handler: Handler = Arc::new(move |event| {
@@ -235,6 +236,17 @@ impl NotificationsState {
                     .await
             }
             AlertIssued::NAME => broadcasts::from_alert(self, &event.decode()?).await,
+            QuestionSettled::NAME => {
+                let question: QuestionSettled = event.decode()?;
+                let notice = templates::question_settled(&question);
+                let data = serde_json::json!({
+                    "kind": event.event_type,
+                    "question_id": question.question_id,
+                    "jurisdiction": question.jurisdiction,
+                });
+                self.deliver(&event, &notice, &data, vec![question.account_id])
+                    .await
+            }
             other => anyhow::bail!("notifications does not take {other} events"),
         }
     }

@@ -2,7 +2,8 @@
 
 use platform::events::types::{
     AppointmentReminder, DoseDue, DossierChanged, PaymentFailed, PaymentRefunded, PaymentSucceeded,
-    ReportCreated, ReportOverdue, ReportStatusChanged, ScorePublished, VaccinationsDue,
+    QuestionSettled, ReportCreated, ReportOverdue, ReportStatusChanged, ScorePublished,
+    VaccinationsDue,
 };
 use platform::lang::{Lang, vnd};
 
@@ -161,6 +162,38 @@ pub fn score_published(score: &ScorePublished) -> Notice {
         title_en: format!("New school result for {}", score.student_name),
         body_vi: format!("{} – {}: {mark_vi}", score.subject_vi, score.assessment),
         body_en: format!("{} – {}: {mark_en}", score.subject_en, score.assessment),
+        urgent: false,
+    }
+}
+
+/// The asker's notice of an answer to their question, or of its refusal.
+pub fn question_settled(question: &QuestionSettled) -> Notice {
+    let (title_vi, title_en, body_vi, body_en) = if question.status == "answered" {
+        (
+            "Câu hỏi của bạn đã được trả lời",
+            "Your question was answered",
+            format!(
+                "{} đã trả lời: {}",
+                question.department_name_vi, question.title
+            ),
+            format!(
+                "{} answered: {}",
+                question.department_name_en, question.title
+            ),
+        )
+    } else {
+        (
+            "Câu hỏi của bạn không được đăng",
+            "Your question was not published",
+            format!("Xem lý do trong ứng dụng: {}", question.title),
+            format!("See why in the app: {}", question.title),
+        )
+    };
+    Notice {
+        title_vi: title_vi.to_owned(),
+        title_en: title_en.to_owned(),
+        body_vi,
+        body_en,
         urgent: false,
     }
 }

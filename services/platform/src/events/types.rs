@@ -42,6 +42,21 @@ event_types! {
     AppointmentReminder = "administration.appointment_reminder",
     AlertIssued = "alerts.alert_issued",
     RiverAlarmRaised = "environment.river_alarm_raised",
+    QuestionSettled = "community.question_settled",
+}
+
+/// Community: a resident's question to the government was answered or turned down.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionSettled {
+    pub question_id: Uuid,
+    pub jurisdiction: String,
+    /// Who asked.
+    pub account_id: Uuid,
+    pub title: String,
+    pub department_name_vi: String,
+    pub department_name_en: String,
+    /// `answered` or `rejected`.
+    pub status: String,
 }
 
 /// Identity: a resident asked for their account to be erased; it goes after `erase_after`.
