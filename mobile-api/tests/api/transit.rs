@@ -218,6 +218,17 @@ async fn a_new_feed_replaces_the_timetable_whole_or_not_at_all(mode: Mode) {
     app.stop().await;
 }
 
+/// Has the sandbox serve `feed` at `url`, as Google's bindings encode it.
+async fn serve_feed(url: &str, feed: &Value) {
+    let put = reqwest::Client::new()
+        .put(url)
+        .body(encoded(feed))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 204);
+}
+
 /// `feed` (protobuf's JSON mapping of a FeedMessage) as Google's bindings encode it
 /// (`scripts/gtfs-rt-encode`).
 fn encoded(feed: &Value) -> Vec<u8> {
@@ -319,13 +330,7 @@ async fn departures_follow_the_real_time_feed(mode: Mode) {
                 "stopTimeUpdate": [ { "stopSequence": 1, "departure": { "time": "1" } } ] } },
         ],
     });
-    let put = reqwest::Client::new()
-        .put(&feed_url)
-        .body(encoded(&feed))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 204);
+    serve_feed(&feed_url, &feed).await;
     let live = crate::helpers::poll_until(
         || app.get_json(path),
         |answer: &Value| {
@@ -383,13 +388,7 @@ async fn departures_follow_the_real_time_feed(mode: Mode) {
     // A feed whose operator stopped updating it (made ten minutes ago) shows nothing live.
     let stale = serde_json::json!({
         "header": made_at(Utc::now() - TimeDelta::minutes(10)), "entity": feed["entity"] });
-    let put = reqwest::Client::new()
-        .put(&feed_url)
-        .body(encoded(&stale))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 204);
+    serve_feed(&feed_url, &stale).await;
     let timetabled_again = crate::helpers::poll_until(
         || app.get_json(path),
         |answer: &Value| {

@@ -21,16 +21,16 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
+use futures::future::BoxFuture;
 use platform::ApiError;
 use platform::error::SharedError;
-use platform::events::types::{AccountErased, EventType};
-use platform::events::{Event, Handler, SharedBus, first_delivery};
 use platform::internal::{ServiceClient, VerifiedCitizen};
 use platform::outbound::PlainHttp;
 use platform::ratelimit::Limiter;
 use platform::service::{Running, Service, StartContext};
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::appointments::Centre;
 use crate::config::AdministrationConfig;
@@ -65,7 +65,13 @@ pub static SERVICE: Service = Service {
             appointments::start_reminders(state.clone(), &context.jobs);
             planning::start_refresh(state.clone(), &context.jobs);
             if let Some(bus) = &context.bus {
-                forget_erased_accounts(&state, bus).await?;
+                platform::events::forget_erased_accounts(
+                    bus,
+                    CONSUMER,
+                    state.pool.clone(),
+                    forget_erased,
+                )
+                .await?;
             }
             Ok(Running::routes(router(state)))
         })
@@ -202,44 +208,28 @@ fn unavailable(error: UpstreamError) -> ApiError {
 }
 
 /// Forgets an erased account's follows and bookings.
-async fn forget_erased_accounts(
-    state: &AdministrationState,
-    bus: &SharedBus,
-) -> anyhow::Result<()> {
-    let state = state.clone();
-    let handler: Handler = Arc::new(move |event: Event| {
-        let state = state.clone();
-        Box::pin(async move {
-            let erased: AccountErased = event.decode()?;
-            let account = erased.account_id;
-            let mut tx = state.pool.begin().await?;
-            if first_delivery(&mut tx, CONSUMER, event.id).await? {
-                sqlx::query!("DELETE FROM dossier_follows WHERE account_id = $1", account)
-                    .execute(&mut *tx)
-                    .await?;
-                // Upcoming places go back to the slots; the bookings go.
-                sqlx::query!(
-                    "UPDATE booking_slots s SET booked = s.booked - 1
+fn forget_erased(tx: &mut PgConnection, account: Uuid) -> BoxFuture<'_, anyhow::Result<()>> {
+    Box::pin(async move {
+        sqlx::query!("DELETE FROM dossier_follows WHERE account_id = $1", account)
+            .execute(&mut *tx)
+            .await?;
+        // Upcoming places go back to the slots; the bookings go.
+        sqlx::query!(
+            "UPDATE booking_slots s SET booked = s.booked - 1
                      FROM bookings b
                      WHERE b.account_id = $1 AND b.status = 'booked' AND b.starts_at > now()
                        AND s.centre_id = b.centre_id AND s.service_code = b.service_code
                        AND s.starts_at = b.starts_at AND s.booked > 0",
-                    account
-                )
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query!("DELETE FROM bookings WHERE account_id = $1", account)
-                    .execute(&mut *tx)
-                    .await?;
-                platform::idempotency::forget_account(&mut tx, account).await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-    });
-    bus.subscribe(CONSUMER, AccountErased::NAME, handler)
+            account
+        )
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+        sqlx::query!("DELETE FROM bookings WHERE account_id = $1", account)
+            .execute(&mut *tx)
+            .await?;
+        platform::idempotency::forget_account(tx, account).await?;
+        Ok(())
+    })
 }
 
 /// Administration's part of the public OpenAPI document.

@@ -20,14 +20,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
+use futures::future::BoxFuture;
 use platform::ApiError;
-use platform::events::types::{AccountErased, EventType};
-use platform::events::{Event, Handler, SharedBus, first_delivery};
 use platform::internal::ServiceClient;
 use platform::ratelimit::Limiter;
 use platform::service::{Running, Service, StartContext};
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::config::CommunityConfig;
 
@@ -62,7 +62,13 @@ pub static SERVICE: Service = Service {
         Box::pin(async move {
             let state = CommunityState::start(&context).await?;
             if let Some(bus) = &context.bus {
-                forget_erased_accounts(&state, bus).await?;
+                platform::events::forget_erased_accounts(
+                    bus,
+                    CONSUMER,
+                    state.pool.clone(),
+                    forget_erased,
+                )
+                .await?;
             }
             Ok(Running::routes(router(state)))
         })
@@ -158,41 +164,29 @@ pub fn router(state: CommunityState) -> Router {
 
 /// An erased resident's posts stay, anonymous; their questions nobody else saw go; their
 /// idempotency keys go.
-async fn forget_erased_accounts(state: &CommunityState, bus: &SharedBus) -> anyhow::Result<()> {
-    let state = state.clone();
-    let handler: Handler = Arc::new(move |event: Event| {
-        let state = state.clone();
-        Box::pin(async move {
-            let account = event.decode::<AccountErased>()?.account_id;
-            let mut tx = state.pool.begin().await?;
-            if first_delivery(&mut tx, CONSUMER, event.id).await? {
-                sqlx::query!(
-                    "UPDATE lost_items SET posted_by = NULL WHERE posted_by = $1",
-                    account
-                )
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query!(
-                    "DELETE FROM questions WHERE asked_by = $1 AND status IN ('pending', 'rejected')",
-                    account
-                )
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query!(
-                    "UPDATE questions SET asked_by = NULL WHERE asked_by = $1",
-                    account
-                )
-                .execute(&mut *tx)
-                .await?;
-                platform::idempotency::forget_account(&mut tx, account).await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-    });
-    bus.subscribe(CONSUMER, AccountErased::NAME, handler)
+fn forget_erased(tx: &mut PgConnection, account: Uuid) -> BoxFuture<'_, anyhow::Result<()>> {
+    Box::pin(async move {
+        sqlx::query!(
+            "UPDATE lost_items SET posted_by = NULL WHERE posted_by = $1",
+            account
+        )
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+        sqlx::query!(
+            "DELETE FROM questions WHERE asked_by = $1 AND status IN ('pending', 'rejected')",
+            account
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            "UPDATE questions SET asked_by = NULL WHERE asked_by = $1",
+            account
+        )
+        .execute(&mut *tx)
+        .await?;
+        platform::idempotency::forget_account(tx, account).await?;
+        Ok(())
+    })
 }
 
 /// Community's part of the public OpenAPI document.

@@ -25,17 +25,17 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{delete, get, post};
+use futures::future::BoxFuture;
 use platform::ApiError;
 use platform::auth::Principal;
 use platform::error::SharedError;
-use platform::events::types::{AccountErased, EventType};
-use platform::events::{Event, Handler, SharedBus, first_delivery};
 use platform::internal::ServiceClient;
 use platform::outbound::PlainHttp;
 use platform::ratelimit::Limiter;
 use platform::service::{Running, Service, StartContext};
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::config::EducationConfig;
 use crate::oneroster::{OneRoster, RosterError};
@@ -69,7 +69,13 @@ pub static SERVICE: Service = Service {
             exams::start_refresh(state.clone(), &context.jobs);
             results_feed::start(state.clone(), &context.jobs);
             if let Some(bus) = &context.bus {
-                forget_erased_accounts(&state, bus).await?;
+                platform::events::forget_erased_accounts(
+                    bus,
+                    CONSUMER,
+                    state.pool.clone(),
+                    forget_erased,
+                )
+                .await?;
             }
             Ok(Running::routes(router(state)))
         })
@@ -185,29 +191,16 @@ fn unavailable(error: RosterError) -> ApiError {
 }
 
 /// Forgets an erased account's children and codes.
-async fn forget_erased_accounts(state: &EducationState, bus: &SharedBus) -> anyhow::Result<()> {
-    let state = state.clone();
-    let handler: Handler = Arc::new(move |event: Event| {
-        let state = state.clone();
-        Box::pin(async move {
-            let erased: AccountErased = event.decode()?;
-            let account = erased.account_id;
-            let mut tx = state.pool.begin().await?;
-            if first_delivery(&mut tx, CONSUMER, event.id).await? {
-                sqlx::query!("DELETE FROM guardianships WHERE account_id = $1", account)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query!("DELETE FROM link_challenges WHERE account_id = $1", account)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-    });
-    bus.subscribe(CONSUMER, AccountErased::NAME, handler)
-        .await?;
-    Ok(())
+fn forget_erased(tx: &mut PgConnection, account: Uuid) -> BoxFuture<'_, anyhow::Result<()>> {
+    Box::pin(async move {
+        sqlx::query!("DELETE FROM guardianships WHERE account_id = $1", account)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query!("DELETE FROM link_challenges WHERE account_id = $1", account)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    })
 }
 
 /// Education's part of the public OpenAPI document.

@@ -44,9 +44,20 @@ pub fn start_polling(state: EnvironmentState, jobs: &Jobs) {
     jobs.repeat_as_leader("environment.air_quality", every, pool, move |mut tx| {
         let (state, source) = (state.clone(), source.clone());
         async move {
+            // Each station in a savepoint: a station whose writes fail leaves the others' kept.
             for station in &state.stations.air_stations {
-                if let Err(error) = poll(&state, &source, station, &mut tx).await {
-                    tracing::warn!(station = station.id, error = %format!("{error:#}"), "air station not read; will retry");
+                let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
+                match poll(&state, &source, station, &mut savepoint).await {
+                    Ok(()) => savepoint.commit().await?,
+                    Err(error) => {
+                        let error = format!("{error:#}");
+                        tracing::warn!(
+                            station = station.id,
+                            error,
+                            "air station not read; will retry"
+                        );
+                        savepoint.rollback().await?;
+                    }
                 }
             }
             sqlx::query!(

@@ -45,9 +45,16 @@ pub fn start_polling(state: EnvironmentState, jobs: &Jobs) {
     jobs.repeat_as_leader("environment.rivers", every, pool, move |mut tx| {
         let (state, source) = (state.clone(), source.clone());
         async move {
+            // Each gauge in a savepoint: a gauge whose writes fail leaves the others' kept.
             for gauge in &state.stations.river_gauges {
-                if let Err(error) = poll(&state, &source, gauge, &mut tx).await {
-                    tracing::warn!(gauge = gauge.id, error = %format!("{error:#}"), "river gauge not read; will retry");
+                let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
+                match poll(&state, &source, gauge, &mut savepoint).await {
+                    Ok(()) => savepoint.commit().await?,
+                    Err(error) => {
+                        let error = format!("{error:#}");
+                        tracing::warn!(gauge = gauge.id, error, "river gauge not read; will retry");
+                        savepoint.rollback().await?;
+                    }
                 }
             }
             sqlx::query!(

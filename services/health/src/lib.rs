@@ -28,17 +28,17 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use futures::future::BoxFuture;
 use platform::ApiError;
 use platform::auth::Principal;
 use platform::error::SharedError;
-use platform::events::types::{AccountErased, EventType};
-use platform::events::{Event, Handler, SharedBus, first_delivery};
 use platform::internal::ServiceClient;
 use platform::service::{Running, Service, StartContext};
 use serde::Serialize;
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
+use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::config::HealthConfig;
 use crate::fhir::{FhirClient, FhirError};
@@ -73,7 +73,13 @@ pub static SERVICE: Service = Service {
             facilities::start_refresh(state.clone(), &context.jobs);
             reminders::start(state.clone(), &context.jobs);
             if let Some(bus) = &context.bus {
-                forget_erased_accounts(&state, bus).await?;
+                platform::events::forget_erased_accounts(
+                    bus,
+                    CONSUMER,
+                    state.pool.clone(),
+                    forget_erased,
+                )
+                .await?;
             }
             Ok(Running::routes(router(state)))
         })
@@ -172,38 +178,25 @@ async fn people(
 }
 
 /// Forgets an erased account's appointments and watches.
-async fn forget_erased_accounts(state: &HealthState, bus: &SharedBus) -> anyhow::Result<()> {
-    let state = state.clone();
-    let handler: Handler = Arc::new(move |event: Event| {
-        let state = state.clone();
-        Box::pin(async move {
-            let erased: AccountErased = event.decode()?;
-            let account = erased.account_id;
-            let mut tx = state.pool.begin().await?;
-            if first_delivery(&mut tx, CONSUMER, event.id).await? {
-                sqlx::query!("DELETE FROM appointments WHERE account_id = $1", account)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query!(
-                    "DELETE FROM vaccination_watches WHERE account_id = $1",
-                    account
-                )
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query!(
-                    "DELETE FROM vaccination_reminders WHERE account_id = $1",
-                    account
-                )
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-    });
-    bus.subscribe(CONSUMER, AccountErased::NAME, handler)
+fn forget_erased(tx: &mut PgConnection, account: Uuid) -> BoxFuture<'_, anyhow::Result<()>> {
+    Box::pin(async move {
+        sqlx::query!("DELETE FROM appointments WHERE account_id = $1", account)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query!(
+            "DELETE FROM vaccination_watches WHERE account_id = $1",
+            account
+        )
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+        sqlx::query!(
+            "DELETE FROM vaccination_reminders WHERE account_id = $1",
+            account
+        )
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    })
 }
 
 /// Health's part of the public OpenAPI document.

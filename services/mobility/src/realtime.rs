@@ -12,7 +12,7 @@ use platform::jobs::Jobs;
 use platform::outbound::{Limits, OutboundClient};
 use platform::vietnam_time::OFFSET;
 use prost::Message;
-use sqlx::{Acquire, PgConnection};
+use sqlx::PgConnection;
 
 use crate::MobilityState;
 use crate::config::MobilityConfig;
@@ -312,10 +312,10 @@ pub fn start_polling(
         let (feeds, client) = (feeds.clone(), client.clone());
         async move {
             let client = &client;
-            let fetched = futures::future::join_all(feeds.iter().map(|(jurisdiction, url)| async move {
+            let fetches = feeds.iter().map(|(jurisdiction, url)| async move {
                 (jurisdiction, fetch(client, url).await)
-            }))
-            .await;
+            });
+            let fetched = futures::future::join_all(fetches).await;
             for (jurisdiction, answer) in fetched {
                 let bytes = match answer {
                     Ok(bytes) => bytes,
@@ -328,15 +328,18 @@ pub fn start_polling(
                 if let Err(problem) = &read {
                     tracing::warn!(jurisdiction, %problem, "a real-time feed not taken");
                 }
-                let mut savepoint = (&mut *tx).begin().await?;
+                let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
                 let stored = match &read {
-                    Ok((made, updates)) => store(&mut savepoint, jurisdiction, *made, updates).await,
+                    Ok((made, updates)) => {
+                        store(&mut savepoint, jurisdiction, *made, updates).await
+                    }
                     Err(_) => forget(&mut savepoint, jurisdiction).await,
                 };
                 match stored {
                     Ok(()) => savepoint.commit().await?,
                     Err(error) => {
-                        tracing::error!(jurisdiction, error = %format!("{error:#}"), "real-time predictions not stored");
+                        let error = format!("{error:#}");
+                        tracing::error!(jurisdiction, error, "real-time predictions not stored");
                         savepoint.rollback().await?;
                     }
                 }

@@ -128,6 +128,34 @@ pub async fn first_delivery(
     Ok(inserted.rows_affected() == 1)
 }
 
+/// What a service forgets of an erased account, inside the transaction that records the
+/// delivery: a plain function, as `fn forget(tx, account) -> BoxFuture<..> { Box::pin(..) }`.
+pub type Forget = for<'c> fn(&'c mut PgConnection, Uuid) -> BoxFuture<'c, anyhow::Result<()>>;
+
+/// Subscribes `consumer` to identity's `account.erased`: `forget` runs once per erasure (a
+/// redelivery finds it done), in one transaction with the record of its delivery.
+pub async fn forget_erased_accounts(
+    bus: &SharedBus,
+    consumer: &'static str,
+    pool: PgPool,
+    forget: Forget,
+) -> anyhow::Result<()> {
+    let handler: Handler = Arc::new(move |event: Event| {
+        let pool = pool.clone();
+        Box::pin(async move {
+            let account = event.decode::<types::AccountErased>()?.account_id;
+            let mut tx = pool.begin().await?;
+            if first_delivery(&mut tx, consumer, event.id).await? {
+                forget(&mut tx, account).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    });
+    bus.subscribe(consumer, types::AccountErased::NAME, handler)
+        .await
+}
+
 struct Subscription {
     consumer: String,
     event_type: String,
