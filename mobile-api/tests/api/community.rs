@@ -486,6 +486,17 @@ async fn a_found_wallet_is_kept_by_the_officers_and_handed_back(mode: Mode) {
     assert_eq!(held["status"], "held");
     let seen: Json = app.get_json(&format!("/v1/lost-and-found/hue/{id}")).await;
     assert_eq!(seen["held_at"], "Công an phường Phú Xuân, 8h–17h");
+    // Among what the officers keep, and no longer among the open notices.
+    let kept: Json = app.get_json("/v1/lost-and-found/hue?status=held").await;
+    assert_eq!(kept["items"][0]["id"], id.as_str());
+    let open: Json = app.get_json("/v1/lost-and-found/hue?status=open").await;
+    assert!(
+        !open["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == id.as_str())
+    );
     // Kept by the officers, the finder can no longer withdraw it.
     problem(
         act(&finder, "withdraw", json!({})).await.unwrap(),

@@ -146,6 +146,8 @@ impl Row {
 pub struct ListQuery {
     /// `lost` or `found`.
     kind: Option<String>,
+    /// `held`: only what the officers keep, to come and claim; `open`: only what they do not.
+    status: Option<String>,
     category: Option<String>,
     ward: Option<String>,
     /// Words of the description, at most 100 characters.
@@ -163,7 +165,7 @@ pub struct LostItemList {
 }
 
 /// The notices still open (those of the last 90 days) and the things the officers keep,
-/// newest first.
+/// newest first; `status=held` searches only what the officers keep.
 #[utoipa::path(get, path = "/v1/lost-and-found/{jurisdiction}", operation_id = "list_lost_items", tag = "lost-and-found",
     params(("jurisdiction" = String, Path), ListQuery),
     responses(
@@ -185,6 +187,14 @@ pub async fn list(
     {
         return Err(SharedError::InvalidQuery {
             reason: "kind is lost or found".to_owned(),
+        }
+        .into());
+    }
+    if let Some(status) = &query.status
+        && !matches!(status.as_str(), "open" | "held")
+    {
+        return Err(SharedError::InvalidQuery {
+            reason: "status is open or held".to_owned(),
         }
         .into());
     }
@@ -224,6 +234,7 @@ pub async fn list(
            AND ($5::text IS NULL OR ward = $5)
            AND ($6::text IS NULL OR description ILIKE $6 OR place ILIKE $6)
            AND ($7::timestamptz IS NULL OR (created_at, id) < ($7, $8))
+           AND ($10::text IS NULL OR status = $10)
          ORDER BY created_at DESC, id DESC LIMIT $9"
     ))
     .bind(&jurisdiction)
@@ -235,6 +246,7 @@ pub async fn list(
     .bind(after_at)
     .bind(after_id)
     .bind(limit + 1)
+    .bind(&query.status)
     .fetch_all(&state.pool)
     .await?;
     let more = rows.len() as i64 > limit;
