@@ -107,7 +107,8 @@ pub fn router(
                 async move { axum::Json(openapi) }
             }),
         )
-        .merge(utoipa_scalar::Scalar::with_url("/v1/docs", self::openapi()));
+        .merge(utoipa_scalar::Scalar::with_url("/v1/docs", self::openapi()))
+        .merge(crate::console::router(config)?);
 
     // One stack, outermost first: each `Router::layer` call boxes the routes again.
     let routes = routes.layer(

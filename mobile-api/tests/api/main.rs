@@ -9,6 +9,7 @@ mod alerts;
 mod catalogue;
 mod community;
 mod config;
+mod console;
 mod education;
 mod environment;
 mod firebase_admin;

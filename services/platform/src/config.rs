@@ -201,6 +201,11 @@ pub struct GatewayConfig {
     /// is believed about the client's address (`X-Forwarded-For`) and the scheme and host it
     /// used (`X-Forwarded-Proto`/`-Host`).
     pub trusted_proxies: Vec<String>,
+    /// The web console's base map: raster tiles the city hosts, as a `{z}/{x}/{y}` URL
+    /// template; empty (the default) draws wards and reports without a base map, offline.
+    pub console_tile_url: String,
+    /// Credit shown under the base map, as its licence asks (e.g. OpenStreetMap's).
+    pub console_tile_attribution: String,
 }
 
 impl Default for GatewayConfig {
@@ -212,6 +217,8 @@ impl Default for GatewayConfig {
             body_limit_bytes: 1024 * 1024,
             cors_allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            console_tile_url: String::new(),
+            console_tile_attribution: String::new(),
         }
     }
 }

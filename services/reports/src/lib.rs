@@ -157,6 +157,7 @@ pub fn router(state: ReportsState, service_token: &secrecy::SecretString) -> Rou
     Router::new()
         .route("/v1/reports", post(resident::file_report))
         .route("/v1/reports/categories", get(public::categories))
+        .route("/v1/reports/wards", get(public::wards))
         .route("/v1/reports/duplicates", get(resident::duplicates))
         .route("/v1/reports/near", get(public::near))
         .route("/v1/reports/mine", get(public::mine))
@@ -234,6 +235,7 @@ pub const MAX_BODY_BYTES: usize = MAX_WARDS_BODY;
         resident::file_report,
         resident::duplicates,
         public::categories,
+        public::wards,
         public::near,
         public::mine,
         public::following,

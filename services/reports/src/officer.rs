@@ -70,15 +70,21 @@ pub struct QueueQuery {
 /// Each way the caller reaches reports (the whole jurisdiction, their wards, their departments,
 /// assigned to them) is its own branch reading its own index in SLA order, so a page costs a
 /// few index reads whatever the table's size; the branches are merged and cut to the page.
+///
+/// The page carries an `ETag`: a console polling with `If-None-Match` gets `304 Not Modified`
+/// until something on the page changes.
 #[utoipa::path(get, path = "/v1/officer/reports", tag = "reports", params(QueueQuery),
-    responses((status = 200, body = ReportPage), (status = 400, body = platform::error::Problem),
+    responses((status = 200, body = ReportPage),
+        (status = 304, description = "The page is unchanged since the `ETag` given in `If-None-Match`"),
+        (status = 400, body = platform::error::Problem),
         (status = 404, body = platform::error::Problem, description = "Not staff")),
     security(("bearer" = [])))]
 pub async fn queue(
     State(state): State<ReportsState>,
     principal: Principal,
+    headers: axum::http::HeaderMap,
     QueryParams(query): QueryParams<QueueQuery>,
-) -> Result<Json<ReportPage>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let scope = StaffScope::of(&principal)?;
     let status = match query.status.as_deref() {
         None => None,
@@ -192,10 +198,13 @@ pub async fn queue(
                 .map(|r| platform::cursor::encode(r.sla_due_at, r.id))
         })
         .flatten();
-    Ok(Json(ReportPage {
+    let page = ReportPage {
         reports: rows.into_iter().map(|r| r.view(Audience::Staff)).collect(),
         next_cursor,
-    }))
+    };
+    let representation = platform::conditional::Representation::json(&page)?;
+    let lang = platform::lang::Lang::negotiate(&headers);
+    Ok(representation.respond(&headers, lang, "private, no-cache"))
 }
 
 /// One way a staff member reaches reports, each read from its own index.

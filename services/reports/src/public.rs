@@ -57,6 +57,46 @@ pub struct Categories {
     categories: Vec<Category>,
 }
 
+/// A jurisdiction's wards as a GeoJSON FeatureCollection: each ward's id and names, and its
+/// boundary. Public, as the city publishes them; the console draws them on its maps.
+#[utoipa::path(get, path = "/v1/reports/wards", tag = "reports", params(CategoriesQuery),
+    responses(
+        (status = 200, description = "A GeoJSON FeatureCollection; each feature's properties are `id`, `name_vi` and `name_en`", body = Object, content_type = "application/json"),
+        (status = 304, description = "Unchanged since the `ETag` given in `If-None-Match`"),
+        (status = 404, body = platform::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn wards(
+    State(state): State<ReportsState>,
+    headers: axum::http::HeaderMap,
+    QueryParams(query): QueryParams<CategoriesQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let jurisdiction = query.jurisdiction.unwrap_or_else(|| "hue".to_owned());
+    let rows = sqlx::query!(
+        r#"SELECT id, name_vi, name_en, boundary FROM wards WHERE jurisdiction_id = $1 ORDER BY id"#,
+        jurisdiction
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    if rows.is_empty() {
+        return Err(platform::ApiError::jurisdiction_not_found());
+    }
+    let features: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|row| {
+            json!({
+                "type": "Feature",
+                "id": row.id,
+                "properties": { "id": row.id, "name_vi": row.name_vi, "name_en": row.name_en },
+                "geometry": row.boundary,
+            })
+        })
+        .collect();
+    let collection = json!({ "type": "FeatureCollection", "features": features });
+    let representation = platform::conditional::Representation::json(&collection)?;
+    // Boundaries change when an admin imports new ones: a client may keep them a few minutes.
+    Ok(representation.respond(&headers, platform::lang::Lang::Vi, "public, max-age=300"))
+}
+
 /// The categories a resident may file under, with their questions.
 #[utoipa::path(get, path = "/v1/reports/categories", tag = "reports", params(CategoriesQuery),
     responses((status = 200, body = Categories), (status = 404, body = platform::error::Problem)))]

@@ -1,0 +1,98 @@
+// The console's shell: sign-in, the header, and the pages by address (`#/queue`,
+// `#/reports/<id>`), each page stopped (its timers, its map) when another is shown.
+
+import { call, onSessionExpired, signOut, signedIn } from './api.js';
+import { fill, h } from './dom.js';
+import { lang, setLang, t } from './i18n.js';
+import { loadSettings } from './map.js';
+import { showQueue } from './queue.js';
+import { showReport } from './report.js';
+import { showSignIn } from './signin.js';
+
+const root = document.getElementById('app');
+let me = null;
+let stopPage = null;
+let notice = '';
+
+async function route() {
+  stopPage?.();
+  stopPage = null;
+  document.documentElement.lang = lang;
+  document.title = t('title');
+  if (!signedIn()) {
+    me = null;
+    showSignIn(root, {
+      notice,
+      onSignedIn: () => {
+        notice = '';
+        route();
+      },
+    });
+    return;
+  }
+  if (!me) {
+    try {
+      me = (await call('GET', '/v1/me')).value;
+    } catch {
+      return; // The session ended: sign-in is shown.
+    }
+    if (me.kind !== 'staff') {
+      await signOut();
+      notice = t('not_staff');
+      route();
+      return;
+    }
+  }
+  const main = h('main', {});
+  fill(root, header(), main);
+  const [path, query = ''] = (location.hash || '#/queue').slice(1).split('?');
+  const report = path.match(/^\/reports\/([0-9a-f-]{36})$/);
+  if (report) {
+    stopPage = showReport(main, { id: report[1], me });
+  } else {
+    stopPage = showQueue(main, { me, params: new URLSearchParams(query) });
+  }
+}
+
+function header() {
+  return h(
+    'header',
+    { class: 'top' },
+    h('a', { href: '#/queue', class: 'brand' }, t('title')),
+    h('nav', {}, h('a', { href: '#/queue' }, t('queue'))),
+    h('span', { class: 'who' }, me.display_name || me.username || ''),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'link',
+        onclick: () => {
+          setLang(lang === 'vi' ? 'en' : 'vi');
+          route();
+        },
+      },
+      t('language'),
+    ),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'link',
+        name: 'sign-out',
+        onclick: async () => {
+          await signOut();
+          route();
+        },
+      },
+      t('sign_out'),
+    ),
+  );
+}
+
+onSessionExpired(() => {
+  notice = t('session_expired');
+  me = null;
+  route();
+});
+window.addEventListener('hashchange', route);
+loadSettings().finally(route);

@@ -1,0 +1,280 @@
+//! The officers' web console at `/console/`: its files and their policy, what it reads of the
+//! API (wards, the queue's ETag), and an officer's day in headless Chromium
+//! (`tests/browser/officer.cjs` through `scripts/console-browser`).
+
+use std::path::Path;
+
+use identity::config::IdentityConfig;
+use reqwest::Method;
+use serde_json::{Value as Json, json};
+
+use crate::helpers::{Mode, PHU_XUAN, TestApp, pothole_at, problem};
+use crate::in_both_modes;
+
+async fn spawn(mode: Mode) -> TestApp {
+    TestApp::spawn_with(mode, |config| {
+        config.edit(|identity: &mut IdentityConfig| identity.dev_seed_staff = true);
+        config.gateway.console_tile_url = "https://tiles.hue.example/osm/{z}/{x}/{y}.png".into();
+    })
+    .await
+}
+
+async fn the_console_is_served_with_a_strict_policy(mode: Mode) {
+    let app = spawn(mode).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let bare = client.get(app.url("/console")).send().await.unwrap();
+    assert_eq!(bare.status(), 308);
+    assert_eq!(bare.headers()["location"], "/console/");
+
+    let page = app.get("/console/").await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert_eq!(page.headers()["cache-control"], "no-cache");
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for directive in [
+        "default-src 'self'",
+        "script-src 'self';",
+        "style-src 'self';",
+        "frame-ancestors 'none'",
+        "img-src 'self' blob: data: https://tiles.hue.example;",
+    ] {
+        assert!(policy.contains(directive), "{directive} in {policy}");
+    }
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    let etag = page.headers()["etag"].clone();
+    assert!(page.text().await.unwrap().contains("js/main.js"));
+
+    // Unchanged files cost a 304.
+    let again = client
+        .get(app.url("/console/"))
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+
+    let script = app.get("/console/js/main.js").await;
+    assert_eq!(script.status(), 200);
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    for missing in [
+        "/console/js/nothing.js",
+        "/console/../Cargo.toml",
+        "/console/%2e%2e/Cargo.toml",
+    ] {
+        assert_eq!(app.get(missing).await.status(), 404, "{missing}");
+    }
+
+    let settings: Json = app.get("/console/config.json").await.json().await.unwrap();
+    assert_eq!(
+        settings["tile_url"],
+        "https://tiles.hue.example/osm/{z}/{x}/{y}.png"
+    );
+    app.stop().await;
+}
+in_both_modes!(the_console_is_served_with_a_strict_policy);
+
+async fn wards_are_published_as_geojson(mode: Mode) {
+    let app = spawn(mode).await;
+    let response = app.get("/v1/reports/wards?jurisdiction=hue").await;
+    assert_eq!(response.status(), 200);
+    let etag = response.headers()["etag"].clone();
+    let wards: Json = response.json().await.unwrap();
+    assert_eq!(wards["type"], "FeatureCollection");
+    let phu_xuan = wards["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["properties"]["id"] == "phu-xuan")
+        .expect("Phú Xuân is a ward of Huế");
+    assert_eq!(phu_xuan["properties"]["name_vi"], "Phường Phú Xuân");
+    assert!(
+        ["Polygon", "MultiPolygon"].contains(&phu_xuan["geometry"]["type"].as_str().unwrap()),
+        "{phu_xuan}"
+    );
+
+    let again = app
+        .client
+        .get(app.url("/v1/reports/wards?jurisdiction=hue"))
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    problem(
+        app.get("/v1/reports/wards?jurisdiction=atlantis").await,
+        404,
+        "jurisdiction_not_found",
+    )
+    .await;
+    app.stop().await;
+}
+in_both_modes!(wards_are_published_as_geojson);
+
+async fn the_queue_is_not_sent_again_until_it_changes(mode: Mode) {
+    let app = spawn(mode).await;
+    let officer = app.staff_token("phuxuan.officer").await;
+    let resident = app.resident_token().await;
+    app.file_report_id(&resident, &pothole_at(PHU_XUAN)).await;
+
+    let first = app
+        .authed(Method::GET, "/v1/officer/reports", &officer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].clone();
+    let poll = || {
+        app.authed(Method::GET, "/v1/officer/reports", &officer)
+            .header("If-None-Match", etag.clone())
+            .send()
+    };
+    assert_eq!(poll().await.unwrap().status(), 304);
+
+    let arrived = app.file_report_id(&resident, &pothole_at(PHU_XUAN)).await;
+    let changed = poll().await.unwrap();
+    assert_eq!(changed.status(), 200);
+    let page: Json = changed.json().await.unwrap();
+    assert!(
+        page["reports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == arrived.as_str())
+    );
+    app.stop().await;
+}
+in_both_modes!(the_queue_is_not_sent_again_until_it_changes);
+
+/// An officer with TOTP signs in to the console, finds a new report on the map, accepts,
+/// starts and resolves it with a photo uploaded from the page, and sees a report filed
+/// meanwhile arrive; the resident's app then shows theirs resolved with that photo.
+#[tokio::test]
+async fn an_officer_resolves_a_report_in_the_browser() {
+    let app = spawn(Mode::AllInOne).await;
+    let officer = app.staff_token("phuxuan.officer").await;
+    let totp_secret = enrol_totp(&app, &officer).await;
+
+    let resident = app.resident_token().await;
+    let (_, photo) =
+        crate::media::uploaded(&app, &resident, crate::media::png(640, 480), "image/png").await;
+    let mut report = pothole_at(PHU_XUAN);
+    report["media_ids"] = json!([photo]);
+    report["description"] = json!("Ổ gà lớn trước số 12 Lê Lợi");
+    let report_id = app.file_report_id(&resident, &report).await;
+
+    let artefacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    std::fs::create_dir_all(&artefacts).unwrap();
+    let proof = tempfile::Builder::new().suffix(".png").tempfile().unwrap();
+    std::fs::write(proof.path(), crate::media::png(800, 600)).unwrap();
+    let mut new_report = pothole_at(PHU_XUAN);
+    new_report["description"] = json!("Ổ gà mới ở ngõ 4");
+
+    let result = browser(
+        "officer.cjs",
+        &[
+            ("BASE_URL", app.url("")),
+            ("USERNAME", "phuxuan.officer".into()),
+            ("PASSWORD", "hue-demo-password".into()),
+            ("TOTP_SECRET", totp_secret),
+            ("REPORT_ID", report_id.clone()),
+            ("PHOTO", proof.path().display().to_string()),
+            ("RESIDENT_TOKEN", resident.clone()),
+            ("NEW_REPORT", new_report.to_string()),
+            ("SCREENSHOTS", artefacts.display().to_string()),
+        ],
+    )
+    .await;
+
+    // What the resident's app reads: resolved, with the officer's answer and proof photo.
+    let seen: Json = app
+        .authed(Method::GET, &format!("/v1/reports/{report_id}"), &resident)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["status"], "resolved", "{seen}");
+    let resolution = seen["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["to_status"] == "resolved")
+        .expect("a resolution on the timeline");
+    assert_eq!(resolution["note"], "Đã vá ổ gà. / The pothole is filled.");
+    assert_eq!(resolution["media_ids"].as_array().unwrap().len(), 1);
+
+    let live = result["live_report_id"].as_str().unwrap();
+    let queue: Json = app
+        .authed(Method::GET, "/v1/officer/reports", &officer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed: Vec<&str> = queue["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [live]);
+    app.stop().await;
+}
+
+/// Turns TOTP on for the signed-in staff member: the secret their authenticator keeps.
+async fn enrol_totp(app: &TestApp, token: &str) -> String {
+    let enrolment: Json = app
+        .authed(Method::POST, "/v1/me/totp", token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = enrolment["secret"].as_str().unwrap().to_owned();
+    let key = totp_rs::Secret::Encoded(secret.clone()).to_bytes().unwrap();
+    let totp =
+        totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, key, None, String::new()).unwrap();
+    let confirm = app
+        .authed(Method::POST, "/v1/me/totp/confirm", token)
+        .json(&json!({ "code": totp.generate_current().unwrap() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirm.status(), 204);
+    secret
+}
+
+/// Runs a browser scenario of `tests/browser/` with `env`, expecting success: what it printed.
+async fn browser(scenario: &str, env: &[(&str, String)]) -> Json {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut command = tokio::process::Command::new(root.join("../scripts/console-browser"));
+    command.arg(root.join("tests/browser").join(scenario));
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command
+        .output()
+        .await
+        .expect("scripts/console-browser runs");
+    assert!(
+        output.status.success(),
+        "{scenario} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the scenario prints its result as JSON")
+}
