@@ -46,6 +46,9 @@ static ASSETS: &[Asset] = &[
     asset!("js/signin.js", JS),
     asset!("js/queue.js", JS),
     asset!("js/report.js", JS),
+    asset!("js/lists.js", JS),
+    asset!("js/ops.js", JS),
+    asset!("js/broadcasts.js", JS),
     asset!("vendor/leaflet/leaflet.js", JS),
     asset!("vendor/leaflet/leaflet.css", "text/css; charset=utf-8"),
 ];

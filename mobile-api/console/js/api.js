@@ -93,7 +93,7 @@ function renew() {
   return refreshing;
 }
 
-async function send(method, path, { json, form, etag }) {
+async function send(method, path, { json, form, etag, key }) {
   const headers = { Authorization: `Bearer ${session.access_token}`, 'Accept-Language': lang };
   let body;
   if (json !== undefined) {
@@ -103,15 +103,17 @@ async function send(method, path, { json, form, etag }) {
     body = form;
   }
   if (etag) headers['If-None-Match'] = etag;
-  if (method === 'POST' && json !== undefined) headers['Idempotency-Key'] = crypto.randomUUID();
+  if (method === 'POST' && json !== undefined) headers['Idempotency-Key'] = key;
   return fetch(path, { method, headers, body });
 }
 
 /**
- * Calls the API as the signed-in staff member. `json` or `form` is the body; with `etag`, a 304
- * answers `{ notModified: true }`. Answers the JSON (with its `etag`), or a Blob with `blob`.
+ * Calls the API as the signed-in staff member. `json` or `form` is the body; a JSON POST carries
+ * `key` as its `Idempotency-Key` (a new one unless the caller keeps one across retries); with
+ * `etag`, a 304 answers `{ notModified: true }`. Answers the JSON (with its `etag`), or a Blob
+ * with `blob`.
  */
-export async function call(method, path, { json, form, etag, blob } = {}) {
+export async function call(method, path, { json, form, etag, blob, key = crypto.randomUUID() } = {}) {
   if (!session) {
     expired();
     throw new ApiError(401, null);
@@ -120,13 +122,13 @@ export async function call(method, path, { json, form, etag, blob } = {}) {
     expired();
     throw new ApiError(401, null);
   }
-  let response = await send(method, path, { json, form, etag });
+  let response = await send(method, path, { json, form, etag, key });
   if (response.status === 401) {
     if (!(await renew())) {
       expired();
       throw new ApiError(401, await problem(response));
     }
-    response = await send(method, path, { json, form, etag });
+    response = await send(method, path, { json, form, etag, key });
   }
   if (response.status === 304) return { notModified: true };
   if (!response.ok) throw new ApiError(response.status, await problem(response));

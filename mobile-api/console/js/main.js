@@ -1,10 +1,13 @@
 // The console's shell: sign-in, the header, and the pages by address (`#/queue`,
-// `#/reports/<id>`), each page stopped (its timers, its map) when another is shown.
+// `#/reports/<id>`, `#/ops`, `#/broadcasts`), each page stopped (its timers, its map) when
+// another is shown.
 
 import { call, onSessionExpired, signOut, signedIn } from './api.js';
 import { fill, h } from './dom.js';
 import { lang, setLang, t } from './i18n.js';
 import { loadSettings } from './map.js';
+import { showBroadcasts } from './broadcasts.js';
+import { showOps } from './ops.js';
 import { showQueue } from './queue.js';
 import { showReport } from './report.js';
 import { showSignIn } from './signin.js';
@@ -49,9 +52,18 @@ async function route() {
   const report = path.match(/^\/reports\/([0-9a-f-]{36})$/);
   if (report) {
     stopPage = showReport(main, { id: report[1], me });
+  } else if (path === '/ops') {
+    stopPage = showOps(main, { me });
+  } else if (path === '/broadcasts' && administers()) {
+    stopPage = showBroadcasts(main, { me });
   } else {
     stopPage = showQueue(main, { me, params: new URLSearchParams(query) });
   }
+}
+
+/** Whether the staff member administers a jurisdiction (broadcasts are theirs to send). */
+function administers() {
+  return me.roles.includes('jurisdiction_admin') || me.roles.includes('platform_admin');
 }
 
 function header() {
@@ -59,7 +71,13 @@ function header() {
     'header',
     { class: 'top' },
     h('a', { href: '#/queue', class: 'brand' }, t('title')),
-    h('nav', {}, h('a', { href: '#/queue' }, t('queue'))),
+    h(
+      'nav',
+      {},
+      h('a', { href: '#/queue' }, t('queue')),
+      h('a', { href: '#/ops' }, t('ops')),
+      administers() ? h('a', { href: '#/broadcasts' }, t('broadcasts')) : null,
+    ),
     h('span', { class: 'who' }, me.display_name || me.username || ''),
     h(
       'button',

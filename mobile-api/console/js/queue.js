@@ -4,23 +4,12 @@
 import { call } from './api.js';
 import { fill, h, when } from './dom.js';
 import { lang, named, t } from './i18n.js';
+import { publicList } from './lists.js';
 import { L, createMap, fitTo, reportMarker, wardLayer } from './map.js';
 
 const POLL_MS = 10_000;
 const OPEN_STATUSES = ['submitted', 'accepted', 'assigned', 'in_progress', 'reopened'];
 const ACCEPTABLE = ['submitted', 'reopened'];
-
-/** Public lists of the jurisdiction (categories, wards), kept for the tab's life. */
-const lists = new Map();
-async function publicList(path) {
-  if (!lists.has(path)) {
-    lists.set(
-      path,
-      fetch(path).then((response) => (response.ok ? response.json() : null)),
-    );
-  }
-  return lists.get(path);
-}
 
 /** Shows the queue in `root` with the filters of `params`; answers a function that stops it. */
 export function showQueue(root, { me, params }) {

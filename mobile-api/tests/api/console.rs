@@ -11,16 +11,21 @@ use serde_json::{Value as Json, json};
 use crate::helpers::{Mode, PHU_XUAN, TestApp, pothole_at, problem};
 use crate::in_both_modes;
 
+/// The app with the demo staff; the console's map without a base layer, as offline.
 async fn spawn(mode: Mode) -> TestApp {
+    spawn_with_tiles(mode, "").await
+}
+
+async fn spawn_with_tiles(mode: Mode, tile_url: &str) -> TestApp {
     TestApp::spawn_with(mode, |config| {
         config.edit(|identity: &mut IdentityConfig| identity.dev_seed_staff = true);
-        config.gateway.console_tile_url = "https://tiles.hue.example/osm/{z}/{x}/{y}.png".into();
+        config.gateway.console_tile_url = tile_url.to_owned();
     })
     .await
 }
 
 async fn the_console_is_served_with_a_strict_policy(mode: Mode) {
-    let app = spawn(mode).await;
+    let app = spawn_with_tiles(mode, "https://tiles.hue.example/osm/{z}/{x}/{y}.png").await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -231,6 +236,64 @@ async fn an_officer_resolves_a_report_in_the_browser() {
         .map(|r| r["id"].as_str().unwrap())
         .collect();
     assert_eq!(listed, [live]);
+    app.stop().await;
+}
+
+/// An operator of the operations centre reads the month's KPIs and heatmap and downloads them
+/// as CSV, then draws an area around Phú Xuân's middle, sees whom it reaches, and sends a
+/// warning there, which the resident who reported from there finds in their inbox.
+#[tokio::test]
+async fn an_operator_warns_an_area_drawn_on_the_map_in_the_browser() {
+    let app = spawn(Mode::AllInOne).await;
+    let admin = app.staff_token("hue.admin").await;
+    let resident = app.resident_token().await;
+    for _ in 0..2 {
+        app.file_report_id(&resident, &pothole_at(PHU_XUAN)).await;
+    }
+    // Notifications has learnt where the resident last reported from.
+    let audience = crate::helpers::poll_until(
+        || async {
+            app.authed(Method::POST, "/v1/admin/broadcasts/preview", &admin)
+                .json(&json!({ "jurisdiction": "hue", "area": { "wards": ["phu-xuan"] } }))
+                .send()
+                .await
+                .unwrap()
+                .json::<Json>()
+                .await
+                .unwrap()
+        },
+        |audience| audience["recipients"] == 1,
+    )
+    .await;
+    assert_eq!(audience["recipients"], 1, "{audience}");
+
+    let artefacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    std::fs::create_dir_all(&artefacts).unwrap();
+    let result = browser(
+        "operator.cjs",
+        &[
+            ("BASE_URL", app.url("")),
+            ("USERNAME", "hue.admin".into()),
+            ("PASSWORD", "hue-demo-password".into()),
+            ("RECEIVED", "2".into()),
+            ("REACHES", "1".into()),
+            ("SCREENSHOTS", artefacts.display().to_string()),
+        ],
+    )
+    .await;
+
+    let csv = result["csv"].as_str().unwrap();
+    assert!(csv.starts_with("key,received,"), "{csv}");
+    assert!(csv.contains("\nphu-xuan,2,"), "{csv}");
+    assert!(csv.contains("\ntotal,2,"), "{csv}");
+    let inbox = app.get_json_as("/v1/inbox", &resident).await;
+    let warning = inbox["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "broadcast")
+        .expect("the warning is in the resident's inbox");
+    assert_eq!(warning["title_vi"], "Cảnh báo ngập lụt");
     app.stop().await;
 }
 

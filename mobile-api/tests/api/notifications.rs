@@ -734,7 +734,39 @@ async fn a_broadcast_reaches_exactly_the_devices_inside_the_area(mode: Mode) {
     }
     assert_eq!(moved_cell, last_cell);
 
-    // Phú Xuân: its resident (phone and browser) and the one who last reported from there.
+    // Phú Xuân: its resident (phone and browser) and the one who last reported from there,
+    // counted before anything is sent.
+    let preview = |token: &str, area: Json| {
+        app.authed(Method::POST, "/v1/admin/broadcasts/preview", token)
+            .json(&json!({ "jurisdiction": "hue", "area": area }))
+            .send()
+    };
+    let audience: Json = preview(&admin, json!({ "wards": ["phu-xuan"] }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audience, json!({ "wards": ["phu-xuan"], "recipients": 2 }));
+    let officer = app.staff_token("phuxuan.officer").await;
+    for token in [&at_home, &officer] {
+        problem(
+            preview(token, json!({ "wards": ["phu-xuan"] }))
+                .await
+                .unwrap(),
+            404,
+            "route_not_found",
+        )
+        .await;
+    }
+    problem(
+        preview(&admin, json!({ "wards": ["atlantis"] }))
+            .await
+            .unwrap(),
+        422,
+        "unknown_ward",
+    )
+    .await;
     let body = warning(json!({ "wards": ["phu-xuan"] }));
     let sent = send_broadcast(&app, &admin, "flood-2026-11-24", &body).await;
     assert_eq!(sent.status(), 202);
@@ -820,7 +852,6 @@ async fn a_broadcast_reaches_exactly_the_devices_inside_the_area(mode: Mode) {
     assert_eq!(pushes_to(&fcm, &reporter_phone, 1).await.len(), 1);
 
     // Only the jurisdiction's admins may warn it; areas must make sense.
-    let officer = app.staff_token("phuxuan.officer").await;
     for token in [&at_home, &officer] {
         problem(
             send_broadcast(&app, token, "x", &body).await,

@@ -243,6 +243,52 @@ pub async fn create(
     Ok((StatusCode::ACCEPTED, Json(broadcast)).into_response())
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AreaToPreview {
+    jurisdiction: String,
+    /// As a broadcast's `area`.
+    #[schema(value_type = Object, example = json!({ "wards": ["phu-xuan"] }))]
+    area: Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Audience {
+    /// The wards the area touches.
+    wards: Vec<String>,
+    /// Residents a broadcast to the area would reach now.
+    recipients: i64,
+}
+
+/// Whom a broadcast to an area would reach, before it is sent: nothing is sent or kept.
+#[utoipa::path(post, path = "/v1/admin/broadcasts/preview", tag = "notifications",
+    request_body = AreaToPreview,
+    responses(
+        (status = 200, body = Audience),
+        (status = 404, description = "Not an admin of the jurisdiction (`route_not_found`), or no such jurisdiction", body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_area`, `unknown_ward`, `area_outside_jurisdiction` or `area_too_large`", body = platform::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn preview(
+    State(state): State<NotificationsState>,
+    principal: Principal,
+    JsonBody(request): JsonBody<AreaToPreview>,
+) -> Result<Json<Audience>, ApiError> {
+    if !principal.administers(&request.jurisdiction) {
+        return Err(ApiError::route_not_found());
+    }
+    let (wards, cells) = resolve_area(&state, &request.jurisdiction, &request.area).await?;
+    let recipients = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM broadcast_audience($1, $2, $3)"#,
+        request.jurisdiction,
+        &wards,
+        &cells
+    )
+    .fetch_one(&state.pool)
+    .await?;
+    Ok(Json(Audience { wards, recipients }))
+}
+
 /// The wards the area touches and the res-9 cells it covers, from reports.
 async fn resolve_area(
     state: &NotificationsState,
@@ -580,14 +626,9 @@ async fn choose_recipients(state: &NotificationsState, broadcast: &Pending) -> a
     if still != "resolving" {
         return Ok(());
     }
-    // Only the broadcast's jurisdiction: another one may have wards of the same ids, and a
-    // cell on the border may hold its residents' reports too.
     let chosen = sqlx::query!(
         r#"INSERT INTO broadcast_recipients (broadcast_id, account_id)
-           SELECT $1, account_id FROM residents
-           WHERE (home_jurisdiction = $2 AND home_ward = ANY($3))
-              OR (last_report_cell = ANY($4)
-                  AND (last_report_jurisdiction = $2 OR last_report_jurisdiction IS NULL))"#,
+           SELECT $1, audience FROM broadcast_audience($2, $3, $4) AS audience"#,
         broadcast.id,
         broadcast.jurisdiction,
         &broadcast.wards,

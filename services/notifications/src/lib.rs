@@ -476,6 +476,7 @@ pub fn router(state: NotificationsState) -> Router {
             "/v1/admin/broadcasts",
             get(broadcasts::list).post(broadcasts::create),
         )
+        .route("/v1/admin/broadcasts/preview", post(broadcasts::preview))
         .route("/v1/admin/broadcasts/{id}", get(broadcasts::get))
         .route("/v1/admin/broadcasts/{id}/cancel", post(broadcasts::cancel))
         .with_state(state)
@@ -493,6 +494,7 @@ pub fn router(state: NotificationsState) -> Router {
         preferences::put,
         webpush::key,
         broadcasts::create,
+        broadcasts::preview,
         broadcasts::list,
         broadcasts::get,
         broadcasts::cancel

@@ -1,0 +1,60 @@
+// An operator of the city's operations centre in the console, in headless Chromium: reads the
+// month's KPIs and heatmap and downloads them as CSV, then draws an area on the map, sees whom
+// a warning would reach, sends it and watches it finish.
+//
+// Environment: BASE_URL, USERNAME, PASSWORD, RECEIVED (the reports of the month), REACHES (the
+// residents the drawn area reaches), SCREENSHOTS. Prints {"csv": <the CSV downloaded>}.
+
+const fs = require('node:fs');
+const { run, screenshot } = require('./common.cjs');
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+
+run(async (page) => {
+  await page.goto(`${env('BASE_URL')}/console/#/ops`);
+  await page.getByLabel('Tên đăng nhập').fill(env('USERNAME'));
+  await page.getByLabel('Mật khẩu').fill(env('PASSWORD'));
+  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+
+  // The month's figures, where they came from, as CSV.
+  await page.getByRole('link', { name: 'Trung tâm điều hành' }).click();
+  await page.locator('[data-kpi="received"] .value', { hasText: new RegExp(`^${env('RECEIVED')}$`) }).waitFor();
+  await page.locator('path.heat-cell').first().waitFor();
+  await page.locator('.chart svg rect:not([height="0"])').first().waitFor();
+  await screenshot(page, 'operations');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Tải CSV' }).click(),
+  ]);
+  const csv = fs.readFileSync(await download.path(), 'utf8');
+
+  // A warning to an area drawn around Phú Xuân's middle.
+  await page.getByRole('link', { name: 'Cảnh báo khu vực' }).click();
+  await page.getByLabel('Đến phường').selectOption({ label: 'Phường Phú Xuân' });
+  const box = await page.locator('#broadcast-map').boundingBox();
+  const [cx, cy] = [box.x + box.width / 2, box.y + box.height / 2];
+  const [dx, dy] = [box.width * 0.2, box.height * 0.2];
+  for (const [x, y] of [[cx - dx, cy - dy], [cx + dx, cy - dy], [cx + dx, cy + dy], [cx - dx, cy + dy]]) {
+    await page.mouse.click(x, y);
+  }
+  await page.getByText('Vùng: 4 điểm').waitFor();
+  await page.getByRole('button', { name: 'Xem trước' }).click();
+  const audience = page.locator('#audience', { hasText: `Sẽ gửi đến ${env('REACHES')} người dân (` });
+  await audience.filter({ hasText: 'Phường Phú Xuân' }).waitFor();
+  await page.getByLabel('Tiêu đề (tiếng Việt)').fill('Cảnh báo ngập lụt');
+  await page.getByLabel('Nội dung (tiếng Việt)').fill('Nước sông Hương đang lên. Hãy kê cao đồ đạc.');
+  await page.getByLabel('Tiêu đề (tiếng Anh)').fill('Flood warning');
+  await page.getByLabel('Nội dung (tiếng Anh)').fill('The Perfume River is rising. Move belongings up.');
+  await page.getByLabel('Khẩn cấp (gửi cả trong giờ yên lặng)').check();
+  await page.getByRole('button', { name: 'Gửi', exact: true }).click();
+  await page.locator('#broadcast-progress .broadcast-status', { hasText: 'Hoàn tất' }).waitFor({ timeout: 30_000 });
+  await page.locator('#broadcast-progress', { hasText: `Đã gửi ${env('REACHES')}/${env('REACHES')} thông báo` }).waitFor();
+  await page.locator('ol.broadcasts li', { hasText: 'Cảnh báo ngập lụt' }).waitFor();
+  await screenshot(page, 'broadcast');
+
+  return { csv };
+});
