@@ -49,6 +49,7 @@ static ASSETS: &[Asset] = &[
     asset!("js/lists.js", JS),
     asset!("js/ops.js", JS),
     asset!("js/broadcasts.js", JS),
+    asset!("js/admin.js", JS),
     asset!("vendor/leaflet/leaflet.js", JS),
     asset!("vendor/leaflet/leaflet.css", "text/css; charset=utf-8"),
 ];

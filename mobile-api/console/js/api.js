@@ -93,14 +93,15 @@ function renew() {
   return refreshing;
 }
 
-async function send(method, path, { json, form, etag, key }) {
+async function send(method, path, { json, form, body, contentType, etag, key }) {
   const headers = { Authorization: `Bearer ${session.access_token}`, 'Accept-Language': lang };
-  let body;
   if (json !== undefined) {
     headers['Content-Type'] = 'application/json';
     body = JSON.stringify(json);
   } else if (form !== undefined) {
     body = form;
+  } else if (body !== undefined) {
+    headers['Content-Type'] = contentType;
   }
   if (etag) headers['If-None-Match'] = etag;
   if (method === 'POST' && json !== undefined) headers['Idempotency-Key'] = key;
@@ -108,12 +109,18 @@ async function send(method, path, { json, form, etag, key }) {
 }
 
 /**
- * Calls the API as the signed-in staff member. `json` or `form` is the body; a JSON POST carries
+ * Calls the API as the signed-in staff member. `json`, `form` or `body` (of `contentType`) is
+ * the body; a JSON POST carries
  * `key` as its `Idempotency-Key` (a new one unless the caller keeps one across retries); with
  * `etag`, a 304 answers `{ notModified: true }`. Answers the JSON (with its `etag`), or a Blob
  * with `blob`.
  */
-export async function call(method, path, { json, form, etag, blob, key = crypto.randomUUID() } = {}) {
+export async function call(
+  method,
+  path,
+  { json, form, body, contentType, etag, blob, key = crypto.randomUUID() } = {},
+) {
+  const request = { json, form, body, contentType, etag, key };
   if (!session) {
     expired();
     throw new ApiError(401, null);
@@ -122,13 +129,13 @@ export async function call(method, path, { json, form, etag, blob, key = crypto.
     expired();
     throw new ApiError(401, null);
   }
-  let response = await send(method, path, { json, form, etag, key });
+  let response = await send(method, path, request);
   if (response.status === 401) {
     if (!(await renew())) {
       expired();
       throw new ApiError(401, await problem(response));
     }
-    response = await send(method, path, { json, form, etag, key });
+    response = await send(method, path, request);
   }
   if (response.status === 304) return { notModified: true };
   if (!response.ok) throw new ApiError(response.status, await problem(response));

@@ -1,11 +1,12 @@
 // The console's shell: sign-in, the header, and the pages by address (`#/queue`,
-// `#/reports/<id>`, `#/ops`, `#/broadcasts`), each page stopped (its timers, its map) when
+// `#/reports/<id>`, `#/ops`, `#/broadcasts`, `#/admin`), each page stopped (its timers, its map) when
 // another is shown.
 
 import { call, onSessionExpired, signOut, signedIn } from './api.js';
 import { fill, h } from './dom.js';
 import { lang, setLang, t } from './i18n.js';
 import { loadSettings } from './map.js';
+import { showAdmin } from './admin.js';
 import { showBroadcasts } from './broadcasts.js';
 import { showOps } from './ops.js';
 import { showQueue } from './queue.js';
@@ -56,6 +57,8 @@ async function route() {
     stopPage = showOps(main, { me });
   } else if (path === '/broadcasts' && administers()) {
     stopPage = showBroadcasts(main, { me });
+  } else if (path === '/admin' && administers()) {
+    stopPage = showAdmin(main, { me });
   } else {
     stopPage = showQueue(main, { me, params: new URLSearchParams(query) });
   }
@@ -77,6 +80,7 @@ function header() {
       h('a', { href: '#/queue' }, t('queue')),
       h('a', { href: '#/ops' }, t('ops')),
       administers() ? h('a', { href: '#/broadcasts' }, t('broadcasts')) : null,
+      administers() ? h('a', { href: '#/admin' }, t('admin')) : null,
     ),
     h('span', { class: 'who' }, me.display_name || me.username || ''),
     h(

@@ -20,11 +20,19 @@ export function createMap(element) {
   return map;
 }
 
+/**
+ * A tooltip's content as text: Leaflet writes a string tooltip as HTML, so names (which admins
+ * import) are always given to it as a text node.
+ */
+export function plain(text) {
+  return document.createTextNode(text);
+}
+
 /** Outlines of the wards of a GeoJSON FeatureCollection, named on hover. */
 export function wardLayer(collection, label) {
   return L.geoJSON(collection, {
     style: { color: '#5b6b7a', weight: 1, fillOpacity: 0.04 },
-    onEachFeature: (feature, layer) => layer.bindTooltip(label(feature.properties), { sticky: true }),
+    onEachFeature: (feature, layer) => layer.bindTooltip(plain(label(feature.properties)), { sticky: true }),
   });
 }
 

@@ -4,7 +4,7 @@
 import { call } from './api.js';
 import { fill, h, when } from './dom.js';
 import { lang, named, t } from './i18n.js';
-import { L, createMap, fitTo, wardLayer } from './map.js';
+import { L, createMap, fitTo, plain, wardLayer } from './map.js';
 import { publicList } from './lists.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -208,7 +208,7 @@ export function showOps(root, { me }) {
           fillOpacity: 0.15 + 0.6 * (feature.properties.count / most),
           className: 'heat-cell',
         }),
-        onEachFeature: (feature, layer) => layer.bindTooltip(`${feature.properties.count} · ${t('received')}`),
+        onEachFeature: (feature, layer) => layer.bindTooltip(plain(`${feature.properties.count} · ${t('received')}`)),
       }).addTo(map);
     } catch (error) {
       if (!stopped) fill(message, error.message || t('error'));

@@ -5,7 +5,7 @@ import { call } from './api.js';
 import { fill, h, when } from './dom.js';
 import { lang, named, t } from './i18n.js';
 import { publicList } from './lists.js';
-import { L, createMap, fitTo, reportMarker, wardLayer } from './map.js';
+import { L, createMap, fitTo, plain, reportMarker, wardLayer } from './map.js';
 
 const POLL_MS = 10_000;
 const OPEN_STATUSES = ['submitted', 'accepted', 'assigned', 'in_progress', 'reopened'];
@@ -144,7 +144,7 @@ export function showQueue(root, { me, params }) {
     fill(list, reports.map((report) => row(report, fresh.has(report.id))));
     for (const report of reports) {
       reportMarker(report, open)
-        .bindTooltip(`${named(report.category)} · ${named(report.ward)}`)
+        .bindTooltip(plain(`${named(report.category)} · ${named(report.ward)}`))
         .addTo(markers);
     }
   }

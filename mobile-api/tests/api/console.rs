@@ -175,7 +175,7 @@ async fn an_officer_resolves_a_report_in_the_browser() {
         crate::media::uploaded(&app, &resident, crate::media::png(640, 480), "image/png").await;
     let mut report = pothole_at(PHU_XUAN);
     report["media_ids"] = json!([photo]);
-    report["description"] = json!("Ổ gà lớn trước số 12 Lê Lợi");
+    report["description"] = json!("Ổ gà lớn trước số 12 Lê Lợi <img src=x onerror=alert(1)>");
     let report_id = app.file_report_id(&resident, &report).await;
 
     let artefacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
@@ -294,6 +294,87 @@ async fn an_operator_warns_an_area_drawn_on_the_map_in_the_browser() {
         .find(|n| n["kind"] == "broadcast")
         .expect("the warning is in the resident's inbox");
     assert_eq!(warning["title_vi"], "Cảnh báo ngập lụt");
+    app.stop().await;
+}
+
+/// A jurisdiction admin adds a ward officer and disables them, issues an Open311 key and
+/// revokes it, reads the moderation log, and imports renamed ward boundaries after seeing them
+/// on the map: the API then says so.
+#[tokio::test]
+async fn an_admin_manages_staff_keys_and_wards_in_the_browser() {
+    let app = spawn(Mode::AllInOne).await;
+    let admin = app.staff_token("hue.admin").await;
+    let resident = app.resident_token().await;
+    let report = app.file_report_id(&resident, &pothole_at(PHU_XUAN)).await;
+    let hidden = app
+        .authed(
+            Method::POST,
+            &format!("/v1/admin/reports/{report}/hide"),
+            &admin,
+        )
+        .json(&json!({ "reason": "Thông tin cá nhân / Personal data" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hidden.status(), 204, "{}", hidden.text().await.unwrap());
+
+    let mut wards: Json = app.get_json("/v1/reports/wards?jurisdiction=hue").await;
+    let renamed = "Phường Phú Xuân (ranh giới 2027)";
+    for ward in wards["features"].as_array_mut().unwrap() {
+        if ward["properties"]["id"] == "phu-xuan" {
+            ward["properties"]["name_vi"] = json!(renamed);
+        }
+    }
+    let file = tempfile::Builder::new()
+        .suffix(".geojson")
+        .tempfile()
+        .unwrap();
+    std::fs::write(file.path(), wards.to_string()).unwrap();
+
+    let artefacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    std::fs::create_dir_all(&artefacts).unwrap();
+    let result = browser(
+        "admin.cjs",
+        &[
+            ("BASE_URL", app.url("")),
+            ("USERNAME", "hue.admin".into()),
+            ("PASSWORD", "hue-demo-password".into()),
+            ("WARDS_FILE", file.path().display().to_string()),
+            ("RENAMED", renamed.into()),
+            ("SCREENSHOTS", artefacts.display().to_string()),
+        ],
+    )
+    .await;
+
+    let staff = app
+        .get_json_as("/v1/admin/staff?jurisdiction=hue", &admin)
+        .await;
+    let added = staff
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["username"] == "kimlong.officer")
+        .expect("the new officer is listed");
+    assert_eq!(added["roles"], json!(["ward_officer"]));
+    assert_eq!(added["scope"]["wards"], json!(["kim-long"]));
+    assert_eq!(added["disabled"], true);
+
+    let clients = app
+        .get_json_as("/v1/admin/jurisdictions/hue/open311-clients", &admin)
+        .await;
+    assert_eq!(clients[0]["name"], "FixMyStreet Huế");
+    assert!(clients[0]["revoked_at"].is_string(), "{clients}");
+    assert!(clients[0]["api_key"].is_null(), "a key is shown only once");
+    assert!(result["api_key"].as_str().unwrap().len() >= 32);
+
+    let imported: Json = app.get_json("/v1/reports/wards?jurisdiction=hue").await;
+    let phu_xuan = imported["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["properties"]["id"] == "phu-xuan")
+        .unwrap();
+    assert_eq!(phu_xuan["properties"]["name_vi"], renamed);
     app.stop().await;
 }
 

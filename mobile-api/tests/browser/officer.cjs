@@ -37,7 +37,8 @@ run(async (page) => {
 
   // The report's page: its photo shown with the officer's token, the workflow's next steps.
   await page.locator('#report-status', { hasText: 'Mới gửi' }).waitFor();
-  await page.getByText('Ổ gà lớn trước số 12 Lê Lợi').waitFor();
+  // What the resident wrote is shown as text, never as markup.
+  await page.locator('.description', { hasText: 'Ổ gà lớn trước số 12 Lê Lợi <img src=x onerror=alert(1)>' }).waitFor();
   await page.locator('.report-page > .split img.photo[src^="blob:"]').waitFor();
   if (await page.getByText('[object').count()) throw new Error('an element was written as text');
   await page.getByRole('button', { name: 'Tiếp nhận' }).click();
