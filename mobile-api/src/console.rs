@@ -50,6 +50,7 @@ static ASSETS: &[Asset] = &[
     asset!("js/ops.js", JS),
     asset!("js/broadcasts.js", JS),
     asset!("js/admin.js", JS),
+    asset!("js/roles.js", JS),
     asset!("vendor/leaflet/leaflet.js", JS),
     asset!("vendor/leaflet/leaflet.css", "text/css; charset=utf-8"),
 ];
@@ -135,15 +136,18 @@ fn content_security_policy(tile_url: &str) -> Result<HeaderValue, InvalidHeaderV
     HeaderValue::try_from(policy)
 }
 
-/// `scheme://host[:port]` of a tile URL template, when it is an http(s) URL.
+/// `scheme://host[:port]` of a tile URL template, when it is an http(s) URL; Leaflet's
+/// subdomain placeholder (`https://{s}.tile.example/...`) becomes `*.` (any subdomain).
 fn tile_origin(tile_url: &str) -> Option<String> {
     let (scheme, rest) = tile_url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
     if scheme != "https" && scheme != "http" {
         return None;
     }
-    let authority = rest.split('/').next()?;
-    let plain = !authority.is_empty()
-        && authority
+    let authority = rest.split('/').next()?.replace("{s}.", "*.");
+    let host = authority.strip_prefix("*.").unwrap_or(&authority);
+    let plain = !host.is_empty()
+        && host
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
     plain.then(|| format!("{scheme}://{authority}"))
@@ -201,6 +205,12 @@ mod tests {
             tile_origin("http://127.0.0.1:8081/{z}/{x}/{y}.png").as_deref(),
             Some("http://127.0.0.1:8081")
         );
+        assert_eq!(
+            tile_origin("HTTPS://{s}.tile.hue.example/{z}/{x}/{y}.png").as_deref(),
+            Some("https://*.tile.hue.example")
+        );
+        assert_eq!(tile_origin("https://{s}/{z}/{x}/{y}.png"), None);
+        assert_eq!(tile_origin("https://a.*.example/{z}"), None);
         assert_eq!(tile_origin(""), None);
         assert_eq!(tile_origin("javascript://x"), None);
         assert_eq!(tile_origin("https://a.example; script-src *"), None);

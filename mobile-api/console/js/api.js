@@ -72,7 +72,11 @@ export async function signOut() {
   forget();
 }
 
-/** One refresh at a time: concurrent calls wait for the same one. */
+/**
+ * One refresh at a time: concurrent calls wait for the same one. Answers whether the session
+ * lives on; a refresh that failed for another reason than the token (a busy or unreachable
+ * server) throws and keeps the session, so a blip does not sign the officer out.
+ */
 function renew() {
   if (!refreshing) {
     const token = session?.refresh_token;
@@ -83,7 +87,8 @@ function renew() {
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ refresh_token: token }),
       });
-      if (!response.ok) return false;
+      if (response.status === 400 || response.status === 401) return false;
+      if (!response.ok) throw new ApiError(response.status, await problem(response));
       keep(await response.json());
       return true;
     })().finally(() => {

@@ -32,6 +32,12 @@ export function showBroadcasts(root, { me }) {
       : h('input', { name, maxlength: 100, required: true });
   }
   const urgent = h('input', { type: 'checkbox', name: 'urgent' });
+  // Another text is another broadcast: a send after an edit does not replay the first.
+  for (const field of [...Object.values(fields), urgent]) {
+    field.addEventListener('input', () => {
+      key = crypto.randomUUID();
+    });
+  }
   const previewButton = h('button', { type: 'button', name: 'preview', disabled: true, onclick: preview }, t('preview'));
   const sendButton = h('button', { type: 'submit', class: 'primary', name: 'send', disabled: true }, t('send'));
 
@@ -91,6 +97,7 @@ export function showBroadcasts(root, { me }) {
   }
 
   function redraw() {
+    key = crypto.randomUUID();
     drawn.setLatLngs(points);
     fill(pointCount, t('points_n', { n: points.length }));
     fill(audience);
@@ -125,8 +132,10 @@ export function showBroadcasts(root, { me }) {
       watch(value.id);
       loadList();
     } catch (error) {
+      // The warning may have gone out all the same (an answer lost on the way): the list says.
       fill(message, error.message || t('error'));
       sendButton.disabled = false;
+      loadList();
     }
   }
 

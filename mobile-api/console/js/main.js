@@ -6,6 +6,7 @@ import { call, onSessionExpired, signOut, signedIn } from './api.js';
 import { fill, h } from './dom.js';
 import { lang, setLang, t } from './i18n.js';
 import { loadSettings } from './map.js';
+import { administers } from './roles.js';
 import { showAdmin } from './admin.js';
 import { showBroadcasts } from './broadcasts.js';
 import { showOps } from './ops.js';
@@ -37,8 +38,12 @@ async function route() {
   if (!me) {
     try {
       me = (await call('GET', '/v1/me')).value;
-    } catch {
-      return; // The session ended: sign-in is shown.
+    } catch (error) {
+      // An ended session shows sign-in by itself; anything else is said, with a way to retry.
+      if (signedIn()) {
+        fill(root, h('main', { class: 'centred' }, h('div', {}, h('p', { class: 'message' }, error.message || t('error')), h('button', { type: 'button', onclick: route }, t('refresh')))));
+      }
+      return;
     }
     if (me.kind !== 'staff') {
       await signOut();
@@ -48,25 +53,22 @@ async function route() {
     }
   }
   const main = h('main', {});
-  fill(root, header(), main);
+  // An admin's session carries admin rights only once TOTP is on.
+  const totpNeeded = me.totp_required ? h('p', { class: 'message' }, t('enable_totp')) : null;
+  fill(root, header(), totpNeeded, main);
   const [path, query = ''] = (location.hash || '#/queue').slice(1).split('?');
   const report = path.match(/^\/reports\/([0-9a-f-]{36})$/);
   if (report) {
     stopPage = showReport(main, { id: report[1], me });
   } else if (path === '/ops') {
     stopPage = showOps(main, { me });
-  } else if (path === '/broadcasts' && administers()) {
+  } else if (path === '/broadcasts' && administers(me)) {
     stopPage = showBroadcasts(main, { me });
-  } else if (path === '/admin' && administers()) {
+  } else if (path === '/admin' && administers(me)) {
     stopPage = showAdmin(main, { me });
   } else {
     stopPage = showQueue(main, { me, params: new URLSearchParams(query) });
   }
-}
-
-/** Whether the staff member administers a jurisdiction (broadcasts are theirs to send). */
-function administers() {
-  return me.roles.includes('jurisdiction_admin') || me.roles.includes('platform_admin');
 }
 
 function header() {
@@ -79,8 +81,8 @@ function header() {
       {},
       h('a', { href: '#/queue' }, t('queue')),
       h('a', { href: '#/ops' }, t('ops')),
-      administers() ? h('a', { href: '#/broadcasts' }, t('broadcasts')) : null,
-      administers() ? h('a', { href: '#/admin' }, t('admin')) : null,
+      administers(me) ? h('a', { href: '#/broadcasts' }, t('broadcasts')) : null,
+      administers(me) ? h('a', { href: '#/admin' }, t('admin')) : null,
     ),
     h('span', { class: 'who' }, me.display_name || me.username || ''),
     h(

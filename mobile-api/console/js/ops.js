@@ -36,6 +36,7 @@ export function showOps(root, { me }) {
   const chart = h('div', { class: 'chart' });
   const table = h('table', { class: 'kpis' });
   const overdue = h('ol', { class: 'overdue-list' });
+  const alerts = h('ol', { class: 'broadcasts', id: 'alerts' });
   const mapElement = h('div', { class: 'map', id: 'heatmap' });
 
   for (const control of [from, to, groupBy]) control.addEventListener('change', loadKpis);
@@ -58,8 +59,9 @@ export function showOps(root, { me }) {
       message,
       cards,
       h('div', { class: 'split' }, h('div', {}, h('h2', {}, t('per_day')), chart, table), h('div', {}, h('h2', {}, t('heatmap')), h('label', { class: 'inline' }, t('resolution'), resolution), mapElement)),
-      h('h2', {}, t('overdue_reports')),
-      overdue,
+      h('div', { class: 'split' },
+        h('div', {}, h('h2', {}, t('overdue_reports')), overdue),
+        h('div', {}, h('h2', {}, t('alerts')), alerts)),
     ),
   );
   const map = createMap(mapElement);
@@ -78,7 +80,9 @@ export function showOps(root, { me }) {
     for (const c of answer.categories) names.category.set(c.code, named(c));
   });
 
+  /** The period's query; throws when a date is missing. */
   function period() {
+    if (!from.value || !to.value) throw new Error(`${t('from')} / ${t('to')}`);
     const query = new URLSearchParams({ jurisdiction });
     query.set('from', `${from.value}T00:00:00+07:00`);
     const end = new Date(`${to.value}T00:00:00+07:00`).getTime() + 86_400_000;
@@ -87,9 +91,9 @@ export function showOps(root, { me }) {
   }
 
   async function loadKpis() {
-    const query = period();
-    query.set('group_by', groupBy.value);
     try {
+      const query = period();
+      query.set('group_by', groupBy.value);
       const { value: report } = await call('GET', `/v1/ops/kpis?${query}`);
       if (stopped) return;
       fill(message);
@@ -176,10 +180,10 @@ export function showOps(root, { me }) {
   }
 
   async function downloadCsv() {
-    const query = period();
-    query.set('group_by', groupBy.value);
-    query.set('format', 'csv');
     try {
+      const query = period();
+      query.set('group_by', groupBy.value);
+      query.set('format', 'csv');
       const blob = await call('GET', `/v1/ops/kpis?${query}`, { blob: true });
       const url = URL.createObjectURL(blob);
       const link = h('a', { href: url, download: `kpis-${groupBy.value}-${from.value}-${to.value}.csv` });
@@ -193,9 +197,9 @@ export function showOps(root, { me }) {
   }
 
   async function loadHeatmap() {
-    const query = period();
-    query.set('res', resolution.value);
     try {
+      const query = period();
+      query.set('res', resolution.value);
       const { value: cells } = await call('GET', `/v1/ops/heatmap?${query}`);
       if (stopped) return;
       heat?.remove();
@@ -234,7 +238,38 @@ export function showOps(root, { me }) {
     }
   }
 
+  /** The alerts in force in the jurisdiction: the authorities' and the operators'. */
+  async function loadAlerts() {
+    try {
+      const response = await fetch(`/v1/alerts?jurisdiction=${encodeURIComponent(jurisdiction)}`, {
+        headers: { 'Accept-Language': lang },
+      });
+      if (!response.ok) throw new Error(t('error'));
+      const { alerts: inForce } = await response.json();
+      if (stopped) return;
+      const text = (pair) => (pair ? pair[lang] || pair.vi : '');
+      fill(
+        alerts,
+        inForce.length
+          ? inForce.map((alert) =>
+              h(
+                'li',
+                { 'data-id': alert.id },
+                h('span', { class: `badge severity-${alert.severity.toLowerCase()}` }, alert.severity),
+                h('strong', {}, text(alert.headline)),
+                h('span', {}, text(alert.area_desc)),
+                alert.expires ? h('time', {}, `${t('until')} ${when(alert.expires, lang)}`) : null,
+              ),
+            )
+          : h('li', {}, t('none')),
+      );
+    } catch (error) {
+      if (!stopped) fill(alerts, h('li', {}, error.message || t('error')));
+    }
+  }
+
   for (const control of [from, to]) control.addEventListener('change', loadHeatmap);
+  loadAlerts();
   loadKpis();
   loadHeatmap();
   loadOverdue();

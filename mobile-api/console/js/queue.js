@@ -57,7 +57,8 @@ export function showQueue(root, { me, params }) {
     if (wardSelect.value) query.set('ward', wardSelect.value);
     if (overdueBox.checked) query.set('overdue', 'true');
     if (mineBox.checked) query.set('mine', 'true');
-    location.hash = `#/queue${query.size ? `?${query}` : ''}`;
+    const text = query.toString();
+    location.hash = `#/queue${text ? `?${text}` : ''}`;
   }
 
   fill(
@@ -187,12 +188,20 @@ export function showQueue(root, { me, params }) {
   async function acceptSelected() {
     acceptButton.disabled = true;
     try {
-      const { value } = await call('POST', '/v1/officer/reports/accept', {
-        json: { report_ids: [...selected] },
-      });
+      // The API takes at most 100 at once.
+      const ids = [...selected];
+      let accepted = 0;
+      let skipped = 0;
+      for (let start = 0; start < ids.length; start += 100) {
+        const { value } = await call('POST', '/v1/officer/reports/accept', {
+          json: { report_ids: ids.slice(start, start + 100) },
+        });
+        accepted += value.accepted.length;
+        skipped += value.skipped.length;
+      }
       selected.clear();
-      const parts = [t('accepted_n', { n: value.accepted.length })];
-      if (value.skipped.length) parts.push(t('skipped_n', { n: value.skipped.length }));
+      const parts = [t('accepted_n', { n: accepted })];
+      if (skipped) parts.push(t('skipped_n', { n: skipped }));
       await load();
       fill(message, parts.join(' '));
     } catch (error) {

@@ -5,6 +5,7 @@
 import { ApiError, call } from './api.js';
 import { fill, h, when } from './dom.js';
 import { lang, named, t } from './i18n.js';
+import { administers } from './roles.js';
 import { L, createMap, reportMarker } from './map.js';
 
 /** Where each action may be taken from (the API's workflow). */
@@ -82,11 +83,58 @@ export function showReport(root, { id, me }) {
       h('h2', {}, t('description')),
       h('p', { class: 'description' }, report.description),
       answers.length
-        ? [h('h2', {}, t('answers')), h('dl', { class: 'answers' }, answers.map(([q, a]) => fact(q, String(a))))]
+        ? [h('h2', {}, t('answers')), h('dl', { class: 'answers' }, answers.map(([q, a]) => fact(q, typeof a === 'string' ? a : JSON.stringify(a))))]
         : null,
       report.media_ids.length ? [h('h2', {}, t('photos')), photos(report.media_ids)] : null,
       duplicates(report),
+      nearby(report),
     ];
+  }
+
+  /**
+   * Open reports within 50 m that are not linked to this one yet: perhaps the same pothole,
+   * which the officer marks as a duplicate of this report.
+   */
+  function nearby(report) {
+    const list = h('ul', { class: 'nearby', id: 'nearby' });
+    const section = h('div', { hidden: true }, h('h2', {}, t('nearby')), list);
+    if (!ACTIONS.reject.includes(report.status)) return section;
+    const linked = new Set([report.id, report.duplicate_of, ...(report.duplicates || [])]);
+    const query = new URLSearchParams({
+      lat: report.position.latitude,
+      lng: report.position.longitude,
+      radius_m: 50,
+      limit: 10,
+    });
+    fetch(`/v1/reports/near?${query}`, { headers: { 'Accept-Language': lang } })
+      .then((response) => (response.ok ? response.json() : { reports: [] }))
+      .then(({ reports }) => {
+        const candidates = reports.filter((r) => !linked.has(r.id) && !r.duplicate_of && ACTIONS.reject.includes(r.status));
+        if (stopped || candidates.length === 0) return;
+        fill(
+          list,
+          candidates.map((other) => {
+            const button = h('button', { type: 'button', name: 'mark-duplicate' }, t('mark_duplicate'));
+            button.addEventListener(
+              'click',
+              guarded(button, async () => {
+                await call('POST', `/v1/officer/reports/${other.id}/duplicate-of`, { json: { original_id: report.id } });
+                await load(t('done'));
+              }),
+            );
+            return h(
+              'li',
+              { 'data-id': other.id },
+              h('a', { href: `#/reports/${other.id}` }, `${named(other.category)} · ${when(other.created_at, lang)}`),
+              h('span', { class: 'summary' }, other.description.slice(0, 100)),
+              button,
+            );
+          }),
+        );
+        section.hidden = false;
+      })
+      .catch(() => {});
+    return section;
   }
 
   function photos(ids) {
@@ -117,10 +165,17 @@ export function showReport(root, { id, me }) {
         type: 'button',
         class: 'link',
         onclick: async () => {
-          const blob = await call('GET', `/v1/media/${mediaId}/original`, { blob: true });
-          const url = URL.createObjectURL(blob);
-          objectUrls.push(url);
-          window.open(url, '_blank', 'noopener');
+          // Opened first, filled once the bytes are here: a window opened after a wait is blocked.
+          const opened = window.open('', '_blank');
+          try {
+            const blob = await call('GET', `/v1/media/${mediaId}/original`, { blob: true });
+            const url = URL.createObjectURL(blob);
+            objectUrls.push(url);
+            if (opened) opened.location.href = url;
+          } catch (error) {
+            opened?.close();
+            fill(message, error.message || t('error'));
+          }
         },
       },
       t('original'),
@@ -169,6 +224,7 @@ export function showReport(root, { id, me }) {
     if (allowed('assign') && report.assignee_id !== me.id) {
       forms.push(simpleAction(report, 'assign', t('assign_me'), { assignee_id: me.id }));
     }
+    if (allowed('assign') && administers(me)) forms.push(assignForm(report));
     if (allowed('start')) forms.push(simpleAction(report, 'start', t('start')));
     if (allowed('resolve')) forms.push(resolveForm(report));
     if (allowed('reject')) forms.push(rejectForm(report));
@@ -245,6 +301,24 @@ export function showReport(root, { id, me }) {
       h('label', {}, t('template'), picker),
       h('label', {}, t('public_note'), note),
       h('label', {}, t('proof_photo'), files),
+      button,
+    );
+  }
+
+  /** An admin gives the report to one of the staff (the API checks they may work on it). */
+  function assignForm(report) {
+    const who = h('select', { name: 'assignee' });
+    const button = h('button', { type: 'submit', name: 'assign' }, t('assign'));
+    call('GET', `/v1/admin/staff?jurisdiction=${encodeURIComponent(me.scope.jurisdiction || 'hue')}`)
+      .then(({ value: staff }) => {
+        const workers = staff.filter((s) => !s.disabled && s.id !== report.assignee_id && !s.roles.includes('jurisdiction_admin'));
+        fill(who, workers.map((s) => h('option', { value: s.id }, s.display_name || s.username)));
+      })
+      .catch(() => {});
+    return h(
+      'form',
+      { class: 'action', onsubmit: guarded(button, () => act(report, 'assign', { assignee_id: who.value })) },
+      h('label', {}, t('assign_to'), who),
       button,
     );
   }

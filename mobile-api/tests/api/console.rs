@@ -177,6 +177,8 @@ async fn an_officer_resolves_a_report_in_the_browser() {
     report["media_ids"] = json!([photo]);
     report["description"] = json!("Ổ gà lớn trước số 12 Lê Lợi <img src=x onerror=alert(1)>");
     let report_id = app.file_report_id(&resident, &report).await;
+    let neighbour = app.resident_token().await;
+    let duplicate_id = app.file_report_id(&neighbour, &pothole_at(PHU_XUAN)).await;
 
     let artefacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
     std::fs::create_dir_all(&artefacts).unwrap();
@@ -193,6 +195,7 @@ async fn an_officer_resolves_a_report_in_the_browser() {
             ("PASSWORD", "hue-demo-password".into()),
             ("TOTP_SECRET", totp_secret),
             ("REPORT_ID", report_id.clone()),
+            ("DUPLICATE_ID", duplicate_id.clone()),
             ("PHOTO", proof.path().display().to_string()),
             ("RESIDENT_TOKEN", resident.clone()),
             ("NEW_REPORT", new_report.to_string()),
@@ -219,6 +222,21 @@ async fn an_officer_resolves_a_report_in_the_browser() {
         .expect("a resolution on the timeline");
     assert_eq!(resolution["note"], "Đã vá ổ gà. / The pothole is filled.");
     assert_eq!(resolution["media_ids"].as_array().unwrap().len(), 1);
+
+    let duplicate: Json = app
+        .authed(
+            Method::GET,
+            &format!("/v1/reports/{duplicate_id}"),
+            &neighbour,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(duplicate["status"], "rejected", "{duplicate}");
+    assert_eq!(duplicate["duplicate_of"], report_id.as_str());
 
     let live = result["live_report_id"].as_str().unwrap();
     let queue: Json = app
@@ -319,11 +337,11 @@ async fn an_admin_manages_staff_keys_and_wards_in_the_browser() {
     assert_eq!(hidden.status(), 204, "{}", hidden.text().await.unwrap());
 
     let mut wards: Json = app.get_json("/v1/reports/wards?jurisdiction=hue").await;
-    let renamed = "Phường Phú Xuân (ranh giới 2027)";
+    // Names that look like markup are names: shown as text everywhere, tooltips included.
+    let renamed = "Phường Phú Xuân <i id=injected>2027</i>";
     for ward in wards["features"].as_array_mut().unwrap() {
-        if ward["properties"]["id"] == "phu-xuan" {
-            ward["properties"]["name_vi"] = json!(renamed);
-        }
+        let name = ward["properties"]["name_vi"].as_str().unwrap().to_owned();
+        ward["properties"]["name_vi"] = json!(format!("{name} <i id=injected>2027</i>"));
     }
     let file = tempfile::Builder::new()
         .suffix(".geojson")

@@ -50,6 +50,9 @@ run(async (page) => {
   // New boundaries: seen on the map and named before they are saved.
   await page.getByLabel('Tệp GeoJSON').setInputFiles(env('WARDS_FILE'));
   await page.locator('#wards-read', { hasText: 'phường/xã trong tệp' }).filter({ hasText: env('RENAMED') }).waitFor();
+  await page.locator('#wards-map').hover();
+  await page.locator('.leaflet-tooltip', { hasText: '<i id=injected>2027</i>' }).waitFor();
+  if (await page.locator('#injected').count()) throw new Error('a ward name became markup');
   await screenshot(page, 'admin');
   await page.getByRole('button', { name: 'Lưu' }).click();
   await page.locator('#wards-read', { hasText: 'Đã lưu.' }).waitFor();

@@ -1,9 +1,11 @@
 // An officer's day in the console, in headless Chromium:
-// signs in with password and TOTP, finds a new report on the map, accepts, starts and resolves
+// signs in with password and TOTP, finds a new report on the map, marks a report nearby as its
+// duplicate, accepts, starts and resolves
 // it with a proof photo uploaded from the page; sees a report filed meanwhile arrive in the
 // queue; a lost access token is renewed, a lost session leads back to sign-in.
 //
-// Environment: BASE_URL, USERNAME, PASSWORD, TOTP_SECRET, REPORT_ID, PHOTO (a PNG file),
+// Environment: BASE_URL, USERNAME, PASSWORD, TOTP_SECRET, REPORT_ID, DUPLICATE_ID (a report of
+// the same spot, filed after it), PHOTO (a PNG file),
 // RESIDENT_TOKEN and NEW_REPORT (JSON to file while the queue is open), SCREENSHOTS.
 // Prints {"live_report_id": ...}.
 
@@ -33,7 +35,8 @@ run(async (page) => {
   await page.locator(`li.report[data-id="${reportId}"]`).waitFor();
   await page.locator('path.leaflet-interactive').first().waitFor();
   await screenshot(page, 'queue');
-  await page.locator(`path.report-${reportId}`).click();
+  // Its duplicate lies on top of it: the click goes to this report's own marker.
+  await page.locator(`path.report-${reportId}`).dispatchEvent('click');
 
   // The report's page: its photo shown with the officer's token, the workflow's next steps.
   await page.locator('#report-status', { hasText: 'Mới gửi' }).waitFor();
@@ -41,6 +44,12 @@ run(async (page) => {
   await page.locator('.description', { hasText: 'Ổ gà lớn trước số 12 Lê Lợi <img src=x onerror=alert(1)>' }).waitFor();
   await page.locator('.report-page > .split img.photo[src^="blob:"]').waitFor();
   if (await page.getByText('[object').count()) throw new Error('an element was written as text');
+  // A second report of the same pothole, filed nearby, is marked as its duplicate.
+  const duplicateId = env('DUPLICATE_ID');
+  await page.locator(`#nearby li[data-id="${duplicateId}"]`).getByRole('button', { name: 'Đánh dấu trùng với phản ánh này' }).click();
+  await page.locator('.report-page h2', { hasText: 'Phản ánh trùng' }).waitFor();
+  await page.locator(`.report-page a[href="#/reports/${duplicateId}"]`).waitFor();
+
   await page.getByRole('button', { name: 'Tiếp nhận' }).click();
   await page.locator('#report-status', { hasText: 'Đã tiếp nhận' }).waitFor();
   await page.getByRole('button', { name: 'Bắt đầu xử lý' }).click();
@@ -76,6 +85,16 @@ run(async (page) => {
   const liveReportId = (await filed.json()).report.id;
   await page.locator(`li.report.fresh[data-id="${liveReportId}"]`).waitFor({ timeout: 30_000 });
   await page.getByText('Có phản ánh mới.').waitFor();
+
+  // On a tablet held upright, the map comes under the list.
+  await page.setViewportSize({ width: 820, height: 1180 });
+  const list = await page.locator('.list-pane').boundingBox();
+  const map = await page.locator('#queue-map').boundingBox();
+  if (!(map.y >= list.y + list.height && map.width > 700)) {
+    throw new Error(`on a tablet the map is not under the list: ${JSON.stringify({ list, map })}`);
+  }
+  await screenshot(page, 'queue-tablet');
+  await page.setViewportSize({ width: 1366, height: 900 });
 
   // An access token the API no longer takes is renewed with the refresh token.
   await page.evaluate(() => {

@@ -88,6 +88,7 @@ async fn start(context: &StartContext) -> anyhow::Result<ReportsState> {
             config.open311_requests_per_minute,
             Duration::from_secs(60),
         )),
+        published_wards: Arc::default(),
     };
     sla::start(
         state.clone(),

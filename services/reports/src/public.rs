@@ -58,7 +58,8 @@ pub struct Categories {
 }
 
 /// A jurisdiction's wards as a GeoJSON FeatureCollection: each ward's id and names, and its
-/// boundary. Public, as the city publishes them; the console draws them on its maps.
+/// boundary. Public, as the city publishes them; the console draws them on its maps. Rendered
+/// once per boundaries version: a request costs one small query until an admin imports new ones.
 #[utoipa::path(get, path = "/v1/reports/wards", tag = "reports", params(CategoriesQuery),
     responses(
         (status = 200, description = "A GeoJSON FeatureCollection; each feature's properties are `id`, `name_vi` and `name_en`", body = Object, content_type = "application/json"),
@@ -71,15 +72,46 @@ pub async fn wards(
     QueryParams(query): QueryParams<CategoriesQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     let jurisdiction = query.jurisdiction.unwrap_or_else(|| "hue".to_owned());
+    let version = sqlx::query_scalar!(
+        "SELECT boundaries_version FROM jurisdictions WHERE id = $1",
+        jurisdiction
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(platform::ApiError::jurisdiction_not_found)?;
+    let cached = state
+        .published_wards
+        .lock()
+        .map_err(|_| ApiError::internal(anyhow::anyhow!("the ward maps' lock is poisoned")))?
+        .get(&jurisdiction)
+        .filter(|(at, _)| *at == version)
+        .map(|(_, map)| map.clone());
+    let map = match cached {
+        Some(map) => map,
+        None => {
+            let map = render_wards(&state, &jurisdiction).await?;
+            // Kept under the version read first: if an import came between, the next request
+            // sees a newer version and renders again.
+            if let Ok(mut maps) = state.published_wards.lock() {
+                maps.insert(jurisdiction, (version, map.clone()));
+            }
+            map
+        }
+    };
+    // Boundaries change when an admin imports new ones: a client may keep them a few minutes.
+    Ok(map.respond(&headers, platform::lang::Lang::Vi, "public, max-age=300"))
+}
+
+async fn render_wards(
+    state: &ReportsState,
+    jurisdiction: &str,
+) -> Result<platform::conditional::Representation, ApiError> {
     let rows = sqlx::query!(
         r#"SELECT id, name_vi, name_en, boundary FROM wards WHERE jurisdiction_id = $1 ORDER BY id"#,
         jurisdiction
     )
     .fetch_all(&state.pool)
     .await?;
-    if rows.is_empty() {
-        return Err(platform::ApiError::jurisdiction_not_found());
-    }
     let features: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|row| {
@@ -91,10 +123,9 @@ pub async fn wards(
             })
         })
         .collect();
-    let collection = json!({ "type": "FeatureCollection", "features": features });
-    let representation = platform::conditional::Representation::json(&collection)?;
-    // Boundaries change when an admin imports new ones: a client may keep them a few minutes.
-    Ok(representation.respond(&headers, platform::lang::Lang::Vi, "public, max-age=300"))
+    platform::conditional::Representation::json(
+        &json!({ "type": "FeatureCollection", "features": features }),
+    )
 }
 
 /// The categories a resident may file under, with their questions.

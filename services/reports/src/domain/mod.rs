@@ -42,7 +42,13 @@ pub struct ReportsState {
     pub(crate) max_reports_per_hour: i64,
     /// Open311's requests per client address.
     pub(crate) open311_limiter: Arc<platform::ratelimit::Limiter>,
+    /// Each jurisdiction's wards as published (`GET /v1/reports/wards`), with the boundaries
+    /// version they were read at: rendered again only after an import.
+    pub(crate) published_wards: Arc<std::sync::Mutex<WardMaps>>,
 }
+
+/// Rendered ward maps by jurisdiction id, each with its boundaries version.
+pub type WardMaps = std::collections::HashMap<String, (i64, platform::conditional::Representation)>;
 
 /// Begins a transaction whose statements are planned once per connection and then reused.
 /// PostgreSQL otherwise plans afresh, on every call, a statement whose best plan it thinks
