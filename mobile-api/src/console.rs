@@ -51,6 +51,7 @@ static ASSETS: &[Asset] = &[
     asset!("js/broadcasts.js", JS),
     asset!("js/admin.js", JS),
     asset!("js/roles.js", JS),
+    asset!("js/account.js", JS),
     asset!("vendor/leaflet/leaflet.js", JS),
     asset!("vendor/leaflet/leaflet.css", "text/css; charset=utf-8"),
 ];

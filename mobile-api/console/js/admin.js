@@ -73,16 +73,50 @@ export function showAdmin(root, { me }) {
       },
       member.disabled ? t('enable') : t('disable'),
     );
+    const scopeCell = h('td', {}, places.join(', '));
+    const edit = h('button', { type: 'button', name: 'edit-scope', onclick: () => editScope(member, scopeCell) }, t('edit_scope'));
     return h(
       'tr',
       { 'data-username': member.username, class: member.disabled ? 'disabled' : '' },
       h('td', {}, member.username),
       h('td', {}, member.display_name || ''),
       h('td', {}, member.roles.map((r) => t(`role.${r}`)).join(', ')),
-      h('td', {}, places.join(', ')),
+      scopeCell,
       h('td', {}, member.totp_enabled ? '✓' : ''),
-      h('td', {}, member.disabled ? h('span', { class: 'badge' }, t('disabled')) : null, ' ', toggle),
+      h('td', {}, member.disabled ? h('span', { class: 'badge' }, t('disabled')) : null, ' ', toggle, ' ', edit),
     );
+  }
+
+  /** Moves a staff member to other wards or departments of the jurisdiction. */
+  function editScope(member, cell) {
+    const wards = h(
+      'select',
+      { name: 'scope_wards', multiple: true, size: 4 },
+      [...wardNames].map(([id, name]) => h('option', { value: id, selected: (member.scope.wards || []).includes(id) }, name)),
+    );
+    const departments = h('input', { name: 'scope_departments', value: (member.scope.departments || []).join(', ') });
+    const save = h('button', { type: 'submit', class: 'primary' }, t('save'));
+    const submit = async (event) => {
+      event.preventDefault();
+      save.disabled = true;
+      try {
+        await call('PATCH', `/v1/admin/staff/${member.id}`, {
+          json: {
+            scope: {
+              jurisdiction,
+              wards: [...wards.selectedOptions].map((o) => o.value),
+              departments: departments.value.split(',').map((d) => d.trim()).filter(Boolean),
+            },
+          },
+        });
+        fill(message, t('saved'));
+        await loadStaff();
+      } catch (error) {
+        say(error);
+        save.disabled = false;
+      }
+    };
+    fill(cell, h('form', { class: 'scope-form', onsubmit: submit }, h('label', {}, t('ward'), wards), h('label', {}, t('departments'), departments), save));
   }
 
   async function addStaff(event) {

@@ -98,6 +98,14 @@ function renew() {
   return refreshing;
 }
 
+/** Renews the session now: its new access token carries what changed (TOTP turned on). */
+export async function refreshSession() {
+  if (!(await renew())) {
+    expired();
+    throw new ApiError(401, null);
+  }
+}
+
 async function send(method, path, { json, form, body, contentType, etag, key }) {
   const headers = { Authorization: `Bearer ${session.access_token}`, 'Accept-Language': lang };
   if (json !== undefined) {

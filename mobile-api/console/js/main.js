@@ -1,5 +1,5 @@
 // The console's shell: sign-in, the header, and the pages by address (`#/queue`,
-// `#/reports/<id>`, `#/ops`, `#/broadcasts`, `#/admin`), each page stopped (its timers, its map) when
+// `#/reports/<id>`, `#/ops`, `#/broadcasts`, `#/admin`, `#/account`), each page stopped (its timers, its map) when
 // another is shown.
 
 import { call, onSessionExpired, signOut, signedIn } from './api.js';
@@ -7,6 +7,7 @@ import { fill, h } from './dom.js';
 import { lang, setLang, t } from './i18n.js';
 import { loadSettings } from './map.js';
 import { administers } from './roles.js';
+import { showAccount } from './account.js';
 import { showAdmin } from './admin.js';
 import { showBroadcasts } from './broadcasts.js';
 import { showOps } from './ops.js';
@@ -54,7 +55,9 @@ async function route() {
   }
   const main = h('main', {});
   // An admin's session carries admin rights only once TOTP is on.
-  const totpNeeded = me.totp_required ? h('p', { class: 'message' }, t('enable_totp')) : null;
+  const totpNeeded = me.totp_required
+    ? h('p', { class: 'message' }, t('enable_totp'), ' ', h('a', { href: '#/account' }, t('totp_start')))
+    : null;
   fill(root, header(), totpNeeded, main);
   const [path, query = ''] = (location.hash || '#/queue').slice(1).split('?');
   const report = path.match(/^\/reports\/([0-9a-f-]{36})$/);
@@ -66,6 +69,14 @@ async function route() {
     stopPage = showBroadcasts(main, { me });
   } else if (path === '/admin' && administers(me)) {
     stopPage = showAdmin(main, { me });
+  } else if (path === '/account') {
+    stopPage = showAccount(main, {
+      me,
+      onChanged: () => {
+        me = null;
+        route();
+      },
+    });
   } else {
     stopPage = showQueue(main, { me, params: new URLSearchParams(query) });
   }
@@ -84,7 +95,7 @@ function header() {
       administers(me) ? h('a', { href: '#/broadcasts' }, t('broadcasts')) : null,
       administers(me) ? h('a', { href: '#/admin' }, t('admin')) : null,
     ),
-    h('span', { class: 'who' }, me.display_name || me.username || ''),
+    h('a', { href: '#/account', class: 'who' }, me.display_name || me.username || ''),
     h(
       'button',
       {

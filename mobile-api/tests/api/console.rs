@@ -374,7 +374,7 @@ async fn an_admin_manages_staff_keys_and_wards_in_the_browser() {
         .find(|s| s["username"] == "kimlong.officer")
         .expect("the new officer is listed");
     assert_eq!(added["roles"], json!(["ward_officer"]));
-    assert_eq!(added["scope"]["wards"], json!(["kim-long"]));
+    assert_eq!(added["scope"]["wards"], json!(["huong-tra", "kim-long"]));
     assert_eq!(added["disabled"], true);
 
     let clients = app
@@ -393,6 +393,41 @@ async fn an_admin_manages_staff_keys_and_wards_in_the_browser() {
         .find(|f| f["properties"]["id"] == "phu-xuan")
         .unwrap();
     assert_eq!(phu_xuan["properties"]["name_vi"], renamed);
+    app.stop().await;
+}
+
+/// Where admins need a second factor, an admin turns TOTP on from the console and then acts as
+/// admin; a password alone no longer signs them in.
+#[tokio::test]
+async fn an_admin_turns_on_totp_in_the_browser() {
+    let app = TestApp::spawn_with(Mode::AllInOne, |config| {
+        config.edit(|identity: &mut IdentityConfig| {
+            identity.dev_seed_staff = true;
+            identity.admin_totp_required = true;
+        });
+    })
+    .await;
+    let artefacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    std::fs::create_dir_all(&artefacts).unwrap();
+    let result = browser(
+        "account.cjs",
+        &[
+            ("BASE_URL", app.url("")),
+            ("USERNAME", "hue.admin".into()),
+            ("PASSWORD", "hue-demo-password".into()),
+            ("SCREENSHOTS", artefacts.display().to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(result["secret"].as_str().unwrap().len(), 32);
+    let password_only = app
+        .client
+        .post(app.url("/v1/auth/staff/login"))
+        .json(&json!({ "username": "hue.admin", "password": "hue-demo-password" }))
+        .send()
+        .await
+        .unwrap();
+    problem(password_only, 401, "totp_required").await;
     app.stop().await;
 }
 

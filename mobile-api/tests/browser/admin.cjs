@@ -33,6 +33,11 @@ run(async (page) => {
   await page.locator('.message', { hasText: 'Đã lưu.' }).waitFor();
   const row = page.locator('#staff tr[data-username="kimlong.officer"]');
   await row.filter({ hasText: 'Phường Kim Long' }).waitFor();
+  // Moved to two wards, then disabled.
+  await row.getByRole('button', { name: 'Sửa phạm vi' }).click();
+  await row.locator('select[name="scope_wards"]').selectOption([{ label: 'Phường Kim Long' }, { label: 'Phường Hương Trà' }]);
+  await row.getByRole('button', { name: 'Lưu' }).click();
+  await row.filter({ hasText: 'Phường Hương Trà, Phường Kim Long' }).waitFor();
   await row.getByRole('button', { name: 'Khóa', exact: true }).click();
   await row.filter({ hasText: 'Đã khóa' }).waitFor();
 

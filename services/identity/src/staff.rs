@@ -225,6 +225,8 @@ pub struct TotpEnrolment {
     secret: String,
     /// `otpauth://` URI, for a QR code.
     otpauth_uri: String,
+    /// That URI as a QR code: a PNG, base64-encoded, for a page to show as a `data:` image.
+    qr_png_base64: String,
 }
 
 /// Read from the account, not the token: an admin whose admin roles are withheld until TOTP
@@ -266,8 +268,12 @@ pub async fn enrol_totp(
     )
     .execute(&state.pool)
     .await?;
+    let qr_png_base64 = totp
+        .get_qr_base64()
+        .map_err(|error| ApiError::internal(anyhow::anyhow!("TOTP QR code: {error}")))?;
     Ok(Json(TotpEnrolment {
         otpauth_uri: totp.get_url(),
+        qr_png_base64,
         secret,
     }))
 }
