@@ -52,6 +52,7 @@ static ASSETS: &[Asset] = &[
     asset!("js/admin.js", JS),
     asset!("js/roles.js", JS),
     asset!("js/account.js", JS),
+    asset!("js/alerts.js", JS),
     asset!("vendor/leaflet/leaflet.js", JS),
     asset!("vendor/leaflet/leaflet.css", "text/css; charset=utf-8"),
 ];

@@ -1,6 +1,6 @@
 // The console's shell: sign-in, the header, and the pages by address (`#/queue`,
-// `#/reports/<id>`, `#/ops`, `#/broadcasts`, `#/admin`, `#/account`), each page stopped (its timers, its map) when
-// another is shown.
+// `#/reports/<id>`, `#/ops`, `#/broadcasts`, `#/alerts`, `#/admin`, `#/account`), each page
+// stopped (its timers, its map) when another is shown.
 
 import { call, onSessionExpired, signOut, signedIn } from './api.js';
 import { fill, h } from './dom.js';
@@ -9,6 +9,7 @@ import { loadSettings } from './map.js';
 import { administers } from './roles.js';
 import { showAccount } from './account.js';
 import { showAdmin } from './admin.js';
+import { showAlerts } from './alerts.js';
 import { showBroadcasts } from './broadcasts.js';
 import { showOps } from './ops.js';
 import { showQueue } from './queue.js';
@@ -67,6 +68,8 @@ async function route() {
     stopPage = showOps(main, { me });
   } else if (path === '/broadcasts' && administers(me)) {
     stopPage = showBroadcasts(main, { me });
+  } else if (path === '/alerts' && administers(me)) {
+    stopPage = showAlerts(main, { me });
   } else if (path === '/admin' && administers(me)) {
     stopPage = showAdmin(main, { me });
   } else if (path === '/account') {
@@ -93,6 +96,7 @@ function header() {
       h('a', { href: '#/queue' }, t('queue')),
       h('a', { href: '#/ops' }, t('ops')),
       administers(me) ? h('a', { href: '#/broadcasts' }, t('broadcasts')) : null,
+      administers(me) ? h('a', { href: '#/alerts' }, t('alerts_page')) : null,
       administers(me) ? h('a', { href: '#/admin' }, t('admin')) : null,
     ),
     h('a', { href: '#/account', class: 'who' }, me.display_name || me.username || ''),

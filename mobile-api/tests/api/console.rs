@@ -304,14 +304,43 @@ async fn an_operator_warns_an_area_drawn_on_the_map_in_the_browser() {
     assert!(csv.starts_with("key,received,"), "{csv}");
     assert!(csv.contains("\nphu-xuan,2,"), "{csv}");
     assert!(csv.contains("\ntotal,2,"), "{csv}");
-    let inbox = app.get_json_as("/v1/inbox", &resident).await;
-    let warning = inbox["notices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["kind"] == "broadcast")
-        .expect("the warning is in the resident's inbox");
-    assert_eq!(warning["title_vi"], "Cảnh báo ngập lụt");
+    // The resident who reported from there was told of the warning, and of the alert's cancel.
+    let titles = |inbox: &Json| -> Vec<String> {
+        inbox["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "broadcast")
+            .filter_map(|n| n["title_vi"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let inbox = crate::helpers::poll_until(
+        || app.get_json_as("/v1/inbox", &resident),
+        |inbox| {
+            titles(inbox)
+                .iter()
+                .any(|title| title.starts_with("Hủy cảnh báo"))
+        },
+    )
+    .await;
+    let titles = titles(&inbox);
+    let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
+    assert!(titles.contains(&"Cảnh báo ngập lụt"), "{titles:?}");
+    assert!(
+        titles.contains(&"Hủy cảnh báo: Lũ trên sông Hương"),
+        "{titles:?}"
+    );
+
+    // The alert issued and cancelled from the console is no longer in force.
+    let in_force = app.get_json("/v1/alerts?jurisdiction=hue").await;
+    assert!(
+        !in_force["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["headline"]["vi"] == "Lũ trên sông Hương" && a["msg_type"] == "Alert"),
+        "{in_force}"
+    );
     app.stop().await;
 }
 

@@ -56,5 +56,28 @@ run(async (page) => {
   await page.locator('ol.broadcasts li', { hasText: 'Cảnh báo ngập lụt' }).waitFor();
   await screenshot(page, 'broadcast');
 
+  // An alert for Phú Xuân, issued in both languages, then cancelled.
+  await page.getByRole('link', { name: 'Tin cảnh báo' }).click();
+  await page.getByLabel('Loại').selectOption('disaster');
+  await page.getByLabel('Mức độ').selectOption('Severe');
+  await page.locator('select[name="urgency"]').selectOption('Expected');
+  await page.getByLabel('Độ chắc chắn').selectOption('Likely');
+  const texts = {
+    'Sự kiện (tiếng Việt)': 'Lũ', 'Sự kiện (tiếng Anh)': 'Flood',
+    'Tiêu đề (tiếng Việt)': 'Lũ trên sông Hương', 'Tiêu đề (tiếng Anh)': 'Flood on the Perfume River',
+    'Nội dung (tiếng Việt)': 'Mực nước vượt báo động 2.', 'Nội dung (tiếng Anh)': 'The water is above alarm level 2.',
+    'Khu vực (tiếng Việt, dưới 50 ký tự)': 'Phường Phú Xuân', 'Khu vực (tiếng Anh, dưới 50 ký tự)': 'Phu Xuan Ward',
+  };
+  for (const [label, text] of Object.entries(texts)) await page.getByLabel(label, { exact: true }).fill(text);
+  await page.locator('form', { has: page.getByRole('button', { name: 'Phát tin' }) }).getByLabel('Phường/xã').selectOption({ label: 'Phường Phú Xuân' });
+  await page.getByRole('button', { name: 'Phát tin' }).click();
+  await page.getByText('Đã phát tin cảnh báo.').waitFor();
+  const alert = page.locator('#alerts-in-force li', { hasText: 'Lũ trên sông Hương' });
+  await alert.waitFor();
+  await alert.getByLabel('Lý do hủy (tiếng Việt)').fill('Nước đã rút');
+  await alert.getByLabel('Lý do hủy (tiếng Anh)').fill('The water has receded');
+  await alert.getByRole('button', { name: 'Hủy tin' }).click();
+  await page.getByText('Đã hủy tin cảnh báo.').waitFor();
+
   return { csv };
 });
