@@ -20,6 +20,41 @@ function vietnamTime(hours) {
   return new Date(Date.now() + (7 + hours) * 3600_000).toISOString().slice(0, 16);
 }
 
+/**
+ * Fills `list` with the alerts in force in `jurisdiction` (the authorities' and the operators'),
+ * each with what `extra` adds to its line; not once `stopped()`.
+ */
+export async function fillAlertsInForce(list, jurisdiction, { extra = () => null, stopped = () => false } = {}) {
+  try {
+    const response = await fetch(`/v1/alerts?jurisdiction=${encodeURIComponent(jurisdiction)}`, {
+      cache: 'no-cache',
+      headers: { 'Accept-Language': lang },
+    });
+    if (!response.ok) throw new Error(t('error'));
+    const { alerts } = await response.json();
+    if (stopped()) return;
+    const text = (pair) => (pair ? pair[lang] || pair.vi : '');
+    fill(
+      list,
+      alerts.length
+        ? alerts.map((alert) =>
+            h(
+              'li',
+              { 'data-id': alert.id },
+              h('span', { class: `badge severity-${alert.severity.toLowerCase()}` }, alert.severity),
+              h('strong', {}, text(alert.headline)),
+              h('span', {}, text(alert.area_desc)),
+              alert.expires ? h('time', {}, `${t('until')} ${when(alert.expires, lang)}`) : null,
+              extra(alert),
+            ),
+          )
+        : h('li', {}, t('none')),
+    );
+  } catch (error) {
+    if (!stopped()) fill(list, h('li', {}, error.message || t('error')));
+  }
+}
+
 /** Shows the alerts page in `root`; answers a function that stops it. */
 export function showAlerts(root, { me }) {
   const jurisdiction = me.scope.jurisdiction || 'hue';
@@ -77,34 +112,7 @@ export function showAlerts(root, { me }) {
   }
 
   async function loadList() {
-    try {
-      const response = await fetch(`/v1/alerts?jurisdiction=${encodeURIComponent(jurisdiction)}`, {
-        cache: 'no-cache',
-        headers: { 'Accept-Language': lang },
-      });
-      if (!response.ok) throw new Error(t('error'));
-      const { alerts } = await response.json();
-      if (stopped) return;
-      const text = (pair) => (pair ? pair[lang] || pair.vi : '');
-      fill(
-        list,
-        alerts.length
-          ? alerts.map((alert) =>
-              h(
-                'li',
-                { 'data-id': alert.id },
-                h('span', { class: `badge severity-${alert.severity.toLowerCase()}` }, alert.severity),
-                h('strong', {}, text(alert.headline)),
-                h('span', {}, text(alert.area_desc)),
-                alert.expires ? h('time', {}, `${t('until')} ${when(alert.expires, lang)}`) : null,
-                cancelForm(alert),
-              ),
-            )
-          : h('li', {}, t('none')),
-      );
-    } catch (error) {
-      if (!stopped) fill(list, h('li', {}, error.message || t('error')));
-    }
+    await fillAlertsInForce(list, jurisdiction, { extra: cancelForm, stopped: () => stopped });
   }
 
   function cancelForm(alert) {

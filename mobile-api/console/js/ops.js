@@ -1,6 +1,7 @@
 // The operations centre: the KPIs of a period (per ward, department or category, and per
 // day, as a chart and as CSV), the H3 heatmap of where reports come from, and what is overdue.
 
+import { fillAlertsInForce } from './alerts.js';
 import { call } from './api.js';
 import { fill, h, when } from './dom.js';
 import { lang, named, t } from './i18n.js';
@@ -238,38 +239,8 @@ export function showOps(root, { me }) {
     }
   }
 
-  /** The alerts in force in the jurisdiction: the authorities' and the operators'. */
-  async function loadAlerts() {
-    try {
-      const response = await fetch(`/v1/alerts?jurisdiction=${encodeURIComponent(jurisdiction)}`, {
-        headers: { 'Accept-Language': lang },
-      });
-      if (!response.ok) throw new Error(t('error'));
-      const { alerts: inForce } = await response.json();
-      if (stopped) return;
-      const text = (pair) => (pair ? pair[lang] || pair.vi : '');
-      fill(
-        alerts,
-        inForce.length
-          ? inForce.map((alert) =>
-              h(
-                'li',
-                { 'data-id': alert.id },
-                h('span', { class: `badge severity-${alert.severity.toLowerCase()}` }, alert.severity),
-                h('strong', {}, text(alert.headline)),
-                h('span', {}, text(alert.area_desc)),
-                alert.expires ? h('time', {}, `${t('until')} ${when(alert.expires, lang)}`) : null,
-              ),
-            )
-          : h('li', {}, t('none')),
-      );
-    } catch (error) {
-      if (!stopped) fill(alerts, h('li', {}, error.message || t('error')));
-    }
-  }
-
   for (const control of [from, to]) control.addEventListener('change', loadHeatmap);
-  loadAlerts();
+  fillAlertsInForce(alerts, jurisdiction, { stopped: () => stopped });
   loadKpis();
   loadHeatmap();
   loadOverdue();

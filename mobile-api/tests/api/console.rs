@@ -180,26 +180,22 @@ async fn an_officer_resolves_a_report_in_the_browser() {
     let neighbour = app.resident_token().await;
     let duplicate_id = app.file_report_id(&neighbour, &pothole_at(PHU_XUAN)).await;
 
-    let artefacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
-    std::fs::create_dir_all(&artefacts).unwrap();
     let proof = tempfile::Builder::new().suffix(".png").tempfile().unwrap();
     std::fs::write(proof.path(), crate::media::png(800, 600)).unwrap();
     let mut new_report = pothole_at(PHU_XUAN);
     new_report["description"] = json!("Ổ gà mới ở ngõ 4");
 
     let result = browser(
+        &app,
         "officer.cjs",
         &[
-            ("BASE_URL", app.url("")),
             ("USERNAME", "phuxuan.officer".into()),
-            ("PASSWORD", "hue-demo-password".into()),
             ("TOTP_SECRET", totp_secret),
             ("REPORT_ID", report_id.clone()),
             ("DUPLICATE_ID", duplicate_id.clone()),
             ("PHOTO", proof.path().display().to_string()),
             ("RESIDENT_TOKEN", resident.clone()),
             ("NEW_REPORT", new_report.to_string()),
-            ("SCREENSHOTS", artefacts.display().to_string()),
         ],
     )
     .await;
@@ -285,17 +281,13 @@ async fn an_operator_warns_an_area_drawn_on_the_map_in_the_browser() {
     .await;
     assert_eq!(audience["recipients"], 1, "{audience}");
 
-    let artefacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
-    std::fs::create_dir_all(&artefacts).unwrap();
     let result = browser(
+        &app,
         "operator.cjs",
         &[
-            ("BASE_URL", app.url("")),
             ("USERNAME", "hue.admin".into()),
-            ("PASSWORD", "hue-demo-password".into()),
             ("RECEIVED", "2".into()),
             ("REACHES", "1".into()),
-            ("SCREENSHOTS", artefacts.display().to_string()),
         ],
     )
     .await;
@@ -378,17 +370,13 @@ async fn an_admin_manages_staff_keys_and_wards_in_the_browser() {
         .unwrap();
     std::fs::write(file.path(), wards.to_string()).unwrap();
 
-    let artefacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
-    std::fs::create_dir_all(&artefacts).unwrap();
     let result = browser(
+        &app,
         "admin.cjs",
         &[
-            ("BASE_URL", app.url("")),
             ("USERNAME", "hue.admin".into()),
-            ("PASSWORD", "hue-demo-password".into()),
             ("WARDS_FILE", file.path().display().to_string()),
             ("RENAMED", renamed.into()),
-            ("SCREENSHOTS", artefacts.display().to_string()),
         ],
     )
     .await;
@@ -436,18 +424,7 @@ async fn an_admin_turns_on_totp_in_the_browser() {
         });
     })
     .await;
-    let artefacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
-    std::fs::create_dir_all(&artefacts).unwrap();
-    let result = browser(
-        "account.cjs",
-        &[
-            ("BASE_URL", app.url("")),
-            ("USERNAME", "hue.admin".into()),
-            ("PASSWORD", "hue-demo-password".into()),
-            ("SCREENSHOTS", artefacts.display().to_string()),
-        ],
-    )
-    .await;
+    let result = browser(&app, "account.cjs", &[("USERNAME", "hue.admin".into())]).await;
     assert_eq!(result["secret"].as_str().unwrap().len(), 32);
     let password_only = app
         .client
@@ -484,11 +461,19 @@ async fn enrol_totp(app: &TestApp, token: &str) -> String {
     secret
 }
 
-/// Runs a browser scenario of `tests/browser/` with `env`, expecting success: what it printed.
-async fn browser(scenario: &str, env: &[(&str, String)]) -> Json {
+/// Runs a browser scenario of `tests/browser/` against `app`, signing in with the demo password,
+/// with `env` besides, expecting success: what it printed. Its screenshots are kept in
+/// `target/tmp/console-screenshots/`.
+async fn browser(app: &TestApp, scenario: &str, env: &[(&str, String)]) -> Json {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    std::fs::create_dir_all(&screenshots).unwrap();
     let mut command = tokio::process::Command::new(root.join("../scripts/console-browser"));
-    command.arg(root.join("tests/browser").join(scenario));
+    command
+        .arg(root.join("tests/browser").join(scenario))
+        .env("BASE_URL", app.url(""))
+        .env("PASSWORD", "hue-demo-password")
+        .env("SCREENSHOTS", &screenshots);
     for (name, value) in env {
         command.env(name, value);
     }

@@ -4,19 +4,10 @@
 //
 // Environment: BASE_URL, USERNAME, PASSWORD, SCREENSHOTS. Prints {"secret": <the TOTP key>}.
 
-const { run, totp, screenshot } = require('./common.cjs');
-
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
+const { run, screenshot, signIn, totp } = require('./common.cjs');
 
 run(async (page) => {
-  await page.goto(`${env('BASE_URL')}/console/`);
-  await page.getByLabel('Tên đăng nhập').fill(env('USERNAME'));
-  await page.getByLabel('Mật khẩu').fill(env('PASSWORD'));
-  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+  await signIn(page, '/console/');
 
   const banner = page.locator('.message', { hasText: 'cần bật xác thực hai lớp' });
   await banner.getByRole('link', { name: 'Bật xác thực hai lớp' }).click();

@@ -6,19 +6,10 @@
 // jurisdiction's wards), RENAMED (a ward's new name in it), SCREENSHOTS.
 // Prints {"api_key": <the key issued>}.
 
-const { run, screenshot } = require('./common.cjs');
-
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
+const { env, run, screenshot, signIn } = require('./common.cjs');
 
 run(async (page) => {
-  await page.goto(`${env('BASE_URL')}/console/#/admin`);
-  await page.getByLabel('Tên đăng nhập').fill(env('USERNAME'));
-  await page.getByLabel('Mật khẩu').fill(env('PASSWORD'));
-  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+  await signIn(page, '/console/#/admin');
   await page.getByRole('link', { name: 'Quản trị', exact: true }).click();
 
   // A new ward officer for Kim Long, then disabled.

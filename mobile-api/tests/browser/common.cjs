@@ -49,6 +49,21 @@ async function screenshot(page, name) {
   await page.screenshot({ path: path.join(process.env.SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
+/** The environment variable `name`, which the scenario needs. */
+function env(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+}
+
+/** Opens the console at `path` (under BASE_URL) and signs in as USERNAME with PASSWORD. */
+async function signIn(page, path = '/console/') {
+  await page.goto(`${env('BASE_URL')}${path}`);
+  await page.getByLabel('Tên đăng nhập').fill(env('USERNAME'));
+  await page.getByLabel('Mật khẩu').fill(env('PASSWORD'));
+  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+}
+
 /** Runs `scenario`, printing its result as JSON; any failure or page problem exits 1. */
 function run(scenario) {
   (async () => {
@@ -67,4 +82,4 @@ function run(scenario) {
   })();
 }
 
-module.exports = { run, totp, screenshot };
+module.exports = { env, run, signIn, totp, screenshot };

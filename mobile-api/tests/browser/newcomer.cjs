@@ -3,19 +3,10 @@
 //
 // Environment: BASE_URL, USERNAME, PASSWORD. Prints {}.
 
-const { run } = require('./common.cjs');
-
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
+const { run, signIn } = require('./common.cjs');
 
 run(async (page) => {
-  await page.goto(`${env('BASE_URL')}/console`);
-  await page.getByLabel('Tên đăng nhập').fill(env('USERNAME'));
-  await page.getByLabel('Mật khẩu').fill(env('PASSWORD'));
-  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+  await signIn(page, '/console');
   await page.locator('ol.reports').waitFor();
   await page.locator('#queue-map path.leaflet-interactive').first().waitFor();
   await page.getByRole('button', { name: 'English' }).click();

@@ -9,23 +9,14 @@
 // RESIDENT_TOKEN and NEW_REPORT (JSON to file while the queue is open), SCREENSHOTS.
 // Prints {"live_report_id": ...}.
 
-const { run, totp, screenshot } = require('./common.cjs');
-
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
+const { env, run, screenshot, signIn, totp } = require('./common.cjs');
 
 run(async (page) => {
   const base = env('BASE_URL');
   const reportId = env('REPORT_ID');
 
   // Sign-in: the password, then the code the account's authenticator shows.
-  await page.goto(`${base}/console/`);
-  await page.getByLabel('Tên đăng nhập').fill(env('USERNAME'));
-  await page.getByLabel('Mật khẩu').fill(env('PASSWORD'));
-  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+  await signIn(page);
   await page.getByText('Nhập mã từ ứng dụng xác thực.').waitFor();
   await page.getByLabel('Mã xác thực (6 số)').fill(totp(env('TOTP_SECRET'), 1));
   await screenshot(page, 'sign-in');

@@ -6,19 +6,10 @@
 // residents the drawn area reaches), SCREENSHOTS. Prints {"csv": <the CSV downloaded>}.
 
 const fs = require('node:fs');
-const { run, screenshot } = require('./common.cjs');
-
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
+const { env, run, screenshot, signIn } = require('./common.cjs');
 
 run(async (page) => {
-  await page.goto(`${env('BASE_URL')}/console/#/ops`);
-  await page.getByLabel('Tên đăng nhập').fill(env('USERNAME'));
-  await page.getByLabel('Mật khẩu').fill(env('PASSWORD'));
-  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+  await signIn(page, '/console/#/ops');
 
   // The month's figures, where they came from, as CSV.
   await page.getByRole('link', { name: 'Trung tâm điều hành' }).click();
