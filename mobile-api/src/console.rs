@@ -74,6 +74,13 @@ struct Served {
 /// The console's routes: `/console` redirects to `/console/`, which is the page; its files
 /// below; `/console/config.json`.
 pub fn router(config: &GatewayConfig) -> anyhow::Result<Router> {
+    // A template the policy cannot name would leave the map blank without a word: refused.
+    if !config.console_tile_url.is_empty() && tile_origin(&config.console_tile_url).is_none() {
+        anyhow::bail!(
+            "gateway.console_tile_url must be an http(s) URL template such as \
+             https://tiles.example/{{z}}/{{x}}/{{y}}.png"
+        );
+    }
     let settings = ConsoleSettings {
         tile_url: config.console_tile_url.clone(),
         tile_attribution: config.console_tile_attribution.clone(),
@@ -218,6 +225,18 @@ mod tests {
         assert_eq!(tile_origin("https://a.example; script-src *"), None);
         let policy = content_security_policy("https://a.example; script-src */{z}").unwrap();
         assert!(!policy.to_str().unwrap().contains("script-src *"));
+    }
+
+    #[test]
+    fn a_tile_url_the_policy_cannot_name_is_refused_at_start() {
+        let config = |tile_url: &str| GatewayConfig {
+            console_tile_url: tile_url.to_owned(),
+            ..GatewayConfig::default()
+        };
+        assert!(router(&config("ftp://tiles.hue.example/{z}/{x}/{y}.png")).is_err());
+        assert!(router(&config("tiles/{z}/{x}/{y}.png")).is_err());
+        assert!(router(&config("https://tiles.hue.example/{z}/{x}/{y}.png")).is_ok());
+        assert!(router(&config("")).is_ok());
     }
 
     #[test]

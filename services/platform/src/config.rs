@@ -204,7 +204,8 @@ pub struct GatewayConfig {
     /// The web console's base map: raster tiles the city hosts, as a `{z}/{x}/{y}` URL
     /// template; empty (the default) draws wards and reports without a base map, offline.
     pub console_tile_url: String,
-    /// Credit shown under the base map, as its licence asks (e.g. OpenStreetMap's).
+    /// Credit shown under the base map, as its licence asks (e.g. OpenStreetMap's); HTML, as
+    /// Leaflet shows it: the operator's own text, never a user's.
     pub console_tile_attribution: String,
 }
 
