@@ -41,7 +41,7 @@ export async function fillAlertsInForce(list, jurisdiction, { extra = () => null
             h(
               'li',
               { 'data-id': alert.id },
-              h('span', { class: `badge severity-${alert.severity.toLowerCase()}` }, alert.severity),
+              h('span', { class: `badge severity-${alert.severity.toLowerCase()}` }, t(`severity.${alert.severity}`)),
               h('strong', {}, text(alert.headline)),
               h('span', {}, text(alert.area_desc)),
               alert.expires ? h('time', {}, `${t('until')} ${when(alert.expires, lang)}`) : null,
@@ -67,9 +67,9 @@ export function showAlerts(root, { me }) {
     h('select', { name }, values.map((v) => h('option', { value: v }, label ? label(v) : v)));
   const fields = {
     kind: choice('kind', KINDS, (k) => t(`kind_alert.${k}`)),
-    severity: choice('severity', SEVERITIES),
-    urgency: choice('urgency', URGENCIES),
-    certainty: choice('certainty', CERTAINTIES),
+    severity: choice('severity', SEVERITIES, (v) => t(`severity.${v}`)),
+    urgency: choice('urgency', URGENCIES, (v) => t(`urgency.${v}`)),
+    certainty: choice('certainty', CERTAINTIES, (v) => t(`certainty.${v}`)),
     expires: h('input', { type: 'datetime-local', name: 'expires', value: vietnamTime(6), required: true }),
   };
   for (const [name, max] of TEXTS) {

@@ -65,6 +65,7 @@ run(async (page) => {
   await page.getByText('Đã phát tin cảnh báo.').waitFor();
   const alert = page.locator('#alerts-in-force li', { hasText: 'Lũ trên sông Hương' });
   await alert.waitFor();
+  await screenshot(page, 'alerts');
   await alert.getByLabel('Lý do hủy (tiếng Việt)').fill('Nước đã rút');
   await alert.getByLabel('Lý do hủy (tiếng Anh)').fill('The water has receded');
   await alert.getByRole('button', { name: 'Hủy tin' }).click();
