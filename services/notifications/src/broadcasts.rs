@@ -261,7 +261,7 @@ pub struct Audience {
 }
 
 /// Whom a broadcast to an area would reach, before it is sent: nothing is sent or kept.
-#[utoipa::path(post, path = "/v1/admin/broadcasts/preview", tag = "notifications",
+#[utoipa::path(post, path = "/v1/admin/broadcasts/preview", operation_id = "preview_broadcast", tag = "broadcasts",
     request_body = AreaToPreview,
     responses(
         (status = 200, body = Audience),
