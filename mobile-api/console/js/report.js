@@ -5,8 +5,9 @@
 import { ApiError, call } from './api.js';
 import { fill, h, when } from './dom.js';
 import { lang, named, t } from './i18n.js';
-import { administers } from './roles.js';
+import { publicList } from './lists.js';
 import { L, createMap, reportMarker } from './map.js';
+import { administers } from './roles.js';
 
 /** Where each action may be taken from (the API's workflow). */
 const ACTIONS = {
@@ -82,13 +83,35 @@ export function showReport(root, { id, me }) {
     return [
       h('h2', {}, t('description')),
       h('p', { class: 'description' }, report.description),
-      answers.length
-        ? [h('h2', {}, t('answers')), h('dl', { class: 'answers' }, answers.map(([q, a]) => fact(q, typeof a === 'string' ? a : JSON.stringify(a))))]
-        : null,
+      answers.length ? [h('h2', {}, t('answers')), answerList(report, answers)] : null,
       report.media_ids.length ? [h('h2', {}, t('photos')), photos(report.media_ids)] : null,
       duplicates(report),
       nearby(report),
     ];
+  }
+
+  /**
+   * The answers to the category's questions, by the questions' labels and the options' (as the
+   * resident read them) once the categories are read; by their codes until then.
+   */
+  function answerList(report, answers) {
+    const shown = (value) => (typeof value === 'string' ? value : JSON.stringify(value));
+    const list = h('dl', { class: 'answers' }, answers.map(([code, value]) => fact(code, shown(value))));
+    const label = (thing) => (lang === 'vi' ? thing.label_vi : thing.label_en) || thing.code;
+    publicList(`/v1/reports/categories?jurisdiction=${encodeURIComponent(me.scope.jurisdiction || 'hue')}`).then((answer) => {
+      const category = answer?.categories.find((c) => c.code === report.category.id);
+      if (!category || stopped) return;
+      fill(
+        list,
+        answers.map(([code, value]) => {
+          const question = category.questions.find((q) => q.code === code);
+          if (!question) return fact(code, shown(value));
+          const option = (question.options || []).find((o) => o.code === value);
+          return fact(label(question), option ? label(option) : shown(value));
+        }),
+      );
+    });
+    return list;
   }
 
   /**

@@ -34,6 +34,8 @@ run(async (page) => {
   // What the resident wrote is shown as text, never as markup.
   await page.locator('.description', { hasText: 'Ổ gà lớn trước số 12 Lê Lợi <img src=x onerror=alert(1)>' }).waitFor();
   await page.locator('.report-page > .split img.photo[src^="blob:"]').waitFor();
+  // Answers are shown as the resident read the question and its options.
+  await page.locator('.answers', { hasText: 'Kích thước ổ gà' }).filter({ hasText: 'Nhỏ (dưới 30 cm)' }).waitFor();
   if (await page.getByText('[object').count()) throw new Error('an element was written as text');
   // A second report of the same pothole, filed nearby, is marked as its duplicate.
   const duplicateId = env('DUPLICATE_ID');
