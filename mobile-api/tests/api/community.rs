@@ -58,6 +58,19 @@ fn titles(list: &Json) -> Vec<String> {
         .collect()
 }
 
+/// What `token` gets for the display size of `photo`, once media has made it (409 until then).
+async fn display_status(app: &TestApp, photo: &str, token: &str) -> reqwest::StatusCode {
+    crate::helpers::poll_until(
+        || async {
+            app.get_as(&format!("/v1/media/{photo}/display"), token)
+                .await
+                .status()
+        },
+        |status| *status != 409,
+    )
+    .await
+}
+
 /// An iCalendar answer, checked and decoded by `scripts/ical-validator`: its events.
 async fn calendar(app: &TestApp, path: &str) -> Vec<Json> {
     let response = app.get(path).await;
@@ -414,10 +427,7 @@ async fn a_found_wallet_is_kept_by_the_officers_and_handed_back(mode: Mode) {
     assert_eq!(item["photos"], json!([photo]));
     assert_eq!(item["mine"], false);
     assert!(item.get("posted_by").is_none());
-    let public_photo = app
-        .get_as(&format!("/v1/media/{photo}/display"), &stranger)
-        .await;
-    assert_eq!(public_photo.status(), 200);
+    assert_eq!(display_status(&app, &photo, &stranger).await, 200);
     let none: Json = app.get_json("/v1/lost-and-found/hue?kind=lost").await;
     assert!(
         !none["items"]
@@ -556,10 +566,7 @@ async fn a_found_wallet_is_kept_by_the_officers_and_handed_back(mode: Mode) {
         .get_as(&format!("/v1/media/{card}/display"), &stranger)
         .await;
     assert_eq!(by_stranger.status(), 404);
-    let by_officer = app
-        .get_as(&format!("/v1/media/{card}/display"), &officer)
-        .await;
-    assert_eq!(by_officer.status(), 200);
+    assert_eq!(display_status(&app, &card, &officer).await, 200);
 
     // Someone else's photo, a future day, too many photos, an unknown ward.
     problem(
