@@ -201,14 +201,9 @@ async fn an_officer_resolves_a_report_in_the_browser() {
     .await;
 
     // What the resident's app reads: resolved, with the officer's answer and proof photo.
-    let seen: Json = app
-        .authed(Method::GET, &format!("/v1/reports/{report_id}"), &resident)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let seen = app
+        .get_json_as(&format!("/v1/reports/{report_id}"), &resident)
+        .await;
     assert_eq!(seen["status"], "resolved", "{seen}");
     let resolution = seen["timeline"]
         .as_array()
@@ -219,30 +214,14 @@ async fn an_officer_resolves_a_report_in_the_browser() {
     assert_eq!(resolution["note"], "Đã vá ổ gà. / The pothole is filled.");
     assert_eq!(resolution["media_ids"].as_array().unwrap().len(), 1);
 
-    let duplicate: Json = app
-        .authed(
-            Method::GET,
-            &format!("/v1/reports/{duplicate_id}"),
-            &neighbour,
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let duplicate = app
+        .get_json_as(&format!("/v1/reports/{duplicate_id}"), &neighbour)
+        .await;
     assert_eq!(duplicate["status"], "rejected", "{duplicate}");
     assert_eq!(duplicate["duplicate_of"], report_id.as_str());
 
     let live = result["live_report_id"].as_str().unwrap();
-    let queue: Json = app
-        .authed(Method::GET, "/v1/officer/reports", &officer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let queue = app.get_json_as("/v1/officer/reports", &officer).await;
     let listed: Vec<&str> = queue["reports"]
         .as_array()
         .unwrap()
