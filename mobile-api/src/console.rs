@@ -164,7 +164,7 @@ fn tile_origin(tile_url: &str) -> Option<String> {
 
 fn serve(served: &Served, path: &str, request: &HeaderMap) -> Response {
     let Some(index) = ASSETS.iter().position(|asset| asset.path == path) else {
-        return (StatusCode::NOT_FOUND, "Not found").into_response();
+        return platform::ApiError::route_not_found().into_response();
     };
     let asset = &ASSETS[index];
     let etag = &served.etags[index];

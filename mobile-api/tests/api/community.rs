@@ -58,6 +58,15 @@ fn titles(list: &Json) -> Vec<String> {
         .collect()
 }
 
+/// Whether a page of lost-and-found notices lists the notice `id`.
+fn lists(page: &Json, id: &str) -> bool {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|item| item["id"] == id)
+}
+
 /// What `token` gets for the display size of `photo`, once media has made it (409 until then).
 async fn display_status(app: &TestApp, photo: &str, token: &str) -> reqwest::StatusCode {
     crate::helpers::poll_until(
@@ -429,13 +438,7 @@ async fn a_found_wallet_is_kept_by_the_officers_and_handed_back(mode: Mode) {
     assert!(item.get("posted_by").is_none());
     assert_eq!(display_status(&app, &photo, &stranger).await, 200);
     let none: Json = app.get_json("/v1/lost-and-found/hue?kind=lost").await;
-    assert!(
-        !none["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|i| i["id"] == id.as_str())
-    );
+    assert!(!lists(&none, &id));
     // A search for `%` matches only a `%`.
     let wildcard: Json = app.get_json("/v1/lost-and-found/hue?q=%25").await;
     assert_eq!(wildcard["items"], json!([]));
@@ -500,13 +503,7 @@ async fn a_found_wallet_is_kept_by_the_officers_and_handed_back(mode: Mode) {
     let kept: Json = app.get_json("/v1/lost-and-found/hue?status=held").await;
     assert_eq!(kept["items"][0]["id"], id.as_str());
     let open: Json = app.get_json("/v1/lost-and-found/hue?status=open").await;
-    assert!(
-        !open["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|i| i["id"] == id.as_str())
-    );
+    assert!(!lists(&open, &id));
     // Kept by the officers, the finder can no longer withdraw it.
     problem(
         act(&finder, "withdraw", json!({})).await.unwrap(),
@@ -519,13 +516,7 @@ async fn a_found_wallet_is_kept_by_the_officers_and_handed_back(mode: Mode) {
     let returned = json_of(act(&officer, "returned", json!({})).await.unwrap(), 200).await;
     assert_eq!(returned["status"], "returned");
     let listed: Json = app.get_json("/v1/lost-and-found/hue").await;
-    assert!(
-        !listed["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|i| i["id"] == id.as_str())
-    );
+    assert!(!lists(&listed, &id));
     let private_photo = app
         .get_as(&format!("/v1/media/{photo}/display"), &stranger)
         .await;

@@ -77,7 +77,7 @@ async fn the_console_is_served_with_a_strict_policy(mode: Mode) {
         "/console/../Cargo.toml",
         "/console/%2e%2e/Cargo.toml",
     ] {
-        assert_eq!(app.get(missing).await.status(), 404, "{missing}");
+        problem(app.get(missing).await, 404, "route_not_found").await;
     }
 
     let settings: Json = app.get("/console/config.json").await.json().await.unwrap();
